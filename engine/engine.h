@@ -1,0 +1,126 @@
+// The one header the server sees. The engine owns one thread that runs the continuous-batching
+// step loop; HTTP threads talk to it through exactly two channels: submit/abort in, and a
+// bounded per-request event stream out (its bound is the SSE backpressure).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/sample/sampling_params.h"
+#include "kernels/types.h"
+
+namespace tandem {
+
+class tokenizer;
+
+struct engine_config {
+    std::string model_path;
+    int32_t n_threads = 0;             // 0: one per core
+    int32_t ctx_size = 0;              // per sequence; 0: the model's trained context
+    int32_t parallel = 4;              // max running sequences
+    dtype kv_type = dtype::f16;        // f16, q8_0 or q4_0
+    int32_t kv_block_size = 16;        // tokens per KV block
+    int64_t kv_blocks = 0;             // 0: derive from kv_budget_bytes
+    int64_t kv_budget_bytes = 1ll << 30;
+    int32_t max_queue = 64;            // waiting requests before 429
+    int32_t step_token_budget = 512;   // tokens per forward step (chunked prefill)
+    int32_t stream_capacity = 64;      // events buffered per request before the sequence is paused
+};
+
+struct completion_params {
+    std::vector<int32_t> prompt;
+    sampling_params sampling;
+    int32_t max_tokens = -1;   // -1: until the context ends
+    int32_t n_logprobs = -1;   // -1: no logprobs; 0..20: chosen token plus this many alternatives
+    bool ignore_eos = false;
+};
+
+enum class finish_reason { stop, length, aborted, error };
+
+struct token_logprob {
+    int32_t id = 0;
+    float logprob = 0.0f;
+};
+
+// One event of a request's stream: a token, or the end (exactly once, last).
+struct stream_event {
+    enum class kind { token, done } what = kind::token;
+    int32_t token = -1;
+    float logprob = 0.0f;
+    std::vector<token_logprob> top;   // filled only when n_logprobs > 0
+    finish_reason reason = finish_reason::stop;  // for done
+    std::string error;                          // for done with reason error
+    int32_t n_prompt = 0;                       // for done: usage
+    int32_t n_generated = 0;
+};
+
+// Filled by the engine thread, drained by the HTTP side. Thread-safe.
+class request_stream {
+public:
+    explicit request_stream(uint64_t id, size_t capacity) : id_(id), capacity_(capacity) {}
+    uint64_t id() const { return id_; }
+
+    // Consumer side. `notify` is called (on the engine thread, with no lock held) after each push;
+    // it must only schedule work (e.g. post to a strand), never block.
+    void set_notify(std::function<void()> notify);
+    std::optional<stream_event> pop();
+    bool done() const;
+
+    // Producer side (engine thread).
+    bool full() const;
+    void push(stream_event ev);
+
+private:
+    uint64_t id_;
+    size_t capacity_;
+    mutable std::mutex mu_;
+    std::deque<stream_event> events_;
+    std::function<void()> notify_;
+    bool done_ = false;
+};
+
+struct model_summary {
+    std::string name;           // general.name or the file stem
+    std::string architecture;
+    int32_t n_ctx = 0;          // effective per-sequence context
+    int32_t n_vocab = 0;
+    std::string chat_template;  // tokenizer.chat_template, may be empty
+};
+
+struct engine_metrics {
+    int64_t n_running = 0, n_waiting = 0;
+    int64_t kv_blocks_used = 0, kv_blocks_total = 0;
+    int64_t prompt_tokens = 0, generated_tokens = 0;
+    int64_t prefix_cache_hit_tokens = 0, preemptions = 0;
+};
+
+enum class submit_error { queue_full, context_exceeded, stopping };
+
+struct submit_result {
+    std::shared_ptr<request_stream> stream;  // null on error
+    std::optional<submit_error> err;
+    std::string message;
+};
+
+class engine {
+public:
+    virtual ~engine() = default;
+    // Loads the model and starts the engine thread; throws tandem::error.
+    static std::unique_ptr<engine> create(const engine_config& cfg);
+
+    virtual const tokenizer& tok() const = 0;
+    virtual const model_summary& summary() const = 0;
+    virtual submit_result submit(completion_params params) = 0;
+    virtual void abort(uint64_t request_id) = 0;  // idempotent; the stream ends with `aborted`
+    virtual engine_metrics metrics() const = 0;
+    // Stops admitting, aborts everything still running, joins the engine thread.
+    virtual void shutdown() = 0;
+};
+
+}  // namespace tandem
