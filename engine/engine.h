@@ -100,7 +100,7 @@ struct engine_metrics {
     int64_t prefix_cache_hit_tokens = 0, preemptions = 0;
 };
 
-enum class submit_error { queue_full, context_exceeded, stopping };
+enum class submit_error { queue_full, context_exceeded, invalid, stopping };
 
 struct submit_result {
     std::shared_ptr<request_stream> stream;  // null on error
@@ -117,6 +117,8 @@ public:
     virtual const tokenizer& tok() const = 0;
     virtual const model_summary& summary() const = 0;
     virtual submit_result submit(completion_params params) = 0;
+    // Cheap admission pre-check so the server can answer 429 before tokenizing.
+    virtual bool queue_full() const = 0;
     virtual void abort(uint64_t request_id) = 0;  // idempotent; the stream ends with `aborted`
     virtual engine_metrics metrics() const = 0;
     // Stops admitting, aborts everything still running, joins the engine thread.

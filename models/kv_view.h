@@ -1,18 +1,12 @@
-// How a model sees the paged KV cache: per KV group, a pool of fixed-size blocks in one buffer.
-// The engine (engine/kv) owns the memory and the block tables; models only read and write rows.
-//
-// Block layout of group g (every block the same size):
-//   for each layer slot j in [0, n_layers):  K part, then V part
-//   each part: block_size * n_kv_heads rows, row (slot * n_kv_heads + head) holds head_dim
-//   elements encoded as `type` (f16, q8_0 or q4_0; quantized along head_dim), row_bytes each.
-// V is stored untransposed, like K, so one attention kernel reads both quantized.
+// How a model describes its KV needs: one spec per KV group. The block layout itself is
+// kernels/kv_layout.h; the engine (engine/kv) owns the memory and the block tables.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
-#include "kernels/types.h"
+#include "kernels/kv_layout.h"
 
 namespace tandem {
 
@@ -23,23 +17,6 @@ struct kv_group_spec {
     int32_t sliding_window = 0;  // 0: full attention; else keys with q_pos - k_pos >= window are masked
 };
 
-struct kv_group_view {
-    uint8_t* base = nullptr;  // block b starts at base + b * block_bytes
-    size_t block_bytes = 0;
-    size_t part_bytes = 0;    // block_size * n_kv_heads * row_bytes
-    size_t row_bytes = 0;     // dtype_row_bytes(type, head_dim)
-    int32_t block_size = 0;   // tokens per block
-    int32_t n_kv_heads = 0;
-    int32_t head_dim = 0;
-    dtype type = dtype::f16;
 
-    uint8_t* k_row(int32_t block, int32_t layer_slot, int32_t slot, int32_t head) const {
-        return base + static_cast<size_t>(block) * block_bytes + (2 * static_cast<size_t>(layer_slot)) * part_bytes +
-               (static_cast<size_t>(slot) * n_kv_heads + head) * row_bytes;
-    }
-    uint8_t* v_row(int32_t block, int32_t layer_slot, int32_t slot, int32_t head) const {
-        return k_row(block, layer_slot, slot, head) + part_bytes;
-    }
-};
 
 }  // namespace tandem

@@ -1,0 +1,137 @@
+// Matmul benchmark: time per call for 1..512 activation rows on 2048x8192 and 8192x2048 weights,
+// the cost relative to one row, and GB/s of weight bytes read; plus a STREAM-like triad for the
+// machine's memory bandwidth. Weights rotate through copies larger than the L3 cache so that
+// few-row figures measure DRAM, as a real model would.
+// Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/fp16.h"
+#include "kernels/matmul.h"
+#include "kernels/quant.h"
+#include "kernels/thread_pool.h"
+
+namespace {
+
+using namespace tandem;
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    size_t b = 0;
+    while (b <= s.size()) {
+        const size_t e = s.find(',', b);
+        out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
+        if (e == std::string::npos) break;
+        b = e + 1;
+    }
+    return out;
+}
+
+// Random bytes with sane f16 scales: the kernels' speed does not depend on the values.
+std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
+    std::vector<float> row(static_cast<size_t>(n_in));
+    std::vector<uint8_t> w(dtype_row_bytes(t, n_in) * static_cast<size_t>(n_out));
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+    const dtype_info& info = dtype_info_of(t);
+    const uint16_t scale = f32_to_fp16(0.01f);
+    for (size_t off = 0; off + info.block_bytes <= w.size(); off += info.block_bytes) {
+        if (t == dtype::f16) {
+            std::memcpy(&w[off], &scale, 2);
+        } else if (t == dtype::q6_k) {
+            std::memcpy(&w[off + 208], &scale, 2);
+        } else {
+            std::memcpy(&w[off], &scale, 2);
+            if (t == dtype::q4_k || t == dtype::q5_k || t == dtype::q4_1 || t == dtype::q5_1) std::memcpy(&w[off + 2], &scale, 2);
+        }
+    }
+    return w;
+}
+
+double triad_gbs(thread_pool& pool) {
+    const int64_t n = int64_t{1} << 24;  // 3 arrays of 64 MiB
+    std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = clock_type::now();
+        pool.parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + 3.0f * c[i];
+        });
+        best = std::min(best, seconds_since(t0));
+    }
+    return 3.0 * 4.0 * static_cast<double>(n) / best / 1e9;
+}
+
+void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t>& rows_list, thread_pool& pool) {
+    std::mt19937 rng(42);
+    const std::vector<uint8_t> w0 = make_weights(t, n_out, n_in, rng);
+    const size_t bytes = w0.size();
+    const int n_copies = static_cast<int>(std::max<size_t>(1, (size_t{160} << 20) / bytes + 1));
+    std::vector<std::vector<uint8_t>> copies(static_cast<size_t>(n_copies), w0);
+    const int64_t max_rows = *std::max_element(rows_list.begin(), rows_list.end());
+    std::vector<float> x(static_cast<size_t>(max_rows * n_in)), y(static_cast<size_t>(max_rows * n_out));
+    std::normal_distribution<float> nd;
+    for (float& v : x) v = nd(rng);
+    double t1 = 0;
+    int next = 0;
+    for (int64_t n_rows : rows_list) {
+        matmul(t, copies[0].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);  // warm-up
+        std::vector<double> times;
+        const auto start = clock_type::now();
+        while (times.size() < 5 || (seconds_since(start) < 0.4 && times.size() < 200)) {
+            const auto t0 = clock_type::now();
+            matmul(t, copies[static_cast<size_t>(next)].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
+            times.push_back(seconds_since(t0));
+            next = (next + 1) % n_copies;
+        }
+        std::sort(times.begin(), times.end());
+        const double med = times[0];  // best of: the machine is shared, interference only adds time
+        if (n_rows == rows_list.front()) t1 = med;
+        std::printf("%-5s %5lldx%-5lld rows %4lld  %9.3f ms (best)  x%6.2f of %lld-row  %7.1f GB/s weights  %8.1f GFLOP/s\n",
+                    std::string(dtype_info_of(t).name).c_str(), static_cast<long long>(n_out),
+                    static_cast<long long>(n_in), static_cast<long long>(n_rows), med * 1e3, med / t1,
+                    static_cast<long long>(rows_list.front()), static_cast<double>(bytes) / med / 1e9,
+                    2.0 * static_cast<double>(n_out * n_in * n_rows) / med / 1e9);
+        std::fflush(stdout);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int n_threads = 2;
+    std::string types = "f16,q8_0,q4_0,q4_K,q6_K";
+    std::string rows = "1,2,4,8,16,64,512";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--threads") n_threads = std::stoi(argv[i + 1]);
+        else if (a == "--types") types = argv[i + 1];
+        else if (a == "--rows") rows = argv[i + 1];
+    }
+    std::vector<int64_t> rows_list;
+    for (const std::string& r : split(rows)) rows_list.push_back(std::stoll(r));
+    thread_pool pool(n_threads);
+    std::printf("cpu level %s, %d threads\n", cpu_level_name(cpu_level_active()), n_threads);
+    thread_pool one(1);
+    std::printf("triad: %.1f GB/s (1 thread), %.1f GB/s (%d threads)\n", triad_gbs(one), triad_gbs(pool), n_threads);
+    for (const std::string& name : split(types)) {
+        const auto t = dtype_from_name(name);
+        if (!t) {
+            std::fprintf(stderr, "unknown type %s\n", name.c_str());
+            return 1;
+        }
+        bench_shape(*t, 2048, 8192, rows_list, pool);
+        bench_shape(*t, 8192, 2048, rows_list, pool);
+    }
+    return 0;
+}

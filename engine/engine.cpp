@@ -1,0 +1,222 @@
+// engine_impl: the engine thread. Each step it takes new requests and aborts from the inbox,
+// asks the scheduler for work, runs one batched forward, samples, and streams the tokens.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include "common/error.h"
+#include "engine/runner.h"
+#include "engine/sample/sampler.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace tandem {
+namespace {
+
+class engine_impl final : public engine {
+public:
+    explicit engine_impl(const engine_config& cfg)
+        : cfg_(cfg), file_(gguf::file::open(cfg.model_path)), tok_(tokenizer::from_gguf(*file_)),
+          runner_(cfg, *file_) {
+        const model_info& mi = runner_.mdl().info();
+        summary_.architecture = mi.arch;
+        summary_.name = mi.name;
+        summary_.n_vocab = mi.n_vocab;
+        summary_.n_ctx = cfg.ctx_size > 0 ? cfg.ctx_size : mi.n_ctx_train;
+        summary_.chat_template = std::string(file_->get_string("tokenizer.chat_template").value_or(""));
+        if (tok_->n_vocab() > mi.n_vocab) {
+            throw error(cfg.model_path + ": tokenizer has " + std::to_string(tok_->n_vocab()) +
+                        " tokens but the model only " + std::to_string(mi.n_vocab));
+        }
+        sched_config sc;
+        sc.max_running = cfg.parallel;
+        sc.token_budget = cfg.step_token_budget;
+        sc.ctx_size = summary_.n_ctx;
+        sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
+        sched_ = std::make_unique<scheduler>(sc, runner_.kv());
+        metrics_.kv_blocks_total = runner_.kv_blocks_total();
+        thread_ = std::thread([this] { loop(); });
+    }
+
+    ~engine_impl() override { shutdown(); }
+
+    const tokenizer& tok() const override { return *tok_; }
+    const model_summary& summary() const override { return summary_; }
+
+    submit_result submit(completion_params params) override {
+        submit_result r;
+        if (static_cast<int64_t>(params.prompt.size()) >= summary_.n_ctx) {
+            r.err = submit_error::context_exceeded;
+            r.message = "prompt has " + std::to_string(params.prompt.size()) + " tokens; the context holds " +
+                        std::to_string(summary_.n_ctx);
+            return r;
+        }
+        for (int32_t t : params.prompt) {
+            if (t < 0 || t >= summary_.n_vocab) {
+                r.err = submit_error::invalid;
+                r.message = "token id " + std::to_string(t) + " is out of range";
+                return r;
+            }
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) {
+            r.err = submit_error::stopping;
+            r.message = "the server is shutting down";
+            return r;
+        }
+        if (n_waiting_.load() + static_cast<int64_t>(inbox_.size()) >= cfg_.max_queue) {
+            r.err = submit_error::queue_full;
+            r.message = "too many requests are waiting";
+            return r;
+        }
+        auto seq = std::make_unique<sequence>();
+        seq->id = next_id_++;
+        seq->n_prompt = static_cast<int32_t>(params.prompt.size());
+        seq->tokens = std::move(params.prompt);
+        seq->max_tokens = params.max_tokens;
+        seq->n_logprobs = params.n_logprobs;
+        seq->ignore_eos = params.ignore_eos;
+        seq->smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
+        seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
+        r.stream = seq->stream;
+        inbox_.push_back(std::move(seq));
+        cv_.notify_one();
+        return r;
+    }
+
+    bool queue_full() const override {
+        std::lock_guard<std::mutex> lock(mu_);
+        return n_waiting_.load() + static_cast<int64_t>(inbox_.size()) >= cfg_.max_queue;
+    }
+
+    void abort(uint64_t id) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        aborts_.push_back(id);
+        cv_.notify_one();
+    }
+
+    engine_metrics metrics() const override {
+        std::lock_guard<std::mutex> lock(metrics_mu_);
+        return metrics_;
+    }
+
+    void shutdown() override {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (stopping_ && !thread_.joinable()) return;
+            stopping_ = true;
+            cv_.notify_one();
+        }
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    // Moves inbox and aborts into the scheduler; returns false when the engine should exit.
+    bool take_inbox(bool idle) {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (idle) {
+            cv_.wait_for(lock, std::chrono::milliseconds(idle_wait_ms_),
+                         [&] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+        }
+        for (auto& s : inbox_) sched_->add(std::move(s));
+        inbox_.clear();
+        for (uint64_t id : aborts_) sched_->abort(id);
+        aborts_.clear();
+        if (stopping_) {
+            sched_->abort_all(finish_reason::aborted, "the server is shutting down");
+            return false;
+        }
+        return true;
+    }
+
+    void loop() {
+        bool idle = false;
+        while (take_inbox(idle)) {
+            n_waiting_.store(sched_->n_waiting());
+            step_plan plan = sched_->schedule();
+            // Nothing runnable: either no work, or every stream is full (wait for readers).
+            idle = plan.empty();
+            idle_wait_ms_ = sched_->n_running() > 0 ? 2 : 200;
+            if (!plan.empty()) step(plan);
+            publish_metrics();
+        }
+        publish_metrics();
+    }
+
+    void step(const step_plan& plan) {
+        std::span<float> logits;
+        try {
+            logits = runner_.forward(plan);
+        } catch (const std::exception& e) {  // never expected; fail the step's requests, keep serving
+            spdlog::error("forward failed: {}", e.what());
+            for (const sched_item& it : plan.items) sched_->abort(it.seq->id);
+            return;
+        }
+        const int64_t nv = summary_.n_vocab;
+        sampled_.clear();
+        size_t row = 0;
+        int64_t n_prompt_tokens = 0;
+        for (const sched_item& it : plan.items) {
+            if (it.start < it.seq->n_prompt) {
+                n_prompt_tokens += std::min<int64_t>(it.seq->n_prompt, it.start + it.n_new) - it.start;
+            }
+            if (!it.sample) continue;
+            std::span<float> lg = logits.subspan(row++ * static_cast<size_t>(nv), static_cast<size_t>(nv));
+            scheduler::sampled s;
+            s.token = it.seq->smp->sample(lg, it.seq->tokens);
+            s.logprob = 0.0f;
+            if (it.seq->n_logprobs >= 0) {
+                const size_t n_top = static_cast<size_t>(std::min(it.seq->n_logprobs, k_max_logprobs));
+                sample_logprob top[k_max_logprobs];
+                s.logprob = it.seq->smp->logprobs(lg, s.token, std::span<sample_logprob>(top, n_top));
+                for (size_t k = 0; k < n_top; ++k) s.top.push_back({top[k].id, top[k].logprob});
+            }
+            sampled_.push_back(std::move(s));
+        }
+        {
+            std::lock_guard<std::mutex> lock(metrics_mu_);
+            metrics_.prompt_tokens += n_prompt_tokens;
+            metrics_.generated_tokens += static_cast<int64_t>(sampled_.size());
+        }
+        sched_->update(plan, sampled_);
+    }
+
+    void publish_metrics() {
+        std::lock_guard<std::mutex> lock(metrics_mu_);
+        metrics_.n_running = sched_->n_running();
+        metrics_.n_waiting = sched_->n_waiting();
+        metrics_.kv_blocks_used = runner_.kv_blocks_used();
+        metrics_.kv_blocks_total = runner_.kv_blocks_total();
+        metrics_.prefix_cache_hit_tokens = sched_->prefix_hit_tokens();
+        metrics_.preemptions = sched_->n_preemptions();
+    }
+
+    engine_config cfg_;
+    std::unique_ptr<gguf::file> file_;
+    std::unique_ptr<tokenizer> tok_;
+    runner runner_;
+    model_summary summary_;
+    std::unique_ptr<scheduler> sched_;
+    std::vector<scheduler::sampled> sampled_;
+
+    mutable std::mutex mu_;  // guards the inbox, aborts and stopping_
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<sequence>> inbox_;
+    std::vector<uint64_t> aborts_;
+    bool stopping_ = false;
+    uint64_t next_id_ = 1;
+    std::atomic<int64_t> n_waiting_{0};
+    int idle_wait_ms_ = 200;
+
+    mutable std::mutex metrics_mu_;
+    engine_metrics metrics_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine> engine::create(const engine_config& cfg) { return std::make_unique<engine_impl>(cfg); }
+
+}  // namespace tandem

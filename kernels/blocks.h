@@ -1,0 +1,68 @@
+// Block layouts of the quantized GGUF types (ggml's block definitions). Scales are f16 bit patterns.
+// Element order inside each block is documented next to the reference dequantizer (ref/dequant_ref.cpp).
+#pragma once
+
+#include <cstdint>
+
+namespace tandem {
+
+constexpr int k_qk = 32;    // elements per block of the *_0 / *_1 types
+constexpr int k_qk_k = 256; // elements per K-quant super-block
+
+struct block_q4_0 {
+    uint16_t d;
+    uint8_t qs[16];  // element j: low nibble of qs[j]; element j + 16: high nibble; value (q - 8) * d
+};
+struct block_q4_1 {
+    uint16_t d, m;
+    uint8_t qs[16];  // as q4_0, value q * d + m
+};
+struct block_q5_0 {
+    uint16_t d;
+    uint8_t qh[4];   // little-endian u32; bit j = 5th bit of element j (j < 32)
+    uint8_t qs[16];  // value (q - 16) * d
+};
+struct block_q5_1 {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];  // value q * d + m
+};
+struct block_q8_0 {
+    uint16_t d;
+    int8_t qs[32];
+};
+struct block_q4_k {
+    uint16_t d, dmin;
+    uint8_t scales[12];  // 8 six-bit scales and 8 six-bit mins
+    uint8_t qs[128];
+};
+struct block_q5_k {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+};
+struct block_q6_k {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d;
+};
+
+static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22);
+static_assert(sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34);
+static_assert(sizeof(block_q4_k) == 144 && sizeof(block_q5_k) == 176 && sizeof(block_q6_k) == 210);
+
+// Unpacks the 12-byte q4_K/q5_K scale field into 8 scales and 8 mins (6 bits each):
+// sub-blocks 0..3 take the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 take
+// the nibbles of bytes 8..11 as low bits and the top 2 bits of bytes 0..3 / 4..7 as high bits.
+inline void unpack_k_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+    for (int j = 0; j < 4; ++j) {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = static_cast<uint8_t>((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
+        mn[j + 4] = static_cast<uint8_t>((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+}  // namespace tandem

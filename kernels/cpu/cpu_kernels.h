@@ -1,0 +1,49 @@
+// The interface every SIMD level implements (cpu/kernels_<isa>.cpp), looked up by cpu_level.
+// Internal to kernels/: the public entry points are quant.h and matmul.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/types.h"
+
+namespace tandem::cpu {
+
+// Activation rows quantized to 8 bits in 32-element blocks, in the encoding one ISA's int8 kernels
+// want (AVX-512: code + 128 as u8, scale repeated 8x per block to match the int32 lanes; AVX2: signed
+// code, one scale). Row r: codes q[r * n_pad ...], scales d[r * d_stride ...], s[r * s_stride + b] =
+// scale * sum of the signed codes of block b (for the mins of q4_K). Padding up to n_pad encodes zeros.
+// (One scale per 64 elements was tried: no measurable gain here, and 2-5x the NMSE with outliers.)
+struct act_q8 {
+    uint8_t* q = nullptr;
+    float* d = nullptr;
+    float* s = nullptr;
+    int64_t n_in = 0, n_pad = 0;  // n_pad: n_in rounded up to 64
+    int64_t d_stride = 0, s_stride = 0;
+};
+
+struct kernel_table {
+    cpu_level level;
+    int d_per_block;  // scale floats stored per 32-element activation block
+    // Weight types with an int8 kernel (activations go through quantize_act first).
+    bool (*has_q8)(dtype wt);
+    void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
+    // y[r * n_out + o] = W[o] . x_r for o in [o_begin, o_end), r < n_rows; W rows of row_bytes.
+    void (*matmul_q8)(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
+                      const act_q8& a, int64_t n_rows, float* y);
+    // Same for float weights: wt is f32 or f16; x is n_rows rows of n_in floats.
+    void (*matmul_float)(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
+                         int64_t n_out, const float* x, int64_t n_rows, float* y);
+    // Decodes n elements; false if this ISA has no fast path for t.
+    bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
+    // Float dot of one encoded row (f32, f16, q8_0, q4_0) with x; false if t has no fast path.
+    bool (*dot_row)(dtype t, const void* row, const float* x, int64_t n, float* out);
+};
+
+const kernel_table* avx2_kernels();
+const kernel_table* avx512_kernels();
+// The table for a level (nullptr for scalar).
+const kernel_table* kernels_for(cpu_level level);
+
+}  // namespace tandem::cpu

@@ -1,0 +1,314 @@
+// AVX2 + FMA + F16C kernels. Int8 dots use the sign trick: maddubs(|w|, sign(x, w)) == w * x
+// without saturation because activation codes stay within [-127, 127]. One 32-element step per ymm:
+// int32 lane i holds elements 4i..4i+3.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/fp16.h"
+
+namespace tandem::cpu {
+namespace {
+
+constexpr int k_max_rows = 4;  // 16 ymm registers: 4 rows of accumulators plus temporaries
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum(__m256 v) {
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+inline float hmax(__m256 v) {
+    __m128 t = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    t = _mm_max_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_max_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    return _mm_cvtsi128_si32(t);
+}
+
+void quantize_act(const float* x, const act_q8& a, int64_t r) {
+    auto* q = reinterpret_cast<int8_t*>(a.q + r * a.n_pad);
+    float* d = a.d + r * a.d_stride;
+    float* s = a.s + r * a.s_stride;
+    const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 4; ++j) {
+            v[j] = _mm256_loadu_ps(x + 32 * b + 8 * j);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
+        }
+        const float amax = hmax(m);
+        const __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        __m256i i[4];
+        for (int j = 0; j < 4; ++j) i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
+        const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
+        d[b] = amax / 127.0f;
+        s[b] = d[b] * static_cast<float>(hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]))));
+    }
+    for (int64_t b = nb; b < nb_pad; ++b) {
+        std::memset(q + 32 * b, 0, 32);
+        d[b] = 0;
+        s[b] = 0;
+    }
+}
+
+// ---- weight decoders: f(step, w, ws) per 32-element step ----
+
+template <class F>
+inline void decode_q8_0(const block_q8_0* b, int64_t nb, F&& f) {
+    for (int64_t k = 0; k < nb; ++k) {
+        f(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs)), _mm256_set1_ps(h2f(b[k].d)));
+    }
+}
+
+template <class F>
+inline void decode_q4_0(const block_q4_0* b, int64_t nb, F&& f) {
+    const __m256i mask4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    for (int64_t k = 0; k < nb; ++k) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
+        const __m256i z = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+        f(k, _mm256_sub_epi8(_mm256_and_si256(z, mask4), eight), _mm256_set1_ps(h2f(b[k].d)));
+    }
+}
+
+// q4_K: step 8i + j is sub-block j of super-block i; fm(i, dmin * mins) comes first.
+template <class F, class FM>
+inline void decode_q4_k(const block_q4_k* b, int64_t nb, F&& f, FM&& fm) {
+    const __m256i mask4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t sc[8], mn[8];
+        unpack_k_scales(b[i].scales, sc, mn);
+        uint64_t mn64;
+        std::memcpy(&mn64, mn, 8);
+        const float d = h2f(b[i].d);
+        fm(i, _mm256_mul_ps(_mm256_set1_ps(h2f(b[i].dmin)),
+                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))))));
+        for (int c = 0; c < 4; ++c) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
+            f(8 * i + 2 * c, _mm256_and_si256(q, mask4), _mm256_set1_ps(d * sc[2 * c]));
+            f(8 * i + 2 * c + 1, _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4), _mm256_set1_ps(d * sc[2 * c + 1]));
+        }
+    }
+}
+
+// q6_K: step 8i + 4h + j covers elements 32j..32j+31 of half h (see ref/dequant_ref.cpp).
+template <class F>
+inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
+    const __m256i mask4 = _mm256_set1_epi8(0x0f), mask30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = h2f(b[i].d);
+        for (int h = 0; h < 2; ++h) {
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * h));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h));
+            const __m256i lo[4] = {_mm256_and_si256(l0, mask4), _mm256_and_si256(l1, mask4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4)};
+            const __m256i hb[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), mask30),
+                                   _mm256_and_si256(_mm256_slli_epi16(qh, 2), mask30), _mm256_and_si256(qh, mask30),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask30)};
+            const int8_t* sc = b[i].scales + 8 * h;
+            for (int j = 0; j < 4; ++j) {
+                const __m256 ws = _mm256_set_m128(_mm_set1_ps(d * sc[2 * j + 1]), _mm_set1_ps(d * sc[2 * j]));
+                f(8 * i + 4 * h + j, _mm256_sub_epi8(_mm256_or_si256(lo[j], hb[j]), k32), ws);
+            }
+        }
+    }
+}
+
+template <int R>
+struct q8_acc {
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xs[R];
+    __m256 acc[R];
+    __m256 accm[R];
+
+    q8_acc(const act_q8& a, int64_t r0) {
+        for (int r = 0; r < R; ++r) {
+            xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+            xd[r] = a.d + (r0 + r) * a.d_stride;
+            xs[r] = a.s + (r0 + r) * a.s_stride;
+            acc[r] = _mm256_setzero_ps();
+            accm[r] = _mm256_setzero_ps();
+        }
+    }
+    inline void step(int64_t k, __m256i w, __m256 ws) {
+        const __m256i aw = _mm256_sign_epi8(w, w);
+        const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            const __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * k)), w);
+            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k)), acc[r]);
+        }
+    }
+    inline void mins(int64_t sb, __m256 m) {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) accm[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(xs[r] + 8 * sb), accm[r]);
+    }
+    inline void store(float* y, int64_t n_out) {
+        for (int r = 0; r < R; ++r) y[r * n_out] = hsum(_mm256_sub_ps(acc[r], accm[r]));
+    }
+};
+
+template <int R>
+void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    q8_acc<R> acc(a, r0);
+    auto f = [&](int64_t k, __m256i wv, __m256 ws) { acc.step(k, wv, ws); };
+    switch (wt) {
+        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f); break;
+        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f); break;
+        case dtype::q4_k:
+            decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
+                        [&](int64_t sb, __m256 m) { acc.mins(sb, m); });
+            break;
+        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f); break;
+        default: break;
+    }
+    acc.store(y, n_out);
+}
+
+bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k; }
+
+void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
+               const act_q8& a, int64_t n_rows, float* y) {
+    for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = w + o * row_bytes;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            float* yo = y + r0 * n_out + o;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                default: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+            }
+        }
+    }
+}
+
+inline __m256 load_w(dtype wt, const uint8_t* w, int64_t i) {
+    if (wt == dtype::f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i);
+}
+inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
+    if (wt == dtype::f16) return fp16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
+    return reinterpret_cast<const float*>(w)[i];
+}
+
+template <int R>
+void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* y, int64_t n_out) {
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n_in; i += 8) {
+        const __m256 wv = load_w(wt, w, i);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
+    }
+    for (int r = 0; r < R; ++r) {
+        float t = hsum(acc[r]);
+        for (int64_t j = i; j < n_in; ++j) t += load_w1(wt, w, j) * x[r * n_in + j];
+        y[r * n_out] = t;
+    }
+}
+
+void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
+                  int64_t n_out, const float* x, int64_t n_rows, float* y) {
+    for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = w + o * row_bytes;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            const float* xr = x + r0 * n_in;
+            float* yo = y + r0 * n_out + o;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
+                case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
+                case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
+                default: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+            }
+        }
+    }
+}
+
+// Writes one 32-element step: octet g (8 elements) has scale ws[2g]; m is subtracted.
+inline void store_step(float* y, __m256i w, __m256 ws, float m) {
+    const __m128i h[2] = {_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)};
+    const __m256 mv = _mm256_set1_ps(m);
+    for (int g = 0; g < 4; ++g) {
+        const __m128i b = g % 2 == 0 ? h[g / 2] : _mm_srli_si128(h[g / 2], 8);
+        const __m256 s = _mm256_permutevar8x32_ps(ws, _mm256_set1_epi32(2 * g));
+        _mm256_storeu_ps(y + 8 * g, _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s, mv));
+    }
+}
+
+bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
+    const auto* p = static_cast<const uint8_t*>(src);
+    auto f = [&](int64_t k, __m256i w, __m256 ws) { store_step(dst + 32 * k, w, ws, 0.0f); };
+    switch (t) {
+        case dtype::f16: {
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_w(t, p, i));
+            for (; i < n; ++i) dst[i] = load_w1(t, p, i);
+            return true;
+        }
+        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f); return true;
+        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f); return true;
+        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(p), n / 256, f); return true;
+        case dtype::q4_k: {
+            alignas(32) float mins[8];
+            auto fk = [&](int64_t k, __m256i w, __m256 ws) { store_step(dst + 32 * k, w, ws, mins[k % 8]); };
+            decode_q4_k(reinterpret_cast<const block_q4_k*>(p), n / 256, fk,
+                        [&](int64_t, __m256 m) { _mm256_store_ps(mins, m); });
+            return true;
+        }
+        default: return false;
+    }
+}
+
+bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
+    const auto* p = static_cast<const uint8_t*>(row);
+    if (t == dtype::f32 || t == dtype::f16) {
+        float_row<1>(t, p, n, x, out, 0);
+        return true;
+    }
+    if (t != dtype::q8_0 && t != dtype::q4_0) return false;
+    __m256 acc = _mm256_setzero_ps();
+    auto f = [&](int64_t k, __m256i w, __m256 ws) {
+        const __m128i h[2] = {_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)};
+        __m256 a = _mm256_setzero_ps();
+        for (int g = 0; g < 4; ++g) {
+            const __m128i b = g % 2 == 0 ? h[g / 2] : _mm_srli_si128(h[g / 2], 8);
+            a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), _mm256_loadu_ps(x + 32 * k + 8 * g), a);
+        }
+        acc = _mm256_fmadd_ps(a, ws, acc);
+    };
+    if (t == dtype::q8_0) decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
+    else decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
+    *out = hsum(acc);
+    return true;
+}
+
+}  // namespace
+
+const kernel_table* avx2_kernels() {
+    static const kernel_table table{cpu_level::avx2, 1, has_q8, quantize_act, matmul_q8, matmul_float, dequantize, dot_row};
+    return &table;
+}
+
+}  // namespace tandem::cpu

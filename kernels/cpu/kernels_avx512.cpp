@@ -1,0 +1,347 @@
+// AVX-512 (F/BW/VL/DQ/VNNI) kernels. Int8 dot products use vpdpbusd with the activations as the
+// unsigned operand (code + 128) and the weights signed; the +128 bias is removed exactly, lane by
+// lane, by starting each accumulation at -(128 * sum of the weights in the lane), which is computed
+// once per weight vector and shared by all activation rows.
+// A 64-element "step" fills one zmm: int32 lane i holds elements 4i..4i+3, so lanes 0-7 are the
+// first 32 elements and lanes 8-15 the second; scales are expanded to lanes to match.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/fp16.h"
+
+namespace tandem::cpu {
+namespace {
+
+constexpr int k_max_rows = 8;  // activation rows per pass over a weight row (accumulators in registers)
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+inline __m512 scales2(float a, float b) { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(a), _mm512_set1_ps(b)); }
+
+// ---- activation quantization ----
+
+void quantize_act(const float* x, const act_q8& a, int64_t r) {
+    uint8_t* q = a.q + r * a.n_pad;
+    float* d = a.d + r * a.d_stride;
+    float* s = a.s + r * a.s_stride;
+    const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t b = 0; b < nb; ++b) {
+        const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+        const __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1));
+        const float amax = _mm512_reduce_max_ps(m);
+        const float scale = amax / 127.0f;
+        const __m512 inv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, inv));  // round to nearest even
+        const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, inv));
+        const __m128i c0 = _mm512_cvtsepi32_epi8(i0), c1 = _mm512_cvtsepi32_epi8(i1);
+        const __m256i codes = _mm256_set_m128i(c1, c0);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_xor_si256(codes, _mm256_set1_epi8(-128)));
+        _mm256_storeu_ps(d + 8 * b, _mm256_set1_ps(scale));
+        s[b] = scale * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
+    }
+    for (int64_t b = nb; b < nb_pad; ++b) {
+        std::memset(q + 32 * b, 0x80, 32);
+        _mm256_storeu_ps(d + 8 * b, _mm256_setzero_ps());
+        s[b] = 0;
+    }
+}
+
+// ---- weight decoders: call f(step, w, ws) for each 64-element step of a row ----
+
+template <class F>
+inline void decode_q8_0(const block_q8_0* b, int64_t nb, F&& f) {
+    for (int64_t k = 0; k < nb; k += 2) {
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+        if (k + 1 < nb) {
+            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
+            f(k / 2, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), scales2(h2f(b[k].d), h2f(b[k + 1].d)));
+        } else {
+            f(k / 2, _mm512_zextsi256_si512(lo), scales2(h2f(b[k].d), 0.0f));
+        }
+    }
+}
+
+template <class F>
+inline void decode_q4_0(const block_q4_0* b, int64_t nb, F&& f) {
+    const __m512i idx = _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0);  // [A, A, B, B] in 128-bit lanes
+    const __m512i mask4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    for (int64_t k = 0; k < nb; k += 2) {
+        const __m128i qa = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
+        const bool two = k + 1 < nb;
+        const __m128i qb = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k + 1].qs)) : _mm_set1_epi8(-120);
+        const __m512i z = _mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(_mm256_set_m128i(qb, qa)));
+        const __m512i n = _mm512_mask_blend_epi64(0xcc, z, _mm512_srli_epi16(z, 4));
+        const __m512i w = _mm512_sub_epi8(_mm512_and_si512(n, mask4), eight);  // 0x88 padding decodes to 0
+        f(k / 2, w, scales2(h2f(b[k].d), two ? h2f(b[k + 1].d) : 0.0f));
+    }
+}
+
+// q4_K: step c of a super-block = sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles) of qs[32c..].
+// fm(sb, mins) receives dmin * min for the 8 sub-blocks.
+template <class F, class FM>
+inline void decode_q4_k(const block_q4_k* b, int64_t nb, F&& f, FM&& fm) {
+    const __m512i mask4 = _mm512_set1_epi8(0x0f);
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t sc[8], mn[8];
+        unpack_k_scales(b[i].scales, sc, mn);
+        uint64_t sc64, mn64;
+        std::memcpy(&sc64, sc, 8);
+        std::memcpy(&mn64, mn, 8);
+        const __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(h2f(b[i].d)),
+                                         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(sc64)))));
+        fm(i, _mm256_mul_ps(_mm256_set1_ps(h2f(b[i].dmin)),
+                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))))));
+        const __m512 dsc512 = _mm512_castps256_ps512(dsc);
+        for (int c = 0; c < 4; ++c) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
+            const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
+            const __m512i w = _mm512_and_si512(_mm512_mask_blend_epi64(0xf0, z, _mm512_srli_epi16(z, 4)), mask4);
+            const __m512i sidx = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * c), _mm512_set1_epi32(2 * c + 1));
+            f(4 * i + c, w, _mm512_permutexvar_ps(sidx, dsc512));
+        }
+    }
+}
+
+// q6_K: half h, step s covers elements 64s..64s+63 of the half: low (s = 0) or high (s = 1) nibbles
+// of ql[64h..64h+63], 2 high bits from qh[32h + e % 32] at bit 2 * (e / 32); scales per 16 elements.
+template <class F>
+inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
+    const __m512i mask4 = _mm512_set1_epi8(0x0f), mask30 = _mm512_set1_epi8(0x30), k32 = _mm512_set1_epi8(32);
+    // Word shift counts: lower 256 bits vs upper 256 bits (elements e < 32 vs e >= 32 of the step).
+    const __m512i shl0 = _mm512_mask_blend_epi16(0xffff0000, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
+    const __m512i shr1 = _mm512_mask_blend_epi16(0xffff0000, _mm512_set1_epi16(0), _mm512_set1_epi16(2));
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales));
+        const __m512 d = _mm512_set1_ps(h2f(b[i].d));
+        for (int h = 0; h < 2; ++h) {
+            const __m512i l = _mm512_loadu_si512(b[i].ql + 64 * h);
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h));
+            const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+            for (int s = 0; s < 2; ++s) {
+                const __m512i lo = s == 0 ? _mm512_and_si512(l, mask4) : _mm512_and_si512(_mm512_srli_epi16(l, 4), mask4);
+                const __m512i hb = s == 0 ? _mm512_and_si512(_mm512_sllv_epi16(hz, shl0), mask30)
+                                          : _mm512_and_si512(_mm512_srlv_epi16(hz, shr1), mask30);
+                const __m512i w = _mm512_sub_epi8(_mm512_or_si512(lo, hb), k32);
+                const int base = 8 * h + 4 * s;
+                const __m128i pat = _mm_add_epi8(_mm_set_epi8(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                                 _mm_set1_epi8(static_cast<char>(base)));
+                const __m512 ws = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, pat))));
+                f(4 * i + 2 * h + s, w, ws);
+            }
+        }
+    }
+}
+
+// ---- the multi-row int8 kernel ----
+
+template <int R>
+struct q8_acc {
+    const uint8_t* xq[R];
+    const float* xd[R];
+    const float* xs[R];
+    __m512 acc[R];
+    __m256 accm[R];
+
+    q8_acc(const act_q8& a, int64_t r0) {
+        for (int r = 0; r < R; ++r) {
+            xq[r] = a.q + (r0 + r) * a.n_pad;
+            xd[r] = a.d + (r0 + r) * a.d_stride;
+            xs[r] = a.s + (r0 + r) * a.s_stride;
+            acc[r] = _mm512_setzero_ps();
+            accm[r] = _mm256_setzero_ps();
+        }
+    }
+    inline void step(int64_t k, __m512i w, __m512 ws) {
+        const __m512i negc = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), w));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512i dot = _mm512_dpbusd_epi32(negc, _mm512_loadu_si512(xq[r] + 64 * k), w);
+            const __m512 sx = _mm512_mul_ps(ws, _mm512_loadu_ps(xd[r] + 16 * k));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sx, acc[r]);
+        }
+    }
+    inline void mins(int64_t sb, __m256 m) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) accm[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(xs[r] + 8 * sb), accm[r]);
+    }
+    inline void store(float* y, int64_t n_out) {
+        for (int r = 0; r < R; ++r) {
+            const __m256 m = accm[r];
+            __m128 t = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+            t = _mm_add_ss(t, _mm_movehdup_ps(t));
+            y[r * n_out] = _mm512_reduce_add_ps(acc[r]) - _mm_cvtss_f32(t);
+        }
+    }
+};
+
+template <int R>
+void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    q8_acc<R> acc(a, r0);
+    auto f = [&](int64_t k, __m512i wv, __m512 ws) { acc.step(k, wv, ws); };
+    switch (wt) {
+        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f); break;
+        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f); break;
+        case dtype::q4_k:
+            decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
+                        [&](int64_t sb, __m256 m) { acc.mins(sb, m); });
+            break;
+        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f); break;
+        default: break;
+    }
+    acc.store(y, n_out);
+}
+
+bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k; }
+
+void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
+               const act_q8& a, int64_t n_rows, float* y) {
+    for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = w + o * row_bytes;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            float* yo = y + r0 * n_out + o;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 4: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 5: q8_row<5>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 6: q8_row<6>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 7: q8_row<7>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                default: q8_row<8>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+            }
+        }
+    }
+}
+
+// ---- float weights ----
+
+inline __m512 load_w(dtype wt, const uint8_t* w, int64_t i) {
+    if (wt == dtype::f16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(w) + i);
+}
+inline __m512 load_w_tail(dtype wt, const uint8_t* w, int64_t i, __mmask16 m) {
+    if (wt == dtype::f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + 2 * i));
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(w) + i);
+}
+
+template <int R>
+void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* y, int64_t n_out) {
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n_in; i += 16) {
+        const __m512 wv = load_w(wt, w, i);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + r * n_in + i), acc[r]);
+    }
+    if (i < n_in) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n_in - i)) - 1);
+        const __m512 wv = load_w_tail(wt, w, i, m);
+        for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + r * n_in + i), acc[r]);
+    }
+    for (int r = 0; r < R; ++r) y[r * n_out] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
+                  int64_t n_out, const float* x, int64_t n_rows, float* y) {
+    for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = w + o * row_bytes;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            const float* xr = x + r0 * n_in;
+            float* yo = y + r0 * n_out + o;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
+                case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
+                case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
+                case 4: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+                case 5: float_row<5>(wt, wr, n_in, xr, yo, n_out); break;
+                case 6: float_row<6>(wt, wr, n_in, xr, yo, n_out); break;
+                case 7: float_row<7>(wt, wr, n_in, xr, yo, n_out); break;
+                default: float_row<8>(wt, wr, n_in, xr, yo, n_out); break;
+            }
+        }
+    }
+}
+
+// ---- dequantize and single-row float dots, from the same decoders ----
+
+// Writes the n_valid (<= 64) elements of one decoded step; quarter g (16 elements) has scale ws[4g].
+inline void store_step(float* y, __m512i w, __m512 ws, __m256 mins, int64_t n_valid) {
+    __m128i q[4] = {_mm512_extracti32x4_epi32(w, 0), _mm512_extracti32x4_epi32(w, 1), _mm512_extracti32x4_epi32(w, 2),
+                    _mm512_extracti32x4_epi32(w, 3)};
+    const __m512 m512 = _mm512_castps256_ps512(mins);
+    for (int g = 0; g < 4 && 16 * g < n_valid; ++g) {
+        const __m512 s = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * g), ws);
+        const __m512 m = _mm512_permutexvar_ps(_mm512_set1_epi32(g / 2), m512);
+        _mm512_storeu_ps(y + 16 * g, _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q[g])), s, m));
+    }
+}
+
+bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
+    const auto* p = static_cast<const uint8_t*>(src);
+    const __m256 no_mins = _mm256_setzero_ps();
+    auto f = [&](int64_t k, __m512i w, __m512 ws) { store_step(dst + 64 * k, w, ws, no_mins, n - 64 * k); };
+    switch (t) {
+        case dtype::f16: {
+            int64_t i = 0;
+            for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_w(t, p, i));
+            for (; i < n; ++i) dst[i] = fp16_to_f32(reinterpret_cast<const uint16_t*>(p)[i]);
+            return true;
+        }
+        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f); return true;
+        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f); return true;
+        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(p), n / 256, f); return true;
+        case dtype::q4_k: {
+            __m256 mins = no_mins;  // dmin * min of the current super-block's 8 sub-blocks
+            auto fk = [&](int64_t k, __m512i w, __m512 ws) {
+                // Step k covers sub-blocks 2c, 2c + 1: move their mins to positions 0, 1.
+                const int c = static_cast<int>(k % 4);
+                const __m256 m = _mm256_permutevar8x32_ps(mins, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 2 * c + 1, 2 * c));
+                store_step(dst + 64 * k, w, ws, m, 64);
+            };
+            decode_q4_k(reinterpret_cast<const block_q4_k*>(p), n / 256, fk, [&](int64_t, __m256 m) { mins = m; });
+            return true;
+        }
+        default: return false;
+    }
+}
+
+bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
+    const auto* p = static_cast<const uint8_t*>(row);
+    if (t == dtype::f32 || t == dtype::f16) {
+        float_row<1>(t, p, n, x, out, 0);
+        return true;
+    }
+    if (t != dtype::q8_0 && t != dtype::q4_0) return false;
+    __m512 acc = _mm512_setzero_ps();
+    auto f = [&](int64_t k, __m512i w, __m512 ws) {
+        const float* xk = x + 64 * k;
+        const int n_q = n - 64 * k >= 64 ? 4 : 2;
+        for (int g = 0; g < n_q; ++g) {
+            const __m128i q = g == 0 ? _mm512_castsi512_si128(w) : g == 1 ? _mm512_extracti32x4_epi32(w, 1)
+                              : g == 2 ? _mm512_extracti32x4_epi32(w, 2) : _mm512_extracti32x4_epi32(w, 3);
+            const __m512 s = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * g), ws);
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), s),
+                                  _mm512_loadu_ps(xk + 16 * g), acc);
+        }
+    };
+    if (t == dtype::q8_0) decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
+    else decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
+    *out = _mm512_reduce_add_ps(acc);
+    return true;
+}
+
+}  // namespace
+
+const kernel_table* avx512_kernels() {
+    static const kernel_table table{cpu_level::avx512, 8, has_q8, quantize_act, matmul_q8, matmul_float, dequantize, dot_row};
+    return &table;
+}
+
+}  // namespace tandem::cpu

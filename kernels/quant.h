@@ -1,0 +1,21 @@
+// Encoding and decoding of rows of any computable type, dispatched to the best SIMD level.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/types.h"
+
+namespace tandem {
+
+// Dequantize n elements (n a multiple of the block size) of type t to f32. All "computable" types in types.cpp:
+// f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K.
+void dequantize_row(dtype t, const void* src, float* dst, int64_t n);
+// Quantize n floats to type t: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1 (used for the KV cache).
+// Throws tandem::error for other types or a length that is not a multiple of the block size.
+void quantize_row(dtype t, const float* src, void* dst, int64_t n);
+bool quantize_row_supported(dtype t);
+// dot of one encoded row with one f32 row (used by attention over a quantized KV cache: t = f16, q8_0, q4_0).
+// Float math on the decoded weights (x is not quantized); any computable type works.
+float dot_row(dtype t, const void* row, const float* x, int64_t n);
+
+}  // namespace tandem

@@ -1,0 +1,25 @@
+// The scalar reference kernels: the oracle every SIMD kernel is tested against. Plain loops over
+// the block definitions, no tricks; always built.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/types.h"
+
+namespace tandem::ref {
+
+// Decodes n elements (a multiple of the block size) of any computable type.
+void dequantize_row(dtype t, const void* src, float* dst, int64_t n);
+
+// Encodes n floats as f32, f16, bf16, q8_0, q4_0, q4_1, q5_0 or q5_1 (throws tandem::error otherwise).
+// Quantized types round with the scale as stored (f16), so the error bound follows from the stored scale.
+void quantize_row(dtype t, const float* src, void* dst, int64_t n);
+bool quantize_supported(dtype t);
+
+// Exact math: decode to f32, accumulate in double.
+double dot_row(dtype t, const void* row, const float* x, int64_t n);
+
+// y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i], exact (double accumulation).
+void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y);
+
+}  // namespace tandem::ref

@@ -1,0 +1,47 @@
+// The compute thread pool: the only place in Tandem that creates compute threads. The calling
+// thread works too, so a pool of size 1 runs everything inline.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tandem {
+
+class thread_pool {
+public:
+    explicit thread_pool(int n_threads);  // n_threads >= 1; the caller thread counts as one worker
+    ~thread_pool();
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+
+    int size() const { return n_threads_; }
+
+    // Splits [0, n) into chunks of at least `grain` items and calls fn(begin, end) on the workers;
+    // returns when all are done. Calls from inside fn (or while another call runs) execute inline.
+    void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+private:
+    void worker_loop();
+    void run_chunks();
+
+    int n_threads_;
+    std::vector<std::thread> workers_;
+    std::mutex call_mutex_;  // one parallel_for at a time
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable done_;
+    // The current job, published under mutex_ and by bumping generation_.
+    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+    int64_t n_ = 0, chunk_ = 1, n_chunks_ = 0;
+    std::atomic<int64_t> next_chunk_{0};
+    std::atomic<uint64_t> generation_{0};
+    int n_busy_ = 0;  // workers still inside the current job
+    bool stop_ = false;
+};
+
+}  // namespace tandem

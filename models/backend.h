@@ -1,0 +1,82 @@
+// The compute interface a forward pass is written against. Model files describe the computation
+// as calls on activations (`act`) and weights; a backend (CPU now, Vulkan later) owns the memory
+// behind both and runs the ops. Model files never touch activation memory directly.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "kernels/ops.h"
+#include "kernels/types.h"
+#include "models/batch.h"
+#include "models/kv_view.h"
+
+namespace tandem {
+
+namespace gguf {
+struct tensor_info;
+}
+
+// A weight tensor as the backend holds it: n_out rows of n_in elements (GGUF ne[0] = n_in).
+struct weight {
+    dtype type = dtype::f32;
+    int64_t n_in = 0;   // row length
+    int64_t n_out = 0;  // rows (product of the other dims)
+    const void* host = nullptr;  // mmapped GGUF bytes
+    int32_t handle = -1;         // backend-specific (device copy), -1 on CPU
+    explicit operator bool() const { return host != nullptr; }
+};
+
+// A 2-D f32 activation view in the backend's arena: rows x cols, row r starts at r * stride.
+struct act {
+    int64_t offset = 0;  // in floats, from the arena base
+    int64_t rows = 0, cols = 0, stride = 0;
+
+    // Columns [c0, c0 + n) of every row.
+    act cols_view(int64_t c0, int64_t n) const { return {offset + c0, rows, n, stride}; }
+    // The same contiguous floats seen as rows x cols (only for contiguous views).
+    act reshaped(int64_t r, int64_t c) const { return {offset, r, c, c}; }
+};
+
+// Where the rows of a sequence sit in the flattened batch.
+struct batch_layout {
+    int64_t n_tokens = 0;
+    int64_t n_logit_rows = 0;
+};
+
+class backend {
+public:
+    virtual ~backend() = default;
+
+    virtual weight load_weight(const gguf::tensor_info& t) = 0;
+    virtual void set_kv(std::span<const kv_group_view> groups) = 0;
+
+    // Starts a forward over `b`: resets the arena and uploads token ids, positions and tables.
+    virtual batch_layout begin(const batch& b) = 0;
+    virtual act alloc(int64_t rows, int64_t cols) = 0;
+
+    // out[t] = table row of the batch's token t, dequantized.
+    virtual void embed(const weight& table, act out) = 0;
+    virtual void matmul(const weight& w, act x, act y) = 0;  // y = x W^T
+    virtual void add_row(act y, const weight& b) = 0;        // y[r] += b (bias)
+    virtual void add(act a, act b, act out) = 0;             // elementwise, out may alias
+    virtual void scale(act x, float s) = 0;
+    virtual void scale_by(act x, const weight& scalar) = 0;  // x *= scalar[0]
+    // RMS-normalises each group of `group` columns (group = cols: whole rows; = head_dim: per head),
+    // then multiplies by w (length group; null: no weight).
+    virtual void rmsnorm(act x, act out, int64_t group, const weight* w, float eps) = 0;
+    virtual void rope(act x, int64_t head_dim, const rope_config& cfg) = 0;  // at the batch positions
+    virtual void swiglu(act gate, act up, act out) = 0;
+    virtual void geglu_tanh(act gate, act up, act out) = 0;
+    virtual void softcap(act x, float c) = 0;
+    // Writes K/V of every batch token into the cache, then attends: q (n_tokens, n_heads * head_dim).
+    virtual void kv_store(int32_t group, int32_t layer_slot, act k, act v) = 0;
+    virtual void attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
+                           int32_t sliding_window) = 0;
+    // out (n_logit_rows, cols) = the batch rows whose logits were asked for, in batch order.
+    virtual void gather_logit_rows(act x, act out) = 0;
+    virtual void read(act x, std::span<float> dst) = 0;  // copies rows x cols to the host
+};
+
+}  // namespace tandem

@@ -1,0 +1,194 @@
+// CPU implementations of the backend ops on the host arena.
+#include "models/cpu_backend.h"
+
+#include <cstring>
+
+#include "common/check.h"
+#include "common/error.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/quant.h"
+#include "kernels/thread_pool.h"
+#include "models/gguf/gguf.h"
+
+namespace tandem {
+
+cpu_backend::cpu_backend(thread_pool& pool) : pool_(pool) {}
+
+weight cpu_backend::load_weight(const gguf::tensor_info& t) {
+    weight w;
+    w.type = t.type;
+    w.n_in = t.ne[0];
+    w.n_out = t.n_elements / t.ne[0];
+    w.host = t.data;
+    return w;
+}
+
+void cpu_backend::set_kv(std::span<const kv_group_view> groups) { kv_.assign(groups.begin(), groups.end()); }
+
+batch_layout cpu_backend::begin(const batch& b) {
+    batch_ = &b;
+    arena_used_ = 0;
+    tokens_.clear();
+    positions_.clear();
+    token_seq_.clear();
+    seq_row0_.clear();
+    for (size_t s = 0; s < b.seqs.size(); ++s) {
+        const batch_seq& seq = b.seqs[s];
+        seq_row0_.push_back(static_cast<int64_t>(tokens_.size()));
+        for (size_t i = 0; i < seq.tokens.size(); ++i) {
+            tokens_.push_back(seq.tokens[i]);
+            positions_.push_back(seq.pos0 + static_cast<int32_t>(i));
+            token_seq_.push_back(static_cast<int32_t>(s));
+        }
+    }
+    return {static_cast<int64_t>(tokens_.size()), b.n_logit_rows()};
+}
+
+act cpu_backend::alloc(int64_t rows, int64_t cols) {
+    act a{arena_used_, rows, cols, cols};
+    arena_used_ += rows * cols;
+    if (static_cast<int64_t>(arena_.size()) < arena_used_) arena_.resize(static_cast<size_t>(arena_used_ * 3 / 2));
+    return a;
+}
+
+const float* cpu_backend::weight_f32(const weight& w) {
+    TANDEM_CHECK(w.type == dtype::f32);
+    return static_cast<const float*>(w.host);
+}
+
+void cpu_backend::embed(const weight& table, act out) {
+    const size_t row_bytes = dtype_row_bytes(table.type, table.n_in);
+    for (size_t t = 0; t < tokens_.size(); ++t) {
+        TANDEM_CHECK(tokens_[t] >= 0 && tokens_[t] < table.n_out);
+        const auto* src = static_cast<const uint8_t*>(table.host) + static_cast<size_t>(tokens_[t]) * row_bytes;
+        dequantize_row(table.type, src, ptr(out) + t * out.stride, table.n_in);
+    }
+}
+
+void cpu_backend::matmul(const weight& w, act x, act y) {
+    TANDEM_CHECK(x.cols == w.n_in && y.cols == w.n_out && x.rows == y.rows);
+    if (x.stride == x.cols && y.stride == y.cols) {
+        tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(x), x.rows, ptr(y), pool_);
+        return;
+    }
+    // Strided views: pack into contiguous scratch first.
+    const int64_t mark = arena_used_;
+    act xc = alloc(x.rows, x.cols), yc = alloc(y.rows, y.cols);
+    xc.stride = x.cols;
+    yc.stride = y.cols;
+    for (int64_t r = 0; r < x.rows; ++r) std::memcpy(ptr(xc) + r * x.cols, ptr(x) + r * x.stride, 4 * x.cols);
+    tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(xc), x.rows, ptr(yc), pool_);
+    for (int64_t r = 0; r < y.rows; ++r) std::memcpy(ptr(y) + r * y.stride, ptr(yc) + r * y.cols, 4 * y.cols);
+    arena_used_ = mark;
+}
+
+void cpu_backend::add_row(act y, const weight& b) {
+    const float* bias = weight_f32(b);
+    for (int64_t r = 0; r < y.rows; ++r) {
+        float* row = ptr(y) + r * y.stride;
+        for (int64_t c = 0; c < y.cols; ++c) row[c] += bias[c];
+    }
+}
+
+void cpu_backend::add(act a, act b, act out) {
+    for (int64_t r = 0; r < a.rows; ++r) {
+        const float* pa = ptr(a) + r * a.stride;
+        const float* pb = ptr(b) + r * b.stride;
+        float* po = ptr(out) + r * out.stride;
+        for (int64_t c = 0; c < a.cols; ++c) po[c] = pa[c] + pb[c];
+    }
+}
+
+void cpu_backend::scale(act x, float s) {
+    for (int64_t r = 0; r < x.rows; ++r) {
+        float* p = ptr(x) + r * x.stride;
+        for (int64_t c = 0; c < x.cols; ++c) p[c] *= s;
+    }
+}
+
+void cpu_backend::scale_by(act x, const weight& scalar) { scale(x, weight_f32(scalar)[0]); }
+
+void cpu_backend::rmsnorm(act x, act out, int64_t group, const weight* w, float eps) {
+    const float* wp = w ? weight_f32(*w) : nullptr;
+    for (int64_t r = 0; r < x.rows; ++r) {
+        for (int64_t c = 0; c < x.cols; c += group) {
+            op_rmsnorm(ptr(x) + r * x.stride + c, ptr(out) + r * out.stride + c, group, wp, eps);
+        }
+    }
+}
+
+void cpu_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
+    for (int64_t r = 0; r < x.rows; ++r) {
+        op_rope(ptr(x) + r * x.stride, x.cols / head_dim, head_dim, positions_[r], cfg);
+    }
+}
+
+void cpu_backend::swiglu(act gate, act up, act out) {
+    for (int64_t r = 0; r < gate.rows; ++r) {
+        op_swiglu(ptr(gate) + r * gate.stride, ptr(up) + r * up.stride, ptr(out) + r * out.stride, gate.cols);
+    }
+}
+
+void cpu_backend::geglu_tanh(act gate, act up, act out) {
+    for (int64_t r = 0; r < gate.rows; ++r) {
+        op_geglu_tanh(ptr(gate) + r * gate.stride, ptr(up) + r * up.stride, ptr(out) + r * out.stride, gate.cols);
+    }
+}
+
+void cpu_backend::softcap(act x, float c) {
+    for (int64_t r = 0; r < x.rows; ++r) op_softcap(ptr(x) + r * x.stride, x.cols, c);
+}
+
+void cpu_backend::kv_store(int32_t group, int32_t layer_slot, act k, act v) {
+    const kv_group_view& kv = kv_[group];
+    for (int64_t t = 0; t < k.rows; ++t) {
+        const batch_seq& seq = batch_->seqs[token_seq_[t]];
+        kv_write_token(kv, layer_slot, seq.block_table[group].data(), positions_[t], ptr(k) + t * k.stride,
+                       ptr(v) + t * v.stride);
+    }
+}
+
+void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
+                            int32_t sliding_window) {
+    const kv_group_view& kv = kv_[group];
+    const int64_t n_kv = kv.n_kv_heads, hd = kv.head_dim, n_group = n_heads / n_kv;
+    TANDEM_CHECK(n_group * n_kv == n_heads && q.cols == n_heads * hd);
+    const float* qbase = ptr(q);
+    float* obase = ptr(out);
+    pool_.parallel_for(q.rows * n_kv, 1, [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scratch;
+        for (int64_t item = begin; item < end; ++item) {
+            const int64_t t = item / n_kv, kh = item % n_kv;
+            const int32_t pos = positions_[t];
+            attn_query aq;
+            aq.q = qbase + t * q.stride + kh * n_group * hd;
+            aq.out = obase + t * out.stride + kh * n_group * hd;
+            aq.n_group = static_cast<int32_t>(n_group);
+            aq.k_end = pos + 1;
+            aq.k_begin = sliding_window > 0 && pos + 1 > sliding_window ? pos + 1 - sliding_window : 0;
+            const int64_t need = attention_scratch_floats(aq.k_end - aq.k_begin, n_group, hd);
+            if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need * 2));
+            const batch_seq& seq = batch_->seqs[token_seq_[t]];
+            attention_paged(kv, layer_slot, seq.block_table[group].data(), static_cast<int32_t>(kh), aq, scale,
+                            scratch.data());
+        }
+    });
+}
+
+void cpu_backend::gather_logit_rows(act x, act out) {
+    int64_t o = 0;
+    for (size_t s = 0; s < batch_->seqs.size(); ++s) {
+        for (int32_t r : batch_->seqs[s].logit_rows) {
+            std::memcpy(ptr(out) + o * out.stride, ptr(x) + (seq_row0_[s] + r) * x.stride, 4 * x.cols);
+            ++o;
+        }
+    }
+}
+
+void cpu_backend::read(act x, std::span<float> dst) {
+    TANDEM_CHECK(static_cast<int64_t>(dst.size()) >= x.rows * x.cols);
+    for (int64_t r = 0; r < x.rows; ++r) std::memcpy(dst.data() + r * x.cols, ptr(x) + r * x.stride, 4 * x.cols);
+}
+
+}  // namespace tandem

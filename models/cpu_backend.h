@@ -1,0 +1,54 @@
+// The CPU backend: activations in one host arena, weights used in place from the mmap,
+// compute on the kernels' thread pool.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "models/backend.h"
+
+namespace tandem {
+
+class thread_pool;
+
+class cpu_backend final : public backend {
+public:
+    explicit cpu_backend(thread_pool& pool);
+
+    weight load_weight(const gguf::tensor_info& t) override;
+    void set_kv(std::span<const kv_group_view> groups) override;
+    batch_layout begin(const batch& b) override;
+    act alloc(int64_t rows, int64_t cols) override;
+
+    void embed(const weight& table, act out) override;
+    void matmul(const weight& w, act x, act y) override;
+    void add_row(act y, const weight& b) override;
+    void add(act a, act b, act out) override;
+    void scale(act x, float s) override;
+    void scale_by(act x, const weight& scalar) override;
+    void rmsnorm(act x, act out, int64_t group, const weight* w, float eps) override;
+    void rope(act x, int64_t head_dim, const rope_config& cfg) override;
+    void swiglu(act gate, act up, act out) override;
+    void geglu_tanh(act gate, act up, act out) override;
+    void softcap(act x, float c) override;
+    void kv_store(int32_t group, int32_t layer_slot, act k, act v) override;
+    void attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
+                   int32_t sliding_window) override;
+    void gather_logit_rows(act x, act out) override;
+    void read(act x, std::span<float> dst) override;
+
+private:
+    float* ptr(act a) { return arena_.data() + a.offset; }
+    const float* weight_f32(const weight& w);  // w must be f32 (norm weights, scalars)
+
+    thread_pool& pool_;
+    std::vector<float> arena_;
+    int64_t arena_used_ = 0;
+    std::vector<kv_group_view> kv_;
+    // The current batch, flattened: per token its id, position and sequence.
+    std::vector<int32_t> tokens_, positions_, token_seq_;
+    std::vector<int64_t> seq_row0_;  // first flattened row of each sequence
+    const batch* batch_ = nullptr;
+};
+
+}  // namespace tandem

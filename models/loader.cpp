@@ -1,0 +1,92 @@
+// model_loader: typed, shape-checked access to a GGUF file for the architecture files.
+#include "models/loader.h"
+
+#include <sstream>
+
+#include "common/error.h"
+#include "models/gguf/gguf.h"
+
+namespace tandem {
+
+model_loader::model_loader(const gguf::file& f, backend& be) : f_(f), be_(be) {
+    auto a = f.get_string("general.architecture");
+    if (!a) throw error(f.path() + ": missing general.architecture");
+    arch_ = std::string(*a);
+}
+
+void model_loader::fail(const std::string& what) const { throw error(f_.path() + ": " + what); }
+
+int64_t model_loader::get_int(const std::string& k) const {
+    auto v = f_.get_i64(key(k));
+    if (!v) fail("missing required key " + key(k));
+    return *v;
+}
+
+int64_t model_loader::get_int(const std::string& k, int64_t fallback) const {
+    return f_.get_i64(key(k)).value_or(fallback);
+}
+
+float model_loader::get_float(const std::string& k) const {
+    auto v = f_.get_f64(key(k));
+    if (!v) fail("missing required key " + key(k));
+    return static_cast<float>(*v);
+}
+
+float model_loader::get_float(const std::string& k, float fallback) const {
+    return static_cast<float>(f_.get_f64(key(k)).value_or(fallback));
+}
+
+std::optional<std::string> model_loader::get_string(const std::string& k) const {
+    auto v = f_.get_string(key(k));
+    if (!v) return std::nullopt;
+    return std::string(*v);
+}
+
+std::vector<int64_t> model_loader::get_per_layer(const std::string& k, int64_t n) const {
+    if (f_.array_size(key(k)) > 0 || (f_.has(key(k)) && !f_.get_i64(key(k)).has_value())) {
+        auto arr = f_.get_int_array(key(k));
+        if (!arr || static_cast<int64_t>(arr->size()) != n) {
+            fail(key(k) + ": expected " + std::to_string(n) + " per-layer values");
+        }
+        return *arr;
+    }
+    return std::vector<int64_t>(static_cast<size_t>(n), get_int(k));
+}
+
+std::vector<bool> model_loader::get_bool_array(const std::string& k, int64_t n) const {
+    auto arr = f_.get_bool_array(key(k));
+    if (!arr) fail("missing required key " + key(k));
+    if (static_cast<int64_t>(arr->size()) != n) {
+        fail(key(k) + ": expected " + std::to_string(n) + " values, found " + std::to_string(arr->size()));
+    }
+    return *arr;
+}
+
+weight model_loader::optional(const std::string& name, std::initializer_list<int64_t> shape) {
+    const gguf::tensor_info* t = f_.find_tensor(name);
+    if (!t) return {};
+    int i = 0;
+    bool ok = true;
+    for (int64_t d : shape) ok = ok && t->ne[i++] == d;
+    for (; i < 4; ++i) ok = ok && t->ne[i] == 1;
+    if (!ok) {
+        std::ostringstream msg;
+        msg << "tensor " << name << ": expected shape [";
+        for (int64_t d : shape) msg << d << ",";
+        msg << "] but the file has [" << t->ne[0] << "," << t->ne[1] << "," << t->ne[2] << "," << t->ne[3] << "]";
+        fail(msg.str());
+    }
+    if (!dtype_info_of(t->type).computable) {
+        fail("tensor " + name + " has type " + std::string(dtype_info_of(t->type).name) +
+             ", which Tandem cannot compute with yet");
+    }
+    return be_.load_weight(*t);
+}
+
+weight model_loader::require(const std::string& name, std::initializer_list<int64_t> shape) {
+    weight w = optional(name, shape);
+    if (!w) fail("missing tensor " + name);
+    return w;
+}
+
+}  // namespace tandem

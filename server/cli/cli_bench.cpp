@@ -1,0 +1,152 @@
+// `tandem bench -m FILE`: prompt (pp) and generation (tg) tokens/s like llama-bench, the cost
+// of decode steps of 1..16 rows (one row per sequence, as continuous batching runs them), and the
+// machine's memory bandwidth measured in the same run, with the fraction of the decode bound.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "engine/runner.h"
+#include "kernels/dispatch.h"
+#include "server/cli/commands.h"
+
+namespace tandem {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct bench_options {
+    std::string model;
+    int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128;
+    std::string kv_type = "f16";
+};
+
+double seconds_since(clock_type::time_point t) {
+    return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Copy-add triad a = b + s * c over arrays far larger than the caches; bytes read + written.
+double triad_gbps(thread_pool& pool) {
+    const int64_t n = (256ll << 20) / 4;
+    std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+    std::vector<double> rates;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t = clock_type::now();
+        pool.parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + 3.0f * c[i];
+        });
+        rates.push_back(3.0 * 4.0 * static_cast<double>(n) / seconds_since(t) / 1e9);
+    }
+    return median(rates);
+}
+
+struct bench_rig {
+    std::unique_ptr<gguf::file> file;
+    std::unique_ptr<runner> run;
+    std::vector<std::unique_ptr<sequence>> seqs;
+    std::mt19937 rng{42};
+    int32_t n_vocab = 0;
+
+    sequence& seq(size_t i) {
+        while (seqs.size() <= i) {
+            seqs.push_back(std::make_unique<sequence>());
+            seqs.back()->id = seqs.size();
+        }
+        return *seqs[i];
+    }
+    void reset() {
+        for (auto& s : seqs) {
+            run->kv().free_seq(static_cast<int64_t>(s->id));
+            s->tokens.clear();
+            s->n_computed = 0;
+        }
+    }
+    // One step in which sequences [0, n_seqs) each compute n_new random tokens.
+    double step(int32_t n_seqs, int32_t n_new) {
+        step_plan plan;
+        for (int32_t i = 0; i < n_seqs; ++i) {
+            sequence& s = seq(static_cast<size_t>(i));
+            for (int32_t k = 0; k < n_new; ++k) s.tokens.push_back(static_cast<int32_t>(rng() % n_vocab));
+            if (!run->kv().allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
+                throw error("bench: the KV cache is too small; raise --kv-memory");
+            }
+            plan.items.push_back({&s, s.n_computed, n_new, true});
+        }
+        const auto t = clock_type::now();
+        run->forward(plan);
+        const double dt = seconds_since(t);
+        for (auto& it : plan.items) it.seq->n_computed += it.n_new;
+        return dt;
+    }
+};
+
+void bench(const bench_options& o) {
+    engine_config ec;
+    ec.model_path = o.model;
+    ec.n_threads = o.threads;
+    ec.kv_type = dtype_from_name(o.kv_type).value_or(dtype::f16);
+    ec.kv_budget_bytes = 4ll << 30;
+    bench_rig rig;
+    rig.file = gguf::file::open(o.model);
+    rig.run = std::make_unique<runner>(ec, *rig.file);
+    rig.n_vocab = rig.run->mdl().info().n_vocab;
+    size_t weight_bytes = 0;
+    for (const gguf::tensor_info& t : rig.file->tensors()) weight_bytes += t.n_bytes;
+    const int n_threads = ec.n_threads > 0 ? ec.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+    std::printf("model: %s (%s, %.1f MiB of tensors)\nthreads: %d, cpu: %s, kv: %s\n", o.model.c_str(),
+                rig.run->mdl().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), n_threads,
+                cpu_level_name(cpu_level_active()), o.kv_type.c_str());
+
+    std::vector<double> pp, tg;
+    for (int rep = 0; rep < o.reps; ++rep) {
+        rig.reset();
+        pp.push_back(o.n_prompt / rig.step(1, o.n_prompt));
+        rig.reset();
+        double total = 0;
+        for (int32_t k = 0; k < o.n_gen; ++k) total += rig.step(1, 1);
+        tg.push_back(o.n_gen / total);
+    }
+    std::printf("pp%d: %.1f tok/s\ntg%d: %.2f tok/s\n", o.n_prompt, median(pp), o.n_gen, median(tg));
+
+    std::printf("decode step with N rows (one per sequence, %d tokens of context each):\n", o.ctx_rows);
+    double one_row = 0;
+    for (int32_t n : {1, 2, 4, 8, 16}) {
+        rig.reset();
+        rig.step(n, o.ctx_rows);
+        std::vector<double> times;
+        for (int k = 0; k < 16; ++k) times.push_back(rig.step(n, 1));
+        const double ms = median(times) * 1e3;
+        if (n == 1) one_row = ms;
+        std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx one row\n", n, ms, n * 1e3 / ms, ms / one_row);
+    }
+    rig.reset();
+    thread_pool pool(n_threads);
+    const double gbps = triad_gbps(pool);
+    const double bound = gbps * 1e9 / static_cast<double>(weight_bytes);
+    std::printf("memory bandwidth (triad, 256 MiB): %.1f GB/s -> decode bound %.1f tok/s; tg is %.0f%% of it\n", gbps,
+                bound, 100.0 * median(tg) / bound);
+}
+
+}  // namespace
+
+void cli_add_bench(CLI::App& app) {
+    auto* cmd = app.add_subcommand("bench", "Measure prompt and generation speed and small-batch step cost");
+    auto o = std::make_shared<bench_options>();
+    cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
+    cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)");
+    cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (pp)")->check(CLI::PositiveNumber);
+    cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (tg)")->check(CLI::PositiveNumber);
+    cmd->add_option("-r,--reps", o->reps, "Repetitions (the median is printed)")->check(CLI::PositiveNumber);
+    cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
+    cmd->callback([o] { bench(*o); });
+}
+
+}  // namespace tandem

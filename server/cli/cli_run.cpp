@@ -1,0 +1,115 @@
+// `tandem run`: one prompt through the engine (the same scheduler the server uses); the
+// continuation streams to stdout as text, timings go to stderr.
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "server/cli/commands.h"
+
+namespace tandem {
+namespace {
+
+struct run_options {
+    std::string model, prompt, kv_type = "f16";
+    int32_t n_predict = 128, threads = 0, ctx_size = 0;
+    float temp = 0.8f, top_p = 1.0f, min_p = 0.0f;
+    int32_t top_k = 0;
+    uint64_t seed = 0;
+    bool ignore_eos = false;
+};
+
+void run(const run_options& o) {
+    using clock = std::chrono::steady_clock;
+    engine_config ec;
+    ec.model_path = o.model;
+    ec.n_threads = o.threads;
+    ec.ctx_size = o.ctx_size;
+    ec.parallel = 1;
+    ec.max_queue = 1;
+    const auto kv = dtype_from_name(o.kv_type);
+    if (!kv || (*kv != dtype::f16 && *kv != dtype::q8_0 && *kv != dtype::q4_0)) {
+        throw error("--kv-type: expected f16, q8_0 or q4_0, got '" + o.kv_type + "'");
+    }
+    ec.kv_type = *kv;
+    const auto t_load = clock::now();
+    std::unique_ptr<engine> eng = engine::create(ec);
+    const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
+
+    completion_params p;
+    p.prompt = eng->tok().encode(o.prompt, true, false);
+    p.max_tokens = o.n_predict;
+    p.ignore_eos = o.ignore_eos;
+    p.sampling.temperature = o.temp;
+    p.sampling.top_k = o.top_k;
+    p.sampling.top_p = o.top_p;
+    p.sampling.min_p = o.min_p;
+    p.sampling.seed = o.seed;
+    const size_t n_prompt = p.prompt.size();
+    std::mutex mu;
+    std::condition_variable cv;
+    const auto t_start = clock::now();
+    submit_result r = eng->submit(std::move(p));
+    if (!r.stream) throw error(r.message);
+    r.stream->set_notify([&] {
+        std::lock_guard<std::mutex> lock(mu);
+        cv.notify_one();
+    });
+    utf8_stream text;
+    clock::time_point t_first{};
+    int32_t n_gen = 0;
+    finish_reason why = finish_reason::stop;
+    for (bool done = false; !done;) {
+        std::optional<stream_event> ev;
+        {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return (ev = r.stream->pop()).has_value(); });
+        }
+        if (!ev) continue;
+        if (ev->what == stream_event::kind::done) {
+            why = ev->reason;
+            if (why == finish_reason::error) throw error(ev->error);
+            done = true;
+            continue;
+        }
+        if (n_gen++ == 0) t_first = clock::now();
+        std::fputs(text.push(eng->tok().token_piece(ev->token)).c_str(), stdout);
+        std::fflush(stdout);
+    }
+    std::fputs(text.flush().c_str(), stdout);
+    std::fputs("\n", stdout);
+    const auto t_end = clock::now();
+    const double ttft = std::chrono::duration<double>(t_first - t_start).count();
+    const double gen_s = std::chrono::duration<double>(t_end - t_first).count();
+    std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s,
+                 n_prompt, ttft * 1e3, ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0);
+    std::fprintf(stderr, "generated %d tokens, %.1f tok/s | finish: %s\n", n_gen,
+                 n_gen > 1 && gen_s > 0 ? (n_gen - 1) / gen_s : 0.0, why == finish_reason::length ? "length" : "stop");
+    eng->shutdown();
+}
+
+}  // namespace
+
+void cli_add_run(CLI::App& app) {
+    auto* cmd = app.add_subcommand("run", "Generate a continuation of a prompt");
+    auto o = std::make_shared<run_options>();
+    cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
+    cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
+    cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context ends)");
+    cmd->add_option("--temp", o->temp, "Temperature (0: greedy)")->check(CLI::Range(0.0f, 100.0f));
+    cmd->add_option("--top-k", o->top_k, "Top-k (0: off)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--top-p", o->top_p, "Top-p (1: off)")->check(CLI::Range(0.0f, 1.0f));
+    cmd->add_option("--min-p", o->min_p, "Min-p (0: off)")->check(CLI::Range(0.0f, 1.0f));
+    cmd->add_option("--seed", o->seed, "Sampling seed");
+    cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
+    cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("-c,--ctx-size", o->ctx_size, "Context size (0: the model's)")->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
+    cmd->callback([o] { run(*o); });
+}
+
+}  // namespace tandem

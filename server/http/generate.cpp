@@ -1,0 +1,272 @@
+// Runs one chat/completions request: queue pre-check, prompt building, n engine requests (seed+i),
+// then either one JSON response or an SSE stream, aborting the engine work if the client leaves.
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "server/http/routes.h"
+#include "server/http/server_state.h"
+#include "server/http/sse.h"
+
+namespace tandem {
+
+namespace net = boost::asio;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct job {
+    http_session& s;
+    model_backend& b;
+    const generation_request& g;
+    std::vector<std::shared_ptr<request_stream>> streams;
+    std::vector<choice_output> choices;
+    std::vector<bool> finish_sent;
+    std::vector<bool> aborted;
+    std::vector<clock_type::time_point> last_token;
+    clock_type::time_point started = clock_type::now();
+    bool any_token = false;
+    int64_t n_prompt = 0;
+
+    // Drains what the engine has produced; stops a choice's engine request on a stop-string match.
+    void pump() {
+        server_metrics& m = s.state().metrics;
+        for (size_t i = 0; i < choices.size(); ++i) {
+            while (!choices[i].finished()) {
+                std::optional<stream_event> ev = streams[i]->pop();
+                if (!ev) break;
+                if (ev->what == stream_event::kind::token) {
+                    const auto now = clock_type::now();
+                    if (choices[i].n_generated() == 0) m.observe_ttft(std::chrono::duration<double>(now - started).count());
+                    else m.observe_itl(std::chrono::duration<double>(now - last_token[i]).count());
+                    last_token[i] = now;
+                    any_token = true;
+                }
+                choices[i].consume(*ev);
+                if (choices[i].stop_matched()) abort_one(i);
+            }
+        }
+    }
+
+    bool all_finished() const {
+        for (const choice_output& c : choices)
+            if (!c.finished()) return false;
+        return true;
+    }
+
+    std::optional<std::string> first_error() const {
+        for (const choice_output& c : choices)
+            if (c.error()) return c.error();
+        return std::nullopt;
+    }
+
+    void abort_one(size_t i) {
+        if (aborted[i]) return;
+        aborted[i] = true;
+        b.eng->abort(streams[i]->id());
+    }
+
+    void abort_all() {
+        for (size_t i = 0; i < streams.size(); ++i)
+            if (!choices[i].finished()) abort_one(i);
+    }
+
+    int64_t n_generated() const {
+        int64_t n = 0;
+        for (const choice_output& c : choices) n += c.n_generated();
+        return n;
+    }
+};
+
+api_error shutting_down() {
+    return {503, "The server is shutting down.", "unavailable_error", std::nullopt, "shutting_down", 0};
+}
+
+void check_token_ids(const model_backend& b, const generation_request& g) {
+    const int32_t n_vocab = b.codec->n_vocab();
+    for (int32_t id : g.prompt_tokens)
+        if (id >= n_vocab) throw_invalid("prompt", "token id " + std::to_string(id) + " is outside the vocabulary");
+    for (const auto& [id, bias] : g.sampling.logit_bias)
+        if (id >= n_vocab) throw_invalid("logit_bias", "token id " + std::to_string(id) + " is outside the vocabulary");
+}
+
+std::string response_id(server_state& st, bool chat) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%016llx%04llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(st.next_id++ & 0xffff));
+    return std::string(chat ? "chatcmpl-" : "cmpl-") + buf;
+}
+
+// Submits n engine requests; on failure aborts those already in and throws the mapped error.
+void submit_all(job& j, const std::vector<int32_t>& prompt) {
+    const generation_request& g = j.g;
+    uint64_t seed = g.sampling.seed;
+    if (!g.seed_given) seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32);
+    for (int32_t i = 0; i < g.n; ++i) {
+        completion_params p;
+        p.prompt = prompt;
+        p.sampling = g.sampling;
+        p.sampling.seed = seed + static_cast<uint64_t>(i);
+        p.max_tokens = g.max_tokens;
+        p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
+        submit_result r = j.b.eng->submit(std::move(p));
+        if (!r.stream) {
+            for (auto& s : j.streams) j.b.eng->abort(s->id());
+            const submit_error e = r.err.value_or(submit_error::stopping);
+            if (e == submit_error::queue_full) throw api_exception{error_queue_full(1)};
+            if (e == submit_error::context_exceeded)
+                throw api_exception{error_context_exceeded(j.b.n_ctx, static_cast<int64_t>(prompt.size()),
+                                                           g.chat ? "messages" : "prompt")};
+            if (e == submit_error::invalid) throw api_exception{api_error{400, r.message, "invalid_request_error", std::nullopt, std::nullopt, 0}};
+            throw api_exception{shutting_down()};
+        }
+        r.stream->set_notify(j.s.notifier());
+        j.streams.push_back(std::move(r.stream));
+        j.choices.emplace_back(*j.b.codec, i, g);
+        j.finish_sent.push_back(false);
+        j.aborted.push_back(false);
+        j.last_token.push_back(j.started);
+    }
+}
+
+net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
+    http_session& s = j.s;
+    s.watch_start();
+    for (;;) {
+        j.pump();
+        if (j.all_finished()) break;
+        if (s.client_gone() || s.forced()) {
+            j.abort_all();
+            if (!s.client_gone()) co_await s.send_error(shutting_down());
+            co_return;
+        }
+        co_await s.wake().wait_until(clock_type::now() + std::chrono::hours(1));
+    }
+    co_await s.watch_stop();
+    s.state().metrics.add_tokens(j.n_prompt, j.n_generated());
+    if (auto err = j.first_error()) {
+        co_await s.send_error(s.forced() ? shutting_down() : error_internal(*err));
+        co_return;
+    }
+    http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = response_json(meta, j.choices, j.n_prompt).dump(-1, ' ', false, json::error_handler_t::replace);
+    co_await s.send(std::move(res));
+}
+
+// The SSE events that the choices' new output makes (deltas, then each finish once).
+std::string stream_events(job& j, const response_meta& meta) {
+    std::string out;
+    for (size_t i = 0; i < j.choices.size(); ++i) {
+        choice_output& c = j.choices[i];
+        const std::string text = c.take_text();
+        const json lp = c.take_logprobs();
+        const bool finishing = c.finished() && !c.error() && !j.finish_sent[i];
+        if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
+        if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
+            out += sse_data(chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr));
+            j.finish_sent[i] = true;
+        }
+    }
+    return out;
+}
+
+net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
+    http_session& s = j.s;
+    const double ping = s.state().cfg.ping_interval;
+    if (!co_await s.send_sse_head()) co_return j.abort_all();
+    s.watch_start();
+    std::string out;
+    if (meta.chat)
+        for (const choice_output& c : j.choices) out += sse_data(chunk_role(meta, c.index()));
+    for (;;) {
+        j.pump();
+        out += stream_events(j, meta);
+        std::optional<std::string> err = j.first_error();
+        if (!err && s.forced()) err = "The server is shutting down.";
+        if (err) {
+            j.abort_all();
+            api_error e = s.forced() ? shutting_down() : error_internal(*err);
+            out += sse_data(api_error_json(e));
+            co_await s.send_chunk(out);
+            co_await s.send_sse_end();
+            co_return;
+        }
+        if (!out.empty() && !co_await s.send_chunk(std::exchange(out, std::string()))) co_return j.abort_all();
+        if (j.all_finished()) break;
+        if (s.client_gone()) co_return j.abort_all();
+        const auto deadline = j.any_token ? clock_type::now() + std::chrono::hours(1)
+                                          : clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                                    std::chrono::duration<double>(ping));
+        if (!co_await s.wake().wait_until(deadline) && !j.any_token) out += sse_ping();
+    }
+    s.state().metrics.add_tokens(j.n_prompt, j.n_generated());
+    if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated()));
+    out += sse_done();
+    if (co_await s.send_chunk(out)) co_await s.send_sse_end();
+}
+
+}  // namespace
+
+std::vector<int32_t> build_prompt(const model_backend& b, const generation_request& g) {
+    if (!g.chat) return g.prompt_is_tokens ? g.prompt_tokens : b.codec->encode(g.prompt_text, true, true);
+    const text_codec& c = *b.codec;
+    const json ctx = {{"messages", g.messages},
+                      {"bos_token", c.bos_id() >= 0 ? c.token_text(c.bos_id()) : ""},
+                      {"eos_token", c.eos_id() >= 0 ? c.token_text(c.eos_id()) : ""},
+                      {"add_generation_prompt", true}};
+    std::string text;
+    try {
+        text = b.render_chat(ctx);
+    } catch (const error& e) {
+        throw api_exception{api_error{400, std::string("The chat template failed on these messages: ") + e.what(),
+                                      "invalid_request_error", "messages", "template_error", 0}};
+    }
+    // The template places BOS itself (bos_token), so no special tokens are added here.
+    return c.encode(text, false, true);
+}
+
+net::awaitable<void> run_generation(http_session& s, model_backend& b, generation_request g) {
+    server_state& st = s.state();
+    // 429 before any tokenizing work: the engine's queue is already full.
+    if (b.eng->queue_full()) throw api_exception{error_queue_full(1)};
+    check_token_ids(b, g);
+    const std::vector<int32_t> prompt = build_prompt(b, g);
+    const std::string param = g.chat ? "messages" : "prompt";
+    if (prompt.empty()) throw_invalid(param, "the prompt is empty");
+    if (b.n_ctx > 0 && static_cast<int64_t>(prompt.size()) >= b.n_ctx)
+        throw api_exception{error_context_exceeded(b.n_ctx, static_cast<int64_t>(prompt.size()), param)};
+
+    job j{s, b, g, {}, {}, {}, {}, {}};
+    j.n_prompt = static_cast<int64_t>(prompt.size());
+    submit_all(j, prompt);
+    if (g.echo && !g.chat) {
+        const std::string echo = g.prompt_is_tokens ? [&] {
+            utf8_holder h;
+            std::string t;
+            for (int32_t id : prompt) t += h.push(b.codec->token_piece(id));
+            return t + h.flush();
+        }()
+                                                    : g.prompt_text;
+        for (choice_output& c : j.choices) c.set_prefix(echo);
+    }
+    const response_meta meta{response_id(st, g.chat), b.model_name, static_cast<int64_t>(std::time(nullptr)), g.chat,
+                             g.stream && g.include_usage};
+    std::exception_ptr failure;
+    try {
+        if (g.stream) co_await reply_stream(j, meta);
+        else co_await reply_whole(j, meta);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    j.abort_all();
+    for (auto& stream : j.streams) stream->set_notify({});
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace tandem

@@ -1,0 +1,163 @@
+// Events -> text and logprobs per choice; OpenAI chunk and response JSON (chat and completions shapes).
+#include "server/http/generation.h"
+
+namespace tandem {
+
+using json = nlohmann::json;
+
+std::string piece_text(const text_codec& codec, int32_t id) {
+    utf8_holder h;
+    std::string s = h.push(codec.token_piece(id));
+    return s + h.flush();
+}
+
+namespace {
+
+json bytes_of(const std::string& raw) {
+    json b = json::array();
+    for (unsigned char c : raw) b.push_back(static_cast<int>(c));
+    return b;
+}
+
+}  // namespace
+
+choice_output::choice_output(const text_codec& codec, int32_t index, const generation_request& g)
+    : codec_(codec), index_(index), chat_(g.chat), logprobs_(g.logprobs), stop_(g.stop) {
+    all_logprobs_ = empty_logprobs();
+    delta_logprobs_ = empty_logprobs();
+}
+
+json choice_output::empty_logprobs() const {
+    if (!logprobs_) return nullptr;
+    if (chat_) return {{"content", json::array()}};
+    return {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+            {"text_offset", json::array()}};
+}
+
+void choice_output::set_prefix(const std::string& text) {
+    text_ = text + text_;
+    delta_text_ = text + delta_text_;
+    text_offset_ += static_cast<int64_t>(text.size());
+}
+
+void choice_output::add_text(const std::string& text) {
+    text_ += text;
+    delta_text_ += text;
+}
+
+void choice_output::add_logprob(const stream_event& ev) {
+    if (!logprobs_) return;
+    const std::string tok = piece_text(codec_, ev.token);
+    if (chat_) {
+        json top = json::array();
+        for (const token_logprob& t : ev.top) {
+            const std::string s = piece_text(codec_, t.id);
+            top.push_back({{"token", s}, {"logprob", t.logprob}, {"bytes", bytes_of(codec_.token_piece(t.id))}});
+        }
+        json entry = {{"token", tok}, {"logprob", ev.logprob}, {"bytes", bytes_of(codec_.token_piece(ev.token))},
+                      {"top_logprobs", top}};
+        all_logprobs_["content"].push_back(entry);
+        delta_logprobs_["content"].push_back(entry);
+        return;
+    }
+    json top = json::object();
+    for (const token_logprob& t : ev.top) top[piece_text(codec_, t.id)] = t.logprob;
+    for (json* dst : {&all_logprobs_, &delta_logprobs_}) {
+        (*dst)["tokens"].push_back(tok);
+        (*dst)["token_logprobs"].push_back(ev.logprob);
+        (*dst)["top_logprobs"].push_back(top);
+        (*dst)["text_offset"].push_back(text_offset_);
+    }
+    text_offset_ += static_cast<int64_t>(tok.size());
+}
+
+void choice_output::consume(const stream_event& ev) {
+    if (finished()) return;
+    if (ev.what == stream_event::kind::token) {
+        ++n_generated_;
+        add_logprob(ev);
+        if (!codec_.is_eog(ev.token)) add_text(stop_.push(utf8_.push(codec_.token_piece(ev.token))));
+        if (stop_.matched()) finish_ = "stop";
+        return;
+    }
+    add_text(stop_.push(utf8_.flush()));
+    if (stop_.matched()) {
+        finish_ = "stop";
+        return;
+    }
+    add_text(stop_.flush());
+    switch (ev.reason) {
+        case finish_reason::stop: finish_ = "stop"; break;
+        case finish_reason::length: finish_ = "length"; break;
+        case finish_reason::aborted: error_ = "the request was aborted"; finish_ = "stop"; break;
+        case finish_reason::error: error_ = ev.error.empty() ? "generation failed" : ev.error; finish_ = "stop"; break;
+    }
+}
+
+std::string choice_output::take_text() { return std::exchange(delta_text_, std::string()); }
+
+json choice_output::take_logprobs() {
+    if (!logprobs_) return nullptr;
+    json out = std::exchange(delta_logprobs_, empty_logprobs());
+    const bool empty = chat_ ? out["content"].empty() : out["tokens"].empty();
+    return empty ? json(nullptr) : out;
+}
+
+json usage_json(int64_t n_prompt, int64_t n_completion) {
+    return {{"prompt_tokens", n_prompt}, {"completion_tokens", n_completion}, {"total_tokens", n_prompt + n_completion}};
+}
+
+namespace {
+
+json chunk_base(const response_meta& m) {
+    json j = {{"id", m.id}, {"object", m.chat ? "chat.completion.chunk" : "text_completion"}, {"created", m.created},
+              {"model", m.model}, {"system_fingerprint", "tandem"}};
+    if (m.include_usage) j["usage"] = nullptr;
+    return j;
+}
+
+}  // namespace
+
+json chunk_role(const response_meta& m, int32_t index) {
+    json j = chunk_base(m);
+    j["choices"] = json::array(
+        {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+    return j;
+}
+
+json chunk_delta(const response_meta& m, int32_t index, const std::string& text, const std::optional<std::string>& finish,
+                 const json& logprobs) {
+    json j = chunk_base(m);
+    json choice = {{"index", index}, {"logprobs", logprobs}, {"finish_reason", nullptr}};
+    if (finish) choice["finish_reason"] = *finish;
+    if (m.chat) choice["delta"] = text.empty() && finish ? json::object() : json{{"content", text}};
+    else choice["text"] = text;
+    j["choices"] = json::array({choice});
+    return j;
+}
+
+json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion) {
+    json j = chunk_base(m);
+    j["choices"] = json::array();
+    j["usage"] = usage_json(n_prompt, n_completion);
+    return j;
+}
+
+json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt) {
+    json out = {{"id", m.id}, {"object", m.chat ? "chat.completion" : "text_completion"}, {"created", m.created},
+                {"model", m.model}, {"system_fingerprint", "tandem"}};
+    json arr = json::array();
+    int64_t n_completion = 0;
+    for (const choice_output& c : choices) {
+        json choice = {{"index", c.index()}, {"logprobs", c.logprobs()}, {"finish_reason", c.finish_reason()}};
+        if (m.chat) choice["message"] = {{"role", "assistant"}, {"content", c.text()}};
+        else choice["text"] = c.text();
+        arr.push_back(choice);
+        n_completion += c.n_generated();
+    }
+    out["choices"] = arr;
+    out["usage"] = usage_json(n_prompt, n_completion);
+    return out;
+}
+
+}  // namespace tandem

@@ -1,0 +1,81 @@
+// One generated choice turned into OpenAI output: engine events -> UTF-8-safe, stop-filtered text and
+// logprobs; plus the JSON of streamed chunks and of whole responses. Pure (no I/O), unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "server/http/openai_parse.h"
+#include "server/http/stop_matcher.h"
+#include "server/http/text_codec.h"
+
+namespace tandem {
+
+struct response_meta {
+    std::string id;     // "chatcmpl-..." or "cmpl-..."
+    std::string model;  // the alias or the model's name
+    int64_t created = 0;
+    bool chat = true;
+    bool include_usage = false;  // streaming: chunks carry "usage": null, then a usage chunk
+};
+
+class choice_output {
+public:
+    choice_output(const text_codec& codec, int32_t index, const generation_request& g);
+
+    // Consumes one engine event. After a stop-string match the caller should abort the engine request;
+    // later events are ignored.
+    void consume(const stream_event& ev);
+    // Text and logprobs produced since the last take (streaming).
+    std::string take_text();
+    nlohmann::json take_logprobs();  // null when logprobs are off or nothing new
+
+    bool finished() const { return finish_.has_value(); }
+    bool stop_matched() const { return stop_.matched(); }
+    const std::string& finish_reason() const { return *finish_; }
+    const std::optional<std::string>& error() const { return error_; }  // engine error or abort
+    int32_t index() const { return index_; }
+    int32_t n_generated() const { return n_generated_; }
+    const std::string& text() const { return text_; }
+    const nlohmann::json& logprobs() const { return all_logprobs_; }  // whole-response shape
+
+    void set_prefix(const std::string& text);  // completions echo: the prompt before the output
+
+private:
+    void add_text(const std::string& text);
+    void add_logprob(const stream_event& ev);
+    nlohmann::json empty_logprobs() const;
+
+    const text_codec& codec_;
+    int32_t index_;
+    bool chat_;
+    bool logprobs_;
+    utf8_holder utf8_;
+    stop_matcher stop_;
+    std::string text_, delta_text_;
+    nlohmann::json all_logprobs_, delta_logprobs_;
+    int64_t text_offset_ = 0;
+    int32_t n_generated_ = 0;
+    std::optional<std::string> finish_;
+    std::optional<std::string> error_;
+};
+
+// A token piece as valid UTF-8 (partial characters become U+FFFD) and its raw bytes.
+std::string piece_text(const text_codec& codec, int32_t id);
+
+nlohmann::json usage_json(int64_t n_prompt, int64_t n_completion);
+
+// Streaming: the first chat chunk of a choice (role), a delta chunk, and the closing usage chunk.
+nlohmann::json chunk_role(const response_meta& m, int32_t index);
+nlohmann::json chunk_delta(const response_meta& m, int32_t index, const std::string& text,
+                           const std::optional<std::string>& finish, const nlohmann::json& logprobs);
+nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion);
+
+// Non-streaming: the whole response.
+nlohmann::json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt);
+
+}  // namespace tandem

@@ -1,0 +1,234 @@
+// Validation of /v1/chat/completions and /v1/completions bodies, field by field, with OpenAI's
+// ranges. Null counts as absent; wrong types and out-of-range values name their param.
+#include "server/http/openai_parse.h"
+
+#include <cmath>
+#include <limits>
+
+#include "server/http/errors.h"
+
+namespace tandem {
+namespace {
+
+using json = nlohmann::json;
+
+const json* field(const json& obj, const char* key) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return nullptr;
+    return &*it;
+}
+
+std::string range_text(double lo, double hi) {
+    auto fmt = [](double v) {
+        std::string s = std::to_string(v);
+        s.erase(s.find_last_not_of('0') + 1);
+        if (!s.empty() && s.back() == '.') s.pop_back();
+        return s;
+    };
+    return "[" + fmt(lo) + ", " + fmt(hi) + "]";
+}
+
+std::optional<double> get_number(const json& obj, const char* key, double lo, double hi) {
+    const json* v = field(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) throw_invalid(key, std::string("'") + key + "' must be a number");
+    const double x = v->get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi)
+        throw_invalid(key, std::string("'") + key + "' must be in " + range_text(lo, hi));
+    return x;
+}
+
+bool integral(const json& v) {
+    if (v.is_number_integer()) return true;
+    if (!v.is_number_float()) return false;
+    const double x = v.get<double>();
+    return std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9.0e18;
+}
+
+int64_t as_int(const json& v) { return v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>(); }
+
+std::optional<int64_t> get_int(const json& obj, const char* key, int64_t lo, int64_t hi) {
+    const json* v = field(obj, key);
+    if (!v) return std::nullopt;
+    if (!integral(*v)) throw_invalid(key, std::string("'") + key + "' must be an integer");
+    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi))
+        throw_invalid(key, std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    const int64_t x = as_int(*v);
+    if (x < lo || x > hi)
+        throw_invalid(key, std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return x;
+}
+
+std::optional<bool> get_bool(const json& obj, const char* key) {
+    const json* v = field(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean()) throw_invalid(key, std::string("'") + key + "' must be a boolean");
+    return v->get<bool>();
+}
+
+void parse_stop(const json& obj, generation_request& r) {
+    const json* v = field(obj, "stop");
+    if (!v) return;
+    if (v->is_string()) {
+        if (!v->get<std::string>().empty()) r.stop.push_back(v->get<std::string>());
+        return;
+    }
+    if (!v->is_array()) throw_invalid("stop", "'stop' must be a string or an array of strings");
+    if (v->size() > 4) throw_invalid("stop", "'stop' takes at most 4 sequences");
+    for (const json& s : *v) {
+        if (!s.is_string()) throw_invalid("stop", "'stop' must be a string or an array of strings");
+        if (!s.get<std::string>().empty()) r.stop.push_back(s.get<std::string>());
+    }
+}
+
+void parse_logit_bias(const json& obj, generation_request& r) {
+    const json* v = field(obj, "logit_bias");
+    if (!v) return;
+    if (!v->is_object()) throw_invalid("logit_bias", "'logit_bias' must be an object of token id -> bias");
+    for (const auto& [key, bias] : v->items()) {
+        size_t used = 0;
+        long long id = -1;
+        try {
+            id = std::stoll(key, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != key.size() || id < 0 || id > std::numeric_limits<int32_t>::max())
+            throw_invalid("logit_bias", "'logit_bias' keys must be token ids, got '" + key + "'");
+        if (!bias.is_number() || bias.get<double>() < -100 || bias.get<double>() > 100)
+            throw_invalid("logit_bias", "'logit_bias' values must be numbers in [-100, 100]");
+        r.sampling.logit_bias.emplace_back(static_cast<int32_t>(id), bias.get<float>());
+    }
+}
+
+// The fields chat and completions share.
+void parse_common(const json& obj, const parse_limits& limits, generation_request& r) {
+    if (const json* m = field(obj, "model")) {
+        if (!m->is_string()) throw_invalid("model", "'model' must be a string");
+        r.model = m->get<std::string>();
+    }
+    sampling_params& s = r.sampling;
+    if (auto v = get_number(obj, "temperature", 0, 2)) s.temperature = static_cast<float>(*v);
+    if (auto v = get_number(obj, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
+    if (auto v = get_int(obj, "top_k", 0, 1 << 20)) s.top_k = static_cast<int32_t>(*v);
+    if (auto v = get_number(obj, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
+    if (auto v = get_number(obj, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
+    if (auto v = get_number(obj, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
+    if (auto v = get_number(obj, "repetition_penalty", 0.01, 10)) s.repetition_penalty = static_cast<float>(*v);
+    if (auto v = get_int(obj, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())) {
+        s.seed = static_cast<uint64_t>(*v);
+        r.seed_given = true;
+    }
+    if (auto v = get_int(obj, "max_tokens", 1, std::numeric_limits<int32_t>::max())) r.max_tokens = static_cast<int32_t>(*v);
+    if (auto v = get_int(obj, "n", 1, limits.max_n)) r.n = static_cast<int32_t>(*v);
+    if (auto v = get_bool(obj, "stream")) r.stream = *v;
+    if (const json* so = field(obj, "stream_options")) {
+        if (!so->is_object()) throw_invalid("stream_options", "'stream_options' must be an object");
+        const json* iu = field(*so, "include_usage");
+        if (iu && !iu->is_boolean()) throw_invalid("stream_options.include_usage", "'include_usage' must be a boolean");
+        r.include_usage = iu && iu->get<bool>();
+    }
+    parse_stop(obj, r);
+    parse_logit_bias(obj, r);
+}
+
+// Content as a string, or an array of {"type":"text","text":...} parts joined by newlines.
+json normalize_content(const json& content, const std::string& param, const std::string& role) {
+    if (content.is_null()) {
+        if (role == "assistant") return nullptr;  // e.g. an assistant turn that only calls tools
+        throw_invalid(param, "'" + param + "' is required for role '" + role + "'");
+    }
+    if (content.is_string()) return content;
+    if (!content.is_array()) throw_invalid(param, "'" + param + "' must be a string or an array of text parts");
+    std::string text;
+    for (size_t i = 0; i < content.size(); ++i) {
+        const json& part = content[i];
+        const std::string p = param + "[" + std::to_string(i) + "]";
+        if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+            throw_invalid(p, "'" + p + "' must be an object with a 'type'");
+        if (part["type"] != "text") throw_invalid(p + ".type", "only 'text' content parts are supported");
+        if (!part.contains("text") || !part["text"].is_string()) throw_invalid(p + ".text", "'" + p + ".text' must be a string");
+        if (i) text += "\n";
+        text += part["text"].get<std::string>();
+    }
+    return text;
+}
+
+json parse_messages(const json& obj) {
+    const json* v = field(obj, "messages");
+    if (!v) throw_invalid("messages", "'messages' is required");
+    if (!v->is_array() || v->empty()) throw_invalid("messages", "'messages' must be a non-empty array");
+    json out = json::array();
+    for (size_t i = 0; i < v->size(); ++i) {
+        const json& m = (*v)[i];
+        const std::string p = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object()) throw_invalid(p, "'" + p + "' must be an object");
+        if (!m.contains("role") || !m["role"].is_string()) throw_invalid(p + ".role", "'" + p + ".role' must be a string");
+        const std::string role = m["role"].get<std::string>();
+        if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer")
+            throw_invalid(p + ".role", "unknown role '" + role + "'");
+        json msg = m;  // keeps name, tool_calls, tool_call_id for the template
+        if (role == "developer") msg["role"] = "system";
+        msg["content"] = normalize_content(m.contains("content") ? m["content"] : json(), p + ".content", role);
+        out.push_back(std::move(msg));
+    }
+    return out;
+}
+
+}  // namespace
+
+json parse_json_object(const std::string& body) {
+    json obj = json::parse(body, nullptr, false);
+    if (obj.is_discarded()) throw api_exception{api_error{400, "The request body is not valid JSON.", "invalid_request_error", std::nullopt, std::nullopt, 0}};
+    if (!obj.is_object()) throw api_exception{api_error{400, "The request body must be a JSON object.", "invalid_request_error", std::nullopt, std::nullopt, 0}};
+    return obj;
+}
+
+generation_request parse_chat_request(const std::string& body, const parse_limits& limits) {
+    const json obj = parse_json_object(body);
+    generation_request r;
+    r.chat = true;
+    r.messages = parse_messages(obj);
+    parse_common(obj, limits, r);
+    if (auto v = get_int(obj, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max()))
+        r.max_tokens = static_cast<int32_t>(*v);
+    if (auto v = get_bool(obj, "logprobs")) r.logprobs = *v;
+    if (auto v = get_int(obj, "top_logprobs", 0, 20)) {
+        if (!r.logprobs) throw_invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+        r.n_top_logprobs = static_cast<int32_t>(*v);
+    }
+    return r;
+}
+
+generation_request parse_completion_request(const std::string& body, const parse_limits& limits) {
+    const json obj = parse_json_object(body);
+    generation_request r;
+    const json* p = field(obj, "prompt");
+    if (!p) throw_invalid("prompt", "'prompt' is required");
+    const json* single = p;
+    if (p->is_array() && !p->empty() && !(*p)[0].is_number()) {
+        if (p->size() != 1) throw_invalid("prompt", "only one prompt per request is supported");
+        single = &(*p)[0];
+    }
+    if (single->is_string()) {
+        r.prompt_text = single->get<std::string>();
+    } else if (single->is_array() && !single->empty()) {
+        for (const json& t : *single) {
+            if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+                throw_invalid("prompt", "'prompt' token arrays must hold token ids");
+            r.prompt_tokens.push_back(t.get<int32_t>());
+        }
+        r.prompt_is_tokens = true;
+    } else {
+        throw_invalid("prompt", "'prompt' must be a string, an array of token ids, or an array of one string");
+    }
+    parse_common(obj, limits, r);
+    if (auto v = get_int(obj, "logprobs", 0, 5)) {
+        r.logprobs = true;
+        r.n_top_logprobs = static_cast<int32_t>(*v);
+    }
+    if (auto v = get_bool(obj, "echo")) r.echo = *v;
+    return r;
+}
+
+}  // namespace tandem

@@ -1,0 +1,46 @@
+// OpenAI request bodies -> validated generation requests. Every type or range error is a 400 that
+// names the offending `param`; unknown fields are ignored.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/sample/sampling_params.h"
+
+namespace tandem {
+
+struct parse_limits {
+    int32_t max_n = 8;
+};
+
+struct generation_request {
+    bool chat = false;
+    nlohmann::json messages;             // chat: normalized messages (content always a string or null)
+    std::string prompt_text;             // completions: the prompt as text (when not given as tokens)
+    std::vector<int32_t> prompt_tokens;  // completions: the prompt as token ids
+    bool prompt_is_tokens = false;
+    std::string model;
+    sampling_params sampling;
+    bool seed_given = false;
+    int32_t max_tokens = -1;             // -1: until the context ends
+    std::vector<std::string> stop;       // up to 4, non-empty
+    int32_t n = 1;
+    bool logprobs = false;
+    int32_t n_top_logprobs = 0;          // alternatives per token (chat: top_logprobs; completions: logprobs)
+    bool stream = false;
+    bool include_usage = false;
+    bool echo = false;                   // completions only
+};
+
+// `body` is the raw request body; throws api_exception.
+generation_request parse_chat_request(const std::string& body, const parse_limits& limits);
+generation_request parse_completion_request(const std::string& body, const parse_limits& limits);
+
+// Parses a body that must be a JSON object; throws api_exception (400) otherwise.
+nlohmann::json parse_json_object(const std::string& body);
+
+}  // namespace tandem

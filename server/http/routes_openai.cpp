@@ -1,0 +1,178 @@
+// Route dispatch and the small JSON endpoints: /health, /metrics, /v1/models, /tokenize, /detokenize.
+// Chat and completions bodies are validated here and generated in generate.cpp.
+#include <array>
+
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "server/http/auth.h"
+#include "server/http/routes.h"
+#include "server/http/server_state.h"
+
+namespace tandem {
+
+namespace net = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+struct route {
+    std::string_view path;
+    http::verb method;
+    bool needs_auth;
+};
+
+constexpr std::array<route, 7> routes = {{
+    {"/health", http::verb::get, false},
+    {"/metrics", http::verb::get, true},
+    {"/v1/models", http::verb::get, true},
+    {"/v1/chat/completions", http::verb::post, true},
+    {"/v1/completions", http::verb::post, true},
+    {"/tokenize", http::verb::post, true},
+    {"/detokenize", http::verb::post, true},
+}};
+
+http_response json_response(http::status status, const json& body) {
+    http_response res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return res;
+}
+
+http_response preflight(const server_config& cfg, const http_request& req, const route& r) {
+    http_response res{http::status::no_content, 11};
+    const std::string allow = std::string(http::to_string(r.method)) + ", OPTIONS";
+    res.set(http::field::allow, allow);
+    if (cors_allowed_origin(cfg.cors_origins, std::string(req[http::field::origin]))) {
+        res.set(http::field::access_control_allow_methods, allow);
+        res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, X-Api-Key");
+        res.set(http::field::access_control_max_age, "600");
+    }
+    return res;
+}
+
+json models_json(const model_backend& b, int64_t created) {
+    json model = {{"id", b.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "tandem"},
+                  {"meta", {{"n_ctx", b.n_ctx}, {"n_vocab", b.codec->n_vocab()}}}};
+    return {{"object", "list"}, {"data", json::array({model})}};
+}
+
+json tokenize_json(const model_backend& b, const std::string& body) {
+    const json obj = parse_json_object(body);
+    auto content = obj.find("content");
+    if (content == obj.end() || !content->is_string()) throw_invalid("content", "'content' must be a string");
+    auto flag = [&](const char* key) {
+        auto it = obj.find(key);
+        if (it == obj.end() || it->is_null()) return false;
+        if (!it->is_boolean()) throw_invalid(key, std::string("'") + key + "' must be a boolean");
+        return it->get<bool>();
+    };
+    const bool add_special = flag("add_special");
+    const bool parse_special = obj.contains("parse_special") ? flag("parse_special") : true;
+    const bool with_pieces = flag("with_pieces");
+    const std::vector<int32_t> ids = b.codec->encode(content->get<std::string>(), add_special, parse_special);
+    json tokens = json::array();
+    for (int32_t id : ids) {
+        if (with_pieces) tokens.push_back({{"id", id}, {"piece", piece_text(*b.codec, id)}});
+        else tokens.push_back(id);
+    }
+    return {{"tokens", tokens}};
+}
+
+json detokenize_json(const model_backend& b, const std::string& body) {
+    const json obj = parse_json_object(body);
+    auto tokens = obj.find("tokens");
+    if (tokens == obj.end() || !tokens->is_array()) throw_invalid("tokens", "'tokens' must be an array of token ids");
+    utf8_holder utf8;
+    std::string text;
+    for (const json& t : *tokens) {
+        if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= b.codec->n_vocab())
+            throw_invalid("tokens", "'tokens' must hold ids in [0, " + std::to_string(b.codec->n_vocab()) + ")");
+        text += utf8.push(b.codec->token_piece(t.get<int32_t>()));
+    }
+    text += utf8.flush();
+    return {{"content", text}};
+}
+
+// The replies that need no engine work, built synchronously (GCC 12 miscompiles string-literal
+// comparisons inside coroutines, so the coroutines below only branch on plain values).
+http_response simple_reply(server_state& st, const http_request& req, std::string_view path) {
+    model_backend* b = st.backend.load();
+    if (path == "/health") {
+        if (!b) throw api_exception{error_loading()};
+        return json_response(http::status::ok, {{"status", "ok"}});
+    }
+    if (path == "/metrics") {
+        std::optional<engine_metrics> m;
+        if (b) m = b->eng->metrics();
+        http_response res{http::status::ok, 11};
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.body() = st.metrics.render(m ? &*m : nullptr);
+        return res;
+    }
+    if (!b) throw api_exception{error_loading()};
+    if (path == "/v1/models") return json_response(http::status::ok, models_json(*b, 0));
+    if (path == "/tokenize") return json_response(http::status::ok, tokenize_json(*b, req.body()));
+    return json_response(http::status::ok, detokenize_json(*b, req.body()));
+}
+
+bool is_generation(std::string_view path) { return path == "/v1/chat/completions" || path == "/v1/completions"; }
+
+generation_request parse_generation(const server_state& st, const http_request& req, std::string_view path) {
+    const parse_limits limits{st.cfg.max_n};
+    return path == "/v1/chat/completions" ? parse_chat_request(req.body(), limits)
+                                          : parse_completion_request(req.body(), limits);
+}
+
+// Handles a routed request whose auth and method already passed; throws api_exception.
+net::awaitable<void> dispatch(http_session& s, const http_request& req, std::string_view path) {
+    server_state& st = s.state();
+    if (!is_generation(path)) {
+        co_await s.send(simple_reply(st, req, path));
+        co_return;
+    }
+    model_backend* b = st.backend.load();
+    if (!b) throw api_exception{error_loading()};
+    co_await run_generation(s, *b, parse_generation(st, req, path));
+}
+
+}  // namespace
+
+net::awaitable<void> route_request(http_session& s, const http_request& req) {
+    const server_config& cfg = s.state().cfg;
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const route* r = nullptr;
+    for (const route& candidate : routes)
+        if (candidate.path == path) r = &candidate;
+    std::optional<api_error> err;
+    if (!r) err = error_not_found(std::string(path));
+    else if (req.method() == http::verb::options) {
+        co_await s.send(preflight(cfg, req, *r));
+        co_return;
+    } else if (req.method() != r->method) err = error_method_not_allowed(std::string(req.method_string()), std::string(path));
+    else if (r->needs_auth && !auth_check(cfg.api_keys, req[http::field::authorization], req["X-Api-Key"]))
+        err = error_unauthorized();
+    if (!err) {
+        try {
+            co_await dispatch(s, req, path);
+        } catch (const api_exception& e) {
+            err = e.err;
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {} failed: {}", std::string(req.method_string()), std::string(path), e.what());
+            err = error_internal(std::string("internal error: ") + e.what());
+        }
+    }
+    if (!err) co_return;
+    if (err->status == 405 && r) {
+        http_response res{http::status::method_not_allowed, 11};
+        res.set(http::field::allow, std::string(http::to_string(r->method)) + ", OPTIONS");
+        res.set(http::field::content_type, "application/json");
+        res.body() = api_error_json(*err).dump();
+        co_await s.send(std::move(res));
+        co_return;
+    }
+    co_await s.send_error(*err);
+}
+
+}  // namespace tandem

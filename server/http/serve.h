@@ -1,0 +1,67 @@
+// The entry point of `tandem serve`: the configuration (flags > env TANDEM_* > TOML file > defaults)
+// and the daemon loop that loads the model, serves HTTP until SIGINT/SIGTERM, then drains.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace tandem {
+
+struct server_config {
+    // Model and engine.
+    std::string model_path;          // --model / -m (required)
+    std::string alias;               // model name shown to clients; empty: the model's name
+    std::string chat_template_file;  // overrides the model's template; empty: the model's, else ChatML
+    int32_t n_threads = 0;           // compute threads; 0: one per core
+    int32_t ctx_size = 0;            // per sequence; 0: the model's trained context
+    int32_t parallel = 4;            // max running sequences
+    std::string kv_type = "f16";     // f16 | q8_0 | q4_0
+    int64_t kv_blocks = 0;           // 0: derive from kv_memory
+    int64_t kv_memory = 1ll << 30;   // KV byte budget
+    int32_t max_queue = 64;          // waiting requests before 429
+
+    // Network.
+    std::string host = "127.0.0.1";
+    int32_t port = 8080;                  // 0: an ephemeral port (tests)
+    int32_t io_threads = 1;               // 1-2 I/O threads
+    int32_t max_connections = 256;
+    int64_t max_body_bytes = 8ll << 20;
+    int64_t max_header_bytes = 16 << 10;
+    double idle_timeout = 60;             // seconds a keep-alive connection may sit idle
+    double read_timeout = 30;             // seconds to receive a request's header, then its body
+    double write_timeout = 60;            // seconds for one write to the client
+    double drain_timeout = 30;            // seconds in-flight requests get after SIGINT/SIGTERM
+    double ping_interval = 10;            // seconds between SSE ": ping" comments before the first token
+    int32_t max_n = 8;                    // upper bound of the `n` request field
+
+    // Access.
+    std::vector<std::string> api_keys;      // --api-key (repeatable) and the lines of --api-key-file
+    std::vector<std::string> cors_origins;  // exact origins; empty: CORS off
+};
+
+// Parses argv (argv[0] is the program or subcommand name and is skipped), the TANDEM_<KEY>
+// environment and the --config TOML file. Throws tandem::error naming the key on bad values.
+server_config server_config_parse(int argc, char** argv);
+
+// Same, with the environment given explicitly (tests): `env(name)` returns nullptr when unset.
+server_config server_config_parse(int argc, char** argv, const std::function<const char*(const char*)>& env);
+
+// A byte count like 512M, 2G, 1.5GiB or 4096 (K/M/G/T are powers of 1024); throws naming `key`.
+int64_t parse_byte_size(const std::string& key, const std::string& text);
+
+// One line per key, secrets redacted; logged at start.
+std::string server_config_describe(const server_config& cfg);
+
+// The engine settings the configuration implies.
+engine_config server_config_engine(const server_config& cfg);
+
+// Runs the daemon until SIGINT/SIGTERM and the drain finish; returns the exit code. `make_engine`
+// is called once, after the listener is up, to load the model (so /health answers 503 while loading).
+int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const engine_config&)> make_engine);
+
+}  // namespace tandem

@@ -1,0 +1,57 @@
+// The HTTP server as an in-process object (tests and e2e harnesses use it directly; `serve()` wraps
+// it with signal handling and model loading). Listener and sessions run on 1-2 I/O threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "server/http/serve.h"
+#include "server/http/text_codec.h"
+
+namespace tandem {
+
+// What the routes need once the model is loaded.
+struct model_backend {
+    std::unique_ptr<engine> eng;
+    std::unique_ptr<text_codec> codec;
+    // Renders the chat template with {messages, bos_token, eos_token, add_generation_prompt};
+    // throws tandem::error on a template error (a 400 for that request).
+    std::function<std::string(const nlohmann::json& ctx)> render_chat;
+    std::string model_name;  // shown to clients (the alias if set)
+    int32_t n_ctx = 0;       // per-sequence context
+};
+
+struct server_state;
+
+class http_server {
+public:
+    explicit http_server(server_config cfg);
+    ~http_server();  // stops if still running
+
+    // Binds host:port and starts the I/O threads; throws tandem::error if binding fails.
+    void start();
+    uint16_t port() const;  // the bound port (useful with port 0)
+
+    // Installs the loaded model (any thread, once): /health turns 200 and the API routes open.
+    void set_backend(model_backend backend);
+
+    // Stops accepting, closes idle connections, lets in-flight requests run up to drain_timeout, then
+    // ends the rest (SSE streams get an error event), shuts the engine down and joins the threads.
+    void stop();
+
+    // Routes SIGINT/SIGTERM to request_stop() (after start; idempotent).
+    void handle_signals();
+    // Blocks until SIGINT or SIGTERM arrives (or request_stop() is called); calls handle_signals().
+    void wait_for_signal();
+    void request_stop();
+
+private:
+    std::unique_ptr<server_state> st_;
+};
+
+}  // namespace tandem

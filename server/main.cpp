@@ -1,0 +1,36 @@
+// `tandem`: one binary with subcommands (serve, run, inspect, bench, make-model). Load and
+// config errors are caught here once and printed with their context.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <iostream>
+
+#include "common/error.h"
+#include "server/cli/commands.h"
+#include "server/http/serve.h"
+
+int main(int argc, char** argv) {
+    try {
+        // `serve` owns its whole option set (flags > env > file), so it bypasses CLI11's parent app.
+        if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) {
+            const tandem::server_config cfg = tandem::server_config_parse(argc - 1, argv + 1);
+            return tandem::serve(cfg, [](const tandem::engine_config& ec) { return tandem::engine::create(ec); });
+        }
+        CLI::App app{"Tandem: an OpenAI-compatible inference server for GGUF models"};
+        app.require_subcommand(1);
+        app.add_subcommand("serve", "Serve the OpenAI HTTP API (see `tandem serve --help`)");
+        tandem::cli_add_run(app);
+        tandem::cli_add_inspect(app);
+        tandem::cli_add_bench(app);
+        tandem::cli_add_make_model(app);
+        CLI11_PARSE(app, argc, argv);
+        return 0;
+    } catch (const tandem::error& e) {
+        std::cerr << "tandem: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "tandem: unexpected error: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the GGUF libFuzzer target with clang++ (ASan + UBSan) outside the CMake build and runs it
+# for a bounded time on a fresh seed corpus. Exits nonzero on any finding or setup problem.
+# Usage: run_gguf_fuzz.sh <source dir> <output dir> <shared dir> [seconds=60]
+set -euo pipefail
+
+die() { echo "run_gguf_fuzz: FAIL: $*" >&2; exit 1; }
+
+[[ $# -ge 3 && $# -le 4 ]] || die "usage: $0 <source dir> <output dir> <shared dir> [seconds]"
+src=$1
+out=$2
+shared=$3
+seconds=${4:-60}
+[[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || die "seconds must be a positive integer, got '$seconds'"
+cxx=${TANDEM_FUZZ_CXX:-clang++}
+command -v "$cxx" >/dev/null || die "$cxx not found (libFuzzer needs clang; set TANDEM_FUZZ_CXX to override)"
+for f in tests/fuzz/gguf_fuzz.cpp tests/fuzz/make_gguf_seeds.cpp models/gguf/gguf.cpp models/gguf/metadata.cpp \
+         kernels/types.cpp; do
+    [[ -f $src/$f ]] || die "missing source $src/$f"
+done
+seed_model=$shared/models/stories260K.gguf
+[[ -f $seed_model ]] || die "missing seed model $seed_model"
+
+mkdir -p "$out"
+echo "run_gguf_fuzz: compiling the fuzz target with $cxx into $out"
+"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I"$src" "$src/tests/fuzz/gguf_fuzz.cpp" "$src/models/gguf/gguf.cpp" "$src/models/gguf/metadata.cpp" \
+    "$src/kernels/types.cpp" -o "$out/gguf_fuzz" || die "compiling gguf_fuzz failed"
+"$cxx" -std=c++20 -O1 -I"$src" "$src/tests/fuzz/make_gguf_seeds.cpp" -o "$out/make_gguf_seeds" \
+    || die "compiling make_gguf_seeds failed"
+
+rm -rf "$out/seeds" "$out/corpus" "$out/artifacts"
+mkdir -p "$out/seeds" "$out/corpus" "$out/artifacts"
+"$out/make_gguf_seeds" "$out/seeds" || die "writing the seed files failed"
+cp "$seed_model" "$out/seeds/"
+echo "run_gguf_fuzz: seeds: $(ls "$out/seeds" | tr '\n' ' ')"
+
+echo "run_gguf_fuzz: fuzzing for ${seconds}s (log: $out/fuzz.log)"
+status=0
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$out/gguf_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+    -max_len=32768 -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus" "$out/seeds" \
+    >"$out/fuzz.log" 2>&1 || status=$?
+tail -n 25 "$out/fuzz.log"
+findings=$(find "$out/artifacts" -type f | wc -l)
+if [[ $status -ne 0 || $findings -ne 0 ]]; then
+    echo "run_gguf_fuzz: FAIL: libFuzzer exited with $status and left $findings reproducer(s) in $out/artifacts:" >&2
+    find "$out/artifacts" -type f >&2
+    echo "run_gguf_fuzz: reproduce with: $out/gguf_fuzz <reproducer>" >&2
+    exit 1
+fi
+echo "run_gguf_fuzz: PASS: no findings in ${seconds}s"

@@ -1,0 +1,484 @@
+// The server over real sockets on 127.0.0.1 (ephemeral port) with the fake engine: HTTP limits
+// (413 from Content-Length, 431, 408), 404/405 shapes, auth, CORS, health while loading, chat and
+// completions (plain and SSE), stop strings, n, 429, context errors, disconnect -> abort, drain.
+#include <chrono>
+#include <thread>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "server/http/server.h"
+#include "server/http/text_codec.h"
+#include "tests/server/http/fake_engine.h"
+
+namespace tandem {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+using test::fake_script;
+
+struct reply {
+    int status = 0;
+    std::string head;  // status line and headers
+    std::string body;  // de-chunked
+    std::string header(const std::string& name) const {
+        std::string lower_head = head, key = name + ":";
+        for (auto& c : lower_head) c = static_cast<char>(std::tolower(c));
+        for (auto& c : key) c = static_cast<char>(std::tolower(c));
+        const size_t at = lower_head.find("\r\n" + key);
+        if (at == std::string::npos) return "";
+        const size_t start = at + 2 + key.size();
+        std::string v = head.substr(start, head.find("\r\n", start) - start);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        return v;
+    }
+    json json_body() const { return json::parse(body); }
+};
+
+std::string dechunk(const std::string& raw) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < raw.size()) {
+        const size_t eol = raw.find("\r\n", pos);
+        if (eol == std::string::npos) break;
+        const size_t n = std::stoul(raw.substr(pos, eol - pos), nullptr, 16);
+        if (n == 0) break;
+        out += raw.substr(eol + 2, n);
+        pos = eol + 2 + n + 2;
+    }
+    return out;
+}
+
+// Sends raw bytes on a fresh connection and reads until the server closes (or `timeout`).
+reply raw_exchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds pause_after = {},
+                   const std::string& more = "") {
+    net::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.connect({net::ip::make_address("127.0.0.1"), port});
+    net::write(sock, net::buffer(bytes));
+    if (pause_after.count()) std::this_thread::sleep_for(pause_after);
+    boost::system::error_code ec;
+    if (!more.empty()) net::write(sock, net::buffer(more), ec);
+    std::string raw;
+    std::array<char, 4096> buf;
+    for (;;) {
+        const size_t n = sock.read_some(net::buffer(buf), ec);
+        raw.append(buf.data(), n);
+        if (ec) break;
+    }
+    reply r;
+    const size_t split = raw.find("\r\n\r\n");
+    if (split == std::string::npos) return r;
+    r.head = raw.substr(0, split);
+    r.status = std::stoi(raw.substr(9, 3));
+    const std::string body = raw.substr(split + 4);
+    r.body = r.header("Transfer-Encoding") == "chunked" ? dechunk(body) : body;
+    return r;
+}
+
+reply request(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
+              const std::string& extra_headers = "") {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers;
+    if (!body.empty() || method == "POST")
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    return raw_exchange(port, req);
+}
+
+// The `data:` payloads of an SSE body, in order (comments kept as ": ping").
+std::vector<std::string> sse_events(const std::string& body) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < body.size()) {
+        const size_t end = body.find("\n\n", pos);
+        if (end == std::string::npos) break;
+        std::string ev = body.substr(pos, end - pos);
+        out.push_back(ev.rfind("data: ", 0) == 0 ? ev.substr(6) : ev);
+        pos = end + 2;
+    }
+    return out;
+}
+
+server_config test_config() {
+    server_config c;
+    c.model_path = "fake.gguf";
+    c.port = 0;
+    c.io_threads = 2;
+    c.max_body_bytes = 4096;
+    c.max_header_bytes = 2048;
+    c.read_timeout = 0.3;
+    c.idle_timeout = 2;
+    c.drain_timeout = 1;
+    c.ping_interval = 0.05;
+    c.max_n = 4;
+    return c;
+}
+
+class ServerTest : public ::testing::Test {
+protected:
+    void start(fake_script script, server_config cfg = test_config(), int32_t n_ctx = 64) {
+        server_ = std::make_unique<http_server>(cfg);
+        server_->start();
+        server_->set_backend(test::fake_backend(std::move(script), &eng_, n_ctx));
+        port_ = server_->port();
+    }
+    void TearDown() override {
+        if (server_) server_->stop();
+    }
+    fake_script hello() { return {{test::fake_codec::word_id("Hello"), test::fake_codec::word_id(" world")}}; }
+
+    std::unique_ptr<http_server> server_;
+    test::fake_engine* eng_ = nullptr;
+    uint16_t port_ = 0;
+};
+
+const std::string chat_hi = R"({"messages":[{"role":"user","content":"hi"}])";
+
+TEST_F(ServerTest, HealthIs503WhileLoadingThen200) {
+    http_server srv(test_config());
+    srv.start();
+    reply r = request(srv.port(), "GET", "/health");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.json_body()["error"]["code"], "model_loading");
+    EXPECT_EQ(request(srv.port(), "POST", "/v1/chat/completions", chat_hi + "}").status, 503);
+    srv.set_backend(test::fake_backend(hello(), nullptr));
+    r = request(srv.port(), "GET", "/health");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.json_body()["status"], "ok");
+    srv.stop();
+}
+
+TEST_F(ServerTest, NotFoundAndMethodNotAllowedInOpenaiShape) {
+    start(hello());
+    reply r = request(port_, "GET", "/v1/nope");
+    EXPECT_EQ(r.status, 404);
+    for (const char* k : {"message", "type", "param", "code"}) EXPECT_TRUE(r.json_body()["error"].contains(k));
+    r = request(port_, "GET", "/v1/chat/completions");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.json_body()["error"]["type"], "invalid_request_error");
+    EXPECT_NE(r.header("Allow").find("POST"), std::string::npos);
+}
+
+TEST_F(ServerTest, BodyLimitDecidedFromContentLength) {
+    start(hello());
+    // Only the header is sent: the 413 must come without the body ever arriving.
+    const reply r = raw_exchange(port_, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    EXPECT_EQ(r.status, 413);
+    EXPECT_TRUE(r.json_body().contains("error"));
+}
+
+TEST_F(ServerTest, HeaderLimitIs431) {
+    start(hello());
+    const std::string big(3000, 'a');
+    const reply r = raw_exchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
+    EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(ServerTest, SlowClientGets408) {
+    start(hello());
+    const auto t0 = std::chrono::steady_clock::now();
+    const reply r = raw_exchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\n");  // never finishes the header
+    EXPECT_EQ(r.status, 408);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    // A body that stalls gets 408 too.
+    const reply b = raw_exchange(port_, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{");
+    EXPECT_EQ(b.status, 408);
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+    start(hello());
+    const std::string one = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    const reply r = raw_exchange(port_, one + one + "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+    size_t n = 0;
+    for (size_t p = r.body.find("HTTP/1.1 200"); p != std::string::npos; p = r.body.find("HTTP/1.1 200", p + 1)) ++n;
+    EXPECT_EQ(n, 2u);  // the two pipelined replies after the first
+}
+
+TEST_F(ServerTest, ApiKeysGuardEverythingButHealth) {
+    server_config cfg = test_config();
+    cfg.api_keys = {"sekret"};
+    start(hello(), cfg);
+    EXPECT_EQ(request(port_, "GET", "/health").status, 200);
+    reply r = request(port_, "GET", "/v1/models");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.json_body()["error"]["code"], "invalid_api_key");
+    EXPECT_EQ(request(port_, "GET", "/v1/models", "", "Authorization: Bearer wrong\r\n").status, 401);
+    EXPECT_EQ(request(port_, "GET", "/v1/models", "", "Authorization: Bearer sekret\r\n").status, 200);
+    EXPECT_EQ(request(port_, "GET", "/metrics", "", "X-Api-Key: sekret\r\n").status, 200);
+}
+
+TEST_F(ServerTest, CorsOnlyForListedOrigins) {
+    server_config cfg = test_config();
+    cfg.cors_origins = {"https://ok.example"};
+    start(hello(), cfg);
+    reply r = request(port_, "OPTIONS", "/v1/chat/completions", "",
+                      "Origin: https://ok.example\r\nAccess-Control-Request-Method: POST\r\n");
+    EXPECT_EQ(r.status, 204);
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://ok.example");
+    EXPECT_NE(r.header("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+    r = request(port_, "OPTIONS", "/v1/chat/completions", "", "Origin: https://evil.example\r\n");
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "");
+    r = request(port_, "GET", "/v1/models", "", "Origin: https://ok.example\r\n");
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://ok.example");
+    r = request(port_, "GET", "/v1/models", "", "Origin: https://evil.example\r\n");
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "");
+}
+
+TEST_F(ServerTest, ChatCompletionNonStreaming) {
+    start(hello());
+    const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"seed":5,"temperature":0})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = r.json_body();
+    EXPECT_EQ(j["object"], "chat.completion");
+    EXPECT_EQ(j["model"], "fake-model");
+    EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+    EXPECT_EQ(j["choices"][0]["message"]["content"], "Hello world");
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+    // Prompt: BOS + "<|im_start|>" "user\nhi" "<|im_end|>" "\n" "<|im_start|>" "assistant\n" as fake tokens.
+    const int64_t n_prompt = 1 + 1 + 7 + 1 + 1 + 1 + 10;
+    EXPECT_EQ(j["usage"]["prompt_tokens"], n_prompt);
+    EXPECT_EQ(j["usage"]["completion_tokens"], 2);
+    EXPECT_EQ(j["usage"]["total_tokens"], n_prompt + 2);
+    ASSERT_EQ(eng_->submitted().size(), 1u);
+    EXPECT_EQ(eng_->submitted()[0].sampling.seed, 5u);
+    EXPECT_EQ(eng_->submitted()[0].sampling.temperature, 0.0f);
+}
+
+TEST_F(ServerTest, ChatStreamingIsOpenaiFramed) {
+    start(hello());
+    const reply r = request(port_, "POST", "/v1/chat/completions",
+                            chat_hi + R"(,"stream":true,"stream_options":{"include_usage":true}})");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
+    const std::vector<std::string> ev = sse_events(r.body);
+    ASSERT_GE(ev.size(), 5u) << r.body;
+    EXPECT_EQ(ev.back(), "[DONE]");
+    const json role = json::parse(ev[0]);
+    EXPECT_EQ(role["choices"][0]["delta"]["role"], "assistant");
+    std::string text;
+    int n_finish = 0;
+    json usage;
+    for (size_t i = 1; i + 1 < ev.size(); ++i) {
+        if (ev[i] == ": ping") continue;
+        const json c = json::parse(ev[i]);
+        if (c["choices"].empty()) {
+            usage = c["usage"];
+            continue;
+        }
+        EXPECT_TRUE(c["usage"].is_null());
+        if (c["choices"][0]["delta"].contains("content")) text += c["choices"][0]["delta"]["content"].get<std::string>();
+        if (!c["choices"][0]["finish_reason"].is_null()) ++n_finish;
+    }
+    EXPECT_EQ(text, "Hello world");
+    EXPECT_EQ(n_finish, 1);
+    EXPECT_EQ(usage["completion_tokens"], 2);
+    EXPECT_TRUE(json::parse(ev[ev.size() - 2])["choices"].empty());  // usage is the last chunk before [DONE]
+}
+
+TEST_F(ServerTest, StreamingHoldsStopStringsAndUtf8AcrossTokens) {
+    // "caf\xC3\xA9 <EN" + "D>" split byte by byte; stop "<END>" never appears; "é" is never split.
+    start(fake_script{test::byte_tokens("caf\xC3\xA9 <END> tail")});
+    const reply r = request(port_, "POST", "/v1/completions", R"({"prompt":"x","stream":true,"stop":["<END>"]})");
+    ASSERT_EQ(r.status, 200);
+    std::string text;
+    std::string finish;
+    for (const std::string& e : sse_events(r.body)) {
+        if (e == "[DONE]" || e == ": ping") continue;
+        const json c = json::parse(e);
+        const std::string piece = c["choices"][0]["text"];
+        EXPECT_TRUE(utf8_valid(piece)) << piece;
+        text += piece;
+        if (!c["choices"][0]["finish_reason"].is_null()) finish = c["choices"][0]["finish_reason"];
+    }
+    EXPECT_EQ(text, "caf\xC3\xA9 ");
+    EXPECT_EQ(finish, "stop");
+    // The engine request was aborted once the stop string matched.
+    EXPECT_FALSE(eng_->aborted().empty());
+}
+
+TEST_F(ServerTest, PingsWhileThePromptIsPrefilled) {
+    fake_script s = hello();
+    s.prefill = std::chrono::milliseconds(300);
+    start(s);
+    const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"stream":true})");
+    const std::vector<std::string> ev = sse_events(r.body);
+    size_t first_ping = 0, first_content = 0;
+    for (size_t i = 0; i < ev.size(); ++i) {
+        if (ev[i] == ": ping" && !first_ping) first_ping = i;
+        if (ev[i].find("Hello") != std::string::npos && !first_content) first_content = i;
+    }
+    EXPECT_GT(first_ping, 0u) << r.body;
+    EXPECT_GT(first_content, first_ping);
+}
+
+TEST_F(ServerTest, CompletionsWithNChoicesUseSeedPlusI) {
+    start(hello());
+    const reply r = request(port_, "POST", "/v1/completions", R"({"prompt":"ab","n":3,"seed":100,"logprobs":1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = r.json_body();
+    EXPECT_EQ(j["object"], "text_completion");
+    ASSERT_EQ(j["choices"].size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(j["choices"][i]["index"], i);
+        EXPECT_EQ(j["choices"][i]["text"], "Hello world");
+        EXPECT_EQ(j["choices"][i]["logprobs"]["tokens"], json::array({"Hello", " world"}));
+    }
+    EXPECT_EQ(j["usage"]["prompt_tokens"], 3);  // BOS a b
+    EXPECT_EQ(j["usage"]["completion_tokens"], 6);
+    std::vector<uint64_t> seeds;
+    for (const auto& p : eng_->submitted()) seeds.push_back(p.sampling.seed);
+    EXPECT_EQ(seeds, (std::vector<uint64_t>{100, 101, 102}));
+    EXPECT_EQ(eng_->submitted()[0].n_logprobs, 1);
+}
+
+TEST_F(ServerTest, ValidationErrorsNameTheParam) {
+    start(hello());
+    reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"temperature":"hot"})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.json_body()["error"]["param"], "temperature");
+    r = request(port_, "POST", "/v1/completions", R"({"prompt":"x","logit_bias":{"999999":1}})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.json_body()["error"]["param"], "logit_bias");
+    r = request(port_, "POST", "/v1/chat/completions", R"({"messages":[{"role":"tool","content":"x"}]})");
+    EXPECT_EQ(r.status, 400);  // the template raised
+    EXPECT_EQ(r.json_body()["error"]["code"], "template_error");
+}
+
+TEST_F(ServerTest, PromptLongerThanTheContextIs400WithCounts) {
+    start(hello(), test_config(), 16);
+    const reply r = request(port_, "POST", "/v1/completions", R"({"prompt":"this prompt is far too long"})");
+    EXPECT_EQ(r.status, 400);
+    const json e = r.json_body()["error"];
+    EXPECT_EQ(e["code"], "context_length_exceeded");
+    EXPECT_NE(e["message"].get<std::string>().find("16"), std::string::npos);
+    EXPECT_NE(e["message"].get<std::string>().find("28"), std::string::npos);  // BOS + 27 bytes
+    EXPECT_TRUE(eng_->submitted().empty());
+}
+
+TEST_F(ServerTest, QueueFullIs429WithRetryAfter) {
+    start(hello());
+    eng_->queue_full_ = true;
+    const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + "}");
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.header("Retry-After"), "1");
+    EXPECT_EQ(r.json_body()["error"]["type"], "rate_limit_error");
+}
+
+TEST_F(ServerTest, TokenizeAndDetokenize) {
+    start(hello());
+    reply r = request(port_, "POST", "/tokenize", R"({"content":"Hello!","with_pieces":true})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json t = r.json_body()["tokens"];
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0]["id"], test::fake_codec::word_id("Hello"));
+    EXPECT_EQ(t[1]["piece"], "!");
+    r = request(port_, "POST", "/detokenize",
+                json{{"tokens", {test::fake_codec::word_id("Hello"), test::fake_codec::word_id(" world")}}}.dump());
+    EXPECT_EQ(r.json_body()["content"], "Hello world");
+    r = request(port_, "GET", "/v1/models");
+    EXPECT_EQ(r.json_body()["data"][0]["id"], "fake-model");
+}
+
+// Opens a request, then closes the socket before the reply; the engine request must be aborted.
+void disconnect_midway(uint16_t port, const std::string& body) {
+    net::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.connect({net::ip::make_address("127.0.0.1"), port});
+    const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    net::write(sock, net::buffer(req));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sock.close();
+}
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return cond();
+}
+
+TEST_F(ServerTest, ClientDisconnectAbortsTheEngineRequest) {
+    fake_script s = hello();
+    s.hang = true;
+    start(s);
+    disconnect_midway(port_, chat_hi + "}");  // non-streaming: the watchdog read notices
+    EXPECT_TRUE(wait_for([&] { return eng_->aborted().size() == 1; }));
+    disconnect_midway(port_, chat_hi + R"(,"stream":true})");
+    EXPECT_TRUE(wait_for([&] { return eng_->aborted().size() == 2; }));
+    EXPECT_TRUE(wait_for([&] { return eng_->n_active() == 0; }));
+}
+
+TEST_F(ServerTest, DrainEndsHangingStreamsWithAnErrorEvent) {
+    fake_script s = hello();
+    s.hang = true;
+    server_config cfg = test_config();
+    cfg.drain_timeout = 0.2;
+    start(s, cfg);
+    reply r;
+    std::thread client([&] { r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"stream":true})"); });
+    ASSERT_TRUE(wait_for([&] { return eng_->n_active() == 1; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto t0 = std::chrono::steady_clock::now();
+    server_->stop();
+    client.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    EXPECT_EQ(r.status, 200);
+    const std::vector<std::string> ev = sse_events(r.body);
+    ASSERT_FALSE(ev.empty());
+    EXPECT_NE(ev.back().find("\"error\""), std::string::npos) << r.body;
+    EXPECT_NE(ev.back().find("shutting_down"), std::string::npos);
+    server_.reset();
+}
+
+TEST_F(ServerTest, MetricsCountRequestsAndTokens) {
+    start(hello());
+    request(port_, "POST", "/v1/chat/completions", chat_hi + "}");
+    request(port_, "GET", "/nope");
+    const reply r = request(port_, "GET", "/metrics");
+    EXPECT_NE(r.body.find("tandem_requests_total{code=\"200\"} 1"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("tandem_requests_total{code=\"404\"} 1"), std::string::npos);
+    EXPECT_NE(r.body.find("tandem_generation_tokens_total 2"), std::string::npos);
+    EXPECT_NE(r.body.find("tandem_kv_blocks_used 7"), std::string::npos);
+    EXPECT_NE(r.body.find("tandem_time_to_first_token_seconds_count 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(ServerSignals, SigtermEndsTheWaitAndStopDrains) {
+    server_config cfg = test_config();
+    http_server srv(cfg);
+    srv.start();
+    srv.set_backend(test::fake_backend(test::fake_script{}, nullptr));
+    srv.handle_signals();
+    std::thread waiter([&] { srv.wait_for_signal(); });
+    ::kill(::getpid(), SIGTERM);
+    waiter.join();  // returns only because the signal arrived
+    srv.stop();
+    // The listener is closed: a new connection is refused.
+    net::io_context ioc;
+    tcp::socket sock(ioc);
+    boost::system::error_code ec;
+    sock.connect({net::ip::make_address("127.0.0.1"), srv.port()}, ec);
+    EXPECT_TRUE(ec);
+}
+
+}  // namespace
+}  // namespace tandem

@@ -1,0 +1,182 @@
+// Request validation: each field's wrong type and out-of-range value is a 400 naming that param;
+// unknown fields are ignored; content parts, roles, stop and logit_bias shapes.
+#include <gtest/gtest.h>
+
+#include "server/http/errors.h"
+#include "server/http/openai_parse.h"
+
+namespace tandem {
+namespace {
+
+const parse_limits limits{4};
+
+std::string chat_body(const std::string& extra) {
+    return R"({"model":"m","messages":[{"role":"user","content":"hi"}])" + (extra.empty() ? "" : "," + extra) + "}";
+}
+
+// The param named by the 400 the body provokes ("" if it parsed).
+std::string chat_error_param(const std::string& extra) {
+    try {
+        parse_chat_request(chat_body(extra), limits);
+    } catch (const api_exception& e) {
+        EXPECT_EQ(e.err.status, 400);
+        EXPECT_EQ(e.err.type, "invalid_request_error");
+        return e.err.param.value_or("<none>");
+    }
+    return "";
+}
+
+std::string completion_error_param(const std::string& body) {
+    try {
+        parse_completion_request(body, limits);
+    } catch (const api_exception& e) {
+        EXPECT_EQ(e.err.status, 400);
+        return e.err.param.value_or("<none>");
+    }
+    return "";
+}
+
+TEST(OpenaiParse, ValidChatRequestFillsEveryField) {
+    const generation_request r = parse_chat_request(
+        chat_body(R"("temperature":0.5,"top_p":0.9,"top_k":40,"min_p":0.05,"presence_penalty":1.5,)"
+                  R"("frequency_penalty":-1,"repetition_penalty":1.1,"seed":42,"max_completion_tokens":7,)"
+                  R"("stop":["a","bb"],"logit_bias":{"15":-100,"7":2.5},"n":3,"logprobs":true,"top_logprobs":2,)"
+                  R"("stream":true,"stream_options":{"include_usage":true},"unknown_field":{"x":1})"),
+        limits);
+    EXPECT_TRUE(r.chat);
+    EXPECT_FLOAT_EQ(r.sampling.temperature, 0.5f);
+    EXPECT_FLOAT_EQ(r.sampling.top_p, 0.9f);
+    EXPECT_EQ(r.sampling.top_k, 40);
+    EXPECT_FLOAT_EQ(r.sampling.min_p, 0.05f);
+    EXPECT_FLOAT_EQ(r.sampling.presence_penalty, 1.5f);
+    EXPECT_FLOAT_EQ(r.sampling.frequency_penalty, -1.0f);
+    EXPECT_FLOAT_EQ(r.sampling.repetition_penalty, 1.1f);
+    EXPECT_EQ(r.sampling.seed, 42u);
+    EXPECT_TRUE(r.seed_given);
+    EXPECT_EQ(r.max_tokens, 7);
+    EXPECT_EQ(r.stop, (std::vector<std::string>{"a", "bb"}));
+    ASSERT_EQ(r.sampling.logit_bias.size(), 2u);
+    EXPECT_EQ(r.n, 3);
+    EXPECT_TRUE(r.logprobs);
+    EXPECT_EQ(r.n_top_logprobs, 2);
+    EXPECT_TRUE(r.stream);
+    EXPECT_TRUE(r.include_usage);
+}
+
+TEST(OpenaiParse, TypeErrorsNameTheParam) {
+    EXPECT_EQ(chat_error_param(R"("temperature":"hot")"), "temperature");
+    EXPECT_EQ(chat_error_param(R"("top_p":true)"), "top_p");
+    EXPECT_EQ(chat_error_param(R"("top_k":1.5)"), "top_k");
+    EXPECT_EQ(chat_error_param(R"("min_p":[0.1])"), "min_p");
+    EXPECT_EQ(chat_error_param(R"("presence_penalty":"1")"), "presence_penalty");
+    EXPECT_EQ(chat_error_param(R"("frequency_penalty":{})"), "frequency_penalty");
+    EXPECT_EQ(chat_error_param(R"("repetition_penalty":"x")"), "repetition_penalty");
+    EXPECT_EQ(chat_error_param(R"("seed":"42")"), "seed");
+    EXPECT_EQ(chat_error_param(R"("max_tokens":"10")"), "max_tokens");
+    EXPECT_EQ(chat_error_param(R"("max_completion_tokens":2.5)"), "max_completion_tokens");
+    EXPECT_EQ(chat_error_param(R"("stop":5)"), "stop");
+    EXPECT_EQ(chat_error_param(R"("stop":["a",1])"), "stop");
+    EXPECT_EQ(chat_error_param(R"("logit_bias":[1])"), "logit_bias");
+    EXPECT_EQ(chat_error_param(R"("logit_bias":{"abc":1})"), "logit_bias");
+    EXPECT_EQ(chat_error_param(R"("n":"2")"), "n");
+    EXPECT_EQ(chat_error_param(R"("logprobs":1)"), "logprobs");
+    EXPECT_EQ(chat_error_param(R"("stream":"yes")"), "stream");
+    EXPECT_EQ(chat_error_param(R"("stream_options":{"include_usage":1})"), "stream_options.include_usage");
+    EXPECT_EQ(chat_error_param(R"("model":5)"), "model");
+}
+
+TEST(OpenaiParse, RangeErrorsNameTheParam) {
+    EXPECT_EQ(chat_error_param(R"("temperature":2.5)"), "temperature");
+    EXPECT_EQ(chat_error_param(R"("temperature":-0.1)"), "temperature");
+    EXPECT_EQ(chat_error_param(R"("top_p":1.01)"), "top_p");
+    EXPECT_EQ(chat_error_param(R"("top_k":-1)"), "top_k");
+    EXPECT_EQ(chat_error_param(R"("min_p":2)"), "min_p");
+    EXPECT_EQ(chat_error_param(R"("presence_penalty":2.1)"), "presence_penalty");
+    EXPECT_EQ(chat_error_param(R"("frequency_penalty":-3)"), "frequency_penalty");
+    EXPECT_EQ(chat_error_param(R"("repetition_penalty":0)"), "repetition_penalty");
+    EXPECT_EQ(chat_error_param(R"("max_tokens":0)"), "max_tokens");
+    EXPECT_EQ(chat_error_param(R"("n":0)"), "n");
+    EXPECT_EQ(chat_error_param(R"("n":5)"), "n");  // above the configured max_n of 4
+    EXPECT_EQ(chat_error_param(R"("stop":["a","b","c","d","e"])"), "stop");
+    EXPECT_EQ(chat_error_param(R"("logit_bias":{"3":101})"), "logit_bias");
+    EXPECT_EQ(chat_error_param(R"("logprobs":true,"top_logprobs":21)"), "top_logprobs");
+    EXPECT_EQ(chat_error_param(R"("top_logprobs":2)"), "top_logprobs");  // needs logprobs
+}
+
+TEST(OpenaiParse, NullMeansAbsentAndUnknownFieldsAreIgnored) {
+    const generation_request r = parse_chat_request(chat_body(R"("temperature":null,"whatever":[1,2])"), limits);
+    EXPECT_FLOAT_EQ(r.sampling.temperature, 1.0f);
+    EXPECT_EQ(chat_error_param(R"("seed":7.0)"), "");  // an integral float is an integer
+}
+
+TEST(OpenaiParse, MessagesAndContentParts) {
+    const generation_request r = parse_chat_request(
+        R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"a"},)"
+        R"({"type":"text","text":"b"}]},{"role":"assistant","content":null,"tool_calls":[]},)"
+        R"({"role":"tool","content":"r","tool_call_id":"x"}]})",
+        limits);
+    ASSERT_EQ(r.messages.size(), 4u);
+    EXPECT_EQ(r.messages[1]["content"], "a\nb");
+    EXPECT_TRUE(r.messages[2]["content"].is_null());
+    EXPECT_EQ(r.messages[3]["tool_call_id"], "x");
+    auto param_of = [](const std::string& body) {
+        try {
+            parse_chat_request(body, limits);
+        } catch (const api_exception& e) {
+            return e.err.param.value_or("<none>");
+        }
+        return std::string();
+    };
+    EXPECT_EQ(param_of(R"({"messages":[]})"), "messages");
+    EXPECT_EQ(param_of(R"({})"), "messages");
+    EXPECT_EQ(param_of(R"({"messages":[{"role":"robot","content":"x"}]})"), "messages[0].role");
+    EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":5}]})"), "messages[0].content");
+    EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})"),
+              "messages[0].content[0].type");
+    EXPECT_EQ(param_of(R"({"messages":[{"role":"user"}]})"), "messages[0].content");
+}
+
+TEST(OpenaiParse, CompletionPromptShapesAndLogprobs) {
+    generation_request r = parse_completion_request(R"({"prompt":"abc","logprobs":3,"echo":true})", limits);
+    EXPECT_EQ(r.prompt_text, "abc");
+    EXPECT_TRUE(r.logprobs);
+    EXPECT_EQ(r.n_top_logprobs, 3);
+    EXPECT_TRUE(r.echo);
+    r = parse_completion_request(R"({"prompt":[1,2,3]})", limits);
+    EXPECT_TRUE(r.prompt_is_tokens);
+    EXPECT_EQ(r.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+    r = parse_completion_request(R"({"prompt":["one"]})", limits);
+    EXPECT_EQ(r.prompt_text, "one");
+    EXPECT_EQ(completion_error_param(R"({"prompt":5})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":["a","b"]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":[1,-2]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":"a","logprobs":6})"), "logprobs");
+    EXPECT_EQ(completion_error_param(R"({"prompt":"a","echo":"no"})"), "echo");
+}
+
+TEST(OpenaiParse, MalformedBodies) {
+    for (const char* body : {"not json", "[1,2]", "\"str\""}) {
+        try {
+            parse_chat_request(body, limits);
+            ADD_FAILURE() << body;
+        } catch (const api_exception& e) {
+            EXPECT_EQ(e.err.status, 400);
+        }
+    }
+}
+
+TEST(Errors, OpenaiShape) {
+    const nlohmann::json j = api_error_json(error_not_found("/nope"));
+    ASSERT_TRUE(j.contains("error"));
+    for (const char* k : {"message", "type", "param", "code"}) EXPECT_TRUE(j["error"].contains(k)) << k;
+    EXPECT_TRUE(j["error"]["param"].is_null());
+    const nlohmann::json c = api_error_json(error_context_exceeded(64, 80, "messages"));
+    EXPECT_EQ(c["error"]["code"], "context_length_exceeded");
+    EXPECT_EQ(c["error"]["param"], "messages");
+    EXPECT_NE(c["error"]["message"].get<std::string>().find("64"), std::string::npos);
+    EXPECT_NE(c["error"]["message"].get<std::string>().find("80"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem
