@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# One command that installs what is missing, builds, and runs every test (ctest prints the summary).
-# Also builds the parser-facing unit tests under ASan+UBSan and runs them.
+# One command that installs what is missing, builds, and runs every test. The parser-facing and
+# engine unit tests also run under ASan+UBSan first; the full ctest run comes last, so its summary
+# line closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 status=0
-(cd build && ctest --output-on-failure -j2 --timeout 900) || status=$?
 
-echo "== sanitizer build (address,undefined): unit tests =="
+echo "== sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja =="
+asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
+            test_scheduler test_http_units test_jinja)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=ON \
       -DTANDEM_SANITIZE=address,undefined >/dev/null
-cmake --build build-asan -j"$(nproc)"
-(cd build-asan && ctest --output-on-failure -j2 -L unit -LE fuzz) || status=$?
+cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}"
+regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
+(cd build-asan && ctest --output-on-failure -j2 -R "$regex") || status=$?
+
+echo "== full suite =="
+(cd build && ctest --output-on-failure -j2 --timeout 900) || status=$?
 exit $status

@@ -46,19 +46,19 @@ struct expr {
 };
 
 enum class stmt_kind {
-    text,        // text
-    output,      // {{ value }}
-    if_,         // branches
-    for_,        // targets in value [if cond]: body / else_body
-    set,         // targets (or ns_target.attr) = value
-    set_block,   // {% set targets[0] %}body{% endset %} | filters (value_filter chain applied to body)
-    macro,       // name(params) body
-    call_block,  // {% call(params) value %}body{% endcall %}
-    filter_block,// {% filter f %}body{% endfilter %}: value is a filter chain over a placeholder
-    with,        // {% with a = x %}body{% endwith %}
+    text,          // text
+    output,        // {{ value }}
+    if_,           // branches
+    for_,          // targets in value [if cond]: body / else_body
+    set,           // targets (or ns_target.attr) = value
+    set_block,     // {% set targets[0] %}body{% endset %} | filters (value_filter chain applied to body)
+    macro,         // name(params) body
+    call_block,    // {% call(params) value %}body{% endcall %}
+    filter_block,  // {% filter f %}body{% endfilter %}: value is a filter chain over a placeholder
+    with,          // {% with a = x %}body{% endwith %}
     break_,
     continue_,
-    scope,       // transparent block: {% generation %}...{% endgeneration %}
+    scope,  // transparent block: {% generation %}...{% endgeneration %}
 };
 
 struct macro_param {
@@ -81,7 +81,7 @@ struct stmt {
     expr_ptr value;                    // output / for iterable / set value / call target / filter chain
     expr_ptr condition;                // for ... if condition
     std::vector<if_branch> branches;
-    std::vector<macro_param> params;   // macro / call-block parameters
+    std::vector<macro_param> params;                            // macro / call-block parameters
     std::vector<std::pair<std::string, expr_ptr>> assignments;  // with
     stmt_list body;
     stmt_list else_body;

@@ -35,9 +35,15 @@ size_t prev_cp_start(std::string_view s, size_t end) {
     return i;
 }
 
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+char ascii_upper(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+}
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+bool ascii_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 std::string str_upper(std::string s) {
     for (char& c : s) c = ascii_upper(c);
@@ -213,8 +219,7 @@ std::string str_format(const std::string& fmt, const call_args& args) {
     return out;
 }
 
-std::optional<value> string_method(interpreter& in, const std::string& s, const std::string& name,
-                                   call_args& a) {
+std::optional<value> string_method(interpreter& in, const std::string& s, const std::string& name, call_args& a) {
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
         const value* chars = arg(a, 0, "chars");
         if (chars && chars->is_none()) chars = nullptr;
@@ -432,10 +437,10 @@ std::string py_strip(const std::string& s, const value* chars, bool left, bool r
 }
 
 bool has_method(const value& obj, const std::string& name) {
-    static const char* str_methods[] = {"strip", "lstrip", "rstrip", "split", "rsplit", "startswith", "endswith",
-                                        "upper", "lower", "title", "capitalize", "replace", "find", "rfind", "index",
-                                        "count", "join", "splitlines", "format", "isdigit", "isalpha", "isalnum",
-                                        "isspace", "islower", "isupper"};
+    static const char* str_methods[] = {
+        "strip",  "lstrip",     "rstrip",  "split",   "rsplit",  "startswith", "endswith", "upper", "lower",
+        "title",  "capitalize", "replace", "find",    "rfind",   "index",      "count",    "join",  "splitlines",
+        "format", "isdigit",    "isalpha", "isalnum", "isspace", "islower",    "isupper"};
     static const char* map_methods[] = {"items", "keys", "values", "get"};
     static const char* list_methods[] = {"index", "count"};
     auto in = [&](const auto& table) {
@@ -580,7 +585,7 @@ value binary_op(interpreter& in, const std::string& op, const value& l, const va
             return value(l.str() + r.str());
         }
         if (l.is_list() && r.is_list()) {
-            in.charge(l.list().size() + r.list().size());
+            in.charge((l.list().size() + r.list().size()) / 8 + 1);  // element copies are refcount bumps
             value_list out = l.list();
             out.insert(out.end(), r.list().begin(), r.list().end());
             return value(std::move(out));
@@ -663,8 +668,10 @@ std::string percent_format(const std::string& fmt, const value& args) {
         char buf[128];
         if (type == 's' || type == 'r') {
             std::string s;
-            if (type == 's') s = to_str(*v);
-            else append_repr(s, *v);
+            if (type == 's')
+                s = to_str(*v);
+            else
+                append_repr(s, *v);
             out += s;
         } else if (type == 'd' || type == 'i' || type == 'x' || type == 'X' || type == 'o') {
             int64_t x = v->is_float() ? static_cast<int64_t>(v->as_float()) : v->to_int();

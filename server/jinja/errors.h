@@ -13,8 +13,8 @@ namespace tandem::jinja {
 }
 
 [[noreturn]] inline void throw_render_error(int line, int column, const std::string& what) {
-    throw tandem::error("chat template error at line " + std::to_string(line) + ", column " +
-                        std::to_string(column) + ": " + what);
+    throw tandem::error("chat template error at line " + std::to_string(line) + ", column " + std::to_string(column) +
+                        ": " + what);
 }
 
 }  // namespace tandem::jinja

@@ -24,7 +24,9 @@ bool arg_bool(const call_args& a, size_t i, const char* name, bool def) {
     return v ? truthy(*v) : def;
 }
 
-std::string input_str(const value& v) { return to_str(v); }
+std::string input_str(const value& v) {
+    return to_str(v);
+}
 
 std::string lower_ascii(std::string s) {
     for (char& c : s) {
@@ -40,7 +42,8 @@ value get_path(interpreter& in, const value& obj, const std::string& path) {
     while (true) {
         size_t dot = path.find('.', start);
         std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-        bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+        bool digits =
+            !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
         value next = digits ? get_item(cur, value(static_cast<int64_t>(std::stoll(part)))) : get_item(cur, value(part));
         if (next.is_undefined()) next = get_attr(in, cur, part);
         cur = std::move(next);
@@ -77,8 +80,8 @@ value f_title(interpreter&, const value& v, call_args&) {
     std::string s = input_str(v);
     bool word_start = true;
     for (char& c : s) {
-        bool sep = c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == '{' ||
-                   c == '[' || c == '<';
+        bool sep =
+            c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == '{' || c == '[' || c == '<';
         if (sep) {
             word_start = true;
         } else if (word_start) {
@@ -150,7 +153,9 @@ value f_tojson(interpreter& in, const value& v, call_args& a) {
     return value(std::move(out));
 }
 
-value f_string(interpreter&, const value& v, call_args&) { return value(to_str(v)); }
+value f_string(interpreter&, const value& v, call_args&) {
+    return value(to_str(v));
+}
 
 value f_int(interpreter&, const value& v, call_args& a) {
     const value* def = arg(a, 0, "default");
@@ -278,27 +283,48 @@ value select_impl(interpreter& in, const value& v, call_args& a, bool by_attr, b
     return value(std::move(out));
 }
 
-value f_select(interpreter& in, const value& v, call_args& a) { return select_impl(in, v, a, false, true); }
-value f_reject(interpreter& in, const value& v, call_args& a) { return select_impl(in, v, a, false, false); }
-value f_selectattr(interpreter& in, const value& v, call_args& a) { return select_impl(in, v, a, true, true); }
-value f_rejectattr(interpreter& in, const value& v, call_args& a) { return select_impl(in, v, a, true, false); }
+value f_select(interpreter& in, const value& v, call_args& a) {
+    return select_impl(in, v, a, false, true);
+}
+value f_reject(interpreter& in, const value& v, call_args& a) {
+    return select_impl(in, v, a, false, false);
+}
+value f_selectattr(interpreter& in, const value& v, call_args& a) {
+    return select_impl(in, v, a, true, true);
+}
+value f_rejectattr(interpreter& in, const value& v, call_args& a) {
+    return select_impl(in, v, a, true, false);
+}
 
 value f_replace(interpreter& in, const value& v, call_args& a) {
     return *call_method(in, value(input_str(v)), "replace", a);
 }
 
-value f_safe(interpreter&, const value& v, call_args&) { return v; }
+value f_safe(interpreter&, const value& v, call_args&) {
+    return v;
+}
 
 value f_escape(interpreter&, const value& v, call_args&) {
     std::string out;
     for (char c : input_str(v)) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return value(std::move(out));
@@ -308,10 +334,10 @@ value f_indent(interpreter& in, const value& v, call_args& a) {
     const value* width = arg(a, 0, "width");
     bool first = arg_bool(a, 1, "first", false);
     bool blank = arg_bool(a, 2, "blank", false);
-    std::string pad = !width ? "    " : width->is_string() ? width->str()
-                                                          : std::string(static_cast<size_t>(std::clamp<int64_t>(
-                                                                            width->to_int(), 0, 256)),
-                                                                        ' ');
+    std::string pad = !width ? "    "
+                      : width->is_string()
+                          ? width->str()
+                          : std::string(static_cast<size_t>(std::clamp<int64_t>(width->to_int(), 0, 256)), ' ');
     call_args none;
     value_list lines = call_method(in, value(input_str(v) + "\n"), "splitlines", none)->list();
     std::string out;
@@ -364,10 +390,14 @@ value f_round(interpreter&, const value& v, call_args& a) {
     double scale = std::pow(10.0, static_cast<double>(prec ? std::clamp<int64_t>(prec->to_int(), -20, 20) : 0));
     double x = v.to_double() * scale;
     std::string m = method ? to_str(*method) : "common";
-    if (m == "common") x = std::nearbyint(x);  // Python's round(): half to even
-    else if (m == "floor") x = std::floor(x);
-    else if (m == "ceil") x = std::ceil(x);
-    else throw value_error{"round method must be 'common', 'ceil' or 'floor'"};
+    if (m == "common")
+        x = std::nearbyint(x);  // Python's round(): half to even
+    else if (m == "floor")
+        x = std::floor(x);
+    else if (m == "ceil")
+        x = std::ceil(x);
+    else
+        throw value_error{"round method must be 'common', 'ceil' or 'floor'"};
     return value(x / scale);
 }
 
@@ -434,8 +464,12 @@ value min_max(interpreter& in, const value& v, call_args& a, bool want_max) {
     return best;
 }
 
-value f_min(interpreter& in, const value& v, call_args& a) { return min_max(in, v, a, false); }
-value f_max(interpreter& in, const value& v, call_args& a) { return min_max(in, v, a, true); }
+value f_min(interpreter& in, const value& v, call_args& a) {
+    return min_max(in, v, a, false);
+}
+value f_max(interpreter& in, const value& v, call_args& a) {
+    return min_max(in, v, a, true);
+}
 
 value f_attr(interpreter& in, const value& v, call_args& a) {
     const value* name = arg(a, 0, "name");
@@ -459,20 +493,48 @@ value f_wordcount(interpreter& in, const value& v, call_args&) {
 
 const std::unordered_map<std::string, filter_fn>& filters() {
     static const std::unordered_map<std::string, filter_fn> table = {
-        {"trim", f_trim},       {"upper", f_upper},         {"lower", f_lower},
-        {"capitalize", f_capitalize}, {"title", f_title},   {"length", f_length},
-        {"count", f_length},    {"first", f_first},         {"last", f_last},
-        {"join", f_join},       {"default", f_default},     {"d", f_default},
-        {"tojson", f_tojson},   {"string", f_string},       {"int", f_int},
-        {"float", f_float},     {"list", f_list},           {"items", f_items},
-        {"dictsort", f_dictsort}, {"map", f_map},           {"select", f_select},
-        {"reject", f_reject},   {"selectattr", f_selectattr}, {"rejectattr", f_rejectattr},
-        {"replace", f_replace}, {"safe", f_safe},           {"escape", f_escape},
-        {"e", f_escape},        {"forceescape", f_escape},  {"indent", f_indent},
-        {"unique", f_unique},   {"sum", f_sum},             {"abs", f_abs},
-        {"round", f_round},     {"reverse", f_reverse},     {"sort", f_sort},
-        {"batch", f_batch},     {"min", f_min},             {"max", f_max},
-        {"attr", f_attr},       {"format", f_format},       {"wordcount", f_wordcount},
+        {"trim", f_trim},
+        {"upper", f_upper},
+        {"lower", f_lower},
+        {"capitalize", f_capitalize},
+        {"title", f_title},
+        {"length", f_length},
+        {"count", f_length},
+        {"first", f_first},
+        {"last", f_last},
+        {"join", f_join},
+        {"default", f_default},
+        {"d", f_default},
+        {"tojson", f_tojson},
+        {"string", f_string},
+        {"int", f_int},
+        {"float", f_float},
+        {"list", f_list},
+        {"items", f_items},
+        {"dictsort", f_dictsort},
+        {"map", f_map},
+        {"select", f_select},
+        {"reject", f_reject},
+        {"selectattr", f_selectattr},
+        {"rejectattr", f_rejectattr},
+        {"replace", f_replace},
+        {"safe", f_safe},
+        {"escape", f_escape},
+        {"e", f_escape},
+        {"forceescape", f_escape},
+        {"indent", f_indent},
+        {"unique", f_unique},
+        {"sum", f_sum},
+        {"abs", f_abs},
+        {"round", f_round},
+        {"reverse", f_reverse},
+        {"sort", f_sort},
+        {"batch", f_batch},
+        {"min", f_min},
+        {"max", f_max},
+        {"attr", f_attr},
+        {"format", f_format},
+        {"wordcount", f_wordcount},
     };
     return table;
 }
@@ -484,36 +546,80 @@ const value& test_arg(const call_args& a, const char* test) {
     return a.positional[0];
 }
 
-bool t_defined(interpreter&, const value& v, call_args&) { return !v.is_undefined(); }
-bool t_undefined(interpreter&, const value& v, call_args&) { return v.is_undefined(); }
-bool t_none(interpreter&, const value& v, call_args&) { return v.is_none(); }
-bool t_string(interpreter&, const value& v, call_args&) { return v.is_string(); }
-bool t_number(interpreter&, const value& v, call_args&) { return v.is_number(); }
-bool t_integer(interpreter&, const value& v, call_args&) { return v.is_int(); }
-bool t_float(interpreter&, const value& v, call_args&) { return v.is_float(); }
-bool t_mapping(interpreter&, const value& v, call_args&) { return v.is_map(); }
+bool t_defined(interpreter&, const value& v, call_args&) {
+    return !v.is_undefined();
+}
+bool t_undefined(interpreter&, const value& v, call_args&) {
+    return v.is_undefined();
+}
+bool t_none(interpreter&, const value& v, call_args&) {
+    return v.is_none();
+}
+bool t_string(interpreter&, const value& v, call_args&) {
+    return v.is_string();
+}
+bool t_number(interpreter&, const value& v, call_args&) {
+    return v.is_number();
+}
+bool t_integer(interpreter&, const value& v, call_args&) {
+    return v.is_int();
+}
+bool t_float(interpreter&, const value& v, call_args&) {
+    return v.is_float();
+}
+bool t_mapping(interpreter&, const value& v, call_args&) {
+    return v.is_map();
+}
 bool t_iterable(interpreter&, const value& v, call_args&) {
     return v.is_list() || v.is_map() || v.is_string() || v.is_undefined();
 }
-bool t_sequence(interpreter&, const value& v, call_args&) { return v.is_list() || v.is_map() || v.is_string(); }
-bool t_boolean(interpreter&, const value& v, call_args&) { return v.is_bool(); }
-bool t_true(interpreter&, const value& v, call_args&) { return v.is_bool() && v.as_bool(); }
-bool t_false(interpreter&, const value& v, call_args&) { return v.is_bool() && !v.as_bool(); }
-bool t_callable(interpreter&, const value& v, call_args&) { return v.is_func(); }
-bool t_odd(interpreter&, const value& v, call_args&) { return v.to_int() % 2 != 0; }
-bool t_even(interpreter&, const value& v, call_args&) { return v.to_int() % 2 == 0; }
+bool t_sequence(interpreter&, const value& v, call_args&) {
+    return v.is_list() || v.is_map() || v.is_string();
+}
+bool t_boolean(interpreter&, const value& v, call_args&) {
+    return v.is_bool();
+}
+bool t_true(interpreter&, const value& v, call_args&) {
+    return v.is_bool() && v.as_bool();
+}
+bool t_false(interpreter&, const value& v, call_args&) {
+    return v.is_bool() && !v.as_bool();
+}
+bool t_callable(interpreter&, const value& v, call_args&) {
+    return v.is_func();
+}
+bool t_odd(interpreter&, const value& v, call_args&) {
+    return v.to_int() % 2 != 0;
+}
+bool t_even(interpreter&, const value& v, call_args&) {
+    return v.to_int() % 2 == 0;
+}
 bool t_divisibleby(interpreter&, const value& v, call_args& a) {
     int64_t d = test_arg(a, "divisibleby").to_int();
     if (d == 0) throw value_error{"divisibleby 0"};
     return v.to_int() % d == 0;
 }
-bool t_eq(interpreter&, const value& v, call_args& a) { return equals(v, test_arg(a, "eq")); }
-bool t_ne(interpreter&, const value& v, call_args& a) { return !equals(v, test_arg(a, "ne")); }
-bool t_lt(interpreter&, const value& v, call_args& a) { return compare(v, test_arg(a, "lt")) < 0; }
-bool t_le(interpreter&, const value& v, call_args& a) { return compare(v, test_arg(a, "le")) <= 0; }
-bool t_gt(interpreter&, const value& v, call_args& a) { return compare(v, test_arg(a, "gt")) > 0; }
-bool t_ge(interpreter&, const value& v, call_args& a) { return compare(v, test_arg(a, "ge")) >= 0; }
-bool t_in(interpreter&, const value& v, call_args& a) { return contains(test_arg(a, "in"), v); }
+bool t_eq(interpreter&, const value& v, call_args& a) {
+    return equals(v, test_arg(a, "eq"));
+}
+bool t_ne(interpreter&, const value& v, call_args& a) {
+    return !equals(v, test_arg(a, "ne"));
+}
+bool t_lt(interpreter&, const value& v, call_args& a) {
+    return compare(v, test_arg(a, "lt")) < 0;
+}
+bool t_le(interpreter&, const value& v, call_args& a) {
+    return compare(v, test_arg(a, "le")) <= 0;
+}
+bool t_gt(interpreter&, const value& v, call_args& a) {
+    return compare(v, test_arg(a, "gt")) > 0;
+}
+bool t_ge(interpreter&, const value& v, call_args& a) {
+    return compare(v, test_arg(a, "ge")) >= 0;
+}
+bool t_in(interpreter&, const value& v, call_args& a) {
+    return contains(test_arg(a, "in"), v);
+}
 bool t_sameas(interpreter&, const value& v, call_args& a) {
     const value& o = test_arg(a, "sameas");
     if (v.v.index() != o.v.index()) return false;
@@ -533,22 +639,48 @@ bool t_upper(interpreter&, const value& v, call_args&) {
     }
     return s == v.str();
 }
-bool t_escaped(interpreter&, const value&, call_args&) { return false; }
+bool t_escaped(interpreter&, const value&, call_args&) {
+    return false;
+}
 
 const std::unordered_map<std::string, test_fn>& tests() {
     static const std::unordered_map<std::string, test_fn> table = {
-        {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},
-        {"string", t_string},     {"number", t_number},       {"integer", t_integer},
-        {"float", t_float},       {"mapping", t_mapping},     {"iterable", t_iterable},
-        {"sequence", t_sequence}, {"boolean", t_boolean},     {"true", t_true},
-        {"false", t_false},       {"callable", t_callable},   {"odd", t_odd},
-        {"even", t_even},         {"divisibleby", t_divisibleby}, {"equalto", t_eq},
-        {"eq", t_eq},             {"==", t_eq},               {"ne", t_ne},
-        {"!=", t_ne},             {"lt", t_lt},               {"<", t_lt},
-        {"lessthan", t_lt},       {"le", t_le},               {"<=", t_le},
-        {"gt", t_gt},             {">", t_gt},                {"greaterthan", t_gt},
-        {"ge", t_ge},             {">=", t_ge},               {"in", t_in},
-        {"sameas", t_sameas},     {"lower", t_lower},         {"upper", t_upper},
+        {"defined", t_defined},
+        {"undefined", t_undefined},
+        {"none", t_none},
+        {"string", t_string},
+        {"number", t_number},
+        {"integer", t_integer},
+        {"float", t_float},
+        {"mapping", t_mapping},
+        {"iterable", t_iterable},
+        {"sequence", t_sequence},
+        {"boolean", t_boolean},
+        {"true", t_true},
+        {"false", t_false},
+        {"callable", t_callable},
+        {"odd", t_odd},
+        {"even", t_even},
+        {"divisibleby", t_divisibleby},
+        {"equalto", t_eq},
+        {"eq", t_eq},
+        {"==", t_eq},
+        {"ne", t_ne},
+        {"!=", t_ne},
+        {"lt", t_lt},
+        {"<", t_lt},
+        {"lessthan", t_lt},
+        {"le", t_le},
+        {"<=", t_le},
+        {"gt", t_gt},
+        {">", t_gt},
+        {"greaterthan", t_gt},
+        {"ge", t_ge},
+        {">=", t_ge},
+        {"in", t_in},
+        {"sameas", t_sameas},
+        {"lower", t_lower},
+        {"upper", t_upper},
         {"escaped", t_escaped},
     };
     return table;
@@ -556,8 +688,12 @@ const std::unordered_map<std::string, test_fn>& tests() {
 
 }  // namespace
 
-bool filter_exists(const std::string& name) { return filters().count(name) != 0; }
-bool test_exists(const std::string& name) { return tests().count(name) != 0; }
+bool filter_exists(const std::string& name) {
+    return filters().count(name) != 0;
+}
+bool test_exists(const std::string& name) {
+    return tests().count(name) != 0;
+}
 
 value interpreter::apply_filter(const std::string& name, const value& input, call_args& args) {
     auto it = filters().find(name);

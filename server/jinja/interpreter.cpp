@@ -36,11 +36,16 @@ struct scope_guard {
 
 std::string describe_expr(const expr& e) {
     switch (e.kind) {
-        case expr_kind::name: return e.name;
-        case expr_kind::attr: return describe_expr(*e.args[0]) + "." + e.name;
-        case expr_kind::item: return describe_expr(*e.args[0]) + "[...]";
-        case expr_kind::call: return describe_expr(*e.args[0]) + "(...)";
-        default: return "expression";
+        case expr_kind::name:
+            return e.name;
+        case expr_kind::attr:
+            return describe_expr(*e.args[0]) + "." + e.name;
+        case expr_kind::item:
+            return describe_expr(*e.args[0]) + "[...]";
+        case expr_kind::call:
+            return describe_expr(*e.args[0]) + "(...)";
+        default:
+            return "expression";
     }
 }
 
@@ -119,7 +124,9 @@ value interpreter::lookup(const std::string& name) const {
     return g == globals_.end() ? value() : g->second;
 }
 
-void interpreter::assign(const std::string& name, value v) { (*scopes_.back())[name] = std::move(v); }
+void interpreter::assign(const std::string& name, value v) {
+    (*scopes_.back())[name] = std::move(v);
+}
 
 // --- statements --------------------------------------------------------------------------------
 
@@ -136,11 +143,15 @@ interpreter::flow interpreter::exec(const stmt& s) {
         frame_guard frame(n_frames_);
         charge(1);
         switch (s.kind) {
-            case stmt_kind::text: write(s.text); return flow::normal;
+            case stmt_kind::text:
+                write(s.text);
+                return flow::normal;
             case stmt_kind::output: {
                 value v = eval(*s.value);
-                if (v.is_string()) write(v.str());
-                else write(to_str(v));
+                if (v.is_string())
+                    write(v.str());
+                else
+                    write(to_str(v));
                 return flow::normal;
             }
             case stmt_kind::if_:
@@ -148,8 +159,11 @@ interpreter::flow interpreter::exec(const stmt& s) {
                     if (!b.condition || truthy(eval(*b.condition))) return exec_list(b.body);
                 }
                 return flow::normal;
-            case stmt_kind::for_: return exec_for(s);
-            case stmt_kind::set: exec_set(s); return flow::normal;
+            case stmt_kind::for_:
+                return exec_for(s);
+            case stmt_kind::set:
+                exec_set(s);
+                return flow::normal;
             case stmt_kind::set_block: {
                 value body(capture(s.body));
                 if (s.value) {
@@ -160,8 +174,12 @@ interpreter::flow interpreter::exec(const stmt& s) {
                 assign(s.targets[0], std::move(body));
                 return flow::normal;
             }
-            case stmt_kind::macro: assign(s.text, value(func_ptr(std::make_shared<macro_fn>(&s)))); return flow::normal;
-            case stmt_kind::call_block: exec_call_block(s); return flow::normal;
+            case stmt_kind::macro:
+                assign(s.text, value(func_ptr(std::make_shared<macro_fn>(&s))));
+                return flow::normal;
+            case stmt_kind::call_block:
+                exec_call_block(s);
+                return flow::normal;
             case stmt_kind::filter_block: {
                 scope tmp{{"\x01", value(capture(s.body))}};
                 scope_guard g(scopes_, &tmp);
@@ -174,9 +192,12 @@ interpreter::flow interpreter::exec(const stmt& s) {
                 scope_guard g(scopes_, &local);
                 return exec_list(s.body);
             }
-            case stmt_kind::break_: return flow::break_;
-            case stmt_kind::continue_: return flow::continue_;
-            case stmt_kind::scope: return exec_list(s.body);
+            case stmt_kind::break_:
+                return flow::break_;
+            case stmt_kind::continue_:
+                return flow::continue_;
+            case stmt_kind::scope:
+                return exec_list(s.body);
         }
     } catch (const value_error& e) {
         throw_render_error(s.line, s.column, e.message);
@@ -302,21 +323,24 @@ std::string interpreter::capture(const stmt_list& body) {
     return buf;
 }
 
-value interpreter::invoke_macro(const stmt& def, call_args& args, const std::vector<scope*>& closure,
-                                value caller) {
+value interpreter::invoke_macro(const stmt& def, call_args& args, const std::vector<scope*>& closure, value caller) {
     scope local;
     value_list varargs;
     size_t n_params = def.params.size();
     for (size_t i = 0; i < args.positional.size(); ++i) {
-        if (i < n_params) local[def.params[i].name] = std::move(args.positional[i]);
-        else varargs.push_back(std::move(args.positional[i]));
+        if (i < n_params)
+            local[def.params[i].name] = std::move(args.positional[i]);
+        else
+            varargs.push_back(std::move(args.positional[i]));
     }
     auto kwargs = std::make_shared<value_map>();
     for (auto& [k, v] : args.named) {
         bool is_param = false;
         for (const auto& p : def.params) is_param |= p.name == k;
-        if (is_param || k == "caller") local[k] = std::move(v);
-        else kwargs->set(k, std::move(v));
+        if (is_param || k == "caller")
+            local[k] = std::move(v);
+        else
+            kwargs->set(k, std::move(v));
     }
     local["varargs"] = value(std::move(varargs));
     local["kwargs"] = value(std::move(kwargs));
@@ -348,8 +372,10 @@ value interpreter::eval(const expr& e) {
         frame_guard frame(n_frames_);
         charge(1);
         switch (e.kind) {
-            case expr_kind::literal: return e.lit;
-            case expr_kind::name: return lookup(e.name);
+            case expr_kind::literal:
+                return e.lit;
+            case expr_kind::name:
+                return lookup(e.name);
             case expr_kind::list:
             case expr_kind::tuple: {
                 value_list items;
@@ -368,18 +394,25 @@ value interpreter::eval(const expr& e) {
                 }
                 return m;
             }
-            case expr_kind::attr: return get_attr(*this, eval(*e.args[0]), e.name);
-            case expr_kind::item: return get_item(eval(*e.args[0]), eval(*e.args[1]));
-            case expr_kind::slice: return eval_slice(e);
-            case expr_kind::call: return eval_call(e);
-            case expr_kind::filter: return eval_filter(e);
-            case expr_kind::test: return value(eval_test(e));
+            case expr_kind::attr:
+                return get_attr(*this, eval(*e.args[0]), e.name);
+            case expr_kind::item:
+                return get_item(eval(*e.args[0]), eval(*e.args[1]));
+            case expr_kind::slice:
+                return eval_slice(e);
+            case expr_kind::call:
+                return eval_call(e);
+            case expr_kind::filter:
+                return eval_filter(e);
+            case expr_kind::test:
+                return value(eval_test(e));
             case expr_kind::unary: {
                 value v = eval(*e.args[0]);
                 if (e.name == "not") return value(!truthy(v));
                 return unary_op(e.name, v);
             }
-            case expr_kind::binary: return eval_binary(e);
+            case expr_kind::binary:
+                return eval_binary(e);
             case expr_kind::cond:
                 if (truthy(eval(*e.args[0]))) return eval(*e.args[1]);
                 return e.args[2] ? eval(*e.args[2]) : value();

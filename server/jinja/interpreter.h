@@ -17,7 +17,7 @@ namespace tandem::jinja {
 using scope = std::unordered_map<std::string, value>;
 
 class interpreter {
-public:
+  public:
     explicit interpreter(const render_options& opt);
 
     // Renders `body` with `root` as the template's top-level scope (the context variables).
@@ -27,14 +27,14 @@ public:
     value call(const value& fn, call_args& args, const expr* at);
     value apply_filter(const std::string& name, const value& input, call_args& args);
     bool apply_test(const std::string& name, const value& input, call_args& args);
-    void charge(size_t units);     // spends the work budget; throws when exhausted
+    void charge(size_t units);                // spends the work budget; throws when exhausted
     void check_string(size_t n_bytes) const;  // strings larger than the output limit are errors
     const render_options& options() const { return opt_; }
 
     // Runs a macro body with its parameters bound (called by macro values).
     value invoke_macro(const stmt& macro, call_args& args, const std::vector<scope*>& closure, value caller);
 
-private:
+  private:
     enum class flow { normal, break_, continue_ };
 
     flow exec_list(const stmt_list& body);
@@ -60,13 +60,13 @@ private:
     void write(std::string_view text);
 
     render_options opt_;
-    std::vector<scope*> scopes_;      // innermost last; scopes_[0] is the template root
-    std::string* out_ = nullptr;      // current output buffer (macros and block sets capture)
+    std::vector<scope*> scopes_;  // innermost last; scopes_[0] is the template root
+    std::string* out_ = nullptr;  // current output buffer (macros and block sets capture)
     size_t n_work_ = 0;
     size_t n_iterations_ = 0;
-    int depth_ = 0;                   // macro call / capture nesting
-    int n_frames_ = 0;                // live exec()/eval() frames: bounds C++ stack use
-    scope globals_;                   // builtin functions: range, namespace, raise_exception...
+    int depth_ = 0;     // macro call / capture nesting
+    int n_frames_ = 0;  // live exec()/eval() frames: bounds C++ stack use
+    scope globals_;     // builtin functions: range, namespace, raise_exception...
 };
 
 // Attribute access as Jinja does it: dict keys, bound methods of str/dict/list, namespace fields.

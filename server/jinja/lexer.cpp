@@ -13,10 +13,18 @@ namespace tandem::jinja {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident(char c) { return is_ident_start(c) || is_digit(c); }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool is_ident_start(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_ident(char c) {
+    return is_ident_start(c) || is_digit(c);
+}
 
 void append_utf8(std::string& out, uint32_t cp) {
     if (cp < 0x80) {
@@ -44,7 +52,7 @@ int hex_value(char c) {
 }
 
 class lexer {
-public:
+  public:
     lexer(std::string source, const lexer_options& opt) : src_(std::move(source)), opt_(opt) {
         line_starts_.push_back(0);
         for (size_t i = 0; i < src_.size(); ++i) {
@@ -70,7 +78,7 @@ public:
                 size_t l = text.rfind('\n');
                 l = l == std::string::npos ? 0 : l + 1;
                 bool only_ws = l < text.size() && std::all_of(text.begin() + static_cast<long>(l), text.end(),
-                                                             [](char c) { return c == ' ' || c == '\t'; });
+                                                              [](char c) { return c == ' ' || c == '\t'; });
                 if ((l > 0 || line_starting) && only_ws) text.resize(l);
             }
             push_text(std::move(text), text_pos);
@@ -84,12 +92,11 @@ public:
             bool block_like = kind != '{';
             if (close_mod == '-') {
                 while (pos_ < src_.size() && is_space(src_[pos_])) ++pos_;
-            } else if (close_mod != '+' && block_like && opt_.trim_blocks && pos_ < src_.size() &&
-                       src_[pos_] == '\n') {
+            } else if (close_mod != '+' && block_like && opt_.trim_blocks && pos_ < src_.size() && src_[pos_] == '\n') {
                 ++pos_;
             }
             line_starting = pos_ > 0 && src_[pos_ - 1] == '\n';
-            if (kind == '%') maybe_raw_block(line_starting);
+            if (kind == '%' && maybe_raw_block()) line_starting = pos_ > 0 && src_[pos_ - 1] == '\n';
         }
         token eof{token_kind::eof, "", 0, 0, 0, 0};
         locate(src_.size(), eof);
@@ -97,7 +104,7 @@ public:
         return std::move(tokens_);
     }
 
-private:
+  private:
     void locate(size_t offset, token& t) const {
         auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
         size_t line = static_cast<size_t>(it - line_starts_.begin());
@@ -217,8 +224,10 @@ private:
         token t{is_float ? token_kind::floating : token_kind::integer, text};
         locate(start, t);
         try {
-            if (is_float) t.fval = std::stod(text);
-            else t.ival = std::stoll(text);
+            if (is_float)
+                t.fval = std::stod(text);
+            else
+                t.ival = std::stoll(text);
         } catch (const std::exception&) {
             fail(start, "number literal out of range: " + text);
         }
@@ -240,20 +249,47 @@ private:
             if (pos_ >= src_.size()) fail(start, "unterminated string literal");
             char e = src_[pos_++];
             switch (e) {
-                case '\n': break;  // line continuation
-                case '\\': out += '\\'; break;
-                case '\'': out += '\''; break;
-                case '"': out += '"'; break;
-                case 'n': out += '\n'; break;
-                case 't': out += '\t'; break;
-                case 'r': out += '\r'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'v': out += '\v'; break;
-                case 'a': out += '\a'; break;
-                case 'x': out += decode_hex(start, 2); break;
-                case 'u': out += decode_hex(start, 4); break;
-                case 'U': out += decode_hex(start, 8); break;
+                case '\n':
+                    break;  // line continuation
+                case '\\':
+                    out += '\\';
+                    break;
+                case '\'':
+                    out += '\'';
+                    break;
+                case '"':
+                    out += '"';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'v':
+                    out += '\v';
+                    break;
+                case 'a':
+                    out += '\a';
+                    break;
+                case 'x':
+                    out += decode_hex(start, 2);
+                    break;
+                case 'u':
+                    out += decode_hex(start, 4);
+                    break;
+                case 'U':
+                    out += decode_hex(start, 8);
+                    break;
                 default:
                     if (e >= '0' && e <= '7') {
                         uint32_t cp = static_cast<uint32_t>(e - '0');
@@ -285,14 +321,13 @@ private:
     }
 
     // `{% raw %}...{% endraw %}`: everything up to the endraw tag is literal text.
-    void maybe_raw_block(bool line_starting) {
+    // Returns true if the tag just lexed was `{% raw %}` (its body has then been consumed).
+    bool maybe_raw_block() {
         size_t n = tokens_.size();
         if (n < 3 || tokens_[n - 1].kind != token_kind::stmt_close || tokens_[n - 2].kind != token_kind::name ||
             tokens_[n - 2].text != "raw" || tokens_[n - 3].kind != token_kind::stmt_open) {
-            return;
+            return false;
         }
-        size_t raw_pos = tokens_[n - 3].line;  // only for the error message below
-        (void)raw_pos;
         token open_tok = tokens_[n - 3];
         tokens_.resize(n - 3);
         size_t search = pos_;
@@ -323,8 +358,7 @@ private:
             } else if (close_mod != '+' && opt_.trim_blocks && pos_ < src_.size() && src_[pos_] == '\n') {
                 ++pos_;
             }
-            (void)line_starting;
-            return;
+            return true;
         }
     }
 

@@ -16,10 +16,10 @@ enum class token_kind {
     stmt_open,   // {%
     stmt_close,  // %}
     name,
-    string,      // value holds the decoded string
+    string,  // value holds the decoded string
     integer,
     floating,
-    op,          // punctuation and operators: + - * / // % ** ~ == != < <= > >= = ( ) [ ] { } , . : |
+    op,  // punctuation and operators: + - * / // % ** ~ == != < <= > >= = ( ) [ ] { } , . : |
     eof,
 };
 

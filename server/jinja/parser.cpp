@@ -11,11 +11,11 @@ namespace tandem::jinja {
 
 namespace {
 
-constexpr int k_max_nesting = 64;   // recursive-descent depth (blocks, parentheses)
-constexpr int k_max_height = 64;    // expression tree height (long operator chains)
+constexpr int k_max_nesting = 64;  // recursive-descent depth (blocks, parentheses)
+constexpr int k_max_height = 64;   // expression tree height (long operator chains)
 
 class parser {
-public:
+  public:
     explicit parser(const std::vector<token>& tokens) : toks_(tokens) {}
 
     stmt_list parse_template() {
@@ -24,7 +24,7 @@ public:
         return body;
     }
 
-private:
+  private:
     // --- token helpers -------------------------------------------------------------------------
     const token& cur() const { return toks_[pos_]; }
     const token& peek(size_t ahead = 1) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
@@ -55,14 +55,22 @@ private:
 
     static std::string describe(const token& t) {
         switch (t.kind) {
-            case token_kind::eof: return "end of template";
-            case token_kind::text: return "template text";
-            case token_kind::expr_open: return "'{{'";
-            case token_kind::expr_close: return "'}}'";
-            case token_kind::stmt_open: return "'{%'";
-            case token_kind::stmt_close: return "'%}'";
-            case token_kind::string: return "string literal";
-            default: return "'" + t.text + "'";
+            case token_kind::eof:
+                return "end of template";
+            case token_kind::text:
+                return "template text";
+            case token_kind::expr_open:
+                return "'{{'";
+            case token_kind::expr_close:
+                return "'}}'";
+            case token_kind::stmt_open:
+                return "'{%'";
+            case token_kind::stmt_close:
+                return "'%}'";
+            case token_kind::string:
+                return "string literal";
+            default:
+                return "'" + t.text + "'";
         }
     }
 
@@ -415,9 +423,8 @@ private:
         expr_ptr e = parse_math1();
         while (true) {
             const token& at = cur();
-            if (at.kind == token_kind::op &&
-                (at.text == "==" || at.text == "!=" || at.text == "<" || at.text == "<=" || at.text == ">" ||
-                 at.text == ">=")) {
+            if (at.kind == token_kind::op && (at.text == "==" || at.text == "!=" || at.text == "<" || at.text == "<=" ||
+                                              at.text == ">" || at.text == ">=")) {
                 advance();
                 e = binary(at, at.text, std::move(e), parse_math1());
             } else if (is_name("in")) {
@@ -493,9 +500,12 @@ private:
             case token_kind::name: {
                 advance();
                 auto e = node(expr_kind::literal, t);
-                if (t.text == "true" || t.text == "True") e->lit = value(true);
-                else if (t.text == "false" || t.text == "False") e->lit = value(false);
-                else if (t.text == "none" || t.text == "None") e->lit = value(none_t{});
+                if (t.text == "true" || t.text == "True")
+                    e->lit = value(true);
+                else if (t.text == "false" || t.text == "False")
+                    e->lit = value(false);
+                else if (t.text == "none" || t.text == "None")
+                    e->lit = value(none_t{});
                 else {
                     e->kind = expr_kind::name;
                     e->name = t.text;
@@ -526,7 +536,8 @@ private:
                 if (t.text == "[") return parse_list();
                 if (t.text == "{") return parse_dict();
                 [[fallthrough]];
-            default: fail(t, "unexpected " + describe(t));
+            default:
+                fail(t, "unexpected " + describe(t));
         }
     }
 
@@ -701,6 +712,8 @@ private:
 
 }  // namespace
 
-stmt_list parse(const std::vector<token>& tokens) { return parser(tokens).parse_template(); }
+stmt_list parse(const std::vector<token>& tokens) {
+    return parser(tokens).parse_template();
+}
 
 }  // namespace tandem::jinja

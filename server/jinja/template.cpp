@@ -19,16 +19,21 @@ template <typename Json>
 value from_json(const Json& j, uint32_t depth) {
     if (depth > k_max_value_depth - 8) throw tandem::error("chat template context: JSON nested too deeply");
     switch (j.type()) {
-        case nlohmann::json::value_t::null: return value(none_t{});
-        case nlohmann::json::value_t::boolean: return value(j.template get<bool>());
-        case nlohmann::json::value_t::number_integer: return value(j.template get<int64_t>());
+        case nlohmann::json::value_t::null:
+            return value(none_t{});
+        case nlohmann::json::value_t::boolean:
+            return value(j.template get<bool>());
+        case nlohmann::json::value_t::number_integer:
+            return value(j.template get<int64_t>());
         case nlohmann::json::value_t::number_unsigned: {
             uint64_t u = j.template get<uint64_t>();
             if (u > static_cast<uint64_t>(INT64_MAX)) return value(static_cast<double>(u));
             return value(static_cast<int64_t>(u));
         }
-        case nlohmann::json::value_t::number_float: return value(j.template get<double>());
-        case nlohmann::json::value_t::string: return value(j.template get_ref<const std::string&>());
+        case nlohmann::json::value_t::number_float:
+            return value(j.template get<double>());
+        case nlohmann::json::value_t::string:
+            return value(j.template get_ref<const std::string&>());
         case nlohmann::json::value_t::array: {
             value_list items;
             items.reserve(j.size());
@@ -37,10 +42,12 @@ value from_json(const Json& j, uint32_t depth) {
         }
         case nlohmann::json::value_t::object: {
             value m = make_map();
-            for (auto it = j.begin(); it != j.end(); ++it) m.map_handle()->set(it.key(), from_json(it.value(), depth + 1));
+            for (auto it = j.begin(); it != j.end(); ++it)
+                m.map_handle()->set(it.key(), from_json(it.value(), depth + 1));
             return m;
         }
-        default: throw tandem::error("chat template context: unsupported JSON value (binary or discarded)");
+        default:
+            throw tandem::error("chat template context: unsupported JSON value (binary or discarded)");
     }
 }
 
@@ -74,8 +81,8 @@ value g_range(interpreter& in, call_args& a) {
         if (a.positional.size() == 3) step = a.positional[2].to_int();
     }
     if (step == 0) throw value_error{"range() arg 3 must not be zero"};
-    double n_items = std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) /
-                                             static_cast<double>(step)));
+    double n_items =
+        std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)));
     if (n_items > static_cast<double>(in.options().max_iterations)) {
         throw value_error{"range() of " + format_float(n_items) + " items exceeds the iteration limit"};
     }
@@ -93,14 +100,19 @@ value make_namespace_like(call_args& a, bool is_namespace) {
         for (const auto& [k, v] : p.map().entries()) m.map_handle()->set(k, v);
     }
     for (auto& [k, v] : a.named) {
-        if (is_namespace && v.has_namespace()) throw value_error{"a namespace() object cannot be stored inside a namespace"};
+        if (is_namespace && v.has_namespace())
+            throw value_error{"a namespace() object cannot be stored inside a namespace"};
         m.map_handle()->set(k, std::move(v));
     }
     return m;
 }
 
-value g_namespace(interpreter&, call_args& a) { return make_namespace_like(a, true); }
-value g_dict(interpreter&, call_args& a) { return make_namespace_like(a, false); }
+value g_namespace(interpreter&, call_args& a) {
+    return make_namespace_like(a, true);
+}
+value g_dict(interpreter&, call_args& a) {
+    return make_namespace_like(a, false);
+}
 
 value g_raise_exception(interpreter&, call_args& a) {
     throw value_error{a.positional.empty() ? std::string("raise_exception() called") : to_str(a.positional[0])};
@@ -166,7 +178,9 @@ chat_template::~chat_template() = default;
 chat_template::chat_template(chat_template&&) noexcept = default;
 chat_template& chat_template::operator=(chat_template&&) noexcept = default;
 
-std::string chat_template::render(const nlohmann::json& context) const { return render(context, render_options{}); }
+std::string chat_template::render(const nlohmann::json& context) const {
+    return render(context, render_options{});
+}
 
 std::string chat_template::render(const nlohmann::json& context, const render_options& options) const {
     return guarded("rendering", [&] {

@@ -8,10 +8,9 @@
 #include <cstddef>
 #include <ctime>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace tandem::jinja {
 
@@ -21,14 +20,14 @@ struct stmt;
 // tandem::error for that request.
 struct render_options {
     size_t max_output_bytes = size_t{8} << 20;  // also bounds every intermediate string
-    size_t max_iterations = 1'000'000;           // loop iterations + range() items, whole render
-    size_t max_work = 50'000'000;                // abstract work units (expressions, copied bytes / 16)
-    int max_depth = 32;                          // macro recursion / nested captures
-    std::optional<std::time_t> now;              // clock for strftime_now (tests fix it); unset: real time
+    size_t max_iterations = 1'000'000;          // loop iterations + range() items, whole render
+    size_t max_work = 50'000'000;               // abstract work units (expressions, copied bytes / 16)
+    int max_depth = 32;                         // macro recursion / nested captures
+    std::optional<std::time_t> now;             // clock for strftime_now (tests fix it); unset: real time
 };
 
 class chat_template {
-public:
+  public:
     // Parses; throws tandem::error with line/column on syntax errors.
     explicit chat_template(std::string source);
     ~chat_template();
@@ -43,7 +42,7 @@ public:
 
     const std::string& source() const { return source_; }
 
-private:
+  private:
     struct impl;
     std::string source_;
     std::unique_ptr<impl> impl_;

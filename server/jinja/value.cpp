@@ -90,34 +90,55 @@ double value::to_double() const {
     throw value_error{"expected a number, got " + type_name(*this)};
 }
 
-value make_map() { return value(std::make_shared<value_map>()); }
-value make_list(value_list items) { return value(std::move(items)); }
+value make_map() {
+    return value(std::make_shared<value_map>());
+}
+value make_list(value_list items) {
+    return value(std::move(items));
+}
 
 std::string type_name(const value& v) {
     switch (v.v.index()) {
-        case 0: return "Undefined";
-        case 1: return "NoneType";
-        case 2: return "bool";
-        case 3: return "int";
-        case 4: return "float";
-        case 5: return "str";
-        case 6: return "list";
-        case 7: return v.map().is_namespace ? "Namespace" : "dict";
-        default: return "function";
+        case 0:
+            return "Undefined";
+        case 1:
+            return "NoneType";
+        case 2:
+            return "bool";
+        case 3:
+            return "int";
+        case 4:
+            return "float";
+        case 5:
+            return "str";
+        case 6:
+            return "list";
+        case 7:
+            return v.map().is_namespace ? "Namespace" : "dict";
+        default:
+            return "function";
     }
 }
 
 bool truthy(const value& v) {
     switch (v.v.index()) {
         case 0:
-        case 1: return false;
-        case 2: return v.as_bool();
-        case 3: return v.as_int() != 0;
-        case 4: return v.as_float() != 0.0;
-        case 5: return !v.str().empty();
-        case 6: return !v.list().empty();
-        case 7: return v.map().size() != 0;
-        default: return true;
+        case 1:
+            return false;
+        case 2:
+            return v.as_bool();
+        case 3:
+            return v.as_int() != 0;
+        case 4:
+            return v.as_float() != 0.0;
+        case 5:
+            return !v.str().empty();
+        case 6:
+            return !v.list().empty();
+        case 7:
+            return v.map().size() != 0;
+        default:
+            return true;
     }
 }
 
@@ -180,13 +201,27 @@ void append_json_string(std::string& out, const std::string& s) {
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -209,18 +244,30 @@ void append_json(std::string& out, const value& v, const json_dump_options& opt,
         out.append(static_cast<size_t>(opt.indent) * static_cast<size_t>(level), ' ');
     };
     switch (v.v.index()) {
-        case 0: throw value_error{"Object of type Undefined is not JSON serializable"};
-        case 1: out += "null"; return;
-        case 2: out += v.as_bool() ? "true" : "false"; return;
-        case 3: out += std::to_string(v.as_int()); return;
+        case 0:
+            throw value_error{"Object of type Undefined is not JSON serializable"};
+        case 1:
+            out += "null";
+            return;
+        case 2:
+            out += v.as_bool() ? "true" : "false";
+            return;
+        case 3:
+            out += std::to_string(v.as_int());
+            return;
         case 4: {
             double d = v.as_float();
-            if (std::isnan(d)) out += "NaN";
-            else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
-            else out += format_float(d);
+            if (std::isnan(d))
+                out += "NaN";
+            else if (std::isinf(d))
+                out += d > 0 ? "Infinity" : "-Infinity";
+            else
+                out += format_float(d);
             return;
         }
-        case 5: append_json_string(out, v.str()); return;
+        case 5:
+            append_json_string(out, v.str());
+            return;
         case 6: {
             const auto& l = v.list();
             if (l.empty()) {
@@ -259,7 +306,8 @@ void append_json(std::string& out, const value& v, const json_dump_options& opt,
             out += '}';
             return;
         }
-        default: throw value_error{"Object of type function is not JSON serializable"};
+        default:
+            throw value_error{"Object of type function is not JSON serializable"};
     }
 }
 
@@ -267,7 +315,9 @@ void append_json(std::string& out, const value& v, const json_dump_options& opt,
 
 void append_repr(std::string& out, const value& v) {
     switch (v.v.index()) {
-        case 5: append_string_repr(out, v.str()); return;
+        case 5:
+            append_string_repr(out, v.str());
+            return;
         case 6: {
             out += '[';
             bool first = true;
@@ -292,25 +342,33 @@ void append_repr(std::string& out, const value& v) {
             out += v.map().is_namespace ? "}>" : "}";
             return;
         }
-        default: out += to_str(v);
+        default:
+            out += to_str(v);
     }
 }
 
 std::string to_str(const value& v) {
     switch (v.v.index()) {
-        case 0: return "";
-        case 1: return "None";
-        case 2: return v.as_bool() ? "True" : "False";
-        case 3: return std::to_string(v.as_int());
-        case 4: return format_float(v.as_float());
-        case 5: return v.str();
+        case 0:
+            return "";
+        case 1:
+            return "None";
+        case 2:
+            return v.as_bool() ? "True" : "False";
+        case 3:
+            return std::to_string(v.as_int());
+        case 4:
+            return format_float(v.as_float());
+        case 5:
+            return v.str();
         case 6:
         case 7: {
             std::string out;
             append_repr(out, v);
             return out;
         }
-        default: return "<function " + v.func()->name + ">";
+        default:
+            return "<function " + v.func()->name + ">";
     }
 }
 
@@ -330,8 +388,10 @@ bool equals(const value& a, const value& b) {
     if (a.v.index() != b.v.index()) return false;
     switch (a.v.index()) {
         case 0:
-        case 1: return true;
-        case 5: return a.str() == b.str();
+        case 1:
+            return true;
+        case 5:
+            return a.str() == b.str();
         case 6: {
             const auto& x = a.list();
             const auto& y = b.list();
@@ -350,7 +410,8 @@ bool equals(const value& a, const value& b) {
             }
             return true;
         }
-        default: return a.func() == b.func();
+        default:
+            return a.func() == b.func();
     }
 }
 

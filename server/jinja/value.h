@@ -34,13 +34,13 @@ constexpr uint32_t k_max_value_depth = 256;
 
 struct value_list : std::vector<value> {
     using std::vector<value>::vector;
-    uint32_t depth = 1;           // filled in when wrapped into a value
-    bool has_namespace = false;   // some element is or contains a namespace() object
+    uint32_t depth = 1;          // filled in when wrapped into a value
+    bool has_namespace = false;  // some element is or contains a namespace() object
 };
 
 // Insertion-ordered string-keyed map (Python dicts keep insertion order). Indexed once it grows.
 class value_map {
-public:
+  public:
     const value* find(std::string_view key) const;
     value* find(std::string_view key);
     void set(std::string key, value v);
@@ -51,7 +51,7 @@ public:
     uint32_t depth = 1;
     bool has_namespace = false;
 
-private:
+  private:
     std::vector<std::pair<std::string, value>> entries_;
     std::unordered_map<std::string, size_t> index_;  // built when entries_ exceeds a few items
 };

@@ -67,7 +67,9 @@ void check_prompt(model_rig& rig, const golden_case& gc, const std::string& prom
         }
         const double margin = top[0][1].get<double>() - top[1][1].get<double>();
         diverged = diverged || margin <= 2 * gc.max_abs;
-        if (!diverged) EXPECT_EQ(argmax(last.data(), nv), gen[k]) << prompt_id << " greedy step " << k;
+        if (!diverged) {
+            EXPECT_EQ(argmax(last.data(), nv), gen[k]) << prompt_id << " greedy step " << k;
+        }
     }
 }
 

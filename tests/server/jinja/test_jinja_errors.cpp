@@ -4,10 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "server/jinja/template.h"
@@ -28,7 +27,9 @@ std::string error_of(const std::string& src, const ojson& ctx = ojson::object(),
     return "";
 }
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 TEST(JinjaErrors, SyntaxErrorsNamePosition) {
     std::string e = error_of("line one\n{% if x %}\n{{ 1 + }}\n{% endif %}");
@@ -76,7 +77,8 @@ TEST(JinjaErrors, RecursionIsBounded) {
     // Even with the macro limit lifted, the evaluator's own frame bound stops it before the stack ends.
     render_options opt;
     opt.max_depth = 1'000'000;
-    e = error_of("{% macro f(n) %}{% if true %}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}", ojson::object(), opt);
+    e = error_of("{% macro f(n) %}{% if true %}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}", ojson::object(),
+                 opt);
     EXPECT_TRUE(has(e, "nested too deeply")) << e;
     // Deeply nested syntax is rejected by the parser instead of overflowing the stack.
     std::string deep = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
@@ -92,7 +94,8 @@ TEST(JinjaErrors, RecursionIsBounded) {
 TEST(JinjaErrors, IterationsAreBounded) {
     render_options opt;
     opt.max_iterations = 5000;
-    std::string e = error_of("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", ojson::object(), opt);
+    std::string e =
+        error_of("{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}", ojson::object(), opt);
     EXPECT_TRUE(has(e, "iteration limit")) << e;
     EXPECT_TRUE(has(error_of("{{ range(2000000000)|length }}"), "exceeds the iteration limit"));
     // A small nested loop stays well within the default limits.
@@ -102,9 +105,11 @@ TEST(JinjaErrors, IterationsAreBounded) {
 TEST(JinjaErrors, OutputAndStringsAreBounded) {
     render_options opt;
     opt.max_output_bytes = 5000;
-    EXPECT_TRUE(has(error_of("{% for i in range(1000) %}0123456789{% endfor %}", ojson::object(), opt), "output exceeds"));
+    EXPECT_TRUE(
+        has(error_of("{% for i in range(1000) %}0123456789{% endfor %}", ojson::object(), opt), "output exceeds"));
     EXPECT_TRUE(has(error_of("{{ 'a' * 100000 }}", ojson::object(), opt), "exceeds the output limit"));
-    EXPECT_TRUE(has(error_of("{% set s = 'x' * 4000 %}{{ (s ~ s)|length }}", ojson::object(), opt), "exceeds the output limit"));
+    EXPECT_TRUE(has(error_of("{% set s = 'x' * 4000 %}{{ (s ~ s)|length }}", ojson::object(), opt),
+                    "exceeds the output limit"));
 }
 
 TEST(JinjaErrors, WorkIsBounded) {
@@ -122,8 +127,8 @@ TEST(JinjaErrors, WorkIsBounded) {
 }
 
 TEST(JinjaErrors, ValueNestingAndNamespaceCyclesAreRejected) {
-    std::string e = error_of(
-        "{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}");
+    std::string e =
+        error_of("{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}");
     EXPECT_TRUE(has(e, "nested too deeply")) << e;
     EXPECT_TRUE(has(error_of("{% set ns = namespace() %}{% set ns.me = ns %}"), "cannot be stored inside"));
     EXPECT_TRUE(has(error_of("{% set ns = namespace() %}{% set ns.me = [ns] %}"), "cannot be stored inside"));
@@ -154,7 +159,7 @@ std::string read_template(const std::string& name) {
 // Mutated real templates must either render or fail with tandem::error: never crash, hang or
 // leak another exception type (run under -DTANDEM_SANITIZE=address,undefined to check memory).
 TEST(JinjaErrors, MutatedTemplatesFailCleanly) {
-    const char* files[] = {"llama-3.1.jinja", "qwen3.jinja", "gemma4.jinja", "mistral-small-3.1.jinja",
+    const char* files[] = {"llama-3.1.jinja",           "qwen3.jinja",       "gemma4.jinja", "mistral-small-3.1.jinja",
                            "deepseek-r1-distill.jinja", "mistral-nemo.jinja"};
     const std::string alphabet = "{}%#-+()[]'\"|.,:=~*/ \n\\abinotfrsx019";
     ojson tool = {{"type", "function"},
@@ -162,7 +167,9 @@ TEST(JinjaErrors, MutatedTemplatesFailCleanly) {
     ojson ctx = {{"messages",
                   {{{"role", "system"}, {"content", "s"}},
                    {{"role", "user"}, {"content", "u"}},
-                   {{"role", "assistant"}, {"content", "a"}, {"tool_calls", {{{"id", "abcdefghi"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}}}}},
+                   {{"role", "assistant"},
+                    {"content", "a"},
+                    {"tool_calls", {{{"id", "abcdefghi"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}}}}},
                    {{"role", "tool"}, {"content", "r"}, {"tool_call_id", "abcdefghi"}}}},
                  {"tools", {tool}},
                  {"bos_token", "<s>"},
@@ -185,9 +192,14 @@ TEST(JinjaErrors, MutatedTemplatesFailCleanly) {
             for (int k = 0; k < n_edits && !src.empty(); ++k) {
                 size_t pos = next(static_cast<uint32_t>(src.size()));
                 switch (next(3)) {
-                    case 0: src[pos] = alphabet[next(static_cast<uint32_t>(alphabet.size()))]; break;
-                    case 1: src.erase(pos, next(12)); break;
-                    default: src.insert(pos, src.substr(next(static_cast<uint32_t>(src.size())), next(24)));
+                    case 0:
+                        src[pos] = alphabet[next(static_cast<uint32_t>(alphabet.size()))];
+                        break;
+                    case 1:
+                        src.erase(pos, next(12));
+                        break;
+                    default:
+                        src.insert(pos, src.substr(next(static_cast<uint32_t>(src.size())), next(24)));
                 }
             }
             try {

@@ -30,8 +30,10 @@ TEST(JinjaLanguage, TextAndOutput) {
 
 TEST(JinjaLanguage, StringEscapes) {
     EXPECT_EQ(render(R"({{ 'a\nb\t\'\\' }})"), "a\nb\t'\\");
-    EXPECT_EQ(render(R"({{ "\u00e9\x41" }})"), "\xc3\xa9" "A");
-    EXPECT_EQ(render("{{ 'a' 'b' }}"), "ab");  // adjacent literals concatenate
+    EXPECT_EQ(render(R"({{ "\u00e9\x41" }})"),
+              "\xc3\xa9"
+              "A");
+    EXPECT_EQ(render("{{ 'a' 'b' }}"), "ab");   // adjacent literals concatenate
     EXPECT_EQ(render("{{ 'x\\\ny' }}"), "xy");  // backslash-newline continuation
 }
 
@@ -68,9 +70,10 @@ TEST(JinjaLanguage, ForLoopAndLoopVariable) {
     EXPECT_EQ(render("{% for x in xs %}{{ loop.index }}{{ loop.index0 }}{{ x }}{% endfor %}", ctx), "10a21b32c");
     EXPECT_EQ(render("{% for x in xs %}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.length }}{% endfor %}", ctx),
               "323213103");
-    EXPECT_EQ(render("{% for x in xs %}{% if loop.first %}[{% endif %}{{ x }}{% if loop.last %}]{% endif %}{% endfor %}",
-                     ctx),
-              "[abc]");
+    EXPECT_EQ(
+        render("{% for x in xs %}{% if loop.first %}[{% endif %}{{ x }}{% if loop.last %}]{% endif %}{% endfor %}",
+               ctx),
+        "[abc]");
     EXPECT_EQ(render("{% for x in xs %}{{ loop.previtem }}|{{ loop.nextitem }};{% endfor %}", ctx), "|b;a|c;b|;");
     EXPECT_EQ(render("{% for x in xs %}{{ loop.cycle('o', 'e') }}{% endfor %}", ctx), "oeo");
     EXPECT_EQ(render("{% for x in [] %}a{% else %}empty{% endfor %}"), "empty");
@@ -115,7 +118,8 @@ TEST(JinjaLanguage, Macros) {
               "hi bo! hi al? hi x.");
     EXPECT_EQ(render("{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}"), "321");
     // Macros see the template's top-level variables.
-    EXPECT_EQ(render("{% set sep = '-' %}{% macro j(a, b) %}{{ a }}{{ sep }}{{ b }}{% endmacro %}{{ j(1, 2) }}"), "1-2");
+    EXPECT_EQ(render("{% set sep = '-' %}{% macro j(a, b) %}{{ a }}{{ sep }}{{ b }}{% endmacro %}{{ j(1, 2) }}"),
+              "1-2");
     EXPECT_EQ(render("{% macro m() %}{{ varargs|length }}{{ kwargs.k }}{% endmacro %}{{ m(1, 2, k='v') }}"), "2v");
     EXPECT_EQ(render("{% macro box() %}[{{ caller() }}]{% endmacro %}{% call box() %}in{% endcall %}"), "[in]");
     EXPECT_EQ(render("{% macro m() %}  x  {% endmacro %}<{{ m() | trim }}>"), "<x>");
@@ -159,8 +163,9 @@ TEST(JinjaLanguage, StringMethods) {
     EXPECT_EQ(render("{{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a-b-c'.split('-', 1) }}"),
               "['a', 'b', '', 'c'] ['a', 'b'] ['a', 'b-c']");
     EXPECT_EQ(render("{{ 'x</think>y'.split('</think>')[-1] }} {{ 'a-b-c'.rsplit('-', 1) }}"), "y ['a-b', 'c']");
-    EXPECT_EQ(render("{{ 'hello'.startswith('he') }} {{ 'hello'.endswith('lo') }} {{ 'hello'.startswith(('x', 'h')) }}"),
-              "True True True");
+    EXPECT_EQ(
+        render("{{ 'hello'.startswith('he') }} {{ 'hello'.endswith('lo') }} {{ 'hello'.startswith(('x', 'h')) }}"),
+        "True True True");
     EXPECT_EQ(render("{{ 'aBc'.upper() }} {{ 'aBc'.lower() }} {{ 'hello world'.title() }} {{ 'hELLO'.capitalize() }}"),
               "ABC abc Hello World Hello");
     EXPECT_EQ(render("{{ 'aaa'.replace('a', 'b', 2) }} {{ ', '.join(['x', 'y']) }} {{ 'abcb'.find('b') }}"),
@@ -187,9 +192,11 @@ TEST(JinjaLanguage, Filters) {
               "d  e x");
     EXPECT_EQ(render("{{ 42|string ~ '!' }} {{ '12'|int + 1 }} {{ '3.7'|int }} {{ 'x'|int(-1) }} {{ '2.5'|float }}"),
               "42! 13 3 -1 2.5");
-    EXPECT_EQ(render("{{ 'ab'|list }} {{ [3, 1, 2]|sort }} {{ [3, 1, 2]|sort(reverse=true) }} {{ [1, 2]|reverse|list }}"),
-              "['a', 'b'] [1, 2, 3] [3, 2, 1] [2, 1]");
-    EXPECT_EQ(render("{{ ['b', 'A', 'a']|unique|list }} {{ [1, 2, 3]|sum }} {{ 2.567|round(2) }} {{ 2.5|round }} {{ 3.5|round }}"),
+    EXPECT_EQ(
+        render("{{ 'ab'|list }} {{ [3, 1, 2]|sort }} {{ [3, 1, 2]|sort(reverse=true) }} {{ [1, 2]|reverse|list }}"),
+        "['a', 'b'] [1, 2, 3] [3, 2, 1] [2, 1]");
+    EXPECT_EQ(render("{{ ['b', 'A', 'a']|unique|list }} {{ [1, 2, 3]|sum }} {{ 2.567|round(2) }} {{ 2.5|round }} {{ "
+                     "3.5|round }}"),
               "['b', 'A'] 6 2.57 2.0 4.0");
     EXPECT_EQ(render("{{ 'a<b>&\"'|escape }} {{ 'x'|safe }} {{ 'aXbX'|replace('X', '_') }}"),
               "a&lt;b&gt;&amp;&#34; x a_b_");
@@ -200,8 +207,8 @@ TEST(JinjaLanguage, Filters) {
 }
 
 TEST(JinjaLanguage, SelectMapFilters) {
-    ojson ctx = {{"ms",
-                  {{{"role", "user"}, {"n", 1}}, {{"role", "assistant"}, {"n", 2}}, {{"role", "user"}, {"n", 3}}}}};
+    ojson ctx = {
+        {"ms", {{{"role", "user"}, {"n", 1}}, {{"role", "assistant"}, {"n", 2}}, {{"role", "user"}, {"n", 3}}}}};
     EXPECT_EQ(render("{{ ms|selectattr('role', 'equalto', 'user')|map(attribute='n')|list }}", ctx), "[1, 3]");
     EXPECT_EQ(render("{{ ms|rejectattr('role', '==', 'user')|map(attribute='n')|join(',') }}", ctx), "2");
     EXPECT_EQ(render("{{ [1, 2, 3, 4]|select('even')|list }} {{ [1, 2, 3]|reject('odd')|list }}"), "[2, 4] [2]");
@@ -215,7 +222,8 @@ TEST(JinjaLanguage, SelectMapFilters) {
 TEST(JinjaLanguage, ToJson) {
     ojson ctx = {{"t", {{"name", "f"}, {"args", {1, 2.5, true, nullptr}}, {"u", "\xc3\xa9\"\n"}}}};
     // json.dumps defaults: ", " and ": " separators, no sorting, ensure_ascii=False.
-    EXPECT_EQ(render("{{ t|tojson }}", ctx), "{\"name\": \"f\", \"args\": [1, 2.5, true, null], \"u\": \"\xc3\xa9\\\"\\n\"}");
+    EXPECT_EQ(render("{{ t|tojson }}", ctx),
+              "{\"name\": \"f\", \"args\": [1, 2.5, true, null], \"u\": \"\xc3\xa9\\\"\\n\"}");
     EXPECT_EQ(render("{{ {'a': [1, {}], 'b': []}|tojson(indent=2) }}"),
               "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": []\n}");
     EXPECT_EQ(render("{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}"), "{\"a\": 2, \"b\": 1}");

@@ -6,9 +6,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.h"
 #include "server/jinja/template.h"
@@ -185,14 +184,15 @@ TEST(JinjaTemplates, Qwen25ToolCall) {
     messages.push_back(tool_call_message({{"city", "Paris"}}, nullptr));
     messages.push_back({{"role", "tool"}, {"content", "22C"}});
     ojson ctx = {{"messages", messages}, {"tools", {weather_tool()}}, {"add_generation_prompt", true}};
-    EXPECT_EQ(render("qwen2.5.jinja", ctx),
-              std::string("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n") +
-                  k_qwen_tools_preamble +
-                  "<|im_start|>user\nWeather in Paris?<|im_end|>\n"
-                  "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
-                  "\"Paris\"}}\n</tool_call><|im_end|>\n"
-                  "<|im_start|>user\n<tool_response>\n22C\n</tool_response><|im_end|>\n"
-                  "<|im_start|>assistant\n");
+    EXPECT_EQ(
+        render("qwen2.5.jinja", ctx),
+        std::string("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n") +
+            k_qwen_tools_preamble +
+            "<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+            "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+            "\"Paris\"}}\n</tool_call><|im_end|>\n"
+            "<|im_start|>user\n<tool_response>\n22C\n</tool_response><|im_end|>\n"
+            "<|im_start|>assistant\n");
 }
 
 TEST(JinjaTemplates, Qwen3DropsOldReasoningAndHonoursEnableThinking) {
@@ -249,7 +249,8 @@ TEST(JinjaTemplates, Gemma3Chat) {
 
 TEST(JinjaTemplates, Gemma3MultimodalContentAndRoleCheck) {
     ojson parts = {{{"type", "text"}, {"text", "  Describe  "}}, {{"type", "image"}}};
-    ojson ctx = {{"messages", {{{"role", "user"}, {"content", parts}}}}, {"bos_token", "<bos>"},
+    ojson ctx = {{"messages", {{{"role", "user"}, {"content", parts}}}},
+                 {"bos_token", "<bos>"},
                  {"add_generation_prompt", false}};
     EXPECT_EQ(render("gemma3.jinja", ctx), "<bos><start_of_turn>user\nDescribe<start_of_image><end_of_turn>\n");
     ojson bad = {{"messages", {{{"role", "user"}, {"content", "a"}}, {{"role", "user"}, {"content", "b"}}}},
@@ -315,13 +316,14 @@ TEST(JinjaTemplates, MistralNemoTools) {
     messages.push_back(call);
     messages.push_back({{"role", "tool"}, {"content", "22"}, {"tool_call_id", "abc123xyz"}});
     ojson ctx = {{"messages", messages}, {"tools", {weather_tool()}}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
-    EXPECT_EQ(render("mistral-nemo.jinja", ctx),
-              "<s>[AVAILABLE_TOOLS][{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
-              "\"description\": \"Get weather\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
-              "{\"type\": \"string\"}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]"
-              "[INST]Weather in Paris?[/INST]"
-              "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abc123xyz\"}]</s>"
-              "[TOOL_RESULTS]{\"content\": 22, \"call_id\": \"abc123xyz\"}[/TOOL_RESULTS]");
+    EXPECT_EQ(
+        render("mistral-nemo.jinja", ctx),
+        "<s>[AVAILABLE_TOOLS][{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+        "\"description\": \"Get weather\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
+        "{\"type\": \"string\"}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]"
+        "[INST]Weather in Paris?[/INST]"
+        "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abc123xyz\"}]</s>"
+        "[TOOL_RESULTS]{\"content\": 22, \"call_id\": \"abc123xyz\"}[/TOOL_RESULTS]");
     messages[2]["tool_call_id"] = "short";
     ctx["messages"] = messages;
     EXPECT_THROW(render("mistral-nemo.jinja", ctx), tandem::error);

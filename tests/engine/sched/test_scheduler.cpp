@@ -1,0 +1,197 @@
+// The scheduler driven without a model (vLLM style): plans are checked by hand, and "runner
+// outputs" are tokens the test chooses. Covers chunked prefill under a token budget, admission
+// limits, preemption of the newest sequence when KV blocks run out, abort, and finish reasons.
+#include <gtest/gtest.h>
+
+#include "engine/kv/kv_cache_manager.h"
+#include "engine/sched/scheduler.h"
+
+namespace tandem {
+namespace {
+
+constexpr int32_t k_eos = 2;
+
+struct rig {
+    kv_cache_manager kv;
+    scheduler sched;
+    uint64_t next_id = 1;
+
+    static kv_cache_config kv_cfg(int32_t n_blocks) {
+        kv_cache_config c;
+        c.block_size = 4;
+        c.groups = {{n_blocks, 0}};
+        return c;
+    }
+    static sched_config sc(int32_t max_running, int32_t budget, int32_t ctx) {
+        sched_config c;
+        c.max_running = max_running;
+        c.token_budget = budget;
+        c.ctx_size = ctx;
+        c.is_eog = [](int32_t t) { return t == k_eos; };
+        return c;
+    }
+    rig(int32_t n_blocks, int32_t max_running, int32_t budget, int32_t ctx = 64)
+        : kv(kv_cfg(n_blocks)), sched(sc(max_running, budget, ctx), kv) {}
+
+    std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10) {
+        auto s = std::make_unique<sequence>();
+        s->id = next_id++;
+        for (int32_t i = 0; i < n_prompt; ++i) s->tokens.push_back(first_token + i);
+        s->n_prompt = n_prompt;
+        s->max_tokens = max_tokens;
+        sampling_params p;
+        p.temperature = 0;
+        s->smp = std::make_unique<sampler>(p, 100);
+        s->stream = std::make_shared<request_stream>(s->id, 1000);
+        auto stream = s->stream;
+        sched.add(std::move(s));
+        return stream;
+    }
+    // Runs one step; every sampling item "samples" `token`.
+    step_plan step(int32_t token = 5) {
+        step_plan plan = sched.schedule();
+        std::vector<scheduler::sampled> out;
+        for (const sched_item& it : plan.items) {
+            if (it.sample) out.push_back({token, 0.0f, {}});
+        }
+        sched.update(plan, out);
+        return plan;
+    }
+};
+
+std::vector<stream_event> drain(request_stream& s) {
+    std::vector<stream_event> v;
+    while (auto ev = s.pop()) v.push_back(std::move(*ev));
+    return v;
+}
+
+TEST(scheduler, chunked_prefill_respects_the_token_budget) {
+    rig r(64, 4, 8);
+    auto a = r.add(20, 3);
+    step_plan p = r.step();
+    ASSERT_EQ(p.items.size(), 1u);
+    EXPECT_EQ(p.items[0].start, 0);
+    EXPECT_EQ(p.items[0].n_new, 8);
+    EXPECT_FALSE(p.items[0].sample);
+    p = r.step();
+    EXPECT_EQ(p.items[0].start, 8);
+    EXPECT_EQ(p.items[0].n_new, 8);
+    p = r.step();
+    EXPECT_EQ(p.items[0].n_new, 4);  // the rest of the prompt, then the first token is sampled
+    EXPECT_TRUE(p.items[0].sample);
+    EXPECT_EQ(drain(*a).size(), 1u);
+}
+
+TEST(scheduler, decodes_and_prefills_share_a_step) {
+    rig r(64, 4, 10);
+    auto a = r.add(4, 10);
+    r.step();  // a's prompt
+    auto b = r.add(30, 10);
+    step_plan p = r.step();
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_new, 1);  // a decodes its sampled token
+    EXPECT_TRUE(p.items[0].sample);
+    EXPECT_EQ(p.items[1].n_new, 9);  // b's prefill takes the rest of the budget
+    EXPECT_FALSE(p.items[1].sample);
+}
+
+TEST(scheduler, max_running_bounds_admission) {
+    rig r(64, 2, 100);
+    r.add(3, 5);
+    r.add(3, 5);
+    r.add(3, 5);
+    step_plan p = r.step();
+    EXPECT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(r.sched.n_running(), 2);
+    EXPECT_EQ(r.sched.n_waiting(), 1);
+}
+
+TEST(scheduler, finishes_on_max_tokens_eos_and_context_end) {
+    rig r(64, 4, 100, /*ctx=*/12);
+    auto by_len = r.add(3, 2);
+    auto by_eos = r.add(3, 10, 20);
+    auto by_ctx = r.add(10, 50, 40);
+    r.step(5);
+    r.sched.abort(0);  // unknown id: no effect
+    // Second step: by_eos samples EOS; by_len reaches 2 tokens; by_ctx reaches 12 tokens (ctx end).
+    step_plan plan = r.sched.schedule();
+    std::vector<scheduler::sampled> out;
+    for (const sched_item& it : plan.items) out.push_back({it.seq->tokens[0] == 20 ? k_eos : 7, 0.0f, {}});
+    r.sched.update(plan, out);
+    auto last = [](request_stream& s) { return drain(s).back(); };
+    const stream_event a = last(*by_len), b = last(*by_eos), c = last(*by_ctx);
+    EXPECT_EQ(a.what, stream_event::kind::done);
+    EXPECT_EQ(a.reason, finish_reason::length);
+    EXPECT_EQ(a.n_generated, 2);
+    EXPECT_EQ(b.reason, finish_reason::stop);
+    EXPECT_EQ(c.reason, finish_reason::length);
+    EXPECT_EQ(c.n_prompt + c.n_generated, 12);
+    EXPECT_EQ(r.sched.n_running(), 0);
+    EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
+}
+
+TEST(scheduler, out_of_blocks_preempts_the_newest_and_recomputes_it_later) {
+    // 6 blocks of 4 tokens. Two sequences of 8-token prompts take 2 blocks each; growing past
+    // that exhausts the pool, so the newer one is preempted, requeued, and finishes later.
+    rig r(6, 4, 100, 64);
+    auto old_s = r.add(8, 12);
+    auto new_s = r.add(8, 12, 50);
+    for (int i = 0; i < 40 && (r.sched.n_running() + r.sched.n_waiting()) > 0; ++i) r.step();
+    EXPECT_GE(r.sched.n_preemptions(), 1);
+    const auto ev_old = drain(*old_s), ev_new = drain(*new_s);
+    ASSERT_FALSE(ev_old.empty());
+    ASSERT_FALSE(ev_new.empty());
+    EXPECT_EQ(ev_old.back().reason, finish_reason::length);
+    EXPECT_EQ(ev_new.back().reason, finish_reason::length);
+    EXPECT_EQ(ev_old.back().n_generated, 12);
+    EXPECT_EQ(ev_new.back().n_generated, 12);  // nothing accepted is lost by preemption
+    EXPECT_EQ(ev_new.size(), 13u);             // 12 tokens streamed once each, then done
+    EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
+}
+
+TEST(scheduler, abort_frees_blocks_and_ends_the_stream) {
+    rig r(64, 4, 100);
+    auto a = r.add(10, 100);
+    r.step();
+    EXPECT_GT(r.kv.stats().n_blocks_used, 0);
+    EXPECT_TRUE(r.sched.abort(1));
+    EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
+    const auto ev = drain(*a);
+    EXPECT_EQ(ev.back().what, stream_event::kind::done);
+    EXPECT_EQ(ev.back().reason, finish_reason::aborted);
+    EXPECT_FALSE(r.sched.abort(1));
+}
+
+TEST(scheduler, a_full_stream_pauses_its_sequence) {
+    rig r(64, 4, 100);
+    auto s = std::make_unique<sequence>();
+    s->id = 9;
+    s->tokens = {10, 11, 12};
+    s->n_prompt = 3;
+    s->max_tokens = 100;
+    s->smp = std::make_unique<sampler>(sampling_params{}, 100);
+    s->stream = std::make_shared<request_stream>(9, 2);
+    auto stream = s->stream;
+    r.sched.add(std::move(s));
+    r.step();
+    r.step();
+    EXPECT_TRUE(stream->full());
+    EXPECT_TRUE(r.sched.schedule().empty());  // paused until the reader drains
+    stream->pop();
+    EXPECT_FALSE(r.sched.schedule().empty());
+}
+
+TEST(scheduler, repeated_prompt_hits_the_prefix_cache) {
+    rig r(64, 4, 100);
+    auto a = r.add(12, 1);
+    r.step();
+    EXPECT_EQ(r.sched.n_running(), 0);
+    auto b = r.add(12, 1);
+    step_plan p = r.step();
+    ASSERT_EQ(p.items.size(), 1u);
+    EXPECT_EQ(p.items[0].start, 8);  // two full blocks reused; the last token block is recomputed
+    EXPECT_EQ(r.sched.prefix_hit_tokens(), 8);
+}
+
+}  // namespace
+}  // namespace tandem
