@@ -1,8 +1,10 @@
-// The matmul driver: picks the int8 multi-row kernel, the float kernel or the dequantize-then-dot
-// fallback, and splits weight rows over the thread pool. Every path computes each output with the
-// same per-row arithmetic whatever n_rows and the thread split are (batch invariance).
+// The matmul driver: picks the int8 multi-row kernel, the float kernel, the dequantize-then-dot
+// fallback, or the BLAS GEMM on dequantized tiles, and splits weight rows over the thread pool.
 #include "kernels/matmul.h"
 
+#include <cblas.h>
+
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 namespace tandem {
 namespace {
 
+constexpr int64_t k_gemm_min_rows = 33;  // the GEMM path wins from about this many rows
 constexpr int64_t k_row_grain = 16;      // weight rows per chunk, at least
 
 struct act_buffer {
@@ -68,7 +71,36 @@ void matmul_generic(const cpu::kernel_table* k, dtype wt, const uint8_t* w, size
     });
 }
 
+// Many rows: sgemm against tiles of W decoded to f32 (f32 weights are used in place).
+void matmul_gemm(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out, int64_t n_in, const float* x,
+                 int64_t n_rows, float* y, thread_pool& pool) {
+    static std::once_flag once;
+    std::call_once(once, [] { openblas_set_num_threads(1); });  // our pool provides the parallelism
+    // Tiles of about 2 MiB of decoded weights: wide enough (N >= 64 for n_in = 8192) for sgemm's kernels.
+    const int64_t tile = std::clamp<int64_t>((int64_t{1} << 19) / std::max<int64_t>(n_in, 1), 16, 128);
+    const int64_t n_tiles = (n_out + tile - 1) / tile;
+    pool.parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
+        thread_local std::vector<float> wt_buf;
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t o0 = t * tile, n_o = std::min(tile, n_out - o0);
+            const float* wf;
+            if (wt == dtype::f32) {
+                wf = reinterpret_cast<const float*>(w + o0 * row_bytes);
+            } else {
+                if (wt_buf.size() < static_cast<size_t>(tile * n_in)) wt_buf.resize(static_cast<size_t>(tile * n_in));
+                for (int64_t o = 0; o < n_o; ++o) dequantize_row(wt, w + (o0 + o) * row_bytes, wt_buf.data() + o * n_in, n_in);
+                wf = wt_buf.data();
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n_rows), static_cast<int>(n_o),
+                        static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), wf, static_cast<int>(n_in), 0.0f,
+                        y + o0, static_cast<int>(n_out));
+        }
+    });
+}
+
 }  // namespace
+
+int64_t matmul_gemm_min_rows() { return k_gemm_min_rows; }
 
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
             thread_pool& pool) {
@@ -77,6 +109,10 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
     if (n_out == 0 || n_rows == 0) return;
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
+    if (n_rows >= k_gemm_min_rows) {
+        matmul_gemm(wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
+        return;
+    }
     const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());
     if (k && k->has_q8(wt)) {
         matmul_int8(*k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);

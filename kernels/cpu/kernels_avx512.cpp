@@ -6,7 +6,6 @@
 // first 32 elements and lanes 8-15 the second; scales are expanded to lanes to match.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "kernels/blocks.h"
@@ -198,135 +197,23 @@ void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r
     acc.store(y, n_out);
 }
 
-// Step decoders for the *_0 types: step k (elements 64k..64k+63) of a row of nb blocks, exactly as
-// decode_q8_0 / decode_q4_0 produce it (a missing second block decodes to zeros with scale 0).
-struct step_q8_0 {
-    static constexpr int64_t step_bytes = 2 * sizeof(block_q8_0);
-    static void get(const uint8_t* row, int64_t k, int64_t nb, __m512i& w, __m512& ws) {
-        const auto* b = reinterpret_cast<const block_q8_0*>(row) + 2 * k;
-        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
-        if (2 * k + 1 < nb) {
-            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs));
-            w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-            ws = scales2(h2f(b[0].d), h2f(b[1].d));
-        } else {
-            w = _mm512_zextsi256_si512(lo);
-            ws = scales2(h2f(b[0].d), 0.0f);
-        }
-    }
-};
-struct step_q4_0 {
-    static constexpr int64_t step_bytes = 2 * sizeof(block_q4_0);
-    static void get(const uint8_t* row, int64_t k, int64_t nb, __m512i& w, __m512& ws) {
-        const auto* b = reinterpret_cast<const block_q4_0*>(row) + 2 * k;
-        const __m512i idx = _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0);
-        const bool two = 2 * k + 1 < nb;
-        const __m128i qa = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs));
-        const __m128i qb = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)) : _mm_set1_epi8(-120);
-        const __m512i z = _mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(_mm256_set_m128i(qb, qa)));
-        const __m512i n = _mm512_mask_blend_epi64(0xcc, z, _mm512_srli_epi16(z, 4));
-        w = _mm512_sub_epi8(_mm512_and_si512(n, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(8));
-        ws = scales2(h2f(b[0].d), two ? h2f(b[1].d) : 0.0f);
-    }
-};
-
-// W weight rows x R activation rows, one accumulator each. Per output the arithmetic is exactly
-// q8_acc's (same bias start, same dpbusd, same scale product, same fma, same final reduction), so
-// results do not depend on W, R or where the tile starts.
-template <class D, int W, int R>
-void tile_0(const uint8_t* w, size_t row_bytes, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    __m512 acc[W][R];
-    const uint8_t* xq[R];
-    const float* xd[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = a.q + (r0 + r) * a.n_pad;
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        for (int i = 0; i < W; ++i) acc[i][r] = _mm512_setzero_ps();
-    }
-    const __m512i bias = _mm512_set1_epi8(-128);
-    const int64_t n_steps = (nb + 1) / 2;
-    for (int64_t k = 0; k < n_steps; ++k) {
-        __m512i wv[W], negc[W];
-        __m512 ws[W];
-        for (int i = 0; i < W; ++i) {
-            D::get(w + i * row_bytes, k, nb, wv[i], ws[i]);
-            _mm_prefetch(reinterpret_cast<const char*>(w + i * row_bytes) + k * D::step_bytes + 512, _MM_HINT_T0);
-            negc[i] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[i]));
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            const __m512i x = _mm512_loadu_si512(xq[r] + 64 * k);
-            const __m512 xs = _mm512_loadu_ps(xd[r] + 16 * k);
-            for (int i = 0; i < W; ++i) {
-                const __m512i dot = _mm512_dpbusd_epi32(negc[i], x, wv[i]);
-                acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[i], xs), acc[i][r]);
-            }
-        }
-    }
-    for (int i = 0; i < W; ++i) {
-        for (int r = 0; r < R; ++r) y[r * n_out + i] = _mm512_reduce_add_ps(acc[i][r]);
-    }
-}
-
-template <class D, int W>
-void tile_0_rows(const uint8_t* w, size_t row_bytes, int64_t nb, const act_q8& a, int64_t r0, int64_t n_r, float* y,
-                 int64_t n_out) {
-    switch (n_r) {
-        case 1: tile_0<D, W, 1>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 2: tile_0<D, W, 2>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 3: tile_0<D, W, 3>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 4: tile_0<D, W, 4>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 5: tile_0<D, W, 5>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 6: tile_0<D, W, 6>(w, row_bytes, nb, a, r0, y, n_out); break;
-        case 7: tile_0<D, W, 7>(w, row_bytes, nb, a, r0, y, n_out); break;
-        default: tile_0<D, W, 8>(w, row_bytes, nb, a, r0, y, n_out); break;
-    }
-}
-
 bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k; }
-
-// Weight rows in blocks that stay in L2 while every activation tile passes over them.
-constexpr int64_t k_tile_rows = 8;     // activation rows per tile of the *_0 kernels (2 x 8 accumulators)
-constexpr int64_t k_block_bytes = 256 << 10;
 
 void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                const act_q8& a, int64_t n_rows, float* y) {
-    const int64_t ob = std::max<int64_t>(2, static_cast<int64_t>(k_block_bytes / row_bytes) / 2 * 2);
-    const bool zero = wt == dtype::q8_0 || wt == dtype::q4_0;
-    const int64_t tile = zero ? k_tile_rows : k_max_rows;
-    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
-        const int64_t o1 = std::min(o_end, o0 + ob);
-        for (int64_t r0 = 0; r0 < n_rows; r0 += tile) {
-            const int64_t n_r = std::min(tile, n_rows - r0);
-            if (zero) {
-                const int64_t nb = a.n_in / 32;
-                for (int64_t o = o0; o < o1; o += 2) {
-                    const uint8_t* wr = w + o * row_bytes;
-                    float* yo = y + r0 * n_out + o;
-                    const bool two = o + 1 < o1 && n_r > 1;
-                    if (wt == dtype::q8_0) {
-                        if (two) tile_0_rows<step_q8_0, 2>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
-                        else tile_0_rows<step_q8_0, 1>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
-                    } else {
-                        if (two) tile_0_rows<step_q4_0, 2>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
-                        else tile_0_rows<step_q4_0, 1>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
-                    }
-                }
-                continue;
-            }
-            for (int64_t o = o0; o < o1; ++o) {
-                const uint8_t* wr = w + o * row_bytes;
-                float* yo = y + r0 * n_out + o;
-                switch (n_r) {
-                    case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 4: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 5: q8_row<5>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 6: q8_row<6>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 7: q8_row<7>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    default: q8_row<8>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                }
+    for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = w + o * row_bytes;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            float* yo = y + r0 * n_out + o;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 4: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 5: q8_row<5>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 6: q8_row<6>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                case 7: q8_row<7>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                default: q8_row<8>(wt, wr, a.n_in, a, r0, yo, n_out); break;
             }
         }
     }

@@ -1,5 +1,6 @@
 // The per-connection coroutine: keep-alive loop, header/body limits (431/413 before the body is
 // read), read timeouts (408), deadlines on writes, the disconnect watchdog, and response writers.
+#include <limits>
 #include "server/http/http_session.h"
 
 #include <boost/asio/bind_executor.hpp>
@@ -135,6 +136,9 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
 
     http::request_parser<http::empty_body> head;
     head.header_limit(static_cast<uint32_t>(std::min<int64_t>(st_.cfg.max_header_bytes, UINT32_MAX)));
+    // Beast checks Content-Length against the parser's own 8 MB default while reading the header;
+    // lift it so the 413 decision below is ours (from --max-body-bytes), not a parse error.
+    head.body_limit(std::numeric_limits<std::uint64_t>::max());
     arm(seconds(st_.cfg.read_timeout));
     co_await http::async_read_header(socket_, buffer_, head, redirect_error(use_awaitable, ec));
     disarm();
