@@ -187,4 +187,11 @@ std::string utf8_stream::flush() {
     return out;
 }
 
+bool utf8_valid(std::string_view s) {
+    utf8_stream u;
+    std::string out = u.push(s);
+    out += u.flush();
+    return out == s;
+}
+
 }  // namespace tandem

@@ -111,4 +111,7 @@ class utf8_stream {
     std::string pending_;  // at most 3 bytes: the start of a sequence not yet complete
 };
 
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool utf8_valid(std::string_view s);
+
 }  // namespace tandem

@@ -247,7 +247,7 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
     submit_all(j, prompt);
     if (g.echo && !g.chat) {
         const std::string echo = g.prompt_is_tokens ? [&] {
-            utf8_holder h;
+            utf8_stream h;
             std::string t;
             for (int32_t id : prompt) t += h.push(b.codec->token_piece(id));
             return t + h.flush();

@@ -6,7 +6,7 @@ namespace tandem {
 using json = nlohmann::json;
 
 std::string piece_text(const text_codec& codec, int32_t id) {
-    utf8_holder h;
+    utf8_stream h;
     std::string s = h.push(codec.token_piece(id));
     return s + h.flush();
 }

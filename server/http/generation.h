@@ -54,7 +54,7 @@ private:
     int32_t index_;
     bool chat_;
     bool logprobs_;
-    utf8_holder utf8_;
+    utf8_stream utf8_;
     stop_matcher stop_;
     std::string text_, delta_text_;
     nlohmann::json all_logprobs_, delta_logprobs_;

@@ -1,7 +1,8 @@
 // The per-connection coroutine: keep-alive loop, header/body limits (431/413 before the body is
 // read), read timeouts (408), deadlines on writes, the disconnect watchdog, and response writers.
-#include <limits>
 #include "server/http/http_session.h"
+
+#include <limits>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>

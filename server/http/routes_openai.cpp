@@ -83,7 +83,7 @@ json detokenize_json(const model_backend& b, const std::string& body) {
     const json obj = parse_json_object(body);
     auto tokens = obj.find("tokens");
     if (tokens == obj.end() || !tokens->is_array()) throw_invalid("tokens", "'tokens' must be an array of token ids");
-    utf8_holder utf8;
+    utf8_stream utf8;
     std::string text;
     for (const json& t : *tokens) {
         if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= b.codec->n_vocab())

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/tokenizer/tokenizer.h"  // utf8_stream, utf8_valid
+
 namespace tandem {
 
 class engine;
@@ -25,21 +27,7 @@ public:
     virtual int32_t n_vocab() const = 0;
 };
 
-// Borrows the tokenizer (it must outlive the codec). Defined only when tandem_tokenizer is built.
+// Borrows the tokenizer (it must outlive the codec).
 std::unique_ptr<text_codec> text_codec_of(const tokenizer& tok);
-
-// Holds back an incomplete UTF-8 sequence at the end of a byte stream, so no output splits a
-// character; invalid bytes become U+FFFD. One per generated choice.
-class utf8_holder {
-public:
-    std::string push(std::string_view bytes);
-    std::string flush();  // the held tail, as U+FFFD if it never completed
-
-private:
-    std::string pending_;
-};
-
-// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool utf8_valid(std::string_view s);
 
 }  // namespace tandem

@@ -50,7 +50,7 @@ TEST(StopMatcher, NoStopsPassesEverything) {
 }
 
 TEST(Utf8Holder, NeverSplitsACharacter) {
-    utf8_holder h;
+    utf8_stream h;
     const std::string euro = "\xE2\x82\xAC";  // U+20AC
     EXPECT_EQ(h.push(euro.substr(0, 1)), "");
     EXPECT_EQ(h.push(euro.substr(1, 1)), "");
@@ -62,7 +62,7 @@ TEST(Utf8Holder, NeverSplitsACharacter) {
 }
 
 TEST(Utf8Holder, InvalidBytesBecomeReplacementCharacters) {
-    utf8_holder h;
+    utf8_stream h;
     const std::string fffd = "\xEF\xBF\xBD";
     EXPECT_EQ(h.push("a\xFF" "b"), "a" + fffd + "b");
     EXPECT_EQ(h.push("\xE2\x82" "x"), fffd + "x");  // a broken sequence
