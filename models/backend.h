@@ -72,11 +72,14 @@ public:
     virtual void softcap(act x, float c) = 0;
     // Writes K/V of every batch token into the cache, then attends: q (n_tokens, n_heads * head_dim).
     virtual void kv_store(int32_t group, int32_t layer_slot, act k, act v) = 0;
+    // Keys visible to a query at position p: [p - window + 1, p] (window 0: from 0), or up to p - 1
+    // when !see_self (an MTP drafter attends to the anchor's cache before the anchor has its token).
     virtual void attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
-                           int32_t sliding_window) = 0;
+                           int32_t sliding_window, bool see_self = true) = 0;
     // out (n_logit_rows, cols) = the batch rows whose logits were asked for, in batch order.
     virtual void gather_logit_rows(act x, act out) = 0;
     virtual void read(act x, std::span<float> dst) = 0;  // copies rows x cols to the host
+    virtual void write(act x, std::span<const float> src) = 0;  // rows x cols from the host
 };
 
 }  // namespace tandem

@@ -150,7 +150,7 @@ void cpu_backend::kv_store(int32_t group, int32_t layer_slot, act k, act v) {
 }
 
 void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
-                            int32_t sliding_window) {
+                            int32_t sliding_window, bool see_self) {
     const kv_group_view& kv = kv_[group];
     const int64_t n_kv = kv.n_kv_heads, hd = kv.head_dim, n_group = n_heads / n_kv;
     TANDEM_CHECK(n_group * n_kv == n_heads && q.cols == n_heads * hd);
@@ -165,7 +165,7 @@ void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, i
             aq.q = qbase + t * q.stride + kh * n_group * hd;
             aq.out = obase + t * out.stride + kh * n_group * hd;
             aq.n_group = static_cast<int32_t>(n_group);
-            aq.k_end = pos + 1;
+            aq.k_end = see_self ? pos + 1 : pos;
             aq.k_begin = sliding_window > 0 && pos + 1 > sliding_window ? pos + 1 - sliding_window : 0;
             const int64_t need = attention_scratch_floats(aq.k_end - aq.k_begin, n_group, hd);
             if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need * 2));
@@ -189,6 +189,11 @@ void cpu_backend::gather_logit_rows(act x, act out) {
 void cpu_backend::read(act x, std::span<float> dst) {
     TANDEM_CHECK(static_cast<int64_t>(dst.size()) >= x.rows * x.cols);
     for (int64_t r = 0; r < x.rows; ++r) std::memcpy(dst.data() + r * x.cols, ptr(x) + r * x.stride, 4 * x.cols);
+}
+
+void cpu_backend::write(act x, std::span<const float> src) {
+    TANDEM_CHECK(static_cast<int64_t>(src.size()) >= x.rows * x.cols);
+    for (int64_t r = 0; r < x.rows; ++r) std::memcpy(ptr(x) + r * x.stride, src.data() + r * x.cols, 4 * x.cols);
 }
 
 }  // namespace tandem

@@ -33,9 +33,10 @@ public:
     void softcap(act x, float c) override;
     void kv_store(int32_t group, int32_t layer_slot, act k, act v) override;
     void attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
-                   int32_t sliding_window) override;
+                   int32_t sliding_window, bool see_self) override;
     void gather_logit_rows(act x, act out) override;
     void read(act x, std::span<float> dst) override;
+    void write(act x, std::span<const float> src) override;
 
 private:
     float* ptr(act a) { return arena_.data() + a.offset; }

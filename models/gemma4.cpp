@@ -6,6 +6,7 @@
 
 #include "models/arch.h"
 #include "models/gguf/gguf.h"
+#include "models/gemma_block.h"
 #include "models/loader.h"
 
 namespace tandem {
@@ -17,12 +18,10 @@ struct gemma4_layer {
     bool swa = false;
     kv_ref kv;               // where this layer's K/V live (its own, or a shared earlier layer's)
     bool owns_kv = false;
-    int64_t head_dim = 0, n_ff = 0;
-    weight attn_norm;        // (n_embd)
-    weight wq, q_norm;       // (n_embd -> n_head*hd), (hd)
+    int64_t head_dim = 0;
+    gemma_attn_q attn;
     weight wk, wv, k_norm;   // (n_embd -> n_kv*hd) x2, (hd); empty on KV-sharing layers; wv may be empty (V = K proj)
-    weight wo, post_attn_norm;      // (n_head*hd -> n_embd), (n_embd)
-    weight ffn_norm, w_gate, w_up, w_down, post_ffw_norm;  // (n_embd), (n_embd -> n_ff) x2, (n_ff -> n_embd), (n_embd)
+    gemma_ffn ffn;
     weight inp_gate, proj, post_norm;  // PLE: (n_embd -> n_ple), (n_ple -> n_embd), (n_embd)
     weight out_scale;        // (1), or empty
 };
@@ -75,6 +74,19 @@ public:
     std::vector<kv_group_spec> kv_groups() const override { return groups_; }
     void forward(backend& be, const batch& b, const forward_out& out) override;
 
+    std::optional<mtp_anchor> anchor_for_mtp() const override {
+        mtp_anchor a;
+        a.tok_embd = tok_embd_;
+        a.n_embd = static_cast<int32_t>(n_embd_);
+        bool seen[2] = {false, false};
+        for (const gemma4_layer& L : layers_) {  // the last layer of each type wins
+            (L.swa ? a.last_swa : a.last_full) = L.kv;
+            seen[L.swa ? 0 : 1] = true;
+        }
+        if (!seen[0] || !seen[1]) return std::nullopt;
+        return a;
+    }
+
 private:
     // Layers below n_own own KV; a later layer reuses the last owner of its own type.
     void assign_kv(const model_loader& ld, const std::vector<bool>& swa, const std::vector<int64_t>& n_kv,
@@ -104,23 +116,14 @@ private:
     void load_layer(model_loader& ld, int64_t i, int64_t n_kv, int64_t n_ff) {
         gemma4_layer& L = layers_[i];
         const std::string p = "blk." + std::to_string(i) + ".";
-        const int64_t hd = L.head_dim, q_w = n_head_ * hd, kv_w = n_kv * hd;
-        L.n_ff = n_ff;
-        L.attn_norm = ld.require(p + "attn_norm.weight", {n_embd_});
-        L.wq = ld.require(p + "attn_q.weight", {n_embd_, q_w});
-        L.q_norm = ld.require(p + "attn_q_norm.weight", {hd});
+        const int64_t hd = L.head_dim, kv_w = n_kv * hd;
+        L.attn.load(ld, p, n_embd_, n_head_, hd);
         if (L.owns_kv) {
             L.wk = ld.require(p + "attn_k.weight", {n_embd_, kv_w});
             L.wv = ld.optional(p + "attn_v.weight", {n_embd_, kv_w});
             L.k_norm = ld.require(p + "attn_k_norm.weight", {hd});
         }
-        L.wo = ld.require(p + "attn_output.weight", {q_w, n_embd_});
-        L.post_attn_norm = ld.require(p + "post_attention_norm.weight", {n_embd_});
-        L.ffn_norm = ld.require(p + "ffn_norm.weight", {n_embd_});
-        L.w_gate = ld.require(p + "ffn_gate.weight", {n_embd_, n_ff});
-        L.w_up = ld.require(p + "ffn_up.weight", {n_embd_, n_ff});
-        L.w_down = ld.require(p + "ffn_down.weight", {n_ff, n_embd_});
-        L.post_ffw_norm = ld.require(p + "post_ffw_norm.weight", {n_embd_});
+        L.ffn.load(ld, p, n_embd_, n_ff);
         if (n_ple_ > 0) {
             L.inp_gate = ld.require(p + "inp_gate.weight", {n_embd_, n_ple_});
             L.proj = ld.require(p + "proj.weight", {n_ple_, n_embd_});
@@ -162,7 +165,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
     for (const gemma4_layer& L : layers_) {
         max_q = std::max(max_q, n_head_ * L.head_dim);
         max_kv = std::max(max_kv, static_cast<int64_t>(groups_[L.kv.group].n_kv_heads) * L.head_dim);
-        max_ff = std::max(max_ff, L.n_ff);
+        max_ff = std::max(max_ff, L.ffn.n_ff);
     }
     act x = be.alloc(T, n_embd_), h = be.alloc(T, n_embd_);
     act q_buf = be.alloc(T, max_q), k_buf = be.alloc(T, max_kv), v_buf = be.alloc(T, max_kv);
@@ -179,10 +182,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
         rope_config rope = L.swa ? rope_swa_ : rope_full_;
         if (!L.swa && rope_freqs_) rope.freq_factors = static_cast<const float*>(rope_freqs_.host);
 
-        be.rmsnorm(x, h, n_embd_, &L.attn_norm, eps_);
-        be.matmul(L.wq, h, q);
-        be.rmsnorm(q, q, hd, &L.q_norm, eps_);
-        be.rope(q, hd, rope);
+        L.attn.query(be, x, h, q, hd, rope, eps_);
         if (L.owns_kv) {
             act k = k_buf.reshaped(T, n_kv * hd), v = v_buf.reshaped(T, n_kv * hd);
             be.matmul(L.wk, h, k);
@@ -193,18 +193,8 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
             be.kv_store(L.kv.group, L.kv.slot, k, v);
         }
         be.attention(L.kv.group, L.kv.slot, q, o, n_head_, 1.0f, L.swa ? window_ : 0);
-        be.matmul(L.wo, o, h);
-        be.rmsnorm(h, h, n_embd_, &L.post_attn_norm, eps_);
-        be.add(x, h, x);
-
-        act gate = gate_buf.reshaped(T, L.n_ff), up = up_buf.reshaped(T, L.n_ff);
-        be.rmsnorm(x, h, n_embd_, &L.ffn_norm, eps_);
-        be.matmul(L.w_gate, h, gate);
-        be.matmul(L.w_up, h, up);
-        be.geglu_tanh(gate, up, gate);
-        be.matmul(L.w_down, gate, h);
-        be.rmsnorm(h, h, n_embd_, &L.post_ffw_norm, eps_);
-        be.add(x, h, x);
+        L.attn.output(be, x, h, o, eps_);
+        L.ffn.run(be, x, h, gate_buf, up_buf, eps_);
 
         if (n_ple_ > 0) {
             be.matmul(L.inp_gate, x, g_ple);

@@ -27,6 +27,9 @@ std::unique_ptr<model> model_load(const gguf::file& f, backend& be) {
     for (const arch_entry& e : k_archs) {
         if (e.name == arch) return e.load(f, be);
     }
+    if (arch == "gemma4-assistant") {
+        throw error(f.path() + ": is a Gemma 4 MTP assistant (a drafter), not a model to serve on its own");
+    }
     std::string names;
     for (const arch_entry& e : k_archs) names += (names.empty() ? "" : ", ") + std::string(e.name);
     throw error(f.path() + ": unsupported architecture '" + std::string(arch) + "' (supported: " + names + ")");
