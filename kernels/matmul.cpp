@@ -1,10 +1,9 @@
-// The matmul driver: picks the int8 multi-row kernel, the float kernel, the dequantize-then-dot
-// fallback, or the BLAS GEMM on dequantized tiles, and splits weight rows over the thread pool.
+// The matmul driver: picks the int8 multi-row kernel, the float kernel or the dequantize-then-dot
+// fallback, and splits weight rows over the thread pool. Every path computes each output with the
+// same per-row arithmetic whatever n_rows and the thread split are (batch invariance).
 #include "kernels/matmul.h"
 
-#include <cblas.h>
-
-#include <mutex>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,7 +16,6 @@
 namespace tandem {
 namespace {
 
-constexpr int64_t k_gemm_min_rows = 33;  // the GEMM path wins from about this many rows
 constexpr int64_t k_row_grain = 16;      // weight rows per chunk, at least
 
 struct act_buffer {
@@ -48,59 +46,35 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     });
 }
 
-// Any type, any level: decode one weight row, then dot it with every activation row.
+// Any type, any level: decode a block of weight rows to f32, then dot them with every activation row.
 void matmul_generic(const cpu::kernel_table* k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out,
                     int64_t n_in, const float* x, int64_t n_rows, float* y, thread_pool& pool) {
+    const int64_t blk = std::max<int64_t>(1, (int64_t{256} << 10) / (4 * std::max<int64_t>(n_in, 1)));
     pool.parallel_for(n_out, k_row_grain, [&](int64_t b, int64_t e) {
-        thread_local std::vector<float> wr;
-        if (wr.size() < static_cast<size_t>(n_in)) wr.resize(static_cast<size_t>(n_in));
-        for (int64_t o = b; o < e; ++o) {
-            dequantize_row(wt, w + o * row_bytes, wr.data(), n_in);
+        thread_local std::vector<float> wd;
+        if (wd.size() < static_cast<size_t>(blk * n_in)) wd.resize(static_cast<size_t>(blk * n_in));
+        for (int64_t o0 = b; o0 < e; o0 += blk) {
+            const int64_t n_o = std::min(blk, e - o0);
+            for (int64_t o = 0; o < n_o; ++o) dequantize_row(wt, w + (o0 + o) * row_bytes, wd.data() + o * n_in, n_in);
             if (k) {
-                k->matmul_float(dtype::f32, reinterpret_cast<const uint8_t*>(wr.data()), 0, n_in, 0, 1, n_out, x, n_rows,
-                                y + o);
+                k->matmul_float(dtype::f32, reinterpret_cast<const uint8_t*>(wd.data()), static_cast<size_t>(4 * n_in),
+                                n_in, 0, n_o, n_out, x, n_rows, y + o0);
                 continue;
             }
-            for (int64_t r = 0; r < n_rows; ++r) {
-                const float* xr = x + r * n_in;
-                float s = 0;
-                for (int64_t i = 0; i < n_in; ++i) s += wr[static_cast<size_t>(i)] * xr[i];
-                y[r * n_out + o] = s;
+            for (int64_t o = 0; o < n_o; ++o) {
+                const float* wr = wd.data() + o * n_in;
+                for (int64_t r = 0; r < n_rows; ++r) {
+                    const float* xr = x + r * n_in;
+                    float s = 0;
+                    for (int64_t i = 0; i < n_in; ++i) s += wr[i] * xr[i];
+                    y[r * n_out + o0 + o] = s;
+                }
             }
-        }
-    });
-}
-
-// Many rows: sgemm against tiles of W decoded to f32 (f32 weights are used in place).
-void matmul_gemm(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out, int64_t n_in, const float* x,
-                 int64_t n_rows, float* y, thread_pool& pool) {
-    static std::once_flag once;
-    std::call_once(once, [] { openblas_set_num_threads(1); });  // our pool provides the parallelism
-    // Tiles of about 2 MiB of decoded weights: wide enough (N >= 64 for n_in = 8192) for sgemm's kernels.
-    const int64_t tile = std::clamp<int64_t>((int64_t{1} << 19) / std::max<int64_t>(n_in, 1), 16, 128);
-    const int64_t n_tiles = (n_out + tile - 1) / tile;
-    pool.parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
-        thread_local std::vector<float> wt_buf;
-        for (int64_t t = b; t < e; ++t) {
-            const int64_t o0 = t * tile, n_o = std::min(tile, n_out - o0);
-            const float* wf;
-            if (wt == dtype::f32) {
-                wf = reinterpret_cast<const float*>(w + o0 * row_bytes);
-            } else {
-                if (wt_buf.size() < static_cast<size_t>(tile * n_in)) wt_buf.resize(static_cast<size_t>(tile * n_in));
-                for (int64_t o = 0; o < n_o; ++o) dequantize_row(wt, w + (o0 + o) * row_bytes, wt_buf.data() + o * n_in, n_in);
-                wf = wt_buf.data();
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n_rows), static_cast<int>(n_o),
-                        static_cast<int>(n_in), 1.0f, x, static_cast<int>(n_in), wf, static_cast<int>(n_in), 0.0f,
-                        y + o0, static_cast<int>(n_out));
         }
     });
 }
 
 }  // namespace
-
-int64_t matmul_gemm_min_rows() { return k_gemm_min_rows; }
 
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
             thread_pool& pool) {
@@ -109,10 +83,6 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
     if (n_out == 0 || n_rows == 0) return;
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
-    if (n_rows >= k_gemm_min_rows) {
-        matmul_gemm(wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
-        return;
-    }
     const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());
     if (k && k->has_q8(wt)) {
         matmul_int8(*k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);

@@ -1,6 +1,6 @@
 // The matrix multiplication of the forward pass: quantized weights (as mmapped from GGUF) times f32
-// activation rows. Few rows (decode, speculative verification) read each weight block once for all
-// rows; many rows (prefill) go through a GEMM on dequantized weight tiles.
+// activation rows. Each weight block is read once for a tile of activation rows. Batch invariant:
+// output row r is bitwise the same whatever n_rows, the other rows and the thread count are.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,5 @@ namespace tandem {
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i]  for r < n_rows, o < n_out.
 // W: n_out rows of n_in elements of type wt (row o at w + o * dtype_row_bytes(wt, n_in)), e.g. straight from an mmapped GGUF tensor.
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y, thread_pool& pool);
-
-// Rows above which matmul uses the GEMM path (exposed for tests and benchmarks).
-int64_t matmul_gemm_min_rows();
 
 }  // namespace tandem

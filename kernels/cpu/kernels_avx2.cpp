@@ -14,6 +14,7 @@ namespace tandem::cpu {
 namespace {
 
 constexpr int k_max_rows = 4;  // 16 ymm registers: 4 rows of accumulators plus temporaries
+constexpr size_t k_block_bytes = 256 << 10;  // weight rows per L2-resident block, in bytes
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -189,15 +190,19 @@ bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == d
 
 void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                const act_q8& a, int64_t n_rows, float* y) {
-    for (int64_t o = o_begin; o < o_end; ++o) {
-        const uint8_t* wr = w + o * row_bytes;
+    // Blocks of weight rows stay in L2 while every tile of activation rows passes over them.
+    const int64_t ob = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes / row_bytes));
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
         for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
-            float* yo = y + r0 * n_out + o;
-            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                default: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+            for (int64_t o = o0; o < std::min(o_end, o0 + ob); ++o) {
+                const uint8_t* wr = w + o * row_bytes;
+                float* yo = y + r0 * n_out + o;
+                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                    case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                    case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                    case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                    default: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                }
             }
         }
     }
@@ -231,16 +236,19 @@ void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* 
 
 void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
                   int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    for (int64_t o = o_begin; o < o_end; ++o) {
-        const uint8_t* wr = w + o * row_bytes;
+    const int64_t ob = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes / std::max<size_t>(row_bytes, 1)));
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
         for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
             const float* xr = x + r0 * n_in;
-            float* yo = y + r0 * n_out + o;
-            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
-                case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
-                case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
-                default: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+            for (int64_t o = o0; o < std::min(o_end, o0 + ob); ++o) {
+                const uint8_t* wr = w + o * row_bytes;
+                float* yo = y + r0 * n_out + o;
+                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                    case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
+                    default: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+                }
             }
         }
     }

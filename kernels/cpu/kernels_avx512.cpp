@@ -6,7 +6,9 @@
 // first 32 elements and lanes 8-15 the second; scales are expanded to lanes to match.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -15,7 +17,8 @@
 namespace tandem::cpu {
 namespace {
 
-constexpr int k_max_rows = 8;  // activation rows per pass over a weight row (accumulators in registers)
+constexpr int k_max_rows = 8;  // float kernels: activation rows per pass over a weight row
+constexpr int64_t k_tile_rows = 4;  // int8 kernels: activation rows per tile (2 weight rows x 4 = 8 accumulators)
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -138,84 +141,185 @@ inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
 
 // ---- the multi-row int8 kernel ----
 
-template <int R>
-struct q8_acc {
-    const uint8_t* xq[R];
-    const float* xd[R];
-    const float* xs[R];
-    __m512 acc[R];
-    __m256 accm[R];
-
-    q8_acc(const act_q8& a, int64_t r0) {
-        for (int r = 0; r < R; ++r) {
-            xq[r] = a.q + (r0 + r) * a.n_pad;
-            xd[r] = a.d + (r0 + r) * a.d_stride;
-            xs[r] = a.s + (r0 + r) * a.s_stride;
-            acc[r] = _mm512_setzero_ps();
-            accm[r] = _mm256_setzero_ps();
-        }
-    }
-    inline void step(int64_t k, __m512i w, __m512 ws) {
-        const __m512i negc = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), w));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            const __m512i dot = _mm512_dpbusd_epi32(negc, _mm512_loadu_si512(xq[r] + 64 * k), w);
-            const __m512 sx = _mm512_mul_ps(ws, _mm512_loadu_ps(xd[r] + 16 * k));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sx, acc[r]);
-        }
-    }
-    inline void mins(int64_t sb, __m256 m) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) accm[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(xs[r] + 8 * sb), accm[r]);
-    }
-    inline void store(float* y, int64_t n_out) {
-        for (int r = 0; r < R; ++r) {
-            const __m256 m = accm[r];
-            __m128 t = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-            t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-            t = _mm_add_ss(t, _mm_movehdup_ps(t));
-            y[r * n_out] = _mm512_reduce_add_ps(acc[r]) - _mm_cvtss_f32(t);
+// Step decoders for the *_0 types: step k (elements 64k..64k+63) of a row of nb blocks, exactly as
+// decode_q8_0 / decode_q4_0 produce it (a missing second block decodes to zeros with scale 0).
+struct step_q8_0 {
+    static constexpr int64_t step_bytes = 2 * sizeof(block_q8_0);
+    static void get(const uint8_t* row, int64_t k, int64_t nb, __m512i& w, __m512& ws) {
+        const auto* b = reinterpret_cast<const block_q8_0*>(row) + 2 * k;
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
+        if (2 * k + 1 < nb) {
+            const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs));
+            w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+            ws = scales2(h2f(b[0].d), h2f(b[1].d));
+        } else {
+            w = _mm512_zextsi256_si512(lo);
+            ws = scales2(h2f(b[0].d), 0.0f);
         }
     }
 };
-
-template <int R>
-void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    q8_acc<R> acc(a, r0);
-    auto f = [&](int64_t k, __m512i wv, __m512 ws) { acc.step(k, wv, ws); };
-    switch (wt) {
-        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f); break;
-        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f); break;
-        case dtype::q4_k:
-            decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
-                        [&](int64_t sb, __m256 m) { acc.mins(sb, m); });
-            break;
-        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f); break;
-        default: break;
+struct step_q4_0 {
+    static constexpr int64_t step_bytes = 2 * sizeof(block_q4_0);
+    static void get(const uint8_t* row, int64_t k, int64_t nb, __m512i& w, __m512& ws) {
+        const auto* b = reinterpret_cast<const block_q4_0*>(row) + 2 * k;
+        const __m512i idx = _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0);
+        const bool two = 2 * k + 1 < nb;
+        const __m128i qa = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs));
+        const __m128i qb = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)) : _mm_set1_epi8(-120);
+        const __m512i z = _mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(_mm256_set_m128i(qb, qa)));
+        const __m512i n = _mm512_mask_blend_epi64(0xcc, z, _mm512_srli_epi16(z, 4));
+        w = _mm512_sub_epi8(_mm512_and_si512(n, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(8));
+        ws = scales2(h2f(b[0].d), two ? h2f(b[1].d) : 0.0f);
     }
-    acc.store(y, n_out);
+};
+
+// Weight rows already decoded by decode_buf: per step 64 codes then 16 lane scales (128 bytes), then,
+// for q4_K, dmin * min of the 8 sub-blocks of each super-block (8 floats per super-block).
+struct step_buf {
+    static constexpr int64_t step_bytes = 128;
+    static void get(const uint8_t* row, int64_t k, int64_t, __m512i& w, __m512& ws) {
+        w = _mm512_loadu_si512(row + 128 * k);
+        ws = _mm512_loadu_ps(reinterpret_cast<const float*>(row + 128 * k + 64));
+    }
+};
+
+inline float hsum256(__m256 m) {
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+// W weight rows x R activation rows, one accumulator each. Per output the arithmetic is the same
+// whatever W, R and the tile's position are (same bias start, dpbusd, scale product and fma per
+// step, mins in super-block order, same final reduction): the basis of batch invariance.
+template <class D, bool M, int W, int R>
+void tile_q8(const uint8_t* w, size_t row_bytes, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    __m512 acc[W][R];
+    __m256 accm[W][R];
+    const uint8_t* xq[R];
+    const float* xd[R];
+    for (int r = 0; r < R; ++r) {
+        xq[r] = a.q + (r0 + r) * a.n_pad;
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        for (int i = 0; i < W; ++i) {
+            acc[i][r] = _mm512_setzero_ps();
+            accm[i][r] = _mm256_setzero_ps();
+        }
+    }
+    const __m512i bias = _mm512_set1_epi8(-128);
+    const int64_t n_steps = (nb + 1) / 2;
+    for (int64_t k = 0; k < n_steps; ++k) {
+        __m512i wv[W], negc[W];
+        __m512 ws[W];
+        for (int i = 0; i < W; ++i) {
+            D::get(w + i * row_bytes, k, nb, wv[i], ws[i]);
+            _mm_prefetch(reinterpret_cast<const char*>(w + i * row_bytes) + k * D::step_bytes + 512, _MM_HINT_T0);
+            negc[i] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[i]));
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512i x = _mm512_loadu_si512(xq[r] + 64 * k);
+            const __m512 xs = _mm512_loadu_ps(xd[r] + 16 * k);
+            for (int i = 0; i < W; ++i) {
+                const __m512i dot = _mm512_dpbusd_epi32(negc[i], x, wv[i]);
+                acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[i], xs), acc[i][r]);
+            }
+        }
+    }
+    if constexpr (M) {
+        for (int64_t sb = 0; sb < n_steps / 4; ++sb) {
+            for (int r = 0; r < R; ++r) {
+                const __m256 xs = _mm256_loadu_ps(a.s + (r0 + r) * a.s_stride + 8 * sb);
+                for (int i = 0; i < W; ++i) {
+                    const auto* mins = reinterpret_cast<const float*>(w + i * row_bytes + 128 * n_steps);
+                    accm[i][r] = _mm256_fmadd_ps(_mm256_loadu_ps(mins + 8 * sb), xs, accm[i][r]);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < W; ++i) {
+        for (int r = 0; r < R; ++r) y[r * n_out + i] = _mm512_reduce_add_ps(acc[i][r]) - hsum256(accm[i][r]);
+    }
+}
+
+template <class D, bool M, int W>
+void tile_rows(const uint8_t* w, size_t row_bytes, int64_t nb, const act_q8& a, int64_t r0, int64_t n_r, float* y,
+               int64_t n_out) {
+    switch (n_r) {
+        case 1: tile_q8<D, M, W, 1>(w, row_bytes, nb, a, r0, y, n_out); break;
+        case 2: tile_q8<D, M, W, 2>(w, row_bytes, nb, a, r0, y, n_out); break;
+        case 3: tile_q8<D, M, W, 3>(w, row_bytes, nb, a, r0, y, n_out); break;
+        default: tile_q8<D, M, W, 4>(w, row_bytes, nb, a, r0, y, n_out); break;
+    }
+}
+
+// Bytes of one q4_K / q6_K row decoded for step_buf.
+inline size_t decoded_row_bytes(int64_t n_in) { return static_cast<size_t>(n_in / 64 * 128 + n_in / 256 * 32); }
+
+void decode_buf(dtype wt, const uint8_t* w, int64_t n_in, uint8_t* out) {
+    auto f = [&](int64_t k, __m512i wv, __m512 ws) {
+        _mm512_storeu_si512(out + 128 * k, wv);
+        _mm512_storeu_ps(reinterpret_cast<float*>(out + 128 * k + 64), ws);
+    };
+    auto* mins = reinterpret_cast<float*>(out + n_in / 64 * 128);
+    if (wt == dtype::q4_k) {
+        decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
+                    [&](int64_t sb, __m256 m) { _mm256_storeu_ps(mins + 8 * sb, m); });
+    } else {
+        decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f);
+    }
+}
+
+// Activation rows [0, n_rows) against weight rows [o0, o1) (row o0 at w, rows row_bytes apart), a
+// tile of activation rows at a time, two weight rows at a time when the tile has several rows.
+template <class D, bool M>
+void tiles(const uint8_t* w, size_t row_bytes, int64_t o0, int64_t o1, int64_t nb, const act_q8& a, int64_t n_rows,
+           float* y, int64_t n_out) {
+    for (int64_t r0 = 0; r0 < n_rows; r0 += k_tile_rows) {
+        const int64_t n_r = std::min(k_tile_rows, n_rows - r0);
+        // One or two activation rows: a weight row at a time measured faster (fewer live registers).
+        const int64_t o_step = n_r > 2 ? 2 : 1;
+        for (int64_t o = o0; o < o1; o += o_step) {
+            const uint8_t* wr = w + (o - o0) * row_bytes;
+            float* yo = y + r0 * n_out + o;
+            if (o_step == 2 && o + 1 < o1) tile_rows<D, M, 2>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
+            else tile_rows<D, M, 1>(wr, row_bytes, nb, a, r0, n_r, yo, n_out);
+        }
+    }
 }
 
 bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k; }
 
+// Weight rows in blocks that stay in L2 while every activation tile passes over them.
+constexpr int64_t k_block_bytes = 256 << 10;
+
 void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                const act_q8& a, int64_t n_rows, float* y) {
-    for (int64_t o = o_begin; o < o_end; ++o) {
-        const uint8_t* wr = w + o * row_bytes;
-        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
-            float* yo = y + r0 * n_out + o;
-            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 4: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 5: q8_row<5>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 6: q8_row<6>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                case 7: q8_row<7>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                default: q8_row<8>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-            }
+    const int64_t nb = a.n_in / 32;
+    if (wt == dtype::q8_0 || wt == dtype::q4_0) {
+        const int64_t ob = std::max<int64_t>(2, static_cast<int64_t>(k_block_bytes / row_bytes) / 2 * 2);
+        for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
+            const int64_t o1 = std::min(o_end, o0 + ob);
+            if (wt == dtype::q8_0) tiles<step_q8_0, false>(w + o0 * row_bytes, row_bytes, o0, o1, nb, a, n_rows, y, n_out);
+            else tiles<step_q4_0, false>(w + o0 * row_bytes, row_bytes, o0, o1, nb, a, n_rows, y, n_out);
         }
+        return;
+    }
+    // K-quants: decode a block of weight rows once into the step layout, then run every tile over it.
+    const size_t dec_bytes = decoded_row_bytes(a.n_in);
+    // A single tile of activation rows reuses nothing beyond the weight rows of one tile_q8 call (one
+    // row for one activation row, else a pair): keep the buffer small, in L1 where it fits.
+    const int64_t ob = n_rows == 1 ? 1
+                       : n_rows <= k_tile_rows ? 2
+                                               : std::max<int64_t>(2, static_cast<int64_t>(k_block_bytes / dec_bytes) / 2 * 2);
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < dec_bytes * static_cast<size_t>(ob)) buf.resize(dec_bytes * static_cast<size_t>(ob));
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
+        const int64_t o1 = std::min(o_end, o0 + ob);
+        for (int64_t o = o0; o < o1; ++o) decode_buf(wt, w + o * row_bytes, a.n_in, buf.data() + (o - o0) * dec_bytes);
+        if (wt == dtype::q4_k) tiles<step_buf, true>(buf.data(), dec_bytes, o0, o1, nb, a, n_rows, y, n_out);
+        else tiles<step_buf, false>(buf.data(), dec_bytes, o0, o1, nb, a, n_rows, y, n_out);
     }
 }
 
@@ -250,20 +354,24 @@ void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* 
 
 void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
                   int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    for (int64_t o = o_begin; o < o_end; ++o) {
-        const uint8_t* wr = w + o * row_bytes;
+    // Blocks of weight rows stay in L2 while every tile of activation rows passes over them.
+    const int64_t ob = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes / std::max<size_t>(row_bytes, 1)));
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
         for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
             const float* xr = x + r0 * n_in;
-            float* yo = y + r0 * n_out + o;
-            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
-                case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
-                case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
-                case 4: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
-                case 5: float_row<5>(wt, wr, n_in, xr, yo, n_out); break;
-                case 6: float_row<6>(wt, wr, n_in, xr, yo, n_out); break;
-                case 7: float_row<7>(wt, wr, n_in, xr, yo, n_out); break;
-                default: float_row<8>(wt, wr, n_in, xr, yo, n_out); break;
+            for (int64_t o = o0; o < std::min(o_end, o0 + ob); ++o) {
+                const uint8_t* wr = w + o * row_bytes;
+                float* yo = y + r0 * n_out + o;
+                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                    case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 4: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 5: float_row<5>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 6: float_row<6>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 7: float_row<7>(wt, wr, n_in, xr, yo, n_out); break;
+                    default: float_row<8>(wt, wr, n_in, xr, yo, n_out); break;
+                }
             }
         }
     }
