@@ -1,5 +1,6 @@
-// Attention of one query token over the paged KV cache, for the query heads that share one KV head
-// (GQA). Keys and values are read through the sequence's block table, in f16, q8_0 or q4_0.
+// Attention over the paged KV cache. A sequence's K/V rows for one KV head are first gathered
+// (dequantized) into contiguous f32, once for all the queries of a prefill chunk; each query then
+// attends over its visible range. The query heads that share one KV head (GQA) go together.
 #pragma once
 
 #include <cstdint>
@@ -16,13 +17,14 @@ struct attn_query {
     int32_t k_end = 0;
 };
 
-// Floats of scratch attention_paged needs for a query that sees n_keys keys.
-inline int64_t attention_scratch_floats(int64_t n_keys, int64_t n_group, int64_t head_dim) {
-    return n_keys * n_group + head_dim;
-}
+// Dequantizes the K and V rows of positions [begin, end) of one KV head into k, v: (end - begin, head_dim).
+void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
+               int32_t begin, int32_t end, float* k, float* v);
 
-void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-                     const attn_query& q, float scale, float* scratch);
+// One query over gathered rows; k/v row 0 holds position `first`. scores: n_group * (k_end - k_begin) floats.
+// The arithmetic per query is fixed (it does not depend on how many queries or rows were gathered).
+void attention_gathered(const float* k, const float* v, int32_t first, int64_t head_dim, const attn_query& q,
+                        float scale, float* scores);
 
 // Writes one token's K and V rows (n_kv_heads * head_dim floats each) into its slot.
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

@@ -1,7 +1,9 @@
 // CPU implementations of the backend ops on the host arena.
 #include "models/cpu_backend.h"
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "common/check.h"
 #include "common/error.h"
@@ -154,24 +156,42 @@ void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, i
     const kv_group_view& kv = kv_[group];
     const int64_t n_kv = kv.n_kv_heads, hd = kv.head_dim, n_group = n_heads / n_kv;
     TANDEM_CHECK(n_group * n_kv == n_heads && q.cols == n_heads * hd);
+    // Work items: (sequence, KV head, chunk of up to k_chunk query rows). Each gathers the K/V rows
+    // its queries can see once, then runs every query of the chunk over them.
+    constexpr int64_t k_chunk = 32;
+    attn_items_.clear();
+    for (size_t s = 0; s < batch_->seqs.size(); ++s) {
+        const int64_t r0 = seq_row0_[s], n = static_cast<int64_t>(batch_->seqs[s].tokens.size());
+        for (int64_t c = 0; c < n; c += k_chunk) {
+            for (int64_t kh = 0; kh < n_kv; ++kh) attn_items_.push_back({r0 + c, r0 + std::min(n, c + k_chunk), kh, s});
+        }
+    }
+    auto visible = [&](int64_t t) {
+        const int32_t pos = positions_[t];
+        const int32_t end = see_self ? pos + 1 : pos;
+        const int32_t begin = sliding_window > 0 && pos + 1 > sliding_window ? pos + 1 - sliding_window : 0;
+        return std::pair<int32_t, int32_t>{begin, end};
+    };
     const float* qbase = ptr(q);
     float* obase = ptr(out);
-    pool_.parallel_for(q.rows * n_kv, 1, [&](int64_t begin, int64_t end) {
-        thread_local std::vector<float> scratch;
-        for (int64_t item = begin; item < end; ++item) {
-            const int64_t t = item / n_kv, kh = item % n_kv;
-            const int32_t pos = positions_[t];
-            attn_query aq;
-            aq.q = qbase + t * q.stride + kh * n_group * hd;
-            aq.out = obase + t * out.stride + kh * n_group * hd;
-            aq.n_group = static_cast<int32_t>(n_group);
-            aq.k_end = see_self ? pos + 1 : pos;
-            aq.k_begin = sliding_window > 0 && pos + 1 > sliding_window ? pos + 1 - sliding_window : 0;
-            const int64_t need = attention_scratch_floats(aq.k_end - aq.k_begin, n_group, hd);
-            if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need * 2));
-            const batch_seq& seq = batch_->seqs[token_seq_[t]];
-            attention_paged(kv, layer_slot, seq.block_table[group].data(), static_cast<int32_t>(kh), aq, scale,
-                            scratch.data());
+    pool_.parallel_for(static_cast<int64_t>(attn_items_.size()), 1, [&](int64_t lo, int64_t hi) {
+        thread_local std::vector<float> keys, values, scores;
+        for (int64_t i = lo; i < hi; ++i) {
+            const attn_item& it = attn_items_[static_cast<size_t>(i)];
+            const int32_t first = visible(it.row_begin).first, last = visible(it.row_end - 1).second;
+            const size_t need = static_cast<size_t>(std::max(0, last - first)) * static_cast<size_t>(hd);
+            if (keys.size() < need) keys.resize(need * 2), values.resize(need * 2);
+            if (scores.size() < need / hd * n_group + 1) scores.resize((need / hd * n_group + 1) * 2);
+            const int32_t* table = batch_->seqs[it.seq].block_table[group].data();
+            kv_gather(kv, layer_slot, table, static_cast<int32_t>(it.kv_head), first, last, keys.data(), values.data());
+            for (int64_t t = it.row_begin; t < it.row_end; ++t) {
+                attn_query aq;
+                aq.q = qbase + t * q.stride + it.kv_head * n_group * hd;
+                aq.out = obase + t * out.stride + it.kv_head * n_group * hd;
+                aq.n_group = static_cast<int32_t>(n_group);
+                std::tie(aq.k_begin, aq.k_end) = visible(t);
+                attention_gathered(keys.data(), values.data(), first, hd, aq, scale, scores.data());
+            }
         }
     });
 }

@@ -49,6 +49,11 @@ private:
     // The current batch, flattened: per token its id, position and sequence.
     std::vector<int32_t> tokens_, positions_, token_seq_;
     std::vector<int64_t> seq_row0_;  // first flattened row of each sequence
+    struct attn_item {
+        int64_t row_begin, row_end, kv_head;
+        size_t seq;
+    };
+    std::vector<attn_item> attn_items_;  // reused by every attention call
     const batch* batch_ = nullptr;
 };
 
