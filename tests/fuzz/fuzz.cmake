@@ -6,3 +6,7 @@ add_test(NAME gguf_fuzz
          COMMAND ${CMAKE_SOURCE_DIR}/tests/fuzz/run_gguf_fuzz.sh
                  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/fuzz ${TANDEM_SHARED_DIR} ${TANDEM_FUZZ_SECONDS})
 set_tests_properties(gguf_fuzz PROPERTIES LABELS fuzz TIMEOUT 600)
+add_test(NAME openai_fuzz
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/fuzz/run_openai_fuzz.sh
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/fuzz-openai 30)
+set_tests_properties(openai_fuzz PROPERTIES LABELS fuzz TIMEOUT 600)

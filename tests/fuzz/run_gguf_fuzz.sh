@@ -29,24 +29,12 @@ echo "run_gguf_fuzz: compiling the fuzz target with $cxx into $out"
 "$cxx" -std=c++20 -O1 -I"$src" "$src/tests/fuzz/make_gguf_seeds.cpp" -o "$out/make_gguf_seeds" \
     || die "compiling make_gguf_seeds failed"
 
-rm -rf "$out/seeds" "$out/corpus" "$out/artifacts"
-mkdir -p "$out/seeds" "$out/corpus" "$out/artifacts"
+rm -rf "$out/seeds" "$out/corpus"
+mkdir -p "$out/seeds"
 "$out/make_gguf_seeds" "$out/seeds" || die "writing the seed files failed"
 cp "$seed_model" "$out/seeds/"
 echo "run_gguf_fuzz: seeds: $(ls "$out/seeds" | tr '\n' ' ')"
 
-echo "run_gguf_fuzz: fuzzing for ${seconds}s (log: $out/fuzz.log)"
-status=0
-ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$out/gguf_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
-    -max_len=32768 -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus" "$out/seeds" \
-    >"$out/fuzz.log" 2>&1 || status=$?
-tail -n 25 "$out/fuzz.log"
-findings=$(find "$out/artifacts" -type f | wc -l)
-if [[ $status -ne 0 || $findings -ne 0 ]]; then
-    echo "run_gguf_fuzz: FAIL: libFuzzer exited with $status and left $findings reproducer(s) in $out/artifacts:" >&2
-    find "$out/artifacts" -type f >&2
-    echo "run_gguf_fuzz: reproduce with: $out/gguf_fuzz <reproducer>" >&2
-    exit 1
-fi
-echo "run_gguf_fuzz: PASS: no findings in ${seconds}s"
+mkdir -p "$out/corpus"
+source "$(dirname "$0")/fuzz_lib.sh"
+fuzz_run run_gguf_fuzz "$out/gguf_fuzz" "$out" "$seconds" 32768 "$out/corpus" "$out/seeds"
