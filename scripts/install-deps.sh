@@ -3,11 +3,15 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       libboost-dev libasio-dev nlohmann-json3-dev libspdlog-dev libpcre2-dev
-      libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev curl nodejs npm)
+      libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# Node.js (for the e2e tests' openai SDK): any node with npm will do, e.g. a NodeSource build that
+# already bundles npm; Debian's own packages only when neither command exists.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
