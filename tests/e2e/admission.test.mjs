@@ -73,3 +73,23 @@ test("SIGTERM drains in-flight requests and exits 0", async () => {
   assert.equal(j.usage.completion_tokens, 48);
   assert.equal((await srv.exited).code, 0);
 });
+
+test("a slow client gets 408 and the server keeps serving", async () => {
+  const { connect } = await import("node:net");
+  const srv = await startServer("stories260K.gguf", ["--read-timeout", "1"]);
+  try {
+    const reply = await new Promise((resolve, reject) => {
+      const sock = connect(srv.port, "127.0.0.1", () => sock.write("POST /v1/completions HTTP/1.1\r\nHost: x\r\n"));
+      let data = "";
+      sock.on("data", (d) => (data += d));
+      sock.on("close", () => resolve(data));
+      sock.on("error", reject);
+      setTimeout(() => reject(new Error("no answer in 10 s")), 10000);
+    });
+    assert.match(reply, /^HTTP\/1\.1 408/);
+    const r = await complete(srv.url, { prompt: "Once upon a time", max_tokens: 4, temperature: 0 });
+    assert.equal(r.status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
