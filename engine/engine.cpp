@@ -37,6 +37,11 @@ public:
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
         sched_ = std::make_unique<scheduler>(sc, runner_.kv());
         metrics_.kv_blocks_total = runner_.kv_blocks_total();
+        spdlog::info("model {} ({}): {} layers, vocab {}, context {} per sequence; KV cache {} blocks x {} tokens "
+                     "in {:.1f} MiB reserved ({}), touched only as it fills",
+                     summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, runner_.kv_blocks_total(),
+                     cfg.kv_block_size, static_cast<double>(runner_.kv_bytes()) / (1 << 20),
+                     dtype_info_of(cfg.kv_type).name);
         thread_ = std::thread([this] { loop(); });
     }
 
