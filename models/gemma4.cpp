@@ -36,30 +36,21 @@ public:
         eps_ = ld.get_float("attention.layer_norm_rms_epsilon");
         n_ple_ = ld.get_int("embedding_length_per_layer_input", 0);
         softcap_ = ld.get_float("final_logit_softcapping", 0.0f);
-        window_ = static_cast<int32_t>(ld.get_int("attention.sliding_window"));
         const int64_t n_shared = ld.get_int("attention.shared_kv_layers", 0);
-        const std::vector<bool> swa = ld.get_bool_array("attention.sliding_window_pattern", n_layer_);
+        types_.load(ld, n_layer_);
         const std::vector<int64_t> n_kv = ld.get_per_layer("attention.head_count_kv", n_layer_);
         const std::vector<int64_t> n_ff = ld.get_per_layer("feed_forward_length", n_layer_);
-        const int64_t hd_full = ld.get_int("attention.key_length"), hd_swa = ld.get_int("attention.key_length_swa");
-        rope_full_ = {static_cast<int32_t>(ld.get_int("rope.dimension_count", hd_full)),
-                      ld.get_float("rope.freq_base"), 1.0f, true, nullptr};
-        rope_swa_ = {static_cast<int32_t>(ld.get_int("rope.dimension_count_swa", hd_swa)),
-                     ld.get_float("rope.freq_base_swa"), 1.0f, true, nullptr};
-        const gguf::tensor_info* emb = f.find_tensor("token_embd.weight");
-        if (!emb) ld.fail("missing tensor token_embd.weight");
-        n_vocab_ = emb->ne[1];
+        n_vocab_ = ld.rows_of("token_embd.weight");
         if (n_shared < 0 || n_shared >= n_layer_) ld.fail("attention.shared_kv_layers out of range");
 
         tok_embd_ = ld.require("token_embd.weight", {n_embd_, n_vocab_});
         out_norm_ = ld.require("output_norm.weight", {n_embd_});
-        rope_freqs_ = ld.optional("rope_freqs.weight", {rope_full_.n_rot / 2});
         if (n_ple_ > 0) {
             ple_embd_ = ld.require("per_layer_token_embd.weight", {n_layer_ * n_ple_, n_vocab_});
             ple_proj_ = ld.require("per_layer_model_proj.weight", {n_embd_, n_layer_ * n_ple_});
             ple_norm_ = ld.require("per_layer_proj_norm.weight", {n_ple_});
         }
-        assign_kv(ld, swa, n_kv, n_layer_ - n_shared, hd_full, hd_swa);
+        assign_kv(ld, n_kv, n_layer_ - n_shared);
         for (int64_t i = 0; i < n_layer_; ++i) load_layer(ld, i, n_kv[i], n_ff[i]);
 
         info_.arch = ld.arch();
@@ -89,16 +80,16 @@ public:
 
 private:
     // Layers below n_own own KV; a later layer reuses the last owner of its own type.
-    void assign_kv(const model_loader& ld, const std::vector<bool>& swa, const std::vector<int64_t>& n_kv,
-                   int64_t n_own, int64_t hd_full, int64_t hd_swa) {
-        groups_ = {{0, 0, static_cast<int32_t>(hd_swa), window_}, {0, 0, static_cast<int32_t>(hd_full), 0}};
+    void assign_kv(const model_loader& ld, const std::vector<int64_t>& n_kv, int64_t n_own) {
+        groups_ = {{0, 0, static_cast<int32_t>(types_.hd_swa), types_.window},
+                   {0, 0, static_cast<int32_t>(types_.hd_full), 0}};
         layers_.resize(static_cast<size_t>(n_layer_));
         int64_t last_owner[2] = {-1, -1};
         for (int64_t i = 0; i < n_layer_; ++i) {
             gemma4_layer& L = layers_[i];
-            L.swa = swa[i];
+            L.swa = types_.swa[i];
             const int32_t g = L.swa ? k_group_swa : k_group_full;
-            L.head_dim = L.swa ? hd_swa : hd_full;
+            L.head_dim = types_.head_dim(L.swa);
             kv_group_spec& spec = groups_[g];
             if (spec.n_kv_heads != 0 && spec.n_kv_heads != n_kv[i]) ld.fail("KV head count differs within a layer type");
             spec.n_kv_heads = static_cast<int32_t>(n_kv[i]);
@@ -136,11 +127,10 @@ private:
 
     int64_t n_embd_ = 0, n_layer_ = 0, n_head_ = 0, n_ple_ = 0, n_vocab_ = 0;
     float eps_ = 1e-6f, softcap_ = 0.0f;
-    int32_t window_ = 0;
-    rope_config rope_full_, rope_swa_;
+    gemma_layer_types types_;
     model_info info_;
     std::vector<kv_group_spec> groups_;
-    weight tok_embd_, out_norm_, rope_freqs_, ple_embd_, ple_proj_, ple_norm_;
+    weight tok_embd_, out_norm_, ple_embd_, ple_proj_, ple_norm_;
     std::vector<gemma4_layer> layers_;
 };
 
@@ -179,9 +169,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
         const gemma4_layer& L = layers_[il];
         const int64_t hd = L.head_dim, n_kv = groups_[L.kv.group].n_kv_heads;
         act q = q_buf.reshaped(T, n_head_ * hd), o = o_buf.reshaped(T, n_head_ * hd);
-        rope_config rope = L.swa ? rope_swa_ : rope_full_;
-        if (!L.swa && rope_freqs_) rope.freq_factors = static_cast<const float*>(rope_freqs_.host);
-
+        const rope_config rope = types_.rope(L.swa);
         L.attn.query(be, x, h, q, hd, rope, eps_);
         if (L.owns_kv) {
             act k = k_buf.reshaped(T, n_kv * hd), v = v_buf.reshaped(T, n_kv * hd);
@@ -192,7 +180,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
             be.rope(k, hd, rope);
             be.kv_store(L.kv.group, L.kv.slot, k, v);
         }
-        be.attention(L.kv.group, L.kv.slot, q, o, n_head_, 1.0f, L.swa ? window_ : 0);
+        be.attention(L.kv.group, L.kv.slot, q, o, n_head_, 1.0f, L.swa ? types_.window : 0);
         L.attn.output(be, x, h, o, eps_);
         L.ffn.run(be, x, h, gate_buf, up_buf, eps_);
 

@@ -40,26 +40,17 @@ public:
         n_layer_ = ld.get_int("block_count");
         n_head_ = ld.get_int("attention.head_count");
         eps_ = ld.get_float("attention.layer_norm_rms_epsilon");
-        window_ = static_cast<int32_t>(ld.get_int("attention.sliding_window"));
-        const std::vector<bool> swa = ld.get_bool_array("attention.sliding_window_pattern", n_layer_);
+        types_.load(ld, n_layer_);
         const std::vector<int64_t> n_ff = ld.get_per_layer("feed_forward_length", n_layer_);
-        const int64_t hd_full = ld.get_int("attention.key_length"), hd_swa = ld.get_int("attention.key_length_swa");
-        rope_full_ = {static_cast<int32_t>(ld.get_int("rope.dimension_count", hd_full)),
-                      ld.get_float("rope.freq_base"), 1.0f, true, nullptr};
-        rope_swa_ = {static_cast<int32_t>(ld.get_int("rope.dimension_count_swa", hd_swa)),
-                     ld.get_float("rope.freq_base_swa"), 1.0f, true, nullptr};
-        const gguf::tensor_info* emb = f.find_tensor("token_embd.weight");
-        if (!emb) ld.fail("missing tensor token_embd.weight");
-        n_vocab_ = emb->ne[1];
+        n_vocab_ = ld.rows_of("token_embd.weight");
         tok_embd_ = ld.require("token_embd.weight", {n_embd_, n_vocab_});
         out_norm_ = ld.require("output_norm.weight", {n_embd_});
         pre_proj_ = ld.require("nextn.pre_projection.weight", {2 * n_out, n_embd_});
         post_proj_ = ld.require("nextn.post_projection.weight", {n_embd_, n_out});
-        rope_freqs_ = ld.optional("rope_freqs.weight", {rope_full_.n_rot / 2});
         for (int64_t i = 0; i < n_layer_; ++i) {
             assistant_layer L;
-            L.swa = swa[i];
-            L.head_dim = L.swa ? hd_swa : hd_full;
+            L.swa = types_.swa[i];
+            L.head_dim = types_.head_dim(L.swa);
             L.kv = L.swa ? anchor_.last_swa : anchor_.last_full;
             const std::string p = "blk." + std::to_string(i) + ".";
             L.attn.load(ld, p, n_embd_, n_head_, L.head_dim);
@@ -94,11 +85,10 @@ private:
 
     int64_t n_embd_ = 0, n_layer_ = 0, n_head_ = 0, n_vocab_ = 0;
     float eps_ = 1e-6f;
-    int32_t window_ = 0;
-    rope_config rope_full_, rope_swa_;
+    gemma_layer_types types_;
     mtp_anchor anchor_;
     model_info info_;
-    weight tok_embd_, out_norm_, pre_proj_, post_proj_, rope_freqs_;
+    weight tok_embd_, out_norm_, pre_proj_, post_proj_;
     std::vector<assistant_layer> layers_;
 };
 
@@ -122,10 +112,8 @@ void gemma4_assistant::forward(backend& be, const batch& b, std::span<const floa
     for (const assistant_layer& L : layers_) {
         const int64_t hd = L.head_dim;
         act q = q_buf.reshaped(T, n_head_ * hd), o = o_buf.reshaped(T, n_head_ * hd);
-        rope_config rope = L.swa ? rope_swa_ : rope_full_;
-        if (!L.swa && rope_freqs_) rope.freq_factors = static_cast<const float*>(rope_freqs_.host);
-        L.attn.query(be, x, h, q, hd, rope, eps_);
-        be.attention(L.kv.group, L.kv.slot, q, o, n_head_, 1.0f, L.swa ? window_ : 0, /*see_self=*/false);
+        L.attn.query(be, x, h, q, hd, types_.rope(L.swa), eps_);
+        be.attention(L.kv.group, L.kv.slot, q, o, n_head_, 1.0f, L.swa ? types_.window : 0, /*see_self=*/false);
         L.attn.output(be, x, h, o, eps_);
         L.ffn.run(be, x, h, gate_buf, up_buf, eps_);
         if (L.out_scale) be.scale_by(x, L.out_scale);

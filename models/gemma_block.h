@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "models/backend.h"
 #include "models/loader.h"
@@ -31,6 +32,34 @@ struct gemma_ffn {
         be.matmul(down, g, h);
         be.rmsnorm(h, h, x.cols, &post_norm, eps);
         be.add(x, h, x);
+    }
+};
+
+// The two layer types of Gemma 4 (sliding and full attention): which layer is which, their head dims,
+// RoPE settings (full layers use the global rope_freqs factors) and the sliding window.
+struct gemma_layer_types {
+    std::vector<bool> swa;     // per layer: true = sliding window
+    int64_t hd_full = 0, hd_swa = 0;
+    int32_t window = 0;
+    rope_config rope_full, rope_swa;
+    weight rope_freqs;         // (n_rot_full / 2), or empty
+
+    void load(model_loader& ld, int64_t n_layer) {
+        swa = ld.get_bool_array("attention.sliding_window_pattern", n_layer);
+        window = static_cast<int32_t>(ld.get_int("attention.sliding_window"));
+        hd_full = ld.get_int("attention.key_length");
+        hd_swa = ld.get_int("attention.key_length_swa");
+        rope_full = {static_cast<int32_t>(ld.get_int("rope.dimension_count", hd_full)), ld.get_float("rope.freq_base"),
+                     1.0f, true, nullptr};
+        rope_swa = {static_cast<int32_t>(ld.get_int("rope.dimension_count_swa", hd_swa)),
+                    ld.get_float("rope.freq_base_swa"), 1.0f, true, nullptr};
+        rope_freqs = ld.optional("rope_freqs.weight", {rope_full.n_rot / 2});
+    }
+    int64_t head_dim(bool sliding) const { return sliding ? hd_swa : hd_full; }
+    rope_config rope(bool sliding) const {
+        rope_config r = sliding ? rope_swa : rope_full;
+        if (!sliding && rope_freqs) r.freq_factors = static_cast<const float*>(rope_freqs.host);
+        return r;
     }
 };
 

@@ -46,9 +46,7 @@ public:
         c.rope.freq_base = ld.get_float("rope.freq_base", 10000.0f);
         c.rope.neox = ld.arch() != "llama";
         load_rope_scaling(ld);
-        const gguf::tensor_info* emb = f.find_tensor("token_embd.weight");
-        if (!emb) ld.fail("missing tensor token_embd.weight");
-        c.n_vocab = emb->ne[1];
+        c.n_vocab = ld.rows_of("token_embd.weight");
 
         tok_embd_ = ld.require("token_embd.weight", {c.n_embd, c.n_vocab});
         out_norm_ = ld.require("output_norm.weight", {c.n_embd});

@@ -62,6 +62,12 @@ std::vector<bool> model_loader::get_bool_array(const std::string& k, int64_t n) 
     return *arr;
 }
 
+int64_t model_loader::rows_of(const std::string& name) const {
+    const gguf::tensor_info* t = f_.find_tensor(name);
+    if (!t) fail("missing tensor " + name);
+    return t->ne[1];
+}
+
 weight model_loader::optional(const std::string& name, std::initializer_list<int64_t> shape) {
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (!t) return {};

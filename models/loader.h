@@ -35,7 +35,8 @@ public:
     weight require(const std::string& name, std::initializer_list<int64_t> shape);
     // The same, but absent is fine (returns an empty weight).
     weight optional(const std::string& name, std::initializer_list<int64_t> shape);
-    // A computable-type check for matrices used in matmul/embedding.
+    // Rows of a matrix tensor (ne[1]), e.g. the vocabulary size from token_embd.weight; fails if absent.
+    int64_t rows_of(const std::string& name) const;
     const gguf::file& file() const { return f_; }
 
     [[noreturn]] void fail(const std::string& what) const;
