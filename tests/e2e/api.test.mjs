@@ -83,6 +83,15 @@ test("same seed gives the same text; n gives n choices", async () => {
   assert.deepEqual(many.choices.map((c) => c.index).sort(), [0, 1, 2]);
 });
 
+test("a seeded sampled request gives the same text alone and among concurrent requests", async () => {
+  const body = { model: "stories", prompt: "One day, Lily met a", max_tokens: 24, temperature: 1.0, top_p: 0.95, seed: 77 };
+  const alone = (await client.completions.create(body)).choices[0].text;
+  const others = ["Once upon a time", "Tom had a big red ball", "The sun was"].map((p, i) =>
+    client.completions.create({ model: "stories", prompt: p, max_tokens: 40, temperature: 0.9, seed: i }));
+  const [together] = await Promise.all([client.completions.create(body), ...others]);
+  assert.equal(together.choices[0].text, alone);
+});
+
 test("eight parallel greedy streams each equal their text alone", async () => {
   const prompts = ["Once upon a time", "One day, Lily met a", "Tom had a big red ball", "The sun was", "A cat", "She liked to", "In the park", "Mom said"];
   const body = (p) => ({ model: "stories", prompt: p, max_tokens: 24, temperature: 0 });
