@@ -16,10 +16,9 @@ namespace tandem {
 namespace {
 
 class engine_impl final : public engine {
-public:
+  public:
     explicit engine_impl(const engine_config& cfg)
-        : cfg_(cfg), file_(gguf::file::open(cfg.model_path)), tok_(tokenizer::from_gguf(*file_)),
-          runner_(cfg, *file_) {
+        : cfg_(cfg), file_(gguf::file::open(cfg.model_path)), tok_(tokenizer::from_gguf(*file_)), runner_(cfg, *file_) {
         const model_info& mi = runner_.mdl().info();
         summary_.architecture = mi.arch;
         summary_.name = mi.name;
@@ -37,11 +36,11 @@ public:
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
         sched_ = std::make_unique<scheduler>(sc, runner_.kv());
         metrics_.kv_blocks_total = runner_.kv_blocks_total();
-        spdlog::info("model {} ({}): {} layers, vocab {}, context {} per sequence; KV cache {} blocks x {} tokens "
-                     "in {:.1f} MiB reserved ({}), touched only as it fills",
-                     summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, runner_.kv_blocks_total(),
-                     cfg.kv_block_size, static_cast<double>(runner_.kv_bytes()) / (1 << 20),
-                     dtype_info_of(cfg.kv_type).name);
+        spdlog::info(
+            "model {} ({}): {} layers, vocab {}, context {} per sequence; KV cache {} blocks x {} tokens "
+            "in {:.1f} MiB reserved ({}), touched only as it fills",
+            summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, runner_.kv_blocks_total(),
+            cfg.kv_block_size, static_cast<double>(runner_.kv_bytes()) / (1 << 20), dtype_info_of(cfg.kv_type).name);
         thread_ = std::thread([this] { loop(); });
     }
 
@@ -117,7 +116,7 @@ public:
         if (thread_.joinable()) thread_.join();
     }
 
-private:
+  private:
     // Moves inbox and aborts into the scheduler; returns false when the engine should exit.
     bool take_inbox(bool idle) {
         std::unique_lock<std::mutex> lock(mu_);
@@ -222,6 +221,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<engine> engine::create(const engine_config& cfg) { return std::make_unique<engine_impl>(cfg); }
+std::unique_ptr<engine> engine::create(const engine_config& cfg) {
+    return std::make_unique<engine_impl>(cfg);
+}
 
 }  // namespace tandem

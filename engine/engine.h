@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,23 +21,23 @@ class tokenizer;
 
 struct engine_config {
     std::string model_path;
-    int32_t n_threads = 0;             // 0: one per core
-    int32_t ctx_size = 0;              // per sequence; 0: the model's trained context
-    int32_t parallel = 4;              // max running sequences
-    dtype kv_type = dtype::f16;        // f16, q8_0 or q4_0
-    int32_t kv_block_size = 16;        // tokens per KV block
-    int64_t kv_blocks = 0;             // 0: derive from kv_budget_bytes
+    int32_t n_threads = 0;       // 0: one per core
+    int32_t ctx_size = 0;        // per sequence; 0: the model's trained context
+    int32_t parallel = 4;        // max running sequences
+    dtype kv_type = dtype::f16;  // f16, q8_0 or q4_0
+    int32_t kv_block_size = 16;  // tokens per KV block
+    int64_t kv_blocks = 0;       // 0: derive from kv_budget_bytes
     int64_t kv_budget_bytes = 1ll << 30;
-    int32_t max_queue = 64;            // waiting requests before 429
-    int32_t step_token_budget = 512;   // tokens per forward step (chunked prefill)
-    int32_t stream_capacity = 64;      // events buffered per request before the sequence is paused
+    int32_t max_queue = 64;           // waiting requests before 429
+    int32_t step_token_budget = 512;  // tokens per forward step (chunked prefill)
+    int32_t stream_capacity = 64;     // events buffered per request before the sequence is paused
 };
 
 struct completion_params {
     std::vector<int32_t> prompt;
     sampling_params sampling;
-    int32_t max_tokens = -1;   // -1: until the context ends
-    int32_t n_logprobs = -1;   // -1: no logprobs; 0..20: chosen token plus this many alternatives
+    int32_t max_tokens = -1;  // -1: until the context ends
+    int32_t n_logprobs = -1;  // -1: no logprobs; 0..20: chosen token plus this many alternatives
     bool ignore_eos = false;
 };
 
@@ -53,16 +53,16 @@ struct stream_event {
     enum class kind { token, done } what = kind::token;
     int32_t token = -1;
     float logprob = 0.0f;
-    std::vector<token_logprob> top;   // filled only when n_logprobs > 0
+    std::vector<token_logprob> top;              // filled only when n_logprobs > 0
     finish_reason reason = finish_reason::stop;  // for done
-    std::string error;                          // for done with reason error
-    int32_t n_prompt = 0;                       // for done: usage
+    std::string error;                           // for done with reason error
+    int32_t n_prompt = 0;                        // for done: usage
     int32_t n_generated = 0;
 };
 
 // Filled by the engine thread, drained by the HTTP side. Thread-safe.
 class request_stream {
-public:
+  public:
     explicit request_stream(uint64_t id, size_t capacity) : id_(id), capacity_(capacity) {}
     uint64_t id() const { return id_; }
 
@@ -76,7 +76,7 @@ public:
     bool full() const;
     void push(stream_event ev);
 
-private:
+  private:
     uint64_t id_;
     size_t capacity_;
     mutable std::mutex mu_;
@@ -86,9 +86,9 @@ private:
 };
 
 struct model_summary {
-    std::string name;           // general.name or the file stem
+    std::string name;  // general.name or the file stem
     std::string architecture;
-    int32_t n_ctx = 0;          // effective per-sequence context
+    int32_t n_ctx = 0;  // effective per-sequence context
     int32_t n_vocab = 0;
     std::string chat_template;  // tokenizer.chat_template, may be empty
 };
@@ -109,7 +109,7 @@ struct submit_result {
 };
 
 class engine {
-public:
+  public:
     virtual ~engine() = default;
     // Loads the model and starts the engine thread; throws tandem::error.
     static std::unique_ptr<engine> create(const engine_config& cfg);

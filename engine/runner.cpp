@@ -14,10 +14,9 @@ runner::runner(const engine_config& cfg, const gguf::file& f) {
     backend_ = std::make_unique<cpu_backend>(*pool_);
     model_ = model_load(f, *backend_);
     const std::vector<kv_group_spec> specs = model_->kv_groups();
-    const int64_t n_blocks =
-        cfg.kv_blocks > 0 ? cfg.kv_blocks
-                          : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
-                                                 static_cast<size_t>(cfg.kv_budget_bytes));
+    const int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
+                                               : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
+                                                                      static_cast<size_t>(cfg.kv_budget_bytes));
     kv_cache_config kc;
     kc.block_size = cfg.kv_block_size;
     std::vector<kv_group_view> views;
@@ -30,8 +29,12 @@ runner::runner(const engine_config& cfg, const gguf::file& f) {
     kv_ = std::make_unique<kv_cache_manager>(kc);
 }
 
-int64_t runner::kv_blocks_total() const { return kv_->stats().n_blocks_total; }
-int64_t runner::kv_blocks_used() const { return kv_->stats().n_blocks_used; }
+int64_t runner::kv_blocks_total() const {
+    return kv_->stats().n_blocks_total;
+}
+int64_t runner::kv_blocks_used() const {
+    return kv_->stats().n_blocks_used;
+}
 
 size_t runner::kv_bytes() const {
     size_t n = 0;
@@ -50,10 +53,11 @@ std::span<float> runner::forward(const step_plan& plan) {
     for (size_t i = 0; i < plan.items.size(); ++i) {
         const sched_item& it = plan.items[i];
         batch_seq bs;
-        bs.tokens = std::span<const int32_t>(it.seq->tokens).subspan(static_cast<size_t>(it.start),
-                                                                     static_cast<size_t>(it.n_new));
+        bs.tokens = std::span<const int32_t>(it.seq->tokens)
+                        .subspan(static_cast<size_t>(it.start), static_cast<size_t>(it.n_new));
         bs.pos0 = static_cast<int32_t>(it.start);
-        for (int g = 0; g < kv_->n_groups(); ++g) bs.block_table[g] = kv_->block_table(static_cast<int64_t>(it.seq->id), g);
+        for (int g = 0; g < kv_->n_groups(); ++g)
+            bs.block_table[g] = kv_->block_table(static_cast<int64_t>(it.seq->id), g);
         if (it.sample) bs.logit_rows = std::span<const int32_t>(&last_row_[i], 1);
         batch_.seqs.push_back(bs);
     }

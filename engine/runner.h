@@ -17,7 +17,7 @@
 namespace tandem {
 
 class runner {
-public:
+  public:
     // Loads the model and sizes the KV pools; throws tandem::error.
     runner(const engine_config& cfg, const gguf::file& f);
 
@@ -30,7 +30,7 @@ public:
     // Runs the plan's chunks as one batch; returns (n_sampling_items, n_vocab) logits.
     std::span<float> forward(const step_plan& plan);
 
-private:
+  private:
     std::unique_ptr<thread_pool> pool_;
     std::unique_ptr<cpu_backend> backend_;
     std::unique_ptr<model> model_;

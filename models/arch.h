@@ -7,7 +7,7 @@
 
 namespace tandem {
 
-std::unique_ptr<model> load_llama(const gguf::file& f, backend& be);   // llama, qwen2, qwen3
+std::unique_ptr<model> load_llama(const gguf::file& f, backend& be);  // llama, qwen2, qwen3
 std::unique_ptr<model> load_gemma4(const gguf::file& f, backend& be);
 
 }  // namespace tandem

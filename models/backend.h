@@ -21,8 +21,8 @@ struct tensor_info;
 // A weight tensor as the backend holds it: n_out rows of n_in elements (GGUF ne[0] = n_in).
 struct weight {
     dtype type = dtype::f32;
-    int64_t n_in = 0;   // row length
-    int64_t n_out = 0;  // rows (product of the other dims)
+    int64_t n_in = 0;            // row length
+    int64_t n_out = 0;           // rows (product of the other dims)
     const void* host = nullptr;  // mmapped GGUF bytes
     int32_t handle = -1;         // backend-specific (device copy), -1 on CPU
     explicit operator bool() const { return host != nullptr; }
@@ -46,7 +46,7 @@ struct batch_layout {
 };
 
 class backend {
-public:
+  public:
     virtual ~backend() = default;
 
     virtual weight load_weight(const gguf::tensor_info& t) = 0;
@@ -78,7 +78,7 @@ public:
                            int32_t sliding_window, bool see_self = true) = 0;
     // out (n_logit_rows, cols) = the batch rows whose logits were asked for, in batch order.
     virtual void gather_logit_rows(act x, act out) = 0;
-    virtual void read(act x, std::span<float> dst) = 0;  // copies rows x cols to the host
+    virtual void read(act x, std::span<float> dst) = 0;         // copies rows x cols to the host
     virtual void write(act x, std::span<const float> src) = 0;  // rows x cols from the host
 };
 

@@ -26,7 +26,9 @@ weight cpu_backend::load_weight(const gguf::tensor_info& t) {
     return w;
 }
 
-void cpu_backend::set_kv(std::span<const kv_group_view> groups) { kv_.assign(groups.begin(), groups.end()); }
+void cpu_backend::set_kv(std::span<const kv_group_view> groups) {
+    kv_.assign(groups.begin(), groups.end());
+}
 
 batch_layout cpu_backend::begin(const batch& b) {
     batch_ = &b;
@@ -109,7 +111,9 @@ void cpu_backend::scale(act x, float s) {
     }
 }
 
-void cpu_backend::scale_by(act x, const weight& scalar) { scale(x, weight_f32(scalar)[0]); }
+void cpu_backend::scale_by(act x, const weight& scalar) {
+    scale(x, weight_f32(scalar)[0]);
+}
 
 void cpu_backend::rmsnorm(act x, act out, int64_t group, const weight* w, float eps) {
     const float* wp = w ? weight_f32(*w) : nullptr;

@@ -12,7 +12,7 @@ namespace tandem {
 class thread_pool;
 
 class cpu_backend final : public backend {
-public:
+  public:
     explicit cpu_backend(thread_pool& pool);
 
     weight load_weight(const gguf::tensor_info& t) override;
@@ -38,7 +38,7 @@ public:
     void read(act x, std::span<float> dst) override;
     void write(act x, std::span<const float> src) override;
 
-private:
+  private:
     float* ptr(act a) { return arena_.data() + a.offset; }
     const float* weight_f32(const weight& w);  // w must be f32 (norm weights, scalars)
 

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "models/arch.h"
-#include "models/gguf/gguf.h"
 #include "models/gemma_block.h"
+#include "models/gguf/gguf.h"
 #include "models/loader.h"
 
 namespace tandem {
@@ -16,18 +16,18 @@ constexpr int32_t k_group_swa = 0, k_group_full = 1;
 
 struct gemma4_layer {
     bool swa = false;
-    kv_ref kv;               // where this layer's K/V live (its own, or a shared earlier layer's)
+    kv_ref kv;  // where this layer's K/V live (its own, or a shared earlier layer's)
     bool owns_kv = false;
     int64_t head_dim = 0;
     gemma_attn_q attn;
-    weight wk, wv, k_norm;   // (n_embd -> n_kv*hd) x2, (hd); empty on KV-sharing layers; wv may be empty (V = K proj)
+    weight wk, wv, k_norm;  // (n_embd -> n_kv*hd) x2, (hd); empty on KV-sharing layers; wv may be empty (V = K proj)
     gemma_ffn ffn;
     weight inp_gate, proj, post_norm;  // PLE: (n_embd -> n_ple), (n_ple -> n_embd), (n_embd)
-    weight out_scale;        // (1), or empty
+    weight out_scale;                  // (1), or empty
 };
 
 class gemma4_model final : public model {
-public:
+  public:
     gemma4_model(const gguf::file& f, backend& be) {
         model_loader ld(f, be);
         n_embd_ = ld.get_int("embedding_length");
@@ -78,7 +78,7 @@ public:
         return a;
     }
 
-private:
+  private:
     // Layers below n_own own KV; a later layer reuses the last owner of its own type.
     void assign_kv(const model_loader& ld, const std::vector<int64_t>& n_kv, int64_t n_own) {
         groups_ = {{0, 0, static_cast<int32_t>(types_.hd_swa), types_.window},
@@ -91,14 +91,16 @@ private:
             const int32_t g = L.swa ? k_group_swa : k_group_full;
             L.head_dim = types_.head_dim(L.swa);
             kv_group_spec& spec = groups_[g];
-            if (spec.n_kv_heads != 0 && spec.n_kv_heads != n_kv[i]) ld.fail("KV head count differs within a layer type");
+            if (spec.n_kv_heads != 0 && spec.n_kv_heads != n_kv[i])
+                ld.fail("KV head count differs within a layer type");
             spec.n_kv_heads = static_cast<int32_t>(n_kv[i]);
             if (i < n_own) {
                 L.owns_kv = true;
                 L.kv = {g, spec.n_layers++};
                 last_owner[g] = i;
             } else {
-                if (last_owner[g] < 0) ld.fail("layer " + std::to_string(i) + " shares KV but no earlier layer of its type owns any");
+                if (last_owner[g] < 0)
+                    ld.fail("layer " + std::to_string(i) + " shares KV but no earlier layer of its type owns any");
                 L.kv = layers_[last_owner[g]].kv;
             }
         }
@@ -205,6 +207,8 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
 
 }  // namespace
 
-std::unique_ptr<model> load_gemma4(const gguf::file& f, backend& be) { return std::make_unique<gemma4_model>(f, be); }
+std::unique_ptr<model> load_gemma4(const gguf::file& f, backend& be) {
+    return std::make_unique<gemma4_model>(f, be);
+}
 
 }  // namespace tandem

@@ -24,7 +24,7 @@ struct assistant_layer {
 };
 
 class gemma4_assistant final : public mtp_drafter {
-public:
+  public:
     gemma4_assistant(const gguf::file& f, backend& be, const model& anchor) {
         model_loader ld(f, be);
         if (ld.arch() != "gemma4-assistant") ld.fail("not an MTP assistant (architecture '" + ld.arch() + "')");
@@ -69,7 +69,7 @@ public:
     const model_info& info() const override { return info_; }
     void forward(backend& be, const batch& b, std::span<const float> h_in, const forward_out& out) override;
 
-private:
+  private:
     // The drafter reads the anchor's cache, so its heads must have the anchor's shapes.
     void check_against_anchor(const model_loader& ld, const model& anchor) const {
         const std::vector<kv_group_spec> groups = anchor.kv_groups();

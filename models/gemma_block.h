@@ -38,11 +38,11 @@ struct gemma_ffn {
 // The two layer types of Gemma 4 (sliding and full attention): which layer is which, their head dims,
 // RoPE settings (full layers use the global rope_freqs factors) and the sliding window.
 struct gemma_layer_types {
-    std::vector<bool> swa;     // per layer: true = sliding window
+    std::vector<bool> swa;  // per layer: true = sliding window
     int64_t hd_full = 0, hd_swa = 0;
     int32_t window = 0;
     rope_config rope_full, rope_swa;
-    weight rope_freqs;         // (n_rot_full / 2), or empty
+    weight rope_freqs;  // (n_rot_full / 2), or empty
 
     void load(model_loader& ld, int64_t n_layer) {
         swa = ld.get_bool_array("attention.sliding_window_pattern", n_layer);

@@ -4,18 +4,18 @@
 #include <memory>
 
 #include "models/arch.h"
-#include "models/loader.h"
 #include "models/gguf/gguf.h"
+#include "models/loader.h"
 
 namespace tandem {
 namespace {
 
 struct llama_layer {
-    weight attn_norm;          // (n_embd)
-    weight wq, wk, wv, wo;     // (n_embd -> n_head*hd), (n_embd -> n_kv*hd) x2, (n_head*hd -> n_embd)
-    weight bq, bk, bv;         // qwen2 biases, or empty
-    weight q_norm, k_norm;     // qwen3 per-head norms (hd), or empty
-    weight ffn_norm;           // (n_embd)
+    weight attn_norm;             // (n_embd)
+    weight wq, wk, wv, wo;        // (n_embd -> n_head*hd), (n_embd -> n_kv*hd) x2, (n_head*hd -> n_embd)
+    weight bq, bk, bv;            // qwen2 biases, or empty
+    weight q_norm, k_norm;        // qwen3 per-head norms (hd), or empty
+    weight ffn_norm;              // (n_embd)
     weight w_gate, w_up, w_down;  // (n_embd -> n_ff) x2, (n_ff -> n_embd)
 };
 
@@ -26,7 +26,7 @@ struct llama_config {
 };
 
 class llama_model final : public model {
-public:
+  public:
     llama_model(const gguf::file& f, backend& be) {
         model_loader ld(f, be);
         llama_config& c = cfg_;
@@ -90,7 +90,7 @@ public:
 
     void forward(backend& be, const batch& b, const forward_out& out) override;
 
-private:
+  private:
     void load_rope_scaling(const model_loader& ld) {
         const std::string type = ld.get_string("rope.scaling.type").value_or("none");
         if (type == "linear") {
@@ -155,6 +155,8 @@ void llama_model::forward(backend& be, const batch& b, const forward_out& out) {
 
 }  // namespace
 
-std::unique_ptr<model> load_llama(const gguf::file& f, backend& be) { return std::make_unique<llama_model>(f, be); }
+std::unique_ptr<model> load_llama(const gguf::file& f, backend& be) {
+    return std::make_unique<llama_model>(f, be);
+}
 
 }  // namespace tandem

@@ -14,7 +14,9 @@ model_loader::model_loader(const gguf::file& f, backend& be) : f_(f), be_(be) {
     arch_ = std::string(*a);
 }
 
-void model_loader::fail(const std::string& what) const { throw error(f_.path() + ": " + what); }
+void model_loader::fail(const std::string& what) const {
+    throw error(f_.path() + ": " + what);
+}
 
 int64_t model_loader::get_int(const std::string& k) const {
     auto v = f_.get_i64(key(k));

@@ -17,7 +17,7 @@ class file;
 }
 
 class model_loader {
-public:
+  public:
     model_loader(const gguf::file& f, backend& be);
 
     const std::string& arch() const { return arch_; }
@@ -41,7 +41,7 @@ public:
 
     [[noreturn]] void fail(const std::string& what) const;
 
-private:
+  private:
     std::string key(const std::string& k) const { return arch_ + "." + k; }
     const gguf::file& f_;
     backend& be_;

@@ -20,10 +20,10 @@ class file;
 }
 
 struct model_info {
-    std::string arch;       // general.architecture
-    std::string name;       // general.name, or empty
+    std::string arch;  // general.architecture
+    std::string name;  // general.name, or empty
     int32_t n_vocab = 0;
-    int32_t n_embd = 0;     // width of the hidden state exported by forward
+    int32_t n_embd = 0;  // width of the hidden state exported by forward
     int32_t n_layer = 0;
     int32_t n_ctx_train = 0;
 };
@@ -38,7 +38,7 @@ struct kv_ref {
 // What an MTP assistant (gemma4-assistant) borrows from its anchor: the input embedding and the
 // KV storage of the anchor's last sliding and last full layer (after KV sharing is resolved).
 struct mtp_anchor {
-    weight tok_embd;      // (n_embd, n_vocab)
+    weight tok_embd;  // (n_embd, n_vocab)
     int32_t n_embd = 0;
     kv_ref last_swa, last_full;
 };
@@ -49,7 +49,7 @@ struct forward_out {
 };
 
 class model {
-public:
+  public:
     virtual ~model() = default;
     virtual const model_info& info() const = 0;
     virtual std::vector<kv_group_spec> kv_groups() const = 0;
@@ -64,7 +64,7 @@ public:
 // the batch's tokens are the drafts' input tokens at the anchor's next position (pos0), and
 // h_in holds the anchor (or previous draft step) hidden state of each row.
 class mtp_drafter {
-public:
+  public:
     virtual ~mtp_drafter() = default;
     virtual const model_info& info() const = 0;
     // out.logits: (n_rows, n_vocab); out.hidden: (n_rows, anchor n_embd), the next step's h_in.

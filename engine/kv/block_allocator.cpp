@@ -10,8 +10,7 @@
 
 namespace tandem {
 
-block_allocator::block_allocator(int32_t n_blocks, int32_t block_size)
-    : n_blocks_(n_blocks), block_size_(block_size) {
+block_allocator::block_allocator(int32_t n_blocks, int32_t block_size) : n_blocks_(n_blocks), block_size_(block_size) {
     if (n_blocks <= 0 || block_size <= 0) {
         throw error("kv cache: block allocator needs positive n_blocks and block_size, got " +
                     std::to_string(n_blocks) + " and " + std::to_string(block_size));

@@ -19,7 +19,7 @@ struct block_node {
 };
 
 class block_allocator {
-public:
+  public:
     block_allocator(int32_t n_blocks, int32_t block_size);
 
     int32_t n_blocks() const { return n_blocks_; }
@@ -47,7 +47,7 @@ public:
     int32_t ref_count(int32_t block) const { return ref_[block]; }
     bool is_cached(int32_t block) const { return cached_[block] != 0; }
 
-private:
+  private:
     struct slot {
         uint64_t hash = 0;
         int32_t block = -1;  // -1: empty
@@ -61,20 +61,20 @@ private:
 
     int32_t n_blocks_;
     int32_t block_size_;
-    std::vector<int32_t> free_heap_;   // min-heap of never-cached free blocks
-    std::vector<int32_t> ref_;         // (n_blocks)
-    std::vector<uint8_t> cached_;      // (n_blocks) 1: in the hash table
-    std::vector<uint32_t> gen_;        // (n_blocks) bumped on eviction
-    std::vector<uint64_t> hash_;       // (n_blocks) valid while cached
-    std::vector<block_node> parent_;   // (n_blocks) valid while cached
-    std::vector<int32_t> tokens_;      // (n_blocks, block_size) valid while cached
+    std::vector<int32_t> free_heap_;            // min-heap of never-cached free blocks
+    std::vector<int32_t> ref_;                  // (n_blocks)
+    std::vector<uint8_t> cached_;               // (n_blocks) 1: in the hash table
+    std::vector<uint32_t> gen_;                 // (n_blocks) bumped on eviction
+    std::vector<uint64_t> hash_;                // (n_blocks) valid while cached
+    std::vector<block_node> parent_;            // (n_blocks) valid while cached
+    std::vector<int32_t> tokens_;               // (n_blocks, block_size) valid while cached
     std::vector<int32_t> lru_prev_, lru_next_;  // (n_blocks) cached blocks with reference count 0
     int32_t lru_head_ = -1, lru_tail_ = -1;
     int32_t n_cached_free_ = 0, n_cached_ = 0;
     int64_t n_evictions_ = 0;
-    std::vector<slot> table_;          // open addressing, linear probing; capacity a power of 2 >= 2 n_blocks
+    std::vector<slot> table_;  // open addressing, linear probing; capacity a power of 2 >= 2 n_blocks
     uint64_t table_mask_ = 0;
-    int table_shift_ = 0;              // 64 - log2(capacity)
+    int table_shift_ = 0;  // 64 - log2(capacity)
     size_t home(uint64_t hash) const { return static_cast<size_t>((hash * 0x9e3779b97f4a7c15ull) >> table_shift_); }
 };
 

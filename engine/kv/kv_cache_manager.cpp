@@ -10,19 +10,25 @@
 namespace tandem {
 namespace {
 
-int64_t blocks_for(int64_t n_tokens, int32_t block_size) { return (n_tokens + block_size - 1) / block_size; }
+int64_t blocks_for(int64_t n_tokens, int32_t block_size) {
+    return (n_tokens + block_size - 1) / block_size;
+}
 
 }  // namespace
 
 kv_cache_manager::kv_cache_manager(const kv_cache_config& cfg)
-    : block_size_(cfg.block_size), prefix_caching_(cfg.enable_prefix_caching), sliding_slack_(cfg.sliding_slack),
+    : block_size_(cfg.block_size),
+      prefix_caching_(cfg.enable_prefix_caching),
+      sliding_slack_(cfg.sliding_slack),
       hash_fn_(cfg.hash_fn != nullptr ? cfg.hash_fn : &block_hash) {
     if (cfg.groups.empty() || cfg.groups.size() > static_cast<size_t>(k_max_kv_groups)) {
         throw error("kv cache: need 1.." + std::to_string(k_max_kv_groups) + " KV groups, got " +
                     std::to_string(cfg.groups.size()));
     }
-    if (cfg.block_size <= 0) throw error("kv cache: block size must be positive, got " + std::to_string(cfg.block_size));
-    if (cfg.sliding_slack < 0) throw error("kv cache: sliding_slack must be >= 0, got " + std::to_string(cfg.sliding_slack));
+    if (cfg.block_size <= 0)
+        throw error("kv cache: block size must be positive, got " + std::to_string(cfg.block_size));
+    if (cfg.sliding_slack < 0)
+        throw error("kv cache: sliding_slack must be >= 0, got " + std::to_string(cfg.sliding_slack));
     groups_.reserve(cfg.groups.size());
     for (size_t g = 0; g < cfg.groups.size(); ++g) {
         const kv_cache_group_config& gc = cfg.groups[g];

@@ -35,20 +35,20 @@ struct kv_cache_config {
     // accepted tokens only and truncate() never goes below them, so 0 is safe; a positive slack
     // (e.g. the draft length) is a safety margin for callers that release on unverified counts.
     int32_t sliding_slack = 0;
-    block_hash_fn hash_fn = nullptr;            // nullptr: block_hash (tests inject weak hashes)
+    block_hash_fn hash_fn = nullptr;  // nullptr: block_hash (tests inject weak hashes)
 };
 
 struct kv_cache_stats {  // blocks summed over groups
     int64_t n_blocks_total = 0;
-    int64_t n_blocks_used = 0;         // reference count > 0
-    int64_t n_blocks_cached_free = 0;  // unreferenced but still holding a cached prefix (evictable)
-    int64_t n_prefix_query_tokens = 0; // prompt tokens looked up by match_prefix
-    int64_t n_prefix_hit_tokens = 0;   // of those, tokens served from the cache
+    int64_t n_blocks_used = 0;          // reference count > 0
+    int64_t n_blocks_cached_free = 0;   // unreferenced but still holding a cached prefix (evictable)
+    int64_t n_prefix_query_tokens = 0;  // prompt tokens looked up by match_prefix
+    int64_t n_prefix_hit_tokens = 0;    // of those, tokens served from the cache
     int64_t n_evictions = 0;
 };
 
 class kv_cache_manager {
-public:
+  public:
     explicit kv_cache_manager(const kv_cache_config& cfg);  // throws tandem::error on a bad config
 
     int n_groups() const { return static_cast<int>(groups_.size()); }
@@ -83,7 +83,7 @@ public:
     kv_cache_stats stats() const;
     const block_allocator& allocator(int group) const { return groups_[group].alloc; }
 
-private:
+  private:
     struct group {
         block_allocator alloc;
         int32_t sliding_window;
@@ -95,7 +95,7 @@ private:
     };
     struct seq_state {
         seq_group g[k_max_kv_groups];
-        std::vector<uint64_t> hashes;   // chain hash of each committed block
+        std::vector<uint64_t> hashes;  // chain hash of each committed block
     };
 
     uint64_t hash_block(uint64_t parent, std::span<const int32_t> tokens) const { return hash_fn_(parent, tokens); }

@@ -87,11 +87,18 @@ kv_pool kv_pool::from_budget(const kv_group_spec& spec, dtype type, int32_t bloc
     return kv_pool(spec, type, block_size, n);
 }
 
-kv_pool::~kv_pool() { release(); }
+kv_pool::~kv_pool() {
+    release();
+}
 
 kv_pool::kv_pool(kv_pool&& o) noexcept
-    : spec_(o.spec_), type_(o.type_), block_size_(o.block_size_), n_blocks_(o.n_blocks_),
-      block_bytes_(o.block_bytes_), mapped_bytes_(o.mapped_bytes_), base_(std::exchange(o.base_, nullptr)) {
+    : spec_(o.spec_),
+      type_(o.type_),
+      block_size_(o.block_size_),
+      n_blocks_(o.n_blocks_),
+      block_bytes_(o.block_bytes_),
+      mapped_bytes_(o.mapped_bytes_),
+      base_(std::exchange(o.base_, nullptr)) {
     o.mapped_bytes_ = 0;
     o.n_blocks_ = 0;
 }

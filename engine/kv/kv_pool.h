@@ -18,11 +18,10 @@ size_t kv_block_bytes(const kv_group_spec& spec, dtype type, int32_t block_size)
 
 // The largest block count n such that n blocks of *every* group fit in `budget_bytes` (each
 // sequence needs about as many blocks in each group). Throws if not even one block fits.
-int64_t kv_blocks_for_budget(std::span<const kv_group_spec> specs, dtype type, int32_t block_size,
-                             size_t budget_bytes);
+int64_t kv_blocks_for_budget(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, size_t budget_bytes);
 
 class kv_pool {
-public:
+  public:
     // Throws tandem::error on an invalid spec/type or if the mapping fails.
     kv_pool(const kv_group_spec& spec, dtype type, int32_t block_size, int64_t n_blocks);
     static kv_pool from_budget(const kv_group_spec& spec, dtype type, int32_t block_size, size_t budget_bytes);
@@ -42,7 +41,7 @@ public:
     size_t mapped_bytes() const { return mapped_bytes_; }
     const uint8_t* data() const { return base_; }
 
-private:
+  private:
     void release() noexcept;
 
     kv_group_spec spec_;

@@ -32,8 +32,10 @@ sampler::sampler(const sampling_params& params, int32_t n_vocab)
     require(n_vocab > 0, "vocabulary size must be positive, got " + std::to_string(n_vocab));
     require(!std::isnan(params.temperature), "temperature is NaN");
     require(params.top_k >= 0, "top_k must be >= 0, got " + std::to_string(params.top_k));
-    require(params.top_p >= 0.0f && params.top_p <= 1.0f, "top_p must be in [0, 1], got " + std::to_string(params.top_p));
-    require(params.min_p >= 0.0f && params.min_p <= 1.0f, "min_p must be in [0, 1], got " + std::to_string(params.min_p));
+    require(params.top_p >= 0.0f && params.top_p <= 1.0f,
+            "top_p must be in [0, 1], got " + std::to_string(params.top_p));
+    require(params.min_p >= 0.0f && params.min_p <= 1.0f,
+            "min_p must be in [0, 1], got " + std::to_string(params.min_p));
     require(std::isfinite(params.repetition_penalty) && params.repetition_penalty > 0.0f,
             "repetition_penalty must be > 0, got " + std::to_string(params.repetition_penalty));
     require(std::isfinite(params.presence_penalty), "presence_penalty must be finite");
@@ -108,7 +110,8 @@ void sampler::top_k(std::span<const float> logits) {
     if (k == 0 || k >= logits.size()) {
         for (size_t i = 0; i < logits.size(); ++i) {
             const float l = logits[i];
-            if (l > k_neg_inf) cand_[n++] = candidate{std::min(l, FLT_MAX), static_cast<int32_t>(i)};  // drops NaN, -inf
+            if (l > k_neg_inf)
+                cand_[n++] = candidate{std::min(l, FLT_MAX), static_cast<int32_t>(i)};  // drops NaN, -inf
         }
         n_cand_ = n;
         return;

@@ -27,7 +27,7 @@ struct token_prob {
 };
 
 class sampler {
-public:
+  public:
     // Throws tandem::error on out-of-range parameters (named in the message).
     sampler(const sampling_params& params, int32_t n_vocab);
 
@@ -49,7 +49,7 @@ public:
 
     const sampling_params& params() const { return params_; }
 
-private:
+  private:
     struct candidate {
         float logit;
         int32_t id;
@@ -67,8 +67,8 @@ private:
     std::mt19937_64 rng_;
     std::vector<candidate> cand_;  // (n_vocab) scratch; the live candidates are cand_[0, n_cand_)
     size_t n_cand_ = 0;
-    std::vector<int32_t> counts_;  // (n_vocab) zero between calls; sized only if penalties are on
-    std::vector<token_prob> dist_; // capacity n_vocab
+    std::vector<int32_t> counts_;   // (n_vocab) zero between calls; sized only if penalties are on
+    std::vector<token_prob> dist_;  // capacity n_vocab
     static constexpr size_t k_buckets = 1024;
     std::vector<double> bucket_mass_;     // (k_buckets) top-p histogram scratch
     std::vector<uint32_t> bucket_count_;  // (k_buckets)

@@ -17,7 +17,7 @@ struct sampling_params {
     float frequency_penalty = 0.0f;   // OpenAI: subtract per occurrence
     int32_t penalty_last_n = 64;      // window of recent tokens the penalties look at; -1: all
     std::vector<std::pair<int32_t, float>> logit_bias;  // added to the raw logits
-    uint64_t seed = 0;                // per-request RNG seed
+    uint64_t seed = 0;                                  // per-request RNG seed
 };
 
 }  // namespace tandem

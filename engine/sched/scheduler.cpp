@@ -11,7 +11,9 @@ namespace tandem {
 
 scheduler::scheduler(const sched_config& cfg, kv_cache_manager& kv) : cfg_(cfg), kv_(kv) {}
 
-void scheduler::add(std::unique_ptr<sequence> seq) { waiting_.push_back(std::move(seq)); }
+void scheduler::add(std::unique_ptr<sequence> seq) {
+    waiting_.push_back(std::move(seq));
+}
 
 void scheduler::finish(sequence& s, finish_reason why, const std::string& message) {
     kv_.free_seq(s.id);

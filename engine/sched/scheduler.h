@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/sched/sequence.h"
@@ -19,8 +19,8 @@ class kv_cache_manager;
 
 struct sched_config {
     int32_t max_running = 4;
-    int32_t token_budget = 512;  // new tokens per step, over all sequences
-    int32_t ctx_size = 2048;     // per sequence
+    int32_t token_budget = 512;           // new tokens per step, over all sequences
+    int32_t ctx_size = 2048;              // per sequence
     std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (from the tokenizer)
 };
 
@@ -38,11 +38,11 @@ struct step_plan {
 };
 
 class scheduler {
-public:
+  public:
     scheduler(const sched_config& cfg, kv_cache_manager& kv);
 
-    void add(std::unique_ptr<sequence> seq);   // to the back of the waiting queue
-    bool abort(uint64_t id);                   // ends the sequence with `aborted`; false if unknown
+    void add(std::unique_ptr<sequence> seq);  // to the back of the waiting queue
+    bool abort(uint64_t id);                  // ends the sequence with `aborted`; false if unknown
     void abort_all(finish_reason why, const std::string& message = {});
 
     // Chooses this step's work and allocates its KV slots.
@@ -61,7 +61,7 @@ public:
     int64_t n_preemptions() const { return n_preemptions_; }
     int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }
 
-private:
+  private:
     bool admit_one(int32_t& budget, step_plan& plan);
     void preempt(sequence& s);
     void finish(sequence& s, finish_reason why, const std::string& message = {});

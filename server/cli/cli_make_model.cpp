@@ -53,17 +53,22 @@ dtype type_for(const std::string& preset, const std::string& name, int64_t layer
 }
 
 class writer {
-public:
+  public:
     explicit writer(const std::string& path) : out_(path, std::ios::binary), path_(path) {
         if (!out_) throw error(path + ": cannot open for writing");
     }
     template <class T>
-    void put(T v) { out_.write(reinterpret_cast<const char*>(&v), sizeof(T)); }
+    void put(T v) {
+        out_.write(reinterpret_cast<const char*>(&v), sizeof(T));
+    }
     void str(std::string_view s) {
         put<uint64_t>(s.size());
         out_.write(s.data(), static_cast<std::streamsize>(s.size()));
     }
-    void key(std::string_view k, uint32_t type) { str(k); put<uint32_t>(type); }
+    void key(std::string_view k, uint32_t type) {
+        str(k);
+        put<uint32_t>(type);
+    }
     void pad(uint64_t align) {
         const uint64_t pos = static_cast<uint64_t>(out_.tellp());
         for (uint64_t i = pos; i % align != 0; ++i) out_.put(0);
@@ -74,7 +79,7 @@ public:
         if (!out_) throw error(path_ + ": write failed");
     }
 
-private:
+  private:
     std::ofstream out_;
     std::string path_;
 };
@@ -103,8 +108,8 @@ void copy_vocab(const gguf::file& v, writer& w, uint64_t& n_kv) {
     for (const char* k : {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.chat_template"}) {
         if (auto s = v.get_string(k)) w.key(k, 8), w.str(*s), ++n_kv;
     }
-    for (const char* k : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
-                          "tokenizer.ggml.padding_token_id"}) {
+    for (const char* k : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"}) {
         if (auto x = v.get_u64(k)) w.key(k, 4), w.put<uint32_t>(static_cast<uint32_t>(*x)), ++n_kv;
     }
     for (const char* k : {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"}) {

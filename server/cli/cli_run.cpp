@@ -85,8 +85,8 @@ void run(const run_options& o) {
     const auto t_end = clock::now();
     const double ttft = std::chrono::duration<double>(t_first - t_start).count();
     const double gen_s = std::chrono::duration<double>(t_end - t_first).count();
-    std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s,
-                 n_prompt, ttft * 1e3, ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0);
+    std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s, n_prompt,
+                 ttft * 1e3, ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0);
     std::fprintf(stderr, "generated %d tokens, %.1f tok/s | finish: %s\n", n_gen,
                  n_gen > 1 && gen_s > 0 ? (n_gen - 1) / gen_s : 0.0, why == finish_reason::length ? "length" : "stop");
     eng->shutdown();

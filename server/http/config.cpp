@@ -9,8 +9,8 @@
 #include <map>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <toml++/toml.h>
+#include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "kernels/types.h"
@@ -74,14 +74,21 @@ int64_t parse_byte_size(const std::string& key, const std::string& s) {
     }
     std::string unit = s.substr(used);
     std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::toupper(c); });
-    if (unit.size() > 1 && (unit.ends_with("IB"))) unit.resize(unit.size() - 2);
-    else if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+    if (unit.size() > 1 && (unit.ends_with("IB")))
+        unit.resize(unit.size() - 2);
+    else if (unit.size() > 1 && unit.back() == 'B')
+        unit.pop_back();
     double mul = 1;
-    if (unit == "K") mul = 1024.0;
-    else if (unit == "M") mul = 1024.0 * 1024;
-    else if (unit == "G") mul = 1024.0 * 1024 * 1024;
-    else if (unit == "T") mul = 1024.0 * 1024 * 1024 * 1024;
-    else if (!unit.empty() && unit != "B") bad(key, s, "unknown unit '" + s.substr(used) + "' (use K, M, G or T)");
+    if (unit == "K")
+        mul = 1024.0;
+    else if (unit == "M")
+        mul = 1024.0 * 1024;
+    else if (unit == "G")
+        mul = 1024.0 * 1024 * 1024;
+    else if (unit == "T")
+        mul = 1024.0 * 1024 * 1024 * 1024;
+    else if (!unit.empty() && unit != "B")
+        bad(key, s, "unknown unit '" + s.substr(used) + "' (use K, M, G or T)");
     const double bytes = v * mul;
     if (!std::isfinite(bytes) || bytes < 0 || bytes > 9.0e18) bad(key, s, "out of range");
     return static_cast<int64_t>(bytes);
@@ -103,7 +110,8 @@ std::vector<key_def> key_table() {
     };
     return {
         {"model", "m", "GGUF model file", false, [](server_config& c, const std::string& v) { c.model_path = v; }},
-        {"alias", "", "model name shown to clients", false, [](server_config& c, const std::string& v) { c.alias = v; }},
+        {"alias", "", "model name shown to clients", false,
+         [](server_config& c, const std::string& v) { c.alias = v; }},
         {"chat-template-file", "", "Jinja chat template overriding the model's", false,
          [](server_config& c, const std::string& v) { c.chat_template_file = v; }},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
@@ -114,17 +122,22 @@ std::vector<key_def> key_table() {
              if (v != "f16" && v != "q8_0" && v != "q4_0") bad("kv_type", v, "expected f16, q8_0 or q4_0");
              c.kv_type = v;
          }},
-        {"kv-blocks", "", "KV cache blocks (0: from --kv-memory)", false, INT_KEY(kv_blocks, "kv_blocks", 0, 1ll << 32)},
-        {"kv-memory", "", "KV cache byte budget, e.g. 512M or 2G", false, size(&server_config::kv_memory, "kv_memory", 1 << 20)},
+        {"kv-blocks", "", "KV cache blocks (0: from --kv-memory)", false,
+         INT_KEY(kv_blocks, "kv_blocks", 0, 1ll << 32)},
+        {"kv-memory", "", "KV cache byte budget, e.g. 512M or 2G", false,
+         size(&server_config::kv_memory, "kv_memory", 1 << 20)},
         {"max-queue", "", "waiting requests before 429", false, INT_KEY(max_queue, "max_queue", 1, 1 << 20)},
-        {"host", "", "address to listen on", false, [](server_config& c, const std::string& v) {
+        {"host", "", "address to listen on", false,
+         [](server_config& c, const std::string& v) {
              if (v.empty()) bad("host", v, "must not be empty");
              c.host = v;
          }},
         {"port", "", "TCP port (0: ephemeral)", false, INT_KEY(port, "port", 0, 65535)},
         {"io-threads", "", "I/O threads", false, INT_KEY(io_threads, "io_threads", 1, 4)},
-        {"max-connections", "", "open connections at most", false, INT_KEY(max_connections, "max_connections", 1, 1 << 20)},
-        {"max-body-bytes", "", "request body limit, e.g. 8M", false, size(&server_config::max_body_bytes, "max_body_bytes", 1024)},
+        {"max-connections", "", "open connections at most", false,
+         INT_KEY(max_connections, "max_connections", 1, 1 << 20)},
+        {"max-body-bytes", "", "request body limit, e.g. 8M", false,
+         size(&server_config::max_body_bytes, "max_body_bytes", 1024)},
         {"max-header-bytes", "", "request header limit, e.g. 16K", false,
          size(&server_config::max_header_bytes, "max_header_bytes", 1024)},
         {"idle-timeout", "", "seconds an idle keep-alive connection is kept", false,
@@ -138,11 +151,13 @@ std::vector<key_def> key_table() {
         {"ping-interval", "", "seconds between SSE pings before the first token", false,
          secs(&server_config::ping_interval, "ping_interval", 0.01, 3600)},
         {"max-n", "", "largest accepted `n` (choices per request)", false, INT_KEY(max_n, "max_n", 1, 128)},
-        {"api-key", "", "API key clients must send (repeatable)", true, [](server_config& c, const std::string& v) {
+        {"api-key", "", "API key clients must send (repeatable)", true,
+         [](server_config& c, const std::string& v) {
              if (v.empty()) bad("api_key", v, "must not be empty");
              c.api_keys.push_back(v);
          }},
-        {"api-key-file", "", "file with one API key per line", false, [](server_config& c, const std::string& v) {
+        {"api-key-file", "", "file with one API key per line", false,
+         [](server_config& c, const std::string& v) {
              std::ifstream in(v);
              if (!in) bad("api_key_file", v, "cannot open the file");
              for (std::string line; std::getline(in, line);) {

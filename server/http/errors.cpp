@@ -19,13 +19,21 @@ api_error error_not_found(const std::string& target) {
 }
 
 api_error error_method_not_allowed(const std::string& method, const std::string& target) {
-    return {405, "Method " + method + " not allowed for " + target, "invalid_request_error", std::nullopt,
-            "method_not_allowed", 0};
+    return {405,
+            "Method " + method + " not allowed for " + target,
+            "invalid_request_error",
+            std::nullopt,
+            "method_not_allowed",
+            0};
 }
 
 api_error error_unauthorized() {
-    return {401, "Incorrect or missing API key: send it as 'Authorization: Bearer <key>' or 'X-Api-Key'.",
-            "invalid_request_error", std::nullopt, "invalid_api_key", 0};
+    return {401,
+            "Incorrect or missing API key: send it as 'Authorization: Bearer <key>' or 'X-Api-Key'.",
+            "invalid_request_error",
+            std::nullopt,
+            "invalid_api_key",
+            0};
 }
 
 api_error error_loading() {
@@ -33,7 +41,7 @@ api_error error_loading() {
 }
 
 api_error error_queue_full(int retry_after) {
-    return {429, "Too many requests are waiting; retry later.", "rate_limit_error", std::nullopt, "queue_full",
+    return {429,        "Too many requests are waiting; retry later.", "rate_limit_error", std::nullopt, "queue_full",
             retry_after};
 }
 
@@ -45,7 +53,10 @@ api_error error_context_exceeded(int64_t n_ctx, int64_t n_prompt, const std::str
     return {400,
             "This model's maximum context length is " + std::to_string(n_ctx) + " tokens. However, your prompt has " +
                 std::to_string(n_prompt) + " tokens, which leaves no room for a completion.",
-            "invalid_request_error", param, "context_length_exceeded", 0};
+            "invalid_request_error",
+            param,
+            "context_length_exceeded",
+            0};
 }
 
 }  // namespace tandem

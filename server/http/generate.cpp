@@ -41,8 +41,10 @@ struct job {
                 if (!ev) break;
                 if (ev->what == stream_event::kind::token) {
                     const auto now = clock_type::now();
-                    if (choices[i].n_generated() == 0) m.observe_ttft(std::chrono::duration<double>(now - started).count());
-                    else m.observe_itl(std::chrono::duration<double>(now - last_token[i]).count());
+                    if (choices[i].n_generated() == 0)
+                        m.observe_ttft(std::chrono::duration<double>(now - started).count());
+                    else
+                        m.observe_itl(std::chrono::duration<double>(now - last_token[i]).count());
                     last_token[i] = now;
                     any_token = true;
                 }
@@ -122,7 +124,8 @@ void submit_all(job& j, const std::vector<int32_t>& prompt) {
             if (e == submit_error::context_exceeded)
                 throw api_exception{error_context_exceeded(j.b.n_ctx, static_cast<int64_t>(prompt.size()),
                                                            g.chat ? "messages" : "prompt")};
-            if (e == submit_error::invalid) throw api_exception{api_error{400, r.message, "invalid_request_error", std::nullopt, std::nullopt, 0}};
+            if (e == submit_error::invalid)
+                throw api_exception{api_error{400, r.message, "invalid_request_error", std::nullopt, std::nullopt, 0}};
             throw api_exception{shutting_down()};
         }
         r.stream->set_notify(j.s.notifier());
@@ -259,8 +262,10 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
                              g.stream && g.include_usage};
     std::exception_ptr failure;
     try {
-        if (g.stream) co_await reply_stream(j, meta);
-        else co_await reply_whole(j, meta);
+        if (g.stream)
+            co_await reply_stream(j, meta);
+        else
+            co_await reply_whole(j, meta);
     } catch (...) {
         failure = std::current_exception();
     }

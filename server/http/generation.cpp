@@ -30,7 +30,9 @@ choice_output::choice_output(const text_codec& codec, int32_t index, const gener
 json choice_output::empty_logprobs() const {
     if (!logprobs_) return nullptr;
     if (chat_) return {{"content", json::array()}};
-    return {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+    return {{"tokens", json::array()},
+            {"token_logprobs", json::array()},
+            {"top_logprobs", json::array()},
             {"text_offset", json::array()}};
 }
 
@@ -54,7 +56,9 @@ void choice_output::add_logprob(const stream_event& ev) {
             const std::string s = piece_text(codec_, t.id);
             top.push_back({{"token", s}, {"logprob", t.logprob}, {"bytes", bytes_of(codec_.token_piece(t.id))}});
         }
-        json entry = {{"token", tok}, {"logprob", ev.logprob}, {"bytes", bytes_of(codec_.token_piece(ev.token))},
+        json entry = {{"token", tok},
+                      {"logprob", ev.logprob},
+                      {"bytes", bytes_of(codec_.token_piece(ev.token))},
                       {"top_logprobs", top}};
         all_logprobs_["content"].push_back(entry);
         delta_logprobs_["content"].push_back(entry);
@@ -87,14 +91,26 @@ void choice_output::consume(const stream_event& ev) {
     }
     add_text(stop_.flush());
     switch (ev.reason) {
-        case finish_reason::stop: finish_ = "stop"; break;
-        case finish_reason::length: finish_ = "length"; break;
-        case finish_reason::aborted: error_ = "the request was aborted"; finish_ = "stop"; break;
-        case finish_reason::error: error_ = ev.error.empty() ? "generation failed" : ev.error; finish_ = "stop"; break;
+        case finish_reason::stop:
+            finish_ = "stop";
+            break;
+        case finish_reason::length:
+            finish_ = "length";
+            break;
+        case finish_reason::aborted:
+            error_ = "the request was aborted";
+            finish_ = "stop";
+            break;
+        case finish_reason::error:
+            error_ = ev.error.empty() ? "generation failed" : ev.error;
+            finish_ = "stop";
+            break;
     }
 }
 
-std::string choice_output::take_text() { return std::exchange(delta_text_, std::string()); }
+std::string choice_output::take_text() {
+    return std::exchange(delta_text_, std::string());
+}
 
 json choice_output::take_logprobs() {
     if (!logprobs_) return nullptr;
@@ -104,14 +120,18 @@ json choice_output::take_logprobs() {
 }
 
 json usage_json(int64_t n_prompt, int64_t n_completion) {
-    return {{"prompt_tokens", n_prompt}, {"completion_tokens", n_completion}, {"total_tokens", n_prompt + n_completion}};
+    return {
+        {"prompt_tokens", n_prompt}, {"completion_tokens", n_completion}, {"total_tokens", n_prompt + n_completion}};
 }
 
 namespace {
 
 json chunk_base(const response_meta& m) {
-    json j = {{"id", m.id}, {"object", m.chat ? "chat.completion.chunk" : "text_completion"}, {"created", m.created},
-              {"model", m.model}, {"system_fingerprint", "tandem"}};
+    json j = {{"id", m.id},
+              {"object", m.chat ? "chat.completion.chunk" : "text_completion"},
+              {"created", m.created},
+              {"model", m.model},
+              {"system_fingerprint", "tandem"}};
     if (m.include_usage) j["usage"] = nullptr;
     return j;
 }
@@ -120,18 +140,22 @@ json chunk_base(const response_meta& m) {
 
 json chunk_role(const response_meta& m, int32_t index) {
     json j = chunk_base(m);
-    j["choices"] = json::array(
-        {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+    j["choices"] = json::array({{{"index", index},
+                                 {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                 {"logprobs", nullptr},
+                                 {"finish_reason", nullptr}}});
     return j;
 }
 
-json chunk_delta(const response_meta& m, int32_t index, const std::string& text, const std::optional<std::string>& finish,
-                 const json& logprobs) {
+json chunk_delta(const response_meta& m, int32_t index, const std::string& text,
+                 const std::optional<std::string>& finish, const json& logprobs) {
     json j = chunk_base(m);
     json choice = {{"index", index}, {"logprobs", logprobs}, {"finish_reason", nullptr}};
     if (finish) choice["finish_reason"] = *finish;
-    if (m.chat) choice["delta"] = text.empty() && finish ? json::object() : json{{"content", text}};
-    else choice["text"] = text;
+    if (m.chat)
+        choice["delta"] = text.empty() && finish ? json::object() : json{{"content", text}};
+    else
+        choice["text"] = text;
     j["choices"] = json::array({choice});
     return j;
 }
@@ -144,14 +168,19 @@ json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion)
 }
 
 json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt) {
-    json out = {{"id", m.id}, {"object", m.chat ? "chat.completion" : "text_completion"}, {"created", m.created},
-                {"model", m.model}, {"system_fingerprint", "tandem"}};
+    json out = {{"id", m.id},
+                {"object", m.chat ? "chat.completion" : "text_completion"},
+                {"created", m.created},
+                {"model", m.model},
+                {"system_fingerprint", "tandem"}};
     json arr = json::array();
     int64_t n_completion = 0;
     for (const choice_output& c : choices) {
         json choice = {{"index", c.index()}, {"logprobs", c.logprobs()}, {"finish_reason", c.finish_reason()}};
-        if (m.chat) choice["message"] = {{"role", "assistant"}, {"content", c.text()}};
-        else choice["text"] = c.text();
+        if (m.chat)
+            choice["message"] = {{"role", "assistant"}, {"content", c.text()}};
+        else
+            choice["text"] = c.text();
         arr.push_back(choice);
         n_completion += c.n_generated();
     }

@@ -24,7 +24,7 @@ struct response_meta {
 };
 
 class choice_output {
-public:
+  public:
     choice_output(const text_codec& codec, int32_t index, const generation_request& g);
 
     // Consumes one engine event. After a stop-string match the caller should abort the engine request;
@@ -45,7 +45,7 @@ public:
 
     void set_prefix(const std::string& text);  // completions echo: the prompt before the output
 
-private:
+  private:
     void add_text(const std::string& text);
     void add_logprob(const stream_event& ev);
     nlohmann::json empty_logprobs() const;

@@ -4,12 +4,12 @@
 
 #include <limits>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "server/http/auth.h"
 #include "server/http/routes.h"
@@ -19,9 +19,9 @@ namespace tandem {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
+using boost::system::error_code;
 using net::redirect_error;
 using net::use_awaitable;
-using boost::system::error_code;
 
 namespace {
 
@@ -41,7 +41,9 @@ http_session::http_session(server_state& st, net::ip::tcp::socket socket)
       wake_(strand_),
       watch_wake_(strand_) {}
 
-http_session::~http_session() { --st_.n_connections; }
+http_session::~http_session() {
+    --st_.n_connections;
+}
 
 void http_session::start() {
     net::co_spawn(
@@ -143,8 +145,10 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
     arm(seconds(st_.cfg.read_timeout));
     co_await http::async_read_header(socket_, buffer_, head, redirect_error(use_awaitable, ec));
     disarm();
-    if (timed_out_) co_await send_early(408, "Timed out reading the request header.");
-    else if (ec == http::error::header_limit) co_await send_early(431, "The request header is too large.");
+    if (timed_out_)
+        co_await send_early(408, "Timed out reading the request header.");
+    else if (ec == http::error::header_limit)
+        co_await send_early(431, "The request header is too large.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
         co_await send_early(400, "Malformed HTTP request.");
     if (ec) co_return false;
@@ -166,7 +170,8 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
     arm(seconds(st_.cfg.read_timeout));
     co_await http::async_read(socket_, buffer_, body, redirect_error(use_awaitable, ec));
     disarm();
-    if (timed_out_) co_await send_early(408, "Timed out reading the request body.");
+    if (timed_out_)
+        co_await send_early(408, "Timed out reading the request body.");
     else if (ec == http::error::body_limit)
         co_await send_early(413, "The request body exceeds " + std::to_string(st_.cfg.max_body_bytes) + " bytes.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
@@ -263,21 +268,21 @@ net::awaitable<void> http_session::send_sse_end() {
 void http_session::watch_start() {
     if (watching_ || watch_stopping_ || client_gone_ || buffer_.size() >= watch_limit) return;
     watching_ = true;
-    socket_.async_read_some(buffer_.prepare(4096), net::bind_executor(strand_, [self = shared_from_this()](
-                                                                                    error_code ec, size_t n) {
-        self->watching_ = false;
-        if (!ec) {
-            self->buffer_.commit(n);
-            self->watch_start();
-            if (!self->watching_) self->watch_wake_.notify();
-            return;
-        }
-        if (ec != net::error::operation_aborted) {
-            self->client_gone_ = true;
-            self->wake_.notify();
-        }
-        self->watch_wake_.notify();
-    }));
+    socket_.async_read_some(buffer_.prepare(4096),
+                            net::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
+                                self->watching_ = false;
+                                if (!ec) {
+                                    self->buffer_.commit(n);
+                                    self->watch_start();
+                                    if (!self->watching_) self->watch_wake_.notify();
+                                    return;
+                                }
+                                if (ec != net::error::operation_aborted) {
+                                    self->client_gone_ = true;
+                                    self->wake_.notify();
+                                }
+                                self->watch_wake_.notify();
+                            }));
 }
 
 net::awaitable<void> http_session::watch_stop() {

@@ -2,16 +2,16 @@
 // limits and timeouts, hands them to the routes, and writes plain or SSE (chunked) responses.
 #pragma once
 
-#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "server/http/errors.h"
@@ -26,7 +26,7 @@ using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 
 class http_session : public std::enable_shared_from_this<http_session> {
-public:
+  public:
     http_session(server_state& st, boost::asio::ip::tcp::socket socket);
     ~http_session();
 
@@ -40,7 +40,7 @@ public:
     server_state& state() { return st_; }
     boost::asio::awaitable<void> send(http_response res);  // adds CORS and keep-alive, counts the status
     boost::asio::awaitable<void> send_error(const api_error& e);
-    boost::asio::awaitable<bool> send_sse_head();           // false: the client is gone
+    boost::asio::awaitable<bool> send_sse_head();  // false: the client is gone
     boost::asio::awaitable<bool> send_chunk(const std::string& data);
     boost::asio::awaitable<void> send_sse_end();
     // An async read that notices a client closing while a request runs (bytes it gets are kept for the
@@ -52,7 +52,7 @@ public:
     bool client_gone() const { return client_gone_; }
     bool forced() const { return forced_; }
 
-private:
+  private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<bool> read_request(http_request& req);  // false: close the connection
     boost::asio::awaitable<void> send_early(int status, const std::string& message);

@@ -1,11 +1,11 @@
 // The accept loop: each connection gets its own strand and session; past max_connections a new
 // connection is answered 503 and closed at once.
-#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
+#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 
 #include "server/http/http_session.h"
 #include "server/http/server_state.h"
@@ -23,7 +23,8 @@ net::awaitable<void> refuse(tcp::socket socket) {
         "\"code\":\"too_many_connections\"}}";
     static const std::string busy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Retry-After: 1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        "Retry-After: 1\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     boost::system::error_code ec;
     co_await net::async_write(socket, net::buffer(busy), net::redirect_error(net::use_awaitable, ec));
     socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -33,8 +34,8 @@ net::awaitable<void> refuse(tcp::socket socket) {
 net::awaitable<void> accept_loop(server_state& st) {
     for (;;) {
         boost::system::error_code ec;
-        tcp::socket socket = co_await st.acceptor->async_accept(net::make_strand(st.ioc),
-                                                                net::redirect_error(net::use_awaitable, ec));
+        tcp::socket socket =
+            co_await st.acceptor->async_accept(net::make_strand(st.ioc), net::redirect_error(net::use_awaitable, ec));
         if (ec == net::error::operation_aborted || !st.acceptor->is_open() || st.stopping) co_return;
         if (ec) {
             spdlog::warn("http: accept failed: {}", ec.message());
@@ -56,6 +57,8 @@ net::awaitable<void> accept_loop(server_state& st) {
 
 }  // namespace
 
-void listener_start(server_state& st) { net::co_spawn(st.ioc, accept_loop(st), net::detached); }
+void listener_start(server_state& st) {
+    net::co_spawn(st.ioc, accept_loop(st), net::detached);
+}
 
 }  // namespace tandem

@@ -13,20 +13,20 @@
 namespace tandem {
 
 class histogram {
-public:
-    static constexpr std::array<double, 12> bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  public:
+    static constexpr std::array<double, 12> bounds = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
                                                       0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
     void observe(double seconds);
     void render(std::string& out, const std::string& name, const std::string& help) const;
 
-private:
+  private:
     std::array<uint64_t, bounds.size()> counts_{};  // non-cumulative; summed when rendered
     uint64_t count_ = 0;
     double sum_ = 0;
 };
 
 class server_metrics {
-public:
+  public:
     void count_request(int status);
     void add_tokens(int64_t n_prompt, int64_t n_generated);
     void observe_ttft(double seconds);
@@ -34,7 +34,7 @@ public:
     // `engine_m` is null while the model loads.
     std::string render(const engine_metrics* engine_m) const;
 
-private:
+  private:
     mutable std::mutex mu_;
     std::map<int, uint64_t> requests_by_status_;
     int64_t prompt_tokens_ = 0, generated_tokens_ = 0;

@@ -45,17 +45,21 @@ bool integral(const json& v) {
     return std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9.0e18;
 }
 
-int64_t as_int(const json& v) { return v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>(); }
+int64_t as_int(const json& v) {
+    return v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
+}
 
 std::optional<int64_t> get_int(const json& obj, const char* key, int64_t lo, int64_t hi) {
     const json* v = field(obj, key);
     if (!v) return std::nullopt;
     if (!integral(*v)) throw_invalid(key, std::string("'") + key + "' must be an integer");
     if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi))
-        throw_invalid(key, std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        throw_invalid(key,
+                      std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     const int64_t x = as_int(*v);
     if (x < lo || x > hi)
-        throw_invalid(key, std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        throw_invalid(key,
+                      std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     return x;
 }
 
@@ -119,7 +123,8 @@ void parse_common(const json& obj, const parse_limits& limits, generation_reques
         s.seed = static_cast<uint64_t>(*v);
         r.seed_given = true;
     }
-    if (auto v = get_int(obj, "max_tokens", 1, std::numeric_limits<int32_t>::max())) r.max_tokens = static_cast<int32_t>(*v);
+    if (auto v = get_int(obj, "max_tokens", 1, std::numeric_limits<int32_t>::max()))
+        r.max_tokens = static_cast<int32_t>(*v);
     if (auto v = get_int(obj, "n", 1, limits.max_n)) r.n = static_cast<int32_t>(*v);
     if (auto v = get_bool(obj, "stream")) r.stream = *v;
     if (const json* so = field(obj, "stream_options")) {
@@ -147,7 +152,8 @@ json normalize_content(const json& content, const std::string& param, const std:
         if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
             throw_invalid(p, "'" + p + "' must be an object with a 'type'");
         if (part["type"] != "text") throw_invalid(p + ".type", "only 'text' content parts are supported");
-        if (!part.contains("text") || !part["text"].is_string()) throw_invalid(p + ".text", "'" + p + ".text' must be a string");
+        if (!part.contains("text") || !part["text"].is_string())
+            throw_invalid(p + ".text", "'" + p + ".text' must be a string");
         if (i) text += "\n";
         text += part["text"].get<std::string>();
     }
@@ -163,7 +169,8 @@ json parse_messages(const json& obj) {
         const json& m = (*v)[i];
         const std::string p = "messages[" + std::to_string(i) + "]";
         if (!m.is_object()) throw_invalid(p, "'" + p + "' must be an object");
-        if (!m.contains("role") || !m["role"].is_string()) throw_invalid(p + ".role", "'" + p + ".role' must be a string");
+        if (!m.contains("role") || !m["role"].is_string())
+            throw_invalid(p + ".role", "'" + p + ".role' must be a string");
         const std::string role = m["role"].get<std::string>();
         if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer")
             throw_invalid(p + ".role", "unknown role '" + role + "'");
@@ -179,8 +186,12 @@ json parse_messages(const json& obj) {
 
 json parse_json_object(const std::string& body) {
     json obj = json::parse(body, nullptr, false);
-    if (obj.is_discarded()) throw api_exception{api_error{400, "The request body is not valid JSON.", "invalid_request_error", std::nullopt, std::nullopt, 0}};
-    if (!obj.is_object()) throw api_exception{api_error{400, "The request body must be a JSON object.", "invalid_request_error", std::nullopt, std::nullopt, 0}};
+    if (obj.is_discarded())
+        throw api_exception{api_error{400, "The request body is not valid JSON.", "invalid_request_error", std::nullopt,
+                                      std::nullopt, 0}};
+    if (!obj.is_object())
+        throw api_exception{api_error{400, "The request body must be a JSON object.", "invalid_request_error",
+                                      std::nullopt, std::nullopt, 0}};
     return obj;
 }
 
@@ -214,7 +225,8 @@ generation_request parse_completion_request(const std::string& body, const parse
         r.prompt_text = single->get<std::string>();
     } else if (single->is_array() && !single->empty()) {
         for (const json& t : *single) {
-            if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+            if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+                t.get<int64_t>() > std::numeric_limits<int32_t>::max())
                 throw_invalid("prompt", "'prompt' token arrays must hold token ids");
             r.prompt_tokens.push_back(t.get<int32_t>());
         }

@@ -26,14 +26,14 @@ struct generation_request {
     std::string model;
     sampling_params sampling;
     bool seed_given = false;
-    int32_t max_tokens = -1;             // -1: until the context ends
-    std::vector<std::string> stop;       // up to 4, non-empty
+    int32_t max_tokens = -1;        // -1: until the context ends
+    std::vector<std::string> stop;  // up to 4, non-empty
     int32_t n = 1;
     bool logprobs = false;
-    int32_t n_top_logprobs = 0;          // alternatives per token (chat: top_logprobs; completions: logprobs)
+    int32_t n_top_logprobs = 0;  // alternatives per token (chat: top_logprobs; completions: logprobs)
     bool stream = false;
     bool include_usage = false;
-    bool echo = false;                   // completions only
+    bool echo = false;  // completions only
 };
 
 // `body` is the raw request body; throws api_exception.

@@ -52,7 +52,10 @@ http_response preflight(const server_config& cfg, const http_request& req, const
 }
 
 json models_json(const model_backend& b, int64_t created) {
-    json model = {{"id", b.model_name}, {"object", "model"}, {"created", created}, {"owned_by", "tandem"},
+    json model = {{"id", b.model_name},
+                  {"object", "model"},
+                  {"created", created},
+                  {"owned_by", "tandem"},
                   {"meta", {{"n_ctx", b.n_ctx}, {"n_vocab", b.codec->n_vocab()}}}};
     return {{"object", "list"}, {"data", json::array({model})}};
 }
@@ -73,8 +76,10 @@ json tokenize_json(const model_backend& b, const std::string& body) {
     const std::vector<int32_t> ids = b.codec->encode(content->get<std::string>(), add_special, parse_special);
     json tokens = json::array();
     for (int32_t id : ids) {
-        if (with_pieces) tokens.push_back({{"id", id}, {"piece", piece_text(*b.codec, id)}});
-        else tokens.push_back(id);
+        if (with_pieces)
+            tokens.push_back({{"id", id}, {"piece", piece_text(*b.codec, id)}});
+        else
+            tokens.push_back(id);
     }
     return {{"tokens", tokens}};
 }
@@ -116,7 +121,9 @@ http_response simple_reply(server_state& st, const http_request& req, std::strin
     return json_response(http::status::ok, detokenize_json(*b, req.body()));
 }
 
-bool is_generation(std::string_view path) { return path == "/v1/chat/completions" || path == "/v1/completions"; }
+bool is_generation(std::string_view path) {
+    return path == "/v1/chat/completions" || path == "/v1/completions";
+}
 
 generation_request parse_generation(const server_state& st, const http_request& req, std::string_view path) {
     const parse_limits limits{st.cfg.max_n};
@@ -146,11 +153,13 @@ net::awaitable<void> route_request(http_session& s, const http_request& req) {
     for (const route& candidate : routes)
         if (candidate.path == path) r = &candidate;
     std::optional<api_error> err;
-    if (!r) err = error_not_found(std::string(path));
+    if (!r)
+        err = error_not_found(std::string(path));
     else if (req.method() == http::verb::options) {
         co_await s.send(preflight(cfg, req, *r));
         co_return;
-    } else if (req.method() != r->method) err = error_method_not_allowed(std::string(req.method_string()), std::string(path));
+    } else if (req.method() != r->method)
+        err = error_method_not_allowed(std::string(req.method_string()), std::string(path));
     else if (r->needs_auth && !auth_check(cfg.api_keys, req[http::field::authorization], req["X-Api-Key"]))
         err = error_unauthorized();
     if (!err) {

@@ -17,7 +17,7 @@ namespace tandem {
 namespace {
 
 class tokenizer_codec final : public text_codec {
-public:
+  public:
     explicit tokenizer_codec(const tokenizer& tok) : tok_(tok) {}
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
         return tok_.encode(std::string(text), add_special, parse_special);
@@ -29,7 +29,7 @@ public:
     bool is_eog(int32_t id) const override { return tok_.is_eog(id); }
     int32_t n_vocab() const override { return static_cast<int32_t>(tok_.n_vocab()); }
 
-private:
+  private:
     const tokenizer& tok_;
 };
 
@@ -80,7 +80,9 @@ model_backend make_backend(const server_config& cfg, std::unique_ptr<engine> eng
 
 }  // namespace
 
-std::unique_ptr<text_codec> text_codec_of(const tokenizer& tok) { return std::make_unique<tokenizer_codec>(tok); }
+std::unique_ptr<text_codec> text_codec_of(const tokenizer& tok) {
+    return std::make_unique<tokenizer_codec>(tok);
+}
 
 int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const engine_config&)> make_engine) {
     spdlog::info("tandem serve: {}", server_config_describe(cfg));

@@ -27,17 +27,17 @@ struct server_config {
 
     // Network.
     std::string host = "127.0.0.1";
-    int32_t port = 8080;                  // 0: an ephemeral port (tests)
-    int32_t io_threads = 1;               // 1-2 I/O threads
+    int32_t port = 8080;     // 0: an ephemeral port (tests)
+    int32_t io_threads = 1;  // 1-2 I/O threads
     int32_t max_connections = 256;
     int64_t max_body_bytes = 8ll << 20;
     int64_t max_header_bytes = 16 << 10;
-    double idle_timeout = 60;             // seconds a keep-alive connection may sit idle
-    double read_timeout = 30;             // seconds to receive a request's header, then its body
-    double write_timeout = 60;            // seconds for one write to the client
-    double drain_timeout = 30;            // seconds in-flight requests get after SIGINT/SIGTERM
-    double ping_interval = 10;            // seconds between SSE ": ping" comments before the first token
-    int32_t max_n = 8;                    // upper bound of the `n` request field
+    double idle_timeout = 60;   // seconds a keep-alive connection may sit idle
+    double read_timeout = 30;   // seconds to receive a request's header, then its body
+    double write_timeout = 60;  // seconds for one write to the client
+    double drain_timeout = 30;  // seconds in-flight requests get after SIGINT/SIGTERM
+    double ping_interval = 10;  // seconds between SSE ": ping" comments before the first token
+    int32_t max_n = 8;          // upper bound of the `n` request field
 
     // Access.
     std::vector<std::string> api_keys;      // --api-key (repeatable) and the lines of --api-key-file

@@ -2,11 +2,13 @@
 // requests up to drain_timeout, then end the rest and shut the engine down).
 #include "server/http/server.h"
 
+#include <future>
+
 #include <csignal>
 #include <thread>
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "common/check.h"
 #include "common/error.h"
@@ -71,7 +73,9 @@ void http_server::start() {
     for (int32_t i = 0; i < st.cfg.io_threads; ++i) st.threads.emplace_back([&st] { st.ioc.run(); });
 }
 
-uint16_t http_server::port() const { return st_->bound_port; }
+uint16_t http_server::port() const {
+    return st_->bound_port;
+}
 
 void http_server::set_backend(model_backend backend) {
     TANDEM_CHECK(st_->backend.load() == nullptr);
@@ -121,11 +125,15 @@ void http_server::stop() {
     server_state& st = *st_;
     if (st.threads.empty()) return;
     st.stopping = true;
-    net::post(st.ioc, [&st] {
+    // Close the listener on its own thread and wait for it, so no connection is accepted after stop().
+    std::promise<void> closed;
+    net::post(st.ioc, [&st, &closed] {
         boost::system::error_code ec;
         if (st.acceptor) st.acceptor->close(ec);
         if (st.signals) st.signals->cancel(ec);
+        closed.set_value();
     });
+    closed.get_future().wait();
     st.for_each_session([](const auto& s) { net::post(s->strand(), [s] { s->on_server_stop(); }); });
     const auto drain = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(st.cfg.drain_timeout));

@@ -29,7 +29,7 @@ struct model_backend {
 struct server_state;
 
 class http_server {
-public:
+  public:
     explicit http_server(server_config cfg);
     ~http_server();  // stops if still running
 
@@ -50,7 +50,7 @@ public:
     void wait_for_signal();
     void request_stop();
 
-private:
+  private:
     std::unique_ptr<server_state> st_;
 };
 

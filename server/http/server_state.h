@@ -2,7 +2,6 @@
 // model (published once), the stop/force flags and the registry of live sessions. Internal header.
 #pragma once
 
-#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -11,10 +10,11 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -43,7 +43,7 @@ struct server_state {
     std::atomic<bool> stopping{false};  // no new connections or requests
     std::atomic<bool> forcing{false};   // the drain timed out: end what still runs
     std::atomic<int> n_connections{0};
-    std::atomic<int> n_busy{0};         // requests being handled
+    std::atomic<int> n_busy{0};  // requests being handled
     std::atomic<uint64_t> next_id{1};
 
     std::mutex sessions_mu;

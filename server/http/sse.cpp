@@ -8,8 +8,12 @@ std::string sse_data(const nlohmann::json& payload) {
     return "data: " + payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
 }
 
-std::string sse_done() { return "data: [DONE]\n\n"; }
+std::string sse_done() {
+    return "data: [DONE]\n\n";
+}
 
-std::string sse_ping() { return ": ping\n\n"; }
+std::string sse_ping() {
+    return ": ping\n\n";
+}
 
 }  // namespace tandem

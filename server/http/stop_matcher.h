@@ -9,7 +9,7 @@
 namespace tandem {
 
 class stop_matcher {
-public:
+  public:
     explicit stop_matcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
 
     // Appends decoded text (whole UTF-8 characters); returns what may be emitted now. After a match it
@@ -19,7 +19,7 @@ public:
     std::string flush();
     bool matched() const { return matched_; }
 
-private:
+  private:
     std::vector<std::string> stops_;
     std::string held_;
     bool matched_ = false;

@@ -16,7 +16,7 @@ class engine;
 class tokenizer;
 
 class text_codec {
-public:
+  public:
     virtual ~text_codec() = default;
     virtual std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const = 0;
     virtual std::string token_piece(int32_t id) const = 0;  // raw bytes, may be partial UTF-8

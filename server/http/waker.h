@@ -3,8 +3,8 @@
 // arrives before the wait starts.
 #pragma once
 
-#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 #include <chrono>
+#include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -14,7 +14,7 @@
 namespace tandem {
 
 class waker {
-public:
+  public:
     using clock = std::chrono::steady_clock;
     explicit waker(const boost::asio::any_io_executor& ex) : timer_(ex) {}
 
@@ -35,7 +35,7 @@ public:
         co_return was;
     }
 
-private:
+  private:
     boost::asio::steady_timer timer_;
     bool notified_ = false;
 };

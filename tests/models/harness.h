@@ -25,7 +25,8 @@ namespace tandem::test {
 
 inline std::string shared_path(const std::string& rel) {
     const std::string p = std::string(TANDEM_SHARED_DIR) + "/" + rel;
-    if (!std::filesystem::exists(p)) ADD_FAILURE() << "shared file missing: " << p << " (tests need ../shared beside the checkout)";
+    if (!std::filesystem::exists(p))
+        ADD_FAILURE() << "shared file missing: " << p << " (tests need ../shared beside the checkout)";
     return p;
 }
 

@@ -19,7 +19,9 @@ std::vector<std::vector<int32_t>> golden_prompts(const std::string& dir) {
     return out;
 }
 
-std::string model_file(const std::string& dir) { return shared_path("models/" + dir + ".gguf"); }
+std::string model_file(const std::string& dir) {
+    return shared_path("models/" + dir + ".gguf");
+}
 
 // Last-row logits of each prompt, each run alone from an empty cache.
 std::vector<std::vector<float>> alone(const std::string& dir, const std::vector<std::vector<int32_t>>& prompts) {

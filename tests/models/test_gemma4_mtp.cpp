@@ -53,7 +53,7 @@ std::pair<std::vector<float>, std::vector<float>> draft_step(mtp_rig& r, seq_sta
     return {logits, h_next};
 }
 
-constexpr double k_h_abs = 1.0, k_h_nmse = 2e-5;          // golden/README.md: gemma4-tiny h_nextn
+constexpr double k_h_abs = 1.0, k_h_nmse = 2e-5;           // golden/README.md: gemma4-tiny h_nextn
 constexpr double k_draft_abs = 0.01, k_draft_nmse = 2e-5;  // drafter logits and h, golden inputs
 
 TEST(gemma4_mtp, hidden_states_and_draft_steps_match_llama_cpp) {

@@ -11,7 +11,9 @@ struct golden_case {
     double max_abs, nmse;  // golden/README.md "recommended" tolerances
 };
 
-void PrintTo(const golden_case& c, std::ostream* os) { *os << c.dir; }
+void PrintTo(const golden_case& c, std::ostream* os) {
+    *os << c.dir;
+}
 
 std::vector<cpu_level> levels_here() {
     std::vector<cpu_level> v{cpu_level::scalar};
@@ -91,19 +93,17 @@ TEST_P(golden_test, logits_and_greedy_match_llama_cpp) {
     cpu_level_set(cpu_level_detect());
 }
 
-INSTANTIATE_TEST_SUITE_P(models, golden_test,
-                         ::testing::Values(golden_case{"stories260K", 0.1, 1e-5},
-                                           golden_case{"llama-spm-tiny-F16", 5e-3, 1e-5},
-                                           golden_case{"llama-spm-tiny-Q8_0", 0.06, 1e-3},
-                                           golden_case{"llama-spm-tiny-Q4_0", 0.06, 1e-3},
-                                           golden_case{"llama-spm-tiny-Q4_K_M", 0.08, 2e-3},
-                                           golden_case{"qwen3-bpe-tiny-Q8_0", 0.08, 1e-3},
-                                           golden_case{"gemma4-tiny-F32", 0.5, 2e-5}),
-                         [](const auto& info) {
-                             std::string n = info.param.dir;
-                             for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    models, golden_test,
+    ::testing::Values(golden_case{"stories260K", 0.1, 1e-5}, golden_case{"llama-spm-tiny-F16", 5e-3, 1e-5},
+                      golden_case{"llama-spm-tiny-Q8_0", 0.06, 1e-3}, golden_case{"llama-spm-tiny-Q4_0", 0.06, 1e-3},
+                      golden_case{"llama-spm-tiny-Q4_K_M", 0.08, 2e-3}, golden_case{"qwen3-bpe-tiny-Q8_0", 0.08, 1e-3},
+                      golden_case{"gemma4-tiny-F32", 0.5, 2e-5}),
+    [](const auto& info) {
+        std::string n = info.param.dir;
+        for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+        return n;
+    });
 
 }  // namespace
 }  // namespace tandem::test

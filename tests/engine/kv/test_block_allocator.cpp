@@ -11,7 +11,9 @@
 namespace tandem {
 namespace {
 
-std::vector<int32_t> toks(int32_t a, int32_t b) { return {a, b}; }
+std::vector<int32_t> toks(int32_t a, int32_t b) {
+    return {a, b};
+}
 
 TEST(block_allocator, hands_out_lowest_free_id_first) {
     block_allocator a(6, 2);
@@ -51,8 +53,8 @@ TEST(block_allocator, lookup_compares_tokens_and_parent_not_just_the_hash) {
     block_allocator a(4, 2);
     const int32_t x = a.allocate(), y = a.allocate(), z = a.allocate();
     a.insert(x, 5, block_node{}, toks(1, 2));
-    a.insert(y, 5, block_node{}, toks(3, 4));        // same hash, other tokens
-    a.insert(z, 5, a.node_of(x), toks(1, 2));        // same hash and tokens, other parent
+    a.insert(y, 5, block_node{}, toks(3, 4));  // same hash, other tokens
+    a.insert(z, 5, a.node_of(x), toks(1, 2));  // same hash and tokens, other parent
     EXPECT_EQ(a.find(5, block_node{}, toks(1, 2)), x);
     EXPECT_EQ(a.find(5, block_node{}, toks(3, 4)), y);
     EXPECT_EQ(a.find(5, a.node_of(x), toks(1, 2)), z);

@@ -129,7 +129,7 @@ TEST(kv_cache_manager, eviction_takes_the_tail_of_a_released_prefix_first) {
     ASSERT_TRUE(m.allocate_slots(2, 4 * bs));
     EXPECT_EQ(m.stats().n_evictions, 1);
     EXPECT_EQ(m.match_prefix(3, a), 2 * bs);  // the third block went first
-    EXPECT_FALSE(m.allocate_slots(4, bs));     // the two hits are referenced now: nothing to evict
+    EXPECT_FALSE(m.allocate_slots(4, bs));    // the two hits are referenced now: nothing to evict
     m.free_seq(3);
     m.free_seq(2);
     ASSERT_TRUE(m.allocate_slots(5, 6 * bs));  // everything, evicting the rest of the cache
@@ -181,7 +181,9 @@ TEST(kv_cache_manager, identical_blocks_computed_twice_are_deduplicated_on_commi
     EXPECT_EQ(m.allocator(0).ref_count(t1[0]), 2);
 }
 
-uint64_t constant_hash(uint64_t, std::span<const int32_t>) { return 42; }
+uint64_t constant_hash(uint64_t, std::span<const int32_t>) {
+    return 42;
+}
 
 TEST(kv_cache_manager, weak_hash_collisions_never_produce_wrong_hits) {
     kv_cache_config c = config({{32, 0}});

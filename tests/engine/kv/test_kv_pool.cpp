@@ -107,7 +107,7 @@ TEST(kv_pool, resident_memory_grows_with_blocks_written) {
     const kv_group_spec s = spec_of(2, 4, 64);  // 32 KiB blocks
     kv_pool pool(s, dtype::f16, 16, 4096);      // 128 MiB of address space
     const kv_group_view v = pool.view();
-    const size_t huge = 2u << 20;               // transparent huge pages may round up to 2 MiB
+    const size_t huge = 2u << 20;  // transparent huge pages may round up to 2 MiB
     EXPECT_LE(resident_bytes(pool), huge);
 
     block_allocator alloc(static_cast<int32_t>(pool.n_blocks()), 16);

@@ -70,7 +70,9 @@ fake_engine::fake_engine(fake_script script, int32_t n_ctx) : script_(std::move(
     worker_ = std::thread([this] { loop(); });
 }
 
-fake_engine::~fake_engine() { shutdown(); }
+fake_engine::~fake_engine() {
+    shutdown();
+}
 
 const tokenizer& fake_engine::tok() const {
     throw error("fake_engine has no tokenizer; the tests use fake_codec");
@@ -164,8 +166,10 @@ void fake_engine::loop() {
             }
             const bool done = ev.what == stream_event::kind::done;
             auto stream = a.stream;
-            if (done) it = active_.erase(it);
-            else ++it;
+            if (done)
+                it = active_.erase(it);
+            else
+                ++it;
             lock.unlock();
             stream->push(std::move(ev));
             lock.lock();

@@ -17,7 +17,7 @@ namespace tandem::test {
 
 // Ids: 0 "<s>" (BOS), 1 "</s>" (EOS, end of generation), 2..257 the bytes 0..255, then the words below.
 class fake_codec final : public text_codec {
-public:
+  public:
     static constexpr int32_t bos = 0, eos = 1, byte0 = 2;
     static const std::vector<std::string>& words();  // ids 258...
     static int32_t byte_id(unsigned char c) { return byte0 + c; }
@@ -36,15 +36,15 @@ public:
 std::vector<int32_t> byte_tokens(std::string_view text);
 
 struct fake_script {
-    std::vector<int32_t> tokens;                   // emitted in order (the same for every request)
-    finish_reason end = finish_reason::length;     // how the request ends after the last token
-    std::chrono::milliseconds prefill{0};          // before the first token
+    std::vector<int32_t> tokens;                // emitted in order (the same for every request)
+    finish_reason end = finish_reason::length;  // how the request ends after the last token
+    std::chrono::milliseconds prefill{0};       // before the first token
     std::chrono::milliseconds per_token{0};
-    bool hang = false;                             // never end by itself (only abort ends it)
+    bool hang = false;  // never end by itself (only abort ends it)
 };
 
 class fake_engine final : public engine {
-public:
+  public:
     explicit fake_engine(fake_script script, int32_t n_ctx = 64);
     ~fake_engine() override;
 
@@ -61,7 +61,7 @@ public:
     std::vector<uint64_t> aborted() const;
     int64_t n_active() const;
 
-private:
+  private:
     struct active {
         std::shared_ptr<request_stream> stream;
         std::chrono::steady_clock::time_point next;

@@ -61,15 +61,14 @@ TEST(Config, PrecedenceFlagsOverEnvOverFileOverDefaults) {
     const std::string file = temp_file("tandem_test_precedence.toml",
                                        "model = \"file.gguf\"\nport = 1111\nmax_queue = 5\nkv-type = \"q8_0\"\n"
                                        "parallel = 3\ncors_origin = [\"https://a.example\", \"https://b.example\"]\n");
-    const server_config c =
-        parse({"--config", file, "--port", "3333"},
-              {{"TANDEM_PORT", "2222"}, {"TANDEM_MAX_QUEUE", "9"}, {"TANDEM_API_KEY", "k1,k2"}});
-    EXPECT_EQ(c.port, 3333);                   // flag beats env and file
-    EXPECT_EQ(c.max_queue, 9);                 // env beats file
-    EXPECT_EQ(c.kv_type, "q8_0");              // file (dashed key) beats the default
+    const server_config c = parse({"--config", file, "--port", "3333"},
+                                  {{"TANDEM_PORT", "2222"}, {"TANDEM_MAX_QUEUE", "9"}, {"TANDEM_API_KEY", "k1,k2"}});
+    EXPECT_EQ(c.port, 3333);       // flag beats env and file
+    EXPECT_EQ(c.max_queue, 9);     // env beats file
+    EXPECT_EQ(c.kv_type, "q8_0");  // file (dashed key) beats the default
     EXPECT_EQ(c.parallel, 3);
     EXPECT_EQ(c.model_path, "file.gguf");
-    EXPECT_EQ(c.idle_timeout, 60);             // default
+    EXPECT_EQ(c.idle_timeout, 60);  // default
     EXPECT_EQ(c.api_keys, (std::vector<std::string>{"k1", "k2"}));
     EXPECT_EQ(c.cors_origins.size(), 2u);
     std::remove(file.c_str());

@@ -7,12 +7,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "server/http/server.h"
@@ -125,7 +125,7 @@ server_config test_config() {
 }
 
 class ServerTest : public ::testing::Test {
-protected:
+  protected:
     void start(fake_script script, server_config cfg = test_config(), int32_t n_ctx = 64) {
         server_ = std::make_unique<http_server>(cfg);
         server_->start();
@@ -277,7 +277,8 @@ TEST_F(ServerTest, ChatStreamingIsOpenaiFramed) {
             continue;
         }
         EXPECT_TRUE(c["usage"].is_null());
-        if (c["choices"][0]["delta"].contains("content")) text += c["choices"][0]["delta"]["content"].get<std::string>();
+        if (c["choices"][0]["delta"].contains("content"))
+            text += c["choices"][0]["delta"]["content"].get<std::string>();
         if (!c["choices"][0]["finish_reason"].is_null()) ++n_finish;
     }
     EXPECT_EQ(text, "Hello world");
@@ -395,8 +396,10 @@ void disconnect_midway(uint16_t port, const std::string& body) {
     net::io_context ioc;
     tcp::socket sock(ioc);
     sock.connect({net::ip::make_address("127.0.0.1"), port});
-    const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string req =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     net::write(sock, net::buffer(req));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     sock.close();

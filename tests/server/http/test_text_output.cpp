@@ -64,10 +64,14 @@ TEST(Utf8Holder, NeverSplitsACharacter) {
 TEST(Utf8Holder, InvalidBytesBecomeReplacementCharacters) {
     utf8_stream h;
     const std::string fffd = "\xEF\xBF\xBD";
-    EXPECT_EQ(h.push("a\xFF" "b"), "a" + fffd + "b");
-    EXPECT_EQ(h.push("\xE2\x82" "x"), fffd + "x");  // a broken sequence
+    EXPECT_EQ(h.push("a\xFF"
+                     "b"),
+              "a" + fffd + "b");
+    EXPECT_EQ(h.push("\xE2\x82"
+                     "x"),
+              fffd + "x");  // a broken sequence
     EXPECT_EQ(h.push("\xC3"), "");
-    EXPECT_EQ(h.flush(), fffd);  // never completed
+    EXPECT_EQ(h.flush(), fffd);                             // never completed
     EXPECT_EQ(h.push("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate is not valid UTF-8
     EXPECT_TRUE(utf8_valid("h\xC3\xA9llo"));
     EXPECT_FALSE(utf8_valid("\xC0\xAF"));
