@@ -52,7 +52,8 @@ std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt1
             std::memcpy(&w[off + 208], &scale, 2);
         } else {
             std::memcpy(&w[off], &scale, 2);
-            if (t == dtype::q4_k || t == dtype::q5_k || t == dtype::q4_1 || t == dtype::q5_1) std::memcpy(&w[off + 2], &scale, 2);
+            if (t == dtype::q4_k || t == dtype::q5_k || t == dtype::q4_1 || t == dtype::q5_1)
+                std::memcpy(&w[off + 2], &scale, 2);
         }
     }
     return w;
@@ -97,11 +98,11 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
         std::sort(times.begin(), times.end());
         const double med = times[0];  // best of: the machine is shared, interference only adds time
         if (n_rows == rows_list.front()) t1 = med;
-        std::printf("%-5s %5lldx%-5lld rows %4lld  %9.3f ms (best)  x%6.2f of %lld-row  %7.1f GB/s weights  %8.1f GFLOP/s\n",
-                    std::string(dtype_info_of(t).name).c_str(), static_cast<long long>(n_out),
-                    static_cast<long long>(n_in), static_cast<long long>(n_rows), med * 1e3, med / t1,
-                    static_cast<long long>(rows_list.front()), static_cast<double>(bytes) / med / 1e9,
-                    2.0 * static_cast<double>(n_out * n_in * n_rows) / med / 1e9);
+        std::printf(
+            "%-5s %5lldx%-5lld rows %4lld  %9.3f ms (best)  x%6.2f of %lld-row  %7.1f GB/s weights  %8.1f GFLOP/s\n",
+            std::string(dtype_info_of(t).name).c_str(), static_cast<long long>(n_out), static_cast<long long>(n_in),
+            static_cast<long long>(n_rows), med * 1e3, med / t1, static_cast<long long>(rows_list.front()),
+            static_cast<double>(bytes) / med / 1e9, 2.0 * static_cast<double>(n_out * n_in * n_rows) / med / 1e9);
         std::fflush(stdout);
     }
 }
@@ -114,9 +115,12 @@ int main(int argc, char** argv) {
     std::string rows = "1,2,4,8,16,64,512";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--threads") n_threads = std::stoi(argv[i + 1]);
-        else if (a == "--types") types = argv[i + 1];
-        else if (a == "--rows") rows = argv[i + 1];
+        if (a == "--threads")
+            n_threads = std::stoi(argv[i + 1]);
+        else if (a == "--types")
+            types = argv[i + 1];
+        else if (a == "--rows")
+            rows = argv[i + 1];
     }
     std::vector<int64_t> rows_list;
     for (const std::string& r : split(rows)) rows_list.push_back(std::stoll(r));

@@ -25,8 +25,8 @@ float dot16(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
-void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-               int32_t begin, int32_t end, float* k, float* v) {
+void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head, int32_t begin,
+               int32_t end, float* k, float* v) {
     const int64_t hd = kv.head_dim;
     for (int32_t pos = begin; pos < end; ++pos) {
         const int32_t block = block_table[pos / kv.block_size];

@@ -13,13 +13,13 @@ struct attn_query {
     const float* q = nullptr;  // (n_group, head_dim): the query heads that share this KV head
     float* out = nullptr;      // (n_group, head_dim)
     int32_t n_group = 1;
-    int32_t k_begin = 0;       // keys at positions [k_begin, k_end) are visible
+    int32_t k_begin = 0;  // keys at positions [k_begin, k_end) are visible
     int32_t k_end = 0;
 };
 
 // Dequantizes the K and V rows of positions [begin, end) of one KV head into k, v: (end - begin, head_dim).
-void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-               int32_t begin, int32_t end, float* k, float* v);
+void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head, int32_t begin,
+               int32_t end, float* k, float* v);
 
 // One query over gathered rows; k/v row 0 holds position `first`. scores: n_group * (k_end - k_begin) floats.
 // The arithmetic per query is fixed (it does not depend on how many queries or rows were gathered).

@@ -6,8 +6,8 @@
 
 namespace tandem {
 
-constexpr int k_qk = 32;    // elements per block of the *_0 / *_1 types
-constexpr int k_qk_k = 256; // elements per K-quant super-block
+constexpr int k_qk = 32;     // elements per block of the *_0 / *_1 types
+constexpr int k_qk_k = 256;  // elements per K-quant super-block
 
 struct block_q4_0 {
     uint16_t d;

@@ -13,8 +13,7 @@ namespace {
 cpu_level detect_once() {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                         __builtin_cpu_supports("avx512vnni");
@@ -29,10 +28,14 @@ cpu_level env_cap(cpu_level detected) {
     if (!env || !*env) return detected;
     const std::string v = env;
     cpu_level want;
-    if (v == "scalar") want = cpu_level::scalar;
-    else if (v == "avx2") want = cpu_level::avx2;
-    else if (v == "avx512") want = cpu_level::avx512;
-    else throw error("TANDEM_CPU must be scalar, avx2 or avx512, got '" + v + "'");
+    if (v == "scalar")
+        want = cpu_level::scalar;
+    else if (v == "avx2")
+        want = cpu_level::avx2;
+    else if (v == "avx512")
+        want = cpu_level::avx512;
+    else
+        throw error("TANDEM_CPU must be scalar, avx2 or avx512, got '" + v + "'");
     return want < detected ? want : detected;
 }
 
@@ -62,9 +65,12 @@ void cpu_level_set(cpu_level level) {
 
 const char* cpu_level_name(cpu_level level) {
     switch (level) {
-        case cpu_level::scalar: return "scalar";
-        case cpu_level::avx2: return "avx2";
-        case cpu_level::avx512: return "avx512";
+        case cpu_level::scalar:
+            return "scalar";
+        case cpu_level::avx2:
+            return "avx2";
+        case cpu_level::avx512:
+            return "avx512";
     }
     return "?";
 }

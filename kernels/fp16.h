@@ -35,17 +35,17 @@ inline uint16_t f32_to_fp16(float f) {
     const uint32_t u = f32_to_bits(f);
     const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
     const uint32_t a = u & 0x7fffffff;
-    if (a > 0x7f800000) return sign | 0x7e00;       // nan
-    if (a >= 0x477ff000) return sign | 0x7c00;      // rounds to >= 65536: inf
-    if (a >= 0x38800000) {                          // normal f16
+    if (a > 0x7f800000) return sign | 0x7e00;   // nan
+    if (a >= 0x477ff000) return sign | 0x7c00;  // rounds to >= 65536: inf
+    if (a >= 0x38800000) {                      // normal f16
         const uint32_t r = a + 0x0fff + ((a >> 13) & 1) - (112u << 23);
         return static_cast<uint16_t>(sign | (r >> 13));
     }
-    if (a < 0x33000000) return sign;                // below half the smallest subnormal
+    if (a < 0x33000000) return sign;  // below half the smallest subnormal
     // Subnormal f16: shift the full mantissa, round to nearest even.
     const uint32_t e = a >> 23;
     const uint32_t m = (a & 0x7fffff) | 0x800000;
-    const uint32_t shift = 126 - e;                 // 14..24
+    const uint32_t shift = 126 - e;  // 14..24
     uint32_t q = m >> shift;
     const uint32_t rem = m & ((1u << shift) - 1);
     const uint32_t half = 1u << (shift - 1);
@@ -53,7 +53,9 @@ inline uint16_t f32_to_fp16(float f) {
     return static_cast<uint16_t>(sign | q);
 }
 
-inline float bf16_to_f32(uint16_t h) { return bits_to_f32(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+    return bits_to_f32(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t f32_to_bf16(float f) {
     const uint32_t u = f32_to_bits(f);

@@ -18,9 +18,9 @@ namespace tandem {
 struct kv_group_view {
     uint8_t* base = nullptr;  // block b starts at base + b * block_bytes
     size_t block_bytes = 0;
-    size_t part_bytes = 0;    // block_size * n_kv_heads * row_bytes
-    size_t row_bytes = 0;     // dtype_row_bytes(type, head_dim)
-    int32_t block_size = 0;   // tokens per block
+    size_t part_bytes = 0;   // block_size * n_kv_heads * row_bytes
+    size_t row_bytes = 0;    // dtype_row_bytes(type, head_dim)
+    int32_t block_size = 0;  // tokens per block
     int32_t n_kv_heads = 0;
     int32_t head_dim = 0;
     dtype type = dtype::f16;

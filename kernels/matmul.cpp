@@ -16,18 +16,19 @@
 namespace tandem {
 namespace {
 
-constexpr int64_t k_row_grain = 16;      // weight rows per chunk, at least
+constexpr int64_t k_row_grain = 16;  // weight rows per chunk, at least
 
 struct act_buffer {
     std::vector<uint8_t> q;
     std::vector<float> d, s;
 };
 
-void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out,
-                 int64_t n_in, const float* x, int64_t n_rows, float* y, thread_pool& pool) {
+void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out, int64_t n_in,
+                 const float* x, int64_t n_rows, float* y, thread_pool& pool) {
     thread_local act_buffer buf;  // grows to the largest shape seen; no allocation in steady state
     cpu::act_q8 a;
     a.n_in = n_in;
+    a.wt = wt;
     a.n_pad = (n_in + 63) / 64 * 64;
     a.d_stride = a.n_pad / 32 * k.d_per_block;
     a.s_stride = a.n_pad / 32;
@@ -41,9 +42,8 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     pool.parallel_for(n_rows, 1, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) k.quantize_act(x + r * n_in, a, r);
     });
-    pool.parallel_for(n_out, k_row_grain, [&](int64_t b, int64_t e) {
-        k.matmul_q8(wt, w, row_bytes, b, e, n_out, a, n_rows, y);
-    });
+    pool.parallel_for(n_out, k_row_grain,
+                      [&](int64_t b, int64_t e) { k.matmul_q8(wt, w, row_bytes, b, e, n_out, a, n_rows, y); });
 }
 
 // Any type, any level: decode a block of weight rows to f32, then dot them with every activation row.

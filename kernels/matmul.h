@@ -11,7 +11,9 @@
 namespace tandem {
 
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i]  for r < n_rows, o < n_out.
-// W: n_out rows of n_in elements of type wt (row o at w + o * dtype_row_bytes(wt, n_in)), e.g. straight from an mmapped GGUF tensor.
-void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y, thread_pool& pool);
+// W: n_out rows of n_in elements of type wt (row o at w + o * dtype_row_bytes(wt, n_in)), e.g. straight from an mmapped
+// GGUF tensor.
+void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
+            thread_pool& pool);
 
 }  // namespace tandem

@@ -10,10 +10,10 @@ namespace tandem {
 void op_rmsnorm(const float* x, float* y, int64_t n, const float* w, float eps);
 
 struct rope_config {
-    int32_t n_rot = 0;               // rotated dims per head (<= head_dim)
+    int32_t n_rot = 0;  // rotated dims per head (<= head_dim)
     float freq_base = 10000.0f;
-    float freq_scale = 1.0f;         // linear scaling: positions are multiplied by this
-    bool neox = false;               // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
+    float freq_scale = 1.0f;              // linear scaling: positions are multiplied by this
+    bool neox = false;                    // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
     const float* freq_factors = nullptr;  // n_rot/2 divisors of theta (llama3 rope_freqs, gemma4), or null
 };
 // Rotates n_heads heads of head_dim elements, stored back to back, for position pos.

@@ -11,9 +11,12 @@ namespace tandem {
 namespace cpu {
 const kernel_table* kernels_for(cpu_level level) {
     switch (level) {
-        case cpu_level::avx512: return avx512_kernels();
-        case cpu_level::avx2: return avx2_kernels();
-        case cpu_level::scalar: return nullptr;
+        case cpu_level::avx512:
+            return avx512_kernels();
+        case cpu_level::avx2:
+            return avx2_kernels();
+        case cpu_level::scalar:
+            return nullptr;
     }
     return nullptr;
 }
@@ -25,9 +28,13 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
     ref::dequantize_row(t, src, dst, n);
 }
 
-void quantize_row(dtype t, const float* src, void* dst, int64_t n) { ref::quantize_row(t, src, dst, n); }
+void quantize_row(dtype t, const float* src, void* dst, int64_t n) {
+    ref::quantize_row(t, src, dst, n);
+}
 
-bool quantize_row_supported(dtype t) { return ref::quantize_supported(t); }
+bool quantize_row_supported(dtype t) {
+    return ref::quantize_supported(t);
+}
 
 float dot_row(dtype t, const void* row, const float* x, int64_t n) {
     const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());

@@ -13,7 +13,7 @@
 namespace tandem {
 
 class thread_pool {
-public:
+  public:
     explicit thread_pool(int n_threads);  // n_threads >= 1; the caller thread counts as one worker
     ~thread_pool();
     thread_pool(const thread_pool&) = delete;
@@ -25,7 +25,7 @@ public:
     // returns when all are done. Calls from inside fn (or while another call runs) execute inline.
     void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-private:
+  private:
     void worker_loop();
     void run_chunks();
 

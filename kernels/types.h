@@ -10,11 +10,38 @@
 namespace tandem {
 
 enum class dtype : uint32_t {
-    f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
-    q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-    iq2_xxs = 16, iq2_xs = 17, iq3_xxs = 18, iq1_s = 19, iq4_nl = 20, iq3_s = 21, iq2_s = 22, iq4_xs = 23,
-    i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_m = 29, bf16 = 30,
-    tq1_0 = 34, tq2_0 = 35, mxfp4 = 39,
+    f32 = 0,
+    f16 = 1,
+    q4_0 = 2,
+    q4_1 = 3,
+    q5_0 = 6,
+    q5_1 = 7,
+    q8_0 = 8,
+    q8_1 = 9,
+    q2_k = 10,
+    q3_k = 11,
+    q4_k = 12,
+    q5_k = 13,
+    q6_k = 14,
+    q8_k = 15,
+    iq2_xxs = 16,
+    iq2_xs = 17,
+    iq3_xxs = 18,
+    iq1_s = 19,
+    iq4_nl = 20,
+    iq3_s = 21,
+    iq2_s = 22,
+    iq4_xs = 23,
+    i8 = 24,
+    i16 = 25,
+    i32 = 26,
+    i64 = 27,
+    f64 = 28,
+    iq1_m = 29,
+    bf16 = 30,
+    tq1_0 = 34,
+    tq2_0 = 35,
+    mxfp4 = 39,
 };
 
 struct dtype_info {
@@ -26,7 +53,7 @@ struct dtype_info {
 
 // nullopt for ids GGUF does not define (or that ggml removed).
 std::optional<dtype_info> dtype_lookup(uint32_t id);
-const dtype_info& dtype_info_of(dtype t);  // t must be a defined type
+const dtype_info& dtype_info_of(dtype t);                     // t must be a defined type
 std::optional<dtype> dtype_from_name(std::string_view name);  // case-insensitive
 
 // Bytes of a row of n elements; n must be a multiple of the block size.

@@ -11,9 +11,11 @@
 namespace tandem::cpu {
 
 // Activation rows quantized to 8 bits in 32-element blocks, in the encoding one ISA's int8 kernels
-// want (AVX-512: code + 128 as u8, scale repeated 8x per block to match the int32 lanes; AVX2: signed
+// want (AVX-512: code + 128 as u8, scale repeated 8x per block to match the int32 lanes, except for
+// q4_K: signed codes, the 8 blocks of each super-block in its decoder's step order; AVX2: signed
 // code, one scale). Row r: codes q[r * n_pad ...], scales d[r * d_stride ...], s[r * s_stride + b] =
-// scale * sum of the signed codes of block b (for the mins of q4_K). Padding up to n_pad encodes zeros.
+// scale * sum of the signed codes of block b (for the mins of q4_K, always in block order).
+// Padding up to n_pad encodes zeros. wt: the weight type the rows will meet.
 // (One scale per 64 elements was tried: no measurable gain here, and 2-5x the NMSE with outliers.)
 struct act_q8 {
     uint8_t* q = nullptr;
@@ -21,6 +23,7 @@ struct act_q8 {
     float* s = nullptr;
     int64_t n_in = 0, n_pad = 0;  // n_pad: n_in rounded up to 64
     int64_t d_stride = 0, s_stride = 0;
+    dtype wt = dtype::q8_0;
 };
 
 struct kernel_table {

@@ -13,10 +13,12 @@
 namespace tandem::cpu {
 namespace {
 
-constexpr int k_max_rows = 4;  // 16 ymm registers: 4 rows of accumulators plus temporaries
+constexpr int k_max_rows = 4;                // 16 ymm registers: 4 rows of accumulators plus temporaries
 constexpr size_t k_block_bytes = 256 << 10;  // weight rows per L2-resident block, in bytes
 
-inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+inline float h2f(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 inline float hsum(__m256 v) {
     __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -60,7 +62,8 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
         const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
         d[b] = amax / 127.0f;
-        s[b] = d[b] * static_cast<float>(hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]))));
+        s[b] = d[b] * static_cast<float>(
+                          hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]))));
     }
     for (int64_t b = nb; b < nb_pad; ++b) {
         std::memset(q + 32 * b, 0, 32);
@@ -155,9 +158,11 @@ struct q8_acc {
         const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-            const __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * k)), w);
+            const __m256i sx =
+                _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * k)), w);
             const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k)), acc[r]);
+            acc[r] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k)), acc[r]);
         }
     }
     inline void mins(int64_t sb, __m256 m) {
@@ -174,19 +179,28 @@ void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r
     q8_acc<R> acc(a, r0);
     auto f = [&](int64_t k, __m256i wv, __m256 ws) { acc.step(k, wv, ws); };
     switch (wt) {
-        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f); break;
-        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f); break;
+        case dtype::q8_0:
+            decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f);
+            break;
+        case dtype::q4_0:
+            decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f);
+            break;
         case dtype::q4_k:
             decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
                         [&](int64_t sb, __m256 m) { acc.mins(sb, m); });
             break;
-        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f); break;
-        default: break;
+        case dtype::q6_k:
+            decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f);
+            break;
+        default:
+            break;
     }
     acc.store(y, n_out);
 }
 
-bool has_q8(dtype wt) { return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k; }
+bool has_q8(dtype wt) {
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k;
+}
 
 void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                const act_q8& a, int64_t n_rows, float* y) {
@@ -198,10 +212,18 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
                 const uint8_t* wr = w + o * row_bytes;
                 float* yo = y + r0 * n_out + o;
                 switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                    case 1: q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 2: q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    case 3: q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out); break;
-                    default: q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out); break;
+                    case 1:
+                        q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        break;
+                    case 2:
+                        q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        break;
+                    case 3:
+                        q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        break;
+                    default:
+                        q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        break;
                 }
             }
         }
@@ -244,10 +266,18 @@ void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, in
                 const uint8_t* wr = w + o * row_bytes;
                 float* yo = y + r0 * n_out + o;
                 switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                    case 1: float_row<1>(wt, wr, n_in, xr, yo, n_out); break;
-                    case 2: float_row<2>(wt, wr, n_in, xr, yo, n_out); break;
-                    case 3: float_row<3>(wt, wr, n_in, xr, yo, n_out); break;
-                    default: float_row<4>(wt, wr, n_in, xr, yo, n_out); break;
+                    case 1:
+                        float_row<1>(wt, wr, n_in, xr, yo, n_out);
+                        break;
+                    case 2:
+                        float_row<2>(wt, wr, n_in, xr, yo, n_out);
+                        break;
+                    case 3:
+                        float_row<3>(wt, wr, n_in, xr, yo, n_out);
+                        break;
+                    default:
+                        float_row<4>(wt, wr, n_in, xr, yo, n_out);
+                        break;
                 }
             }
         }
@@ -275,9 +305,15 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
             for (; i < n; ++i) dst[i] = load_w1(t, p, i);
             return true;
         }
-        case dtype::q8_0: decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f); return true;
-        case dtype::q4_0: decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f); return true;
-        case dtype::q6_k: decode_q6_k(reinterpret_cast<const block_q6_k*>(p), n / 256, f); return true;
+        case dtype::q8_0:
+            decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
+            return true;
+        case dtype::q4_0:
+            decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
+            return true;
+        case dtype::q6_k:
+            decode_q6_k(reinterpret_cast<const block_q6_k*>(p), n / 256, f);
+            return true;
         case dtype::q4_k: {
             alignas(32) float mins[8];
             auto fk = [&](int64_t k, __m256i w, __m256 ws) { store_step(dst + 32 * k, w, ws, mins[k % 8]); };
@@ -285,7 +321,8 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
                         [&](int64_t, __m256 m) { _mm256_store_ps(mins, m); });
             return true;
         }
-        default: return false;
+        default:
+            return false;
     }
 }
 
@@ -306,8 +343,10 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
         }
         acc = _mm256_fmadd_ps(a, ws, acc);
     };
-    if (t == dtype::q8_0) decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
-    else decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
+    if (t == dtype::q8_0)
+        decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
+    else
+        decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
     *out = hsum(acc);
     return true;
 }
@@ -315,7 +354,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1, has_q8, quantize_act, matmul_q8, matmul_float, dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx2, 1,          has_q8, quantize_act, matmul_q8,
+                                    matmul_float,    dequantize, dot_row};
     return &table;
 }
 

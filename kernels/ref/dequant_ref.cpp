@@ -116,7 +116,9 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
     TANDEM_CHECK(n % info.block_elems == 0);
     const int64_t nb = n / info.block_elems;
     switch (t) {
-        case dtype::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+        case dtype::f32:
+            std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+            return;
         case dtype::f16: {
             const auto* s = static_cast<const uint16_t*>(src);
             for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
@@ -127,15 +129,32 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
             for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
             return;
         }
-        case dtype::q4_0: deq_q4_0(static_cast<const block_q4_0*>(src), dst, nb); return;
-        case dtype::q4_1: deq_q4_1(static_cast<const block_q4_1*>(src), dst, nb); return;
-        case dtype::q5_0: deq_q5(static_cast<const block_q5_0*>(src), dst, nb, false); return;
-        case dtype::q5_1: deq_q5(static_cast<const block_q5_1*>(src), dst, nb, true); return;
-        case dtype::q8_0: deq_q8_0(static_cast<const block_q8_0*>(src), dst, nb); return;
-        case dtype::q4_k: deq_q4_k(static_cast<const block_q4_k*>(src), dst, nb); return;
-        case dtype::q5_k: deq_q5_k(static_cast<const block_q5_k*>(src), dst, nb); return;
-        case dtype::q6_k: deq_q6_k(static_cast<const block_q6_k*>(src), dst, nb); return;
-        default: break;
+        case dtype::q4_0:
+            deq_q4_0(static_cast<const block_q4_0*>(src), dst, nb);
+            return;
+        case dtype::q4_1:
+            deq_q4_1(static_cast<const block_q4_1*>(src), dst, nb);
+            return;
+        case dtype::q5_0:
+            deq_q5(static_cast<const block_q5_0*>(src), dst, nb, false);
+            return;
+        case dtype::q5_1:
+            deq_q5(static_cast<const block_q5_1*>(src), dst, nb, true);
+            return;
+        case dtype::q8_0:
+            deq_q8_0(static_cast<const block_q8_0*>(src), dst, nb);
+            return;
+        case dtype::q4_k:
+            deq_q4_k(static_cast<const block_q4_k*>(src), dst, nb);
+            return;
+        case dtype::q5_k:
+            deq_q5_k(static_cast<const block_q5_k*>(src), dst, nb);
+            return;
+        case dtype::q6_k:
+            deq_q6_k(static_cast<const block_q6_k*>(src), dst, nb);
+            return;
+        default:
+            break;
     }
     throw error("dequantize_row: type " + std::string(info.name) + " is not supported");
 }

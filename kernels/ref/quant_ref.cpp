@@ -15,7 +15,9 @@
 namespace tandem::ref {
 namespace {
 
-int round_clamp(float v, int lo, int hi) { return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi); }
+int round_clamp(float v, int lo, int hi) {
+    return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi);
+}
 
 void quant_q8_0(const float* x, block_q8_0* b, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, x += k_qk) {
@@ -78,9 +80,17 @@ void quant_minmax(const float* x, B* b, int64_t nb, int n_levels) {
 
 bool quantize_supported(dtype t) {
     switch (t) {
-        case dtype::f32: case dtype::f16: case dtype::bf16: case dtype::q8_0:
-        case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: return true;
-        default: return false;
+        case dtype::f32:
+        case dtype::f16:
+        case dtype::bf16:
+        case dtype::q8_0:
+        case dtype::q4_0:
+        case dtype::q4_1:
+        case dtype::q5_0:
+        case dtype::q5_1:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -93,19 +103,32 @@ void quantize_row(dtype t, const float* src, void* dst, int64_t n) {
     }
     const int64_t nb = n / info.block_elems;
     switch (t) {
-        case dtype::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+        case dtype::f32:
+            std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+            return;
         case dtype::f16:
             for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_fp16(src[i]);
             return;
         case dtype::bf16:
             for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
             return;
-        case dtype::q8_0: quant_q8_0(src, static_cast<block_q8_0*>(dst), nb); return;
-        case dtype::q4_0: quant_signed(src, static_cast<block_q4_0*>(dst), nb, 8); return;
-        case dtype::q5_0: quant_signed(src, static_cast<block_q5_0*>(dst), nb, 16); return;
-        case dtype::q4_1: quant_minmax(src, static_cast<block_q4_1*>(dst), nb, 16); return;
-        case dtype::q5_1: quant_minmax(src, static_cast<block_q5_1*>(dst), nb, 32); return;
-        default: return;
+        case dtype::q8_0:
+            quant_q8_0(src, static_cast<block_q8_0*>(dst), nb);
+            return;
+        case dtype::q4_0:
+            quant_signed(src, static_cast<block_q4_0*>(dst), nb, 8);
+            return;
+        case dtype::q5_0:
+            quant_signed(src, static_cast<block_q5_0*>(dst), nb, 16);
+            return;
+        case dtype::q4_1:
+            quant_minmax(src, static_cast<block_q4_1*>(dst), nb, 16);
+            return;
+        case dtype::q5_1:
+            quant_minmax(src, static_cast<block_q5_1*>(dst), nb, 32);
+            return;
+        default:
+            return;
     }
 }
 

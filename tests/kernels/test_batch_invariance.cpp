@@ -56,10 +56,22 @@ std::vector<uint8_t> random_weights(dtype t, int64_t n_in, std::mt19937& rng) {
         for (size_t j = 0; j < info.block_bytes; ++j) b[j] = static_cast<uint8_t>(rng());
         const float d = u(rng) * 0.01f;
         switch (t) {
-            case dtype::q4_1: case dtype::q5_1: put_f16(b, d); put_f16(b + 2, -u(rng) * 0.1f); break;
-            case dtype::q4_k: case dtype::q5_k: put_f16(b, d * 0.1f); put_f16(b + 2, d * 0.05f); break;
-            case dtype::q6_k: put_f16(b + 208, d * 0.05f); break;
-            default: put_f16(b, d); break;
+            case dtype::q4_1:
+            case dtype::q5_1:
+                put_f16(b, d);
+                put_f16(b + 2, -u(rng) * 0.1f);
+                break;
+            case dtype::q4_k:
+            case dtype::q5_k:
+                put_f16(b, d * 0.1f);
+                put_f16(b + 2, d * 0.05f);
+                break;
+            case dtype::q6_k:
+                put_f16(b + 208, d * 0.05f);
+                break;
+            default:
+                put_f16(b, d);
+                break;
         }
     }
     return w;

@@ -30,7 +30,9 @@ uint32_t test_seed() {
 const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1,
                          dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k};
 
-bool int8_path(dtype t) { return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q6_k; }
+bool int8_path(dtype t) {
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q6_k;
+}
 
 void put_f16(uint8_t* p, float v) {
     const uint16_t h = f32_to_fp16(v);
@@ -47,7 +49,8 @@ std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, std::mt1
     if (t == dtype::f32 || t == dtype::f16 || t == dtype::bf16) {
         for (size_t i = 0; i < bytes / info.block_bytes; ++i) {
             const float v = nd(rng);
-            if (t == dtype::f32) std::memcpy(&w[4 * i], &v, 4);
+            if (t == dtype::f32)
+                std::memcpy(&w[4 * i], &v, 4);
             else {
                 const uint16_t h = t == dtype::f16 ? f32_to_fp16(v) : f32_to_bf16(v);
                 std::memcpy(&w[2 * i], &h, 2);
@@ -61,10 +64,22 @@ std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, std::mt1
         uint8_t* b = &w[i * info.block_bytes];
         const float d = u(rng) * 0.01f;
         switch (t) {
-            case dtype::q4_1: case dtype::q5_1: put_f16(b, d); put_f16(b + 2, -u(rng) * 0.1f); break;
-            case dtype::q4_k: case dtype::q5_k: put_f16(b, d * 0.1f); put_f16(b + 2, d * 0.05f); break;
-            case dtype::q6_k: put_f16(b + 208, d * 0.05f); break;
-            default: put_f16(b, d); break;
+            case dtype::q4_1:
+            case dtype::q5_1:
+                put_f16(b, d);
+                put_f16(b + 2, -u(rng) * 0.1f);
+                break;
+            case dtype::q4_k:
+            case dtype::q5_k:
+                put_f16(b, d * 0.1f);
+                put_f16(b + 2, d * 0.05f);
+                break;
+            case dtype::q6_k:
+                put_f16(b + 208, d * 0.05f);
+                break;
+            default:
+                put_f16(b, d);
+                break;
         }
     }
     return w;
@@ -93,7 +108,9 @@ struct level_guard {
     ~level_guard() { cpu_level_set(saved); }
 };
 
-int64_t block_of(dtype t) { return dtype_info_of(t).block_elems; }
+int64_t block_of(dtype t) {
+    return dtype_info_of(t).block_elems;
+}
 
 TEST(Simd, DequantizeMatchesReference) {
     const uint32_t seed = test_seed();
@@ -164,7 +181,8 @@ void check_matmul(dtype t, int64_t n_out, int64_t n_in, int64_t n_rows, thread_p
             for (int64_t b = 0; b < n_in / 32 * 32; b += 32) {
                 double amax = 0, wsum = 0;
                 const int64_t b64 = b / 64 * 64;
-                for (int64_t i = b64; i < std::min(b64 + 64, n_in); ++i) amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
+                for (int64_t i = b64; i < std::min(b64 + 64, n_in); ++i)
+                    amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
                 for (int64_t i = b; i < b + 32; ++i) {
                     wsum += std::fabs(wd[i]);
                     mag += std::fabs(static_cast<double>(wd[i]) * xr[i]);

@@ -40,7 +40,9 @@ TEST(ThreadPool, UsesSeveralThreadsAndNestsInline) {
     EXPECT_EQ(sum.load(), 200 * 100);
 }
 
-TEST(ThreadPool, RejectsZeroThreads) { EXPECT_THROW(thread_pool(0), error); }
+TEST(ThreadPool, RejectsZeroThreads) {
+    EXPECT_THROW(thread_pool(0), error);
+}
 
 }  // namespace
 }  // namespace tandem
