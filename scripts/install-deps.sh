@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Tandem builds and tests with, if any are missing. Run as root.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
       libboost-dev libasio-dev nlohmann-json3-dev libspdlog-dev libpcre2-dev
       libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev curl)
 missing=()

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh
 status=0
+bash scripts/check-format.sh || status=$?
+bash scripts/build.sh
 
 echo "== sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja =="
 asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
