@@ -14,17 +14,12 @@
 #include "kernels/fp16.h"
 #include "kernels/quant.h"
 #include "kernels/ref/ref.h"
+#include "tests/kernels/random_inputs.h"
 
 namespace tandem {
 namespace {
 
-uint32_t test_seed() {
-    static const uint32_t seed = [] {
-        const char* env = std::getenv("TANDEM_TEST_SEED");
-        return env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
-    }();
-    return seed;
-}
+using test::test_seed;
 
 TEST(Fp16, KnownValues) {
     EXPECT_EQ(fp16_to_f32(0x3c00), 1.0f);

@@ -1,0 +1,101 @@
+// Random inputs and dispatch-level helpers shared by the kernel tests: weight rows of any type with
+// random codes and sane f16 scales, activations with outlier channels, a replayable seed.
+#pragma once
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/fp16.h"
+#include "kernels/types.h"
+
+namespace tandem::test {
+
+// A fresh seed per run (printed by the tests on failure); TANDEM_TEST_SEED=<n> replays one.
+
+inline uint32_t test_seed() {
+    static const uint32_t seed = [] {
+        const char* env = std::getenv("TANDEM_TEST_SEED");
+        return env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+    }();
+    return seed;
+}
+
+inline void put_f16(uint8_t* p, float v) {
+    const uint16_t h = f32_to_fp16(v);
+    std::memcpy(p, &h, 2);
+}
+
+// n_rows rows of n elements of type t: random bits everywhere, then sane random f16 scales.
+inline std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, std::mt19937& rng) {
+    const dtype_info& info = dtype_info_of(t);
+    const size_t bytes = dtype_row_bytes(t, n) * static_cast<size_t>(n_rows);
+    std::vector<uint8_t> w(bytes);
+    std::uniform_real_distribution<float> u(0.5f, 2.0f);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    if (t == dtype::f32 || t == dtype::f16 || t == dtype::bf16) {
+        for (size_t i = 0; i < bytes / info.block_bytes; ++i) {
+            const float v = nd(rng);
+            if (t == dtype::f32)
+                std::memcpy(&w[4 * i], &v, 4);
+            else {
+                const uint16_t h = t == dtype::f16 ? f32_to_fp16(v) : f32_to_bf16(v);
+                std::memcpy(&w[2 * i], &h, 2);
+            }
+        }
+        return w;
+    }
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+    const size_t n_blocks = bytes / info.block_bytes;
+    for (size_t i = 0; i < n_blocks; ++i) {
+        uint8_t* b = &w[i * info.block_bytes];
+        const float d = u(rng) * 0.01f;
+        switch (t) {
+            case dtype::q4_1:
+            case dtype::q5_1:
+                put_f16(b, d);
+                put_f16(b + 2, -u(rng) * 0.1f);
+                break;
+            case dtype::q4_k:
+            case dtype::q5_k:
+                put_f16(b, d * 0.1f);
+                put_f16(b + 2, d * 0.05f);
+                break;
+            case dtype::q6_k:
+                put_f16(b + 208, d * 0.05f);
+                break;
+            default:
+                put_f16(b, d);
+                break;
+        }
+    }
+    return w;
+}
+
+inline std::vector<float> random_acts(int64_t n, std::mt19937& rng, bool outliers = true) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = nd(rng);
+    if (outliers) {
+        for (size_t i = 0; i < x.size(); i += 97) x[i] *= 20.0f;  // a few outlier channels, as in real LLMs
+    }
+    return x;
+}
+
+inline std::vector<cpu_level> levels() {
+    std::vector<cpu_level> v;
+    for (cpu_level l : {cpu_level::scalar, cpu_level::avx2, cpu_level::avx512}) {
+        if (l <= cpu_level_detect()) v.push_back(l);
+    }
+    return v;
+}
+
+struct level_guard {
+    cpu_level saved = cpu_level_active();
+    ~level_guard() { cpu_level_set(saved); }
+};
+
+}  // namespace tandem::test
