@@ -173,9 +173,8 @@ class engine_impl final : public engine {
             s.logprob = 0.0f;
             if (it.seq->n_logprobs >= 0) {
                 const size_t n_top = static_cast<size_t>(std::min(it.seq->n_logprobs, k_max_logprobs));
-                sample_logprob top[k_max_logprobs];
-                s.logprob = it.seq->smp->logprobs(lg, s.token, std::span<sample_logprob>(top, n_top));
-                for (size_t k = 0; k < n_top; ++k) s.top.push_back({top[k].id, top[k].logprob});
+                s.top.resize(n_top);
+                s.logprob = it.seq->smp->logprobs(lg, s.token, s.top);
             }
             sampled_.push_back(std::move(s));
         }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/sample/sampling_params.h"
@@ -18,6 +19,9 @@
 namespace tandem {
 
 class tokenizer;
+
+// The KV cache element types: "f16", "q8_0" or "q4_0"; nullopt for anything else.
+std::optional<dtype> kv_type_from_name(std::string_view name);
 
 struct engine_config {
     std::string model_path;
@@ -42,11 +46,6 @@ struct completion_params {
 };
 
 enum class finish_reason { stop, length, aborted, error };
-
-struct token_logprob {
-    int32_t id = 0;
-    float logprob = 0.0f;
-};
 
 // One event of a request's stream: a token, or the end (exactly once, last).
 struct stream_event {

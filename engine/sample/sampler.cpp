@@ -227,7 +227,7 @@ int32_t sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     return draw();
 }
 
-float sampler::logprobs(std::span<const float> logits, int32_t token, std::span<sample_logprob> top) const {
+float sampler::logprobs(std::span<const float> logits, int32_t token, std::span<token_logprob> top) const {
     TANDEM_CHECK(logits.size() == static_cast<size_t>(n_vocab_));
     TANDEM_CHECK(token >= 0 && token < n_vocab_);
     TANDEM_CHECK(top.size() <= static_cast<size_t>(k_max_logprobs));
@@ -256,8 +256,8 @@ float sampler::logprobs(std::span<const float> logits, int32_t token, std::span<
         }
         best[j] = e;
     }
-    for (size_t i = 0; i < n; ++i) top[i] = sample_logprob{best[i].id, static_cast<float>(best[i].logit - lse)};
-    for (size_t i = n; i < want; ++i) top[i] = sample_logprob{-1, k_neg_inf};  // vocabulary smaller than top
+    for (size_t i = 0; i < n; ++i) top[i] = token_logprob{best[i].id, static_cast<float>(best[i].logit - lse)};
+    for (size_t i = n; i < want; ++i) top[i] = token_logprob{-1, k_neg_inf};  // vocabulary smaller than top
     return static_cast<float>(logits[static_cast<size_t>(token)] - lse);
 }
 

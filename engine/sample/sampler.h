@@ -15,11 +15,6 @@ namespace tandem {
 
 constexpr int32_t k_max_logprobs = 20;
 
-struct sample_logprob {
-    int32_t id = 0;
-    float logprob = 0.0f;
-};
-
 // One token of the final distribution a draw was made from.
 struct token_prob {
     int32_t id = 0;
@@ -40,7 +35,7 @@ class sampler {
     // penalties, before temperature and truncation (what OpenAI reports). Writes the top.size()
     // (<= 20) most likely tokens, most likely first (ties: lower id first; id -1 past the vocabulary),
     // and returns the log-probability of `token`.
-    float logprobs(std::span<const float> logits, int32_t token, std::span<sample_logprob> top) const;
+    float logprobs(std::span<const float> logits, int32_t token, std::span<token_logprob> top) const;
 
     // The distribution the last sample() drew from (after truncation and temperature, summing to
     // 1, in no particular order); a single entry with p = 1 after a greedy pick. Valid until the

@@ -7,6 +7,12 @@
 
 namespace tandem {
 
+// A token and its log-probability (logprobs / top_logprobs).
+struct token_logprob {
+    int32_t id = 0;
+    float logprob = 0.0f;
+};
+
 struct sampling_params {
     float temperature = 1.0f;         // 0: greedy (argmax, ties to the lowest id)
     int32_t top_k = 0;                // 0: off

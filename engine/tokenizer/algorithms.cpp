@@ -83,6 +83,26 @@ void push_byte_tokens_spm(const vocab& v, std::string_view bytes, std::vector<in
     }
 }
 
+// Offers every adjacent pair, then merges the best bigram while any is left, skipping those made
+// stale by an earlier merge and offering the merged symbol's new neighbours (SPM and BPE alike; only
+// the queue's order and try_add's lookup differ).
+template <class Queue, class TryAdd>
+void merge_all(std::vector<symbol>& syms, Queue& queue, const TryAdd& try_add) {
+    for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) {
+        try_add(i - 1, i);
+    }
+    while (!queue.empty()) {
+        const bigram b = queue.top();
+        queue.pop();
+        if (syms[b.left].n == 0 || syms[b.right].n == 0 || syms[b.left].n + syms[b.right].n != b.size) {
+            continue;
+        }
+        merge_symbols(syms, b.left, b.right);
+        try_add(syms[b.left].prev, b.left);
+        try_add(b.left, syms[b.left].next);
+    }
+}
+
 }  // namespace
 
 void spm_encode(const vocab& v, std::string_view text, std::vector<int32_t>& out) {
@@ -98,19 +118,7 @@ void spm_encode(const vocab& v, std::string_view text, std::vector<int32_t>& out
             queue.push({left, right, size, v.score[id], 0});
         }
     };
-    for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) {
-        try_add(i - 1, i);
-    }
-    while (!queue.empty()) {
-        const bigram b = queue.top();
-        queue.pop();
-        if (syms[b.left].n == 0 || syms[b.right].n == 0 || syms[b.left].n + syms[b.right].n != b.size) {
-            continue;
-        }
-        merge_symbols(syms, b.left, b.right);
-        try_add(syms[b.left].prev, b.left);
-        try_add(b.left, syms[b.left].next);
-    }
+    merge_all(syms, queue, try_add);
     for (int32_t i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) {
         const std::string_view piece = text.substr(syms[i].begin, syms[i].n);
         const int32_t id = v.find(piece);
@@ -146,19 +154,7 @@ void bpe_encode_word(const vocab& v, std::string_view word, bool ignore_merges, 
             queue.push({left, right, syms[left].n + syms[right].n, 0.0f, it->second});
         }
     };
-    for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) {
-        try_add(i - 1, i);
-    }
-    while (!queue.empty()) {
-        const bigram b = queue.top();
-        queue.pop();
-        if (syms[b.left].n == 0 || syms[b.right].n == 0 || syms[b.left].n + syms[b.right].n != b.size) {
-            continue;
-        }
-        merge_symbols(syms, b.left, b.right);
-        try_add(syms[b.left].prev, b.left);
-        try_add(b.left, syms[b.left].next);
-    }
+    merge_all(syms, queue, try_add);
     for (int32_t i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) {
         const std::string_view piece = word.substr(syms[i].begin, syms[i].n);
         const int32_t id = v.find(piece);

@@ -92,7 +92,7 @@ void bench(const bench_options& o) {
     engine_config ec;
     ec.model_path = o.model;
     ec.n_threads = o.threads;
-    ec.kv_type = dtype_from_name(o.kv_type).value_or(dtype::f16);
+    ec.kv_type = cli_kv_type(o.kv_type);
     ec.kv_budget_bytes = 4ll << 30;
     bench_rig rig;
     rig.file = gguf::file::open(o.model);

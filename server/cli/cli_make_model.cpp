@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -52,11 +53,10 @@ dtype type_for(const std::string& preset, const std::string& name, int64_t layer
     throw error("--type: expected f32, f16, q8_0, q4_0 or q4_k_m, got '" + preset + "'");
 }
 
+// Little-endian GGUF fields onto a stream; counts the metadata keys it writes.
 class writer {
   public:
-    explicit writer(const std::string& path) : out_(path, std::ios::binary), path_(path) {
-        if (!out_) throw error(path + ": cannot open for writing");
-    }
+    explicit writer(std::ostream& out) : out_(out) {}
     template <class T>
     void put(T v) {
         out_.write(reinterpret_cast<const char*>(&v), sizeof(T));
@@ -68,52 +68,47 @@ class writer {
     void key(std::string_view k, uint32_t type) {
         str(k);
         put<uint32_t>(type);
+        ++n_keys_;
     }
     void pad(uint64_t align) {
         const uint64_t pos = static_cast<uint64_t>(out_.tellp());
         for (uint64_t i = pos; i % align != 0; ++i) out_.put(0);
     }
     void bytes(const void* p, size_t n) { out_.write(static_cast<const char*>(p), static_cast<std::streamsize>(n)); }
-    void close() {
-        out_.close();
-        if (!out_) throw error(path_ + ": write failed");
-    }
+    uint64_t n_keys() const { return n_keys_; }
 
   private:
-    std::ofstream out_;
-    std::string path_;
+    std::ostream& out_;
+    uint64_t n_keys_ = 0;
 };
 
 // The vocabulary keys llama.cpp reads, with the GGUF type each is written as.
-void copy_vocab(const gguf::file& v, writer& w, uint64_t& n_kv) {
+void copy_vocab(const gguf::file& v, writer& w) {
     auto arr_str = [&](const char* k) {
         if (auto a = v.get_string_array(k)) {
             w.key(k, 9), w.put<uint32_t>(8), w.put<uint64_t>(a->size());
             for (auto s : *a) w.str(s);
-            ++n_kv;
         }
     };
     arr_str("tokenizer.ggml.tokens");
     if (auto a = v.get_float_array("tokenizer.ggml.scores")) {
         w.key("tokenizer.ggml.scores", 9), w.put<uint32_t>(6), w.put<uint64_t>(a->size());
         for (double x : *a) w.put<float>(static_cast<float>(x));
-        ++n_kv;
     }
     if (auto a = v.get_int_array("tokenizer.ggml.token_type")) {
         w.key("tokenizer.ggml.token_type", 9), w.put<uint32_t>(5), w.put<uint64_t>(a->size());
         for (int64_t x : *a) w.put<int32_t>(static_cast<int32_t>(x));
-        ++n_kv;
     }
     arr_str("tokenizer.ggml.merges");
     for (const char* k : {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.chat_template"}) {
-        if (auto s = v.get_string(k)) w.key(k, 8), w.str(*s), ++n_kv;
+        if (auto s = v.get_string(k)) w.key(k, 8), w.str(*s);
     }
     for (const char* k : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                           "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"}) {
-        if (auto x = v.get_u64(k)) w.key(k, 4), w.put<uint32_t>(static_cast<uint32_t>(*x)), ++n_kv;
+        if (auto x = v.get_u64(k)) w.key(k, 4), w.put<uint32_t>(static_cast<uint32_t>(*x));
     }
     for (const char* k : {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"}) {
-        if (auto b = v.get_bool(k)) w.key(k, 7), w.put<uint8_t>(*b ? 1 : 0), ++n_kv;
+        if (auto b = v.get_bool(k)) w.key(k, 7), w.put<uint8_t>(*b ? 1 : 0);
     }
 }
 
@@ -199,32 +194,32 @@ void make_model(const make_options& o) {
         off = (off + t.bytes + 31) / 32 * 32;
     }
 
-    // Header and metadata are written twice: first to count the vocab keys, then for real.
-    writer w(o.out);
-    uint64_t n_kv = 0;
-    {
-        writer probe("/dev/null");
-        copy_vocab(*vocab, probe, n_kv);
-    }
-    n_kv += 12;
+    // Metadata first into memory, so the header can carry its key count.
+    std::ostringstream meta;
+    writer m(meta);
+    m.key("general.architecture", 8), m.str("llama");
+    m.key("general.name", 8), m.str(o.shape_name);
+    m.key("general.alignment", 4), m.put<uint32_t>(32);
+    m.key("llama.context_length", 4), m.put<uint32_t>(4096);
+    m.key("llama.embedding_length", 4), m.put<uint32_t>(static_cast<uint32_t>(s.dim));
+    m.key("llama.block_count", 4), m.put<uint32_t>(static_cast<uint32_t>(s.layers));
+    m.key("llama.feed_forward_length", 4), m.put<uint32_t>(static_cast<uint32_t>(s.ff));
+    m.key("llama.attention.head_count", 4), m.put<uint32_t>(static_cast<uint32_t>(s.heads));
+    m.key("llama.attention.head_count_kv", 4), m.put<uint32_t>(static_cast<uint32_t>(s.kv_heads));
+    m.key("llama.rope.dimension_count", 4), m.put<uint32_t>(static_cast<uint32_t>(hd));
+    m.key("llama.attention.layer_norm_rms_epsilon", 6), m.put<float>(1e-5f);
+    m.key("llama.vocab_size", 4), m.put<uint32_t>(static_cast<uint32_t>(n_vocab));
+    copy_vocab(*vocab, m);
+
+    std::ofstream file(o.out, std::ios::binary);
+    if (!file) throw error(o.out + ": cannot open for writing");
+    writer w(file);
     w.bytes("GGUF", 4);
     w.put<uint32_t>(3);
     w.put<uint64_t>(plan.size());
-    w.put<uint64_t>(n_kv);
-    w.key("general.architecture", 8), w.str("llama");
-    w.key("general.name", 8), w.str(o.shape_name);
-    w.key("general.alignment", 4), w.put<uint32_t>(32);
-    w.key("llama.context_length", 4), w.put<uint32_t>(4096);
-    w.key("llama.embedding_length", 4), w.put<uint32_t>(static_cast<uint32_t>(s.dim));
-    w.key("llama.block_count", 4), w.put<uint32_t>(static_cast<uint32_t>(s.layers));
-    w.key("llama.feed_forward_length", 4), w.put<uint32_t>(static_cast<uint32_t>(s.ff));
-    w.key("llama.attention.head_count", 4), w.put<uint32_t>(static_cast<uint32_t>(s.heads));
-    w.key("llama.attention.head_count_kv", 4), w.put<uint32_t>(static_cast<uint32_t>(s.kv_heads));
-    w.key("llama.rope.dimension_count", 4), w.put<uint32_t>(static_cast<uint32_t>(hd));
-    w.key("llama.attention.layer_norm_rms_epsilon", 6), w.put<float>(1e-5f);
-    w.key("llama.vocab_size", 4), w.put<uint32_t>(static_cast<uint32_t>(n_vocab));
-    uint64_t n_vocab_kv = 0;
-    copy_vocab(*vocab, w, n_vocab_kv);
+    w.put<uint64_t>(m.n_keys());
+    const std::string meta_bytes = meta.str();
+    w.bytes(meta_bytes.data(), meta_bytes.size());
     for (const tensor_plan& t : plan) {
         w.str(t.name);
         w.put<uint32_t>(static_cast<uint32_t>(t.ne.size()));
@@ -240,7 +235,8 @@ void make_model(const make_options& o) {
         w.bytes(buf.data(), buf.size());
         w.pad(32);
     }
-    w.close();
+    file.close();
+    if (!file) throw error(o.out + ": write failed");
     std::printf("wrote %s: %s, %s, %zu tensors, %.1f MiB\n", o.out.c_str(), o.shape_name.c_str(), o.type.c_str(),
                 plan.size(), static_cast<double>(off) / (1 << 20));
 }

@@ -31,11 +31,7 @@ void run(const run_options& o) {
     ec.ctx_size = o.ctx_size;
     ec.parallel = 1;
     ec.max_queue = 1;
-    const auto kv = dtype_from_name(o.kv_type);
-    if (!kv || (*kv != dtype::f16 && *kv != dtype::q8_0 && *kv != dtype::q4_0)) {
-        throw error("--kv-type: expected f16, q8_0 or q4_0, got '" + o.kv_type + "'");
-    }
-    ec.kv_type = *kv;
+    ec.kv_type = cli_kv_type(o.kv_type);
     const auto t_load = clock::now();
     std::unique_ptr<engine> eng = engine::create(ec);
     const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
@@ -93,6 +89,12 @@ void run(const run_options& o) {
 }
 
 }  // namespace
+
+dtype cli_kv_type(const std::string& name) {
+    const auto kv = kv_type_from_name(name);
+    if (!kv) throw error("--kv-type: expected f16, q8_0 or q4_0, got '" + name + "'");
+    return *kv;
+}
 
 void cli_add_run(CLI::App& app) {
     auto* cmd = app.add_subcommand("run", "Generate a continuation of a prompt");

@@ -2,8 +2,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "kernels/types.h"
 
 namespace tandem {
+
+// --kv-type of run and bench; throws tandem::error naming the flag for anything but f16/q8_0/q4_0.
+dtype cli_kv_type(const std::string& name);
 
 void cli_add_run(CLI::App& app);
 void cli_add_inspect(CLI::App& app);

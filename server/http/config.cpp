@@ -119,7 +119,7 @@ std::vector<key_def> key_table() {
         {"parallel", "np", "max running sequences", false, INT_KEY(parallel, "parallel", 1, 1024)},
         {"kv-type", "", "KV cache type: f16, q8_0 or q4_0", false,
          [](server_config& c, const std::string& v) {
-             if (v != "f16" && v != "q8_0" && v != "q4_0") bad("kv_type", v, "expected f16, q8_0 or q4_0");
+             if (!kv_type_from_name(v)) bad("kv_type", v, "expected f16, q8_0 or q4_0");
              c.kv_type = v;
          }},
         {"kv-blocks", "", "KV cache blocks (0: from --kv-memory)", false,
@@ -311,7 +311,7 @@ engine_config server_config_engine(const server_config& c) {
     e.n_threads = c.n_threads;
     e.ctx_size = c.ctx_size;
     e.parallel = c.parallel;
-    e.kv_type = *dtype_from_name(c.kv_type);
+    e.kv_type = *kv_type_from_name(c.kv_type);  // validated when parsed
     e.kv_blocks = c.kv_blocks;
     e.kv_budget_bytes = c.kv_memory;
     e.max_queue = c.max_queue;

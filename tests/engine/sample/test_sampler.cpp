@@ -290,7 +290,7 @@ TEST(sampler, logprobs_are_the_log_softmax_after_bias_and_penalties) {
     double lse = 0;
     for (double x : after) lse += std::exp(x);
     lse = std::log(lse);
-    sample_logprob top[3];
+    token_logprob top[3];
     EXPECT_NEAR(s.logprobs(l, tok, top), 3.0 - lse, 1e-5);
     EXPECT_EQ(top[0].id, 3);
     EXPECT_EQ(top[1].id, 2);
@@ -300,7 +300,7 @@ TEST(sampler, logprobs_are_the_log_softmax_after_bias_and_penalties) {
 
     sampler t(params(0.0f), 3);  // ties: lower id first; a vocabulary smaller than the request
     std::vector<float> m = {0.0f, 0.0f, 0.0f};
-    sample_logprob top5[5];
+    token_logprob top5[5];
     EXPECT_NEAR(t.logprobs(m, 2, top5), -std::log(3.0), 1e-6);
     EXPECT_EQ(top5[0].id, 0);
     EXPECT_EQ(top5[1].id, 1);
