@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace tandem {
 
@@ -63,6 +64,18 @@ inline void unpack_k_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
         sc[j + 4] = static_cast<uint8_t>((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
         mn[j + 4] = static_cast<uint8_t>((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
     }
+}
+
+// unpack_k_scales on whole words: the 8 six-bit scales and the 8 mins as bytes of two u64.
+inline void unpack_k_scales64(const uint8_t* s, uint64_t& sc, uint64_t& mn) {
+    uint32_t a, b, c;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + 4, 4);
+    std::memcpy(&c, s + 8, 4);
+    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    sc = (a & 0x3f3f3f3fu) | (static_cast<uint64_t>(sc_hi) << 32);
+    mn = (b & 0x3f3f3f3fu) | (static_cast<uint64_t>(mn_hi) << 32);
 }
 
 }  // namespace tandem

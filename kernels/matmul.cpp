@@ -30,8 +30,10 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     a.n_in = n_in;
     a.wt = wt;
     a.n_pad = (n_in + 63) / 64 * 64;
-    a.d_stride = a.n_pad / 32 * k.d_per_block;
-    a.s_stride = a.n_pad / 32;
+    // Per-block arrays are padded to whole groups of 8 blocks (zeros), so kernels may load 8 at a time.
+    const int64_t nb_groups = (a.n_pad / 32 + 7) / 8 * 8;
+    a.d_stride = nb_groups * k.d_per_block;
+    a.s_stride = nb_groups;
     const auto need = [&](auto& v, int64_t n) {
         if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
         return v.data();

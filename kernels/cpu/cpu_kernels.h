@@ -15,7 +15,8 @@ namespace tandem::cpu {
 // q4_K: signed codes, the 8 blocks of each super-block in its decoder's step order; AVX2: signed
 // code, one scale). Row r: codes q[r * n_pad ...], scales d[r * d_stride ...], s[r * s_stride + b] =
 // scale * sum of the signed codes of block b (for the mins of q4_K, always in block order).
-// Padding up to n_pad encodes zeros. wt: the weight type the rows will meet.
+// Padding up to n_pad encodes zeros; d and s are zero up to their strides (whole groups of 8
+// blocks). wt: the weight type the rows will meet.
 // (One scale per 64 elements was tried: no measurable gain here, and 2-5x the NMSE with outliers.)
 struct act_q8 {
     uint8_t* q = nullptr;

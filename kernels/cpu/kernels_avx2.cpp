@@ -65,11 +65,9 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
         s[b] = d[b] * static_cast<float>(
                           hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]))));
     }
-    for (int64_t b = nb; b < nb_pad; ++b) {
-        std::memset(q + 32 * b, 0, 32);
-        d[b] = 0;
-        s[b] = 0;
-    }
+    std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (nb_pad - nb)));
+    std::fill(d + nb, d + a.d_stride, 0.0f);
+    std::fill(s + nb, s + a.s_stride, 0.0f);
 }
 
 // ---- weight decoders: f(step, w, ws) per 32-element step ----
@@ -96,10 +94,10 @@ template <class F, class FM>
 inline void decode_q4_k(const block_q4_k* b, int64_t nb, F&& f, FM&& fm) {
     const __m256i mask4 = _mm256_set1_epi8(0x0f);
     for (int64_t i = 0; i < nb; ++i) {
-        uint8_t sc[8], mn[8];
-        unpack_k_scales(b[i].scales, sc, mn);
-        uint64_t mn64;
-        std::memcpy(&mn64, mn, 8);
+        uint64_t sc64, mn64;
+        unpack_k_scales64(b[i].scales, sc64, mn64);
+        uint8_t sc[8];
+        std::memcpy(sc, &sc64, 8);
         const float d = h2f(b[i].d);
         fm(i, _mm256_mul_ps(_mm256_set1_ps(h2f(b[i].dmin)),
                             _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))))));
@@ -136,76 +134,174 @@ inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
     }
 }
 
-template <int R>
-struct q8_acc {
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xs[R];
-    __m256 acc[R];
-    __m256 accm[R];
+// ---- int8 matmul: weight decoders by group of 8 steps (256 elements) ----
+//
+// A decoder's group(row, g, nb, scales, step, mins) decodes steps [8g, 8g + 8) of a weight row:
+// scales(ws8) first, with the scales of the 8 steps (zero past the row's end), then step(j, w) per
+// step and mins(m8) last, if the type has mins: the output loses m8[j] * s[8g + j].
+// Unsigned decoders give codes in [0, 63], which meet the signed activation codes directly in
+// maddubs; signed ones (q8_0) need the sign trick. q6_K, whose scales change every 16 elements,
+// calls step_scaled(j, w, ws) with a per-step scale vector instead of scales().
 
-    q8_acc(const act_q8& a, int64_t r0) {
-        for (int r = 0; r < R; ++r) {
-            xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-            xd[r] = a.d + (r0 + r) * a.d_stride;
-            xs[r] = a.s + (r0 + r) * a.s_stride;
-            acc[r] = _mm256_setzero_ps();
-            accm[r] = _mm256_setzero_ps();
+inline __m256 scales8_f16(const uint16_t* h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// The f16 scale of each of the n (<= 8) blocks starting at b, as 8 floats (zero past n).
+template <class B>
+inline __m256 block_scales(const B* b, int64_t n) {
+    alignas(16) uint16_t h[8] = {};
+    if (n == 8) {
+        for (int j = 0; j < 8; ++j) h[j] = b[j].d;
+    } else {
+        for (int64_t j = 0; j < n; ++j) h[j] = b[j].d;
+    }
+    return scales8_f16(h);
+}
+
+struct group_q8_0 {
+    static constexpr bool k_unsigned = false, k_step_scales = false;
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&&) {
+        const auto* b = reinterpret_cast<const block_q8_0*>(row) + 8 * g;
+        const int64_t n = std::min<int64_t>(8, nb - 8 * g);
+        scales(block_scales(b, n));
+        auto one = [&](int64_t j) { step(j, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[j].qs))); };
+        if (n == 8) {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j) one(j);
+        } else {
+            for (int64_t j = 0; j < n; ++j) one(j);
         }
-    }
-    inline void step(int64_t k, __m256i w, __m256 ws) {
-        const __m256i aw = _mm256_sign_epi8(w, w);
-        const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-            const __m256i sx =
-                _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * k)), w);
-            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
-            acc[r] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k)), acc[r]);
-        }
-    }
-    inline void mins(int64_t sb, __m256 m) {
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) accm[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(xs[r] + 8 * sb), accm[r]);
-    }
-    inline void store(float* y, int64_t n_out) {
-        for (int r = 0; r < R; ++r) y[r * n_out] = hsum(_mm256_sub_ps(acc[r], accm[r]));
     }
 };
 
-template <int R>
-void q8_row(dtype wt, const uint8_t* w, int64_t n_in, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    q8_acc<R> acc(a, r0);
-    auto f = [&](int64_t k, __m256i wv, __m256 ws) { acc.step(k, wv, ws); };
-    switch (wt) {
-        case dtype::q8_0:
-            decode_q8_0(reinterpret_cast<const block_q8_0*>(w), n_in / 32, f);
-            break;
-        case dtype::q4_0:
-            decode_q4_0(reinterpret_cast<const block_q4_0*>(w), n_in / 32, f);
-            break;
-        case dtype::q4_k:
-            decode_q4_k(reinterpret_cast<const block_q4_k*>(w), n_in / 256, f,
-                        [&](int64_t sb, __m256 m) { acc.mins(sb, m); });
-            break;
-        case dtype::q6_k:
-            decode_q6_k(reinterpret_cast<const block_q6_k*>(w), n_in / 256, f);
-            break;
-        default:
-            break;
+// q4_0 as unsigned nibbles u: w = d * (u - 8), so the mins are 8 * d.
+struct group_q4_0 {
+    static constexpr bool k_unsigned = true, k_step_scales = false;
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&& mins) {
+        const auto* b = reinterpret_cast<const block_q4_0*>(row) + 8 * g;
+        const int64_t n = std::min<int64_t>(8, nb - 8 * g);
+        const __m256 ws = block_scales(b, n);
+        scales(ws);
+        const __m256i mask4 = _mm256_set1_epi8(0x0f);
+        auto one = [&](int64_t j) {
+            const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[j].qs));
+            step(j, _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask4));
+        };
+        if (n == 8) {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j) one(j);
+        } else {
+            for (int64_t j = 0; j < n; ++j) one(j);
+        }
+        mins(_mm256_mul_ps(ws, _mm256_set1_ps(8.0f)));
     }
-    acc.store(y, n_out);
+};
+
+// q4_K: group g is super-block g; step j is sub-block j (low nibbles of qs[32c..] for j = 2c, high
+// for 2c + 1).
+struct group_q4_k {
+    static constexpr bool k_unsigned = true, k_step_scales = false;
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&& mins) {
+        const auto& b = reinterpret_cast<const block_q4_k*>(row)[g];
+        uint64_t sc64, mn64;
+        unpack_k_scales64(b.scales, sc64, mn64);
+        const auto bytes8 = [](uint64_t v) {
+            return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
+        };
+        scales(_mm256_mul_ps(_mm256_set1_ps(h2f(b.d)), bytes8(sc64)));
+        const __m256i mask4 = _mm256_set1_epi8(0x0f);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+            step(2 * c, _mm256_and_si256(q, mask4));
+            step(2 * c + 1, _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4));
+        }
+        mins(_mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), bytes8(mn64)));
+    }
+};
+
+struct group_q6_k {
+    static constexpr bool k_unsigned = false, k_step_scales = true;
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t, S&&, F&& step_scaled, M&&) {
+        decode_q6_k(reinterpret_cast<const block_q6_k*>(row) + g, 1,
+                    [&](int64_t k, __m256i w, __m256 ws) { step_scaled(k, w, ws); });
+    }
+};
+
+// One weight row against R activation rows. Per output the arithmetic is the same whatever R is
+// (same group scales product, dot, fma per step and mins per group): the basis of batch invariance.
+template <class D, int R>
+void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xs[R];
+    __m256 acc[R], acc2[R];  // even and odd steps: two dependency chains
+    for (int r = 0; r < R; ++r) {
+        acc2[r] = _mm256_setzero_ps();
+        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        xs[r] = a.s + (r0 + r) * a.s_stride;
+        acc[r] = _mm256_setzero_ps();
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int64_t n_groups = (nb + 7) / 8;
+    for (int64_t g = 0; g < n_groups; ++g) {
+        alignas(32) float prod[R][8];  // weight scale * activation scale, per step
+        const int64_t k0 = 8 * g;
+        auto scales = [&](__m256 ws8) {
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xd[r] + k0)));
+        };
+        // The integer dot of step j of row r with weight codes w.
+        auto dot = [&](int r, int64_t j, __m256i w, __m256i aw) {
+            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
+            if constexpr (D::k_unsigned) return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+            return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
+        };
+        auto step = [&](int64_t j, __m256i w) {
+            const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                __m256& t = (j & 1) ? acc2[r] : acc[r];
+                t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot(r, j, w, aw)), _mm256_broadcast_ss(&prod[r][j]), t);
+            }
+        };
+        auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
+            const __m256i aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                __m256& t = (j & 1) ? acc2[r] : acc[r];
+                t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot(r, j, w, aw)),
+                                    _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k0 + j)), t);
+            }
+        };
+        auto mins = [&](__m256 m8) {
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) acc[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), acc[r]);
+        };
+        if constexpr (D::k_step_scales)
+            D::group(w, g, nb, scales, step_scaled, mins);
+        else
+            D::group(w, g, nb, scales, step, mins);
+    }
+    for (int r = 0; r < R; ++r) y[r * n_out] = hsum(_mm256_add_ps(acc[r], acc2[r]));
 }
 
 bool has_q8(dtype wt) {
     return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k;
 }
 
-void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
-               const act_q8& a, int64_t n_rows, float* y) {
+template <class D>
+void matmul_rows(const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
+                 int64_t n_rows, float* y) {
     // Blocks of weight rows stay in L2 while every tile of activation rows passes over them.
     const int64_t ob = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes / row_bytes));
+    const int64_t nb = a.n_in / 32;
     for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
         for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
             for (int64_t o = o0; o < std::min(o_end, o0 + ob); ++o) {
@@ -213,20 +309,36 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
                 float* yo = y + r0 * n_out + o;
                 switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
                     case 1:
-                        q8_row<1>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        row_q8<D, 1>(wr, nb, a, r0, yo, n_out);
                         break;
                     case 2:
-                        q8_row<2>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        row_q8<D, 2>(wr, nb, a, r0, yo, n_out);
                         break;
                     case 3:
-                        q8_row<3>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        row_q8<D, 3>(wr, nb, a, r0, yo, n_out);
                         break;
                     default:
-                        q8_row<4>(wt, wr, a.n_in, a, r0, yo, n_out);
+                        row_q8<D, 4>(wr, nb, a, r0, yo, n_out);
                         break;
                 }
             }
         }
+    }
+}
+
+void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
+               const act_q8& a, int64_t n_rows, float* y) {
+    switch (wt) {
+        case dtype::q8_0:
+            return matmul_rows<group_q8_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q4_0:
+            return matmul_rows<group_q4_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q4_k:
+            return matmul_rows<group_q4_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q6_k:
+            return matmul_rows<group_q6_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        default:
+            return;
     }
 }
 

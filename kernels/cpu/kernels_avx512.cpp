@@ -61,11 +61,9 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
         _mm256_storeu_ps(d + 8 * p, _mm256_set1_ps(scale));
         s[b] = scale * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
     }
-    for (int64_t b = nb; b < nb_pad; ++b) {
-        std::memset(q + 32 * b, is_signed ? 0 : 0x80, 32);
-        _mm256_storeu_ps(d + 8 * b, _mm256_setzero_ps());
-        s[b] = 0;
-    }
+    for (int64_t b = nb; b < nb_pad; ++b) std::memset(q + 32 * b, is_signed ? 0 : 0x80, 32);
+    std::fill(d + 8 * nb, d + a.d_stride, 0.0f);
+    std::fill(s + nb, s + a.s_stride, 0.0f);
 }
 
 // ---- weight decoders: call f(step, w, ws) for each 64-element step of a row ----
@@ -96,18 +94,6 @@ inline void decode_q4_0(const block_q4_0* b, int64_t nb, F&& f) {
         const __m512i w = _mm512_sub_epi8(_mm512_and_si512(n, mask4), eight);  // 0x88 padding decodes to 0
         f(k / 2, w, scales2(h2f(b[k].d), two ? h2f(b[k + 1].d) : 0.0f));
     }
-}
-
-// unpack_k_scales on whole words: the 8 six-bit scales and the 8 mins as bytes of two u64.
-inline void unpack_k_scales64(const uint8_t* s, uint64_t& sc, uint64_t& mn) {
-    uint32_t a, b, c;
-    std::memcpy(&a, s, 4);
-    std::memcpy(&b, s + 4, 4);
-    std::memcpy(&c, s + 8, 4);
-    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
-    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
-    sc = (a & 0x3f3f3f3fu) | (static_cast<uint64_t>(sc_hi) << 32);
-    mn = (b & 0x3f3f3f3fu) | (static_cast<uint64_t>(mn_hi) << 32);
 }
 
 // q4_K: step c of a super-block = sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles) of qs[32c..].
