@@ -76,6 +76,16 @@ void matmul_generic(const cpu::kernel_table* k, dtype wt, const uint8_t* w, size
     });
 }
 
+// The table of the highest level up to the active one with a kernel of this kind for wt (a level
+// borrows a lower level's kernel for the types it has none of), or nullptr.
+const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtype wt) {
+    for (int l = static_cast<int>(cpu_level_active()); l > static_cast<int>(cpu_level::scalar); --l) {
+        const cpu::kernel_table* k = cpu::kernels_for(static_cast<cpu_level>(l));
+        if (k && (k->*has)(wt)) return k;
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
@@ -85,15 +95,14 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
     if (n_out == 0 || n_rows == 0) return;
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
-    const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());
-    if (k && k->has_q8(wt)) {
+    if (const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt)) {
         matmul_int8(*k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
-    } else if (k && (wt == dtype::f32 || wt == dtype::f16)) {
+    } else if (const cpu::kernel_table* kf = table_with(&cpu::kernel_table::has_float, wt)) {
         pool.parallel_for(n_out, k_row_grain, [&](int64_t b, int64_t e) {
-            k->matmul_float(wt, wb, row_bytes, n_in, b, e, n_out, x, n_rows, y);
+            kf->matmul_float(wt, wb, row_bytes, n_in, b, e, n_out, x, n_rows, y);
         });
     } else {
-        matmul_generic(k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
+        matmul_generic(cpu::kernels_for(cpu_level_active()), wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
     }
 }
 

@@ -30,13 +30,14 @@ struct act_q8 {
 struct kernel_table {
     cpu_level level;
     int d_per_block;  // scale floats stored per 32-element activation block
-    // Weight types with an int8 kernel (activations go through quantize_act first).
-    bool (*has_q8)(dtype wt);
+    bool (*has_q8)(dtype wt);  // weight types with an int8 kernel (activations through quantize_act)
     void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
     // y[r * n_out + o] = W[o] . x_r for o in [o_begin, o_end), r < n_rows; W rows of row_bytes.
     void (*matmul_q8)(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                       const act_q8& a, int64_t n_rows, float* y);
-    // Same for float weights: wt is f32 or f16; x is n_rows rows of n_in floats.
+    // Float weight types with a matmul_float kernel.
+    bool (*has_float)(dtype wt);
+    // Same for float weights (wt with has_float); x is n_rows rows of n_in floats.
     void (*matmul_float)(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.

@@ -147,16 +147,49 @@ inline __m256 scales8_f16(const uint16_t* h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
 }
 
-// The f16 scale of each of the n (<= 8) blocks starting at b, as 8 floats (zero past n).
+// An f16 field (d or m) of each of the n (<= 8) blocks starting at b, as 8 floats (zero past n).
 template <class B>
-inline __m256 block_scales(const B* b, int64_t n) {
+inline __m256 block_halves(const B* b, int64_t n, uint16_t B::*field) {
     alignas(16) uint16_t h[8] = {};
     if (n == 8) {
-        for (int j = 0; j < 8; ++j) h[j] = b[j].d;
+        for (int j = 0; j < 8; ++j) h[j] = b[j].*field;
     } else {
-        for (int64_t j = 0; j < n; ++j) h[j] = b[j].d;
+        for (int64_t j = 0; j < n; ++j) h[j] = b[j].*field;
     }
     return scales8_f16(h);
+}
+
+template <class B>
+inline __m256 block_scales(const B* b, int64_t n) {
+    return block_halves(b, n, &B::d);
+}
+
+// Calls one(j) for the n (<= 8) steps of a group, unrolled when the group is whole.
+template <class F>
+inline void for_steps(int64_t n, F&& one) {
+    if (n == 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) one(j);
+    } else {
+        for (int64_t j = 0; j < n; ++j) one(j);
+    }
+}
+
+// The 32 nibbles of a 16-byte *_0 / *_1 block as bytes: elements 0..15 (low), then 16..31 (high).
+inline __m256i nibbles32(const uint8_t* qs) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+// 0x10 in byte e where bit e of the 32-bit qh is set (the 5th bit of q5_0 / q5_1 element e).
+inline __m256i fifth_bits(const uint8_t* qh4) {
+    uint32_t qh;
+    std::memcpy(&qh, qh4, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
+                                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                                                  0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
 
 struct group_q8_0 {
@@ -166,47 +199,46 @@ struct group_q8_0 {
         const auto* b = reinterpret_cast<const block_q8_0*>(row) + 8 * g;
         const int64_t n = std::min<int64_t>(8, nb - 8 * g);
         scales(block_scales(b, n));
-        auto one = [&](int64_t j) { step(j, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[j].qs))); };
-        if (n == 8) {
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j) one(j);
-        } else {
-            for (int64_t j = 0; j < n; ++j) one(j);
-        }
+        for_steps(n, [&](int64_t j) { step(j, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[j].qs))); });
     }
 };
 
-// q4_0 as unsigned nibbles u: w = d * (u - 8), so the mins are 8 * d.
-struct group_q4_0 {
+// The *_0 and *_1 types as unsigned codes u: w = d * u + m, with m = -8d (q4_0), -16d (q5_0) or
+// the block's own m (q4_1, q5_1); the mins are -m.
+template <class B, bool k_five_bits>
+struct group_small {
     static constexpr bool k_unsigned = true, k_step_scales = false;
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&& mins) {
-        const auto* b = reinterpret_cast<const block_q4_0*>(row) + 8 * g;
+        const B* b = reinterpret_cast<const B*>(row) + 8 * g;
         const int64_t n = std::min<int64_t>(8, nb - 8 * g);
         const __m256 ws = block_scales(b, n);
         scales(ws);
-        const __m256i mask4 = _mm256_set1_epi8(0x0f);
-        auto one = [&](int64_t j) {
-            const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[j].qs));
-            step(j, _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask4));
-        };
-        if (n == 8) {
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j) one(j);
-        } else {
-            for (int64_t j = 0; j < n; ++j) one(j);
-        }
-        mins(_mm256_mul_ps(ws, _mm256_set1_ps(8.0f)));
+        for_steps(n, [&](int64_t j) {
+            if constexpr (k_five_bits)
+                step(j, _mm256_or_si256(nibbles32(b[j].qs), fifth_bits(b[j].qh)));
+            else
+                step(j, nibbles32(b[j].qs));
+        });
+        if constexpr (requires { &B::m; })
+            mins(_mm256_sub_ps(_mm256_setzero_ps(), block_halves(b, n, &B::m)));
+        else
+            mins(_mm256_mul_ps(ws, _mm256_set1_ps(k_five_bits ? 16.0f : 8.0f)));
     }
 };
+using group_q4_0 = group_small<block_q4_0, false>;
+using group_q4_1 = group_small<block_q4_1, false>;
+using group_q5_0 = group_small<block_q5_0, true>;
+using group_q5_1 = group_small<block_q5_1, true>;
 
-// q4_K: group g is super-block g; step j is sub-block j (low nibbles of qs[32c..] for j = 2c, high
-// for 2c + 1).
-struct group_q4_k {
+// q4_K and q5_K: group g is super-block g; step j is sub-block j (low nibbles of qs[32c..] for
+// j = 2c, high for 2c + 1); q5_K adds bit j of qh[l] as the 5th bit of element l.
+template <class B, bool k_five_bits>
+struct group_k {
     static constexpr bool k_unsigned = true, k_step_scales = false;
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&& mins) {
-        const auto& b = reinterpret_cast<const block_q4_k*>(row)[g];
+        const B& b = reinterpret_cast<const B*>(row)[g];
         uint64_t sc64, mn64;
         unpack_k_scales64(b.scales, sc64, mn64);
         const auto bytes8 = [](uint64_t v) {
@@ -214,15 +246,30 @@ struct group_q4_k {
         };
         scales(_mm256_mul_ps(_mm256_set1_ps(h2f(b.d)), bytes8(sc64)));
         const __m256i mask4 = _mm256_set1_epi8(0x0f);
+        __m256i qh = _mm256_setzero_si256();
+        if constexpr (k_five_bits) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
+        const __m256i bit4 = _mm256_set1_epi8(0x10);
+        // Bit j of each qh byte moved to bit 4 (shifts within 16-bit lanes; the mask drops what crosses bytes).
+        const auto fifth = [&](int j) {
+            const __m256i t = j < 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4);
+            return _mm256_and_si256(t, bit4);
+        };
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
-            step(2 * c, _mm256_and_si256(q, mask4));
-            step(2 * c + 1, _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4));
+            __m256i lo = _mm256_and_si256(q, mask4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4);
+            if constexpr (k_five_bits) {
+                lo = _mm256_or_si256(lo, fifth(2 * c));
+                hi = _mm256_or_si256(hi, fifth(2 * c + 1));
+            }
+            step(2 * c, lo);
+            step(2 * c + 1, hi);
         }
         mins(_mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), bytes8(mn64)));
     }
 };
+using group_q4_k = group_k<block_q4_k, false>;
+using group_q5_k = group_k<block_q5_k, true>;
 
 struct group_q6_k {
     static constexpr bool k_unsigned = false, k_step_scales = true;
@@ -293,7 +340,19 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 }
 
 bool has_q8(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k;
+    switch (wt) {
+        case dtype::q8_0:
+        case dtype::q4_0:
+        case dtype::q4_1:
+        case dtype::q5_0:
+        case dtype::q5_1:
+        case dtype::q4_k:
+        case dtype::q5_k:
+        case dtype::q6_k:
+            return true;
+        default:
+            return false;
+    }
 }
 
 template <class D>
@@ -333,8 +392,16 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
             return matmul_rows<group_q8_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
         case dtype::q4_0:
             return matmul_rows<group_q4_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q4_1:
+            return matmul_rows<group_q4_1>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q5_0:
+            return matmul_rows<group_q5_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q5_1:
+            return matmul_rows<group_q5_1>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
         case dtype::q4_k:
             return matmul_rows<group_q4_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
+        case dtype::q5_k:
+            return matmul_rows<group_q5_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
         case dtype::q6_k:
             return matmul_rows<group_q6_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
         default:
@@ -342,12 +409,21 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
     }
 }
 
+bool has_float(dtype wt) {
+    return wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
+}
+
 inline __m256 load_w(dtype wt, const uint8_t* w, int64_t i) {
     if (wt == dtype::f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    if (wt == dtype::bf16) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
     return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i);
 }
 inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
     if (wt == dtype::f16) return fp16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
+    if (wt == dtype::bf16) return bf16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
     return reinterpret_cast<const float*>(w)[i];
 }
 
@@ -440,7 +516,7 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 
 bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
     const auto* p = static_cast<const uint8_t*>(row);
-    if (t == dtype::f32 || t == dtype::f16) {
+    if (has_float(t)) {
         float_row<1>(t, p, n, x, out, 0);
         return true;
     }
@@ -466,8 +542,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,          has_q8, quantize_act, matmul_q8,
-                                    matmul_float,    dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx2, 1,        has_q8,       quantize_act, matmul_q8,
+                                    has_float,       matmul_float, dequantize, dot_row};
     return &table;
 }
 

@@ -438,6 +438,10 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
 
 // ---- float weights ----
 
+bool has_float(dtype wt) {
+    return wt == dtype::f32 || wt == dtype::f16;
+}
+
 inline __m512 load_w(dtype wt, const uint8_t* w, int64_t i) {
     if (wt == dtype::f16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
     return _mm512_loadu_ps(reinterpret_cast<const float*>(w) + i);
@@ -588,8 +592,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx512_kernels() {
-    static const kernel_table table{cpu_level::avx512, 8,          has_q8, quantize_act, matmul_q8,
-                                    matmul_float,      dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx512, 8,        has_q8,       quantize_act, matmul_q8,
+                                    has_float,         matmul_float, dequantize, dot_row};
     return &table;
 }
 

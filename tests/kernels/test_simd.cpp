@@ -29,8 +29,9 @@ using test::test_seed;
 const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1,
                          dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k};
 
+// Every block-quantized type has an int8 kernel (at AVX-512, some borrow AVX2's).
 bool int8_path(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q6_k;
+    return dtype_info_of(t).block_elems > 1;
 }
 
 int64_t block_of(dtype t) {
@@ -157,7 +158,8 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     SCOPED_TRACE("seed=" + std::to_string(seed));
     std::mt19937 rng(seed);
     thread_pool pool(2);
-    for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_k, dtype::q6_k}) {
+    for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
+                    dtype::q6_k}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         check_matmul(t, 64, 2048, 5, pool, rng, /*outliers=*/false);
     }
