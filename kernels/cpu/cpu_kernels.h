@@ -29,7 +29,7 @@ struct act_q8 {
 
 struct kernel_table {
     cpu_level level;
-    int d_per_block;  // scale floats stored per 32-element activation block
+    int d_per_block;           // scale floats stored per 32-element activation block
     bool (*has_q8)(dtype wt);  // weight types with an int8 kernel (activations through quantize_act)
     void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
     // y[r * n_out + o] = W[o] . x_r for o in [o_begin, o_end), r < n_rows; W rows of row_bytes.

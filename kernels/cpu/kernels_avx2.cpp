@@ -185,9 +185,9 @@ inline __m256i nibbles32(const uint8_t* qs) {
 inline __m256i fifth_bits(const uint8_t* qh4) {
     uint32_t qh;
     std::memcpy(&qh, qh4, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
-                                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
-                                                                  0x0303030303030303));
+    const __m256i spread =
+        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
+                            _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
     const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
@@ -542,8 +542,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,        has_q8,       quantize_act, matmul_q8,
-                                    has_float,       matmul_float, dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx2, 1,          has_q8, quantize_act, matmul_q8, has_float,
+                                    matmul_float,    dequantize, dot_row};
     return &table;
 }
 

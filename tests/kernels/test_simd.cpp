@@ -158,8 +158,8 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     SCOPED_TRACE("seed=" + std::to_string(seed));
     std::mt19937 rng(seed);
     thread_pool pool(2);
-    for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
-                    dtype::q6_k}) {
+    for (dtype t :
+         {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         check_matmul(t, 64, 2048, 5, pool, rng, /*outliers=*/false);
     }
