@@ -429,16 +429,25 @@ inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
 
 template <int R>
 void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* y, int64_t n_out) {
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    // Two accumulators per row (alternate 8-element chunks): two FMA dependency chains per output.
+    __m256 acc[R], acc2[R];
+    for (int r = 0; r < R; ++r) acc[r] = acc2[r] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 8 <= n_in; i += 8) {
-        const __m256 wv = load_w(wt, w, i);
+    for (; i + 16 <= n_in; i += 16) {
+        const __m256 w0 = load_w(wt, w, i), w1 = load_w(wt, w, i + 8);
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
+        for (int r = 0; r < R; ++r) {
+            acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
+            acc2[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + r * n_in + i + 8), acc2[r]);
+        }
+    }
+    if (i + 8 <= n_in) {
+        const __m256 w0 = load_w(wt, w, i);
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
+        i += 8;
     }
     for (int r = 0; r < R; ++r) {
-        float t = hsum(acc[r]);
+        float t = hsum(_mm256_add_ps(acc[r], acc2[r]));
         for (int64_t j = i; j < n_in; ++j) t += load_w1(wt, w, j) * x[r * n_in + j];
         y[r * n_out] = t;
     }
