@@ -20,7 +20,7 @@ constexpr int64_t k_row_grain = 16;  // weight rows per chunk, at least
 
 struct act_buffer {
     std::vector<uint8_t> q;
-    std::vector<float> d, s;
+    std::vector<float> d, s, h;
 };
 
 void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out, int64_t n_in,
@@ -41,6 +41,10 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     a.q = need(buf.q, n_rows * a.n_pad);
     a.d = need(buf.d, n_rows * a.d_stride);
     a.s = need(buf.s, n_rows * a.s_stride);
+    if (k.half_sums) {
+        a.h_stride = 2 * nb_groups;
+        a.h = need(buf.h, n_rows * a.h_stride);
+    }
     pool.parallel_for(n_rows, 1, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) k.quantize_act(x + r * n_in, a, r);
     });

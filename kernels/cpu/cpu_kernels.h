@@ -18,10 +18,14 @@ namespace tandem::cpu {
 // Padding up to n_pad encodes zeros; d and s are zero up to their strides (whole groups of 8
 // blocks). wt: the weight type the rows will meet.
 // (One scale per 64 elements was tried: no measurable gain here, and 2-5x the NMSE with outliers.)
+// Where the table asks for half_sums, h[r * h_stride + c] = scale * sum of the codes of elements
+// 16c..16c+15 (for q6_K, whose scales change every 16 elements), zero up to h_stride.
 struct act_q8 {
     uint8_t* q = nullptr;
     float* d = nullptr;
     float* s = nullptr;
+    float* h = nullptr;
+    int64_t h_stride = 0;
     int64_t n_in = 0, n_pad = 0;  // n_pad: n_in rounded up to 64
     int64_t d_stride = 0, s_stride = 0;
     dtype wt = dtype::q8_0;
@@ -30,6 +34,7 @@ struct act_q8 {
 struct kernel_table {
     cpu_level level;
     int d_per_block;           // scale floats stored per 32-element activation block
+    bool half_sums;            // quantize_act fills act_q8::h
     bool (*has_q8)(dtype wt);  // weight types with an int8 kernel (activations through quantize_act)
     void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
     // y[r * n_out + o] = W[o] . x_r for o in [o_begin, o_end), r < n_rows; W rows of row_bytes.

@@ -45,6 +45,7 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
     auto* q = reinterpret_cast<int8_t*>(a.q + r * a.n_pad);
     float* d = a.d + r * a.d_stride;
     float* s = a.s + r * a.s_stride;
+    float* h = a.h + r * a.h_stride;
     const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -62,12 +63,15 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
         const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
         d[b] = amax / 127.0f;
-        s[b] = d[b] * static_cast<float>(
-                          hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]))));
+        const int sum0 = hsum_i32(_mm256_add_epi32(i[0], i[1])), sum1 = hsum_i32(_mm256_add_epi32(i[2], i[3]));
+        s[b] = d[b] * static_cast<float>(sum0 + sum1);
+        h[2 * b] = d[b] * static_cast<float>(sum0);
+        h[2 * b + 1] = d[b] * static_cast<float>(sum1);
     }
     std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (nb_pad - nb)));
     std::fill(d + nb, d + a.d_stride, 0.0f);
     std::fill(s + nb, s + a.s_stride, 0.0f);
+    std::fill(h + 2 * nb, h + a.h_stride, 0.0f);
 }
 
 // ---- weight decoders: f(step, w, ws) per 32-element step ----
@@ -141,7 +145,8 @@ inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
 // step and mins(m8) last, if the type has mins: the output loses m8[j] * s[8g + j].
 // Unsigned decoders give codes in [0, 63], which meet the signed activation codes directly in
 // maddubs; signed ones (q8_0) need the sign trick. q6_K, whose scales change every 16 elements,
-// calls step_scaled(j, w, ws) with a per-step scale vector instead of scales().
+// calls step_scaled(j, w, ws) with a per-step scale vector instead of scales(), and its mins are
+// per 16 elements (half_mins).
 
 inline __m256 scales8_f16(const uint16_t* h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
@@ -271,12 +276,42 @@ struct group_k {
 using group_q4_k = group_k<block_q4_k, false>;
 using group_q5_k = group_k<block_q5_k, true>;
 
+// q6_K as unsigned 6-bit codes u: w = d * sc * (u - 32), scales per 16 elements, so each step has
+// its own scale vector (lanes 0-3: sc[2j], 4-7: sc[2j + 1]) and the mins, 32 * d * sc, meet the
+// activations' half sums.
 struct group_q6_k {
-    static constexpr bool k_unsigned = false, k_step_scales = true;
+    static constexpr bool k_unsigned = true, k_step_scales = true;
     template <class S, class F, class M>
-    static void group(const uint8_t* row, int64_t g, int64_t, S&&, F&& step_scaled, M&&) {
-        decode_q6_k(reinterpret_cast<const block_q6_k*>(row) + g, 1,
-                    [&](int64_t k, __m256i w, __m256 ws) { step_scaled(k, w, ws); });
+    static void group(const uint8_t* row, int64_t g, int64_t, S&&, F&& step_scaled, M&& half_mins) {
+        const block_q6_k& b = reinterpret_cast<const block_q6_k*>(row)[g];
+        const __m256i mask4 = _mm256_set1_epi8(0x0f), mask30 = _mm256_set1_epi8(0x30);
+        const __m256 d = _mm256_set1_ps(h2f(b.d));
+        const auto sc8 = [&](int h) {
+            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h)))));
+        };
+        const __m256 sc[2] = {sc8(0), sc8(1)};
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+            const __m256i lo[4] = {_mm256_and_si256(l0, mask4), _mm256_and_si256(l1, mask4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
+                                   _mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4)};
+            const __m256i hb[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), mask30),
+                                   _mm256_and_si256(_mm256_slli_epi16(qh, 2), mask30), _mm256_and_si256(qh, mask30),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask30)};
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+                // Scales 2j and 2j + 1 of this half, each over 4 lanes.
+                const __m256i idx =
+                    _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1);
+                step_scaled(4 * h + j, _mm256_or_si256(lo[j], hb[j]), _mm256_permutevar8x32_ps(sc[h], idx));
+            }
+        }
+        const __m256 k32 = _mm256_set1_ps(32.0f);
+        half_mins(_mm256_mul_ps(sc[0], k32), _mm256_mul_ps(sc[1], k32));
     }
 };
 
@@ -287,12 +322,14 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     const int8_t* xq[R];
     const float* xd[R];
     const float* xs[R];
+    const float* xh[R];
     __m256 acc[R], acc2[R];  // even and odd steps: two dependency chains
     for (int r = 0; r < R; ++r) {
         acc2[r] = _mm256_setzero_ps();
         xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
         xd[r] = a.d + (r0 + r) * a.d_stride;
         xs[r] = a.s + (r0 + r) * a.s_stride;
+        xh[r] = a.h + (r0 + r) * a.h_stride;
         acc[r] = _mm256_setzero_ps();
     }
     const __m256i ones = _mm256_set1_epi16(1);
@@ -319,7 +356,7 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
             }
         };
         auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
-            const __m256i aw = _mm256_sign_epi8(w, w);
+            const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
                 __m256& t = (j & 1) ? acc2[r] : acc[r];
@@ -331,8 +368,16 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) acc[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), acc[r]);
         };
+        // The mins of 16 half blocks (q6_K), against the activations' half sums.
+        auto half_mins = [&](__m256 m_lo, __m256 m_hi) {
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                acc[r] = _mm256_fnmadd_ps(m_lo, _mm256_loadu_ps(xh[r] + 2 * k0), acc[r]);
+                acc[r] = _mm256_fnmadd_ps(m_hi, _mm256_loadu_ps(xh[r] + 2 * k0 + 8), acc[r]);
+            }
+        };
         if constexpr (D::k_step_scales)
-            D::group(w, g, nb, scales, step_scaled, mins);
+            D::group(w, g, nb, scales, step_scaled, half_mins);
         else
             D::group(w, g, nb, scales, step, mins);
     }
@@ -551,8 +596,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,          has_q8, quantize_act, matmul_q8, has_float,
-                                    matmul_float,    dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,
+                                    matmul_q8,       has_float, matmul_float, dequantize, dot_row};
     return &table;
 }
 

@@ -592,8 +592,8 @@ bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
 }  // namespace
 
 const kernel_table* avx512_kernels() {
-    static const kernel_table table{cpu_level::avx512, 8,          has_q8, quantize_act, matmul_q8, has_float,
-                                    matmul_float,      dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx512, 8,         false,        has_q8,     quantize_act,
+                                    matmul_q8,         has_float, matmul_float, dequantize, dot_row};
     return &table;
 }
 
