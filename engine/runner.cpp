@@ -13,6 +13,7 @@ runner::runner(const engine_config& cfg, const gguf::file& f) {
     pool_ = std::make_unique<thread_pool>(n_threads);
     backend_ = std::make_unique<cpu_backend>(*pool_);
     model_ = model_load(f, *backend_);
+    f.prefault();
     const std::vector<kv_group_spec> specs = model_->kv_groups();
     const int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
                                                : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,

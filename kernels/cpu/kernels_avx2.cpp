@@ -15,6 +15,7 @@ namespace {
 
 constexpr int k_max_rows = 4;                // 16 ymm registers: 4 rows of accumulators plus temporaries
 constexpr size_t k_block_bytes = 256 << 10;  // weight rows per L2-resident block, in bytes
+constexpr int64_t k_prefetch_bytes = 1024;   // how far ahead of the weight group being decoded to prefetch
 
 inline float h2f(uint16_t h) {
     return _cvtsh_ss(h);
@@ -199,6 +200,7 @@ inline __m256i fifth_bits(const uint8_t* qh4) {
 
 struct group_q8_0 {
     static constexpr bool k_unsigned = false, k_step_scales = false;
+    static constexpr int64_t k_group_bytes = 8 * sizeof(block_q8_0);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&&) {
         const auto* b = reinterpret_cast<const block_q8_0*>(row) + 8 * g;
@@ -213,6 +215,7 @@ struct group_q8_0 {
 template <class B, bool k_five_bits>
 struct group_small {
     static constexpr bool k_unsigned = true, k_step_scales = false;
+    static constexpr int64_t k_group_bytes = 8 * sizeof(B);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&& mins) {
         const B* b = reinterpret_cast<const B*>(row) + 8 * g;
@@ -241,6 +244,7 @@ using group_q5_1 = group_small<block_q5_1, true>;
 template <class B, bool k_five_bits>
 struct group_k {
     static constexpr bool k_unsigned = true, k_step_scales = false;
+    static constexpr int64_t k_group_bytes = sizeof(B);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&& mins) {
         const B& b = reinterpret_cast<const B*>(row)[g];
@@ -281,6 +285,7 @@ using group_q5_k = group_k<block_q5_k, true>;
 // activations' half sums.
 struct group_q6_k {
     static constexpr bool k_unsigned = true, k_step_scales = true;
+    static constexpr int64_t k_group_bytes = sizeof(block_q6_k);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t, S&&, F&& step_scaled, M&& half_mins) {
         const block_q6_k& b = reinterpret_cast<const block_q6_k*>(row)[g];
@@ -337,6 +342,10 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     for (int64_t g = 0; g < n_groups; ++g) {
         alignas(32) float prod[R][8];  // weight scale * activation scale, per step
         const int64_t k0 = 8 * g;
+        // The hardware prefetcher stops at 4 KiB pages (mmapped weights): fetch ahead explicitly.
+        for (int64_t off = 0; off < D::k_group_bytes; off += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(w + g * D::k_group_bytes + off) + k_prefetch_bytes, _MM_HINT_T0);
+        }
         auto scales = [&](__m256 ws8) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xd[r] + k0)));

@@ -156,6 +156,14 @@ std::unique_ptr<file> file::open(const std::string& path) {
     return f;
 }
 
+void file::prefault() const {
+    if (!map_) return;
+#ifdef MADV_POPULATE_READ
+    if (madvise(map_->addr, map_->n_bytes, MADV_POPULATE_READ) == 0) return;
+#endif
+    madvise(map_->addr, map_->n_bytes, MADV_WILLNEED);  // advisory: a failure only costs speed
+}
+
 std::unique_ptr<file> file::from_memory(std::span<const uint8_t> bytes, std::string name) {
     std::unique_ptr<file> f(new file());
     f->path_ = std::move(name);

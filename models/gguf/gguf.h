@@ -81,6 +81,9 @@ class file {
     size_t size() const { return bytes_.size(); }
     size_t data_offset() const { return data_offset_; }  // start of the (aligned) tensor data section
     std::span<const uint8_t> bytes() const { return bytes_; }
+    // Maps every page of a file-backed mapping now (MADV_POPULATE_READ; readahead where the kernel
+    // lacks it), so the first forward pass does not pay a page fault per 4 KiB of weights.
+    void prefault() const;
 
     // Metadata getters: nullopt when the key is absent; throw tandem::error naming file and key when
     // the key exists with an incompatible type. Integer getters accept any integer type whose value
