@@ -328,9 +328,10 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     const float* xd[R];
     const float* xs[R];
     const float* xh[R];
-    __m256 acc[R], acc2[R];  // even and odd steps: two dependency chains
+    // Each group sums into a fresh t[r] (from zero), so the dependency chains of consecutive groups
+    // overlap; acc[r] takes one add per group.
+    __m256 acc[R];
     for (int r = 0; r < R; ++r) {
-        acc2[r] = _mm256_setzero_ps();
         xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
         xd[r] = a.d + (r0 + r) * a.d_stride;
         xs[r] = a.s + (r0 + r) * a.s_stride;
@@ -341,6 +342,8 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     const int64_t n_groups = (nb + 7) / 8;
     for (int64_t g = 0; g < n_groups; ++g) {
         alignas(32) float prod[R][8];  // weight scale * activation scale, per step
+        __m256 t[R];
+        for (int r = 0; r < R; ++r) t[r] = _mm256_setzero_ps();
         const int64_t k0 = 8 * g;
         // The hardware prefetcher stops at 4 KiB pages (mmapped weights): fetch ahead explicitly.
         for (int64_t off = 0; off < D::k_group_bytes; off += 64) {
@@ -360,37 +363,38 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
             const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                __m256& t = (j & 1) ? acc2[r] : acc[r];
-                t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot(r, j, w, aw)), _mm256_broadcast_ss(&prod[r][j]), t);
+                const __m256 v = _mm256_cvtepi32_ps(dot(r, j, w, aw)), p = _mm256_broadcast_ss(&prod[r][j]);
+                t[r] = _mm256_fmadd_ps(v, p, t[r]);
             }
         };
         auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
             const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                __m256& t = (j & 1) ? acc2[r] : acc[r];
-                t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot(r, j, w, aw)),
-                                    _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k0 + j)), t);
+                const __m256 v = _mm256_cvtepi32_ps(dot(r, j, w, aw));
+                const __m256 p = _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k0 + j));
+                t[r] = _mm256_fmadd_ps(v, p, t[r]);
             }
         };
         auto mins = [&](__m256 m8) {
 #pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) acc[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), acc[r]);
+            for (int r = 0; r < R; ++r) t[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), t[r]);
         };
         // The mins of 16 half blocks (q6_K), against the activations' half sums.
         auto half_mins = [&](__m256 m_lo, __m256 m_hi) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                acc[r] = _mm256_fnmadd_ps(m_lo, _mm256_loadu_ps(xh[r] + 2 * k0), acc[r]);
-                acc[r] = _mm256_fnmadd_ps(m_hi, _mm256_loadu_ps(xh[r] + 2 * k0 + 8), acc[r]);
+                t[r] = _mm256_fnmadd_ps(m_lo, _mm256_loadu_ps(xh[r] + 2 * k0), t[r]);
+                t[r] = _mm256_fnmadd_ps(m_hi, _mm256_loadu_ps(xh[r] + 2 * k0 + 8), t[r]);
             }
         };
         if constexpr (D::k_step_scales)
             D::group(w, g, nb, scales, step_scaled, half_mins);
         else
             D::group(w, g, nb, scales, step, mins);
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_add_ps(acc[r], t[r]);
     }
-    for (int r = 0; r < R; ++r) y[r * n_out] = hsum(_mm256_add_ps(acc[r], acc2[r]));
+    for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
 }
 
 bool has_q8(dtype wt) {
