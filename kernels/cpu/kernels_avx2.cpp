@@ -485,57 +485,79 @@ inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
     return reinterpret_cast<const float*>(w)[i];
 }
 
-template <int R>
-void float_row(dtype wt, const uint8_t* w, int64_t n_in, const float* x, float* y, int64_t n_out) {
-    // Two accumulators per row (alternate 8-element chunks): two FMA dependency chains per output.
-    __m256 acc[R], acc2[R];
-    for (int r = 0; r < R; ++r) acc[r] = acc2[r] = _mm256_setzero_ps();
+// W weight rows (row_bytes apart) x R activation rows, one FMA chain per output: W * R chains hide
+// the FMA latency, and each weight and activation load serves R and W outputs. Per output the
+// arithmetic is the same whatever W and R are (batch invariance).
+template <dtype T, int W, int R>
+void float_tile(const uint8_t* w, size_t row_bytes, int64_t n_in, const float* x, float* y, int64_t n_out) {
+    __m256 acc[W][R];
+    for (int k = 0; k < W; ++k)
+        for (int r = 0; r < R; ++r) acc[k][r] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 16 <= n_in; i += 16) {
-        const __m256 w0 = load_w(wt, w, i), w1 = load_w(wt, w, i + 8);
+    for (; i + 8 <= n_in; i += 8) {
+        __m256 wv[W];
+        for (int k = 0; k < W; ++k) wv[k] = load_w(T, w + k * row_bytes, i);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-            acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
-            acc2[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + r * n_in + i + 8), acc2[r]);
+            const __m256 xv = _mm256_loadu_ps(x + r * n_in + i);
+            for (int k = 0; k < W; ++k) acc[k][r] = _mm256_fmadd_ps(wv[k], xv, acc[k][r]);
         }
     }
-    if (i + 8 <= n_in) {
-        const __m256 w0 = load_w(wt, w, i);
-        for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + r * n_in + i), acc[r]);
-        i += 8;
+    for (int k = 0; k < W; ++k) {
+        for (int r = 0; r < R; ++r) {
+            float t = hsum(acc[k][r]);
+            for (int64_t j = i; j < n_in; ++j) t += load_w1(T, w + k * row_bytes, j) * x[r * n_in + j];
+            y[r * n_out + k] = t;
+        }
     }
-    for (int r = 0; r < R; ++r) {
-        float t = hsum(_mm256_add_ps(acc[r], acc2[r]));
-        for (int64_t j = i; j < n_in; ++j) t += load_w1(wt, w, j) * x[r * n_in + j];
-        y[r * n_out] = t;
+}
+
+// Weight rows [o0, o1) against R activation rows, W weight rows at a time while they last.
+template <dtype T, int W, int R>
+void float_rows(const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o0, int64_t o1, const float* x, float* y,
+                int64_t n_out) {
+    int64_t o = o0;
+    for (; o + W <= o1; o += W) float_tile<T, W, R>(w + o * row_bytes, row_bytes, n_in, x, y + o, n_out);
+    for (; o < o1; ++o) float_tile<T, 1, R>(w + o * row_bytes, row_bytes, n_in, x, y + o, n_out);
+}
+
+template <dtype T>
+void matmul_float_t(const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
+                    const float* x, int64_t n_rows, float* y) {
+    // Blocks of weight rows stay in L2 while every tile of activation rows passes over them.
+    const int64_t ob = std::max<int64_t>(4, static_cast<int64_t>(k_block_bytes / std::max<size_t>(row_bytes, 1)));
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
+        const int64_t o1 = std::min(o_end, o0 + ob);
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            const float* xr = x + r0 * n_in;
+            float* yr = y + r0 * n_out;
+            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                case 1:
+                    float_rows<T, 4, 1>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
+                    break;
+                case 2:
+                    float_rows<T, 4, 2>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
+                    break;
+                case 3:
+                    float_rows<T, 2, 3>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
+                    break;
+                default:
+                    float_rows<T, 2, 4>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
+                    break;
+            }
+        }
     }
 }
 
 void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
                   int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    const int64_t ob = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes / std::max<size_t>(row_bytes, 1)));
-    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
-        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
-            const float* xr = x + r0 * n_in;
-            for (int64_t o = o0; o < std::min(o_end, o0 + ob); ++o) {
-                const uint8_t* wr = w + o * row_bytes;
-                float* yo = y + r0 * n_out + o;
-                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                    case 1:
-                        float_row<1>(wt, wr, n_in, xr, yo, n_out);
-                        break;
-                    case 2:
-                        float_row<2>(wt, wr, n_in, xr, yo, n_out);
-                        break;
-                    case 3:
-                        float_row<3>(wt, wr, n_in, xr, yo, n_out);
-                        break;
-                    default:
-                        float_row<4>(wt, wr, n_in, xr, yo, n_out);
-                        break;
-                }
-            }
-        }
+    switch (wt) {
+        case dtype::f16:
+            return matmul_float_t<dtype::f16>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
+        case dtype::bf16:
+            return matmul_float_t<dtype::bf16>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
+        default:
+            return matmul_float_t<dtype::f32>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
     }
 }
 
@@ -584,7 +606,12 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
     const auto* p = static_cast<const uint8_t*>(row);
     if (has_float(t)) {
-        float_row<1>(t, p, n, x, out, 0);
+        if (t == dtype::f16)
+            float_tile<dtype::f16, 1, 1>(p, 0, n, x, out, 0);
+        else if (t == dtype::bf16)
+            float_tile<dtype::bf16, 1, 1>(p, 0, n, x, out, 0);
+        else
+            float_tile<dtype::f32, 1, 1>(p, 0, n, x, out, 0);
         return true;
     }
     if (t != dtype::q8_0 && t != dtype::q4_0) return false;
