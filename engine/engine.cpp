@@ -64,7 +64,7 @@ class engine_impl final : public engine {
                 return r;
             }
         }
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(sig_->mu);
         if (stopping_) {
             r.err = submit_error::stopping;
             r.message = "the server is shutting down";
@@ -84,21 +84,28 @@ class engine_impl final : public engine {
         seq->ignore_eos = params.ignore_eos;
         seq->smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
+        seq->stream->set_on_space([weak = std::weak_ptr<wake_signal>(sig_)] {
+            if (const std::shared_ptr<wake_signal> sig = weak.lock()) {
+                std::lock_guard<std::mutex> lock(sig->mu);
+                sig->space = true;
+                sig->cv.notify_one();
+            }
+        });
         r.stream = seq->stream;
         inbox_.push_back(std::move(seq));
-        cv_.notify_one();
+        sig_->cv.notify_one();
         return r;
     }
 
     bool queue_full() const override {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(sig_->mu);
         return n_waiting_.load() + static_cast<int64_t>(inbox_.size()) >= cfg_.max_queue;
     }
 
     void abort(uint64_t id) override {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(sig_->mu);
         aborts_.push_back(id);
-        cv_.notify_one();
+        sig_->cv.notify_one();
     }
 
     engine_metrics metrics() const override {
@@ -108,10 +115,10 @@ class engine_impl final : public engine {
 
     void shutdown() override {
         {
-            std::lock_guard<std::mutex> lock(mu_);
+            std::lock_guard<std::mutex> lock(sig_->mu);
             if (stopping_ && !thread_.joinable()) return;
             stopping_ = true;
-            cv_.notify_one();
+            sig_->cv.notify_one();
         }
         if (thread_.joinable()) thread_.join();
     }
@@ -119,10 +126,11 @@ class engine_impl final : public engine {
   private:
     // Moves inbox and aborts into the scheduler; returns false when the engine should exit.
     bool take_inbox(bool idle) {
-        std::unique_lock<std::mutex> lock(mu_);
+        std::unique_lock<std::mutex> lock(sig_->mu);
         if (idle) {
-            cv_.wait_for(lock, std::chrono::milliseconds(idle_wait_ms_),
-                         [&] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+            sig_->cv.wait_for(lock, std::chrono::milliseconds(cfg_.idle_wake_ms),
+                              [&] { return stopping_ || sig_->space || !inbox_.empty() || !aborts_.empty(); });
+            sig_->space = false;
         }
         for (auto& s : inbox_) sched_->add(std::move(s));
         inbox_.clear();
@@ -140,9 +148,8 @@ class engine_impl final : public engine {
         while (take_inbox(idle)) {
             n_waiting_.store(sched_->n_waiting());
             step_plan plan = sched_->schedule();
-            // Nothing runnable: either no work, or every stream is full (wait for readers).
+            // Nothing runnable: either no work, or every stream is full (a reader's pop wakes us).
             idle = plan.empty();
-            idle_wait_ms_ = sched_->n_running() > 0 ? 2 : 200;
             if (!plan.empty()) step(plan);
             publish_metrics();
         }
@@ -204,14 +211,19 @@ class engine_impl final : public engine {
     std::unique_ptr<scheduler> sched_;
     std::vector<scheduler::sampled> sampled_;
 
-    mutable std::mutex mu_;  // guards the inbox, aborts and stopping_
-    std::condition_variable cv_;
+    // The engine thread's wake-up: shared with the request streams (which may outlive the engine)
+    // through weak pointers. mu guards the inbox, aborts, stopping_ and space.
+    struct wake_signal {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool space = false;  // a reader made room in a full stream
+    };
+    std::shared_ptr<wake_signal> sig_ = std::make_shared<wake_signal>();
     std::vector<std::unique_ptr<sequence>> inbox_;
     std::vector<uint64_t> aborts_;
     bool stopping_ = false;
     uint64_t next_id_ = 1;
     std::atomic<int64_t> n_waiting_{0};
-    int idle_wait_ms_ = 200;
 
     mutable std::mutex metrics_mu_;
     engine_metrics metrics_;

@@ -35,6 +35,9 @@ struct engine_config {
     int32_t max_queue = 64;           // waiting requests before 429
     int32_t step_token_budget = 512;  // tokens per forward step (chunked prefill)
     int32_t stream_capacity = 64;     // events buffered per request before the sequence is paused
+    // The engine thread sleeps while it has nothing to run, and wakes on a new request, an abort or a
+    // reader making room in a full stream; this is only a safety net.
+    int32_t idle_wake_ms = 1000;
 };
 
 struct completion_params {
@@ -71,7 +74,9 @@ class request_stream {
     std::optional<stream_event> pop();
     bool done() const;
 
-    // Producer side (engine thread).
+    // Producer side (engine thread). `on_space` is called (on the consumer's thread, with no lock
+    // held) when a pop makes room in a full stream, so the producer can resume the request.
+    void set_on_space(std::function<void()> on_space);
     bool full() const;
     void push(stream_event ev);
 
@@ -81,6 +86,7 @@ class request_stream {
     mutable std::mutex mu_;
     std::deque<stream_event> events_;
     std::function<void()> notify_;
+    std::function<void()> on_space_;
     bool done_ = false;
 };
 

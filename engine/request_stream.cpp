@@ -13,11 +13,22 @@ void request_stream::set_notify(std::function<void()> notify) {
     if (pending && notify_) notify_();
 }
 
-std::optional<stream_event> request_stream::pop() {
+void request_stream::set_on_space(std::function<void()> on_space) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (events_.empty()) return std::nullopt;
-    stream_event ev = std::move(events_.front());
-    events_.pop_front();
+    on_space_ = std::move(on_space);
+}
+
+std::optional<stream_event> request_stream::pop() {
+    std::function<void()> on_space;
+    std::optional<stream_event> ev;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (events_.empty()) return std::nullopt;
+        if (events_.size() >= capacity_) on_space = on_space_;
+        ev = std::move(events_.front());
+        events_.pop_front();
+    }
+    if (on_space) on_space();
     return ev;
 }
 

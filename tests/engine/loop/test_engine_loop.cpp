@@ -1,0 +1,104 @@
+// The engine thread and its request streams: a full stream pauses its request, and the reader's
+// pop resumes it (the engine is woken, not left to its idle_wake_ms safety net); a reader that
+// takes one event at a time still gets llama.cpp's greedy continuation, every token in order.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace tandem {
+namespace {
+
+std::string shared_path(const std::string& rel) {
+    const std::string p = std::string(TANDEM_SHARED_DIR) + "/" + rel;
+    if (!std::filesystem::exists(p))
+        ADD_FAILURE() << "shared file missing: " << p << " (tests need ../shared beside the checkout)";
+    return p;
+}
+
+stream_event token_event(int32_t t) {
+    stream_event ev;
+    ev.what = stream_event::kind::token;
+    ev.token = t;
+    return ev;
+}
+
+TEST(RequestStream, PopThatMakesRoomInAFullStreamCallsOnSpace) {
+    request_stream s(1, 2);
+    int calls = 0;
+    s.set_on_space([&] { ++calls; });
+    s.push(token_event(1));
+    EXPECT_FALSE(s.full());
+    EXPECT_TRUE(s.pop().has_value());
+    EXPECT_EQ(calls, 0) << "the stream was not full";
+    s.push(token_event(2));
+    s.push(token_event(3));
+    ASSERT_TRUE(s.full());
+    EXPECT_EQ(s.pop()->token, 2);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(s.pop()->token, 3);
+    EXPECT_EQ(calls, 1) << "only the pop from a full stream makes room";
+    EXPECT_FALSE(s.pop().has_value());
+    EXPECT_EQ(calls, 1);
+}
+
+TEST(EngineLoop, ReaderOfAOneEventStreamGetsTheGreedyContinuation) {
+    const nlohmann::json golden = [] {
+        std::ifstream in(shared_path("golden/stories260K/p0_short.json"));
+        return nlohmann::json::parse(in);
+    }();
+    const std::vector<int32_t> want = golden["greedy"]["tokens"].get<std::vector<int32_t>>();
+
+    engine_config cfg;
+    cfg.model_path = shared_path("models/stories260K.gguf");
+    cfg.n_threads = 2;
+    cfg.stream_capacity = 1;        // every token fills the stream: the request pauses after each one
+    cfg.idle_wake_ms = 10 * 60000;  // only the reader's pop can resume it in time
+    std::unique_ptr<engine> eng = engine::create(cfg);
+
+    completion_params params;
+    params.prompt = golden["tokens"].get<std::vector<int32_t>>();
+    params.sampling.temperature = 0;
+    params.max_tokens = static_cast<int32_t>(want.size());
+    params.ignore_eos = true;
+    submit_result r = eng->submit(params);
+    ASSERT_TRUE(r.stream) << r.message;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    bool pushed = false;
+    r.stream->set_notify([&] {
+        std::lock_guard<std::mutex> lock(mu);
+        pushed = true;
+        cv.notify_one();
+    });
+    std::vector<int32_t> got;
+    bool done = false;
+    while (!done) {
+        std::optional<stream_event> ev = r.stream->pop();
+        if (!ev) {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [&] { return pushed; });
+            pushed = false;
+            continue;
+        }
+        if (ev->what == stream_event::kind::token) {
+            got.push_back(ev->token);
+        } else {
+            done = true;
+            EXPECT_EQ(ev->reason, finish_reason::length) << ev->error;
+        }
+    }
+    EXPECT_EQ(got, want);
+    eng->shutdown();
+}
+
+}  // namespace
+}  // namespace tandem
