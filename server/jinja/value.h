@@ -44,7 +44,7 @@ class value_map {
     const value* find(std::string_view key) const;
     value* find(std::string_view key);
     void set(std::string key, value v);
-    size_t size() const { return entries_.size(); }
+    size_t size() const;  // defined below `value` (clang instantiates in-class bodies eagerly)
     const std::vector<std::pair<std::string, value>>& entries() const { return entries_; }
 
     bool is_namespace = false;  // `namespace()` objects accept attribute assignment
@@ -151,5 +151,9 @@ size_t utf8_length(std::string_view s);
 std::vector<std::string> utf8_chars(std::string_view s);
 // Byte offset of code point `cp_index` (clamped to the end).
 size_t utf8_offset(std::string_view s, size_t cp_index);
+
+inline size_t value_map::size() const {
+    return entries_.size();
+}
 
 }  // namespace tandem::jinja

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the OpenAI request libFuzzer target with clang++ (ASan + UBSan) outside the CMake
+# Builds the OpenAI request (and chat template) libFuzzer target with clang++ (ASan + UBSan) outside the CMake
 # build and runs it for a bounded time from the checked-in seeds. Exits nonzero on any finding.
 # Usage: run_openai_fuzz.sh <source dir> <output dir> [seconds=30]
 set -euo pipefail
@@ -10,11 +10,13 @@ out=$2
 seconds=${3:-30}
 cxx=${TANDEM_FUZZ_CXX:-clang++}
 command -v "$cxx" >/dev/null || die "$cxx not found (libFuzzer needs clang; set TANDEM_FUZZ_CXX to override)"
-sources=("$src/tests/fuzz/openai_fuzz.cpp" "$src/server/http/openai_parse.cpp" "$src/server/http/errors.cpp")
+sources=("$src/tests/fuzz/openai_fuzz.cpp" "$src/server/http/openai_parse.cpp" "$src/server/http/errors.cpp"
+         "$src"/server/jinja/*.cpp)
 mkdir -p "$out"
 echo "run_openai_fuzz: compiling the fuzz target with $cxx into $out"
 "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I"$src" "${sources[@]}" -o "$out/openai_fuzz" || die "compiling openai_fuzz failed"
 rm -rf "$out/corpus" && mkdir -p "$out/corpus"
 source "$(dirname "$0")/fuzz_lib.sh"
+export TANDEM_FUZZ_TEMPLATES="$src/tests/server/jinja/templates"
 fuzz_run run_openai_fuzz "$out/openai_fuzz" "$out" "$seconds" 8192 "$out/corpus" "$src/tests/fuzz/openai_seeds"
