@@ -1,4 +1,4 @@
-// Runs one chat/completions request: queue pre-check, prompt building, n engine requests (seed+i),
+// Runs one chat/completions request: queue pre-check, prompt building, n engine requests per prompt (seed+i),
 // then either one JSON response or an SSE stream, aborting the engine work if the client leaves.
 #include <chrono>
 #include <ctime>
@@ -90,8 +90,9 @@ api_error shutting_down() {
 
 void check_token_ids(const model_backend& b, const generation_request& g) {
     const int32_t n_vocab = b.codec->n_vocab();
-    for (int32_t id : g.prompt_tokens)
-        if (id >= n_vocab) throw_invalid("prompt", "token id " + std::to_string(id) + " is outside the vocabulary");
+    for (const prompt_input& p : g.prompts)
+        for (int32_t id : p.tokens)
+            if (id >= n_vocab) throw_invalid("prompt", "token id " + std::to_string(id) + " is outside the vocabulary");
     for (const auto& [id, bias] : g.sampling.logit_bias)
         if (id >= n_vocab) throw_invalid("logit_bias", "token id " + std::to_string(id) + " is outside the vocabulary");
 }
@@ -104,12 +105,14 @@ std::string response_id(server_state& st, bool chat) {
     return std::string(chat ? "chatcmpl-" : "cmpl-") + buf;
 }
 
-// Submits n engine requests; on failure aborts those already in and throws the mapped error.
-void submit_all(job& j, const std::vector<int32_t>& prompt) {
+// Submits n engine requests per prompt (choice p * n + i, seed + its index); on failure aborts
+// those already in and throws the mapped error.
+void submit_all(job& j, const std::vector<std::vector<int32_t>>& prompts) {
     const generation_request& g = j.g;
     uint64_t seed = g.sampling.seed;
     if (!g.seed_given) seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32);
-    for (int32_t i = 0; i < g.n; ++i) {
+    for (int32_t i = 0; i < g.n * static_cast<int32_t>(prompts.size()); ++i) {
+        const std::vector<int32_t>& prompt = prompts[static_cast<size_t>(i / g.n)];
         completion_params p;
         p.prompt = prompt;
         p.sampling = g.sampling;
@@ -216,8 +219,13 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
 
 }  // namespace
 
-std::vector<int32_t> build_prompt(const model_backend& b, const generation_request& g) {
-    if (!g.chat) return g.prompt_is_tokens ? g.prompt_tokens : b.codec->encode(g.prompt_text, true, true);
+std::vector<std::vector<int32_t>> build_prompts(const model_backend& b, const generation_request& g) {
+    if (!g.chat) {
+        std::vector<std::vector<int32_t>> out;
+        for (const prompt_input& p : g.prompts)
+            out.push_back(p.is_tokens ? p.tokens : b.codec->encode(p.text, true, true));
+        return out;
+    }
     const text_codec& c = *b.codec;
     const json ctx = {{"messages", g.messages},
                       {"bos_token", c.bos_id() >= 0 ? c.token_text(c.bos_id()) : ""},
@@ -231,7 +239,7 @@ std::vector<int32_t> build_prompt(const model_backend& b, const generation_reque
                                       "invalid_request_error", "messages", "template_error", 0}};
     }
     // The template places BOS itself (bos_token), so no special tokens are added here.
-    return c.encode(text, false, true);
+    return {c.encode(text, false, true)};
 }
 
 net::awaitable<void> run_generation(http_session& s, model_backend& b, generation_request g) {
@@ -239,24 +247,31 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
     // 429 before any tokenizing work: the engine's queue is already full.
     if (b.eng->queue_full()) throw api_exception{error_queue_full(1)};
     check_token_ids(b, g);
-    const std::vector<int32_t> prompt = build_prompt(b, g);
+    const std::vector<std::vector<int32_t>> prompts = build_prompts(b, g);
     const std::string param = g.chat ? "messages" : "prompt";
-    if (prompt.empty()) throw_invalid(param, "the prompt is empty");
-    if (b.n_ctx > 0 && static_cast<int64_t>(prompt.size()) >= b.n_ctx)
-        throw api_exception{error_context_exceeded(b.n_ctx, static_cast<int64_t>(prompt.size()), param)};
+    int64_t n_prompt = 0;
+    for (const std::vector<int32_t>& prompt : prompts) {
+        if (prompt.empty()) throw_invalid(param, "the prompt is empty");
+        if (b.n_ctx > 0 && static_cast<int64_t>(prompt.size()) >= b.n_ctx)
+            throw api_exception{error_context_exceeded(b.n_ctx, static_cast<int64_t>(prompt.size()), param)};
+        n_prompt += static_cast<int64_t>(prompt.size());
+    }
 
     job j{s, b, g, {}, {}, {}, {}, {}};
-    j.n_prompt = static_cast<int64_t>(prompt.size());
-    submit_all(j, prompt);
+    j.n_prompt = n_prompt;
+    submit_all(j, prompts);
     if (g.echo && !g.chat) {
-        const std::string echo = g.prompt_is_tokens ? [&] {
+        for (size_t c = 0; c < j.choices.size(); ++c) {
+            const prompt_input& in = g.prompts[c / static_cast<size_t>(g.n)];
+            if (!in.is_tokens) {
+                j.choices[c].set_prefix(in.text);
+                continue;
+            }
             utf8_stream h;
             std::string t;
-            for (int32_t id : prompt) t += h.push(b.codec->token_piece(id));
-            return t + h.flush();
-        }()
-                                                    : g.prompt_text;
-        for (choice_output& c : j.choices) c.set_prefix(echo);
+            for (int32_t id : in.tokens) t += h.push(b.codec->token_piece(id));
+            j.choices[c].set_prefix(t + h.flush());
+        }
     }
     const response_meta meta{response_id(st, g.chat), b.model_name, static_cast<int64_t>(std::time(nullptr)), g.chat,
                              g.stream && g.include_usage};

@@ -216,25 +216,39 @@ generation_request parse_completion_request(const std::string& body, const parse
     generation_request r;
     const json* p = field(obj, "prompt");
     if (!p) throw_invalid("prompt", "'prompt' is required");
-    const json* single = p;
-    if (p->is_array() && !p->empty() && !(*p)[0].is_number()) {
-        if (p->size() != 1) throw_invalid("prompt", "only one prompt per request is supported");
-        single = &(*p)[0];
-    }
-    if (single->is_string()) {
-        r.prompt_text = single->get<std::string>();
-    } else if (single->is_array() && !single->empty()) {
-        for (const json& t : *single) {
-            if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-                t.get<int64_t>() > std::numeric_limits<int32_t>::max())
-                throw_invalid("prompt", "'prompt' token arrays must hold token ids");
-            r.prompt_tokens.push_back(t.get<int32_t>());
+    // A string, an array of token ids, or an array of either (one prompt each).
+    auto one_prompt = [&](const json& v) {
+        prompt_input in;
+        if (v.is_string()) {
+            in.text = v.get<std::string>();
+        } else if (v.is_array() && !v.empty()) {
+            for (const json& t : v) {
+                if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+                    t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+                    throw_invalid("prompt", "'prompt' token arrays must hold token ids");
+                in.tokens.push_back(t.get<int32_t>());
+            }
+            in.is_tokens = true;
+        } else {
+            throw_invalid("prompt",
+                          "'prompt' must be a string, an array of token ids, or an array of strings or of token-id "
+                          "arrays");
         }
-        r.prompt_is_tokens = true;
+        r.prompts.push_back(std::move(in));
+    };
+    if (p->is_array() && !p->empty() && !(*p)[0].is_number()) {
+        if (p->size() > static_cast<size_t>(limits.max_prompts))
+            throw_invalid("prompt", "at most " + std::to_string(limits.max_prompts) + " prompts per request");
+        for (const json& v : *p) {
+            if (v.is_number()) throw_invalid("prompt", "'prompt' arrays must not mix token ids and prompts");
+            one_prompt(v);
+        }
     } else {
-        throw_invalid("prompt", "'prompt' must be a string, an array of token ids, or an array of one string");
+        one_prompt(*p);
     }
     parse_common(obj, limits, r);
+    if (static_cast<int64_t>(r.prompts.size()) * r.n > limits.max_choices)
+        throw_invalid("n", "prompts x n must be at most " + std::to_string(limits.max_choices));
     if (auto v = get_int(obj, "logprobs", 0, 5)) {
         r.logprobs = true;
         r.n_top_logprobs = static_cast<int32_t>(*v);

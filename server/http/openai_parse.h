@@ -15,14 +15,21 @@ namespace tandem {
 
 struct parse_limits {
     int32_t max_n = 8;
+    int32_t max_prompts = 16;  // completions: prompts per request
+    int32_t max_choices = 32;  // prompts x n
+};
+
+// One completions prompt: text, or token ids.
+struct prompt_input {
+    std::string text;
+    std::vector<int32_t> tokens;
+    bool is_tokens = false;
 };
 
 struct generation_request {
     bool chat = false;
-    nlohmann::json messages;             // chat: normalized messages (content always a string or null)
-    std::string prompt_text;             // completions: the prompt as text (when not given as tokens)
-    std::vector<int32_t> prompt_tokens;  // completions: the prompt as token ids
-    bool prompt_is_tokens = false;
+    nlohmann::json messages;            // chat: normalized messages (content always a string or null)
+    std::vector<prompt_input> prompts;  // completions: one or more; choice p * n + i is prompt p's i-th
     std::string model;
     sampling_params sampling;
     bool seed_given = false;

@@ -17,7 +17,8 @@ boost::asio::awaitable<void> route_request(http_session& s, const http_request& 
 // generate.cpp: runs a validated chat/completions request against the engine and writes the reply.
 boost::asio::awaitable<void> run_generation(http_session& s, model_backend& b, generation_request g);
 
-// The prompt tokens of a request (template rendering and tokenization); throws api_exception.
-std::vector<int32_t> build_prompt(const model_backend& b, const generation_request& g);
+// The prompts of a request as tokens (chat: the rendered template; completions: one per prompt);
+// throws api_exception.
+std::vector<std::vector<int32_t>> build_prompts(const model_backend& b, const generation_request& g);
 
 }  // namespace tandem

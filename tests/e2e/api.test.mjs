@@ -83,6 +83,17 @@ test("same seed gives the same text; n gives n choices", async () => {
   assert.deepEqual(many.choices.map((c) => c.index).sort(), [0, 1, 2]);
 });
 
+test("several prompts in one request: one choice per prompt, each equal to its request alone", async () => {
+  const prompts = ["Once upon a time", "One day, Lily met a", "Tom had a big red ball"];
+  const body = (prompt) => ({ model: "stories", prompt, max_tokens: 16, temperature: 0 });
+  const alone = [];
+  for (const p of prompts) alone.push((await client.completions.create(body(p))).choices[0].text);
+  const r = await client.completions.create(body(prompts));
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+  assert.deepEqual(r.choices.map((c) => c.text), alone);
+  assert.ok(r.usage.prompt_tokens > 3 * 3, JSON.stringify(r.usage));
+});
+
 test("a seeded sampled request gives the same text alone and among concurrent requests", async () => {
   const body = { model: "stories", prompt: "One day, Lily met a", max_tokens: 24, temperature: 1.0, top_p: 0.95, seed: 77 };
   const alone = (await client.completions.create(body)).choices[0].text;

@@ -343,6 +343,28 @@ TEST_F(ServerTest, CompletionsWithNChoicesUseSeedPlusI) {
     EXPECT_EQ(eng_->submitted()[0].n_logprobs, 1);
 }
 
+TEST_F(ServerTest, CompletionsWithSeveralPromptsGiveChoicesPromptMajor) {
+    start(hello());
+    const reply r =
+        request(port_, "POST", "/v1/completions", R"({"prompt":["ab",[7,8,9]],"n":2,"seed":10,"echo":true})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = r.json_body();
+    ASSERT_EQ(j["choices"].size(), 4u);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(j["choices"][i]["index"], i);
+    EXPECT_EQ(j["choices"][0]["text"], "abHello world");  // echo: each choice starts with its own prompt
+    EXPECT_EQ(j["choices"][1]["text"], "abHello world");
+    EXPECT_EQ(j["usage"]["prompt_tokens"], 3 + 3);  // BOS a b, then the 3 given ids
+    EXPECT_EQ(j["usage"]["completion_tokens"], 8);
+    const auto& sub = eng_->submitted();
+    ASSERT_EQ(sub.size(), 4u);
+    EXPECT_EQ(sub[0].prompt, sub[1].prompt);
+    EXPECT_EQ(sub[2].prompt, (std::vector<int32_t>{7, 8, 9}));
+    EXPECT_EQ(sub[3].prompt, (std::vector<int32_t>{7, 8, 9}));
+    std::vector<uint64_t> seeds;
+    for (const auto& p : sub) seeds.push_back(p.sampling.seed);
+    EXPECT_EQ(seeds, (std::vector<uint64_t>{10, 11, 12, 13}));
+}
+
 TEST_F(ServerTest, ValidationErrorsNameTheParam) {
     start(hello());
     reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"temperature":"hot"})");

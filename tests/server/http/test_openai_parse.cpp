@@ -138,19 +138,37 @@ TEST(OpenaiParse, MessagesAndContentParts) {
 
 TEST(OpenaiParse, CompletionPromptShapesAndLogprobs) {
     generation_request r = parse_completion_request(R"({"prompt":"abc","logprobs":3,"echo":true})", limits);
-    EXPECT_EQ(r.prompt_text, "abc");
+    ASSERT_EQ(r.prompts.size(), 1u);
+    EXPECT_EQ(r.prompts[0].text, "abc");
+    EXPECT_FALSE(r.prompts[0].is_tokens);
     EXPECT_TRUE(r.logprobs);
     EXPECT_EQ(r.n_top_logprobs, 3);
     EXPECT_TRUE(r.echo);
     r = parse_completion_request(R"({"prompt":[1,2,3]})", limits);
-    EXPECT_TRUE(r.prompt_is_tokens);
-    EXPECT_EQ(r.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+    ASSERT_EQ(r.prompts.size(), 1u);
+    EXPECT_TRUE(r.prompts[0].is_tokens);
+    EXPECT_EQ(r.prompts[0].tokens, (std::vector<int32_t>{1, 2, 3}));
     r = parse_completion_request(R"({"prompt":["one"]})", limits);
-    EXPECT_EQ(r.prompt_text, "one");
+    ASSERT_EQ(r.prompts.size(), 1u);
+    EXPECT_EQ(r.prompts[0].text, "one");
+    // Several prompts: strings or token-id arrays, in order.
+    r = parse_completion_request(R"({"prompt":["a",[5,6],"c"],"n":2})", limits);
+    ASSERT_EQ(r.prompts.size(), 3u);
+    EXPECT_EQ(r.prompts[0].text, "a");
+    EXPECT_EQ(r.prompts[1].tokens, (std::vector<int32_t>{5, 6}));
+    EXPECT_EQ(r.prompts[2].text, "c");
+    EXPECT_EQ(r.n, 2);
     EXPECT_EQ(completion_error_param(R"({"prompt":5})"), "prompt");
     EXPECT_EQ(completion_error_param(R"({})"), "prompt");
-    EXPECT_EQ(completion_error_param(R"({"prompt":["a","b"]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":[]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":["a",5]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":[["a"]]})"), "prompt");
+    EXPECT_EQ(completion_error_param(R"({"prompt":["a",[]]})"), "prompt");
     EXPECT_EQ(completion_error_param(R"({"prompt":[1,-2]})"), "prompt");
+    EXPECT_EQ(
+        completion_error_param(R"({"prompt":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]})"),
+        "prompt");                                                                        // 17 > max_prompts
+    EXPECT_EQ(completion_error_param(R"({"prompt":["a","b","c","d","e"],"n":8})"), "n");  // 40 choices > 32
     EXPECT_EQ(completion_error_param(R"({"prompt":"a","logprobs":6})"), "logprobs");
     EXPECT_EQ(completion_error_param(R"({"prompt":"a","echo":"no"})"), "echo");
 }
