@@ -62,8 +62,10 @@ void thread_pool::worker_loop() {
             if (stop_) return;
         }
         run_chunks();
-        std::lock_guard lock(mutex_);
-        if (--n_busy_ == 0) done_.notify_one();
+        if (n_busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard lock(mutex_);  // the caller tests n_busy_ under mutex_ before it sleeps
+            done_.notify_one();
+        }
     }
 }
 
@@ -86,13 +88,16 @@ void thread_pool::parallel_for(int64_t n, int64_t grain, const std::function<voi
         chunk_ = chunk;
         n_chunks_ = (n + chunk - 1) / chunk;
         next_chunk_.store(0);
-        n_busy_ = static_cast<int>(workers_.size());
+        n_busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_chunks();
+    // Spin a little before sleeping: the workers usually finish within microseconds of the caller,
+    // and a futex sleep and wake-up costs more than that, once per matmul of a decode step.
+    for (int spin = 0; spin < 20000 && n_busy_.load(std::memory_order_acquire) != 0; ++spin) cpu_relax();
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return n_busy_ == 0; });
+    done_.wait(lock, [&] { return n_busy_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
 }
 

@@ -40,7 +40,7 @@ class thread_pool {
     int64_t n_ = 0, chunk_ = 1, n_chunks_ = 0;
     std::atomic<int64_t> next_chunk_{0};
     std::atomic<uint64_t> generation_{0};
-    int n_busy_ = 0;  // workers still inside the current job
+    std::atomic<int> n_busy_{0};  // workers still inside the current job
     bool stop_ = false;
 };
 
