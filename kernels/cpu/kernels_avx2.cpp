@@ -182,9 +182,10 @@ inline void for_steps(int64_t n, F&& one) {
 }
 
 // The 32 nibbles of a 16-byte *_0 / *_1 block as bytes: elements 0..15 (low), then 16..31 (high).
+// (The 16 bytes go to both halves straight from memory; the high half is shifted right by 4.)
 inline __m256i nibbles32(const uint8_t* qs) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+    const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    return _mm256_and_si256(_mm256_srlv_epi32(q, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
 // 0x10 in byte e where bit e of the 32-bit qh is set (the 5th bit of q5_0 / q5_1 element e).
