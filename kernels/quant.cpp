@@ -1,8 +1,6 @@
 // Dispatch of the row codecs: SIMD fast paths where the active level has one, the reference otherwise.
 #include "kernels/quant.h"
 
-#include <vector>
-
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -34,19 +32,6 @@ void quantize_row(dtype t, const float* src, void* dst, int64_t n) {
 
 bool quantize_row_supported(dtype t) {
     return ref::quantize_supported(t);
-}
-
-float dot_row(dtype t, const void* row, const float* x, int64_t n) {
-    const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());
-    float out = 0;
-    if (k && k->dot_row(t, row, x, n, &out)) return out;
-    // Rare types (or the scalar level): decode into a small per-thread buffer.
-    thread_local std::vector<float> buf;
-    if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
-    ref::dequantize_row(t, row, buf.data(), n);
-    float s = 0;
-    for (int64_t i = 0; i < n; ++i) s += buf[static_cast<size_t>(i)] * x[i];
-    return s;
 }
 
 }  // namespace tandem

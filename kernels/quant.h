@@ -14,8 +14,5 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n);
 // Throws tandem::error for other types or a length that is not a multiple of the block size.
 void quantize_row(dtype t, const float* src, void* dst, int64_t n);
 bool quantize_row_supported(dtype t);
-// dot of one encoded row with one f32 row (used by attention over a quantized KV cache: t = f16, q8_0, q4_0).
-// Float math on the decoded weights (x is not quantized); any computable type works.
-float dot_row(dtype t, const void* row, const float* x, int64_t n);
 
 }  // namespace tandem

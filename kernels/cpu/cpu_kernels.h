@@ -47,8 +47,6 @@ struct kernel_table {
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
-    // Float dot of one encoded row (f32, f16, q8_0, q4_0) with x; false if t has no fast path.
-    bool (*dot_row)(dtype t, const void* row, const float* x, int64_t n, float* out);
 };
 
 const kernel_table* avx2_kernels();

@@ -75,70 +75,6 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
     std::fill(h + 2 * nb, h + a.h_stride, 0.0f);
 }
 
-// ---- weight decoders: f(step, w, ws) per 32-element step ----
-
-template <class F>
-inline void decode_q8_0(const block_q8_0* b, int64_t nb, F&& f) {
-    for (int64_t k = 0; k < nb; ++k) {
-        f(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs)), _mm256_set1_ps(h2f(b[k].d)));
-    }
-}
-
-template <class F>
-inline void decode_q4_0(const block_q4_0* b, int64_t nb, F&& f) {
-    const __m256i mask4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
-    for (int64_t k = 0; k < nb; ++k) {
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
-        const __m256i z = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-        f(k, _mm256_sub_epi8(_mm256_and_si256(z, mask4), eight), _mm256_set1_ps(h2f(b[k].d)));
-    }
-}
-
-// q4_K: step 8i + j is sub-block j of super-block i; fm(i, dmin * mins) comes first.
-template <class F, class FM>
-inline void decode_q4_k(const block_q4_k* b, int64_t nb, F&& f, FM&& fm) {
-    const __m256i mask4 = _mm256_set1_epi8(0x0f);
-    for (int64_t i = 0; i < nb; ++i) {
-        uint64_t sc64, mn64;
-        unpack_k_scales64(b[i].scales, sc64, mn64);
-        uint8_t sc[8];
-        std::memcpy(sc, &sc64, 8);
-        const float d = h2f(b[i].d);
-        fm(i, _mm256_mul_ps(_mm256_set1_ps(h2f(b[i].dmin)),
-                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))))));
-        for (int c = 0; c < 4; ++c) {
-            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * c));
-            f(8 * i + 2 * c, _mm256_and_si256(q, mask4), _mm256_set1_ps(d * sc[2 * c]));
-            f(8 * i + 2 * c + 1, _mm256_and_si256(_mm256_srli_epi16(q, 4), mask4), _mm256_set1_ps(d * sc[2 * c + 1]));
-        }
-    }
-}
-
-// q6_K: step 8i + 4h + j covers elements 32j..32j+31 of half h (see ref/dequant_ref.cpp).
-template <class F>
-inline void decode_q6_k(const block_q6_k* b, int64_t nb, F&& f) {
-    const __m256i mask4 = _mm256_set1_epi8(0x0f), mask30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
-    for (int64_t i = 0; i < nb; ++i) {
-        const float d = h2f(b[i].d);
-        for (int h = 0; h < 2; ++h) {
-            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * h));
-            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * h + 32));
-            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h));
-            const __m256i lo[4] = {_mm256_and_si256(l0, mask4), _mm256_and_si256(l1, mask4),
-                                   _mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4),
-                                   _mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4)};
-            const __m256i hb[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), mask30),
-                                   _mm256_and_si256(_mm256_slli_epi16(qh, 2), mask30), _mm256_and_si256(qh, mask30),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask30)};
-            const int8_t* sc = b[i].scales + 8 * h;
-            for (int j = 0; j < 4; ++j) {
-                const __m256 ws = _mm256_set_m128(_mm_set1_ps(d * sc[2 * j + 1]), _mm_set1_ps(d * sc[2 * j]));
-                f(8 * i + 4 * h + j, _mm256_sub_epi8(_mm256_or_si256(lo[j], hb[j]), k32), ws);
-            }
-        }
-    }
-}
-
 // ---- int8 matmul: weight decoders by group of 8 steps (256 elements) ----
 //
 // A decoder's group(row, g, nb, scales, step, mins) decodes steps [8g, 8g + 8) of a weight row:
@@ -562,20 +498,57 @@ void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, in
     }
 }
 
-// Writes one 32-element step: octet g (8 elements) has scale ws[2g]; m is subtracted.
-inline void store_step(float* y, __m256i w, __m256 ws, float m) {
+// Writes one 32-element step: element e is w[e] * ws[e / 4] - (e < 16 ? m_lo : m_hi).
+inline void store_step(float* y, __m256i w, __m256 ws, float m_lo, float m_hi) {
     const __m128i h[2] = {_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)};
-    const __m256 mv = _mm256_set1_ps(m);
     for (int g = 0; g < 4; ++g) {
         const __m128i b = g % 2 == 0 ? h[g / 2] : _mm_srli_si128(h[g / 2], 8);
-        const __m256 s = _mm256_permutevar8x32_ps(ws, _mm256_set1_epi32(2 * g));
-        _mm256_storeu_ps(y + 8 * g, _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s, mv));
+        const __m256 s = _mm256_permutevar8x32_ps(
+            ws, _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1));
+        const __m256 m = _mm256_set1_ps(g < 2 ? m_lo : m_hi);
+        _mm256_storeu_ps(y + 8 * g, _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s, m));
+    }
+}
+
+// Decodes n elements through the matmul's group decoders: code * scale - min, one rounding.
+template <class D>
+void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
+    const int64_t nb = n / 32;
+    for (int64_t g = 0; 8 * g < nb; ++g) {
+        __m256i codes[8];
+        __m256 scale[8];
+        alignas(32) float mins[16] = {};  // per 16 elements
+        __m256 ws8 = _mm256_setzero_ps();
+        int64_t n_steps = 0;
+        auto scales = [&](__m256 s) { ws8 = s; };
+        auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
+            codes[j] = w;
+            scale[j] = ws;
+            n_steps = j + 1;
+        };
+        auto step = [&](int64_t j, __m256i w) {
+            step_scaled(j, w, _mm256_permutevar8x32_ps(ws8, _mm256_set1_epi32(static_cast<int>(j))));
+        };
+        auto mins8 = [&](__m256 m8) {
+            alignas(32) float m[8];
+            _mm256_store_ps(m, m8);
+            for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
+        };
+        auto half_mins = [&](__m256 m_lo, __m256 m_hi) {
+            _mm256_store_ps(mins, m_lo);
+            _mm256_store_ps(mins + 8, m_hi);
+        };
+        if constexpr (D::k_step_scales)
+            D::group(row, g, nb, scales, step_scaled, half_mins);
+        else
+            D::group(row, g, nb, scales, step, mins8);
+        for (int64_t j = 0; j < n_steps; ++j)
+            store_step(y + 256 * g + 32 * j, codes[j], scale[j], mins[2 * j], mins[2 * j + 1]);
     }
 }
 
 bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     const auto* p = static_cast<const uint8_t*>(src);
-    auto f = [&](int64_t k, __m256i w, __m256 ws) { store_step(dst + 32 * k, w, ws, 0.0f); };
     switch (t) {
         case dtype::f16: {
             int64_t i = 0;
@@ -584,61 +557,33 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
             return true;
         }
         case dtype::q8_0:
-            decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
+            dequantize_groups<group_q8_0>(p, n, dst);
             return true;
         case dtype::q4_0:
-            decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
+            dequantize_groups<group_q4_0>(p, n, dst);
+            return true;
+        case dtype::q5_0:
+            dequantize_groups<group_q5_0>(p, n, dst);
+            return true;
+        case dtype::q4_k:
+            dequantize_groups<group_q4_k>(p, n, dst);
+            return true;
+        case dtype::q5_k:
+            dequantize_groups<group_q5_k>(p, n, dst);
             return true;
         case dtype::q6_k:
-            decode_q6_k(reinterpret_cast<const block_q6_k*>(p), n / 256, f);
+            dequantize_groups<group_q6_k>(p, n, dst);
             return true;
-        case dtype::q4_k: {
-            alignas(32) float mins[8];
-            auto fk = [&](int64_t k, __m256i w, __m256 ws) { store_step(dst + 32 * k, w, ws, mins[k % 8]); };
-            decode_q4_k(reinterpret_cast<const block_q4_k*>(p), n / 256, fk,
-                        [&](int64_t, __m256 m) { _mm256_store_ps(mins, m); });
-            return true;
-        }
-        default:
+        default:  // q4_1 / q5_1 (code * d + m rounds twice in the reference) and the rest: the reference
             return false;
     }
-}
-
-bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
-    const auto* p = static_cast<const uint8_t*>(row);
-    if (has_float(t)) {
-        if (t == dtype::f16)
-            float_tile<dtype::f16, 1, 1>(p, 0, n, x, out, 0);
-        else if (t == dtype::bf16)
-            float_tile<dtype::bf16, 1, 1>(p, 0, n, x, out, 0);
-        else
-            float_tile<dtype::f32, 1, 1>(p, 0, n, x, out, 0);
-        return true;
-    }
-    if (t != dtype::q8_0 && t != dtype::q4_0) return false;
-    __m256 acc = _mm256_setzero_ps();
-    auto f = [&](int64_t k, __m256i w, __m256 ws) {
-        const __m128i h[2] = {_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)};
-        __m256 a = _mm256_setzero_ps();
-        for (int g = 0; g < 4; ++g) {
-            const __m128i b = g % 2 == 0 ? h[g / 2] : _mm_srli_si128(h[g / 2], 8);
-            a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), _mm256_loadu_ps(x + 32 * k + 8 * g), a);
-        }
-        acc = _mm256_fmadd_ps(a, ws, acc);
-    };
-    if (t == dtype::q8_0)
-        decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
-    else
-        decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
-    *out = hsum(acc);
-    return true;
 }
 
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,
-                                    matmul_q8,       has_float, matmul_float, dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,    quantize_act,
+                                    matmul_q8,       has_float, matmul_float, dequantize};
     return &table;
 }
 

@@ -560,40 +560,11 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     }
 }
 
-bool dot_row(dtype t, const void* row, const float* x, int64_t n, float* out) {
-    const auto* p = static_cast<const uint8_t*>(row);
-    if (t == dtype::f32 || t == dtype::f16) {
-        float_row<1>(t, p, n, x, out, 0);
-        return true;
-    }
-    if (t != dtype::q8_0 && t != dtype::q4_0) return false;
-    __m512 acc = _mm512_setzero_ps();
-    auto f = [&](int64_t k, __m512i w, __m512 ws) {
-        const float* xk = x + 64 * k;
-        const int n_q = n - 64 * k >= 64 ? 4 : 2;
-        for (int g = 0; g < n_q; ++g) {
-            const __m128i q = g == 0   ? _mm512_castsi512_si128(w)
-                              : g == 1 ? _mm512_extracti32x4_epi32(w, 1)
-                              : g == 2 ? _mm512_extracti32x4_epi32(w, 2)
-                                       : _mm512_extracti32x4_epi32(w, 3);
-            const __m512 s = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * g), ws);
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), s),
-                                  _mm512_loadu_ps(xk + 16 * g), acc);
-        }
-    };
-    if (t == dtype::q8_0)
-        decode_q8_0(reinterpret_cast<const block_q8_0*>(p), n / 32, f);
-    else
-        decode_q4_0(reinterpret_cast<const block_q4_0*>(p), n / 32, f);
-    *out = _mm512_reduce_add_ps(acc);
-    return true;
-}
-
 }  // namespace
 
 const kernel_table* avx512_kernels() {
-    static const kernel_table table{cpu_level::avx512, 8,         false,        has_q8,     quantize_act,
-                                    matmul_q8,         has_float, matmul_float, dequantize, dot_row};
+    static const kernel_table table{cpu_level::avx512, 8,         false,        has_q8,    quantize_act,
+                                    matmul_q8,         has_float, matmul_float, dequantize};
     return &table;
 }
 

@@ -132,14 +132,6 @@ void quantize_row(dtype t, const float* src, void* dst, int64_t n) {
     }
 }
 
-double dot_row(dtype t, const void* row, const float* x, int64_t n) {
-    std::vector<float> w(static_cast<size_t>(n));
-    dequantize_row(t, row, w.data(), n);
-    double s = 0;
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(w[i]) * x[i];
-    return s;
-}
-
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y) {
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
     std::vector<float> wr(static_cast<size_t>(n_in));

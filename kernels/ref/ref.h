@@ -16,9 +16,6 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n);
 void quantize_row(dtype t, const float* src, void* dst, int64_t n);
 bool quantize_supported(dtype t);
 
-// Exact math: decode to f32, accumulate in double.
-double dot_row(dtype t, const void* row, const float* x, int64_t n);
-
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i], exact (double accumulation).
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y);
 
