@@ -261,16 +261,17 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
     j.n_prompt = n_prompt;
     submit_all(j, prompts);
     if (g.echo && !g.chat) {
-        for (size_t c = 0; c < j.choices.size(); ++c) {
-            const prompt_input& in = g.prompts[c / static_cast<size_t>(g.n)];
-            if (!in.is_tokens) {
-                j.choices[c].set_prefix(in.text);
-                continue;
+        // Each prompt's text once (token-id prompts decoded), then given to its n choices.
+        for (size_t p = 0; p < g.prompts.size(); ++p) {
+            const prompt_input& in = g.prompts[p];
+            std::string text = in.text;
+            if (in.is_tokens) {
+                utf8_stream h;
+                for (int32_t id : in.tokens) text += h.push(b.codec->token_piece(id));
+                text += h.flush();
             }
-            utf8_stream h;
-            std::string t;
-            for (int32_t id : in.tokens) t += h.push(b.codec->token_piece(id));
-            j.choices[c].set_prefix(t + h.flush());
+            for (int32_t i = 0; i < g.n; ++i)
+                j.choices[p * static_cast<size_t>(g.n) + static_cast<size_t>(i)].set_prefix(text);
         }
     }
     const response_meta meta{response_id(st, g.chat), b.model_name, static_cast<int64_t>(std::time(nullptr)), g.chat,

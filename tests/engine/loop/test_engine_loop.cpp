@@ -4,24 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
+#include "tests/models/harness.h"
 
 namespace tandem {
 namespace {
 
-std::string shared_path(const std::string& rel) {
-    const std::string p = std::string(TANDEM_SHARED_DIR) + "/" + rel;
-    if (!std::filesystem::exists(p))
-        ADD_FAILURE() << "shared file missing: " << p << " (tests need ../shared beside the checkout)";
-    return p;
-}
+using test::read_json;
+using test::shared_path;
 
 stream_event token_event(int32_t t) {
     stream_event ev;
@@ -50,10 +44,7 @@ TEST(RequestStream, PopThatMakesRoomInAFullStreamCallsOnSpace) {
 }
 
 TEST(EngineLoop, ReaderOfAOneEventStreamGetsTheGreedyContinuation) {
-    const nlohmann::json golden = [] {
-        std::ifstream in(shared_path("golden/stories260K/p0_short.json"));
-        return nlohmann::json::parse(in);
-    }();
+    const nlohmann::json golden = read_json(shared_path("golden/stories260K/p0_short.json"));
     const std::vector<int32_t> want = golden["greedy"]["tokens"].get<std::vector<int32_t>>();
 
     engine_config cfg;
