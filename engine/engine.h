@@ -85,8 +85,7 @@ class request_stream {
     size_t capacity_;
     mutable std::mutex mu_;
     std::deque<stream_event> events_;
-    std::function<void()> notify_;
-    std::function<void()> on_space_;
+    std::shared_ptr<const std::function<void()>> notify_, on_space_;
     bool done_ = false;
 };
 

@@ -1,25 +1,39 @@
 // request_stream: the bounded per-request event queue between the engine thread and HTTP.
 #include "engine/engine.h"
 
+#include <memory>
+
 namespace tandem {
 
+namespace {
+
+// Callbacks are held through shared pointers so that taking one out from under the lock, once per
+// event, is a reference count rather than a copy (and allocation) of the std::function.
+std::shared_ptr<const std::function<void()>> share(std::function<void()> f) {
+    return f ? std::make_shared<const std::function<void()>>(std::move(f)) : nullptr;
+}
+
+}  // namespace
+
 void request_stream::set_notify(std::function<void()> notify) {
+    const auto cb = share(std::move(notify));
     bool pending;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        notify_ = std::move(notify);
+        notify_ = cb;
         pending = !events_.empty();
     }
-    if (pending && notify_) notify_();
+    if (pending && cb) (*cb)();
 }
 
 void request_stream::set_on_space(std::function<void()> on_space) {
+    const auto cb = share(std::move(on_space));
     std::lock_guard<std::mutex> lock(mu_);
-    on_space_ = std::move(on_space);
+    on_space_ = cb;
 }
 
 std::optional<stream_event> request_stream::pop() {
-    std::function<void()> on_space;
+    std::shared_ptr<const std::function<void()>> on_space;
     std::optional<stream_event> ev;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -28,7 +42,7 @@ std::optional<stream_event> request_stream::pop() {
         ev = std::move(events_.front());
         events_.pop_front();
     }
-    if (on_space) on_space();
+    if (on_space) (*on_space)();
     return ev;
 }
 
@@ -43,14 +57,14 @@ bool request_stream::full() const {
 }
 
 void request_stream::push(stream_event ev) {
-    std::function<void()> notify;
+    std::shared_ptr<const std::function<void()>> notify;
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (ev.what == stream_event::kind::done) done_ = true;
         events_.push_back(std::move(ev));
         notify = notify_;
     }
-    if (notify) notify();
+    if (notify) (*notify)();
 }
 
 }  // namespace tandem
