@@ -2,7 +2,8 @@
 // the cost relative to one row, and GB/s of weight bytes read; plus a STREAM-like triad for the
 // machine's memory bandwidth. Weights rotate through copies larger than the L3 cache so that
 // few-row figures measure DRAM, as a real model would.
-// Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4]
+// Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4] [--shapes 2048x8192,...]
+// (a shape is output rows x input columns)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     int n_threads = 2;
     std::string types = "f16,q8_0,q4_0,q4_K,q6_K";
     std::string rows = "1,2,4,8,16,64,512";
+    std::string shapes = "2048x8192,8192x2048";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--threads")
@@ -121,6 +123,8 @@ int main(int argc, char** argv) {
             types = argv[i + 1];
         else if (a == "--rows")
             rows = argv[i + 1];
+        else if (a == "--shapes")
+            shapes = argv[i + 1];
     }
     std::vector<int64_t> rows_list;
     for (const std::string& r : split(rows)) rows_list.push_back(std::stoll(r));
@@ -134,8 +138,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "unknown type %s\n", name.c_str());
             return 1;
         }
-        bench_shape(*t, 2048, 8192, rows_list, pool);
-        bench_shape(*t, 8192, 2048, rows_list, pool);
+        for (const std::string& shape : split(shapes)) {
+            const size_t x = shape.find('x');
+            bench_shape(*t, std::stoll(shape.substr(0, x)), std::stoll(shape.substr(x + 1)), rows_list, pool);
+        }
     }
     return 0;
 }

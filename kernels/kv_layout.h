@@ -3,8 +3,11 @@
 //
 // Block layout (every block the same size):
 //   for each layer slot j in [0, n_layers):  K part, then V part
-//   each part: block_size * n_kv_heads rows; row (slot * n_kv_heads + head) holds head_dim
+//   each part: n_kv_heads * block_size rows; row (head * block_size + slot) holds head_dim
 //   elements encoded as `type` (f16, q8_0 or q4_0; quantized along head_dim), row_bytes each.
+//   One head's rows are contiguous, so attention, which walks one head over every position, reads
+//   whole runs of block_size rows (a stride of n_kv_heads rows left the prefetchers behind: the
+//   gather ran at memory latency, not bandwidth).
 // V is stored untransposed, like K, so one attention kernel reads both quantized.
 #pragma once
 
@@ -27,7 +30,7 @@ struct kv_group_view {
 
     uint8_t* k_row(int32_t block, int32_t layer_slot, int32_t slot, int32_t head) const {
         return base + static_cast<size_t>(block) * block_bytes + (2 * static_cast<size_t>(layer_slot)) * part_bytes +
-               (static_cast<size_t>(slot) * n_kv_heads + head) * row_bytes;
+               (static_cast<size_t>(head) * block_size + slot) * row_bytes;
     }
     uint8_t* v_row(int32_t block, int32_t layer_slot, int32_t slot, int32_t head) const {
         return k_row(block, layer_slot, slot, head) + part_bytes;

@@ -80,14 +80,9 @@ void matmul_generic(const cpu::kernel_table* k, dtype wt, const uint8_t* w, size
     });
 }
 
-// The table of the highest level up to the active one with a kernel of this kind for wt (a level
-// borrows a lower level's kernel for the types it has none of), or nullptr.
+// The table of the highest level up to the active one with a kernel of this kind for wt.
 const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtype wt) {
-    for (int l = static_cast<int>(cpu_level_active()); l > static_cast<int>(cpu_level::scalar); --l) {
-        const cpu::kernel_table* k = cpu::kernels_for(static_cast<cpu_level>(l));
-        if (k && (k->*has)(wt)) return k;
-    }
-    return nullptr;
+    return cpu::table_where([&](const cpu::kernel_table& k) { return (k.*has)(wt); });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "kernels/types.h"
 
@@ -47,11 +48,25 @@ struct kernel_table {
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
+    // attention_gathered (attention.h); nullptr where the level has none of its own.
+    void (*attend)(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
+                   float* scores);
 };
 
 const kernel_table* avx2_kernels();
 const kernel_table* avx512_kernels();
 // The table for a level (nullptr for scalar).
 const kernel_table* kernels_for(cpu_level level);
+
+// The table of the highest level up to the active one for which has(table) holds, or nullptr: a
+// level borrows a lower level's kernel for what it has none of.
+template <class Has>
+const kernel_table* table_where(Has has) {
+    for (int l = static_cast<int>(cpu_level_active()); l > static_cast<int>(cpu_level::scalar); --l) {
+        const kernel_table* k = kernels_for(static_cast<cpu_level>(l));
+        if (k && has(*k)) return k;
+    }
+    return nullptr;
+}
 
 }  // namespace tandem::cpu

@@ -9,6 +9,7 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/fp16.h"
+#include "kernels/ops.h"
 
 namespace tandem::cpu {
 namespace {
@@ -579,11 +580,71 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     }
 }
 
+// A dot product in a fixed order: two 8-lane chains over 16-element steps, one more 8-element
+// step, then the scalar tail.
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    if (i + 8 <= n) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        i += 8;
+    }
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+// out[d] = sum_j p[j] * v[j * hd + d]: 64 columns at a time in 8 chains over the rows, then 8
+// columns at a time, then one column at a time.
+void weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t hd, float* out) {
+    int64_t d = 0;
+    for (; d + 64 <= hd; d += 64) {
+        __m256 acc[8];
+        for (__m256& a : acc) a = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n_rows; ++j) {
+            const __m256 pj = _mm256_broadcast_ss(p + j);
+            const float* vj = v + j * hd + d;
+            for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), acc[c]);
+        }
+        for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + d + 8 * c, acc[c]);
+    }
+    for (; d + 8 <= hd; d += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n_rows; ++j)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * hd + d), acc);
+        _mm256_storeu_ps(out + d, acc);
+    }
+    for (; d < hd; ++d) {
+        float s = 0.0f;
+        for (int64_t j = 0; j < n_rows; ++j) s += p[j] * v[j * hd + d];
+        out[d] = s;
+    }
+}
+
+// attention_gathered: the query heads of a group meet each key row while it is in L1.
+void attend(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
+            float* scores) {
+    const int64_t n_keys = q.k_end - q.k_begin;
+    const float* k0 = k + static_cast<int64_t>(q.k_begin - first) * hd;
+    const float* v0 = v + static_cast<int64_t>(q.k_begin - first) * hd;
+    for (int64_t j = 0; j < n_keys; ++j) {
+        for (int32_t g = 0; g < q.n_group; ++g) scores[g * n_keys + j] = dot_f32(q.q + g * hd, k0 + j * hd, hd) * scale;
+    }
+    for (int32_t g = 0; g < q.n_group; ++g) {
+        op_softmax(scores + g * n_keys, n_keys);
+        weighted_rows(scores + g * n_keys, v0, n_keys, hd, q.out + g * hd);
+    }
+}
+
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,    quantize_act,
-                                    matmul_q8,       has_float, matmul_float, dequantize};
+    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,
+                                    matmul_q8,       has_float, matmul_float, dequantize, attend};
     return &table;
 }
 

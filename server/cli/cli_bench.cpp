@@ -20,7 +20,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct bench_options {
     std::string model;
-    int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128;
+    int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
     std::string kv_type = "f16";
 };
 
@@ -128,7 +128,7 @@ void bench(const bench_options& o) {
         rig.reset();
         rig.step(n, o.ctx_rows);
         std::vector<double> times;
-        for (int k = 0; k < 16; ++k) times.push_back(rig.step(n, 1));
+        for (int k = 0; k < o.steps; ++k) times.push_back(rig.step(n, 1));
         const double ms = median(times) * 1e3;
         if (n == 1) one_row = ms;
         std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx one row\n", n, ms, n * 1e3 / ms, ms / one_row);
@@ -153,6 +153,10 @@ void cli_add_bench(CLI::App& app) {
     cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (pp)")->check(CLI::PositiveNumber);
     cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (tg)")->check(CLI::PositiveNumber);
     cmd->add_option("-r,--reps", o->reps, "Repetitions (the median is printed)")->check(CLI::PositiveNumber);
+    cmd->add_option("--ctx", o->ctx_rows, "Context tokens of each sequence before the timed decode steps")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--steps", o->steps, "Timed decode steps per row count (the median is printed)")
+        ->check(CLI::PositiveNumber);
     cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
     cmd->callback([o] { bench(*o); });
 }

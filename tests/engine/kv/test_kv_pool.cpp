@@ -65,7 +65,7 @@ TEST(kv_pool, view_addresses_follow_the_layout) {
     EXPECT_EQ(v.block_bytes, 3 * 2 * part);
     EXPECT_EQ(v.block_size, 8);
     EXPECT_EQ(v.type, dtype::q8_0);
-    EXPECT_EQ(v.k_row(2, 1, 5, 1) - v.base, static_cast<ptrdiff_t>(2 * v.block_bytes + 2 * part + (5 * 2 + 1) * row));
+    EXPECT_EQ(v.k_row(2, 1, 5, 1) - v.base, static_cast<ptrdiff_t>(2 * v.block_bytes + 2 * part + (1 * 8 + 5) * row));
     EXPECT_EQ(v.v_row(2, 1, 5, 1) - v.k_row(2, 1, 5, 1), static_cast<ptrdiff_t>(part));
     // The last row of the last block ends exactly at the end of the pool's data.
     EXPECT_EQ(v.v_row(4, 2, 7, 1) + row - v.base, static_cast<ptrdiff_t>(5 * v.block_bytes));
