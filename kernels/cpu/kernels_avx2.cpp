@@ -4,12 +4,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/fp16.h"
-#include "kernels/ops.h"
 
 namespace tandem::cpu {
 namespace {
@@ -580,22 +580,93 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     }
 }
 
-// A dot product in a fixed order: two 8-lane chains over 16-element steps, one more 8-element
-// step, then the scalar tail.
-inline float dot_f32(const float* a, const float* b, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+// e^x to about 2 ulp for x in [-87, 88] (clamped there): x = n ln2 + r with |r| <= ln2 / 2, a
+// degree-7 polynomial in r (Cephes' expf coefficients), times 2^n built in the exponent bits.
+inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    for (float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// In-place softmax, every element through exp8 (the tail through a padded copy).
+void softmax(float* x, int64_t n) {
+    if (n <= 0) return;
+    const int64_t n8 = n / 8 * 8;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n8; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    float mx = hmax(mv);
+    for (int64_t i = n8; i < n; ++i) mx = std::max(mx, x[i]);
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 sv = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n8; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
     }
-    if (i + 8 <= n) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        i += 8;
+    float sum = hsum(sv);
+    if (n8 < n) {
+        alignas(32) float t[8] = {};
+        std::copy(x + n8, x + n, t);
+        _mm256_store_ps(t, exp8(_mm256_sub_ps(_mm256_load_ps(t), m)));
+        for (int64_t i = n8; i < n; ++i) sum += x[i] = t[i - n8];
     }
-    float s = hsum(_mm256_add_ps(s0, s1));
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (int64_t i = n8; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+// s[j] = scale * q . k_j for j < n_keys, eight keys at a time: one FMA chain per key over 8-lane
+// steps, then a pairwise tree across the chains. Every score gets the same arithmetic whatever
+// its key's place among the eight (batch invariance).
+template <int M>
+inline void scores8(const float* q, const float* k, int64_t hd, float scale, float* s) {
+    const int64_t hd8 = hd / 8 * 8;
+    __m256 acc[8];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + d);
+        for (int c = 0; c < M; ++c) acc[c] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + c * hd + d), acc[c]);
+    }
+    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    alignas(32) float t[8];
+    _mm256_store_ps(t, _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31)));
+    for (int c = 0; c < M; ++c) {
+        float tail = 0.0f;
+        for (int64_t d = hd8; d < hd; ++d) tail += q[d] * k[c * hd + d];
+        s[c] = (t[c] + tail) * scale;
+    }
+}
+
+void scores(const float* q, const float* k, int64_t hd, int64_t n_keys, float scale, float* s) {
+    int64_t j = 0;
+    for (; j + 8 <= n_keys; j += 8) scores8<8>(q, k + j * hd, hd, scale, s + j);
+    switch (n_keys - j) {
+        case 1:
+            return scores8<1>(q, k + j * hd, hd, scale, s + j);
+        case 2:
+            return scores8<2>(q, k + j * hd, hd, scale, s + j);
+        case 3:
+            return scores8<3>(q, k + j * hd, hd, scale, s + j);
+        case 4:
+            return scores8<4>(q, k + j * hd, hd, scale, s + j);
+        case 5:
+            return scores8<5>(q, k + j * hd, hd, scale, s + j);
+        case 6:
+            return scores8<6>(q, k + j * hd, hd, scale, s + j);
+        case 7:
+            return scores8<7>(q, k + j * hd, hd, scale, s + j);
+        default:
+            return;
+    }
 }
 
 // out[d] = sum_j p[j] * v[j * hd + d]: 64 columns at a time in 8 chains over the rows, then 8
@@ -625,18 +696,17 @@ void weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t hd, f
     }
 }
 
-// attention_gathered: the query heads of a group meet each key row while it is in L1.
+// attention_gathered with every step vectorised.
 void attend(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-            float* scores) {
+            float* scores_buf) {
     const int64_t n_keys = q.k_end - q.k_begin;
     const float* k0 = k + static_cast<int64_t>(q.k_begin - first) * hd;
     const float* v0 = v + static_cast<int64_t>(q.k_begin - first) * hd;
-    for (int64_t j = 0; j < n_keys; ++j) {
-        for (int32_t g = 0; g < q.n_group; ++g) scores[g * n_keys + j] = dot_f32(q.q + g * hd, k0 + j * hd, hd) * scale;
-    }
     for (int32_t g = 0; g < q.n_group; ++g) {
-        op_softmax(scores + g * n_keys, n_keys);
-        weighted_rows(scores + g * n_keys, v0, n_keys, hd, q.out + g * hd);
+        float* sg = scores_buf + g * n_keys;
+        scores(q.q + g * hd, k0, hd, n_keys, scale, sg);
+        softmax(sg, n_keys);
+        weighted_rows(sg, v0, n_keys, hd, q.out + g * hd);
     }
 }
 
