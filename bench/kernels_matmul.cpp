@@ -15,6 +15,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
+#include "kernels/membw.h"
 #include "kernels/quant.h"
 #include "kernels/thread_pool.h"
 
@@ -58,20 +59,6 @@ std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt1
         }
     }
     return w;
-}
-
-double triad_gbs(thread_pool& pool) {
-    const int64_t n = int64_t{1} << 24;  // 3 arrays of 64 MiB
-    std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
-    double best = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto t0 = clock_type::now();
-        pool.parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
-            for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + 3.0f * c[i];
-        });
-        best = std::min(best, seconds_since(t0));
-    }
-    return 3.0 * 4.0 * static_cast<double>(n) / best / 1e9;
 }
 
 void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t>& rows_list, thread_pool& pool) {
@@ -131,7 +118,8 @@ int main(int argc, char** argv) {
     thread_pool pool(n_threads);
     std::printf("cpu level %s, %d threads\n", cpu_level_name(cpu_level_active()), n_threads);
     thread_pool one(1);
-    std::printf("triad: %.1f GB/s (1 thread), %.1f GB/s (%d threads)\n", triad_gbs(one), triad_gbs(pool), n_threads);
+    std::printf("triad: %.1f GB/s (1 thread), %.1f GB/s (%d threads)\n", triad_gbps(one, int64_t{1} << 24, 5),
+                triad_gbps(pool, int64_t{1} << 24, 5), n_threads);
     for (const std::string& name : split(types)) {
         const auto t = dtype_from_name(name);
         if (!t) {

@@ -649,24 +649,10 @@ inline void scores8(const float* q, const float* k, int64_t hd, float scale, flo
 void scores(const float* q, const float* k, int64_t hd, int64_t n_keys, float scale, float* s) {
     int64_t j = 0;
     for (; j + 8 <= n_keys; j += 8) scores8<8>(q, k + j * hd, hd, scale, s + j);
-    switch (n_keys - j) {
-        case 1:
-            return scores8<1>(q, k + j * hd, hd, scale, s + j);
-        case 2:
-            return scores8<2>(q, k + j * hd, hd, scale, s + j);
-        case 3:
-            return scores8<3>(q, k + j * hd, hd, scale, s + j);
-        case 4:
-            return scores8<4>(q, k + j * hd, hd, scale, s + j);
-        case 5:
-            return scores8<5>(q, k + j * hd, hd, scale, s + j);
-        case 6:
-            return scores8<6>(q, k + j * hd, hd, scale, s + j);
-        case 7:
-            return scores8<7>(q, k + j * hd, hd, scale, s + j);
-        default:
-            return;
-    }
+    using tail_fn = void (*)(const float*, const float*, int64_t, float, float*);
+    static constexpr tail_fn tails[8] = {nullptr,    scores8<1>, scores8<2>, scores8<3>,
+                                         scores8<4>, scores8<5>, scores8<6>, scores8<7>};
+    if (j < n_keys) tails[n_keys - j](q, k + j * hd, hd, scale, s + j);
 }
 
 // out[d] = sum_j p[j] * v[j * hd + d]: 64 columns at a time in 8 chains over the rows, then 8

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "engine/runner.h"
 #include "kernels/dispatch.h"
+#include "kernels/membw.h"
 #include "server/cli/commands.h"
 
 namespace tandem {
@@ -33,23 +34,9 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-// Copy-add triad a = b + s * c over arrays far larger than the caches; bytes read + written. The
-// best of 5 passes: on a shared machine interference only lowers the figure, and the decode bound
-// should be what the machine can do. Measured several times through the run, since the machine's
+// The triad's arrays: 256 MiB each. It runs several times through the bench, since the machine's
 // bandwidth varies by 2x from one second to the next.
-double triad_gbps(thread_pool& pool) {
-    const int64_t n = (256ll << 20) / 4;
-    std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
-    double best = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto t = clock_type::now();
-        pool.parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
-            for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + 3.0f * c[i];
-        });
-        best = std::max(best, 3.0 * 4.0 * static_cast<double>(n) / seconds_since(t) / 1e9);
-    }
-    return best;
-}
+constexpr int64_t k_triad_floats = (256ll << 20) / 4;
 
 struct bench_rig {
     std::unique_ptr<gguf::file> file;
@@ -109,7 +96,7 @@ void bench(const bench_options& o) {
                 cpu_level_name(cpu_level_active()), o.kv_type.c_str());
 
     thread_pool pool(n_threads);
-    std::vector<double> bandwidth{triad_gbps(pool)};
+    std::vector<double> bandwidth{triad_gbps(pool, k_triad_floats, 5)};
     std::vector<double> pp, tg;
     for (int rep = 0; rep < o.reps; ++rep) {
         rig.reset();
@@ -121,7 +108,7 @@ void bench(const bench_options& o) {
     }
     std::printf("pp%d: %.1f tok/s\ntg%d: %.2f tok/s\n", o.n_prompt, median(pp), o.n_gen, median(tg));
 
-    bandwidth.push_back(triad_gbps(pool));
+    bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
     std::printf("decode step with N rows (one per sequence, %d tokens of context each):\n", o.ctx_rows);
     double one_row = 0;
     for (int32_t n : {1, 2, 4, 8, 16}) {
@@ -134,7 +121,7 @@ void bench(const bench_options& o) {
         std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx one row\n", n, ms, n * 1e3 / ms, ms / one_row);
     }
     rig.reset();
-    bandwidth.push_back(triad_gbps(pool));
+    bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
     const double gbps = *std::max_element(bandwidth.begin(), bandwidth.end());
     const double bound = gbps * 1e9 / static_cast<double>(weight_bytes);
     std::printf("memory bandwidth (triad, 256 MiB, best of 3 times in the run: %.1f / %.1f / %.1f GB/s): %.1f GB/s\n",
