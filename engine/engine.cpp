@@ -32,6 +32,7 @@ class engine_impl final : public engine {
         sched_config sc;
         sc.max_running = cfg.parallel;
         sc.token_budget = cfg.step_token_budget;
+        sc.mixed_prefill_budget = cfg.mixed_prefill_tokens;
         sc.ctx_size = summary_.n_ctx;
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
         sched_ = std::make_unique<scheduler>(sc, runner_.kv());

@@ -32,9 +32,10 @@ struct engine_config {
     int32_t kv_block_size = 16;  // tokens per KV block
     int64_t kv_blocks = 0;       // 0: derive from kv_budget_bytes
     int64_t kv_budget_bytes = 1ll << 30;
-    int32_t max_queue = 64;           // waiting requests before 429
-    int32_t step_token_budget = 512;  // tokens per forward step (chunked prefill)
-    int32_t stream_capacity = 64;     // events buffered per request before the sequence is paused
+    int32_t max_queue = 64;             // waiting requests before 429
+    int32_t step_token_budget = 512;    // tokens per forward step (chunked prefill)
+    int32_t mixed_prefill_tokens = 64;  // prompt tokens per step while other sequences decode; 0: no cap
+    int32_t stream_capacity = 64;       // events buffered per request before the sequence is paused
     // The engine thread sleeps while it has nothing to run, and wakes on a new request, an abort or a
     // reader making room in a full stream; this is only a safety net.
     int32_t idle_wake_ms = 1000;

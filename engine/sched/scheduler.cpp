@@ -85,14 +85,26 @@ bool scheduler::admit_one(int32_t& budget, step_plan& plan) {
 step_plan scheduler::schedule() {
     step_plan plan;
     int32_t budget = cfg_.token_budget;
+    // While any sequence decodes, prompts (chunks of running sequences and admissions) share at most
+    // mixed_prefill_budget tokens of the step, so a long prompt arriving stalls the running streams
+    // for a short step, not for a whole budget of prefill.
+    // A full stream pauses its sequence (backpressure).
+    auto ready = [](const sequence& s) {
+        return static_cast<int64_t>(s.tokens.size()) > s.n_computed && !s.stream->full();
+    };
+    const bool decoding = std::any_of(running_.begin(), running_.end(), [&](const auto& s) {
+        return ready(*s) && static_cast<int64_t>(s->tokens.size()) - s->n_computed == 1;
+    });
+    int32_t prefill = decoding && cfg_.mixed_prefill_budget > 0 ? std::min(budget, cfg_.mixed_prefill_budget) : budget;
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         sequence& s = *running_[i];
         const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - s.n_computed;
-        if (remaining <= 0 || s.stream->full()) {  // a full stream pauses the sequence (backpressure)
+        if (!ready(s) || (remaining > 1 && prefill <= 0)) {
             ++i;
             continue;
         }
-        const int32_t n = static_cast<int32_t>(std::min<int64_t>(remaining, budget));
+        const int32_t n =
+            static_cast<int32_t>(std::min<int64_t>(remaining, remaining > 1 ? std::min(budget, prefill) : budget));
         bool self_preempted = false;
         while (!kv_.allocate_slots(s.id, s.n_computed + n)) {
             sequence& victim = *running_.back();
@@ -103,10 +115,16 @@ step_plan scheduler::schedule() {
         if (self_preempted) continue;  // running_[i] is now the next sequence (or gone)
         plan.items.push_back({&s, s.n_computed, n, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
         budget -= n;
+        if (remaining > 1) prefill -= n;
         ++i;
     }
-    while (budget > 0 && static_cast<int32_t>(running_.size()) < cfg_.max_running && !waiting_.empty()) {
-        if (!admit_one(budget, plan)) break;
+    while (std::min(budget, prefill) > 0 && static_cast<int32_t>(running_.size()) < cfg_.max_running &&
+           !waiting_.empty()) {
+        int32_t room = std::min(budget, prefill);
+        const int32_t before = room;
+        if (!admit_one(room, plan)) break;
+        budget -= before - room;
+        prefill -= before - room;
     }
     return plan;
 }

@@ -19,7 +19,10 @@ class kv_cache_manager;
 
 struct sched_config {
     int32_t max_running = 4;
-    int32_t token_budget = 512;           // new tokens per step, over all sequences
+    int32_t token_budget = 512;  // new tokens per step, over all sequences
+    // Prompt tokens per step while other sequences decode (0: no cap). On a CPU a step's time grows
+    // with its prompt tokens, and every running stream waits for the whole step.
+    int32_t mixed_prefill_budget = 64;
     int32_t ctx_size = 2048;              // per sequence
     std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (from the tokenizer)
 };

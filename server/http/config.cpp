@@ -127,6 +127,10 @@ std::vector<key_def> key_table() {
         {"kv-memory", "", "KV cache byte budget, e.g. 512M or 2G", false,
          size(&server_config::kv_memory, "kv_memory", 1 << 20)},
         {"max-queue", "", "waiting requests before 429", false, INT_KEY(max_queue, "max_queue", 1, 1 << 20)},
+        {"batch-size", "b", "tokens per forward step, over all sequences", false,
+         INT_KEY(batch_size, "batch_size", 1, 1 << 16)},
+        {"prefill-chunk", "", "prompt tokens per step while other sequences decode (0: no cap)", false,
+         INT_KEY(prefill_chunk, "prefill_chunk", 0, 1 << 16)},
         {"host", "", "address to listen on", false,
          [](server_config& c, const std::string& v) {
              if (v.empty()) bad("host", v, "must not be empty");
@@ -293,7 +297,8 @@ std::string server_config_describe(const server_config& c) {
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
        << " threads=" << c.n_threads << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel
        << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory
-       << " max_queue=" << c.max_queue << " host=" << c.host << " port=" << c.port << " io_threads=" << c.io_threads
+       << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size << " prefill_chunk=" << c.prefill_chunk
+       << " host=" << c.host << " port=" << c.port << " io_threads=" << c.io_threads
        << " max_connections=" << c.max_connections << " max_body_bytes=" << c.max_body_bytes
        << " max_header_bytes=" << c.max_header_bytes << " idle_timeout=" << c.idle_timeout
        << " read_timeout=" << c.read_timeout << " write_timeout=" << c.write_timeout
@@ -315,6 +320,8 @@ engine_config server_config_engine(const server_config& c) {
     e.kv_blocks = c.kv_blocks;
     e.kv_budget_bytes = c.kv_memory;
     e.max_queue = c.max_queue;
+    e.step_token_budget = c.batch_size;
+    e.mixed_prefill_tokens = c.prefill_chunk;
     return e;
 }
 

@@ -24,6 +24,8 @@ struct server_config {
     int64_t kv_blocks = 0;           // 0: derive from kv_memory
     int64_t kv_memory = 1ll << 30;   // KV byte budget
     int32_t max_queue = 64;          // waiting requests before 429
+    int32_t batch_size = 512;        // tokens per forward step, over all sequences
+    int32_t prefill_chunk = 64;      // prompt tokens per step while other sequences decode; 0: no cap
 
     // Network.
     std::string host = "127.0.0.1";

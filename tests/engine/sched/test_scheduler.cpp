@@ -22,16 +22,17 @@ struct rig {
         c.groups = {{n_blocks, 0}};
         return c;
     }
-    static sched_config sc(int32_t max_running, int32_t budget, int32_t ctx) {
+    static sched_config sc(int32_t max_running, int32_t budget, int32_t ctx, int32_t mixed) {
         sched_config c;
         c.max_running = max_running;
         c.token_budget = budget;
+        c.mixed_prefill_budget = mixed;
         c.ctx_size = ctx;
         c.is_eog = [](int32_t t) { return t == k_eos; };
         return c;
     }
-    rig(int32_t n_blocks, int32_t max_running, int32_t budget, int32_t ctx = 64)
-        : kv(kv_cfg(n_blocks)), sched(sc(max_running, budget, ctx), kv) {}
+    rig(int32_t n_blocks, int32_t max_running, int32_t budget, int32_t ctx = 64, int32_t mixed = 64)
+        : kv(kv_cfg(n_blocks)), sched(sc(max_running, budget, ctx, mixed), kv) {}
 
     std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10) {
         auto s = std::make_unique<sequence>();
@@ -93,6 +94,42 @@ TEST(scheduler, decodes_and_prefills_share_a_step) {
     EXPECT_TRUE(p.items[0].sample);
     EXPECT_EQ(p.items[1].n_new, 9);  // b's prefill takes the rest of the budget
     EXPECT_FALSE(p.items[1].sample);
+}
+
+TEST(scheduler, prompts_get_a_small_share_of_the_step_while_others_decode) {
+    rig r(64, 4, /*budget=*/40, /*ctx=*/64, /*mixed=*/6);
+    auto a = r.add(4, /*max_tokens=*/3, /*first_token=*/90);  // no shared prefixes
+    step_plan p = r.step();                                   // a's prompt, alone: no cap
+    ASSERT_EQ(p.items.size(), 1u);
+    EXPECT_EQ(p.items[0].n_new, 4);
+    auto b = r.add(30, 5, 10);
+    auto c = r.add(30, 5, 50);
+    p = r.step();
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_new, 1);  // a decodes
+    EXPECT_EQ(p.items[1].n_new, 6);  // b is admitted with the prompt share; c waits for the next step
+    EXPECT_EQ(r.sched.n_waiting(), 1);
+    p = r.step();
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_new, 1);  // a's third and last token
+    EXPECT_EQ(p.items[1].n_new, 6);
+    EXPECT_EQ(r.sched.n_running(), 1);
+    p = r.step();  // nothing decodes now: the whole budget goes to prompts
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_new, 18);  // the rest of b's prompt, then its first token
+    EXPECT_TRUE(p.items[0].sample);
+    EXPECT_EQ(p.items[1].n_new, 22);  // c's first chunk
+    EXPECT_FALSE(p.items[1].sample);
+}
+
+TEST(scheduler, no_cap_when_the_prompt_share_is_zero) {
+    rig r(64, 4, /*budget=*/40, /*ctx=*/64, /*mixed=*/0);
+    r.add(4, 5, 90);
+    r.step();
+    r.add(30, 5, 10);
+    const step_plan p = r.step();
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[1].n_new, 30);
 }
 
 TEST(scheduler, max_running_bounds_admission) {

@@ -53,6 +53,8 @@ TEST(Config, Defaults) {
     EXPECT_EQ(c.host, "127.0.0.1");
     EXPECT_EQ(c.port, 8080);
     EXPECT_EQ(c.kv_type, "f16");
+    EXPECT_EQ(c.batch_size, 512);
+    EXPECT_EQ(c.prefill_chunk, 64);
     EXPECT_TRUE(c.api_keys.empty());
     EXPECT_TRUE(c.cors_origins.empty());
 }
@@ -108,6 +110,8 @@ TEST(Config, BadValuesNameTheKey) {
     EXPECT_NE(error_of({"-m", "x", "--kv-type", "q5_1"}).find("'kv_type'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--kv-memory", "huge"}).find("'kv_memory'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--parallel", "0"}).find("'parallel'"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "x", "--batch-size", "0"}).find("'batch_size'"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "x", "--prefill-chunk", "-1"}).find("'prefill_chunk'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--drain-timeout", "-1"}).find("'drain_timeout'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--cors-origin", "*"}).find("'cors_origin'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--api-key-file", "/nonexistent/keys"}).find("'api_key_file'"), std::string::npos);
@@ -117,6 +121,12 @@ TEST(Config, BadValuesNameTheKey) {
     const std::string file = temp_file("tandem_test_bad.toml", "model = \"m\"\nnot_a_key = 1\n");
     EXPECT_NE(error_of({"--config", file}).find("not_a_key"), std::string::npos);
     std::remove(file.c_str());
+}
+
+TEST(Config, StepSizesReachTheEngine) {
+    const engine_config e = server_config_engine(parse({"-m", "x", "-b", "256", "--prefill-chunk", "0"}));
+    EXPECT_EQ(e.step_token_budget, 256);
+    EXPECT_EQ(e.mixed_prefill_tokens, 0);
 }
 
 TEST(Config, ExampleFileParses) {
