@@ -26,11 +26,9 @@ void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block
 
 void attention_gathered(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
                         float* scores) {
-    if (const cpu::kernel_table* t = cpu::table_where([](const cpu::kernel_table& t) { return t.attend != nullptr; })) {
-        t->attend(k, v, first, hd, q, scale, scores);
-        return;
-    }
-    ref::attention_gathered(k, v, first, hd, q, scale, scores);
+    const int64_t skip = static_cast<int64_t>(q.k_begin - first) * hd, n_keys = q.k_end - q.k_begin;
+    const cpu::kernel_table* t = cpu::table_where([](const cpu::kernel_table& t) { return t.attend != nullptr; });
+    (t ? t->attend : ref::attend)(k + skip, v + skip, n_keys, hd, q.q, q.n_group, q.out, scale, scores);
 }
 
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

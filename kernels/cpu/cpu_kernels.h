@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "kernels/types.h"
 
@@ -48,9 +47,9 @@ struct kernel_table {
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
-    // attention_gathered (attention.h); nullptr where the level has none of its own.
-    void (*attend)(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-                   float* scores);
+    // ref::attend's contract (ref/ref.h); nullptr where the level has none of its own.
+    void (*attend)(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group,
+                   float* out, float scale, float* scores);
 };
 
 const kernel_table* avx2_kernels();

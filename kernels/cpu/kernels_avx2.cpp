@@ -683,16 +683,13 @@ void weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t hd, f
 }
 
 // attention_gathered with every step vectorised.
-void attend(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-            float* scores_buf) {
-    const int64_t n_keys = q.k_end - q.k_begin;
-    const float* k0 = k + static_cast<int64_t>(q.k_begin - first) * hd;
-    const float* v0 = v + static_cast<int64_t>(q.k_begin - first) * hd;
-    for (int32_t g = 0; g < q.n_group; ++g) {
+void attend(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group, float* out,
+            float scale, float* scores_buf) {
+    for (int32_t g = 0; g < n_group; ++g) {
         float* sg = scores_buf + g * n_keys;
-        scores(q.q + g * hd, k0, hd, n_keys, scale, sg);
+        scores(q + g * hd, k, hd, n_keys, scale, sg);
         softmax(sg, n_keys);
-        weighted_rows(sg, v0, n_keys, hd, q.out + g * hd);
+        weighted_rows(sg, v, n_keys, hd, out + g * hd);
     }
 }
 

@@ -24,21 +24,18 @@ float dot16(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
-void attention_gathered(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-                        float* scores) {
-    const int64_t n_keys = q.k_end - q.k_begin;
-    const float* k0 = k + static_cast<int64_t>(q.k_begin - first) * hd;
-    const float* v0 = v + static_cast<int64_t>(q.k_begin - first) * hd;
-    for (int32_t g = 0; g < q.n_group; ++g) {
-        const float* qg = q.q + g * hd;
+void attend(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group, float* out,
+            float scale, float* scores) {
+    for (int32_t g = 0; g < n_group; ++g) {
+        const float* qg = q + g * hd;
         float* sg = scores + g * n_keys;
-        for (int64_t j = 0; j < n_keys; ++j) sg[j] = dot16(qg, k0 + j * hd, hd) * scale;
+        for (int64_t j = 0; j < n_keys; ++j) sg[j] = dot16(qg, k + j * hd, hd) * scale;
         op_softmax(sg, n_keys);
-        float* og = q.out + g * hd;
+        float* og = out + g * hd;
         std::memset(og, 0, sizeof(float) * hd);
         for (int64_t j = 0; j < n_keys; ++j) {
             const float p = sg[j];
-            const float* vj = v0 + j * hd;
+            const float* vj = v + j * hd;
             for (int64_t d = 0; d < hd; ++d) og[d] += p * vj[d];
         }
     }

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 
-#include "kernels/attention.h"
 #include "kernels/types.h"
 
 namespace tandem::ref {
@@ -20,8 +19,9 @@ bool quantize_supported(dtype t);
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i], exact (double accumulation).
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y);
 
-// attention_gathered (attention.h) in plain loops.
-void attention_gathered(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-                        float* scores);
+// Attention of the n_group query heads q (n_group x hd) over n_keys K and V rows (n_keys x hd
+// each, all visible) into out (n_group x hd), in plain loops; scores: n_group * n_keys floats.
+void attend(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group, float* out,
+            float scale, float* scores);
 
 }  // namespace tandem::ref
