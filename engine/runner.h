@@ -22,6 +22,7 @@ class runner {
     runner(const engine_config& cfg, const gguf::file& f);
 
     const model& mdl() const { return *model_; }
+    thread_pool& pool() { return *pool_; }
     kv_cache_manager& kv() { return *kv_; }
     int64_t kv_blocks_total() const;
     int64_t kv_blocks_used() const;

@@ -62,49 +62,45 @@ void scheduler::preempt(sequence& s) {
     running_.erase(it);
 }
 
-bool scheduler::admit_one(int32_t& budget, step_plan& plan) {
+int32_t scheduler::admit_one(int32_t room, step_plan& plan) {
     sequence& s = *waiting_.front();
     const int64_t hit = kv_.match_prefix(s.id, s.tokens);
     s.n_computed = hit;
     const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - s.n_computed;
-    const int32_t n = static_cast<int32_t>(std::min<int64_t>(remaining, budget));
+    const int32_t n = static_cast<int32_t>(std::min<int64_t>(remaining, room));  // >= 1: a prefix hit leaves one
     if (!kv_.allocate_slots(s.id, s.n_computed + n)) {
         kv_.free_seq(s.id);
         s.n_computed = 0;
-        return false;  // no room: it waits until running sequences free blocks
+        return 0;  // no room: it waits until running sequences free blocks
     }
     prefix_hit_tokens_ += hit;
     s.admitted_at = admit_counter_++;
     plan.items.push_back({&s, s.n_computed, n, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
-    budget -= n;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
-    return true;
+    return n;
 }
 
 step_plan scheduler::schedule() {
     step_plan plan;
+    auto remaining = [](const sequence& s) { return static_cast<int64_t>(s.tokens.size()) - s.n_computed; };
+    // While any sequence decodes, prompt chunks (of running sequences and of admissions) share at most
+    // mixed_prefill_budget tokens of the step: a long prompt arriving then stalls the running streams
+    // for a short step, not for a whole budget of prefill. A full stream pauses its sequence
+    // (backpressure).
+    const bool decoding = std::any_of(running_.begin(), running_.end(),
+                                      [&](const auto& s) { return remaining(*s) == 1 && !s->stream->full(); });
     int32_t budget = cfg_.token_budget;
-    // While any sequence decodes, prompts (chunks of running sequences and admissions) share at most
-    // mixed_prefill_budget tokens of the step, so a long prompt arriving stalls the running streams
-    // for a short step, not for a whole budget of prefill.
-    // A full stream pauses its sequence (backpressure).
-    auto ready = [](const sequence& s) {
-        return static_cast<int64_t>(s.tokens.size()) > s.n_computed && !s.stream->full();
-    };
-    const bool decoding = std::any_of(running_.begin(), running_.end(), [&](const auto& s) {
-        return ready(*s) && static_cast<int64_t>(s->tokens.size()) - s->n_computed == 1;
-    });
-    int32_t prefill = decoding && cfg_.mixed_prefill_budget > 0 ? std::min(budget, cfg_.mixed_prefill_budget) : budget;
+    int32_t prompt_budget = decoding && cfg_.mixed_prefill_budget > 0 ? cfg_.mixed_prefill_budget : budget;
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         sequence& s = *running_[i];
-        const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - s.n_computed;
-        if (!ready(s) || (remaining > 1 && prefill <= 0)) {
+        const int64_t left = remaining(s);
+        const int32_t n =
+            static_cast<int32_t>(std::min<int64_t>(left, left > 1 ? std::min(budget, prompt_budget) : budget));
+        if (n <= 0 || s.stream->full()) {
             ++i;
             continue;
         }
-        const int32_t n =
-            static_cast<int32_t>(std::min<int64_t>(remaining, remaining > 1 ? std::min(budget, prefill) : budget));
         bool self_preempted = false;
         while (!kv_.allocate_slots(s.id, s.n_computed + n)) {
             sequence& victim = *running_.back();
@@ -115,16 +111,15 @@ step_plan scheduler::schedule() {
         if (self_preempted) continue;  // running_[i] is now the next sequence (or gone)
         plan.items.push_back({&s, s.n_computed, n, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
         budget -= n;
-        if (remaining > 1) prefill -= n;
+        if (left > 1) prompt_budget -= n;
         ++i;
     }
-    while (std::min(budget, prefill) > 0 && static_cast<int32_t>(running_.size()) < cfg_.max_running &&
-           !waiting_.empty()) {
-        int32_t room = std::min(budget, prefill);
-        const int32_t before = room;
-        if (!admit_one(room, plan)) break;
-        budget -= before - room;
-        prefill -= before - room;
+    while (static_cast<int32_t>(running_.size()) < cfg_.max_running && !waiting_.empty()) {
+        const int32_t room = std::min(budget, prompt_budget);
+        const int32_t n = room > 0 ? admit_one(room, plan) : 0;
+        if (n == 0) break;
+        budget -= n;
+        prompt_budget -= n;
     }
     return plan;
 }

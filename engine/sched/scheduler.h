@@ -65,7 +65,9 @@ class scheduler {
     int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }
 
   private:
-    bool admit_one(int32_t& budget, step_plan& plan);
+    // Admits the first waiting sequence with a first chunk of at most `room` tokens (room > 0);
+    // returns the chunk's size, 0 when the KV cache has no room for it.
+    int32_t admit_one(int32_t room, step_plan& plan);
     void preempt(sequence& s);
     void finish(sequence& s, finish_reason why, const std::string& message = {});
     bool finished(const sequence& s, finish_reason& why) const;

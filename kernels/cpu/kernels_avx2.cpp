@@ -335,20 +335,33 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
 }
 
-bool has_q8(dtype wt) {
+// Calls f(D{}) with the group decoder of wt and returns true; false if wt has none.
+template <class F>
+bool with_decoder(dtype wt, F&& f) {
     switch (wt) {
         case dtype::q8_0:
+            return f(group_q8_0{}), true;
         case dtype::q4_0:
+            return f(group_q4_0{}), true;
         case dtype::q4_1:
+            return f(group_q4_1{}), true;
         case dtype::q5_0:
+            return f(group_q5_0{}), true;
         case dtype::q5_1:
+            return f(group_q5_1{}), true;
         case dtype::q4_k:
+            return f(group_q4_k{}), true;
         case dtype::q5_k:
+            return f(group_q5_k{}), true;
         case dtype::q6_k:
-            return true;
+            return f(group_q6_k{}), true;
         default:
             return false;
     }
+}
+
+bool has_q8(dtype wt) {
+    return with_decoder(wt, [](auto) {});
 }
 
 template <class D>
@@ -383,26 +396,7 @@ void matmul_rows(const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_
 
 void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                const act_q8& a, int64_t n_rows, float* y) {
-    switch (wt) {
-        case dtype::q8_0:
-            return matmul_rows<group_q8_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q4_0:
-            return matmul_rows<group_q4_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q4_1:
-            return matmul_rows<group_q4_1>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q5_0:
-            return matmul_rows<group_q5_0>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q5_1:
-            return matmul_rows<group_q5_1>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q4_k:
-            return matmul_rows<group_q4_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q5_k:
-            return matmul_rows<group_q5_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        case dtype::q6_k:
-            return matmul_rows<group_q6_k>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y);
-        default:
-            return;
-    }
+    with_decoder(wt, [&](auto d) { matmul_rows<decltype(d)>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y); });
 }
 
 bool has_float(dtype wt) {
@@ -557,26 +551,11 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
             for (; i < n; ++i) dst[i] = load_w1(t, p, i);
             return true;
         }
-        case dtype::q8_0:
-            dequantize_groups<group_q8_0>(p, n, dst);
-            return true;
-        case dtype::q4_0:
-            dequantize_groups<group_q4_0>(p, n, dst);
-            return true;
-        case dtype::q5_0:
-            dequantize_groups<group_q5_0>(p, n, dst);
-            return true;
-        case dtype::q4_k:
-            dequantize_groups<group_q4_k>(p, n, dst);
-            return true;
-        case dtype::q5_k:
-            dequantize_groups<group_q5_k>(p, n, dst);
-            return true;
-        case dtype::q6_k:
-            dequantize_groups<group_q6_k>(p, n, dst);
-            return true;
-        default:  // q4_1 / q5_1 (code * d + m rounds twice in the reference) and the rest: the reference
+        case dtype::q4_1:  // code * d + m rounds twice in the reference: no fused decode can match it
+        case dtype::q5_1:
             return false;
+        default:
+            return with_decoder(t, [&](auto d) { dequantize_groups<decltype(d)>(p, n, dst); });
     }
 }
 
@@ -618,9 +597,10 @@ void softmax(float* x, int64_t n) {
         _mm256_store_ps(t, exp8(_mm256_sub_ps(_mm256_load_ps(t), m)));
         for (int64_t i = n8; i < n; ++i) sum += x[i] = t[i - n8];
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-    for (int64_t i = n8; i < n; ++i) x[i] *= 1.0f / sum;
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(inv)));
+    for (int64_t i = n8; i < n; ++i) x[i] *= inv;
 }
 
 // s[j] = scale * q . k_j for j < n_keys, eight keys at a time: one FMA chain per key over 8-lane

@@ -90,12 +90,11 @@ void bench(const bench_options& o) {
     rig.n_vocab = rig.run->mdl().info().n_vocab;
     size_t weight_bytes = 0;
     for (const gguf::tensor_info& t : rig.file->tensors()) weight_bytes += t.n_bytes;
-    const int n_threads = ec.n_threads > 0 ? ec.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+    thread_pool& pool = rig.run->pool();  // the triad runs on the model's own threads
     std::printf("model: %s (%s, %.1f MiB of tensors)\nthreads: %d, cpu: %s, kv: %s\n", o.model.c_str(),
-                rig.run->mdl().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), n_threads,
+                rig.run->mdl().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), pool.size(),
                 cpu_level_name(cpu_level_active()), o.kv_type.c_str());
 
-    thread_pool pool(n_threads);
     std::vector<double> bandwidth{triad_gbps(pool, k_triad_floats, 5)};
     std::vector<double> pp, tg;
     for (int rep = 0; rep < o.reps; ++rep) {

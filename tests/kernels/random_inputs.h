@@ -2,10 +2,13 @@
 // random codes and sane f16 scales, activations with outlier channels, a replayable seed.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/dispatch.h"
@@ -23,6 +26,14 @@ inline uint32_t test_seed() {
     }();
     return seed;
 }
+
+// A test's random engine, seeded from test_seed(); while it lives, every failure message names the seed.
+struct seeded_rng : std::mt19937 {
+    seeded_rng() : seeded_rng(test_seed()) {}
+    explicit seeded_rng(uint32_t seed)
+        : std::mt19937(seed), trace(__FILE__, __LINE__, "seed=" + std::to_string(seed)) {}
+    ::testing::ScopedTrace trace;
+};
 
 inline void put_f16(uint8_t* p, float v) {
     const uint16_t h = f32_to_fp16(v);

@@ -19,10 +19,9 @@ namespace {
 using test::level_guard;
 using test::levels;
 using test::random_acts;
-using test::test_seed;
 
 TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
-    std::mt19937 rng(test_seed());
+    test::seeded_rng rng;
     for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         kv_group_view kv;
@@ -78,9 +77,7 @@ TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
 }
 
 TEST(Attention, EveryLevelMatchesTheReference) {
-    const uint32_t seed = test_seed();
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    std::mt19937 rng(seed);
+    test::seeded_rng rng;
     level_guard guard;
     for (cpu_level l : levels()) {
         cpu_level_set(l);

@@ -24,7 +24,6 @@ using test::level_guard;
 using test::levels;
 using test::random_acts;
 using test::random_weights;
-using test::test_seed;
 
 const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1,
                          dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k};
@@ -39,9 +38,7 @@ int64_t block_of(dtype t) {
 }
 
 TEST(Simd, DequantizeMatchesReference) {
-    const uint32_t seed = test_seed();
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    std::mt19937 rng(seed);
+    test::seeded_rng rng;
     level_guard guard;
     for (cpu_level l : levels()) {
         cpu_level_set(l);
@@ -109,9 +106,7 @@ void check_matmul(dtype t, int64_t n_out, int64_t n_in, int64_t n_rows, thread_p
 }
 
 TEST(Simd, MatmulMatchesReference) {
-    const uint32_t seed = test_seed();
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    std::mt19937 rng(seed);
+    test::seeded_rng rng;
     level_guard guard;
     thread_pool pool(2);
     for (cpu_level l : levels()) {
@@ -136,9 +131,7 @@ TEST(Simd, MatmulMatchesReference) {
 // scale) quantize exactly, so the int8 path must equal the exact reference up to float rounding:
 // this checks the kernels' decoding, scales and mins, not the activation rounding.
 TEST(Simd, MatmulExactOnTheInt8Grid) {
-    const uint32_t seed = test_seed();
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    std::mt19937 rng(seed);
+    test::seeded_rng rng;
     level_guard guard;
     thread_pool pool(2);
     std::uniform_int_distribution<int> code(-127, 127);
@@ -170,9 +163,7 @@ TEST(Simd, MatmulExactOnTheInt8Grid) {
 
 TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     // A realistic shape where the NMSE target (~1e-4 of exact math) must hold for the int8 path.
-    const uint32_t seed = test_seed();
-    SCOPED_TRACE("seed=" + std::to_string(seed));
-    std::mt19937 rng(seed);
+    test::seeded_rng rng;
     thread_pool pool(2);
     for (dtype t :
          {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
