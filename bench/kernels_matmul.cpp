@@ -5,13 +5,13 @@
 // Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4] [--shapes 2048x8192,...]
 // (a shape is output rows x input columns)
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
@@ -22,23 +22,9 @@
 namespace {
 
 using namespace tandem;
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b <= s.size()) {
-        const size_t e = s.find(',', b);
-        out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-        if (e == std::string::npos) break;
-        b = e + 1;
-    }
-    return out;
-}
+using bench::clock_type;
+using bench::seconds_since;
+using bench::split;
 
 // Random bytes with sane f16 scales: the kernels' speed does not depend on the values.
 std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt19937& rng) {

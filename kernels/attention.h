@@ -1,9 +1,12 @@
-// Attention over the paged KV cache. A sequence's K/V rows for one KV head are first gathered
-// (dequantized) into contiguous f32, once for all the queries of a prefill chunk; each query then
-// attends over its visible range. The query heads that share one KV head (GQA) go together.
+// Attention over the paged KV cache, two ways with the same result bit for bit. Many queries (a
+// prefill chunk): gather one KV head's visible rows to contiguous f32 once, then each query attends
+// over its range. One or a few queries (decode, speculative verification): decode the rows block
+// run by block run into a buffer that stays in L1, without writing a copy of the whole context.
+// The query heads that share one KV head (GQA) go together.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/kv_layout.h"
 
@@ -25,6 +28,17 @@ void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block
 // The arithmetic per query is fixed (it does not depend on how many queries or rows were gathered).
 void attention_gathered(const float* k, const float* v, int32_t first, int64_t head_dim, const attn_query& q,
                         float scale, float* scores);
+
+// Buffers attention_paged reuses from call to call (one per thread).
+struct attn_scratch {
+    std::vector<float> rows;    // one block run of K or V rows, decoded
+    std::vector<float> scores;  // (n_group, visible keys)
+};
+
+// One query over positions [q.k_begin, q.k_end) of kv_head, read through the block table one block
+// run at a time: the same bits as kv_gather followed by attention_gathered.
+void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
+                     const attn_query& q, float scale, attn_scratch& scratch);
 
 // Writes one token's K and V rows (n_kv_heads * head_dim floats each) into its slot.
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

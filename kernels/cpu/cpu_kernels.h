@@ -31,6 +31,17 @@ struct act_q8 {
     dtype wt = dtype::q8_0;
 };
 
+// Attention over f32 K/V rows in three pieces, which attention.cpp runs over a whole gather or block
+// run by block run: the arithmetic of a score or of an output column is the same however the rows
+// are split.
+struct attention_kernels {
+    // s[j] = scale * q . k_j for the n rows of k (hd floats each).
+    void (*scores)(const float* q, const float* k, int64_t n, int64_t hd, float scale, float* s);
+    void (*softmax)(float* x, int64_t n);  // in place
+    // out[d] += sum_j p[j] * v[j * hd + d]: one chain per column over the rows in order, taken up from out.
+    void (*accumulate)(const float* p, const float* v, int64_t n, int64_t hd, float* out);
+};
+
 struct kernel_table {
     cpu_level level;
     int d_per_block;           // scale floats stored per 32-element activation block
@@ -47,10 +58,10 @@ struct kernel_table {
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
-    // ref::attend's contract (ref/ref.h); nullptr where the level has none of its own.
-    void (*attend)(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group,
-                   float* out, float scale, float* scores);
+    const attention_kernels* attention;  // nullptr where the level has none of its own
 };
+
+const attention_kernels* avx2_attention();
 
 const kernel_table* avx2_kernels();
 const kernel_table* avx512_kernels();

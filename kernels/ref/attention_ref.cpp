@@ -24,20 +24,24 @@ float dot16(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
+void attn_scores(const float* q, const float* k, int64_t n, int64_t hd, float scale, float* s) {
+    for (int64_t j = 0; j < n; ++j) s[j] = dot16(q, k + j * hd, hd) * scale;
+}
+
+void attn_accumulate(const float* p, const float* v, int64_t n, int64_t hd, float* out) {
+    for (int64_t j = 0; j < n; ++j) {
+        for (int64_t d = 0; d < hd; ++d) out[d] += p[j] * v[j * hd + d];
+    }
+}
+
 void attend(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group, float* out,
             float scale, float* scores) {
     for (int32_t g = 0; g < n_group; ++g) {
-        const float* qg = q + g * hd;
         float* sg = scores + g * n_keys;
-        for (int64_t j = 0; j < n_keys; ++j) sg[j] = dot16(qg, k + j * hd, hd) * scale;
+        attn_scores(q + g * hd, k, n_keys, hd, scale, sg);
         op_softmax(sg, n_keys);
-        float* og = out + g * hd;
-        std::memset(og, 0, sizeof(float) * hd);
-        for (int64_t j = 0; j < n_keys; ++j) {
-            const float p = sg[j];
-            const float* vj = v + j * hd;
-            for (int64_t d = 0; d < hd; ++d) og[d] += p * vj[d];
-        }
+        std::memset(out + g * hd, 0, sizeof(float) * hd);
+        attn_accumulate(sg, v, n_keys, hd, out + g * hd);
     }
 }
 

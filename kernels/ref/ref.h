@@ -19,6 +19,11 @@ bool quantize_supported(dtype t);
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i], exact (double accumulation).
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y);
 
+// The pieces of attention (cpu::attention_kernels' contract): s[j] = scale * q . k_j over n rows of
+// hd floats; out[d] += sum_j p[j] * v[j * hd + d], one chain per column over the rows in order.
+void attn_scores(const float* q, const float* k, int64_t n, int64_t hd, float scale, float* s);
+void attn_accumulate(const float* p, const float* v, int64_t n, int64_t hd, float* out);
+
 // Attention of the n_group query heads q (n_group x hd) over n_keys K and V rows (n_keys x hd
 // each, all visible) into out (n_group x hd), in plain loops; scores: n_group * n_keys floats.
 void attend(const float* k, const float* v, int64_t n_keys, int64_t hd, const float* q, int32_t n_group, float* out,

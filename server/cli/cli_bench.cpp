@@ -23,6 +23,7 @@ struct bench_options {
     std::string model;
     int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
     std::string kv_type = "f16";
+    std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
 };
 
 double seconds_since(clock_type::time_point t) {
@@ -110,14 +111,15 @@ void bench(const bench_options& o) {
     bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
     std::printf("decode step with N rows (one per sequence, %d tokens of context each):\n", o.ctx_rows);
     double one_row = 0;
-    for (int32_t n : {1, 2, 4, 8, 16}) {
+    for (int32_t n : o.rows) {
         rig.reset();
         rig.step(n, o.ctx_rows);
         std::vector<double> times;
         for (int k = 0; k < o.steps; ++k) times.push_back(rig.step(n, 1));
         const double ms = median(times) * 1e3;
-        if (n == 1) one_row = ms;
-        std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx one row\n", n, ms, n * 1e3 / ms, ms / one_row);
+        if (one_row == 0) one_row = ms;
+        std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx %d row%s\n", n, ms, n * 1e3 / ms, ms / one_row,
+                    o.rows.front(), o.rows.front() == 1 ? "" : "s");
     }
     rig.reset();
     bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
@@ -144,6 +146,9 @@ void cli_add_bench(CLI::App& app) {
     cmd->add_option("--steps", o->steps, "Timed decode steps per row count (the median is printed)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
+    cmd->add_option("--rows", o->rows, "Row counts of the timed decode steps (the first is the cost's unit)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 4096));
     cmd->callback([o] { bench(*o); });
 }
 

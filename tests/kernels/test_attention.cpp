@@ -20,31 +20,46 @@ using test::level_guard;
 using test::levels;
 using test::random_acts;
 
-TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
-    test::seeded_rng rng;
-    for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
-        SCOPED_TRACE(std::string(dtype_info_of(t).name));
-        kv_group_view kv;
-        kv.block_size = 4;
-        kv.n_kv_heads = 3;
-        kv.head_dim = 64;
+// A KV pool of n_blocks blocks for n_layers layers, filled with random K/V rows for positions
+// [0, n_pos) through a block table that scatters them (blocks 3, 0, 4, 1, 6, 2, 5, ... in turn).
+struct random_cache {
+    kv_group_view kv;
+    std::vector<uint8_t> pool;
+    std::vector<int32_t> table;
+    std::vector<std::vector<float>> ks, vs;  // per (layer, position): n_kv_heads * head_dim, as written
+    int32_t n_layers = 0, n_pos = 0;
+
+    random_cache(dtype t, int32_t block_size, int32_t n_kv_heads, int32_t head_dim, int32_t layers, int32_t positions,
+                 std::mt19937& rng)
+        : n_layers(layers), n_pos(positions) {
+        kv.block_size = block_size;
+        kv.n_kv_heads = n_kv_heads;
+        kv.head_dim = head_dim;
         kv.type = t;
-        kv.row_bytes = dtype_row_bytes(t, kv.head_dim);
-        kv.part_bytes = static_cast<size_t>(kv.block_size * kv.n_kv_heads) * kv.row_bytes;
-        const int32_t n_layers = 2, n_blocks = 5, n_pos = 11;
-        kv.block_bytes = 2 * n_layers * kv.part_bytes;
-        std::vector<uint8_t> pool(kv.block_bytes * n_blocks, 0xee);
+        kv.row_bytes = dtype_row_bytes(t, head_dim);
+        kv.part_bytes = static_cast<size_t>(block_size * n_kv_heads) * kv.row_bytes;
+        kv.block_bytes = 2 * static_cast<size_t>(n_layers) * kv.part_bytes;
+        const int32_t n_blocks = (n_pos + block_size - 1) / block_size + 2;
+        pool.assign(kv.block_bytes * static_cast<size_t>(n_blocks), 0xee);
         kv.base = pool.data();
-        const int32_t table[] = {3, 0, 4};  // positions 0-3 in block 3, 4-7 in block 0, 8-10 in block 4
-        const int64_t width = kv.n_kv_heads * kv.head_dim;
-        std::vector<std::vector<float>> ks, vs;  // per (layer, position): n_kv_heads * head_dim
+        for (int32_t b = 0; b * block_size < n_pos; ++b) table.push_back((3 + 4 * b) % n_blocks);
+        const int64_t width = static_cast<int64_t>(n_kv_heads) * head_dim;
         for (int32_t layer = 0; layer < n_layers; ++layer) {
             for (int32_t pos = 0; pos < n_pos; ++pos) {
                 ks.push_back(random_acts(width, rng));
                 vs.push_back(random_acts(width, rng));
-                kv_write_token(kv, layer, table, pos, ks.back().data(), vs.back().data());
+                kv_write_token(kv, layer, table.data(), pos, ks.back().data(), vs.back().data());
             }
         }
+    }
+};
+
+TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
+    test::seeded_rng rng;
+    for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
+        SCOPED_TRACE(std::string(dtype_info_of(t).name));
+        const random_cache c(t, 4, 3, 64, 2, 11, rng);
+        const kv_group_view& kv = c.kv;
         // What a row reads back as: the same type's encoding of what was written.
         std::vector<uint8_t> enc(kv.row_bytes);
         auto round_trip = [&](const float* x) {
@@ -53,15 +68,15 @@ TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
             ref::dequantize_row(t, enc.data(), out.data(), kv.head_dim);
             return out;
         };
-        for (int32_t layer = 0; layer < n_layers; ++layer) {
+        for (int32_t layer = 0; layer < c.n_layers; ++layer) {
             for (int32_t head = 0; head < kv.n_kv_heads; ++head) {
-                for (auto [begin, end] : {std::pair{0, n_pos}, std::pair{2, 9}, std::pair{5, 6}, std::pair{4, 8}}) {
+                for (auto [begin, end] : {std::pair{0, c.n_pos}, std::pair{2, 9}, std::pair{5, 6}, std::pair{4, 8}}) {
                     std::vector<float> k(static_cast<size_t>((end - begin) * kv.head_dim), -1.0f), v = k;
-                    kv_gather(kv, layer, table, head, begin, end, k.data(), v.data());
+                    kv_gather(kv, layer, c.table.data(), head, begin, end, k.data(), v.data());
                     for (int32_t pos = begin; pos < end; ++pos) {
-                        const size_t src = static_cast<size_t>(layer * n_pos + pos);
-                        const std::vector<float> want_k = round_trip(ks[src].data() + head * kv.head_dim);
-                        const std::vector<float> want_v = round_trip(vs[src].data() + head * kv.head_dim);
+                        const size_t src = static_cast<size_t>(layer * c.n_pos + pos);
+                        const std::vector<float> want_k = round_trip(c.ks[src].data() + head * kv.head_dim);
+                        const std::vector<float> want_v = round_trip(c.vs[src].data() + head * kv.head_dim);
                         for (int64_t d = 0; d < kv.head_dim; ++d) {
                             const size_t at = static_cast<size_t>((pos - begin) * kv.head_dim + d);
                             ASSERT_EQ(k[at], want_k[static_cast<size_t>(d)])
@@ -69,6 +84,54 @@ TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
                             ASSERT_EQ(v[at], want_v[static_cast<size_t>(d)])
                                 << "layer " << layer << " head " << head << " pos " << pos << " d " << d;
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Decode reads the cache in place, prefill reads an f32 gather of it: at every level the two must
+// give the same bits (a sequence's logits may not depend on how its prompt was chunked).
+TEST(Attention, InPlaceEqualsGatheredBitForBit) {
+    test::seeded_rng rng;
+    level_guard guard;
+    for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
+        for (int32_t hd : {40, 64, 96, 256}) {
+            if (hd % dtype_info_of(t).block_elems != 0) continue;
+            const int32_t n_kv_heads = 2, n_group = hd == 64 ? 4 : 1, n_pos = 150;
+            const random_cache c(t, 16, n_kv_heads, hd, 2, n_pos, rng);
+            const std::vector<float> qv = random_acts(n_group * hd, rng);
+            const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+            for (cpu_level l : levels()) {
+                cpu_level_set(l);
+                // Whole blocks, a start and an end inside blocks (sliding windows), one key, none.
+                for (auto [k_begin, k_end] : {std::pair{0, n_pos}, std::pair{5, 133}, std::pair{20, 21}, std::pair{9, 9}}) {
+                    SCOPED_TRACE(std::string(dtype_info_of(t).name) + " " + cpu_level_name(l) + " hd=" +
+                                 std::to_string(hd) + " keys=[" + std::to_string(k_begin) + "," + std::to_string(k_end) +
+                                 ")");
+                    attn_query q;
+                    q.q = qv.data();
+                    q.n_group = n_group;
+                    q.k_begin = k_begin;
+                    q.k_end = k_end;
+                    std::vector<float> gathered(static_cast<size_t>(n_group * hd), -1.0f), in_place = gathered;
+                    const int32_t layer = 1, head = 1;
+                    std::vector<float> k(static_cast<size_t>(n_pos * hd)), v = k, scores(static_cast<size_t>(n_group * n_pos + 1));
+                    kv_gather(c.kv, layer, c.table.data(), head, k_begin, k_end, k.data(), v.data());
+                    q.out = gathered.data();
+                    attention_gathered(k.data(), v.data(), k_begin, hd, q, scale, scores.data());
+                    attn_scratch scratch;
+                    q.out = in_place.data();
+                    attention_paged(c.kv, layer, c.table.data(), head, q, scale, scratch);
+                    for (size_t i = 0; i < gathered.size(); ++i) ASSERT_EQ(in_place[i], gathered[i]) << "i=" << i;
+                    if (k_end > k_begin) {
+                        // And both are attention, not agreeing garbage: the reference over the rows as written.
+                        std::vector<float> want(gathered.size());
+                        ref::attend(k.data(), v.data(), k_end - k_begin, hd, qv.data(), n_group, want.data(), scale,
+                                    scores.data());
+                        for (size_t i = 0; i < want.size(); ++i)
+                            ASSERT_NEAR(in_place[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << "i=" << i;
                     }
                 }
             }
