@@ -27,7 +27,7 @@ class thread_pool {
 
   private:
     void worker_loop();
-    void run_chunks();
+    void run_chunks(uint64_t job);
 
     int n_threads_;
     std::vector<std::thread> workers_;
@@ -35,13 +35,16 @@ class thread_pool {
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable done_;
-    // The current job, published under mutex_ and by bumping generation_.
-    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-    int64_t n_ = 0, chunk_ = 1, n_chunks_ = 0;
-    std::atomic<int64_t> next_chunk_{0};
-    std::atomic<uint64_t> generation_{0};
-    std::atomic<int> n_busy_{0};  // workers still inside the current job
-    bool stop_ = false;
+    // The current job in one word: its number (bits 32-63), its chunk count (16-31) and its next
+    // unclaimed chunk (0-15). A chunk is claimed by a compare-and-swap on the whole word, so a worker
+    // that wakes late, after its job ended, claims nothing and touches nothing. The fields below are
+    // set by the caller before it publishes the job in ticket_, and stay put while any chunk of the
+    // job is unfinished.
+    std::atomic<uint64_t> ticket_{0};
+    std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
+    std::atomic<int64_t> n_{0}, chunk_{1};
+    std::atomic<int64_t> n_done_{0};  // chunks of the current job finished
+    bool stop_ = false;               // under mutex_
 };
 
 }  // namespace tandem

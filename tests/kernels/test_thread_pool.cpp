@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -38,6 +42,25 @@ TEST(ThreadPool, UsesSeveralThreadsAndNestsInline) {
         });
     }
     EXPECT_EQ(sum.load(), 200 * 100);
+}
+
+// Jobs back to back, with pauses long enough for the workers to fall asleep between some of them, so
+// workers wake late, find their job over or half done, and must neither run a chunk twice nor run one
+// of a job that has ended (each job checks its own sum; a chunk run after its job returned would
+// write to a vector that no longer exists, which ASan reports).
+TEST(ThreadPool, LateWorkersClaimNothingOfAnEndedJob) {
+    thread_pool pool(3);
+    std::mt19937 rng(11);
+    for (int job = 0; job < 3000; ++job) {
+        const auto n = static_cast<int64_t>(rng() % 200);
+        auto hits = std::make_unique<std::vector<std::atomic<int>>>(static_cast<size_t>(n));
+        pool.parallel_for(n, 1 + static_cast<int64_t>(rng() % 4), [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) (*hits)[static_cast<size_t>(i)]++;
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ((*hits)[static_cast<size_t>(i)].load(), 1) << "job " << job;
+        hits.reset();
+        if (job % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past the spin
+    }
 }
 
 TEST(ThreadPool, RejectsZeroThreads) {
