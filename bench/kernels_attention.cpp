@@ -5,6 +5,7 @@
 // model does; a few MiB measure the arithmetic alone).
 // Usage: bench_attention [--threads N] [--types f16,q8_0,q4_0] [--ctx 512,2048,8192] [--head-dim 64]
 //                        [--group 1,4] [--mib 128]
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -22,7 +23,6 @@ namespace {
 using namespace tandem;
 using bench::clock_type;
 using bench::seconds_since;
-using bench::split;
 
 constexpr int32_t k_block_size = 16, k_kv_heads = 8;
 
@@ -106,39 +106,34 @@ int main(int argc, char** argv) {
     int n_threads = 2;
     int32_t hd = 64;
     size_t mib = 128;
-    std::string types = "f16,q8_0,q4_0", ctxs = "512,2048,8192", groups = "1,4";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--threads")
-            n_threads = std::stoi(argv[i + 1]);
-        else if (a == "--types")
-            types = argv[i + 1];
-        else if (a == "--ctx")
-            ctxs = argv[i + 1];
-        else if (a == "--head-dim")
-            hd = std::stoi(argv[i + 1]);
-        else if (a == "--group")
-            groups = argv[i + 1];
-        else if (a == "--mib")
-            mib = std::stoul(argv[i + 1]);
-    }
+    std::vector<std::string> types{"f16", "q8_0", "q4_0"};
+    std::vector<int32_t> ctxs{512, 2048, 8192}, groups{1, 4};
+    CLI::App app("Decode attention over a paged KV cache: in place against gathered to f32");
+    app.add_option("--threads", n_threads, "Threads")->check(CLI::Range(1, 1024));
+    app.add_option("--types", types, "KV types")->delimiter(',')->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
+    app.add_option("--ctx", ctxs, "Context lengths (rounded down to whole blocks)")
+        ->delimiter(',')
+        ->check(CLI::Range(16, 1 << 20));
+    app.add_option("--head-dim", hd, "Head dimension")->check(CLI::Range(8, 1024));
+    app.add_option("--group", groups, "Query heads per KV head")->delimiter(',')->check(CLI::Range(1, 64));
+    app.add_option("--mib", mib, "Least size of the cache in MiB")->check(CLI::Range(1, 1 << 16));
+    CLI11_PARSE(app, argc, argv);
     thread_pool pool(n_threads);
     std::printf("cpu level %s, %d threads, head_dim %d, %d KV heads per layer\n", cpu_level_name(cpu_level_active()),
                 n_threads, hd, k_kv_heads);
     std::printf("type   ctx    group | layers | gathered ms | in place ms | speed-up | in place GB/s of KV\n");
     std::mt19937 rng(7);
-    for (const std::string& name : split(types)) {
+    for (const std::string& name : types) {
         const auto t = dtype_from_name(name);
         if (!t) {
             std::fprintf(stderr, "unknown type %s\n", name.c_str());
             return 1;
         }
-        for (const std::string& cs : split(ctxs)) {
-            const int32_t ctx = std::stoi(cs) / k_block_size * k_block_size;
+        for (const int32_t want_ctx : ctxs) {
+            const int32_t ctx = want_ctx / k_block_size * k_block_size;
             const cache c = make_cache(*t, ctx, hd, mib << 20, rng);
             const double kv_bytes = static_cast<double>(c.kv.block_bytes) * (ctx / k_block_size);
-            for (const std::string& gs : split(groups)) {
-                const int32_t g = std::stoi(gs);
+            for (const int32_t g : groups) {
                 const double gathered = time_pass(c, ctx, g, false, pool), in_place = time_pass(c, ctx, g, true, pool);
                 std::printf("%-5s %6d %6d | %6d | %11.3f | %11.3f | %7.2fx | %8.1f\n", name.c_str(), ctx, g, c.n_layers,
                             gathered * 1e3, in_place * 1e3, gathered / in_place, kv_bytes / in_place / 1e9);

@@ -4,6 +4,7 @@
 // few-row figures measure DRAM, as a real model would.
 // Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4] [--shapes 2048x8192,...]
 // (a shape is output rows x input columns)
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -24,7 +25,6 @@ namespace {
 using namespace tandem;
 using bench::clock_type;
 using bench::seconds_since;
-using bench::split;
 
 // Random bytes with sane f16 scales: the kernels' speed does not depend on the values.
 std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
@@ -85,34 +85,26 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
 
 int main(int argc, char** argv) {
     int n_threads = 2;
-    std::string types = "f16,q8_0,q4_0,q4_K,q6_K";
-    std::string rows = "1,2,4,8,16,64,512";
-    std::string shapes = "2048x8192,8192x2048";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--threads")
-            n_threads = std::stoi(argv[i + 1]);
-        else if (a == "--types")
-            types = argv[i + 1];
-        else if (a == "--rows")
-            rows = argv[i + 1];
-        else if (a == "--shapes")
-            shapes = argv[i + 1];
-    }
-    std::vector<int64_t> rows_list;
-    for (const std::string& r : split(rows)) rows_list.push_back(std::stoll(r));
+    std::vector<std::string> types{"f16", "q8_0", "q4_0", "q4_K", "q6_K"}, shapes{"2048x8192", "8192x2048"};
+    std::vector<int64_t> rows_list{1, 2, 4, 8, 16, 64, 512};
+    CLI::App app("Matmul time per call by weight type, shape and activation rows");
+    app.add_option("--threads", n_threads, "Threads")->check(CLI::Range(1, 1024));
+    app.add_option("--types", types, "Weight types")->delimiter(',');
+    app.add_option("--rows", rows_list, "Activation row counts")->delimiter(',')->check(CLI::Range(1, 65536));
+    app.add_option("--shapes", shapes, "Shapes, output rows x input columns")->delimiter(',');
+    CLI11_PARSE(app, argc, argv);
     thread_pool pool(n_threads);
     std::printf("cpu level %s, %d threads\n", cpu_level_name(cpu_level_active()), n_threads);
     thread_pool one(1);
     std::printf("triad: %.1f GB/s (1 thread), %.1f GB/s (%d threads)\n", triad_gbps(one, int64_t{1} << 24, 5),
                 triad_gbps(pool, int64_t{1} << 24, 5), n_threads);
-    for (const std::string& name : split(types)) {
+    for (const std::string& name : types) {
         const auto t = dtype_from_name(name);
         if (!t) {
             std::fprintf(stderr, "unknown type %s\n", name.c_str());
             return 1;
         }
-        for (const std::string& shape : split(shapes)) {
+        for (const std::string& shape : shapes) {
             const size_t x = shape.find('x');
             bench_shape(*t, std::stoll(shape.substr(0, x)), std::stoll(shape.substr(x + 1)), rows_list, pool);
         }
