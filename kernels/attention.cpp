@@ -19,8 +19,8 @@ const cpu::attention_kernels& attention_ops() {
     return t ? *t->attention : ref_ops;
 }
 
-// The block runs of positions [begin, end): calls run(k_rows, v_rows, first position, count) for
-// each, after prefetching the run k_prefetch_runs ahead. A block holds every layer and head, so a
+// The block runs of positions [begin, end) of one head's K rows (or V rows, v_part): calls
+// run(rows, first position, count) for each, after prefetching the run k_prefetch_runs blocks ahead. A block holds every layer and head, so a
 // head's runs are short (2 KiB for 16 f16 rows of 64) and far apart: the hardware prefetchers never
 // get going, and each run would otherwise start with a full memory latency.
 template <class F>
