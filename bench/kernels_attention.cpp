@@ -77,7 +77,7 @@ double time_pass(const cache& c, int32_t ctx, int32_t n_group, bool in_place, th
                 aq.k_end = ctx;
                 const auto layer = static_cast<int32_t>(i / k_kv_heads), head = static_cast<int32_t>(i % k_kv_heads);
                 if (in_place) {
-                    attention_paged(c.kv, layer, c.table.data(), head, aq, scale, scratch);
+                    attention_paged(c.kv, layer, c.table.data(), head, std::span(&aq, 1), scale, scratch);
                 } else {
                     const size_t need = static_cast<size_t>(ctx * hd);
                     if (keys.size() < need) keys.resize(need), values.resize(need);

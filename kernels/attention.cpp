@@ -3,7 +3,9 @@
 #include "kernels/attention.h"
 
 #include <algorithm>
+#include <climits>
 
+#include "common/check.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
@@ -71,29 +73,50 @@ void attention_gathered(const float* k, const float* v, int32_t first, int64_t h
 }
 
 void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-                     const attn_query& q, float scale, attn_scratch& scratch) {
+                     std::span<const attn_query> queries, float scale, attn_scratch& scratch) {
+    if (queries.empty()) return;
     const cpu::attention_kernels& ops = attention_ops();
-    const int64_t n_keys = std::max(0, q.k_end - q.k_begin), hd = kv.head_dim;
-    scratch.rows.resize(static_cast<size_t>(kv.block_size * hd));
-    scratch.scores.resize(static_cast<size_t>(q.n_group * n_keys));
-    float* rows = scratch.rows.data();
-    // Each run is decoded once for all the query heads of the group.
-    for_block_runs(kv, layer_slot, block_table, kv_head, q.k_begin, q.k_end, false,
-                   [&](const uint8_t* k, int32_t pos, int32_t n) {
-                       dequantize_row(kv.type, k, rows, n * hd);
-                       for (int32_t g = 0; g < q.n_group; ++g)
-                           ops.scores(q.q + g * hd, rows, n, hd, scale, scratch.scores.data() + g * n_keys + (pos - q.k_begin));
-                   });
-    for (int32_t g = 0; g < q.n_group; ++g) {
-        ops.softmax(scratch.scores.data() + g * n_keys, n_keys);
-        std::fill(q.out + g * hd, q.out + (g + 1) * hd, 0.0f);
+    const int64_t hd = kv.head_dim, n_group = queries.front().n_group;
+    int32_t lo = INT32_MAX, hi = 0;
+    for (const attn_query& q : queries) {
+        TANDEM_CHECK(q.n_group == n_group);
+        if (q.k_end > q.k_begin) lo = std::min(lo, q.k_begin), hi = std::max(hi, q.k_end);
     }
-    for_block_runs(kv, layer_slot, block_table, kv_head, q.k_begin, q.k_end, true,
-                   [&](const uint8_t* v, int32_t pos, int32_t n) {
-                       dequantize_row(kv.type, v, rows, n * hd);
-                       for (int32_t g = 0; g < q.n_group; ++g)
-                           ops.accumulate(scratch.scores.data() + g * n_keys + (pos - q.k_begin), rows, n, hd, q.out + g * hd);
-                   });
+    const int64_t span = std::max(0, hi - lo);
+    scratch.rows.resize(static_cast<size_t>(kv.block_size * hd));
+    scratch.scores.resize(static_cast<size_t>(static_cast<int64_t>(queries.size()) * n_group * span));
+    float* rows = scratch.rows.data();
+    // Scores of query i, head g, for its visible positions from q.k_begin on.
+    const auto scores_of = [&](size_t i, int64_t g) {
+        return scratch.scores.data() + (static_cast<int64_t>(i) * n_group + g) * span;
+    };
+    // Calls f(i, q, a, b) for each query i that sees some of positions [pos, pos + n): [a, b).
+    const auto seeing = [&](int32_t pos, int32_t n, auto&& f) {
+        for (size_t i = 0; i < queries.size(); ++i) {
+            const int32_t a = std::max(pos, queries[i].k_begin), b = std::min(pos + n, queries[i].k_end);
+            if (a < b) f(i, queries[i], a, b);
+        }
+    };
+    // Each run is decoded once for every query and head that sees it.
+    for_block_runs(kv, layer_slot, block_table, kv_head, lo, hi, false, [&](const uint8_t* k, int32_t pos, int32_t n) {
+        dequantize_row(kv.type, k, rows, n * hd);
+        seeing(pos, n, [&](size_t i, const attn_query& q, int32_t a, int32_t b) {
+            for (int64_t g = 0; g < n_group; ++g)
+                ops.scores(q.q + g * hd, rows + (a - pos) * hd, b - a, hd, scale, scores_of(i, g) + (a - q.k_begin));
+        });
+    });
+    for (size_t i = 0; i < queries.size(); ++i) {
+        const attn_query& q = queries[i];
+        for (int64_t g = 0; g < n_group; ++g) ops.softmax(scores_of(i, g), std::max(0, q.k_end - q.k_begin));
+        std::fill(q.out, q.out + n_group * hd, 0.0f);
+    }
+    for_block_runs(kv, layer_slot, block_table, kv_head, lo, hi, true, [&](const uint8_t* v, int32_t pos, int32_t n) {
+        dequantize_row(kv.type, v, rows, n * hd);
+        seeing(pos, n, [&](size_t i, const attn_query& q, int32_t a, int32_t b) {
+            for (int64_t g = 0; g < n_group; ++g)
+                ops.accumulate(scores_of(i, g) + (a - q.k_begin), rows + (a - pos) * hd, b - a, hd, q.out + g * hd);
+        });
+    });
 }
 
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

@@ -1,11 +1,13 @@
-// Attention over the paged KV cache, two ways with the same result bit for bit. Many queries (a
-// prefill chunk): gather one KV head's visible rows to contiguous f32 once, then each query attends
-// over its range. One or a few queries (decode, speculative verification): decode the rows block
-// run by block run into a buffer that stays in L1, without writing a copy of the whole context.
-// The query heads that share one KV head (GQA) go together.
+// Attention over the paged KV cache. The queries of a sequence that share one KV head (a decode
+// row, a verification's drafted rows or a prefill chunk, each with its GQA group of heads) read the
+// cache together, one block run at a time: each run is decoded once into a buffer that stays in L1
+// and serves every query that sees it, and no copy of the whole context is written. kv_gather and
+// attention_gathered do the same over a contiguous f32 copy, with the same result bit for bit
+// (the oracle in tests and the baseline in bench_attention).
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/kv_layout.h"
@@ -32,13 +34,13 @@ void attention_gathered(const float* k, const float* v, int32_t first, int64_t h
 // Buffers attention_paged reuses from call to call (one per thread).
 struct attn_scratch {
     std::vector<float> rows;    // one block run of K or V rows, decoded
-    std::vector<float> scores;  // (n_group, visible keys)
+    std::vector<float> scores;  // (queries, n_group, positions the queries span)
 };
 
-// One query over positions [q.k_begin, q.k_end) of kv_head, read through the block table one block
-// run at a time: the same bits as kv_gather followed by attention_gathered.
+// The queries (all of one n_group) over their positions of kv_head, read through the block table one
+// block run at a time: for each query the same bits as kv_gather followed by attention_gathered.
 void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-                     const attn_query& q, float scale, attn_scratch& scratch);
+                     std::span<const attn_query> queries, float scale, attn_scratch& scratch);
 
 // Writes one token's K and V rows (n_kv_heads * head_dim floats each) into its slot.
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

@@ -160,12 +160,9 @@ void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, i
     const kv_group_view& kv = kv_[group];
     const int64_t n_kv = kv.n_kv_heads, hd = kv.head_dim, n_group = n_heads / n_kv;
     TANDEM_CHECK(n_group * n_kv == n_heads && q.cols == n_heads * hd);
-    // Work items: (sequence, KV head, chunk of up to k_chunk query rows). A chunk of more than
-    // k_in_place rows gathers the K/V rows its queries can see to f32 once and runs every query over
-    // them; a smaller one (decode, speculative verification) reads the rows in place for each query,
-    // which moves a quarter to a half of the bytes the f32 copy writes and reads back. Both give the
-    // same bits.
-    constexpr int64_t k_chunk = 32, k_in_place = 4;
+    // Work items: (sequence, KV head, chunk of up to k_chunk query rows), each one attention_paged
+    // call, which reads the block runs its queries see once for all of them.
+    constexpr int64_t k_chunk = 32;
     attn_items_.clear();
     for (size_t s = 0; s < batch_->seqs.size(); ++s) {
         const int64_t r0 = seq_row0_[s], n = static_cast<int64_t>(batch_->seqs[s].tokens.size());
@@ -182,31 +179,20 @@ void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, i
     const float* qbase = ptr(q);
     float* obase = ptr(out);
     pool_.parallel_for(static_cast<int64_t>(attn_items_.size()), 1, [&](int64_t lo, int64_t hi) {
-        thread_local std::vector<float> keys, values, scores;
         thread_local attn_scratch scratch;
-        auto query = [&](const attn_item& it, int64_t t) {
-            attn_query aq;
-            aq.q = qbase + t * q.stride + it.kv_head * n_group * hd;
-            aq.out = obase + t * out.stride + it.kv_head * n_group * hd;
-            aq.n_group = static_cast<int32_t>(n_group);
-            std::tie(aq.k_begin, aq.k_end) = visible(t);
-            return aq;
-        };
+        thread_local std::vector<attn_query> queries;
         for (int64_t i = lo; i < hi; ++i) {
             const attn_item& it = attn_items_[static_cast<size_t>(i)];
-            const int32_t* table = batch_->seqs[it.seq].block_table[group].data();
-            if (it.row_end - it.row_begin <= k_in_place) {
-                for (int64_t t = it.row_begin; t < it.row_end; ++t)
-                    attention_paged(kv, layer_slot, table, static_cast<int32_t>(it.kv_head), query(it, t), scale, scratch);
-                continue;
+            queries.clear();
+            for (int64_t t = it.row_begin; t < it.row_end; ++t) {
+                attn_query& aq = queries.emplace_back();
+                aq.q = qbase + t * q.stride + it.kv_head * n_group * hd;
+                aq.out = obase + t * out.stride + it.kv_head * n_group * hd;
+                aq.n_group = static_cast<int32_t>(n_group);
+                std::tie(aq.k_begin, aq.k_end) = visible(t);
             }
-            const int32_t first = visible(it.row_begin).first, last = visible(it.row_end - 1).second;
-            const size_t need = static_cast<size_t>(std::max(0, last - first)) * static_cast<size_t>(hd);
-            if (keys.size() < need) keys.resize(need * 2), values.resize(need * 2);
-            if (scores.size() < need / hd * n_group + 1) scores.resize((need / hd * n_group + 1) * 2);
-            kv_gather(kv, layer_slot, table, static_cast<int32_t>(it.kv_head), first, last, keys.data(), values.data());
-            for (int64_t t = it.row_begin; t < it.row_end; ++t)
-                attention_gathered(keys.data(), values.data(), first, hd, query(it, t), scale, scores.data());
+            attention_paged(kv, layer_slot, batch_->seqs[it.seq].block_table[group].data(),
+                            static_cast<int32_t>(it.kv_head), queries, scale, scratch);
         }
     });
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -91,48 +92,59 @@ TEST(Attention, GatherReadsTheRowsWrittenThroughTheBlockTable) {
     }
 }
 
-// Decode reads the cache in place, prefill reads an f32 gather of it: at every level the two must
-// give the same bits (a sequence's logits may not depend on how its prompt was chunked).
-TEST(Attention, InPlaceEqualsGatheredBitForBit) {
+// The queries of a chunk read the cache together, block run by block run; each must get the bits
+// of its own f32 gather and attention_gathered, whatever the other queries see (and both must be
+// attention: they are checked against ref::attend too).
+TEST(Attention, PagedEqualsGatheredBitForBit) {
     test::seeded_rng rng;
     level_guard guard;
+    const int32_t n_pos = 150;
+    // Whole blocks; starts and ends inside blocks (causal rows, sliding windows); one key; none.
+    const std::vector<std::pair<int32_t, int32_t>> ranges{{0, n_pos}, {5, 133}, {0, 40}, {0, 41}, {20, 21}, {9, 9}};
     for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
         for (int32_t hd : {40, 64, 96, 256}) {
             if (hd % dtype_info_of(t).block_elems != 0) continue;
-            const int32_t n_kv_heads = 2, n_group = hd == 64 ? 4 : 1, n_pos = 150;
+            const int32_t n_kv_heads = 2, n_group = hd == 64 ? 4 : 1, layer = 1, head = 1;
             const random_cache c(t, 16, n_kv_heads, hd, 2, n_pos, rng);
-            const std::vector<float> qv = random_acts(n_group * hd, rng);
             const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+            const auto n_q = ranges.size();
+            std::vector<std::vector<float>> qs, gathered(n_q), together(n_q), alone(n_q);
+            std::vector<attn_query> queries(n_q);
+            for (size_t i = 0; i < n_q; ++i) {
+                qs.push_back(random_acts(n_group * hd, rng));
+                queries[i].q = qs[i].data();
+                queries[i].n_group = n_group;
+                std::tie(queries[i].k_begin, queries[i].k_end) = ranges[i];
+            }
             for (cpu_level l : levels()) {
                 cpu_level_set(l);
-                // Whole blocks, a start and an end inside blocks (sliding windows), one key, none.
-                for (auto [k_begin, k_end] : {std::pair{0, n_pos}, std::pair{5, 133}, std::pair{20, 21}, std::pair{9, 9}}) {
-                    SCOPED_TRACE(std::string(dtype_info_of(t).name) + " " + cpu_level_name(l) + " hd=" +
-                                 std::to_string(hd) + " keys=[" + std::to_string(k_begin) + "," + std::to_string(k_end) +
-                                 ")");
-                    attn_query q;
-                    q.q = qv.data();
-                    q.n_group = n_group;
-                    q.k_begin = k_begin;
-                    q.k_end = k_end;
-                    std::vector<float> gathered(static_cast<size_t>(n_group * hd), -1.0f), in_place = gathered;
-                    const int32_t layer = 1, head = 1;
-                    std::vector<float> k(static_cast<size_t>(n_pos * hd)), v = k, scores(static_cast<size_t>(n_group * n_pos + 1));
+                SCOPED_TRACE(std::string(dtype_info_of(t).name) + " " + cpu_level_name(l) + " hd=" + std::to_string(hd));
+                attn_scratch scratch;
+                for (size_t i = 0; i < n_q; ++i) {
+                    for (auto* out : {&gathered[i], &together[i], &alone[i]}) out->assign(static_cast<size_t>(n_group * hd), -1.0f);
+                    queries[i].out = alone[i].data();
+                    attention_paged(c.kv, layer, c.table.data(), head, std::span(&queries[i], 1), scale, scratch);
+                }
+                for (size_t i = 0; i < n_q; ++i) queries[i].out = together[i].data();
+                attention_paged(c.kv, layer, c.table.data(), head, queries, scale, scratch);
+                for (size_t i = 0; i < n_q; ++i) {
+                    const auto [k_begin, k_end] = ranges[i];
+                    SCOPED_TRACE("keys [" + std::to_string(k_begin) + "," + std::to_string(k_end) + ")");
+                    std::vector<float> k(static_cast<size_t>(n_pos * hd)), v = k, scores(static_cast<size_t>(n_group * n_pos));
                     kv_gather(c.kv, layer, c.table.data(), head, k_begin, k_end, k.data(), v.data());
-                    q.out = gathered.data();
+                    attn_query q = queries[i];
+                    q.out = gathered[i].data();
                     attention_gathered(k.data(), v.data(), k_begin, hd, q, scale, scores.data());
-                    attn_scratch scratch;
-                    q.out = in_place.data();
-                    attention_paged(c.kv, layer, c.table.data(), head, q, scale, scratch);
-                    for (size_t i = 0; i < gathered.size(); ++i) ASSERT_EQ(in_place[i], gathered[i]) << "i=" << i;
-                    if (k_end > k_begin) {
-                        // And both are attention, not agreeing garbage: the reference over the rows as written.
-                        std::vector<float> want(gathered.size());
-                        ref::attend(k.data(), v.data(), k_end - k_begin, hd, qv.data(), n_group, want.data(), scale,
-                                    scores.data());
-                        for (size_t i = 0; i < want.size(); ++i)
-                            ASSERT_NEAR(in_place[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << "i=" << i;
+                    for (size_t e = 0; e < gathered[i].size(); ++e) {
+                        ASSERT_EQ(alone[i][e], gathered[i][e]) << "alone, element " << e;
+                        ASSERT_EQ(together[i][e], gathered[i][e]) << "together, element " << e;
                     }
+                    std::vector<float> want(gathered[i].size(), 0.0f);
+                    if (k_end > k_begin)
+                        ref::attend(k.data(), v.data(), k_end - k_begin, hd, qs[i].data(), n_group, want.data(), scale,
+                                    scores.data());
+                    for (size_t e = 0; e < want.size(); ++e)
+                        ASSERT_NEAR(together[i][e], want[e], 1e-4f * (1.0f + std::fabs(want[e]))) << "element " << e;
                 }
             }
         }
