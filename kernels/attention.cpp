@@ -22,9 +22,9 @@ const cpu::attention_kernels& attention_ops() {
 }
 
 // The block runs of positions [begin, end) of one head's K rows (or V rows, v_part): calls
-// run(rows, first position, count) for each, after prefetching the run k_prefetch_runs blocks ahead. A block holds every layer and head, so a
-// head's runs are short (2 KiB for 16 f16 rows of 64) and far apart: the hardware prefetchers never
-// get going, and each run would otherwise start with a full memory latency.
+// run(rows, first position, count) for each, after prefetching the run k_prefetch_runs blocks ahead. A block holds
+// every layer and head, so a head's runs are short (2 KiB for 16 f16 rows of 64) and far apart: the hardware
+// prefetchers never get going, and each run would otherwise start with a full memory latency.
 template <class F>
 void for_block_runs(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
                     int32_t begin, int32_t end, bool v_part, F&& run) {
@@ -51,12 +51,14 @@ void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block
                int32_t end, float* k, float* v) {
     // One head's rows within a block are contiguous (kv_layout.h): decode each block's run at once.
     const int64_t hd = kv.head_dim;
-    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, false, [&](const uint8_t* rows, int32_t pos, int32_t n) {
-        dequantize_row(kv.type, rows, k + (pos - begin) * hd, n * hd);
-    });
-    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, true, [&](const uint8_t* rows, int32_t pos, int32_t n) {
-        dequantize_row(kv.type, rows, v + (pos - begin) * hd, n * hd);
-    });
+    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, false,
+                   [&](const uint8_t* rows, int32_t pos, int32_t n) {
+                       dequantize_row(kv.type, rows, k + (pos - begin) * hd, n * hd);
+                   });
+    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, true,
+                   [&](const uint8_t* rows, int32_t pos, int32_t n) {
+                       dequantize_row(kv.type, rows, v + (pos - begin) * hd, n * hd);
+                   });
 }
 
 void attention_gathered(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,

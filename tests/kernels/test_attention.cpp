@@ -118,10 +118,12 @@ TEST(Attention, PagedEqualsGatheredBitForBit) {
             }
             for (cpu_level l : levels()) {
                 cpu_level_set(l);
-                SCOPED_TRACE(std::string(dtype_info_of(t).name) + " " + cpu_level_name(l) + " hd=" + std::to_string(hd));
+                SCOPED_TRACE(std::string(dtype_info_of(t).name) + " " + cpu_level_name(l) +
+                             " hd=" + std::to_string(hd));
                 attn_scratch scratch;
                 for (size_t i = 0; i < n_q; ++i) {
-                    for (auto* out : {&gathered[i], &together[i], &alone[i]}) out->assign(static_cast<size_t>(n_group * hd), -1.0f);
+                    for (auto* out : {&gathered[i], &together[i], &alone[i]})
+                        out->assign(static_cast<size_t>(n_group * hd), -1.0f);
                     queries[i].out = alone[i].data();
                     attention_paged(c.kv, layer, c.table.data(), head, std::span(&queries[i], 1), scale, scratch);
                 }
@@ -130,7 +132,8 @@ TEST(Attention, PagedEqualsGatheredBitForBit) {
                 for (size_t i = 0; i < n_q; ++i) {
                     const auto [k_begin, k_end] = ranges[i];
                     SCOPED_TRACE("keys [" + std::to_string(k_begin) + "," + std::to_string(k_end) + ")");
-                    std::vector<float> k(static_cast<size_t>(n_pos * hd)), v = k, scores(static_cast<size_t>(n_group * n_pos));
+                    std::vector<float> k(static_cast<size_t>(n_pos * hd)), v = k,
+                                                                           scores(static_cast<size_t>(n_group * n_pos));
                     kv_gather(c.kv, layer, c.table.data(), head, k_begin, k_end, k.data(), v.data());
                     attn_query q = queries[i];
                     q.out = gathered[i].data();
