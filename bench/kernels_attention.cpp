@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_util.h"
+#include "common/timing.h"
 #include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "kernels/thread_pool.h"
@@ -21,8 +21,6 @@
 namespace {
 
 using namespace tandem;
-using bench::clock_type;
-using bench::seconds_since;
 
 constexpr int32_t k_block_size = 16, k_kv_heads = 8;
 
@@ -91,9 +89,9 @@ double time_pass(const cache& c, int32_t ctx, int32_t n_group, bool in_place, th
     };
     pass();  // warm-up
     double best = 1e30;
-    const auto start = clock_type::now();
+    const auto start = steady_clock::now();
     for (int i = 0; i < 3 || (i < 50 && seconds_since(start) < 1.0); ++i) {
-        const auto t0 = clock_type::now();
+        const auto t0 = steady_clock::now();
         pass();
         best = std::min(best, seconds_since(t0));  // the machine is shared: interference only adds time
     }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_util.h"
+#include "common/timing.h"
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
@@ -23,8 +23,6 @@
 namespace {
 
 using namespace tandem;
-using bench::clock_type;
-using bench::seconds_since;
 
 // Random bytes with sane f16 scales: the kernels' speed does not depend on the values.
 std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt19937& rng) {
@@ -62,9 +60,9 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
     for (int64_t n_rows : rows_list) {
         matmul(t, copies[0].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);  // warm-up
         std::vector<double> times;
-        const auto start = clock_type::now();
+        const auto start = steady_clock::now();
         while (times.size() < 5 || (seconds_since(start) < 0.4 && times.size() < 200)) {
-            const auto t0 = clock_type::now();
+            const auto t0 = steady_clock::now();
             matmul(t, copies[static_cast<size_t>(next)].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
             times.push_back(seconds_since(t0));
             next = (next + 1) % n_copies;

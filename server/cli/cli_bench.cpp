@@ -2,13 +2,13 @@
 // of decode steps of 1..16 rows (one row per sequence, as continuous batching runs them), and the
 // machine's memory bandwidth measured in the same run, with the fraction of the decode bound.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "common/timing.h"
 #include "engine/runner.h"
 #include "kernels/dispatch.h"
 #include "kernels/membw.h"
@@ -17,18 +17,12 @@
 namespace tandem {
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
 struct bench_options {
     std::string model;
     int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
     std::string kv_type = "f16";
     std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
 };
-
-double seconds_since(clock_type::time_point t) {
-    return std::chrono::duration<double>(clock_type::now() - t).count();
-}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -71,7 +65,7 @@ struct bench_rig {
             }
             plan.items.push_back({&s, s.n_computed, n_new, true});
         }
-        const auto t = clock_type::now();
+        const auto t = steady_clock::now();
         run->forward(plan);
         const double dt = seconds_since(t);
         for (auto& it : plan.items) it.seq->n_computed += it.n_new;

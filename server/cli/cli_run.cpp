@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/timing.h"
 #include "engine/engine.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/cli/commands.h"
@@ -24,7 +25,6 @@ struct run_options {
 };
 
 void run(const run_options& o) {
-    using clock = std::chrono::steady_clock;
     engine_config ec;
     ec.model_path = o.model;
     ec.n_threads = o.threads;
@@ -32,9 +32,9 @@ void run(const run_options& o) {
     ec.parallel = 1;
     ec.max_queue = 1;
     ec.kv_type = cli_kv_type(o.kv_type);
-    const auto t_load = clock::now();
+    const auto t_load = steady_clock::now();
     std::unique_ptr<engine> eng = engine::create(ec);
-    const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
+    const double load_s = seconds_since(t_load);
 
     completion_params p;
     p.prompt = eng->tok().encode(o.prompt, true, false);
@@ -48,7 +48,7 @@ void run(const run_options& o) {
     const size_t n_prompt = p.prompt.size();
     std::mutex mu;
     std::condition_variable cv;
-    const auto t_start = clock::now();
+    const auto t_start = steady_clock::now();
     submit_result r = eng->submit(std::move(p));
     if (!r.stream) throw error(r.message);
     r.stream->set_notify([&] {
@@ -56,7 +56,7 @@ void run(const run_options& o) {
         cv.notify_one();
     });
     utf8_stream text;
-    clock::time_point t_first{};
+    steady_clock::time_point t_first{};
     int32_t n_gen = 0;
     finish_reason why = finish_reason::stop;
     for (bool done = false; !done;) {
@@ -72,13 +72,13 @@ void run(const run_options& o) {
             done = true;
             continue;
         }
-        if (n_gen++ == 0) t_first = clock::now();
+        if (n_gen++ == 0) t_first = steady_clock::now();
         std::fputs(text.push(eng->tok().token_piece(ev->token)).c_str(), stdout);
         std::fflush(stdout);
     }
     std::fputs(text.flush().c_str(), stdout);
     std::fputs("\n", stdout);
-    const auto t_end = clock::now();
+    const auto t_end = steady_clock::now();
     const double ttft = std::chrono::duration<double>(t_first - t_start).count();
     const double gen_s = std::chrono::duration<double>(t_end - t_first).count();
     std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s, n_prompt,
