@@ -13,11 +13,13 @@ namespace tandem::cpu {
 // Activation rows quantized to 8 bits in 32-element blocks, in the encoding one ISA's int8 kernels
 // want (AVX-512: code + 128 as u8, scale repeated 8x per block to match the int32 lanes, except for
 // q4_K: signed codes, the 8 blocks of each super-block in its decoder's step order; AVX2: signed
-// code, one scale). Row r: codes q[r * n_pad ...], scales d[r * d_stride ...], s[r * s_stride + b] =
-// scale * sum of the signed codes of block b (for the mins of q4_K, always in block order).
-// Padding up to n_pad encodes zeros; d and s are zero up to their strides (whole groups of 8
+// code, one scale, which for K-quant weights is one scale per 256-element super-block, as llama.cpp's
+// q8_K, repeated in its 8 blocks, so that the kernel sums a super-block in integers). Row r: codes q[r * n_pad ...],
+// scales d[r * d_stride ...], s[r * s_stride + b] = scale * sum of the signed codes of block b (for the mins of q4_K,
+// always in block order). Padding up to n_pad encodes zeros; d and s are zero up to their strides (whole groups of 8
 // blocks). wt: the weight type the rows will meet.
-// (One scale per 64 elements was tried: no measurable gain here, and 2-5x the NMSE with outliers.)
+// (For the *_0 / *_1 types one scale per 64 elements was tried: no measurable gain, as their weight
+// scales still need a float step per 32 elements, and 2-5x the NMSE with outliers.)
 // Where the table asks for half_sums, h[r * h_stride + c] = scale * sum of the codes of elements
 // 16c..16c+15 (for q6_K, whose scales change every 16 elements), zero up to h_stride.
 struct act_q8 {

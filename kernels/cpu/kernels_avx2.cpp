@@ -26,32 +26,40 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(t);
 }
 
+// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int): their
+// activations take one scale per super-block, as llama.cpp's q8_K, stored in each of its 8 blocks.
+bool super_block_scale(dtype wt) {
+    return wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
+}
+
 void quantize_act(const float* x, const act_q8& a, int64_t r) {
     auto* q = reinterpret_cast<int8_t*>(a.q + r * a.n_pad);
     float* d = a.d + r * a.d_stride;
     float* s = a.s + r * a.s_stride;
     float* h = a.h + r * a.h_stride;
     const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
+    const int64_t per_scale = super_block_scale(a.wt) ? 8 : 1;  // blocks
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    for (int64_t b = 0; b < nb; ++b) {
-        __m256 v[4];
+    for (int64_t b0 = 0; b0 < nb; b0 += per_scale) {
+        const int64_t b1 = std::min(nb, b0 + per_scale);
         __m256 m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; ++j) {
-            v[j] = _mm256_loadu_ps(x + 32 * b + 8 * j);
-            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
-        }
+        for (int64_t i = 32 * b0; i < 32 * b1; i += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
         const float amax = hmax(m);
         const __m256 inv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-        __m256i i[4];
-        for (int j = 0; j < 4; ++j) i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
-        const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
-        d[b] = amax / 127.0f;
-        const int sum0 = hsum_i32(_mm256_add_epi32(i[0], i[1])), sum1 = hsum_i32(_mm256_add_epi32(i[2], i[3]));
-        s[b] = d[b] * static_cast<float>(sum0 + sum1);
-        h[2 * b] = d[b] * static_cast<float>(sum0);
-        h[2 * b + 1] = d[b] * static_cast<float>(sum1);
+        for (int64_t b = b0; b < b1; ++b) {
+            __m256i i[4];
+            for (int j = 0; j < 4; ++j)
+                i[j] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * b + 8 * j), inv));
+            const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
+            d[b] = amax / 127.0f;
+            const int sum0 = hsum_i32(_mm256_add_epi32(i[0], i[1])), sum1 = hsum_i32(_mm256_add_epi32(i[2], i[3]));
+            s[b] = d[b] * static_cast<float>(sum0 + sum1);
+            h[2 * b] = d[b] * static_cast<float>(sum0);
+            h[2 * b + 1] = d[b] * static_cast<float>(sum1);
+        }
     }
     std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (nb_pad - nb)));
     std::fill(d + nb, d + a.d_stride, 0.0f);
@@ -61,13 +69,16 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
 
 // ---- int8 matmul: weight decoders by group of 8 steps (256 elements) ----
 //
-// A decoder's group(row, g, nb, scales, step, mins) decodes steps [8g, 8g + 8) of a weight row:
-// scales(ws8) first, with the scales of the 8 steps (zero past the row's end), then step(j, w) per
-// step and mins(m8) last, if the type has mins: the output loses m8[j] * s[8g + j].
+// A decoder of the *_0 and *_1 types (float scales per 32 elements) has group(row, g, nb, scales,
+// step, mins), which decodes steps [8g, 8g + 8) of a weight row: scales(ws8) first, with the scales
+// of the 8 steps (zero past the row's end), then step(j, w) per step and mins(m8) last, if the type
+// has mins: the output loses m8[j] * s[8g + j]. row_q8 sums each step in floats.
+// A K-quant decoder (k_int_sums) has group(row, g, step) -> k_tail, which decodes super-block g:
+// step(j, w, sc16) per step, sc16 holding the step's integer sub-block scales (int16 lane k: those
+// of elements 2k, 2k + 1), then the tail: the super-block's float scale and its mins. row_q8_int sums
+// the whole super-block in integers, as the activations have one scale per super-block there.
 // Unsigned decoders give codes in [0, 63], which meet the signed activation codes directly in
-// maddubs; signed ones (q8_0) need the sign trick. q6_K, whose scales change every 16 elements,
-// calls step_scaled(j, w, ws) with a per-step scale vector instead of scales(), and its mins are
-// per 16 elements (half_mins).
+// maddubs; signed ones (q8_0) need the sign trick.
 
 inline __m256 scales8_f16(const uint16_t* h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
@@ -120,7 +131,7 @@ inline __m256i fifth_bits(const uint8_t* qh4) {
 }
 
 struct group_q8_0 {
-    static constexpr bool k_unsigned = false, k_step_scales = false;
+    static constexpr bool k_unsigned = false, k_int_sums = false;
     static constexpr int64_t k_group_bytes = 8 * sizeof(block_q8_0);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&&) {
@@ -135,7 +146,7 @@ struct group_q8_0 {
 // the block's own m (q4_1, q5_1); the mins are -m.
 template <class B, bool k_five_bits>
 struct group_small {
-    static constexpr bool k_unsigned = true, k_step_scales = false;
+    static constexpr bool k_unsigned = true, k_int_sums = false;
     static constexpr int64_t k_group_bytes = 8 * sizeof(B);
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&& mins) {
@@ -160,21 +171,32 @@ using group_q4_1 = group_small<block_q4_1, false>;
 using group_q5_0 = group_small<block_q5_0, true>;
 using group_q5_1 = group_small<block_q5_1, true>;
 
+// The float parts of a K-quant super-block: d scales the integer sum; the output loses
+// m[0][j] * s[8g + j] (mins per 32 elements, q4_K / q5_K) or, with k_half_mins (q6_K, per 16),
+// m[0][c] * h[16g + c] + m[1][c] * h[16g + 8 + c].
+struct k_tail {
+    float d;
+    __m256 m[2];
+};
+
+// sc16 for a step whose 32 elements share int16 scale lane j of s16 (lanes 0-7, both halves).
+inline __m256i scale_of_step(__m256i s16, int j) {
+    return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(static_cast<int16_t>((2 * j + 1) << 8 | 2 * j)));
+}
+
 // q4_K and q5_K: group g is super-block g; step j is sub-block j (low nibbles of qs[32c..] for
-// j = 2c, high for 2c + 1); q5_K adds bit j of qh[l] as the 5th bit of element l.
+// j = 2c, high for 2c + 1) with its 6-bit scale; q5_K adds bit j of qh[l] as the 5th bit of element l.
 template <class B, bool k_five_bits>
 struct group_k {
-    static constexpr bool k_unsigned = true, k_step_scales = false;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false;
     static constexpr int64_t k_group_bytes = sizeof(B);
-    template <class S, class F, class M>
-    static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&& mins) {
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
         uint64_t sc64, mn64;
         unpack_k_scales64(b.scales, sc64, mn64);
-        const auto bytes8 = [](uint64_t v) {
-            return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
-        };
-        scales(_mm256_mul_ps(_mm256_set1_ps(h2f(b.d)), bytes8(sc64)));
+        const __m256i s16 =
+            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc64))));
         const __m256i mask4 = _mm256_set1_epi8(0x0f);
         __m256i qh = _mm256_setzero_si256();
         if constexpr (k_five_bits) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
@@ -192,33 +214,34 @@ struct group_k {
                 lo = _mm256_or_si256(lo, fifth(2 * c));
                 hi = _mm256_or_si256(hi, fifth(2 * c + 1));
             }
-            step(2 * c, lo);
-            step(2 * c + 1, hi);
+            step(2 * c, lo, scale_of_step(s16, 2 * c));
+            step(2 * c + 1, hi, scale_of_step(s16, 2 * c + 1));
         }
-        mins(_mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), bytes8(mn64)));
+        const __m256 mins = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))));
+        return {h2f(b.d), {_mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), mins), _mm256_setzero_ps()}};
     }
 };
 using group_q4_k = group_k<block_q4_k, false>;
 using group_q5_k = group_k<block_q5_k, true>;
 
-// q6_K as unsigned 6-bit codes u: w = d * sc * (u - 32), scales per 16 elements, so each step has
-// its own scale vector (lanes 0-3: sc[2j], 4-7: sc[2j + 1]) and the mins, 32 * d * sc, meet the
+// q6_K as unsigned 6-bit codes u: w = d * sc * (u - 32) with a signed 8-bit scale per 16 elements,
+// so a step's sc16 holds two scales (elements 0-15, 16-31), and the mins, 32 * d * sc, meet the
 // activations' half sums.
 struct group_q6_k {
-    static constexpr bool k_unsigned = true, k_step_scales = true;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true;
     static constexpr int64_t k_group_bytes = sizeof(block_q6_k);
-    template <class S, class F, class M>
-    static void group(const uint8_t* row, int64_t g, int64_t, S&&, F&& step_scaled, M&& half_mins) {
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const block_q6_k& b = reinterpret_cast<const block_q6_k*>(row)[g];
         const __m256i mask4 = _mm256_set1_epi8(0x0f), mask30 = _mm256_set1_epi8(0x30);
-        const __m256 d = _mm256_set1_ps(h2f(b.d));
-        const auto sc8 = [&](int h) {
-            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h)))));
+        // The 8 scales of half h as int16, in both 128-bit lanes.
+        const auto sc16 = [&](int h) {
+            return _mm256_broadcastsi128_si256(
+                _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h))));
         };
-        const __m256 sc[2] = {sc8(0), sc8(1)};
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
+            const __m256i s16 = sc16(h);
             const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
             const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
@@ -230,25 +253,31 @@ struct group_q6_k {
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), mask30)};
 #pragma GCC unroll 4
             for (int j = 0; j < 4; ++j) {
-                // Scales 2j and 2j + 1 of this half, each over 4 lanes.
-                const __m256i idx =
-                    _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1);
-                step_scaled(4 * h + j, _mm256_or_si256(lo[j], hb[j]), _mm256_permutevar8x32_ps(sc[h], idx));
+                // Scale 2j of this half on elements 0-15 (low 128 bits), 2j + 1 on 16-31.
+                const __m256i pick =
+                    _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>((4 * j + 1) << 8 | 4 * j)),
+                                      _mm_set1_epi16(static_cast<int16_t>((4 * j + 3) << 8 | (4 * j + 2))));
+                step(4 * h + j, _mm256_or_si256(lo[j], hb[j]), _mm256_shuffle_epi8(s16, pick));
             }
         }
-        const __m256 k32 = _mm256_set1_ps(32.0f);
-        half_mins(_mm256_mul_ps(sc[0], k32), _mm256_mul_ps(sc[1], k32));
+        const float d = h2f(b.d);
+        const __m256 d32 = _mm256_set1_ps(32.0f * d);
+        const auto mins8 = [&](int h) {
+            return _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h)))));
+        };
+        return {d, {mins8(0), mins8(1)}};
     }
 };
 
-// One weight row against R activation rows. Per output the arithmetic is the same whatever R is
-// (same group scales product, dot, fma per step and mins per group): the basis of batch invariance.
+// One weight row against R activation rows, for the *_0 and *_1 types. Per output the arithmetic is
+// the same whatever R is (same group scales product, dot, fma per step and mins per group): the
+// basis of batch invariance.
 template <class D, int R>
 void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
     const int8_t* xq[R];
     const float* xd[R];
     const float* xs[R];
-    const float* xh[R];
     // Each group sums into a fresh t[r] (from zero), so the dependency chains of consecutive groups
     // overlap; acc[r] takes one add per group.
     __m256 acc[R];
@@ -256,7 +285,6 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
         xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
         xd[r] = a.d + (r0 + r) * a.d_stride;
         xs[r] = a.s + (r0 + r) * a.s_stride;
-        xh[r] = a.h + (r0 + r) * a.h_stride;
         acc[r] = _mm256_setzero_ps();
     }
     const __m256i ones = _mm256_set1_epi16(1);
@@ -274,46 +302,68 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xd[r] + k0)));
         };
-        // The integer dot of step j of row r with weight codes w.
-        auto dot = [&](int r, int64_t j, __m256i w, __m256i aw) {
-            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
-            if constexpr (D::k_unsigned) return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
-            return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
-        };
         auto step = [&](int64_t j, __m256i w) {
             const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                const __m256 v = _mm256_cvtepi32_ps(dot(r, j, w, aw)), p = _mm256_broadcast_ss(&prod[r][j]);
-                t[r] = _mm256_fmadd_ps(v, p, t[r]);
-            }
-        };
-        auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
-            const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) {
-                const __m256 v = _mm256_cvtepi32_ps(dot(r, j, w, aw));
-                const __m256 p = _mm256_mul_ps(ws, _mm256_broadcast_ss(xd[r] + k0 + j));
-                t[r] = _mm256_fmadd_ps(v, p, t[r]);
+                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
+                const __m256i p16 =
+                    D::k_unsigned ? _mm256_maddubs_epi16(w, x) : _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
+                const __m256 v = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+                t[r] = _mm256_fmadd_ps(v, _mm256_broadcast_ss(&prod[r][j]), t[r]);
             }
         };
         auto mins = [&](__m256 m8) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) t[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), t[r]);
         };
-        // The mins of 16 half blocks (q6_K), against the activations' half sums.
-        auto half_mins = [&](__m256 m_lo, __m256 m_hi) {
+        D::group(w, g, nb, scales, step, mins);
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_add_ps(acc[r], t[r]);
+    }
+    for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
+}
+
+// One weight row against R activation rows, for the K-quants: each super-block's steps are summed in
+// int32 (codes times sub-block scales, exact), then scaled once by the weight's d times the
+// activation's super-block scale. Per output the arithmetic is the same whatever R is.
+template <class D, int R>
+void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xm[R];  // the activation sums the mins meet: per block, or per half block (k_half_mins)
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) {
+        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        xm[r] = D::k_half_mins ? a.h + (r0 + r) * a.h_stride : a.s + (r0 + r) * a.s_stride;
+        acc[r] = _mm256_setzero_ps();
+    }
+    for (int64_t g = 0; g < nb / 8; ++g) {
+        for (int64_t off = 0; off < D::k_group_bytes; off += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(w + g * D::k_group_bytes + off) + k_prefetch_bytes, _MM_HINT_T0);
+        }
+        const int64_t k0 = 8 * g;
+        __m256i isum[R];
+        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+        const k_tail tail = D::group(w, g, [&](int j, __m256i wq, __m256i sc16) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                t[r] = _mm256_fnmadd_ps(m_lo, _mm256_loadu_ps(xh[r] + 2 * k0), t[r]);
-                t[r] = _mm256_fnmadd_ps(m_hi, _mm256_loadu_ps(xh[r] + 2 * k0 + 8), t[r]);
+                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
+                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wq, x), sc16));
             }
-        };
-        if constexpr (D::k_step_scales)
-            D::group(w, g, nb, scales, step_scaled, half_mins);
-        else
-            D::group(w, g, nb, scales, step, mins);
-        for (int r = 0; r < R; ++r) acc[r] = _mm256_add_ps(acc[r], t[r]);
+        });
+        const __m256 d = _mm256_set1_ps(tail.d);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            acc[r] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, _mm256_broadcast_ss(xd[r] + k0)), acc[r]);
+            if constexpr (D::k_half_mins) {
+                acc[r] = _mm256_fnmadd_ps(tail.m[0], _mm256_loadu_ps(xm[r] + 2 * k0), acc[r]);
+                acc[r] = _mm256_fnmadd_ps(tail.m[1], _mm256_loadu_ps(xm[r] + 2 * k0 + 8), acc[r]);
+            } else {
+                acc[r] = _mm256_fnmadd_ps(tail.m[0], _mm256_loadu_ps(xm[r] + k0), acc[r]);
+            }
+        }
     }
     for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
 }
@@ -347,6 +397,14 @@ bool has_q8(dtype wt) {
     return with_decoder(wt, [](auto) {});
 }
 
+template <class D, int R>
+void weight_row(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    if constexpr (D::k_int_sums)
+        row_q8_int<D, R>(w, nb, a, r0, y, n_out);
+    else
+        row_q8<D, R>(w, nb, a, r0, y, n_out);
+}
+
 template <class D>
 void matmul_rows(const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                  int64_t n_rows, float* y) {
@@ -360,16 +418,16 @@ void matmul_rows(const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_
                 float* yo = y + r0 * n_out + o;
                 switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
                     case 1:
-                        row_q8<D, 1>(wr, nb, a, r0, yo, n_out);
+                        weight_row<D, 1>(wr, nb, a, r0, yo, n_out);
                         break;
                     case 2:
-                        row_q8<D, 2>(wr, nb, a, r0, yo, n_out);
+                        weight_row<D, 2>(wr, nb, a, r0, yo, n_out);
                         break;
                     case 3:
-                        row_q8<D, 3>(wr, nb, a, r0, yo, n_out);
+                        weight_row<D, 3>(wr, nb, a, r0, yo, n_out);
                         break;
                     default:
-                        row_q8<D, 4>(wr, nb, a, r0, yo, n_out);
+                        weight_row<D, 4>(wr, nb, a, r0, yo, n_out);
                         break;
                 }
             }
@@ -496,30 +554,41 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
         __m256i codes[8];
         __m256 scale[8];
         alignas(32) float mins[16] = {};  // per 16 elements
-        __m256 ws8 = _mm256_setzero_ps();
         int64_t n_steps = 0;
-        auto scales = [&](__m256 s) { ws8 = s; };
-        auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
+        const auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
             codes[j] = w;
             scale[j] = ws;
             n_steps = j + 1;
         };
-        auto step = [&](int64_t j, __m256i w) {
-            step_scaled(j, w, _mm256_permutevar8x32_ps(ws8, _mm256_set1_epi32(static_cast<int>(j))));
-        };
-        auto mins8 = [&](__m256 m8) {
-            alignas(32) float m[8];
-            _mm256_store_ps(m, m8);
-            for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
-        };
-        auto half_mins = [&](__m256 m_lo, __m256 m_hi) {
-            _mm256_store_ps(mins, m_lo);
-            _mm256_store_ps(mins + 8, m_hi);
-        };
-        if constexpr (D::k_step_scales)
-            D::group(row, g, nb, scales, step_scaled, half_mins);
-        else
+        if constexpr (D::k_int_sums) {
+            // Step j's scale on elements 4i..4i+3 is d times sc16 lanes 2i and 2i + 1 (equal): d / 2
+            // times their sum, exactly d * sc in one rounding.
+            const auto step = [&](int j, __m256i w, __m256i sc16) {
+                step_scaled(j, w, _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, _mm256_set1_epi16(1))));
+            };
+            const k_tail tail = D::group(row, g, step);
+            for (int64_t j = 0; j < n_steps; ++j) scale[j] = _mm256_mul_ps(scale[j], _mm256_set1_ps(0.5f * tail.d));
+            if constexpr (D::k_half_mins) {
+                _mm256_store_ps(mins, tail.m[0]);
+                _mm256_store_ps(mins + 8, tail.m[1]);
+            } else {
+                alignas(32) float m[8];
+                _mm256_store_ps(m, tail.m[0]);
+                for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
+            }
+        } else {
+            __m256 ws8 = _mm256_setzero_ps();
+            const auto scales = [&](__m256 s) { ws8 = s; };
+            const auto step = [&](int64_t j, __m256i w) {
+                step_scaled(j, w, _mm256_permutevar8x32_ps(ws8, _mm256_set1_epi32(static_cast<int>(j))));
+            };
+            const auto mins8 = [&](__m256 m8) {
+                alignas(32) float m[8];
+                _mm256_store_ps(m, m8);
+                for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
+            };
             D::group(row, g, nb, scales, step, mins8);
+        }
         for (int64_t j = 0; j < n_steps; ++j)
             store_step(y + 256 * g + 32 * j, codes[j], scale[j], mins[2 * j], mins[2 * j + 1]);
     }
