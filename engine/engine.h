@@ -61,6 +61,10 @@ struct stream_event {
     std::string error;                           // for done with reason error
     int32_t n_prompt = 0;                        // for done: usage
     int32_t n_generated = 0;
+    // For done, timed by the engine as it produced the tokens (not as a reader drained them):
+    // submit to the first token, and the first token to the last.
+    double first_token_seconds = 0;
+    double generation_seconds = 0;
 };
 
 // Filled by the engine thread, drained by the HTTP side. Thread-safe.

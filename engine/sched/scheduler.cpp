@@ -23,6 +23,10 @@ void scheduler::finish(sequence& s, finish_reason why, const std::string& messag
     ev.error = message;
     ev.n_prompt = s.n_prompt;
     ev.n_generated = s.n_generated();
+    if (ev.n_generated > 0) {
+        ev.first_token_seconds = std::chrono::duration<double>(s.first_token_at - s.submitted_at).count();
+        ev.generation_seconds = std::chrono::duration<double>(s.last_token_at - s.first_token_at).count();
+    }
     s.stream->push(std::move(ev));
 }
 
@@ -149,6 +153,8 @@ void scheduler::update(const step_plan& plan, std::vector<sampled>& tokens) {
         TANDEM_CHECK(next < tokens.size());
         sampled& t = tokens[next++];
         s.tokens.push_back(t.token);
+        s.last_token_at = steady_clock::now();
+        if (s.n_generated() == 1) s.first_token_at = s.last_token_at;
         stream_event ev;
         ev.token = t.token;
         ev.logprob = t.logprob;

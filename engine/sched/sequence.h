@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/timing.h"
 #include "engine/engine.h"
 #include "engine/sample/sampler.h"
 
@@ -23,6 +24,8 @@ struct sequence {
     std::shared_ptr<request_stream> stream;
     int64_t admitted_at = -1;  // admission order; the newest running sequence is preempted first
     int32_t n_preempted = 0;
+    steady_clock::time_point submitted_at = steady_clock::now();
+    steady_clock::time_point first_token_at{}, last_token_at{};  // when they were sampled
 
     int32_t n_generated() const { return static_cast<int32_t>(tokens.size()) - n_prompt; }
 };

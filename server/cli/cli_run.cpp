@@ -48,7 +48,6 @@ void run(const run_options& o) {
     const size_t n_prompt = p.prompt.size();
     std::mutex mu;
     std::condition_variable cv;
-    const auto t_start = steady_clock::now();
     submit_result r = eng->submit(std::move(p));
     if (!r.stream) throw error(r.message);
     r.stream->set_notify([&] {
@@ -56,9 +55,7 @@ void run(const run_options& o) {
         cv.notify_one();
     });
     utf8_stream text;
-    steady_clock::time_point t_first{};
-    int32_t n_gen = 0;
-    finish_reason why = finish_reason::stop;
+    stream_event end;
     for (bool done = false; !done;) {
         std::optional<stream_event> ev;
         {
@@ -67,24 +64,23 @@ void run(const run_options& o) {
         }
         if (!ev) continue;
         if (ev->what == stream_event::kind::done) {
-            why = ev->reason;
-            if (why == finish_reason::error) throw error(ev->error);
+            if (ev->reason == finish_reason::error) throw error(ev->error);
+            end = std::move(*ev);
             done = true;
             continue;
         }
-        if (n_gen++ == 0) t_first = steady_clock::now();
         std::fputs(text.push(eng->tok().token_piece(ev->token)).c_str(), stdout);
         std::fflush(stdout);
     }
     std::fputs(text.flush().c_str(), stdout);
     std::fputs("\n", stdout);
-    const auto t_end = steady_clock::now();
-    const double ttft = std::chrono::duration<double>(t_first - t_start).count();
-    const double gen_s = std::chrono::duration<double>(t_end - t_first).count();
+    // The engine's own times: this thread may drain a burst of tokens long after they were made.
+    const double ttft = end.first_token_seconds, gen_s = end.generation_seconds;
     std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s, n_prompt,
                  ttft * 1e3, ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0);
-    std::fprintf(stderr, "generated %d tokens, %.1f tok/s | finish: %s\n", n_gen,
-                 n_gen > 1 && gen_s > 0 ? (n_gen - 1) / gen_s : 0.0, why == finish_reason::length ? "length" : "stop");
+    std::fprintf(stderr, "generated %d tokens, %.1f tok/s | finish: %s\n", end.n_generated,
+                 end.n_generated > 1 && gen_s > 0 ? (end.n_generated - 1) / gen_s : 0.0,
+                 end.reason == finish_reason::length ? "length" : "stop");
     eng->shutdown();
 }
 

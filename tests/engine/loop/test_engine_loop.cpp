@@ -1,13 +1,18 @@
 // The engine thread and its request streams: a full stream pauses its request, and the reader's
 // pop resumes it (the engine is woken, not left to its idle_wake_ms safety net); a reader that
-// takes one event at a time still gets llama.cpp's greedy continuation, every token in order.
+// takes one event at a time still gets llama.cpp's greedy continuation, every token in order; the
+// done event's times are the engine's, whenever the reader comes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/timing.h"
 #include "engine/engine.h"
 #include "tests/models/harness.h"
 
@@ -88,6 +93,46 @@ TEST(EngineLoop, ReaderOfAOneEventStreamGetsTheGreedyContinuation) {
         }
     }
     EXPECT_EQ(got, want);
+    eng->shutdown();
+}
+
+TEST(EngineLoop, DoneEventTimesTheTokensWhenTheEngineMadeThem) {
+    engine_config cfg;
+    cfg.model_path = shared_path("models/stories260K.gguf");
+    cfg.n_threads = 2;
+    cfg.stream_capacity = 64;  // room for every event: the request never waits for the reader
+    std::unique_ptr<engine> eng = engine::create(cfg);
+
+    completion_params params;
+    params.prompt = {1, 403, 407, 261};
+    params.sampling.temperature = 0;
+    params.max_tokens = 16;
+    params.ignore_eos = true;
+    const auto t_submit = steady_clock::now();
+    submit_result r = eng->submit(params);
+    ASSERT_TRUE(r.stream) << r.message;
+    // A reader that comes late drains every token at once; the times must not be its own.
+    const double reader_delay = 1.0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(reader_delay));
+    int n_tokens = 0;
+    std::optional<stream_event> end;
+    while (!end) {
+        std::optional<stream_event> ev = r.stream->pop();
+        if (!ev)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        else if (ev->what == stream_event::kind::token)
+            ++n_tokens;
+        else
+            end = std::move(ev);
+    }
+    const double wall = seconds_since(t_submit);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->n_generated, 16);
+    EXPECT_EQ(n_tokens, 16);
+    EXPECT_GT(end->first_token_seconds, 0.0);
+    EXPECT_LT(end->first_token_seconds, reader_delay) << "timed by the reader, not the engine";
+    EXPECT_GT(end->generation_seconds, 0.0) << "15 tokens after the first take time";
+    EXPECT_LE(end->first_token_seconds + end->generation_seconds, wall);
     eng->shutdown();
 }
 
