@@ -594,6 +594,32 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
     }
 }
 
+// Stores 32 signed codes (values in [-128, 127]) times d: y = d * code, one rounding, as the reference.
+inline void store_block(float* y, __m128i lo16, __m128i hi16, __m256 d) {
+    const __m128i c[4] = {lo16, _mm_srli_si128(lo16, 8), hi16, _mm_srli_si128(hi16, 8)};
+    for (int i = 0; i < 4; ++i)
+        _mm256_storeu_ps(y + 8 * i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c[i])), d));
+}
+
+// The KV cache's quantized types, block by block (each block's scale is uniform over its 32
+// elements, so the group decoders' per-lane scale shuffles are not needed).
+void dequantize_q8_0(const block_q8_0* b, int64_t nb, float* y) {
+    for (int64_t i = 0; i < nb; ++i, y += 32) {
+        const __m128i* q = reinterpret_cast<const __m128i*>(b[i].qs);
+        store_block(y, _mm_loadu_si128(q), _mm_loadu_si128(q + 1), _mm256_set1_ps(h2f(b[i].d)));
+    }
+}
+
+void dequantize_q4_0(const block_q4_0* b, int64_t nb, float* y) {
+    const __m128i mask4 = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    for (int64_t i = 0; i < nb; ++i, y += 32) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+        const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, mask4), eight);
+        const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask4), eight);
+        store_block(y, lo, hi, _mm256_set1_ps(h2f(b[i].d)));
+    }
+}
+
 bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     const auto* p = static_cast<const uint8_t*>(src);
     switch (t) {
@@ -603,6 +629,10 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
             for (; i < n; ++i) dst[i] = load_w1(t, p, i);
             return true;
         }
+        case dtype::q8_0:
+            return dequantize_q8_0(static_cast<const block_q8_0*>(src), n / 32, dst), true;
+        case dtype::q4_0:
+            return dequantize_q4_0(static_cast<const block_q4_0*>(src), n / 32, dst), true;
         case dtype::q4_1:  // code * d + m rounds twice in the reference: no fused decode can match it
         case dtype::q5_1:
             return false;
