@@ -7,8 +7,12 @@ namespace tandem {
 
 using steady_clock = std::chrono::steady_clock;
 
+inline double seconds_between(steady_clock::time_point t0, steady_clock::time_point t1) {
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
 inline double seconds_since(steady_clock::time_point t0) {
-    return std::chrono::duration<double>(steady_clock::now() - t0).count();
+    return seconds_between(t0, steady_clock::now());
 }
 
 }  // namespace tandem

@@ -62,7 +62,7 @@ struct stream_event {
     int32_t n_prompt = 0;                        // for done: usage
     int32_t n_generated = 0;
     // For done, timed by the engine as it produced the tokens (not as a reader drained them):
-    // submit to the first token, and the first token to the last.
+    // submit to the first token, and the first token to the last; both 0 when no token was made.
     double first_token_seconds = 0;
     double generation_seconds = 0;
 };

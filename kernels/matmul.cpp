@@ -87,6 +87,11 @@ const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtyp
 
 }  // namespace
 
+int64_t matmul_act_block(dtype wt) {
+    const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt);
+    return k ? k->act_block(wt) : 0;
+}
+
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
             thread_pool& pool) {
     TANDEM_CHECK(n_out >= 0 && n_in >= 0 && n_rows >= 0);

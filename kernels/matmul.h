@@ -16,4 +16,9 @@ namespace tandem {
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
             thread_pool& pool);
 
+// How many consecutive activation elements share one 8-bit scale when matmul meets weights of type wt
+// at the active dispatch level (llama.cpp's q8_0 / q8_K: 32, or 256 for the K-quants at AVX2), or 0
+// where it computes in f32 (float weights, or the scalar level).
+int64_t matmul_act_block(dtype wt);
+
 }  // namespace tandem

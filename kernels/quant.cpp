@@ -1,6 +1,7 @@
 // Dispatch of the row codecs: SIMD fast paths where the active level has one, the reference otherwise.
 #include "kernels/quant.h"
 
+#include "common/check.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -21,6 +22,7 @@ const kernel_table* kernels_for(cpu_level level) {
 }  // namespace cpu
 
 void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
+    TANDEM_CHECK(n >= 0 && n % dtype_info_of(t).block_elems == 0);
     const cpu::kernel_table* k = cpu::kernels_for(cpu_level_active());
     if (k && k->dequantize(t, src, dst, n)) return;
     ref::dequantize_row(t, src, dst, n);

@@ -24,8 +24,8 @@ void scheduler::finish(sequence& s, finish_reason why, const std::string& messag
     ev.n_prompt = s.n_prompt;
     ev.n_generated = s.n_generated();
     if (ev.n_generated > 0) {
-        ev.first_token_seconds = std::chrono::duration<double>(s.first_token_at - s.submitted_at).count();
-        ev.generation_seconds = std::chrono::duration<double>(s.last_token_at - s.first_token_at).count();
+        ev.first_token_seconds = seconds_between(s.submitted_at, s.first_token_at);
+        ev.generation_seconds = seconds_between(s.first_token_at, s.last_token_at);
     }
     s.stream->push(std::move(ev));
 }

@@ -1,5 +1,6 @@
 // The engine thread's state of one request. Requests cross module boundaries as integer ids;
-// only the scheduler and the engine thread touch these.
+// only the scheduler and the engine thread touch these (after submit() builds one and hands it over
+// under the inbox lock).
 #pragma once
 
 #include <cstdint>

@@ -50,6 +50,7 @@ struct kernel_table {
     bool half_sums;            // quantize_act fills act_q8::h
     bool (*has_q8)(dtype wt);  // weight types with an int8 kernel (activations through quantize_act)
     void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
+    int64_t (*act_block)(dtype wt);  // elements that share one activation scale, for weights of type wt
     // y[r * n_out + o] = W[o] . x_r for o in [o_begin, o_end), r < n_rows; W rows of row_bytes.
     void (*matmul_q8)(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, int64_t o_end, int64_t n_out,
                       const act_q8& a, int64_t n_rows, float* y);

@@ -32,6 +32,10 @@ bool super_block_scale(dtype wt) {
     return wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
 }
 
+int64_t act_block(dtype wt) {
+    return super_block_scale(wt) ? 256 : 32;
+}
+
 void quantize_act(const float* x, const act_q8& a, int64_t r) {
     auto* q = reinterpret_cast<int8_t*>(a.q + r * a.n_pad);
     float* d = a.d + r * a.d_stride;
@@ -234,11 +238,10 @@ struct group_q6_k {
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const block_q6_k& b = reinterpret_cast<const block_q6_k*>(row)[g];
         const __m256i mask4 = _mm256_set1_epi8(0x0f), mask30 = _mm256_set1_epi8(0x30);
-        // The 8 scales of half h as int16, in both 128-bit lanes.
-        const auto sc16 = [&](int h) {
-            return _mm256_broadcastsi128_si256(
-                _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h))));
-        };
+        // The 16 signed scales; those of half h as int16, in both 128-bit lanes.
+        const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+        const __m128i sc_half[2] = {sc, _mm_srli_si128(sc, 8)};
+        const auto sc16 = [&](int h) { return _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc_half[h])); };
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
             const __m256i s16 = sc16(h);
@@ -263,8 +266,7 @@ struct group_q6_k {
         const float d = h2f(b.d);
         const __m256 d32 = _mm256_set1_ps(32.0f * d);
         const auto mins8 = [&](int h) {
-            return _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales + 8 * h)))));
+            return _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc_half[h])));
         };
         return {d, {mins8(0), mins8(1)}};
     }
@@ -324,10 +326,11 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 }
 
 // One weight row against R activation rows, for the K-quants: each super-block's steps are summed in
-// int32 (codes times sub-block scales, exact), then scaled once by the weight's d times the
+// int32 (codes times sub-block scales, exact in int32), then scaled once by the weight's d times the
 // activation's super-block scale. Per output the arithmetic is the same whatever R is.
 template <class D, int R>
 void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    static_assert(D::k_unsigned, "maddubs takes the weight codes as its unsigned operand: no sign trick here");
     const int8_t* xq[R];
     const float* xd[R];
     const float* xm[R];  // the activation sums the mins meet: per block, or per half block (k_half_mins)
@@ -555,16 +558,21 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
         __m256 scale[8];
         alignas(32) float mins[16] = {};  // per 16 elements
         int64_t n_steps = 0;
-        const auto step_scaled = [&](int64_t j, __m256i w, __m256 ws) {
+        const auto put_step = [&](int64_t j, __m256i w, __m256 ws) {
             codes[j] = w;
             scale[j] = ws;
             n_steps = j + 1;
+        };
+        const auto mins_per_step = [&](__m256 m8) {  // both halves of step j lose m8[j]
+            alignas(32) float m[8];
+            _mm256_store_ps(m, m8);
+            for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
         };
         if constexpr (D::k_int_sums) {
             // Step j's scale on elements 4i..4i+3 is d times sc16 lanes 2i and 2i + 1 (equal): d / 2
             // times their sum, exactly d * sc in one rounding.
             const auto step = [&](int j, __m256i w, __m256i sc16) {
-                step_scaled(j, w, _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, _mm256_set1_epi16(1))));
+                put_step(j, w, _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, _mm256_set1_epi16(1))));
             };
             const k_tail tail = D::group(row, g, step);
             for (int64_t j = 0; j < n_steps; ++j) scale[j] = _mm256_mul_ps(scale[j], _mm256_set1_ps(0.5f * tail.d));
@@ -572,22 +580,15 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
                 _mm256_store_ps(mins, tail.m[0]);
                 _mm256_store_ps(mins + 8, tail.m[1]);
             } else {
-                alignas(32) float m[8];
-                _mm256_store_ps(m, tail.m[0]);
-                for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
+                mins_per_step(tail.m[0]);
             }
         } else {
             __m256 ws8 = _mm256_setzero_ps();
             const auto scales = [&](__m256 s) { ws8 = s; };
             const auto step = [&](int64_t j, __m256i w) {
-                step_scaled(j, w, _mm256_permutevar8x32_ps(ws8, _mm256_set1_epi32(static_cast<int>(j))));
+                put_step(j, w, _mm256_permutevar8x32_ps(ws8, _mm256_set1_epi32(static_cast<int>(j))));
             };
-            const auto mins8 = [&](__m256 m8) {
-                alignas(32) float m[8];
-                _mm256_store_ps(m, m8);
-                for (int j = 0; j < 8; ++j) mins[2 * j] = mins[2 * j + 1] = m[j];
-            };
-            D::group(row, g, nb, scales, step, mins8);
+            D::group(row, g, nb, scales, step, mins_per_step);
         }
         for (int64_t j = 0; j < n_steps; ++j)
             store_step(y + 256 * g + 32 * j, codes[j], scale[j], mins[2 * j], mins[2 * j + 1]);
@@ -644,7 +645,7 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,
+    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,    act_block,
                                     matmul_q8,       has_float, matmul_float, dequantize, avx2_attention()};
     return &table;
 }

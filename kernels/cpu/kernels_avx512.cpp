@@ -36,6 +36,10 @@ inline int64_t q4k_act_pos(int64_t j) {
     return (j & 4) | ((j & 1) << 1) | ((j >> 1) & 1);
 }
 
+int64_t act_block(dtype) {
+    return 32;
+}
+
 void quantize_act(const float* x, const act_q8& a, int64_t r) {
     uint8_t* q = a.q + r * a.n_pad;
     float* d = a.d + r * a.d_stride;
@@ -563,8 +567,9 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const kernel_table* avx512_kernels() {
-    static const kernel_table table{cpu_level::avx512, 8,          false,  has_q8, quantize_act, matmul_q8, has_float,
-                                    matmul_float,      dequantize, nullptr};  // attention: AVX2's
+    static const kernel_table table{
+        cpu_level::avx512, 8,         false,        has_q8,     quantize_act, act_block,
+        matmul_q8,         has_float, matmul_float, dequantize, nullptr};  // attention: AVX2's
     return &table;
 }
 

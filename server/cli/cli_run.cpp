@@ -76,11 +76,14 @@ void run(const run_options& o) {
     std::fputs("\n", stdout);
     // The engine's own times: this thread may drain a burst of tokens long after they were made.
     const double ttft = end.first_token_seconds, gen_s = end.generation_seconds;
-    std::fprintf(stderr, "load %.2f s | prompt %zu tokens, first token after %.1f ms (%.1f tok/s) | ", load_s, n_prompt,
-                 ttft * 1e3, ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0);
-    std::fprintf(stderr, "generated %d tokens, %.1f tok/s | finish: %s\n", end.n_generated,
-                 end.n_generated > 1 && gen_s > 0 ? (end.n_generated - 1) / gen_s : 0.0,
-                 end.reason == finish_reason::length ? "length" : "stop");
+    std::fprintf(stderr, "load %.2f s | prompt %zu tokens, ", load_s, n_prompt);
+    if (end.n_generated == 0)
+        std::fprintf(stderr, "no tokens generated");
+    else
+        std::fprintf(stderr, "first token after %.1f ms (%.1f tok/s) | generated %d tokens, %.1f tok/s", ttft * 1e3,
+                     ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0, end.n_generated,
+                     end.n_generated > 1 && gen_s > 0 ? (end.n_generated - 1) / gen_s : 0.0);
+    std::fprintf(stderr, " | finish: %s\n", end.reason == finish_reason::length ? "length" : "stop");
     eng->shutdown();
 }
 

@@ -1,7 +1,13 @@
 // The scheduler driven without a model (vLLM style): plans are checked by hand, and "runner
 // outputs" are tokens the test chooses. Covers chunked prefill under a token budget, admission
-// limits, preemption of the newest sequence when KV blocks run out, abort, and finish reasons.
+// limits, preemption of the newest sequence when KV blocks run out, abort, finish reasons, and the
+// done event's times.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/timing.h"
 
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/sched/scheduler.h"
@@ -184,6 +190,41 @@ TEST(scheduler, out_of_blocks_preempts_the_newest_and_recomputes_it_later) {
     EXPECT_EQ(ev_new.back().n_generated, 12);  // nothing accepted is lost by preemption
     EXPECT_EQ(ev_new.size(), 13u);             // 12 tokens streamed once each, then done
     EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
+}
+
+TEST(scheduler, done_event_times_the_first_and_last_tokens_across_a_preemption) {
+    rig r(6, 4, 100, 64);  // as above: the newer sequence is preempted and recomputed
+    const auto t_add = steady_clock::now();
+    r.add(8, 12);
+    auto s = r.add(8, 12, 50);
+    std::vector<stream_event> ev;
+    double first_seen = -1;  // seconds from add to the step that streamed the first token
+    for (int i = 0; i < 40 && (r.sched.n_running() + r.sched.n_waiting()) > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        r.step();
+        for (stream_event& e : drain(*s)) ev.push_back(std::move(e));
+        if (first_seen < 0 && !ev.empty()) first_seen = seconds_since(t_add);
+    }
+    const double wall = seconds_since(t_add);
+    ASSERT_GE(r.sched.n_preemptions(), 1);
+    ASSERT_EQ(ev.size(), 13u);
+    const stream_event& done = ev.back();
+    EXPECT_GT(done.first_token_seconds, 0.0);
+    EXPECT_LE(done.first_token_seconds, first_seen) << "the first token's time was taken again later";
+    EXPECT_GE(done.generation_seconds, 11 * 0.002) << "11 more steps, each after a 2 ms pause";
+    EXPECT_LE(done.first_token_seconds + done.generation_seconds, wall);
+}
+
+TEST(scheduler, a_request_ended_before_its_first_token_reports_no_times) {
+    rig r(64, 4, 100);
+    auto a = r.add(10, 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(r.sched.abort(1));
+    const auto ev = drain(*a);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].n_generated, 0);
+    EXPECT_EQ(ev[0].first_token_seconds, 0.0);
+    EXPECT_EQ(ev[0].generation_seconds, 0.0);
 }
 
 TEST(scheduler, abort_frees_blocks_and_ends_the_stream) {
