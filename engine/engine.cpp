@@ -58,6 +58,11 @@ class engine_impl final : public engine {
                         std::to_string(summary_.n_ctx);
             return r;
         }
+        if (params.max_tokens == 0 || params.max_tokens < -1) {
+            r.err = submit_error::invalid;
+            r.message = "max_tokens must be -1 or at least 1, got " + std::to_string(params.max_tokens);
+            return r;
+        }
         for (int32_t t : params.prompt) {
             if (t < 0 || t >= summary_.n_vocab) {
                 r.err = submit_error::invalid;

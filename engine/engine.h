@@ -44,7 +44,7 @@ struct engine_config {
 struct completion_params {
     std::vector<int32_t> prompt;
     sampling_params sampling;
-    int32_t max_tokens = -1;  // -1: until the context ends
+    int32_t max_tokens = -1;  // -1: until the context ends; else at least 1
     int32_t n_logprobs = -1;  // -1: no logprobs; 0..20: chosen token plus this many alternatives
     bool ignore_eos = false;
 };

@@ -1,5 +1,6 @@
 // `tandem run`: one prompt through the engine (the same scheduler the server uses); the
 // continuation streams to stdout as text, timings go to stderr.
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -100,7 +101,15 @@ void cli_add_run(CLI::App& app) {
     auto o = std::make_shared<run_options>();
     cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
     cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
-    cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context ends)");
+    cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context ends)")
+        ->check(CLI::Validator(
+            [](const std::string& v) {
+                int n = 0;
+                const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                const bool ok = ec == std::errc() && end == v.data() + v.size() && (n == -1 || n >= 1);
+                return ok ? std::string() : "expected -1 or a count of at least 1, got '" + v + "'";
+            },
+            "-1|N>=1"));
     cmd->add_option("--temp", o->temp, "Temperature (0: greedy)")->check(CLI::Range(0.0f, 100.0f));
     cmd->add_option("--top-k", o->top_k, "Top-k (0: off)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--top-p", o->top_p, "Top-p (1: off)")->check(CLI::Range(0.0f, 1.0f));

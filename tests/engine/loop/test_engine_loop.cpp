@@ -136,5 +136,32 @@ TEST(EngineLoop, DoneEventTimesTheTokensWhenTheEngineMadeThem) {
     eng->shutdown();
 }
 
+TEST(EngineLoop, SubmitRefusesWhatItCannotServe) {
+    engine_config cfg;
+    cfg.model_path = shared_path("models/stories260K.gguf");
+    cfg.n_threads = 1;
+    std::unique_ptr<engine> eng = engine::create(cfg);
+    const auto submit = [&](std::vector<int32_t> prompt, int32_t max_tokens) {
+        completion_params p;
+        p.prompt = std::move(prompt);
+        p.max_tokens = max_tokens;
+        return eng->submit(p);
+    };
+    for (int32_t max_tokens : {0, -2}) {
+        const submit_result r = submit({1, 403}, max_tokens);
+        EXPECT_EQ(r.err, submit_error::invalid) << max_tokens;
+        EXPECT_FALSE(r.stream) << max_tokens;
+        EXPECT_NE(r.message.find("max_tokens"), std::string::npos) << r.message;
+    }
+    const submit_result bad_id = submit({1, 512}, 4);  // the vocabulary has 512 tokens
+    EXPECT_EQ(bad_id.err, submit_error::invalid);
+    EXPECT_NE(bad_id.message.find("out of range"), std::string::npos) << bad_id.message;
+    for (int32_t max_tokens : {-1, 1}) {
+        const submit_result ok = submit({1, 403}, max_tokens);
+        EXPECT_TRUE(ok.stream) << max_tokens << ": " << ok.message;
+    }
+    eng->shutdown();
+}
+
 }  // namespace
 }  // namespace tandem
