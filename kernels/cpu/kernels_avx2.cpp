@@ -272,6 +272,13 @@ struct group_q6_k {
     }
 };
 
+// The hardware prefetcher stops at 4 KiB pages (mmapped weights): fetch ahead of group g explicitly.
+template <class D>
+inline void prefetch_group(const uint8_t* w, int64_t g) {
+    for (int64_t off = 0; off < D::k_group_bytes; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(w + g * D::k_group_bytes + off) + k_prefetch_bytes, _MM_HINT_T0);
+}
+
 // One weight row against R activation rows, for the *_0 and *_1 types. Per output the arithmetic is
 // the same whatever R is (same group scales product, dot, fma per step and mins per group): the
 // basis of batch invariance.
@@ -296,10 +303,7 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
         __m256 t[R];
         for (int r = 0; r < R; ++r) t[r] = _mm256_setzero_ps();
         const int64_t k0 = 8 * g;
-        // The hardware prefetcher stops at 4 KiB pages (mmapped weights): fetch ahead explicitly.
-        for (int64_t off = 0; off < D::k_group_bytes; off += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(w + g * D::k_group_bytes + off) + k_prefetch_bytes, _MM_HINT_T0);
-        }
+        prefetch_group<D>(w, g);
         auto scales = [&](__m256 ws8) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xd[r] + k0)));
@@ -342,9 +346,7 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
         acc[r] = _mm256_setzero_ps();
     }
     for (int64_t g = 0; g < nb / 8; ++g) {
-        for (int64_t off = 0; off < D::k_group_bytes; off += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(w + g * D::k_group_bytes + off) + k_prefetch_bytes, _MM_HINT_T0);
-        }
+        prefetch_group<D>(w, g);
         const int64_t k0 = 8 * g;
         __m256i isum[R];
         for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/cpu/avx2_common.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/fp16.h"
 
@@ -20,10 +21,6 @@ namespace {
 
 constexpr int k_max_rows = 8;       // float kernels: activation rows per pass over a weight row
 constexpr int64_t k_tile_rows = 4;  // int8 kernels: activation rows per tile (2 weight rows x 4 = 8 accumulators)
-
-inline float h2f(uint16_t h) {
-    return _cvtsh_ss(h);
-}
 
 inline __m512 scales2(float a, float b) {
     return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(a), _mm512_set1_ps(b));
@@ -273,13 +270,6 @@ struct group_buf {
     }
 };
 
-inline float hsum256(__m256 m) {
-    __m128 t = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-    t = _mm_add_ss(t, _mm_movehdup_ps(t));
-    return _mm_cvtss_f32(t);
-}
-
 // W weight rows x R activation rows, one accumulator each. Per output the arithmetic is the same
 // whatever W, R and the tile's position are (same dot start, dpbusd, scale product and fma per step,
 // mins in super-block order in their own accumulator, same final reduction): the basis of batch invariance.
@@ -334,7 +324,7 @@ void tile_q8(const uint8_t* w, size_t row_bytes, int64_t nb, const act_q8& a, in
         }
     }
     for (int i = 0; i < W; ++i) {
-        for (int r = 0; r < R; ++r) y[r * n_out + i] = _mm512_reduce_add_ps(acc[i][r]) - hsum256(accm[i][r]);
+        for (int r = 0; r < R; ++r) y[r * n_out + i] = _mm512_reduce_add_ps(acc[i][r]) - hsum(accm[i][r]);
     }
 }
 
