@@ -30,6 +30,7 @@ class gemma4_model final : public model {
   public:
     gemma4_model(const gguf::file& f, backend& be) {
         model_loader ld(f, be);
+        ld.refuse_moe();
         n_embd_ = ld.get_int("embedding_length");
         n_layer_ = ld.get_int("block_count");
         n_head_ = ld.get_int("attention.head_count");
@@ -44,11 +45,13 @@ class gemma4_model final : public model {
         if (n_shared < 0 || n_shared >= n_layer_) ld.fail("attention.shared_kv_layers out of range");
 
         tok_embd_ = ld.require("token_embd.weight", {n_embd_, n_vocab_});
-        out_norm_ = ld.require("output_norm.weight", {n_embd_});
+        out_norm_ = ld.require_f32("output_norm.weight", {n_embd_});
+        output_ = ld.optional("output.weight", {n_embd_, n_vocab_});
+        if (!output_) output_ = tok_embd_;  // tied embeddings, as in every published Gemma 4
         if (n_ple_ > 0) {
             ple_embd_ = ld.require("per_layer_token_embd.weight", {n_layer_ * n_ple_, n_vocab_});
             ple_proj_ = ld.require("per_layer_model_proj.weight", {n_embd_, n_layer_ * n_ple_});
-            ple_norm_ = ld.require("per_layer_proj_norm.weight", {n_ple_});
+            ple_norm_ = ld.require_f32("per_layer_proj_norm.weight", {n_ple_});
         }
         assign_kv(ld, n_kv, n_layer_ - n_shared);
         for (int64_t i = 0; i < n_layer_; ++i) load_layer(ld, i, n_kv[i], n_ff[i]);
@@ -59,6 +62,7 @@ class gemma4_model final : public model {
         info_.n_embd = static_cast<int32_t>(n_embd_);
         info_.n_layer = static_cast<int32_t>(n_layer_);
         info_.n_ctx_train = static_cast<int32_t>(ld.get_int("context_length", 8192));
+        ld.warn_unused();
     }
 
     const model_info& info() const override { return info_; }
@@ -114,15 +118,15 @@ class gemma4_model final : public model {
         if (L.owns_kv) {
             L.wk = ld.require(p + "attn_k.weight", {n_embd_, kv_w});
             L.wv = ld.optional(p + "attn_v.weight", {n_embd_, kv_w});
-            L.k_norm = ld.require(p + "attn_k_norm.weight", {hd});
+            L.k_norm = ld.require_f32(p + "attn_k_norm.weight", {hd});
         }
         L.ffn.load(ld, p, n_embd_, n_ff);
         if (n_ple_ > 0) {
             L.inp_gate = ld.require(p + "inp_gate.weight", {n_embd_, n_ple_});
             L.proj = ld.require(p + "proj.weight", {n_ple_, n_embd_});
-            L.post_norm = ld.require(p + "post_norm.weight", {n_embd_});
+            L.post_norm = ld.require_f32(p + "post_norm.weight", {n_embd_});
         }
-        L.out_scale = ld.optional(p + "layer_output_scale.weight", {1});
+        L.out_scale = ld.optional_f32(p + "layer_output_scale.weight", {1});
     }
 
     act per_layer_inputs(backend& be, act x, int64_t T);
@@ -132,7 +136,7 @@ class gemma4_model final : public model {
     gemma_layer_types types_;
     model_info info_;
     std::vector<kv_group_spec> groups_;
-    weight tok_embd_, out_norm_, ple_embd_, ple_proj_, ple_norm_;
+    weight tok_embd_, out_norm_, output_, ple_embd_, ple_proj_, ple_norm_;  // output_: the LM head
     std::vector<gemma4_layer> layers_;
 };
 
@@ -200,7 +204,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
     be.rmsnorm(sel, sel, n_embd_, &out_norm_, eps_);
     if (!out.hidden.empty()) be.read(sel, out.hidden);
     act logits = be.alloc(lay.n_logit_rows, n_vocab_);
-    be.matmul(tok_embd_, sel, logits);
+    be.matmul(output_, sel, logits);
     if (softcap_ > 0.0f) be.softcap(logits, softcap_);
     be.read(logits, out.logits);
 }

@@ -16,11 +16,11 @@ struct gemma_ffn {
 
     void load(model_loader& ld, const std::string& prefix, int64_t n_embd, int64_t ff) {
         n_ff = ff;
-        norm = ld.require(prefix + "ffn_norm.weight", {n_embd});
+        norm = ld.require_f32(prefix + "ffn_norm.weight", {n_embd});
         gate = ld.require(prefix + "ffn_gate.weight", {n_embd, ff});
         up = ld.require(prefix + "ffn_up.weight", {n_embd, ff});
         down = ld.require(prefix + "ffn_down.weight", {ff, n_embd});
-        post_norm = ld.require(prefix + "post_ffw_norm.weight", {n_embd});
+        post_norm = ld.require_f32(prefix + "post_ffw_norm.weight", {n_embd});
     }
     // x += post_norm(down(gelu_tanh(gate(norm(x))) * up(norm(x)))); h, g, u are scratch.
     void run(backend& be, act x, act h, act g_buf, act u_buf, float eps) const {
@@ -53,7 +53,7 @@ struct gemma_layer_types {
                      1.0f, true, nullptr};
         rope_swa = {static_cast<int32_t>(ld.get_int("rope.dimension_count_swa", hd_swa)),
                     ld.get_float("rope.freq_base_swa"), 1.0f, true, nullptr};
-        rope_freqs = ld.optional("rope_freqs.weight", {rope_full.n_rot / 2});
+        rope_freqs = ld.optional_f32("rope_freqs.weight", {rope_full.n_rot / 2});
     }
     int64_t head_dim(bool sliding) const { return sliding ? hd_swa : hd_full; }
     rope_config rope(bool sliding) const {
@@ -68,11 +68,11 @@ struct gemma_attn_q {
     weight norm, wq, q_norm, wo, post_norm;  // (n_embd), (n_embd -> n_head*hd), (hd), (n_head*hd -> n_embd), (n_embd)
 
     void load(model_loader& ld, const std::string& p, int64_t n_embd, int64_t n_head, int64_t hd) {
-        norm = ld.require(p + "attn_norm.weight", {n_embd});
+        norm = ld.require_f32(p + "attn_norm.weight", {n_embd});
         wq = ld.require(p + "attn_q.weight", {n_embd, n_head * hd});
-        q_norm = ld.require(p + "attn_q_norm.weight", {hd});
+        q_norm = ld.require_f32(p + "attn_q_norm.weight", {hd});
         wo = ld.require(p + "attn_output.weight", {n_head * hd, n_embd});
-        post_norm = ld.require(p + "post_attention_norm.weight", {n_embd});
+        post_norm = ld.require_f32(p + "post_attention_norm.weight", {n_embd});
     }
     // h = norm(x); q = rope(q_norm(h Wq))
     void query(backend& be, act x, act h, act q, int64_t hd, const rope_config& rope, float eps) const {

@@ -29,6 +29,7 @@ class llama_model final : public model {
   public:
     llama_model(const gguf::file& f, backend& be) {
         model_loader ld(f, be);
+        ld.refuse_moe();
         llama_config& c = cfg_;
         c.n_embd = ld.get_int("embedding_length");
         c.n_layer = ld.get_int("block_count");
@@ -49,25 +50,25 @@ class llama_model final : public model {
         c.n_vocab = ld.rows_of("token_embd.weight");
 
         tok_embd_ = ld.require("token_embd.weight", {c.n_embd, c.n_vocab});
-        out_norm_ = ld.require("output_norm.weight", {c.n_embd});
+        out_norm_ = ld.require_f32("output_norm.weight", {c.n_embd});
         output_ = ld.optional("output.weight", {c.n_embd, c.n_vocab});
         if (!output_) output_ = tok_embd_;  // tied embeddings
-        rope_freqs_ = ld.optional("rope_freqs.weight", {c.rope.n_rot / 2});
+        rope_freqs_ = ld.optional_f32("rope_freqs.weight", {c.rope.n_rot / 2});
         const int64_t q_w = c.n_head * c.head_dim, kv_w = c.n_kv * c.head_dim;
         for (int64_t i = 0; i < c.n_layer; ++i) {
             const std::string p = "blk." + std::to_string(i) + ".";
             llama_layer L;
-            L.attn_norm = ld.require(p + "attn_norm.weight", {c.n_embd});
+            L.attn_norm = ld.require_f32(p + "attn_norm.weight", {c.n_embd});
             L.wq = ld.require(p + "attn_q.weight", {c.n_embd, q_w});
             L.wk = ld.require(p + "attn_k.weight", {c.n_embd, kv_w});
             L.wv = ld.require(p + "attn_v.weight", {c.n_embd, kv_w});
             L.wo = ld.require(p + "attn_output.weight", {q_w, c.n_embd});
-            L.bq = ld.optional(p + "attn_q.bias", {q_w});
-            L.bk = ld.optional(p + "attn_k.bias", {kv_w});
-            L.bv = ld.optional(p + "attn_v.bias", {kv_w});
-            L.q_norm = ld.optional(p + "attn_q_norm.weight", {c.head_dim});
-            L.k_norm = ld.optional(p + "attn_k_norm.weight", {c.head_dim});
-            L.ffn_norm = ld.require(p + "ffn_norm.weight", {c.n_embd});
+            L.bq = ld.optional_f32(p + "attn_q.bias", {q_w});
+            L.bk = ld.optional_f32(p + "attn_k.bias", {kv_w});
+            L.bv = ld.optional_f32(p + "attn_v.bias", {kv_w});
+            L.q_norm = ld.optional_f32(p + "attn_q_norm.weight", {c.head_dim});
+            L.k_norm = ld.optional_f32(p + "attn_k_norm.weight", {c.head_dim});
+            L.ffn_norm = ld.require_f32(p + "ffn_norm.weight", {c.n_embd});
             L.w_gate = ld.require(p + "ffn_gate.weight", {c.n_embd, c.n_ff});
             L.w_up = ld.require(p + "ffn_up.weight", {c.n_embd, c.n_ff});
             L.w_down = ld.require(p + "ffn_down.weight", {c.n_ff, c.n_embd});
@@ -79,6 +80,7 @@ class llama_model final : public model {
         info_.n_embd = static_cast<int32_t>(c.n_embd);
         info_.n_layer = static_cast<int32_t>(c.n_layer);
         info_.n_ctx_train = static_cast<int32_t>(ld.get_int("context_length", 2048));
+        ld.warn_unused();
     }
 
     const model_info& info() const override { return info_; }
@@ -111,7 +113,7 @@ void llama_model::forward(backend& be, const batch& b, const forward_out& out) {
     const batch_layout lay = be.begin(b);
     const int64_t T = lay.n_tokens, hd = c.head_dim;
     rope_config rope = c.rope;
-    // rope_freqs is f32 and mmapped; the CPU backend reads it in place.
+    // rope_freqs is f32 (checked at load) and mmapped; the CPU backend reads it in place.
     if (rope_freqs_) rope.freq_factors = static_cast<const float*>(rope_freqs_.host);
 
     act x = be.alloc(T, c.n_embd), h = be.alloc(T, c.n_embd);

@@ -1,6 +1,8 @@
 // model_loader: typed, shape-checked access to a GGUF file for the architecture files.
 #include "models/loader.h"
 
+#include <spdlog/spdlog.h>
+
 #include <sstream>
 
 #include "common/error.h"
@@ -64,13 +66,15 @@ std::vector<bool> model_loader::get_bool_array(const std::string& k, int64_t n) 
     return *arr;
 }
 
-int64_t model_loader::rows_of(const std::string& name) const {
+int64_t model_loader::rows_of(const std::string& name) {
+    asked_.insert(name);
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (!t) fail("missing tensor " + name);
     return t->ne[1];
 }
 
-weight model_loader::optional(const std::string& name, std::initializer_list<int64_t> shape) {
+weight model_loader::load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only) {
+    asked_.insert(name);
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (!t) return {};
     int i = 0;
@@ -84,17 +88,67 @@ weight model_loader::optional(const std::string& name, std::initializer_list<int
         msg << "] but the file has [" << t->ne[0] << "," << t->ne[1] << "," << t->ne[2] << "," << t->ne[3] << "]";
         fail(msg.str());
     }
+    const std::string type_name(dtype_info_of(t->type).name);
+    if (f32_only && t->type != dtype::f32) {
+        fail("tensor " + name + " has type " + type_name + ", but norms, biases and scales must be f32");
+    }
     if (!dtype_info_of(t->type).computable) {
-        fail("tensor " + name + " has type " + std::string(dtype_info_of(t->type).name) +
-             ", which Tandem cannot compute with yet");
+        fail("tensor " + name + " has type " + type_name + ", which Tandem cannot compute with yet");
     }
     return be_.load_weight(*t);
 }
 
+weight model_loader::optional(const std::string& name, std::initializer_list<int64_t> shape) {
+    return load(name, shape, false);
+}
+
+weight model_loader::optional_f32(const std::string& name, std::initializer_list<int64_t> shape) {
+    return load(name, shape, true);
+}
+
 weight model_loader::require(const std::string& name, std::initializer_list<int64_t> shape) {
-    weight w = optional(name, shape);
+    weight w = load(name, shape, false);
     if (!w) fail("missing tensor " + name);
     return w;
+}
+
+weight model_loader::require_f32(const std::string& name, std::initializer_list<int64_t> shape) {
+    weight w = load(name, shape, true);
+    if (!w) fail("missing tensor " + name);
+    return w;
+}
+
+void model_loader::refuse_moe() const {
+    const auto refuse = [this](const std::string& evidence) {
+        fail("Mixture-of-Experts (MoE) layers are not supported yet (" + evidence + ")");
+    };
+    const int64_t n_expert = get_int("expert_count", 0);
+    if (n_expert > 0) refuse(key("expert_count") + " = " + std::to_string(n_expert));
+    for (const gguf::tensor_info& t : f_.tensors()) {
+        // The router (ffn_gate_inp) and the stacked experts (ffn_{gate,up,down,gate_up}_exps).
+        if (t.name.find("ffn_gate_inp") != std::string::npos || t.name.find("_exps") != std::string::npos) {
+            refuse("tensor " + t.name);
+        }
+    }
+}
+
+std::vector<std::string> model_loader::unused_tensors() const {
+    std::vector<std::string> out;
+    for (const gguf::tensor_info& t : f_.tensors()) {
+        if (!asked_.contains(t.name)) out.push_back(t.name);
+    }
+    return out;
+}
+
+void model_loader::warn_unused() const {
+    const std::vector<std::string> unused = unused_tensors();
+    if (unused.empty()) return;
+    constexpr size_t k_shown = 5;
+    std::string names;
+    for (size_t i = 0; i < unused.size() && i < k_shown; ++i) names += (i ? ", " : "") + unused[i];
+    if (unused.size() > k_shown) names += ", ...";
+    spdlog::warn("{}: {} tensor(s) not used by the {} architecture, ignored: {}", f_.path(), unused.size(), arch_,
+                 names);
 }
 
 }  // namespace tandem

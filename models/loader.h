@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "models/backend.h"
@@ -35,17 +36,32 @@ class model_loader {
     weight require(const std::string& name, std::initializer_list<int64_t> shape);
     // The same, but absent is fine (returns an empty weight).
     weight optional(const std::string& name, std::initializer_list<int64_t> shape);
+    // Norm weights, biases and scalar scales: backends read them in place as f32, so any other type
+    // is refused here, at load, instead of aborting at the first forward.
+    weight require_f32(const std::string& name, std::initializer_list<int64_t> shape);
+    weight optional_f32(const std::string& name, std::initializer_list<int64_t> shape);
     // Rows of a matrix tensor (ne[1]), e.g. the vocabulary size from token_embd.weight; fails if absent.
-    int64_t rows_of(const std::string& name) const;
+    int64_t rows_of(const std::string& name);
     const gguf::file& file() const { return f_; }
+
+    // Refuses Mixture-of-Experts files (<arch>.expert_count > 0, or router / expert tensors): their
+    // dense tensors would load and the experts be skipped, giving wrong logits without an error.
+    void refuse_moe() const;
+    // The file's tensors that no require/optional/rows_of call asked for, in file order.
+    std::vector<std::string> unused_tensors() const;
+    // Logs unused_tensors() as one warning (count and the first few names); silent when all are used.
+    // Unused tensors are tolerated (as llama.cpp does); features we cannot compute are refused instead.
+    void warn_unused() const;
 
     [[noreturn]] void fail(const std::string& what) const;
 
   private:
     std::string key(const std::string& k) const { return arch_ + "." + k; }
+    weight load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only);
     const gguf::file& f_;
     backend& be_;
     std::string arch_;
+    std::unordered_set<std::string> asked_;  // every tensor name an architecture asked for
 };
 
 }  // namespace tandem
