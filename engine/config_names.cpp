@@ -1,4 +1,4 @@
-// The names the KV cache types go by in flags, config files and the environment.
+// The names the engine's enumerated settings go by in flags, config files and the environment.
 #include "engine/engine.h"
 
 namespace tandem {
@@ -8,6 +8,27 @@ std::optional<dtype> kv_type_from_name(std::string_view name) {
     if (name == "q8_0") return dtype::q8_0;
     if (name == "q4_0") return dtype::q4_0;
     return std::nullopt;
+}
+
+namespace {
+constexpr std::pair<spec_type, const char*> k_spec_names[] = {
+    {spec_type::automatic, "auto"}, {spec_type::none, "none"},   {spec_type::mtp, "mtp"},
+    {spec_type::draft, "draft"},    {spec_type::ngram, "ngram"},
+};
+}  // namespace
+
+std::optional<spec_type> spec_type_from_name(std::string_view name) {
+    for (const auto& [t, n] : k_spec_names) {
+        if (name == n) return t;
+    }
+    return std::nullopt;
+}
+
+const char* spec_type_name(spec_type t) {
+    for (const auto& [v, n] : k_spec_names) {
+        if (v == t) return n;
+    }
+    return "?";
 }
 
 }  // namespace tandem

@@ -1,46 +1,96 @@
-// engine_impl: the engine thread. Each step it takes new requests and aborts from the inbox,
-// asks the scheduler for work, runs one batched forward, samples, and streams the tokens.
+// engine_impl: the engine thread. Each step reads top to bottom: take new requests and aborts
+// from the inbox, plan (scheduler), forward (runner), sample and accept token by token, commit and
+// emit (scheduler), then draft the next round's tokens (drafter, draft policy).
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include "common/error.h"
+#include "common/timing.h"
+#include "engine/kv/kv_cache_manager.h"
 #include "engine/runner.h"
 #include "engine/sample/sampler.h"
+#include "engine/spec/calibrate.h"
+#include "engine/spec/draft_policy.h"
+#include "engine/spec/drafter.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace tandem {
 namespace {
 
+// The drafter the configuration asks for, checked before anything loads.
+spec_type resolve_spec(const engine_config& cfg, const gguf::file* draft) {
+    if (cfg.draft_max < 1 || cfg.draft_max > k_max_draft)
+        throw error("--draft-max must be in [1, " + std::to_string(k_max_draft) + "], got " +
+                    std::to_string(cfg.draft_max));
+    if (cfg.draft_min < 0 || cfg.draft_min > cfg.draft_max)
+        throw error("--draft-min must be in [0, --draft-max], got " + std::to_string(cfg.draft_min));
+    if (!(cfg.draft_p_min >= 0.0f && cfg.draft_p_min <= 1.0f))
+        throw error("--draft-p-min must be in [0, 1], got " + std::to_string(cfg.draft_p_min));
+    const bool assistant = draft && draft->get_string("general.architecture").value_or("") == "gemma4-assistant";
+    spec_type t = cfg.spec;
+    if (t == spec_type::automatic) t = !draft ? spec_type::none : assistant ? spec_type::mtp : spec_type::draft;
+    if ((t == spec_type::mtp || t == spec_type::draft) && !draft)
+        throw error(std::string("--spec-type ") + spec_type_name(t) + " needs a drafter file (-md, --draft-model)");
+    if ((t == spec_type::none || t == spec_type::ngram) && draft)
+        throw error(std::string("--spec-type ") + spec_type_name(t) + " takes no draft model, but -md " +
+                    draft->path() + " was given");
+    if (t == spec_type::draft && assistant)
+        throw error(draft->path() + ": is a Gemma 4 MTP assistant; use --spec-type mtp (or auto)");
+    return t;
+}
+
+// A draft model must speak the anchor's vocabulary: the same tokens, piece for piece.
+void check_same_vocab(const tokenizer& anchor, const gguf::file& draft_file, int32_t anchor_n_vocab,
+                      int32_t draft_n_vocab) {
+    const std::unique_ptr<tokenizer> dt = tokenizer::from_gguf(draft_file);
+    const std::string why = draft_file.path() + ": the draft model's vocabulary differs from the anchor's (";
+    if (dt->n_vocab() != anchor.n_vocab() || draft_n_vocab != anchor_n_vocab)
+        throw error(why + std::to_string(dt->n_vocab()) + " tokens against " + std::to_string(anchor.n_vocab()) + ")");
+    for (int32_t i = 0; i < anchor.n_vocab(); ++i) {
+        if (dt->token_piece(i, true) != anchor.token_piece(i, true))
+            throw error(why + "token " + std::to_string(i) + " differs)");
+    }
+}
+
 class engine_impl final : public engine {
   public:
     explicit engine_impl(const engine_config& cfg)
-        : cfg_(cfg), file_(gguf::file::open(cfg.model_path)), tok_(tokenizer::from_gguf(*file_)), runner_(cfg, *file_) {
-        const model_info& mi = runner_.mdl().info();
+        : cfg_(cfg),
+          file_(gguf::file::open(cfg.model_path)),
+          draft_file_(cfg.draft_model_path.empty() ? nullptr : gguf::file::open(cfg.draft_model_path)),
+          spec_(resolve_spec(cfg, draft_file_.get())),
+          tok_(tokenizer::from_gguf(*file_)),
+          runner_(cfg, spec_, *file_, draft_file_.get()),
+          kv_(runner_.kv_config()) {
+        const model_info& mi = runner_.anchor().info();
         summary_.architecture = mi.arch;
         summary_.name = mi.name;
         summary_.n_vocab = mi.n_vocab;
         summary_.n_ctx = cfg.ctx_size > 0 ? cfg.ctx_size : mi.n_ctx_train;
         summary_.chat_template = std::string(file_->get_string("tokenizer.chat_template").value_or(""));
+        summary_.spec = spec_;
         if (tok_->n_vocab() > mi.n_vocab) {
             throw error(cfg.model_path + ": tokenizer has " + std::to_string(tok_->n_vocab()) +
                         " tokens but the model only " + std::to_string(mi.n_vocab));
         }
         sched_config sc;
         sc.max_running = cfg.parallel;
-        sc.token_budget = cfg.step_token_budget;
-        sc.mixed_prefill_budget = cfg.mixed_prefill_tokens;
+        sc.batch_size = cfg.batch_size;
+        sc.prefill_chunk = cfg.prefill_chunk;
         sc.ctx_size = summary_.n_ctx;
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
-        sched_ = std::make_unique<scheduler>(sc, runner_.kv());
-        metrics_.kv_blocks_total = runner_.kv_blocks_total();
+        sched_ = std::make_unique<scheduler>(sc, kv_);
+        make_drafter();
+        metrics_.kv_blocks_total = kv_.stats().n_blocks_total;
         spdlog::info(
             "model {} ({}): {} layers, vocab {}, context {} per sequence; KV cache {} blocks x {} tokens "
             "in {:.1f} MiB reserved ({}), touched only as it fills",
-            summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, runner_.kv_blocks_total(),
+            summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, kv_.stats().n_blocks_total,
             cfg.kv_block_size, static_cast<double>(runner_.kv_bytes()) / (1 << 20), dtype_info_of(cfg.kv_type).name);
         thread_ = std::thread([this] { loop(); });
     }
@@ -89,6 +139,7 @@ class engine_impl final : public engine {
         seq->n_logprobs = params.n_logprobs;
         seq->ignore_eos = params.ignore_eos;
         seq->smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
+        seq->spec.draft_kv = spec_ == spec_type::draft;
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
         seq->stream->set_on_space([weak = std::weak_ptr<wake_signal>(sig_)] {
             if (const std::shared_ptr<wake_signal> sig = weak.lock()) {
@@ -162,60 +213,151 @@ class engine_impl final : public engine {
         publish_metrics();
     }
 
+    void make_drafter() {
+        if (spec_ == spec_type::none) return;
+        draft_options o;
+        o.n_vocab = summary_.n_vocab;
+        o.p_min = cfg_.draft_p_min;
+        o.max_rows = cfg_.batch_size;
+        if (spec_ == spec_type::mtp) {
+            if (runner_.mtp()->info().n_vocab != summary_.n_vocab)
+                throw error(cfg_.draft_model_path + ": the assistant's vocabulary (" +
+                            std::to_string(runner_.mtp()->info().n_vocab) + ") differs from the anchor's (" +
+                            std::to_string(summary_.n_vocab) + ")");
+            drafter_ = make_mtp_drafter(runner_, kv_, o);
+        } else if (spec_ == spec_type::draft) {
+            check_same_vocab(*tok_, *draft_file_, summary_.n_vocab, runner_.draft_model()->info().n_vocab);
+            drafter_ = make_model_drafter(runner_, kv_, o);
+        } else {
+            drafter_ = make_ngram_drafter();
+        }
+        summary_.draft_name =
+            spec_ == spec_type::ngram ? "ngram" : std::filesystem::path(cfg_.draft_model_path).filename().string();
+        draft_policy_config pc;
+        pc.draft_max = cfg_.draft_max;
+        pc.adaptive = cfg_.draft_adaptive;
+        step_costs costs;
+        if (cfg_.draft_adaptive) costs = measure_step_costs(runner_, kv_, drafter_.get(), cfg_);
+        if (costs.anchor.empty()) costs.anchor.push_back({1, 1.0});
+        std::string points;
+        for (const auto& [rows, sec] : costs.anchor) points += fmt::format(" {}:{:.2f}", rows, sec * 1e3);
+        spdlog::info(
+            "speculative decoding: {} ({}), up to {} drafts per round ({}); anchor step ms by rows:{}; "
+            "drafter forward {:.2f} ms + {:.2f} ms per sequence",
+            spec_type_name(spec_), summary_.draft_name, cfg_.draft_max,
+            cfg_.draft_adaptive ? "length chosen per round" : "fixed", points, costs.draft_b0 * 1e3,
+            costs.draft_b1 * 1e3);
+        policy_ = std::make_unique<draft_policy>(pc, std::move(costs));
+    }
+
     void step(const step_plan& plan) {
-        std::span<float> logits;
+        seqs_.clear();
+        for (const sched_item& it : plan.items) seqs_.push_back(&sched_->running(it.seq_id));
+        const bool want_hidden = drafter_ && drafter_->needs_hidden();
+        const auto t0 = steady_clock::now();
+        step_output out;
         try {
-            logits = runner_.forward(plan);
+            out = runner_.forward(plan, seqs_, kv_, want_hidden);
         } catch (const std::exception& e) {  // never expected; fail the step's requests, keep serving
             spdlog::error("forward failed: {}", e.what());
-            for (const sched_item& it : plan.items) sched_->abort(it.seq->id);
+            for (const sched_item& it : plan.items)
+                sched_->abort(it.seq_id, finish_reason::error, std::string("the forward pass failed: ") + e.what());
             return;
         }
-        const int64_t nv = summary_.n_vocab;
-        sampled_.clear();
-        size_t row = 0;
-        int64_t n_prompt_tokens = 0;
-        for (const sched_item& it : plan.items) {
-            if (it.start < it.seq->n_prompt) {
-                n_prompt_tokens += std::min<int64_t>(it.seq->n_prompt, it.start + it.n_new) - it.start;
-            }
-            if (!it.sample) continue;
-            std::span<float> lg = logits.subspan(row++ * static_cast<size_t>(nv), static_cast<size_t>(nv));
-            scheduler::sampled s;
-            s.token = it.seq->smp->sample(lg, it.seq->tokens);
-            s.logprob = 0.0f;
-            if (it.seq->n_logprobs >= 0) {
-                const size_t n_top = static_cast<size_t>(std::min(it.seq->n_logprobs, k_max_logprobs));
-                s.top.resize(n_top);
-                s.logprob = it.seq->smp->logprobs(lg, s.token, s.top);
-            }
-            sampled_.push_back(std::move(s));
+        if (policy_) policy_->observe_anchor_step(plan.n_rows(), seconds_since(t0));
+        const size_t nv = static_cast<size_t>(summary_.n_vocab);
+        const size_t nh = static_cast<size_t>(runner_.anchor().info().n_embd);
+        int64_t n_prompt_tokens = 0, n_generated = 0;
+        for (size_t i = 0; i < plan.items.size(); ++i) {
+            const sched_item& it = plan.items[i];
+            const sequence& s = *seqs_[i];
+            const int64_t known_end = it.start + it.n_new - it.n_draft;
+            if (it.start < s.n_prompt) n_prompt_tokens += std::min<int64_t>(s.n_prompt, known_end) - it.start;
         }
+        auto sample = [&](const sched_item& it, sequence& s, int32_t row) {
+            const size_t r = static_cast<size_t>(out.row0[static_cast<size_t>(&it - plan.items.data())] + row);
+            const std::span<float> lg = out.logits.subspan(r * nv, nv);
+            scheduler::sampled t;
+            t.token = s.smp->sample(lg, s.tokens);
+            t.logprob = 0.0f;
+            if (s.n_logprobs >= 0) {
+                t.top.resize(static_cast<size_t>(std::min(s.n_logprobs, k_max_logprobs)));
+                t.logprob = s.smp->logprobs(lg, t.token, t.top);
+            }
+            if (want_hidden) {  // the MTP drafter's next input: the state that produced this token
+                s.spec.hidden.assign(out.hidden.begin() + static_cast<ptrdiff_t>(r * nh),
+                                     out.hidden.begin() + static_cast<ptrdiff_t>((r + 1) * nh));
+                s.spec.has_hidden = true;
+            }
+            ++n_generated;
+            return t;
+        };
+        sched_->update(plan, sample);
         {
             std::lock_guard<std::mutex> lock(metrics_mu_);
             metrics_.prompt_tokens += n_prompt_tokens;
-            metrics_.generated_tokens += static_cast<int64_t>(sampled_.size());
+            metrics_.generated_tokens += n_generated;
         }
-        sched_->update(plan, sampled_);
+        draft_next_round(plan);
+    }
+
+    // Chooses each decoding sequence's draft length, reserves its KV slots and drafts.
+    void draft_next_round(const step_plan& plan) {
+        if (!drafter_) return;
+        reqs_.clear();
+        int64_t base_rows = 0;
+        for (const auto& p : sched_->running()) {
+            sequence& s = *p;
+            policy_->observe_round(s.spec);
+            if (!s.decoding()) continue;
+            if (s.stream->full()) continue;
+            ++base_rows;
+            int64_t k = std::min<int64_t>(cfg_.draft_max, summary_.n_ctx - static_cast<int64_t>(s.tokens.size()));
+            if (s.max_tokens >= 0) k = std::min<int64_t>(k, s.max_tokens - s.n_generated() - 1);
+            if (k > 0) reqs_.push_back({&s, static_cast<int32_t>(k)});
+        }
+        for (const sched_item& it : plan.items) {  // prompt rows of this step: those of the next, roughly
+            if (!it.sample) base_rows += it.n_new;
+        }
+        policy_->choose(reqs_, base_rows);
+        std::erase_if(reqs_, [&](const draft_request& r) {
+            return r.k == 0 || !kv_.allocate_slots(static_cast<int64_t>(r.seq->id),
+                                                   static_cast<int64_t>(r.seq->tokens.size()) + r.k);
+        });
+        drafter_->propose(reqs_, sched_->running());
+        for (const draft_request& r : reqs_) {
+            if (static_cast<int32_t>(r.seq->spec.draft.size()) < cfg_.draft_min) r.seq->spec.draft.clear();
+        }
     }
 
     void publish_metrics() {
         std::lock_guard<std::mutex> lock(metrics_mu_);
+        const kv_cache_stats ks = kv_.stats();
         metrics_.n_running = sched_->n_running();
         metrics_.n_waiting = sched_->n_waiting();
-        metrics_.kv_blocks_used = runner_.kv_blocks_used();
-        metrics_.kv_blocks_total = runner_.kv_blocks_total();
+        metrics_.kv_blocks_used = ks.n_blocks_used;
+        metrics_.kv_blocks_total = ks.n_blocks_total;
         metrics_.prefix_cache_hit_tokens = sched_->prefix_hit_tokens();
         metrics_.preemptions = sched_->n_preemptions();
+        const spec_counters& sp = sched_->spec();
+        metrics_.spec_drafts = sp.n_drafts;
+        metrics_.spec_draft_tokens = sp.n_draft_tokens;
+        metrics_.spec_accepted_tokens = sp.n_accepted;
+        if (drafter_) metrics_.spec_accepted_per_pos.assign(sp.accepted_at, sp.accepted_at + cfg_.draft_max);
     }
 
     engine_config cfg_;
-    std::unique_ptr<gguf::file> file_;
+    std::unique_ptr<gguf::file> file_, draft_file_;
+    spec_type spec_;
     std::unique_ptr<tokenizer> tok_;
     runner runner_;
+    kv_cache_manager kv_;
     model_summary summary_;
     std::unique_ptr<scheduler> sched_;
-    std::vector<scheduler::sampled> sampled_;
+    std::unique_ptr<drafter> drafter_;
+    std::unique_ptr<draft_policy> policy_;
+    std::vector<sequence*> seqs_;      // the current plan's sequences, item by item
+    std::vector<draft_request> reqs_;  // this round's drafting sequences
 
     // The engine thread's wake-up: shared with the request streams (which may outlive the engine)
     // through weak pointers. mu guards the inbox, aborts, stopping_ and space.

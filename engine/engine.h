@@ -23,6 +23,12 @@ class tokenizer;
 // The KV cache element types: "f16", "q8_0" or "q4_0"; nullopt for anything else.
 std::optional<dtype> kv_type_from_name(std::string_view name);
 
+// Speculative decoding: who drafts the tokens the anchor verifies. automatic: mtp for a
+// gemma4-assistant draft file, draft for any other draft file, none without one.
+enum class spec_type { automatic, none, mtp, draft, ngram };
+std::optional<spec_type> spec_type_from_name(std::string_view name);  // auto|none|mtp|draft|ngram
+const char* spec_type_name(spec_type t);
+
 struct engine_config {
     std::string model_path;
     int32_t n_threads = 0;       // 0: one per core
@@ -32,10 +38,17 @@ struct engine_config {
     int32_t kv_block_size = 16;  // tokens per KV block
     int64_t kv_blocks = 0;       // 0: derive from kv_budget_bytes
     int64_t kv_budget_bytes = 1ll << 30;
-    int32_t max_queue = 64;             // waiting requests before 429
-    int32_t step_token_budget = 512;    // tokens per forward step (chunked prefill)
-    int32_t mixed_prefill_tokens = 64;  // prompt tokens per step while other sequences decode; 0: no cap
-    int32_t stream_capacity = 64;       // events buffered per request before the sequence is paused
+    int32_t max_queue = 64;        // waiting requests before 429
+    int32_t batch_size = 512;      // rows per forward step (chunked prefill), over all sequences
+    int32_t prefill_chunk = 64;    // prompt tokens per step while other sequences decode; 0: no cap
+    int32_t stream_capacity = 64;  // events buffered per request before the sequence is paused
+    // Speculative decoding.
+    std::string draft_model_path;  // a gemma4-assistant (MTP) or a smaller model with the anchor's vocabulary
+    spec_type spec = spec_type::automatic;
+    int32_t draft_max = 3;       // drafts per sequence and round, 1..16; the engine picks 0..draft_max
+    int32_t draft_min = 0;       // a shorter draft is dropped (a plain step instead)
+    float draft_p_min = 0.0f;    // a drafter stops at a token it gives less than this probability
+    bool draft_adaptive = true;  // choose each round's draft length from measured costs and acceptance
     // The engine thread sleeps while it has nothing to run, and wakes on a new request, an abort or a
     // reader making room in a full stream; this is only a safety net.
     int32_t idle_wake_ms = 1000;
@@ -61,6 +74,8 @@ struct stream_event {
     std::string error;                           // for done with reason error
     int32_t n_prompt = 0;                        // for done: usage
     int32_t n_generated = 0;
+    int32_t n_draft_tokens = 0;  // for done: draft tokens the anchor verified, and how many it accepted
+    int32_t n_draft_accepted = 0;
     // For done, timed by the engine as it produced the tokens (not as a reader drained them):
     // submit to the first token, and the first token to the last; both 0 when no token was made.
     double first_token_seconds = 0;
@@ -99,7 +114,9 @@ struct model_summary {
     std::string architecture;
     int32_t n_ctx = 0;  // effective per-sequence context
     int32_t n_vocab = 0;
-    std::string chat_template;  // tokenizer.chat_template, may be empty
+    std::string chat_template;         // tokenizer.chat_template, may be empty
+    spec_type spec = spec_type::none;  // resolved: never automatic
+    std::string draft_name;            // the drafter's file name or "ngram"; empty without speculation
 };
 
 struct engine_metrics {
@@ -107,6 +124,10 @@ struct engine_metrics {
     int64_t kv_blocks_used = 0, kv_blocks_total = 0;
     int64_t prompt_tokens = 0, generated_tokens = 0;
     int64_t prefix_cache_hit_tokens = 0, preemptions = 0;
+    // Speculative decoding (vLLM / llama.cpp names): rounds with drafts, draft tokens verified, of
+    // those accepted, and accepted tokens by position in their round (index 0: the first draft).
+    int64_t spec_drafts = 0, spec_draft_tokens = 0, spec_accepted_tokens = 0;
+    std::vector<int64_t> spec_accepted_per_pos;
 };
 
 enum class submit_error { queue_full, context_exceeded, invalid, stopping };

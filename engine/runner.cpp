@@ -1,4 +1,4 @@
-// runner: builds the model stack from an engine_config and runs step plans as batches.
+// runner: builds the model stack from an engine_config and runs step plans as anchor batches.
 #include "engine/runner.h"
 
 #include <algorithm>
@@ -8,33 +8,45 @@
 
 namespace tandem {
 
-runner::runner(const engine_config& cfg, const gguf::file& f) {
+runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& anchor_file, const gguf::file* draft_file)
+    : block_size_(cfg.kv_block_size) {
     const int n_threads = cfg.n_threads > 0 ? cfg.n_threads : std::max(1u, std::thread::hardware_concurrency());
     pool_ = std::make_unique<thread_pool>(n_threads);
     backend_ = std::make_unique<cpu_backend>(*pool_);
-    model_ = model_load(f, *backend_);
-    f.prefault();
-    const std::vector<kv_group_spec> specs = model_->kv_groups();
+    model_ = model_load(anchor_file, *backend_);
+    std::vector<kv_group_spec> specs = model_->kv_groups();
+    n_anchor_groups_ = static_cast<int>(specs.size());
+    if (spec == spec_type::mtp) {
+        mtp_ = drafter_load(*draft_file, *backend_, *model_);  // reads the anchor's KV through its backend
+    } else if (spec == spec_type::draft) {
+        draft_backend_ = std::make_unique<cpu_backend>(*pool_);
+        draft_model_ = model_load(*draft_file, *draft_backend_);
+        for (const kv_group_spec& s : draft_model_->kv_groups()) specs.push_back(s);
+        if (specs.size() > static_cast<size_t>(k_max_kv_groups)) {
+            throw error(draft_file->path() + ": the anchor and the draft model need " + std::to_string(specs.size()) +
+                        " KV groups together; at most " + std::to_string(k_max_kv_groups) + " are supported");
+        }
+    }
+    anchor_file.prefault();
+    if (draft_file) draft_file->prefault();
     const int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
                                                : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
                                                                       static_cast<size_t>(cfg.kv_budget_bytes));
-    kv_cache_config kc;
-    kc.block_size = cfg.kv_block_size;
     std::vector<kv_group_view> views;
     for (const kv_group_spec& s : specs) {
         pools_.emplace_back(s, cfg.kv_type, cfg.kv_block_size, n_blocks);
         views.push_back(pools_.back().view());
-        kc.groups.push_back({static_cast<int32_t>(n_blocks), s.sliding_window});
     }
-    backend_->set_kv(views);
-    kv_ = std::make_unique<kv_cache_manager>(kc);
+    const auto anchor_views = std::span<const kv_group_view>(views).first(static_cast<size_t>(n_anchor_groups_));
+    backend_->set_kv(anchor_views);
+    if (draft_backend_) draft_backend_->set_kv(std::span<const kv_group_view>(views).subspan(anchor_views.size()));
 }
 
-int64_t runner::kv_blocks_total() const {
-    return kv_->stats().n_blocks_total;
-}
-int64_t runner::kv_blocks_used() const {
-    return kv_->stats().n_blocks_used;
+kv_cache_config runner::kv_config() const {
+    kv_cache_config kc;
+    kc.block_size = block_size_;
+    for (const kv_pool& p : pools_) kc.groups.push_back({static_cast<int32_t>(p.n_blocks()), p.spec().sliding_window});
+    return kc;
 }
 
 size_t runner::kv_bytes() const {
@@ -43,29 +55,41 @@ size_t runner::kv_bytes() const {
     return n;
 }
 
-std::span<float> runner::forward(const step_plan& plan) {
+step_output runner::forward(const step_plan& plan, std::span<sequence* const> seqs, const kv_cache_manager& kv,
+                            bool want_hidden) {
+    step_output out;
+    // Sized before any span is taken: batch_ points into tokens_ and rows_.
+    tokens_.resize(static_cast<size_t>(plan.n_rows()));
+    size_t n_logit_rows = 0;
+    for (const sched_item& it : plan.items) n_logit_rows += static_cast<size_t>(it.n_logit_rows());
+    rows_.resize(n_logit_rows);
     batch_.seqs.clear();
-    last_row_.clear();
-    size_t n_sample = 0;
-    for (const sched_item& it : plan.items) {
-        last_row_.push_back(it.n_new - 1);
-        n_sample += it.sample ? 1 : 0;
-    }
+    size_t t = 0, r = 0;
     for (size_t i = 0; i < plan.items.size(); ++i) {
         const sched_item& it = plan.items[i];
+        const sequence& s = *seqs[i];
+        const int32_t n_known = it.n_new - it.n_draft;
+        std::copy_n(s.tokens.begin() + it.start, n_known, tokens_.begin() + static_cast<ptrdiff_t>(t));
+        std::copy_n(s.spec.draft.begin(), it.n_draft, tokens_.begin() + static_cast<ptrdiff_t>(t) + n_known);
+        out.row0.push_back(static_cast<int32_t>(r));
         batch_seq bs;
-        bs.tokens = std::span<const int32_t>(it.seq->tokens)
-                        .subspan(static_cast<size_t>(it.start), static_cast<size_t>(it.n_new));
+        bs.tokens = std::span<const int32_t>(tokens_).subspan(t, static_cast<size_t>(it.n_new));
         bs.pos0 = static_cast<int32_t>(it.start);
-        for (int g = 0; g < kv_->n_groups(); ++g)
-            bs.block_table[g] = kv_->block_table(static_cast<int64_t>(it.seq->id), g);
-        if (it.sample) bs.logit_rows = std::span<const int32_t>(&last_row_[i], 1);
+        for (int g = 0; g < n_anchor_groups_; ++g) bs.block_table[g] = kv.block_table(static_cast<int64_t>(s.id), g);
+        for (int32_t j = 0; j < it.n_logit_rows(); ++j) rows_[r + static_cast<size_t>(j)] = it.first_logit_row() + j;
+        bs.logit_rows = std::span<const int32_t>(rows_).subspan(r, static_cast<size_t>(it.n_logit_rows()));
         batch_.seqs.push_back(bs);
+        t += static_cast<size_t>(it.n_new);
+        r += static_cast<size_t>(it.n_logit_rows());
     }
-    const size_t need = n_sample * static_cast<size_t>(model_->info().n_vocab);
-    if (logits_.size() < need) logits_.resize(need);
-    std::span<float> out(logits_.data(), need);
-    model_->forward(*backend_, batch_, {out, {}});
+    const model_info& mi = model_->info();
+    const size_t n_logits = n_logit_rows * static_cast<size_t>(mi.n_vocab);
+    const size_t n_hidden = want_hidden ? n_logit_rows * static_cast<size_t>(mi.n_embd) : 0;
+    if (logits_.size() < n_logits) logits_.resize(n_logits);
+    if (hidden_.size() < n_hidden) hidden_.resize(n_hidden);
+    out.logits = std::span<float>(logits_.data(), n_logits);
+    out.hidden = std::span<float>(hidden_.data(), n_hidden);
+    model_->forward(*backend_, batch_, {out.logits, out.hidden});
     return out;
 }
 

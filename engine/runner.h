@@ -1,5 +1,8 @@
-// The model stack the engine thread drives: the GGUF file, thread pool, backend, model, KV pools
-// and cache manager. `forward` turns a step plan into logits for the rows that sample.
+// The model stack the engine thread drives: the thread pool, the anchor model and, with
+// speculation, the drafter's model (an MTP assistant on the anchor's backend, or a draft model
+// with a backend of its own), and the KV pools of every group (the anchor's, then the draft
+// model's). `forward` turns a step plan into the logits (and hidden states) of its sampled rows.
+// The block tables are the engine's (kv_cache_manager); the runner owns only memory and compute.
 #pragma once
 
 #include <memory>
@@ -16,30 +19,47 @@
 
 namespace tandem {
 
+// The anchor's outputs for one step: for item i of the plan, rows row0[i] .. row0[i] +
+// n_logit_rows - 1 of `logits` (n_vocab each) and, when asked for, of `hidden` (n_embd each).
+struct step_output {
+    std::span<float> logits, hidden;
+    std::vector<int32_t> row0;
+};
+
 class runner {
   public:
-    // Loads the model and sizes the KV pools; throws tandem::error.
-    runner(const engine_config& cfg, const gguf::file& f);
+    // Loads the anchor and, for mtp or draft, the drafter's file (spec must be resolved: not
+    // automatic), then sizes the KV pools; throws tandem::error when a file does not load or the
+    // drafter does not fit the anchor.
+    runner(const engine_config& cfg, spec_type spec, const gguf::file& anchor_file, const gguf::file* draft_file);
 
-    const model& mdl() const { return *model_; }
+    const model& anchor() const { return *model_; }
     thread_pool& pool() { return *pool_; }
-    kv_cache_manager& kv() { return *kv_; }
-    int64_t kv_blocks_total() const;
-    int64_t kv_blocks_used() const;
+    backend& anchor_backend() { return *backend_; }
+    mtp_drafter* mtp() { return mtp_.get(); }            // null unless spec = mtp
+    model* draft_model() { return draft_model_.get(); }  // null unless spec = draft
+    backend* draft_backend() { return draft_backend_.get(); }
+    int n_anchor_groups() const { return n_anchor_groups_; }  // the draft model's groups follow
+
+    kv_cache_config kv_config() const;  // every pool's group, in order
     size_t kv_bytes() const;
 
-    // Runs the plan's chunks as one batch; returns (n_sampling_items, n_vocab) logits.
-    std::span<float> forward(const step_plan& plan);
+    // Runs the plan's items as one anchor batch: item i computes the next tokens of seqs[i] (then
+    // its drafts) through the block tables of `kv`. Hidden states are returned when `want_hidden`.
+    step_output forward(const step_plan& plan, std::span<sequence* const> seqs, const kv_cache_manager& kv,
+                        bool want_hidden);
 
   private:
     std::unique_ptr<thread_pool> pool_;
-    std::unique_ptr<cpu_backend> backend_;
-    std::unique_ptr<model> model_;
+    std::unique_ptr<cpu_backend> backend_, draft_backend_;
+    std::unique_ptr<model> model_, draft_model_;
+    std::unique_ptr<mtp_drafter> mtp_;
+    int n_anchor_groups_ = 0;
     std::vector<kv_pool> pools_;
-    std::unique_ptr<kv_cache_manager> kv_;
-    std::vector<float> logits_;
+    int32_t block_size_ = 16;
+    std::vector<float> logits_, hidden_;
     batch batch_;
-    std::vector<int32_t> last_row_;  // {n-1} per item, referenced by batch_.seqs[i].logit_rows
+    std::vector<int32_t> tokens_, rows_;  // the batch's token ids and logit rows, referenced by batch_
 };
 
 }  // namespace tandem

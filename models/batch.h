@@ -8,7 +8,7 @@
 
 namespace tandem {
 
-constexpr int k_max_kv_groups = 2;  // gemma4: sliding and full layers have different head dims
+constexpr int k_max_kv_groups = 4;  // gemma4: sliding and full layers (head dims differ), twice with a draft model
 
 struct batch_seq {
     std::span<const int32_t> tokens;  // the new tokens, at positions pos0 .. pos0 + n - 1

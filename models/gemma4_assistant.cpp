@@ -28,6 +28,7 @@ class gemma4_assistant final : public mtp_drafter {
     gemma4_assistant(const gguf::file& f, backend& be, const model& anchor) {
         model_loader ld(f, be);
         if (ld.arch() != "gemma4-assistant") ld.fail("not an MTP assistant (architecture '" + ld.arch() + "')");
+        ld.refuse_moe();
         const std::optional<mtp_anchor> a = anchor.anchor_for_mtp();
         if (!a) ld.fail("the anchor (" + anchor.info().arch + ") cannot host an MTP assistant");
         anchor_ = *a;
@@ -44,7 +45,7 @@ class gemma4_assistant final : public mtp_drafter {
         const std::vector<int64_t> n_ff = ld.get_per_layer("feed_forward_length", n_layer_);
         n_vocab_ = ld.rows_of("token_embd.weight");
         tok_embd_ = ld.require("token_embd.weight", {n_embd_, n_vocab_});
-        out_norm_ = ld.require("output_norm.weight", {n_embd_});
+        out_norm_ = ld.require_f32("output_norm.weight", {n_embd_});
         pre_proj_ = ld.require("nextn.pre_projection.weight", {2 * n_out, n_embd_});
         post_proj_ = ld.require("nextn.post_projection.weight", {n_embd_, n_out});
         for (int64_t i = 0; i < n_layer_; ++i) {
@@ -55,10 +56,11 @@ class gemma4_assistant final : public mtp_drafter {
             const std::string p = "blk." + std::to_string(i) + ".";
             L.attn.load(ld, p, n_embd_, n_head_, L.head_dim);
             L.ffn.load(ld, p, n_embd_, n_ff[i]);
-            L.out_scale = ld.optional(p + "layer_output_scale.weight", {1});
+            L.out_scale = ld.optional_f32(p + "layer_output_scale.weight", {1});
             layers_.push_back(L);
         }
         check_against_anchor(ld, anchor);
+        ld.warn_unused();  // e.g. the centroid tensors of assistants that score a masked vocabulary
         info_.arch = ld.arch();
         info_.name = std::string(f.get_string("general.name").value_or(""));
         info_.n_vocab = static_cast<int32_t>(n_vocab_);

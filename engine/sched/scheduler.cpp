@@ -1,5 +1,6 @@
 // Scheduling policy: running sequences first (oldest first), then admissions, within the token
-// budget; preemption of the newest when the KV cache is full.
+// budget; preemption of the newest when the KV cache is full. Acceptance of drafts and the end of
+// a sequence are decided here, one token at a time.
 #include "engine/sched/scheduler.h"
 
 #include <algorithm>
@@ -16,13 +17,15 @@ void scheduler::add(std::unique_ptr<sequence> seq) {
 }
 
 void scheduler::finish(sequence& s, finish_reason why, const std::string& message) {
-    kv_.free_seq(s.id);
+    kv_.free_seq(static_cast<int64_t>(s.id));
     stream_event ev;
     ev.what = stream_event::kind::done;
     ev.reason = why;
     ev.error = message;
     ev.n_prompt = s.n_prompt;
     ev.n_generated = s.n_generated();
+    ev.n_draft_tokens = s.spec.n_draft_tokens;
+    ev.n_draft_accepted = s.spec.n_accepted;
     if (ev.n_generated > 0) {
         ev.first_token_seconds = seconds_between(s.submitted_at, s.first_token_at);
         ev.generation_seconds = seconds_between(s.first_token_at, s.last_token_at);
@@ -30,17 +33,17 @@ void scheduler::finish(sequence& s, finish_reason why, const std::string& messag
     s.stream->push(std::move(ev));
 }
 
-bool scheduler::abort(uint64_t id) {
+bool scheduler::abort(uint64_t id, finish_reason why, const std::string& message) {
     for (auto it = running_.begin(); it != running_.end(); ++it) {
         if ((*it)->id == id) {
-            finish(**it, finish_reason::aborted);
+            finish(**it, why, message);
             running_.erase(it);
             return true;
         }
     }
     for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
         if ((*it)->id == id) {
-            finish(**it, finish_reason::aborted);
+            finish(**it, why, message);
             waiting_.erase(it);
             return true;
         }
@@ -55,9 +58,18 @@ void scheduler::abort_all(finish_reason why, const std::string& message) {
     waiting_.clear();
 }
 
+sequence& scheduler::running(uint64_t id) {
+    for (auto& s : running_) {
+        if (s->id == id) return *s;
+    }
+    TANDEM_CHECK(false && "not a running sequence");
+    std::abort();
+}
+
 void scheduler::preempt(sequence& s) {
-    kv_.free_seq(s.id);
+    kv_.free_seq(static_cast<int64_t>(s.id));
     s.n_computed = 0;
+    s.spec.reset_cache_state(0);
     ++s.n_preempted;
     ++n_preemptions_;
     auto it = std::find_if(running_.begin(), running_.end(), [&](const auto& p) { return p.get() == &s; });
@@ -68,18 +80,21 @@ void scheduler::preempt(sequence& s) {
 
 int32_t scheduler::admit_one(int32_t room, step_plan& plan) {
     sequence& s = *waiting_.front();
-    const int64_t hit = kv_.match_prefix(s.id, s.tokens);
+    const int64_t id = static_cast<int64_t>(s.id);
+    const int64_t hit = kv_.match_prefix(id, s.tokens);
     s.n_computed = hit;
+    s.spec.reset_cache_state(hit);  // cached blocks hold the draft model's K/V too
     const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - s.n_computed;
     const int32_t n = static_cast<int32_t>(std::min<int64_t>(remaining, room));  // >= 1: a prefix hit leaves one
-    if (!kv_.allocate_slots(s.id, s.n_computed + n)) {
-        kv_.free_seq(s.id);
+    if (!kv_.allocate_slots(id, s.n_computed + n)) {
+        kv_.free_seq(id);
         s.n_computed = 0;
+        s.spec.reset_cache_state(0);
         return 0;  // no room: it waits until running sequences free blocks
     }
     prefix_hit_tokens_ += hit;
     s.admitted_at = admit_counter_++;
-    plan.items.push_back({&s, s.n_computed, n, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
+    plan.items.push_back({s.id, s.n_computed, n, 0, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
     return n;
@@ -89,31 +104,36 @@ step_plan scheduler::schedule() {
     step_plan plan;
     auto remaining = [](const sequence& s) { return static_cast<int64_t>(s.tokens.size()) - s.n_computed; };
     // While any sequence decodes, prompt chunks (of running sequences and of admissions) share at most
-    // mixed_prefill_budget tokens of the step: a long prompt arriving then stalls the running streams
-    // for a short step, not for a whole budget of prefill. A full stream pauses its sequence
-    // (backpressure).
+    // prefill_chunk tokens of the step: a long prompt arriving then stalls the running streams for a
+    // short step, not for a whole batch of prefill. A full stream pauses its sequence (backpressure).
     const bool decoding = std::any_of(running_.begin(), running_.end(),
-                                      [&](const auto& s) { return remaining(*s) == 1 && !s->stream->full(); });
-    int32_t budget = cfg_.token_budget;
-    int32_t prompt_budget = decoding && cfg_.mixed_prefill_budget > 0 ? cfg_.mixed_prefill_budget : budget;
+                                      [](const auto& s) { return s->decoding() && !s->stream->full(); });
+    int32_t budget = cfg_.batch_size;
+    int32_t prompt_budget = decoding && cfg_.prefill_chunk > 0 ? cfg_.prefill_chunk : budget;
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         sequence& s = *running_[i];
         const int64_t left = remaining(s);
-        const int32_t n =
-            static_cast<int32_t>(std::min<int64_t>(left, left > 1 ? std::min(budget, prompt_budget) : budget));
-        if (n <= 0 || s.stream->full()) {
+        std::vector<int32_t>& draft = s.spec.draft;
+        if (!s.decoding() || s.stream->full()) draft.clear();
+        // A draft that does not fit the budget is cut: the step verifies what fits.
+        if (static_cast<int64_t>(draft.size()) > budget - 1) draft.resize(static_cast<size_t>(budget - 1));
+        const int32_t n = static_cast<int32_t>(
+            std::min<int64_t>(left, left > 1 ? std::min(budget, prompt_budget) : budget) + draft.size());
+        if (left <= 0 || s.stream->full()) {
             ++i;
             continue;
         }
         bool self_preempted = false;
-        while (!kv_.allocate_slots(s.id, s.n_computed + n)) {
+        while (!kv_.allocate_slots(static_cast<int64_t>(s.id), s.n_computed + n)) {
             sequence& victim = *running_.back();
             self_preempted = &victim == &s;
             preempt(victim);
             if (self_preempted) break;
         }
         if (self_preempted) continue;  // running_[i] is now the next sequence (or gone)
-        plan.items.push_back({&s, s.n_computed, n, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
+        const int32_t n_draft = static_cast<int32_t>(draft.size());
+        plan.items.push_back(
+            {s.id, s.n_computed, n, n_draft, s.n_computed + n - n_draft == static_cast<int64_t>(s.tokens.size())});
         budget -= n;
         if (left > 1) prompt_budget -= n;
         ++i;
@@ -142,31 +162,64 @@ bool scheduler::finished(const sequence& s, finish_reason& why) const {
     return false;
 }
 
-void scheduler::update(const step_plan& plan, std::vector<sampled>& tokens) {
-    size_t next = 0;
-    std::vector<uint64_t> done;
+void scheduler::record_round(sequence& s, int32_t n_draft, int32_t n_accepted) {
+    s.spec.last_draft = n_draft;
+    s.spec.last_accepted = n_accepted;
+    if (n_draft == 0) return;
+    s.spec.n_drafts += 1;
+    s.spec.n_draft_tokens += n_draft;
+    s.spec.n_accepted += n_accepted;
+    spec_.n_drafts += 1;
+    spec_.n_draft_tokens += n_draft;
+    spec_.n_accepted += n_accepted;
+    for (int32_t i = 0; i < n_accepted; ++i) ++spec_.accepted_at[i];
+}
+
+// Registers the blocks that hold only accepted tokens whose K/V every model has computed.
+void scheduler::commit(sequence& s) {
+    kv_.commit_full_blocks(static_cast<int64_t>(s.id), s.tokens, s.spec.n_computed_by_all(s.n_computed));
+}
+
+void scheduler::update(const step_plan& plan, const sample_fn& sample) {
+    done_.clear();
     for (const sched_item& item : plan.items) {
-        sequence& s = *item.seq;
-        s.n_computed = item.start + item.n_new;
-        kv_.commit_full_blocks(s.id, s.tokens, s.n_computed);
+        sequence& s = running(item.seq_id);
+        const int32_t n_known = item.n_new - item.n_draft;  // of s.tokens: final whatever is sampled
+        s.n_computed = item.start + n_known;
+        commit(s);
         if (!item.sample) continue;
-        TANDEM_CHECK(next < tokens.size());
-        sampled& t = tokens[next++];
-        s.tokens.push_back(t.token);
-        s.last_token_at = steady_clock::now();
-        if (s.n_generated() == 1) s.first_token_at = s.last_token_at;
-        stream_event ev;
-        ev.token = t.token;
-        ev.logprob = t.logprob;
-        ev.top = std::move(t.top);
-        s.stream->push(std::move(ev));
-        finish_reason why;
-        if (finished(s, why)) {
-            finish(s, why);
-            done.push_back(s.id);
+        TANDEM_CHECK(static_cast<int32_t>(s.spec.draft.size()) == item.n_draft);
+        int32_t n_accepted = 0;
+        bool ended = false;
+        finish_reason why = finish_reason::stop;
+        for (int32_t row = 0; row <= item.n_draft; ++row) {
+            sampled t = sample(item, s, row);
+            const bool matches = row < item.n_draft && t.token == s.spec.draft[static_cast<size_t>(row)];
+            if (matches) ++n_accepted;
+            s.tokens.push_back(t.token);
+            s.last_token_at = steady_clock::now();
+            if (s.n_generated() == 1) s.first_token_at = s.last_token_at;
+            stream_event ev;
+            ev.token = t.token;
+            ev.logprob = t.logprob;
+            ev.top = std::move(t.top);
+            s.stream->push(std::move(ev));
+            ended = finished(s, why);
+            if (ended || !matches) break;
         }
+        record_round(s, item.n_draft, n_accepted);
+        if (ended) {
+            finish(s, why);
+            done_.push_back(s.id);
+            continue;
+        }
+        s.spec.draft.clear();
+        s.n_computed = item.start + n_known + n_accepted;
+        s.spec.n_draft_kv = std::min(s.spec.n_draft_kv, s.n_computed);  // its rejected drafts' K/V too
+        kv_.truncate(static_cast<int64_t>(s.id), s.n_computed);         // rejected drafts' rows are garbage
+        commit(s);
     }
-    std::erase_if(running_, [&](const auto& p) { return std::find(done.begin(), done.end(), p->id) != done.end(); });
+    std::erase_if(running_, [&](const auto& p) { return std::find(done_.begin(), done_.end(), p->id) != done_.end(); });
 }
 
 }  // namespace tandem

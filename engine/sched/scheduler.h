@@ -1,13 +1,15 @@
 // The continuous-batching scheduler (vLLM v1 shape). There is no prefill or decode phase: each
-// running sequence's n_computed catches up to its token count, in chunks bounded by a per-step
-// token budget, so chunked prefill, decode and prefix hits follow from one rule. When KV blocks
-// run out, the newest running sequence is preempted and requeued to be recomputed later.
+// running sequence's n_computed catches up to its token count plus its drafts, in chunks bounded by
+// a per-step token budget, so chunked prefill, decode, prefix hits and speculation follow from one
+// rule. When KV blocks run out, the newest running sequence is preempted and requeued to be
+// recomputed later. It also owns the rule of when a sequence ends, applied token by token.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,27 +19,47 @@ namespace tandem {
 
 class kv_cache_manager;
 
+constexpr int32_t k_max_draft = 16;  // drafts per sequence and round
+
 struct sched_config {
     int32_t max_running = 4;
-    int32_t token_budget = 512;  // new tokens per step, over all sequences
+    int32_t batch_size = 512;  // rows per step (prompt tokens, last tokens and drafts), over all sequences
     // Prompt tokens per step while other sequences decode (0: no cap). On a CPU a step's time grows
     // with its prompt tokens, and every running stream waits for the whole step.
-    int32_t mixed_prefill_budget = 64;
+    int32_t prefill_chunk = 64;
     int32_t ctx_size = 2048;              // per sequence
     std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (from the tokenizer)
 };
 
-// One scheduled piece of work: `n_new` tokens of a sequence starting at its n_computed.
+// One scheduled piece of work for the sequence `seq_id`, starting at its n_computed: the next
+// n_new - n_draft of its tokens, then its n_draft drafts.
 struct sched_item {
-    sequence* seq = nullptr;
+    uint64_t seq_id = 0;
     int64_t start = 0;
     int32_t n_new = 0;
-    bool sample = false;  // this chunk reaches the end of the sequence's tokens: sample the next one
+    int32_t n_draft = 0;
+    bool sample = false;  // reaches the end of the tokens: sample the last token's row and each draft's
+
+    int32_t n_logit_rows() const { return sample ? n_draft + 1 : 0; }
+    int32_t first_logit_row() const { return n_new - n_draft - 1; }  // within the item's rows
 };
 
 struct step_plan {
     std::vector<sched_item> items;
     bool empty() const { return items.empty(); }
+    int64_t n_rows() const {
+        int64_t n = 0;
+        for (const sched_item& it : items) n += it.n_new;
+        return n;
+    }
+};
+
+// Totals of the speculative rounds verified so far (vLLM / llama.cpp metric names).
+struct spec_counters {
+    int64_t n_drafts = 0;                   // rounds with at least one draft token
+    int64_t n_draft_tokens = 0;             // draft tokens verified
+    int64_t n_accepted = 0;                 // of those, accepted
+    int64_t accepted_at[k_max_draft] = {};  // accepted draft tokens by position in their round
 };
 
 class scheduler {
@@ -45,24 +67,38 @@ class scheduler {
     scheduler(const sched_config& cfg, kv_cache_manager& kv);
 
     void add(std::unique_ptr<sequence> seq);  // to the back of the waiting queue
-    bool abort(uint64_t id);                  // ends the sequence with `aborted`; false if unknown
+    // Ends the sequence (by default as `aborted`); false if unknown.
+    bool abort(uint64_t id, finish_reason why = finish_reason::aborted, const std::string& message = {});
     void abort_all(finish_reason why, const std::string& message = {});
 
-    // Chooses this step's work and allocates its KV slots.
+    // Chooses this step's work and allocates its KV slots (drafts included; a draft that does not
+    // fit the budget is dropped).
     step_plan schedule();
-    // Applies a step's results: advances n_computed, appends the sampled token of each item with
-    // sample=true (tokens[i] for the i-th such item), streams it, and retires finished sequences.
+
+    // A token drawn for one verified row of an item.
     struct sampled {
         int32_t token;
         float logprob;
         std::vector<token_logprob> top;
     };
-    void update(const step_plan& plan, std::vector<sampled>& tokens);
+    // Draws the token of row `row` of a sampling item (0: the last token's row; i: draft i's) with
+    // the sequence's sampler; s.tokens holds every token accepted before it.
+    using sample_fn = std::function<sampled(const sched_item&, sequence&, int32_t row)>;
+    // Applies a step's results, item by item and token by token: samples the first row, appends and
+    // streams the token, ends the sequence if that token ends it (nothing after it is sampled or
+    // emitted), and goes on to the next row while the token equals the draft it verifies. Then
+    // advances n_computed to the accepted tokens, rolls the KV cache back to them and registers
+    // full blocks.
+    void update(const step_plan& plan, const sample_fn& sample);
+
+    sequence& running(uint64_t id);  // a sequence of the current plan
+    std::span<const std::unique_ptr<sequence>> running() const { return running_; }
 
     int64_t n_running() const { return static_cast<int64_t>(running_.size()); }
     int64_t n_waiting() const { return static_cast<int64_t>(waiting_.size()); }
     int64_t n_preemptions() const { return n_preemptions_; }
     int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }
+    const spec_counters& spec() const { return spec_; }
 
   private:
     // Admits the first waiting sequence with a first chunk of at most `room` tokens (room > 0);
@@ -71,14 +107,18 @@ class scheduler {
     void preempt(sequence& s);
     void finish(sequence& s, finish_reason why, const std::string& message = {});
     bool finished(const sequence& s, finish_reason& why) const;
+    void commit(sequence& s);
+    void record_round(sequence& s, int32_t n_draft, int32_t n_accepted);
 
     sched_config cfg_;
     kv_cache_manager& kv_;
     std::deque<std::unique_ptr<sequence>> waiting_;
     std::vector<std::unique_ptr<sequence>> running_;  // admission order
+    std::vector<uint64_t> done_;                      // scratch of update()
     int64_t admit_counter_ = 0;
     int64_t n_preemptions_ = 0;
     int64_t prefix_hit_tokens_ = 0;
+    spec_counters spec_;
 };
 
 }  // namespace tandem

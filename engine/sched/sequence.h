@@ -3,6 +3,7 @@
 // under the inbox lock).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -12,6 +13,35 @@
 #include "engine/sample/sampler.h"
 
 namespace tandem {
+
+// A sequence's speculative-decoding state. The drafts are proposals for the positions after the
+// last token; they are never part of `tokens` until the anchor accepted them.
+struct spec_state {
+    std::vector<int32_t> draft;  // this round's proposals (unverified); empty: a plain decode step
+    // The anchor's final hidden state at the row that produced the last token (an MTP drafter's
+    // input), valid when has_hidden; (n_embd).
+    std::vector<float> hidden;
+    bool has_hidden = false;
+    // A draft model keeps K/V of this sequence in the shared cache: n_draft_kv tokens of it so far.
+    // Blocks are registered in the prefix cache only once both models have computed them.
+    bool draft_kv = false;
+    int64_t n_draft_kv = 0;
+    double acceptance = 0.7;  // estimated probability that a draft token is accepted (EMA)
+    int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;
+    int32_t last_draft = 0, last_accepted = 0;  // the last verified round (read by the draft policy)
+
+    // Drops everything that depends on the cache's contents beyond its first n_kept tokens
+    // (preemption: 0; admission with a prefix hit: the hit).
+    void reset_cache_state(int64_t n_kept) {
+        draft.clear();
+        has_hidden = false;
+        n_draft_kv = n_kept;
+    }
+    // Tokens every model has computed, of the first n_computed.
+    int64_t n_computed_by_all(int64_t n_computed) const {
+        return draft_kv ? std::min(n_computed, n_draft_kv) : n_computed;
+    }
+};
 
 struct sequence {
     uint64_t id = 0;
@@ -23,12 +53,15 @@ struct sequence {
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
     std::shared_ptr<request_stream> stream;
+    spec_state spec;
     int64_t admitted_at = -1;  // admission order; the newest running sequence is preempted first
     int32_t n_preempted = 0;
     steady_clock::time_point submitted_at = steady_clock::now();
     steady_clock::time_point first_token_at{}, last_token_at{};  // when they were sampled
 
     int32_t n_generated() const { return static_cast<int32_t>(tokens.size()) - n_prompt; }
+    // Every token but the last is in the cache: the next step verifies the last token (and drafts).
+    bool decoding() const { return n_computed + 1 == static_cast<int64_t>(tokens.size()); }
 };
 
 }  // namespace tandem

@@ -36,6 +36,7 @@ constexpr int64_t k_triad_floats = (256ll << 20) / 4;
 struct bench_rig {
     std::unique_ptr<gguf::file> file;
     std::unique_ptr<runner> run;
+    std::unique_ptr<kv_cache_manager> kv;
     std::vector<std::unique_ptr<sequence>> seqs;
     std::mt19937 rng{42};
     int32_t n_vocab = 0;
@@ -49,7 +50,7 @@ struct bench_rig {
     }
     void reset() {
         for (auto& s : seqs) {
-            run->kv().free_seq(static_cast<int64_t>(s->id));
+            kv->free_seq(static_cast<int64_t>(s->id));
             s->tokens.clear();
             s->n_computed = 0;
         }
@@ -57,18 +58,20 @@ struct bench_rig {
     // One step in which sequences [0, n_seqs) each compute n_new random tokens.
     double step(int32_t n_seqs, int32_t n_new) {
         step_plan plan;
+        std::vector<sequence*> ss;
         for (int32_t i = 0; i < n_seqs; ++i) {
             sequence& s = seq(static_cast<size_t>(i));
             for (int32_t k = 0; k < n_new; ++k) s.tokens.push_back(static_cast<int32_t>(rng() % n_vocab));
-            if (!run->kv().allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
+            if (!kv->allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
                 throw error("bench: the KV cache is too small; raise --kv-memory");
             }
-            plan.items.push_back({&s, s.n_computed, n_new, true});
+            plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
+            ss.push_back(&s);
         }
         const auto t = steady_clock::now();
-        run->forward(plan);
+        run->forward(plan, ss, *kv, false);
         const double dt = seconds_since(t);
-        for (auto& it : plan.items) it.seq->n_computed += it.n_new;
+        for (sequence* s : ss) s->n_computed = static_cast<int64_t>(s->tokens.size());
         return dt;
     }
 };
@@ -81,13 +84,14 @@ void bench(const bench_options& o) {
     ec.kv_budget_bytes = 4ll << 30;
     bench_rig rig;
     rig.file = gguf::file::open(o.model);
-    rig.run = std::make_unique<runner>(ec, *rig.file);
-    rig.n_vocab = rig.run->mdl().info().n_vocab;
+    rig.run = std::make_unique<runner>(ec, spec_type::none, *rig.file, nullptr);
+    rig.kv = std::make_unique<kv_cache_manager>(rig.run->kv_config());
+    rig.n_vocab = rig.run->anchor().info().n_vocab;
     size_t weight_bytes = 0;
     for (const gguf::tensor_info& t : rig.file->tensors()) weight_bytes += t.n_bytes;
     thread_pool& pool = rig.run->pool();  // the triad runs on the model's own threads
     std::printf("model: %s (%s, %.1f MiB of tensors)\nthreads: %d, cpu: %s, kv: %s\n", o.model.c_str(),
-                rig.run->mdl().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), pool.size(),
+                rig.run->anchor().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), pool.size(),
                 cpu_level_name(cpu_level_active()), o.kv_type.c_str());
 
     std::vector<double> bandwidth{triad_gbps(pool, k_triad_floats, 5)};

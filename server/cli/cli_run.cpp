@@ -17,7 +17,10 @@ namespace tandem {
 namespace {
 
 struct run_options {
-    std::string model, prompt, kv_type = "f16";
+    std::string model, prompt, kv_type = "f16", draft_model, spec_type = "auto";
+    int32_t draft_max = 3, draft_min = 0;
+    float draft_p_min = 0.0f;
+    bool draft_fixed = false;
     int32_t n_predict = 128, threads = 0, ctx_size = 0;
     float temp = 0.8f, top_p = 1.0f, min_p = 0.0f;
     int32_t top_k = 0;
@@ -33,6 +36,14 @@ void run(const run_options& o) {
     ec.parallel = 1;
     ec.max_queue = 1;
     ec.kv_type = cli_kv_type(o.kv_type);
+    ec.draft_model_path = o.draft_model;
+    const std::optional<spec_type> st = spec_type_from_name(o.spec_type);
+    if (!st) throw error("--spec-type: expected auto, none, mtp, draft or ngram, got '" + o.spec_type + "'");
+    ec.spec = *st;
+    ec.draft_max = o.draft_max;
+    ec.draft_min = o.draft_min;
+    ec.draft_p_min = o.draft_p_min;
+    ec.draft_adaptive = !o.draft_fixed;
     const auto t_load = steady_clock::now();
     std::unique_ptr<engine> eng = engine::create(ec);
     const double load_s = seconds_since(t_load);
@@ -84,6 +95,10 @@ void run(const run_options& o) {
         std::fprintf(stderr, "first token after %.1f ms (%.1f tok/s) | generated %d tokens, %.1f tok/s", ttft * 1e3,
                      ttft > 0 ? static_cast<double>(n_prompt) / ttft : 0.0, end.n_generated,
                      end.n_generated > 1 && gen_s > 0 ? (end.n_generated - 1) / gen_s : 0.0);
+    if (eng->summary().spec != spec_type::none) {
+        std::fprintf(stderr, " | drafts: %d tokens, %d accepted (%.0f%%)", end.n_draft_tokens, end.n_draft_accepted,
+                     end.n_draft_tokens > 0 ? 100.0 * end.n_draft_accepted / end.n_draft_tokens : 0.0);
+    }
     std::fprintf(stderr, " | finish: %s\n", end.reason == finish_reason::length ? "length" : "stop");
     eng->shutdown();
 }
@@ -119,6 +134,14 @@ void cli_add_run(CLI::App& app) {
     cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
     cmd->add_option("-c,--ctx-size", o->ctx_size, "Context size (0: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
+    cmd->add_option("--draft-model", o->draft_model,
+                    "Drafter GGUF (-md): a gemma4-assistant (MTP) or a smaller model with the same vocabulary");
+    cmd->add_option("--spec-type", o->spec_type, "Speculative decoding: auto, none, mtp, draft or ngram");
+    cmd->add_option("--draft-max", o->draft_max, "Drafts per round at most")->check(CLI::Range(1, 16));
+    cmd->add_option("--draft-min", o->draft_min, "A shorter draft is dropped")->check(CLI::Range(0, 16));
+    cmd->add_option("--draft-p-min", o->draft_p_min, "A drafter stops below this probability")
+        ->check(CLI::Range(0.0f, 1.0f));
+    cmd->add_flag("--draft-fixed", o->draft_fixed, "Always draft --draft-max tokens (no cost-based choice)");
     cmd->callback([o] { run(*o); });
 }
 

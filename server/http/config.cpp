@@ -61,6 +61,25 @@ double parse_seconds(const std::string& key, const std::string& s, double lo, do
     return v;
 }
 
+double parse_real(const std::string& key, const std::string& s, double lo, double hi) {
+    size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(s, &used);
+    } catch (const std::exception&) {
+        bad(key, s, "expected a number");
+    }
+    if (used != s.size() || !std::isfinite(v)) bad(key, s, "expected a number");
+    if (v < lo || v > hi) bad(key, s, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return v;
+}
+
+bool parse_bool(const std::string& key, const std::string& s) {
+    if (s == "true" || s == "1" || s == "on") return true;
+    if (s == "false" || s == "0" || s == "off") return false;
+    bad(key, s, "expected true or false");
+}
+
 }  // namespace
 
 // A byte count: a plain number or one with K/M/G/T (powers of 1024), optionally followed by B or iB.
@@ -131,6 +150,22 @@ std::vector<key_def> key_table() {
          INT_KEY(batch_size, "batch_size", 1, 1 << 16)},
         {"prefill-chunk", "", "prompt tokens per step while other sequences decode (0: no cap)", false,
          INT_KEY(prefill_chunk, "prefill_chunk", 0, 1 << 16)},
+        {"draft-model", "md", "drafter GGUF: a gemma4-assistant (MTP) or a smaller model with the same vocabulary",
+         false, [](server_config& c, const std::string& v) { c.draft_model_path = v; }},
+        {"spec-type", "", "speculative decoding: auto, none, mtp, draft or ngram", false,
+         [](server_config& c, const std::string& v) {
+             if (!spec_type_from_name(v)) bad("spec_type", v, "expected auto, none, mtp, draft or ngram");
+             c.spec_type = v;
+         }},
+        {"draft-max", "", "drafts per sequence and round at most (1-16)", false,
+         INT_KEY(draft_max, "draft_max", 1, 16)},
+        {"draft-min", "", "a shorter draft is dropped", false, INT_KEY(draft_min, "draft_min", 0, 16)},
+        {"draft-p-min", "", "a drafter stops at a token it gives less probability than this (0-1)", false,
+         [](server_config& c, const std::string& v) {
+             c.draft_p_min = static_cast<float>(parse_real("draft_p_min", v, 0.0, 1.0));
+         }},
+        {"draft-adaptive", "", "choose each round's draft length from measured costs (true|false)", false,
+         [](server_config& c, const std::string& v) { c.draft_adaptive = parse_bool("draft_adaptive", v); }},
         {"host", "", "address to listen on", false,
          [](server_config& c, const std::string& v) {
              if (v.empty()) bad("host", v, "must not be empty");
@@ -298,11 +333,14 @@ std::string server_config_describe(const server_config& c) {
        << " threads=" << c.n_threads << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel
        << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory
        << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size << " prefill_chunk=" << c.prefill_chunk
-       << " host=" << c.host << " port=" << c.port << " io_threads=" << c.io_threads
-       << " max_connections=" << c.max_connections << " max_body_bytes=" << c.max_body_bytes
-       << " max_header_bytes=" << c.max_header_bytes << " idle_timeout=" << c.idle_timeout
-       << " read_timeout=" << c.read_timeout << " write_timeout=" << c.write_timeout
-       << " drain_timeout=" << c.drain_timeout << " ping_interval=" << c.ping_interval << " max_n=" << c.max_n
+       << " draft_model=" << (c.draft_model_path.empty() ? "none" : c.draft_model_path) << " spec_type=" << c.spec_type
+       << " draft_max=" << c.draft_max << " draft_min=" << c.draft_min << " draft_p_min=" << c.draft_p_min
+       << " draft_adaptive=" << (c.draft_adaptive ? "true" : "false") << " host=" << c.host << " port=" << c.port
+       << " io_threads=" << c.io_threads << " max_connections=" << c.max_connections
+       << " max_body_bytes=" << c.max_body_bytes << " max_header_bytes=" << c.max_header_bytes
+       << " idle_timeout=" << c.idle_timeout << " read_timeout=" << c.read_timeout
+       << " write_timeout=" << c.write_timeout << " drain_timeout=" << c.drain_timeout
+       << " ping_interval=" << c.ping_interval << " max_n=" << c.max_n
        << " api_keys=" << (c.api_keys.empty() ? "none" : std::to_string(c.api_keys.size()) + " (redacted)")
        << " cors_origins=";
     if (c.cors_origins.empty()) os << "none";
@@ -320,8 +358,14 @@ engine_config server_config_engine(const server_config& c) {
     e.kv_blocks = c.kv_blocks;
     e.kv_budget_bytes = c.kv_memory;
     e.max_queue = c.max_queue;
-    e.step_token_budget = c.batch_size;
-    e.mixed_prefill_tokens = c.prefill_chunk;
+    e.batch_size = c.batch_size;
+    e.prefill_chunk = c.prefill_chunk;
+    e.draft_model_path = c.draft_model_path;
+    e.spec = *spec_type_from_name(c.spec_type);  // validated when parsed
+    e.draft_max = c.draft_max;
+    e.draft_min = c.draft_min;
+    e.draft_p_min = c.draft_p_min;
+    e.draft_adaptive = c.draft_adaptive;
     return e;
 }
 

@@ -27,6 +27,14 @@ struct server_config {
     int32_t batch_size = 512;        // tokens per forward step, over all sequences
     int32_t prefill_chunk = 64;      // prompt tokens per step while other sequences decode; 0: no cap
 
+    // Speculative decoding.
+    std::string draft_model_path;    // --draft-model / -md: gemma4-assistant or a small same-vocabulary model
+    std::string spec_type = "auto";  // auto | none | mtp | draft | ngram
+    int32_t draft_max = 3;
+    int32_t draft_min = 0;
+    float draft_p_min = 0.0f;
+    bool draft_adaptive = true;
+
     // Network.
     std::string host = "127.0.0.1";
     int32_t port = 8080;     // 0: an ephemeral port (tests)

@@ -31,8 +31,8 @@ struct rig {
     static sched_config sc(int32_t max_running, int32_t budget, int32_t ctx, int32_t mixed) {
         sched_config c;
         c.max_running = max_running;
-        c.token_budget = budget;
-        c.mixed_prefill_budget = mixed;
+        c.batch_size = budget;
+        c.prefill_chunk = mixed;
         c.ctx_size = ctx;
         c.is_eog = [](int32_t t) { return t == k_eos; };
         return c;
@@ -57,11 +57,7 @@ struct rig {
     // Runs one step; every sampling item "samples" `token`.
     step_plan step(int32_t token = 5) {
         step_plan plan = sched.schedule();
-        std::vector<scheduler::sampled> out;
-        for (const sched_item& it : plan.items) {
-            if (it.sample) out.push_back({token, 0.0f, {}});
-        }
-        sched.update(plan, out);
+        sched.update(plan, [&](const sched_item&, sequence&, int32_t) { return scheduler::sampled{token, 0.0f, {}}; });
         return plan;
     }
 };
@@ -158,9 +154,9 @@ TEST(scheduler, finishes_on_max_tokens_eos_and_context_end) {
     r.sched.abort(0);  // unknown id: no effect
     // Second step: by_eos samples EOS; by_len reaches 2 tokens; by_ctx reaches 12 tokens (ctx end).
     step_plan plan = r.sched.schedule();
-    std::vector<scheduler::sampled> out;
-    for (const sched_item& it : plan.items) out.push_back({it.seq->tokens[0] == 20 ? k_eos : 7, 0.0f, {}});
-    r.sched.update(plan, out);
+    r.sched.update(plan, [](const sched_item&, sequence& s, int32_t) {
+        return scheduler::sampled{s.tokens[0] == 20 ? k_eos : 7, 0.0f, {}};
+    });
     auto last = [](request_stream& s) { return drain(s).back(); };
     const stream_event a = last(*by_len), b = last(*by_eos), c = last(*by_ctx);
     EXPECT_EQ(a.what, stream_event::kind::done);

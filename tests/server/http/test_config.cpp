@@ -125,8 +125,8 @@ TEST(Config, BadValuesNameTheKey) {
 
 TEST(Config, StepSizesReachTheEngine) {
     const engine_config e = server_config_engine(parse({"-m", "x", "-b", "256", "--prefill-chunk", "0"}));
-    EXPECT_EQ(e.step_token_budget, 256);
-    EXPECT_EQ(e.mixed_prefill_tokens, 0);
+    EXPECT_EQ(e.batch_size, 256);
+    EXPECT_EQ(e.prefill_chunk, 0);
 }
 
 TEST(Config, ExampleFileParses) {

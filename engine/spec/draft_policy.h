@@ -1,0 +1,60 @@
+// How many tokens each sequence drafts this round. Speculation pays only when the tokens it
+// expects to gain outweigh what the extra rows cost, and on a CPU a (1+k)-row step is far from
+// free, so k comes from a cost model measured on this machine and each sequence's own acceptance:
+// k = 0 (a plain step) when no draft is expected to pay, e.g. at many streams or low acceptance.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/spec/drafter.h"
+
+namespace tandem {
+
+// Seconds of one anchor step by its row count (measured points, linear between and beyond them),
+// and of one drafter forward: b0 + b1 * rows.
+struct step_costs {
+    std::vector<std::pair<int32_t, double>> anchor;  // (rows, seconds), rows ascending, at least one
+    double draft_b0 = 0, draft_b1 = 0;
+
+    double anchor_seconds(double rows) const;
+};
+
+struct draft_policy_config {
+    int32_t draft_max = 3;
+    bool adaptive = true;    // false: every sequence drafts draft_max (within its limits)
+    double prior = 0.7;      // acceptance assumed for a sequence that has not drafted yet
+    double learn = 0.15;     // weight of one verified draft token in the acceptance estimate
+    double drift = 0.02;     // per plain step, the estimate moves this far back to the prior
+    double min_gain = 0.03;  // a draft token must promise this relative gain in tokens per second
+};
+
+class draft_policy {
+  public:
+    draft_policy(const draft_policy_config& cfg, step_costs costs);
+
+    // Updates the sequence's acceptance estimate from its last verified round (spec.last_draft,
+    // spec.last_accepted); a plain step lets it drift back to the prior, so a sequence whose
+    // drafts were rejected tries again later.
+    void observe_round(spec_state& s) const;
+    // Live anchor step times scale the measured costs (other load on the machine, longer contexts).
+    void observe_anchor_step(int64_t rows, double seconds);
+
+    // reqs[i].k holds the most sequence i may draft (its context and max_tokens left); on return
+    // the chosen k (0: none). base_rows: the rows the next step has without any draft.
+    void choose(std::span<draft_request> reqs, int64_t base_rows);
+
+    double anchor_scale() const { return scale_; }
+    const step_costs& costs() const { return costs_; }
+
+  private:
+    draft_policy_config cfg_;
+    step_costs costs_;
+    double scale_ = 1.0;  // measured / modelled anchor step time (EMA)
+    std::vector<int32_t> limit_;
+    std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft
+    std::vector<int32_t> at_level_;  // sequences drafting at least i + 1 tokens
+};
+
+}  // namespace tandem

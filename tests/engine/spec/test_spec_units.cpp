@@ -1,0 +1,157 @@
+// The pieces of speculative decoding that need no model: n-gram lookup, the drafter's greedy pick
+// with its confidence cut-off, and the draft-length policy's choices under given step costs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/spec/draft_policy.h"
+#include "engine/spec/drafter.h"
+
+namespace tandem {
+namespace {
+
+std::vector<int32_t> lookup(std::vector<int32_t> tokens, int32_t k, int32_t n_min = 2, int32_t n_max = 4) {
+    std::vector<int32_t> out;
+    ngram_lookup(tokens, k, n_min, n_max, out);
+    return out;
+}
+
+TEST(ngram, continues_the_most_recent_earlier_occurrence_of_the_tail) {
+    // tail (7, 8) occurs at 1 and at 5; the most recent is followed by 9 10 11.
+    EXPECT_EQ(lookup({6, 7, 8, 1, 2, 7, 8, 9, 10, 11, 7, 8}, 3), (std::vector<int32_t>{9, 10, 11}));
+    EXPECT_EQ(lookup({6, 7, 8, 1, 2, 7, 8, 9, 10, 11, 7, 8}, 1), (std::vector<int32_t>{9}));
+}
+
+TEST(ngram, prefers_the_longest_match) {
+    // (3, 7, 8) matches at 0 -> 4; the 2-gram (7, 8) alone would match later at 5 -> 5.
+    EXPECT_EQ(lookup({3, 7, 8, 4, 0, 7, 8, 5, 3, 7, 8}, 1), (std::vector<int32_t>{4}));
+}
+
+TEST(ngram, stops_at_the_end_of_the_history_and_finds_nothing_without_a_match) {
+    EXPECT_EQ(lookup({1, 2, 3, 1, 2}, 5), (std::vector<int32_t>{3, 1, 2}));
+    EXPECT_TRUE(lookup({1, 2, 3, 4, 5}, 3).empty());
+    EXPECT_TRUE(lookup({1, 2, 3, 4, 2}, 3).empty()) << "a 1-gram is below n_min";
+    EXPECT_EQ(lookup({1, 2, 3, 4, 2}, 3, 1), (std::vector<int32_t>{3, 4, 2}));
+    EXPECT_TRUE(lookup({}, 3).empty());
+    EXPECT_TRUE(lookup({5}, 3).empty());
+}
+
+TEST(draft_pick, argmax_with_ties_to_the_lowest_id_and_a_probability_floor) {
+    const std::vector<float> l{0.0f, 2.0f, 2.0f, -1.0f};
+    EXPECT_EQ(draft_pick(l, 0.0f), 1);
+    const double p1 = std::exp(2.0) / (1 + 2 * std::exp(2.0) + std::exp(-1.0));  // ~0.46
+    EXPECT_EQ(draft_pick(l, static_cast<float>(p1 - 0.01)), 1);
+    EXPECT_EQ(draft_pick(l, static_cast<float>(p1 + 0.01)), -1);
+}
+
+// Step costs in milliseconds: a one-row step 10 ms, each further row `per_row` ms.
+step_costs linear(double per_row, double draft_ms = 0) {
+    step_costs c;
+    for (int32_t r : {1, 2, 4, 8, 16, 32}) c.anchor.push_back({r, (10.0 + per_row * (r - 1)) * 1e-3});
+    c.draft_b0 = draft_ms * 1e-3;
+    return c;
+}
+
+struct policy_rig {
+    std::vector<sequence> seqs;
+    std::vector<draft_request> reqs;
+    policy_rig(size_t n, double acceptance, int32_t limit) : seqs(n) {
+        for (sequence& s : seqs) {
+            s.spec.acceptance = acceptance;
+            reqs.push_back({&s, limit});
+        }
+    }
+    std::vector<int32_t> choose(draft_policy& p) {
+        p.choose(reqs, static_cast<int64_t>(seqs.size()));
+        std::vector<int32_t> k;
+        for (const draft_request& r : reqs) k.push_back(r.k);
+        return k;
+    }
+};
+
+draft_policy_config cfg(int32_t k_max) {
+    draft_policy_config c;
+    c.draft_max = k_max;
+    return c;
+}
+
+TEST(draft_policy, drafts_up_to_the_limit_when_rows_are_nearly_free) {
+    draft_policy p(cfg(5), linear(0.2));
+    policy_rig r(1, 0.8, 5);
+    EXPECT_EQ(r.choose(p), (std::vector<int32_t>{5}));
+    policy_rig lim(2, 0.8, 2);  // a sequence's own limit (context, max_tokens) holds
+    EXPECT_EQ(lim.choose(p), (std::vector<int32_t>{2, 2}));
+}
+
+TEST(draft_policy, drafts_nothing_when_a_row_costs_as_much_as_a_step) {
+    draft_policy p(cfg(4), linear(10.0));
+    policy_rig r(1, 0.9, 4);
+    EXPECT_EQ(r.choose(p), (std::vector<int32_t>{0}));
+}
+
+TEST(draft_policy, drafts_nothing_at_low_acceptance) {
+    draft_policy p(cfg(4), linear(3.0));
+    policy_rig low(1, 0.2, 4);
+    EXPECT_EQ(low.choose(p), (std::vector<int32_t>{0}));
+    policy_rig high(1, 0.9, 4);
+    EXPECT_GT(high.choose(p)[0], 0);
+}
+
+TEST(draft_policy, drafts_less_with_more_streams_when_rows_get_dearer) {
+    // Memory-bound up to 4 rows, compute-bound after: the shape of these CPUs.
+    step_costs c;
+    c.anchor = {{1, 10e-3}, {4, 12e-3}, {8, 22e-3}, {16, 42e-3}};
+    draft_policy p(cfg(3), c);
+    policy_rig one(1, 0.75, 3);
+    EXPECT_EQ(one.choose(p), (std::vector<int32_t>{3}));
+    policy_rig eight(8, 0.75, 3);
+    int32_t total = 0;
+    for (int32_t k : eight.choose(p)) total += k;
+    EXPECT_EQ(total, 0);
+}
+
+TEST(draft_policy, a_drafter_cost_is_weighed_too) {
+    draft_policy cheap(cfg(3), linear(1.0, 0.1));
+    draft_policy dear(cfg(3), linear(1.0, 20.0));
+    policy_rig a(1, 0.8, 3), b(1, 0.8, 3);
+    EXPECT_GT(a.choose(cheap)[0], 0);
+    EXPECT_EQ(b.choose(dear)[0], 0);
+}
+
+TEST(draft_policy, fixed_mode_keeps_every_limit) {
+    draft_policy_config c = cfg(4);
+    c.adaptive = false;
+    draft_policy p(c, linear(100.0));
+    policy_rig r(3, 0.0, 4);
+    r.reqs[1].k = 2;
+    EXPECT_EQ(r.choose(p), (std::vector<int32_t>{4, 2, 4}));
+}
+
+TEST(draft_policy, acceptance_follows_verified_rounds_and_drifts_back_when_idle) {
+    draft_policy p(cfg(3), linear(1.0));
+    spec_state s;
+    s.acceptance = 0.7;
+    s.last_draft = 3;
+    s.last_accepted = 0;
+    p.observe_round(s);
+    EXPECT_LT(s.acceptance, 0.7);
+    EXPECT_EQ(s.last_draft, 0) << "a round is counted once";
+    const double after_reject = s.acceptance;
+    p.observe_round(s);  // a plain step: drift back toward the prior
+    EXPECT_GT(s.acceptance, after_reject);
+    s.last_draft = 3;
+    s.last_accepted = 3;
+    const double before = s.acceptance;
+    p.observe_round(s);
+    EXPECT_GT(s.acceptance, before);
+    EXPECT_LE(s.acceptance, 1.0);
+}
+
+TEST(draft_policy, live_steps_rescale_the_measured_costs) {
+    draft_policy p(cfg(3), linear(1.0));
+    for (int i = 0; i < 100; ++i) p.observe_anchor_step(1, 20e-3);  // twice the measured 10 ms
+    EXPECT_NEAR(p.anchor_scale(), 2.0, 0.05);
+}
+
+}  // namespace
+}  // namespace tandem
