@@ -17,18 +17,20 @@ int main(int argc, char** argv) {
     try {
         // Logs go to stderr: stdout carries only a command's data (`tandem run ... > out.txt` is the text).
         spdlog::set_default_logger(spdlog::stderr_color_mt("tandem"));
+        // llama.cpp's two-letter short flags, which CLI11 cannot declare: -md, -np.
+        std::vector<std::string> args(argv, argv + argc);
+        for (std::string& a : args) {
+            if (a == "-md") a = "--draft-model";
+            if (a == "-np") a = "--parallel";
+        }
+        std::vector<char*> argp;
+        for (std::string& a : args) argp.push_back(a.data());
+        argv = argp.data();
         // `serve` owns its whole option set (flags > env > file), so it bypasses CLI11's parent app.
         if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) {
             const tandem::server_config cfg = tandem::server_config_parse(argc - 1, argv + 1);
             return tandem::serve(cfg, [](const tandem::engine_config& ec) { return tandem::engine::create(ec); });
         }
-        // llama.cpp's two-letter short flag, which CLI11 cannot declare: -md is --draft-model.
-        std::vector<std::string> args(argv, argv + argc);
-        for (std::string& a : args) {
-            if (a == "-md") a = "--draft-model";
-        }
-        std::vector<char*> argp;
-        for (std::string& a : args) argp.push_back(a.data());
         CLI::App app{"Tandem: an OpenAI-compatible inference server for GGUF models"};
         app.require_subcommand(1);
         app.add_subcommand("serve", "Serve the OpenAI HTTP API (see `tandem serve --help`)");
@@ -36,7 +38,7 @@ int main(int argc, char** argv) {
         tandem::cli_add_inspect(app);
         tandem::cli_add_bench(app);
         tandem::cli_add_make_model(app);
-        CLI11_PARSE(app, argc, argp.data());
+        CLI11_PARSE(app, argc, argv);
         return 0;
     } catch (const tandem::error& e) {
         std::cerr << "tandem: " << e.what() << "\n";

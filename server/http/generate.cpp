@@ -175,7 +175,9 @@ std::string stream_events(job& j, const response_meta& meta) {
         const bool finishing = c.finished() && !c.error() && !j.finish_sent[i];
         if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
-            out += sse_data(chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr));
+            json fin = chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr);
+            fin["timings"] = timings_json(std::span<const choice_output>(&c, 1));  // llama-server's extension
+            out += sse_data(fin);
             j.finish_sent[i] = true;
         }
     }

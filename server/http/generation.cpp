@@ -1,6 +1,8 @@
 // Events -> text and logprobs per choice; OpenAI chunk and response JSON (chat and completions shapes).
 #include "server/http/generation.h"
 
+#include <algorithm>
+
 namespace tandem {
 
 using json = nlohmann::json;
@@ -76,6 +78,9 @@ void choice_output::add_logprob(const stream_event& ev) {
 }
 
 void choice_output::consume(const stream_event& ev) {
+    if (ev.what == stream_event::kind::done) {  // also after a stop string ended the choice
+        timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.first_token_seconds, ev.generation_seconds};
+    }
     if (finished()) return;
     if (ev.what == stream_event::kind::token) {
         ++n_generated_;
@@ -167,6 +172,23 @@ json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion)
     return j;
 }
 
+json timings_json(std::span<const choice_output> choices) {
+    int64_t n_draft = 0, n_accepted = 0, n_generated = 0;
+    double gen_s = 0, first_s = 0;
+    for (const choice_output& c : choices) {
+        n_draft += c.timings().n_draft;
+        n_accepted += c.timings().n_draft_accepted;
+        n_generated += c.n_generated();
+        gen_s = std::max(gen_s, c.timings().generation_seconds);  // choices run side by side
+        first_s = std::max(first_s, c.timings().first_token_seconds);
+    }
+    return {{"predicted_n", n_generated},
+            {"predicted_ms", gen_s * 1e3},
+            {"first_token_ms", first_s * 1e3},
+            {"draft_n", n_draft},
+            {"draft_n_accepted", n_accepted}};
+}
+
 json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt) {
     json out = {{"id", m.id},
                 {"object", m.chat ? "chat.completion" : "text_completion"},
@@ -186,6 +208,7 @@ json response_json(const response_meta& m, const std::vector<choice_output>& cho
     }
     out["choices"] = arr;
     out["usage"] = usage_json(n_prompt, n_completion);
+    out["timings"] = timings_json(choices);
     return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,13 @@ class choice_output {
 
     void set_prefix(const std::string& text);  // completions echo: the prompt before the output
 
+    // The engine's own account of this choice (from its done event; zeros until it arrives).
+    struct engine_timings {
+        int32_t n_draft = 0, n_draft_accepted = 0;
+        double first_token_seconds = 0, generation_seconds = 0;
+    };
+    const engine_timings& timings() const { return timings_; }
+
   private:
     void add_text(const std::string& text);
     void add_logprob(const stream_event& ev);
@@ -60,6 +68,7 @@ class choice_output {
     nlohmann::json all_logprobs_, delta_logprobs_;
     int64_t text_offset_ = 0;
     int32_t n_generated_ = 0;
+    engine_timings timings_;
     std::optional<std::string> finish_;
     std::optional<std::string> error_;
 };
@@ -74,6 +83,10 @@ nlohmann::json chunk_role(const response_meta& m, int32_t index);
 nlohmann::json chunk_delta(const response_meta& m, int32_t index, const std::string& text,
                            const std::optional<std::string>& finish, const nlohmann::json& logprobs);
 nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion);
+
+// Tandem's extension field (llama-server's name and keys): the choices' speculative-decoding counts
+// and the engine's times, summed over `choices`.
+nlohmann::json timings_json(std::span<const choice_output> choices);
 
 // Non-streaming: the whole response.
 nlohmann::json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt);

@@ -79,6 +79,23 @@ std::string server_metrics::render(const engine_metrics* m) const {
     metric(out, "tandem_prefix_cache_hit_tokens_total", "counter", "Prompt tokens served from the prefix cache.",
            e.prefix_cache_hit_tokens);
     metric(out, "tandem_preemptions_total", "counter", "Sequences preempted for KV space.", e.preemptions);
+    // Speculative decoding, with vLLM's names (spec_decode_*).
+    metric(out, "tandem_spec_decode_num_drafts_total", "counter", "Speculative rounds with at least one draft token.",
+           e.spec_drafts);
+    metric(out, "tandem_spec_decode_num_draft_tokens_total", "counter", "Draft tokens the anchor verified.",
+           e.spec_draft_tokens);
+    metric(out, "tandem_spec_decode_num_accepted_tokens_total", "counter", "Draft tokens the anchor accepted.",
+           e.spec_accepted_tokens);
+    out +=
+        "# HELP tandem_spec_decode_num_accepted_tokens_per_pos_total Accepted draft tokens by position in their "
+        "round (0: the first draft).\n# TYPE tandem_spec_decode_num_accepted_tokens_per_pos_total counter\n";
+    for (size_t i = 0; i < e.spec_accepted_per_pos.size(); ++i) {
+        out += "tandem_spec_decode_num_accepted_tokens_per_pos_total{position=\"" + std::to_string(i) + "\"} " +
+               std::to_string(e.spec_accepted_per_pos[i]) + "\n";
+    }
+    metric(out, "tandem_spec_decode_mean_acceptance_length", "gauge",
+           "Tokens per speculative round: 1 + accepted draft tokens / rounds (0 before the first round).",
+           e.spec_drafts > 0 ? 1.0 + static_cast<double>(e.spec_accepted_tokens) / e.spec_drafts : 0.0);
     ttft_.render(out, "tandem_time_to_first_token_seconds", "Time from request to first generated token.");
     itl_.render(out, "tandem_inter_token_latency_seconds", "Time between consecutive generated tokens.");
     return out;

@@ -142,5 +142,32 @@ TEST(Config, DescribeRedactsSecrets) {
     EXPECT_NE(d.find("api_keys=1"), std::string::npos);
 }
 
+TEST(Config, SpeculativeDecodingKeys) {
+    const server_config d = parse({"-m", "a.gguf"});
+    EXPECT_EQ(d.spec_type, "auto");
+    EXPECT_EQ(d.draft_max, 3);
+    EXPECT_TRUE(d.draft_model_path.empty());
+    const std::string toml = temp_file("spec.toml", "draft_min = 2\ndraft_p_min = 0.5\n");
+    const server_config c = parse({"-m", "a.gguf", "--draft-model", "b.gguf", "--spec-type", "draft", "--config", toml},
+                                  {{"TANDEM_DRAFT_MAX", "5"}, {"TANDEM_DRAFT_ADAPTIVE", "false"}});
+    EXPECT_EQ(c.draft_model_path, "b.gguf");
+    EXPECT_EQ(c.spec_type, "draft");
+    EXPECT_EQ(c.draft_max, 5);
+    EXPECT_EQ(c.draft_min, 2);
+    EXPECT_FLOAT_EQ(c.draft_p_min, 0.5f);
+    EXPECT_FALSE(c.draft_adaptive);
+    const engine_config e = server_config_engine(c);
+    EXPECT_EQ(e.draft_model_path, "b.gguf");
+    EXPECT_EQ(e.spec, spec_type::draft);
+    EXPECT_EQ(e.draft_max, 5);
+    EXPECT_EQ(e.draft_min, 2);
+    EXPECT_FALSE(e.draft_adaptive);
+    EXPECT_NE(error_of({"-m", "a", "--spec-type", "eagle"}).find("spec_type"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "a", "--draft-max", "0"}).find("draft_max"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "a", "--draft-max", "17"}).find("draft_max"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "a", "--draft-p-min", "1.5"}).find("draft_p_min"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "a", "--draft-adaptive", "maybe"}).find("draft_adaptive"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tandem
