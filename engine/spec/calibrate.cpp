@@ -51,15 +51,30 @@ step_costs measure_step_costs(runner& r, kv_cache_manager& kv, drafter* d, const
         return kv.allocate_slots(static_cast<int64_t>(id), k_context + 1 + extra);
     };
     if (make(r_max)) {
+        // Each row count is timed once per sweep, sweeps interleaved, and the median kept: on a noisy
+        // machine a point measured in one burst can be off by 50%. The first sweep warms the caches.
         sequence* s = seqs[0].get();
-        step_plan plan;
+        sequence* const one[] = {s};
+        std::vector<int32_t> counts;
         for (int32_t rows : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32}) {
-            if (rows > r_max) break;
-            s->spec.draft.assign(static_cast<size_t>(rows - 1), 0);
-            plan.items = {{s->id, k_context, rows, rows - 1, true}};
-            sequence* const one[] = {s};
-            const int n = rows == 1 ? 3 : 2;  // the first runs also warm the caches
-            c.anchor.push_back({rows, best_of(n, [&] { r.forward(plan, one, kv, false); })});
+            if (rows <= r_max) counts.push_back(rows);
+        }
+        constexpr int k_sweeps = 5;
+        std::vector<std::vector<double>> times(counts.size());
+        for (int sweep = 0; sweep <= k_sweeps; ++sweep) {
+            for (size_t i = 0; i < counts.size(); ++i) {
+                const int32_t rows = counts[i];
+                s->spec.draft.assign(static_cast<size_t>(rows - 1), 0);
+                step_plan plan;
+                plan.items = {{s->id, k_context, rows, rows - 1, true}};
+                const auto t0 = steady_clock::now();
+                r.forward(plan, one, kv, false);
+                if (sweep > 0) times[i].push_back(seconds_since(t0));
+            }
+        }
+        for (size_t i = 0; i < counts.size(); ++i) {
+            std::nth_element(times[i].begin(), times[i].begin() + k_sweeps / 2, times[i].end());
+            c.anchor.push_back({counts[i], times[i][k_sweeps / 2]});
         }
         s->spec.draft.clear();
     }

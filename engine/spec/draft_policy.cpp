@@ -10,13 +10,30 @@ namespace tandem {
 
 double step_costs::anchor_seconds(double rows) const {
     TANDEM_CHECK(!anchor.empty());
-    if (anchor.size() == 1 || rows <= anchor.front().first)
-        return anchor.front().second * std::max(rows, 1.0) / std::max(anchor.front().first, 1);
-    size_t i = 1;
-    while (i + 1 < anchor.size() && anchor[i].first < rows) ++i;
-    const auto [r0, t0] = anchor[i - 1];
-    const auto [r1, t1] = anchor[i];
-    return t0 + (t1 - t0) * (rows - r0) / std::max(r1 - r0, 1);  // beyond the last point: the last slope
+    // Points below a slower one with fewer rows are noise: a step never gets cheaper with more rows.
+    double r0 = 0, t0 = 0, prev_r = 0, prev_t = 0;
+    for (size_t i = 0; i < anchor.size(); ++i) {
+        const double r = anchor[i].first, t = std::max(anchor[i].second, prev_t);
+        if (rows <= r) {
+            if (i == 0) return t * std::max(rows, 1.0) / std::max(r, 1.0);
+            return prev_t + (t - prev_t) * (rows - prev_r) / (r - prev_r);
+        }
+        r0 = prev_r;
+        t0 = prev_t;
+        prev_r = r;
+        prev_t = t;
+    }
+    if (anchor.size() == 1) return prev_t * rows / std::max(prev_r, 1.0);
+    return prev_t + (prev_t - t0) * (rows - prev_r) / std::max(prev_r - r0, 1.0);  // the last slope
+}
+
+void step_costs::observe_anchor(int32_t rows, double seconds) {
+    auto it = std::lower_bound(anchor.begin(), anchor.end(), rows,
+                               [](const std::pair<int32_t, double>& p, int32_t r) { return p.first < r; });
+    if (it != anchor.end() && it->first == rows)
+        it->second += 0.1 * (seconds - it->second);
+    else
+        anchor.insert(it, {rows, seconds});
 }
 
 draft_policy::draft_policy(const draft_policy_config& cfg, step_costs costs) : cfg_(cfg), costs_(std::move(costs)) {}
@@ -33,10 +50,12 @@ void draft_policy::observe_round(spec_state& s) const {
 }
 
 void draft_policy::observe_anchor_step(int64_t rows, double seconds) {
-    const double model = costs_.anchor_seconds(static_cast<double>(rows));
-    if (model <= 0 || seconds <= 0) return;
-    const double ratio = std::clamp(seconds / model, 0.25, 4.0);
-    scale_ += 0.1 * (ratio - scale_);
+    if (rows > 0 && seconds > 0) costs_.observe_anchor(static_cast<int32_t>(rows), seconds);
+}
+
+void draft_policy::observe_draft_round(double seconds) {
+    if (last_draft_model_ <= 0 || seconds <= 0) return;
+    draft_scale_ += 0.1 * (std::clamp(seconds / last_draft_model_, 0.1, 10.0) - draft_scale_);
 }
 
 // Tokens per second of the decoding sequences, n + sum_s E_s(k_s) tokens for a step of base_rows +
@@ -45,6 +64,7 @@ void draft_policy::observe_anchor_step(int64_t rows, double seconds) {
 // one while it raises the rate by at least min_gain. E is concave in k, so greedy is optimal for
 // the model.
 void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
+    last_draft_model_ = 0;
     if (!cfg_.adaptive) return;  // every request keeps its limit
     const size_t n = reqs.size();
     limit_.resize(n);
@@ -56,7 +76,8 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
         next_gain_[i] = reqs[i].seq->spec.acceptance;
     }
     double tokens = static_cast<double>(n), rows = static_cast<double>(base_rows), draft_s = 0;
-    auto rate = [&](double tok, double r, double d) { return tok / (costs_.anchor_seconds(r) * scale_ + d); };
+    const double b0 = costs_.draft_b0 * draft_scale_, b1 = costs_.draft_b1 * draft_scale_;
+    auto rate = [&](double tok, double r, double d) { return tok / (costs_.anchor_seconds(r) + d); };
     double current = rate(tokens, rows, draft_s);
     for (;;) {
         size_t best = n;
@@ -64,7 +85,7 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
         for (size_t i = 0; i < n; ++i) {
             if (reqs[i].k >= limit_[i]) continue;
             const size_t level = static_cast<size_t>(reqs[i].k);
-            const double d = draft_s + costs_.draft_b1 + (at_level_[level] == 0 ? costs_.draft_b0 : 0.0);
+            const double d = draft_s + b1 + (at_level_[level] == 0 ? b0 : 0.0);
             const double r = rate(tokens + next_gain_[i], rows + 1, d);
             if (r > best_rate) {
                 best = i;
@@ -72,7 +93,10 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
                 best_d = d;
             }
         }
-        if (best == n) return;
+        if (best == n) {
+            last_draft_model_ = draft_s / draft_scale_;
+            return;
+        }
         tokens += next_gain_[best];
         rows += 1;
         draft_s = best_d;

@@ -12,13 +12,15 @@
 
 namespace tandem {
 
-// Seconds of one anchor step by its row count (measured points, linear between and beyond them),
-// and of one drafter forward: b0 + b1 * rows.
+// Seconds of one anchor step by its row count (measured points, never decreasing with rows, linear
+// between and beyond them), and of one drafter forward: b0 + b1 * rows.
 struct step_costs {
     std::vector<std::pair<int32_t, double>> anchor;  // (rows, seconds), rows ascending, at least one
     double draft_b0 = 0, draft_b1 = 0;
 
     double anchor_seconds(double rows) const;
+    // Folds a live step's time into the point of its row count (a new point if there is none).
+    void observe_anchor(int32_t rows, double seconds);
 };
 
 struct draft_policy_config {
@@ -26,7 +28,7 @@ struct draft_policy_config {
     bool adaptive = true;    // false: every sequence drafts draft_max (within its limits)
     double prior = 0.7;      // acceptance assumed for a sequence that has not drafted yet
     double learn = 0.15;     // weight of one verified draft token in the acceptance estimate
-    double drift = 0.02;     // per plain step, the estimate moves this far back to the prior
+    double drift = 0.002;    // per plain step, the estimate moves this far back to the prior
     double min_gain = 0.03;  // a draft token must promise this relative gain in tokens per second
 };
 
@@ -38,20 +40,23 @@ class draft_policy {
     // spec.last_accepted); a plain step lets it drift back to the prior, so a sequence whose
     // drafts were rejected tries again later.
     void observe_round(spec_state& s) const;
-    // Live anchor step times scale the measured costs (other load on the machine, longer contexts).
+    // Live step times replace the start-up measurement: an anchor step of `rows` rows, and a round of
+    // drafting (the drafter's forwards for the lengths the last choose() picked).
     void observe_anchor_step(int64_t rows, double seconds);
+    void observe_draft_round(double seconds);
 
     // reqs[i].k holds the most sequence i may draft (its context and max_tokens left); on return
     // the chosen k (0: none). base_rows: the rows the next step has without any draft.
     void choose(std::span<draft_request> reqs, int64_t base_rows);
 
-    double anchor_scale() const { return scale_; }
+    double draft_scale() const { return draft_scale_; }
     const step_costs& costs() const { return costs_; }
 
   private:
     draft_policy_config cfg_;
     step_costs costs_;
-    double scale_ = 1.0;  // measured / modelled anchor step time (EMA)
+    double draft_scale_ = 1.0;       // measured / modelled drafting time (EMA)
+    double last_draft_model_ = 0.0;  // the modelled drafting seconds of the last choose()
     std::vector<int32_t> limit_;
     std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft
     std::vector<int32_t> at_level_;  // sequences drafting at least i + 1 tokens

@@ -12,6 +12,8 @@
 namespace tandem {
 namespace {
 
+constexpr int64_t k_lag_rows = 16;
+
 class model_drafter final : public drafter {
   public:
     model_drafter(runner& r, const kv_cache_manager& kv, const draft_options& o)
@@ -27,17 +29,24 @@ class model_drafter final : public drafter {
         for (const draft_request& r : reqs) {
             if (r.k > 0) add_feed(*r.seq, static_cast<int64_t>(r.seq->tokens.size()), r.k);
         }
+        // A sequence that does not draft this round catches up only once it lags a block behind:
+        // a draft-model forward per step for one token each would cost every plain step a few
+        // percent, while whole blocks keep the prefix cache (which registers a block once both
+        // models computed it) nearly in step with the anchor.
         for (const auto& p : running) {
-            if (!find(reqs, *p)) add_feed(*p, p->n_computed, 0);
+            if (!find(reqs, *p) && p->n_computed - p->spec.n_draft_kv >= k_lag_rows) add_feed(*p, p->n_computed, 0);
         }
-        // Bound one forward's rows (drafting sequences come first); what does not fit catches up
-        // next step and does not draft now.
+        // Bound one forward's rows (drafting sequences come first): a sequence that does not fit
+        // whole is fed what fits and drafts nothing this round (a long prompt catches up in chunks).
         int64_t rows = 0;
         size_t n = 0;
-        for (; n < feeds_.size(); ++n) {
-            const int64_t len = feeds_[n].end - feeds_[n].begin;
-            if (n > 0 && rows + len > opt_.max_rows) break;
-            rows += len;
+        for (; n < feeds_.size() && rows < opt_.max_rows; ++n) {
+            feed& f = feeds_[n];
+            if (f.end - f.begin > opt_.max_rows - rows) {
+                f.end = f.begin + (opt_.max_rows - rows);
+                f.k = 0;
+            }
+            rows += f.end - f.begin;
         }
         feeds_.resize(n);
         for (const feed& f : feeds_) {

@@ -147,10 +147,41 @@ TEST(draft_policy, acceptance_follows_verified_rounds_and_drifts_back_when_idle)
     EXPECT_LE(s.acceptance, 1.0);
 }
 
-TEST(draft_policy, live_steps_rescale_the_measured_costs) {
-    draft_policy p(cfg(3), linear(1.0));
-    for (int i = 0; i < 100; ++i) p.observe_anchor_step(1, 20e-3);  // twice the measured 10 ms
-    EXPECT_NEAR(p.anchor_scale(), 2.0, 0.05);
+TEST(draft_policy, live_steps_replace_the_start_up_measurement) {
+    draft_policy p(cfg(3), linear(0.1));
+    policy_rig r(1, 0.6, 3);
+    EXPECT_GT(r.choose(p)[0], 0) << "measured at start: a second row is nearly free";
+    for (int i = 0; i < 60; ++i) {  // live: a second row costs as much as the first
+        p.observe_anchor_step(1, 10e-3);
+        p.observe_anchor_step(2, 20e-3);
+    }
+    EXPECT_NEAR(p.costs().anchor_seconds(2), 20e-3, 1e-3);
+    policy_rig again(1, 0.6, 3);
+    EXPECT_EQ(again.choose(p)[0], 0);
+    p.observe_anchor_step(5, 50e-3);  // a row count with no point gets one
+    EXPECT_NEAR(p.costs().anchor_seconds(5), 50e-3, 1e-9);
+}
+
+TEST(draft_policy, a_step_never_gets_cheaper_with_more_rows) {
+    step_costs c;
+    c.anchor = {{1, 10e-3}, {2, 8e-3}, {4, 16e-3}};  // the 2-row point is noise
+    EXPECT_NEAR(c.anchor_seconds(2), 10e-3, 1e-12);
+    EXPECT_NEAR(c.anchor_seconds(3), 13e-3, 1e-12);
+    EXPECT_NEAR(c.anchor_seconds(8), 28e-3, 1e-12);  // beyond the last point: the last slope
+}
+
+TEST(draft_policy, live_drafting_time_rescales_the_drafter_cost) {
+    draft_policy p(cfg(3), linear(0.1, 1.0));
+    policy_rig r(1, 0.8, 3);
+    EXPECT_GT(r.choose(p)[0], 0);
+    for (int i = 0; i < 60; ++i) {
+        policy_rig q(1, 0.8, 3);
+        if (q.choose(p)[0] == 0) break;
+        p.observe_draft_round(0.1);  // 100 ms per round: far dearer than the 1 ms measured
+    }
+    policy_rig after(1, 0.8, 3);
+    EXPECT_EQ(after.choose(p)[0], 0);
+    EXPECT_GT(p.draft_scale(), 5.0);
 }
 
 }  // namespace
