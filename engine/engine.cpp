@@ -84,6 +84,7 @@ class engine_impl final : public engine {
         sc.prefill_chunk = cfg.prefill_chunk;
         sc.ctx_size = summary_.n_ctx;
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
+        sc.token_piece = [this](int32_t id) { return tok_->token_piece(id); };
         sched_ = std::make_unique<scheduler>(sc, kv_);
         make_drafter();
         metrics_.kv_blocks_total = kv_.stats().n_blocks_total;
@@ -113,12 +114,29 @@ class engine_impl final : public engine {
             r.message = "max_tokens must be -1 or at least 1, got " + std::to_string(params.max_tokens);
             return r;
         }
+        for (const std::string& s : params.stop) {
+            if (s.empty()) {
+                r.err = submit_error::invalid;
+                r.message = "stop strings must not be empty";
+                return r;
+            }
+        }
         for (int32_t t : params.prompt) {
             if (t < 0 || t >= summary_.n_vocab) {
                 r.err = submit_error::invalid;
                 r.message = "token id " + std::to_string(t) + " is out of range";
                 return r;
             }
+        }
+        // The sampler checks its own parameters: an out-of-range one is this request's 400, built
+        // before the inbox lock.
+        std::unique_ptr<sampler> smp;
+        try {
+            smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
+        } catch (const error& e) {
+            r.err = submit_error::invalid;
+            r.message = e.what();
+            return r;
         }
         std::lock_guard<std::mutex> lock(sig_->mu);
         if (stopping_) {
@@ -138,7 +156,8 @@ class engine_impl final : public engine {
         seq->max_tokens = params.max_tokens;
         seq->n_logprobs = params.n_logprobs;
         seq->ignore_eos = params.ignore_eos;
-        seq->smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
+        seq->smp = std::move(smp);
+        if (!params.stop.empty()) seq->stop = std::make_unique<stop_state>(std::move(params.stop));
         seq->spec.draft_kv = spec_ == spec_type::draft;
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
         seq->stream->set_on_space([weak = std::weak_ptr<wake_signal>(sig_)] {
@@ -211,6 +230,16 @@ class engine_impl final : public engine {
             publish_metrics();
         }
         publish_metrics();
+        if (policy_) {
+            spdlog::info("speculative decoding: anchor step ms by rows as last measured:{}; drafting cost x{:.2f}",
+                         cost_points(policy_->costs()), policy_->draft_scale());
+        }
+    }
+
+    static std::string cost_points(const step_costs& c) {
+        std::string points;
+        for (const auto& [rows, sec] : c.anchor) points += fmt::format(" {}:{:.2f}", rows, sec * 1e3);
+        return points;
     }
 
     void make_drafter() {
@@ -235,12 +264,12 @@ class engine_impl final : public engine {
             spec_ == spec_type::ngram ? "ngram" : std::filesystem::path(cfg_.draft_model_path).filename().string();
         draft_policy_config pc;
         pc.draft_max = cfg_.draft_max;
+        pc.draft_min = cfg_.draft_min;
         pc.adaptive = cfg_.draft_adaptive;
         step_costs costs;
         if (cfg_.draft_adaptive) costs = measure_step_costs(runner_, kv_, drafter_.get(), cfg_);
         if (costs.anchor.empty()) costs.anchor.push_back({1, 1.0});
-        std::string points;
-        for (const auto& [rows, sec] : costs.anchor) points += fmt::format(" {}:{:.2f}", rows, sec * 1e3);
+        const std::string points = cost_points(costs);
         spdlog::info(
             "speculative decoding: {} ({}), up to {} drafts per round ({}); anchor step ms by rows:{}; "
             "drafter forward {:.2f} ms + {:.2f} ms per sequence",
@@ -264,7 +293,11 @@ class engine_impl final : public engine {
                 sched_->abort(it.seq_id, finish_reason::error, std::string("the forward pass failed: ") + e.what());
             return;
         }
-        if (policy_) policy_->observe_anchor_step(plan.n_rows(), seconds_since(t0));
+        // Only decode and verification steps teach the policy: prompt rows cost less (no logits).
+        const bool all_sample = std::all_of(plan.items.begin(), plan.items.end(), [](const sched_item& it) {
+            return it.sample && it.n_new == it.n_draft + 1;
+        });
+        if (policy_ && all_sample) policy_->observe_anchor_step(plan.n_rows(), seconds_since(t0));
         const size_t nv = static_cast<size_t>(summary_.n_vocab);
         const size_t nh = static_cast<size_t>(runner_.anchor().info().n_embd);
         int64_t n_prompt_tokens = 0, n_generated = 0;
@@ -308,6 +341,7 @@ class engine_impl final : public engine {
         int64_t base_rows = 0;
         for (const auto& p : sched_->running()) {
             sequence& s = *p;
+            s.spec.draft.clear();  // a draft the last step did not verify (no room) is stale now
             policy_->observe_round(s.spec);
             if (!s.decoding()) continue;
             if (s.stream->full()) continue;
@@ -320,11 +354,15 @@ class engine_impl final : public engine {
             if (!it.sample) base_rows += it.n_new;
         }
         policy_->choose(reqs_, base_rows);
+        // A draft model writes K/V at its drafts' positions while drafting: their slots first.
+        const bool writes_kv = spec_ == spec_type::draft;
         std::erase_if(reqs_, [&](const draft_request& r) {
-            return r.k == 0 || !kv_.allocate_slots(static_cast<int64_t>(r.seq->id),
-                                                   static_cast<int64_t>(r.seq->tokens.size()) + r.k);
+            return r.k == 0 || (writes_kv && !kv_.allocate_slots(static_cast<int64_t>(r.seq->id),
+                                                                 static_cast<int64_t>(r.seq->tokens.size()) + r.k));
         });
+        const auto t0 = steady_clock::now();
         drafter_->propose(reqs_, sched_->running());
+        policy_->observe_draft_round(reqs_, seconds_since(t0));
         for (const draft_request& r : reqs_) {
             if (static_cast<int32_t>(r.seq->spec.draft.size()) < cfg_.draft_min) r.seq->spec.draft.clear();
         }

@@ -60,6 +60,9 @@ struct completion_params {
     int32_t max_tokens = -1;  // -1: until the context ends; else at least 1
     int32_t n_logprobs = -1;  // -1: no logprobs; 0..20: chosen token plus this many alternatives
     bool ignore_eos = false;
+    // Generation ends after the token that completes one of these (in the decoded text of the
+    // generated tokens, end-of-generation tokens excluded); none may be empty.
+    std::vector<std::string> stop;
 };
 
 enum class finish_reason { stop, length, aborted, error };

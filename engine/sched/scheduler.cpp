@@ -110,19 +110,17 @@ step_plan scheduler::schedule() {
                                       [](const auto& s) { return s->decoding() && !s->stream->full(); });
     int32_t budget = cfg_.batch_size;
     int32_t prompt_budget = decoding && cfg_.prefill_chunk > 0 ? cfg_.prefill_chunk : budget;
+    // Every sequence's required rows first (a decode row, a prompt chunk, admissions); drafts only
+    // take what is left, and never preempt anyone.
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         sequence& s = *running_[i];
         const int64_t left = remaining(s);
-        std::vector<int32_t>& draft = s.spec.draft;
-        if (!s.decoding() || s.stream->full()) draft.clear();
-        // A draft that does not fit the budget is cut: the step verifies what fits.
-        if (static_cast<int64_t>(draft.size()) > budget - 1) draft.resize(static_cast<size_t>(budget - 1));
-        const int32_t n = static_cast<int32_t>(
-            std::min<int64_t>(left, left > 1 ? std::min(budget, prompt_budget) : budget) + draft.size());
         if (left <= 0 || s.stream->full()) {
             ++i;
             continue;
         }
+        const int32_t n =
+            static_cast<int32_t>(std::min<int64_t>(left, left > 1 ? std::min(budget, prompt_budget) : budget));
         bool self_preempted = false;
         while (!kv_.allocate_slots(static_cast<int64_t>(s.id), s.n_computed + n)) {
             sequence& victim = *running_.back();
@@ -131,9 +129,7 @@ step_plan scheduler::schedule() {
             if (self_preempted) break;
         }
         if (self_preempted) continue;  // running_[i] is now the next sequence (or gone)
-        const int32_t n_draft = static_cast<int32_t>(draft.size());
-        plan.items.push_back(
-            {s.id, s.n_computed, n, n_draft, s.n_computed + n - n_draft == static_cast<int64_t>(s.tokens.size())});
+        plan.items.push_back({s.id, s.n_computed, n, 0, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
         budget -= n;
         if (left > 1) prompt_budget -= n;
         ++i;
@@ -145,14 +141,45 @@ step_plan scheduler::schedule() {
         budget -= n;
         prompt_budget -= n;
     }
+    add_drafts(plan, budget);
     return plan;
 }
 
-bool scheduler::finished(const sequence& s, finish_reason& why) const {
+// Extends the decode items of sequences that drafted by their drafts, oldest first, within the
+// step's budget and the free KV blocks; a draft that does not fit is cut (the step verifies what
+// fits), one that gets no row or block is dropped (a plain step).
+void scheduler::add_drafts(step_plan& plan, int32_t budget) {
+    for (sched_item& it : plan.items) {
+        sequence& s = running(it.seq_id);
+        std::vector<int32_t>& draft = s.spec.draft;
+        TANDEM_CHECK(draft.size() <= static_cast<size_t>(k_max_draft));
+        if (!it.sample || it.n_new != 1 || draft.empty()) {
+            draft.clear();
+            continue;
+        }
+        draft.resize(std::min(draft.size(), static_cast<size_t>(std::max(budget, 0))));
+        if (!draft.empty() &&
+            !kv_.allocate_slots(static_cast<int64_t>(s.id), it.start + 1 + static_cast<int64_t>(draft.size())))
+            draft.clear();
+        it.n_draft = static_cast<int32_t>(draft.size());
+        it.n_new += it.n_draft;
+        budget -= it.n_draft;
+    }
+}
+
+bool scheduler::finished(sequence& s, finish_reason& why) {
     const int32_t last = s.tokens.back();
-    if (!s.ignore_eos && cfg_.is_eog && cfg_.is_eog(last)) {
+    const bool eog = cfg_.is_eog && cfg_.is_eog(last);
+    if (!s.ignore_eos && eog) {
         why = finish_reason::stop;
         return true;
+    }
+    if (s.stop && !eog && cfg_.token_piece) {
+        s.stop->matcher.push(s.stop->utf8.push(cfg_.token_piece(last)));
+        if (s.stop->matcher.matched()) {
+            why = finish_reason::stop;
+            return true;
+        }
     }
     if ((s.max_tokens >= 0 && s.n_generated() >= s.max_tokens) ||
         static_cast<int64_t>(s.tokens.size()) >= cfg_.ctx_size) {
@@ -188,7 +215,7 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
         s.n_computed = item.start + n_known;
         commit(s);
         if (!item.sample) continue;
-        TANDEM_CHECK(static_cast<int32_t>(s.spec.draft.size()) == item.n_draft);
+        TANDEM_CHECK(static_cast<int32_t>(s.spec.draft.size()) == item.n_draft && item.n_draft <= k_max_draft);
         int32_t n_accepted = 0;
         bool ended = false;
         finish_reason why = finish_reason::stop;

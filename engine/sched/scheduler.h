@@ -27,8 +27,9 @@ struct sched_config {
     // Prompt tokens per step while other sequences decode (0: no cap). On a CPU a step's time grows
     // with its prompt tokens, and every running stream waits for the whole step.
     int32_t prefill_chunk = 64;
-    int32_t ctx_size = 2048;              // per sequence
-    std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (from the tokenizer)
+    int32_t ctx_size = 2048;                          // per sequence
+    std::function<bool(int32_t)> is_eog;              // end-of-generation tokens (from the tokenizer)
+    std::function<std::string(int32_t)> token_piece;  // a token's bytes, for stop strings (from the tokenizer)
 };
 
 // One scheduled piece of work for the sequence `seq_id`, starting at its n_computed: the next
@@ -71,8 +72,8 @@ class scheduler {
     bool abort(uint64_t id, finish_reason why = finish_reason::aborted, const std::string& message = {});
     void abort_all(finish_reason why, const std::string& message = {});
 
-    // Chooses this step's work and allocates its KV slots (drafts included; a draft that does not
-    // fit the budget is dropped).
+    // Chooses this step's work and allocates its KV slots: every sequence's required rows first,
+    // then the drafts of decoding sequences in what is left (a draft that does not fit is cut).
     step_plan schedule();
 
     // A token drawn for one verified row of an item.
@@ -106,7 +107,9 @@ class scheduler {
     int32_t admit_one(int32_t room, step_plan& plan);
     void preempt(sequence& s);
     void finish(sequence& s, finish_reason why, const std::string& message = {});
-    bool finished(const sequence& s, finish_reason& why) const;
+    // Whether the sequence's last token ends it; called once per token (it feeds the stop strings).
+    bool finished(sequence& s, finish_reason& why);
+    void add_drafts(step_plan& plan, int32_t budget);
     void commit(sequence& s);
     void record_round(sequence& s, int32_t n_draft, int32_t n_accepted);
 

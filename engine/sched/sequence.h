@@ -11,6 +11,8 @@
 #include "common/timing.h"
 #include "engine/engine.h"
 #include "engine/sample/sampler.h"
+#include "engine/tokenizer/stop_matcher.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace tandem {
 
@@ -43,6 +45,13 @@ struct spec_state {
     }
 };
 
+// Stop strings of a request, matched on the decoded text of its generated tokens as they are accepted.
+struct stop_state {
+    utf8_stream utf8;
+    stop_matcher matcher;
+    explicit stop_state(std::vector<std::string> stops) : matcher(std::move(stops)) {}
+};
+
 struct sequence {
     uint64_t id = 0;
     std::vector<int32_t> tokens;  // prompt, then generated tokens
@@ -52,6 +61,7 @@ struct sequence {
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
+    std::unique_ptr<stop_state> stop;  // null without stop strings
     std::shared_ptr<request_stream> stream;
     spec_state spec;
     int64_t admitted_at = -1;  // admission order; the newest running sequence is preempted first

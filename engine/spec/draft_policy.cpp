@@ -53,9 +53,17 @@ void draft_policy::observe_anchor_step(int64_t rows, double seconds) {
     if (rows > 0 && seconds > 0) costs_.observe_anchor(static_cast<int32_t>(rows), seconds);
 }
 
-void draft_policy::observe_draft_round(double seconds) {
-    if (last_draft_model_ <= 0 || seconds <= 0) return;
-    draft_scale_ += 0.1 * (std::clamp(seconds / last_draft_model_, 0.1, 10.0) - draft_scale_);
+// The modelled time of a round: one drafter forward per draft level, over the sequences at it.
+void draft_policy::observe_draft_round(std::span<const draft_request> reqs, double seconds) {
+    double model = 0;
+    for (int32_t level = 0;; ++level) {
+        int64_t n = 0;
+        for (const draft_request& r : reqs) n += r.k > level ? 1 : 0;
+        if (n == 0) break;
+        model += costs_.draft_b0 + costs_.draft_b1 * static_cast<double>(n);
+    }
+    if (model <= 0 || seconds <= 0) return;
+    draft_scale_ += 0.1 * (std::clamp(seconds / model, 0.1, 10.0) - draft_scale_);
 }
 
 // Tokens per second of the decoding sequences, n + sum_s E_s(k_s) tokens for a step of base_rows +
@@ -64,8 +72,10 @@ void draft_policy::observe_draft_round(double seconds) {
 // one while it raises the rate by at least min_gain. E is concave in k, so greedy is optimal for
 // the model.
 void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
-    last_draft_model_ = 0;
-    if (!cfg_.adaptive) return;  // every request keeps its limit
+    if (!cfg_.adaptive) {  // every request keeps its limit, if it reaches draft_min
+        for (draft_request& r : reqs) r.k = r.k >= cfg_.draft_min ? r.k : 0;
+        return;
+    }
     const size_t n = reqs.size();
     limit_.resize(n);
     next_gain_.resize(n);
@@ -93,10 +103,7 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
                 best_d = d;
             }
         }
-        if (best == n) {
-            last_draft_model_ = draft_s / draft_scale_;
-            return;
-        }
+        if (best == n) break;
         tokens += next_gain_[best];
         rows += 1;
         draft_s = best_d;
@@ -105,6 +112,7 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
         ++reqs[best].k;
         next_gain_[best] *= reqs[best].seq->spec.acceptance;
     }
+    for (draft_request& r : reqs) r.k = r.k >= cfg_.draft_min ? r.k : 0;
 }
 
 }  // namespace tandem

@@ -25,11 +25,14 @@ struct step_costs {
 
 struct draft_policy_config {
     int32_t draft_max = 3;
-    bool adaptive = true;    // false: every sequence drafts draft_max (within its limits)
-    double prior = 0.7;      // acceptance assumed for a sequence that has not drafted yet
-    double learn = 0.15;     // weight of one verified draft token in the acceptance estimate
-    double drift = 0.002;    // per plain step, the estimate moves this far back to the prior
-    double min_gain = 0.03;  // a draft token must promise this relative gain in tokens per second
+    int32_t draft_min = 0;                   // a sequence drafts 0 or at least this many
+    bool adaptive = true;                    // false: every sequence drafts draft_max (within its limits)
+    double prior = spec_state{}.acceptance;  // assumed for a sequence that has not drafted yet
+    double learn = 0.15;                     // weight of one verified draft token in the acceptance estimate
+    double drift = 0.002;                    // per plain step, the estimate moves this far back to the prior
+    // A draft token must promise this relative gain in tokens per second: the costs are measured on
+    // noisy machines, and a smaller predicted gain is within their error.
+    double min_gain = 0.08;
 };
 
 class draft_policy {
@@ -43,7 +46,7 @@ class draft_policy {
     // Live step times replace the start-up measurement: an anchor step of `rows` rows, and a round of
     // drafting (the drafter's forwards for the lengths the last choose() picked).
     void observe_anchor_step(int64_t rows, double seconds);
-    void observe_draft_round(double seconds);
+    void observe_draft_round(std::span<const draft_request> reqs, double seconds);
 
     // reqs[i].k holds the most sequence i may draft (its context and max_tokens left); on return
     // the chosen k (0: none). base_rows: the rows the next step has without any draft.
@@ -55,8 +58,7 @@ class draft_policy {
   private:
     draft_policy_config cfg_;
     step_costs costs_;
-    double draft_scale_ = 1.0;       // measured / modelled drafting time (EMA)
-    double last_draft_model_ = 0.0;  // the modelled drafting seconds of the last choose()
+    double draft_scale_ = 1.0;  // measured / modelled drafting time (EMA)
     std::vector<int32_t> limit_;
     std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft
     std::vector<int32_t> at_level_;  // sequences drafting at least i + 1 tokens

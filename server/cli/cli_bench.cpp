@@ -12,13 +12,16 @@
 #include "engine/runner.h"
 #include "kernels/dispatch.h"
 #include "kernels/membw.h"
+#include "server/cli/bench_spec.h"
 #include "server/cli/commands.h"
 
 namespace tandem {
 namespace {
 
 struct bench_options {
-    std::string model;
+    std::string model, draft_model, spec_type;
+    std::vector<int32_t> draft_max{1, 2, 3, 4}, streams{1, 4};
+    bool draft_fixed = false;
     int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
     std::string kv_type = "f16";
     std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
@@ -147,7 +150,33 @@ void cli_add_bench(CLI::App& app) {
     cmd->add_option("--rows", o->rows, "Row counts of the timed decode steps (the first is the cost's unit)")
         ->delimiter(',')
         ->check(CLI::Range(1, 4096));
-    cmd->callback([o] { bench(*o); });
+    cmd->add_option("--draft-model", o->draft_model,
+                    "Speculative mode (-md): plain against speculative decoding with this drafter");
+    cmd->add_option("--spec-type", o->spec_type, "Speculative mode: auto, mtp, draft or ngram");
+    cmd->add_option("--draft-max", o->draft_max, "Speculative mode: draft lengths to measure")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 16));
+    cmd->add_option("--np", o->streams, "Speculative mode: parallel streams to measure")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 256));
+    cmd->add_flag("--draft-fixed", o->draft_fixed, "Speculative mode: every round drafts --draft-max tokens");
+    cmd->callback([o] {
+        if (o->draft_model.empty() && o->spec_type.empty()) return bench(*o);
+        spec_bench_options s;
+        s.model = o->model;
+        s.draft_model = o->draft_model;
+        const std::optional<spec_type> t = spec_type_from_name(o->spec_type.empty() ? "auto" : o->spec_type);
+        if (!t || *t == spec_type::none) throw error("--spec-type: expected auto, mtp, draft or ngram");
+        s.spec = *t;
+        s.threads = o->threads;
+        s.n_gen = o->n_gen;
+        s.reps = o->reps;
+        s.kv_type = cli_kv_type(o->kv_type);
+        s.draft_max = o->draft_max;
+        s.streams = o->streams;
+        s.fixed = o->draft_fixed;
+        bench_spec(s);
+    });
 }
 
 }  // namespace tandem

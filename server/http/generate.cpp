@@ -36,10 +36,9 @@ struct job {
     void pump() {
         server_metrics& m = s.state().metrics;
         for (size_t i = 0; i < choices.size(); ++i) {
-            while (!choices[i].finished()) {
-                std::optional<stream_event> ev = streams[i]->pop();
-                if (!ev) break;
-                if (ev->what == stream_event::kind::token) {
+            // Events after the choice finished are drained too: the done event carries its timings.
+            while (std::optional<stream_event> ev = streams[i]->pop()) {
+                if (ev->what == stream_event::kind::token && !choices[i].finished()) {
                     const auto now = clock_type::now();
                     if (choices[i].n_generated() == 0)
                         m.observe_ttft(std::chrono::duration<double>(now - started).count());
@@ -48,8 +47,7 @@ struct job {
                     last_token[i] = now;
                     any_token = true;
                 }
-                choices[i].consume(*ev);
-                if (choices[i].stop_matched()) abort_one(i);
+                choices[i].consume(*ev);  // the engine ends a request at its stop string itself
             }
         }
     }
@@ -119,6 +117,7 @@ void submit_all(job& j, const std::vector<std::vector<int32_t>>& prompts) {
         p.sampling.seed = seed + static_cast<uint64_t>(i);
         p.max_tokens = g.max_tokens;
         p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
+        p.stop = g.stop;
         submit_result r = j.b.eng->submit(std::move(p));
         if (!r.stream) {
             for (auto& s : j.streams) j.b.eng->abort(s->id());

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "engine/tokenizer/stop_matcher.h"
 #include "server/http/openai_parse.h"
-#include "server/http/stop_matcher.h"
 #include "server/http/text_codec.h"
 
 namespace tandem {

@@ -156,6 +156,17 @@ TEST(EngineLoop, SubmitRefusesWhatItCannotServe) {
     const submit_result bad_id = submit({1, 512}, 4);  // the vocabulary has 512 tokens
     EXPECT_EQ(bad_id.err, submit_error::invalid);
     EXPECT_NE(bad_id.message.find("out of range"), std::string::npos) << bad_id.message;
+    completion_params bad;
+    bad.prompt = {1, 403};
+    bad.sampling.top_p = 2.0f;  // the sampler's own rule, answered as this request's error
+    const submit_result bad_top_p = eng->submit(bad);
+    EXPECT_EQ(bad_top_p.err, submit_error::invalid);
+    EXPECT_NE(bad_top_p.message.find("top_p"), std::string::npos) << bad_top_p.message;
+    bad.sampling.top_p = 1.0f;
+    bad.stop = {"ok", ""};
+    const submit_result empty_stop = eng->submit(bad);
+    EXPECT_EQ(empty_stop.err, submit_error::invalid);
+    EXPECT_NE(empty_stop.message.find("stop"), std::string::npos) << empty_stop.message;
     for (int32_t max_tokens : {-1, 1}) {
         const submit_result ok = submit({1, 403}, max_tokens);
         EXPECT_TRUE(ok.stream) << max_tokens << ": " << ok.message;

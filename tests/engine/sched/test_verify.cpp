@@ -24,19 +24,24 @@ struct rig {
         c.groups = {{n_blocks, 0}};
         return c;
     }
-    static sched_config sc(int32_t ctx) {
+    static sched_config sc(int32_t ctx, int32_t batch) {
         sched_config c;
         c.max_running = 4;
-        c.batch_size = 64;
+        c.batch_size = batch;
         c.prefill_chunk = 0;
         c.ctx_size = ctx;
         c.is_eog = [](int32_t t) { return t == k_eos; };
+        // Token t decodes to the letter 'a' + t % 26 (EOS decodes to nothing).
+        c.token_piece = [](int32_t t) { return std::string(1, static_cast<char>('a' + t % 26)); };
         return c;
     }
-    explicit rig(int32_t n_blocks = 64, int32_t ctx = 64) : kv(kv_cfg(n_blocks)), sched(sc(ctx), kv) {}
+    explicit rig(int32_t n_blocks = 64, int32_t ctx = 64, int32_t batch = 64)
+        : kv(kv_cfg(n_blocks)), sched(sc(ctx, batch), kv) {}
 
-    std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10) {
+    std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10,
+                                        std::vector<std::string> stop = {}) {
         auto s = std::make_unique<sequence>();
+        if (!stop.empty()) s->stop = std::make_unique<stop_state>(std::move(stop));
         s->id = next_id++;
         for (int32_t i = 0; i < n_prompt; ++i) s->tokens.push_back(first_token + i);
         s->n_prompt = n_prompt;
@@ -148,6 +153,51 @@ TEST(verify, max_tokens_reached_mid_run_emits_no_more) {
     EXPECT_EQ(done.n_generated, 3);
 }
 
+// Tokens 30 40 41 42 decode to "eopq". A stop string completed by a draft ends the run there; one
+// spanning the last draft and the bonus token ends it at the bonus token; the text is matched on
+// every generated token, across rounds.
+TEST(verify, stop_string_inside_a_run_and_spanning_the_bonus_token) {
+    {
+        rig r;
+        auto a = r.add(5, 50, 10, {"op"});
+        r.step({30});  // "e"
+        tokens_of(*a);
+        r.seq(1).spec.draft = {40, 41, 42};  // "o" "p" ...: "op" completes at draft 2
+        std::vector<int32_t> rows;
+        r.step({40, 41, 42, 43}, &rows);
+        stream_event done;
+        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40, 41}));
+        EXPECT_EQ(rows, (std::vector<int32_t>{0, 1}));
+        EXPECT_EQ(done.reason, finish_reason::stop);
+        EXPECT_EQ(done.n_generated, 3);
+        EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
+    }
+    {
+        rig r;
+        auto a = r.add(5, 50, 10, {"pq"});
+        r.step({30});
+        tokens_of(*a);
+        r.seq(1).spec.draft = {40, 41};  // "o" "p", then the bonus token "q" completes "pq"
+        r.step({40, 41, 42});
+        stream_event done;
+        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40, 41, 42}));
+        EXPECT_EQ(done.reason, finish_reason::stop);
+        EXPECT_EQ(done.n_generated, 4);
+        EXPECT_EQ(done.n_draft_accepted, 2);
+    }
+    {
+        rig r;
+        auto a = r.add(5, 50, 10, {"eo", "zz"});  // "e" from the prefill step, "o" from the next round
+        r.step({30});
+        stream_event done;
+        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{30}));
+        r.seq(1).spec.draft = {40, 41};
+        r.step({40, 41, 42});
+        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40}));
+        EXPECT_EQ(done.reason, finish_reason::stop);
+    }
+}
+
 TEST(verify, context_end_inside_a_run) {
     rig r(64, /*ctx=*/8);
     auto a = r.add(5, 50);
@@ -162,63 +212,71 @@ TEST(verify, context_end_inside_a_run) {
 }
 
 TEST(verify, a_draft_beyond_the_step_budget_is_cut) {
-    rig r;
+    rig r(64, 64, /*batch=*/8);
     r.add(5, 50);
     r.step({30});
-    r.seq(1).spec.draft.assign(70, 40);  // more than the 64-row budget
+    r.seq(1).spec.draft.assign(12, 40);  // more than the 8-row budget
     const step_plan p = r.step({40});
     ASSERT_EQ(p.items.size(), 1u);
-    EXPECT_EQ(p.items[0].n_new, 64);
-    EXPECT_EQ(p.items[0].n_draft, 63);
+    EXPECT_EQ(p.items[0].n_new, 8);
+    EXPECT_EQ(p.items[0].n_draft, 7);
 }
 
-TEST(verify, preemption_drops_the_drafts_and_the_sequence_resumes_from_its_tokens) {
+TEST(verify, drafts_take_only_free_blocks_and_never_preempt) {
     rig r(/*n_blocks=*/5);
-    auto a = r.add(8, 50, 10);  // 2 blocks
+    auto a = r.add(8, 50, 10);  // 2 blocks, then a third for its sampled token
     r.step({30});
     tokens_of(*a);
-    auto b = r.add(7, 50, 60);  // 2 blocks, admitted next step
-    sequence& sa = r.seq(1);
-    sa.spec.draft = {40, 41, 42, 43, 44};  // a needs 8 + 6 tokens = 4 blocks: b is preempted
-    sa.spec.has_hidden = true;
-    r.step({40, 41, 42, 43, 44, 45});
-    EXPECT_EQ(tokens_of(*a), (std::vector<int32_t>{40, 41, 42, 43, 44, 45}));
-    // b got no room; now a's next round wants more than the pool holds with b admitted.
-    const int64_t preempted_before = r.sched.n_preemptions();
-    r.sched.running(1).spec.draft = {46, 47, 48, 49, 50, 51, 52};
-    r.step({46, 47, 48, 49, 50, 51, 52, 53});
-    EXPECT_GE(r.sched.n_preemptions(), preempted_before);
-    // Whoever was preempted kept its tokens and got no stale draft: the scheduler state is sound.
-    for (int i = 0; i < 20 && r.sched.n_running() + r.sched.n_waiting() > 0; ++i) r.step({k_eos});
-    EXPECT_EQ(r.sched.n_running() + r.sched.n_waiting(), 0);
-    EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
-    tokens_of(*b);
+    auto b = r.add(7, 50, 60);                   // admitted next step: 2 blocks
+    r.seq(1).spec.draft = {40, 41, 42, 43, 44};  // would need 4 blocks for a with b in: no room
+    const step_plan p = r.step({40, 41, 42, 43, 44, 45});
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_draft, 0) << "the draft got no block: a plain step";
+    EXPECT_EQ(r.sched.n_preemptions(), 0);
+    EXPECT_EQ(tokens_of(*a), (std::vector<int32_t>{40}));
+    EXPECT_EQ(tokens_of(*b), (std::vector<int32_t>{40}));
 }
 
-TEST(verify, preempted_sequence_loses_its_draft) {
-    rig r(/*n_blocks=*/6);
-    auto a = r.add(8, 50, 10);
-    auto b = r.add(8, 50, 50);
-    r.step({30});  // both prompts: 2 + 2 blocks (+1 each for the sampled token when they decode)
+TEST(verify, a_preempted_sequence_loses_its_draft_and_hidden_state) {
+    rig r(/*n_blocks=*/4);
+    auto a = r.add(7, 50, 10);
+    auto b = r.add(7, 50, 50);
+    r.step({30});  // both prompts: 2 blocks each, the pool is full
+    r.step({31});  // both decode inside their second block
     sequence& sb = r.seq(2);
     sb.spec.draft = {41, 42};
     sb.spec.has_hidden = true;
-    r.seq(1).spec.draft = {31, 32, 33, 34, 35, 36, 37};  // a (older) needs 4 blocks: b, the newest, is preempted
-    const step_plan p = r.step({31, 32, 33, 34, 35, 36, 37, 38});
+    const step_plan p = r.step({32});  // a needs a third block: b, the newest, is preempted
     EXPECT_EQ(r.sched.n_preemptions(), 1);
     ASSERT_EQ(p.items.size(), 1u);
     EXPECT_EQ(p.items[0].seq_id, 1u);
-    EXPECT_EQ(r.sched.n_waiting(), 1);
-    // b waits with its tokens (8 prompt + 30) and neither drafts nor a hidden state.
-    r.step({k_eos});  // a ends
+    r.step({k_eos});  // a ends and frees its blocks
     const step_plan q = r.step({60});
     ASSERT_EQ(q.items.size(), 1u);
     EXPECT_EQ(q.items[0].seq_id, 2u);
     EXPECT_EQ(q.items[0].start % 4, 0) << "a prefix hit, if any, is whole blocks";
-    EXPECT_EQ(q.items[0].start + q.items[0].n_new, 9) << "recomputes its prompt and its sampled token";
+    EXPECT_EQ(q.items[0].start + q.items[0].n_new, 9) << "recomputes its prompt and its two tokens";
     EXPECT_EQ(q.items[0].n_draft, 0);
-    EXPECT_EQ(tokens_of(*b), (std::vector<int32_t>{30, 60}));
+    EXPECT_TRUE(r.seq(2).spec.draft.empty());
+    EXPECT_FALSE(r.seq(2).spec.has_hidden) << "the hidden state of a dropped cache is stale";
+    EXPECT_EQ(tokens_of(*b), (std::vector<int32_t>{30, 31, 60}));
     tokens_of(*a);
+}
+
+TEST(verify, prompt_rows_come_before_drafts) {
+    rig r(64, 64, /*batch=*/8);
+    auto a = r.add(4, 50, 10);
+    r.step({30});
+    auto b = r.add(20, 50, 60);
+    r.seq(1).spec.draft = {40, 41, 42, 43, 44, 45, 46, 47};
+    const step_plan p = r.step({40, 41, 42, 43, 44, 45, 46, 47, 48});
+    ASSERT_EQ(p.items.size(), 2u);
+    EXPECT_EQ(p.items[0].n_new + p.items[1].n_new, 8);
+    EXPECT_EQ(p.items[1].seq_id, 2u);
+    EXPECT_EQ(p.items[1].n_new, 7) << "the newcomer's prompt chunk takes its rows before a's draft";
+    EXPECT_EQ(p.items[0].n_draft, 0);
+    tokens_of(*a);
+    tokens_of(*b);
 }
 
 }  // namespace

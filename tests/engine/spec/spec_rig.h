@@ -76,8 +76,8 @@ inline run_result run_requests(const engine_config& cfg, const std::vector<compl
             break;
         }
     }
+    eng->shutdown();  // joins the engine thread, which publishes its metrics last
     out.metrics = eng->metrics();
-    eng->shutdown();
     return out;
 }
 

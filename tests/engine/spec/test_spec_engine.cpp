@@ -253,6 +253,7 @@ void combination(const model_pair& m, dtype kv, int32_t max_tokens) {
     EXPECT_GT(spec.metrics.preemptions, 0) << "the KV pool was meant to force preemptions";
     EXPECT_GT(spec.metrics.prefix_cache_hit_tokens, 0);
     EXPECT_GT(spec.metrics.spec_draft_tokens, 0);
+    EXPECT_EQ(spec.metrics.kv_blocks_used, 0) << "every block (drafts' reservations too) is released";
     // The adaptive policy too (it may choose any length, 0 included): the same output.
     cfg.draft_adaptive = true;
     expect_same_streams(plain, run_requests(cfg, reqs), std::string("adaptive, ") + spec_type_name(m.spec));

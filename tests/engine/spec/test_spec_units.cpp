@@ -77,7 +77,7 @@ draft_policy_config cfg(int32_t k_max) {
 
 TEST(draft_policy, drafts_up_to_the_limit_when_rows_are_nearly_free) {
     draft_policy p(cfg(5), linear(0.2));
-    policy_rig r(1, 0.8, 5);
+    policy_rig r(1, 0.95, 5);
     EXPECT_EQ(r.choose(p), (std::vector<int32_t>{5}));
     policy_rig lim(2, 0.8, 2);  // a sequence's own limit (context, max_tokens) holds
     EXPECT_EQ(lim.choose(p), (std::vector<int32_t>{2, 2}));
@@ -177,7 +177,7 @@ TEST(draft_policy, live_drafting_time_rescales_the_drafter_cost) {
     for (int i = 0; i < 60; ++i) {
         policy_rig q(1, 0.8, 3);
         if (q.choose(p)[0] == 0) break;
-        p.observe_draft_round(0.1);  // 100 ms per round: far dearer than the 1 ms measured
+        p.observe_draft_round(q.reqs, 0.1);  // 100 ms per round: far dearer than the 1 ms measured
     }
     policy_rig after(1, 0.8, 3);
     EXPECT_EQ(after.choose(p)[0], 0);

@@ -2,11 +2,11 @@
 // (held back, never emitted), UTF-8 holding, choice events -> deltas/finish, SSE framing, auth, CORS.
 #include <gtest/gtest.h>
 
+#include "engine/tokenizer/stop_matcher.h"
 #include "server/http/auth.h"
 #include "server/http/generation.h"
 #include "server/http/metrics.h"
 #include "server/http/sse.h"
-#include "server/http/stop_matcher.h"
 #include "server/http/text_codec.h"
 #include "tests/server/http/fake_engine.h"
 

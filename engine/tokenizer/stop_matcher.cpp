@@ -1,6 +1,6 @@
 // Stop-string search with a held-back tail: the longest suffix of the unsent text that is a proper
 // prefix of some stop string waits for the next token.
-#include "server/http/stop_matcher.h"
+#include "engine/tokenizer/stop_matcher.h"
 
 #include <algorithm>
 

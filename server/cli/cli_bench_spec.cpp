@@ -1,0 +1,113 @@
+// `tandem bench -m ANCHOR -md DRAFTER` (or --spec-type ngram): speculative decoding against plain
+// decoding on the same files in the same run, through the engine as the server drives it: N greedy
+// streams of G tokens each, for every N of --np and every draft length of --draft-max (the engine
+// picks each round's length up to it, unless --draft-fixed). Tokens/s are the engine's own times.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "server/cli/bench_spec.h"
+
+namespace tandem {
+namespace {
+
+struct outcome {
+    double tok_s = 0;
+    int64_t drafted = 0, accepted = 0;
+};
+
+// All streams submitted at once; the rate is every token after each stream's first over the span
+// from the earliest first token to the latest last one (the prompt's prefill is not counted).
+outcome run_once(const engine_config& cfg, int32_t n_streams, int32_t n_gen) {
+    std::unique_ptr<engine> eng = engine::create(cfg);
+    const std::vector<int32_t> prompt =
+        eng->tok().encode("Once upon a time, in a land far away, there lived", true, false);
+    std::vector<std::shared_ptr<request_stream>> streams;
+    for (int32_t i = 0; i < n_streams; ++i) {
+        completion_params p;
+        p.prompt = prompt;
+        p.prompt.push_back(i % 7 + 100);  // different prompts, a shared prefix
+        p.sampling.temperature = 0;
+        p.max_tokens = n_gen;
+        p.ignore_eos = true;
+        submit_result r = eng->submit(p);
+        if (!r.stream) throw error("bench: " + r.message);
+        streams.push_back(r.stream);
+    }
+    double first = 1e30, last = 0;
+    int64_t tokens = 0;
+    for (auto& s : streams) {
+        for (;;) {
+            std::optional<stream_event> ev = s->pop();
+            if (!ev) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                continue;
+            }
+            if (ev->what != stream_event::kind::done) continue;
+            if (ev->reason != finish_reason::length) throw error("bench: a stream ended early: " + ev->error);
+            first = std::min(first, ev->first_token_seconds);
+            last = std::max(last, ev->first_token_seconds + ev->generation_seconds);
+            tokens += ev->n_generated - 1;
+            break;
+        }
+    }
+    const engine_metrics m = eng->metrics();
+    eng->shutdown();
+    return {tokens / std::max(last - first, 1e-9), m.spec_draft_tokens, m.spec_accepted_tokens};
+}
+
+}  // namespace
+
+void bench_spec(const spec_bench_options& o) {
+    engine_config base;
+    base.model_path = o.model;
+    base.n_threads = o.threads;
+    base.kv_type = o.kv_type;
+    base.parallel = *std::max_element(o.streams.begin(), o.streams.end());
+    base.stream_capacity = o.n_gen + 1;
+    engine_config spec = base;
+    spec.draft_model_path = o.draft_model;
+    spec.spec = o.spec;
+    spec.draft_adaptive = !o.fixed;
+    std::printf("speculative decoding: anchor %s, drafter %s, %d greedy tokens per stream, best of %d\n",
+                o.model.c_str(), o.draft_model.empty() ? "n-gram" : o.draft_model.c_str(), o.n_gen, o.reps);
+    std::printf("%-22s", "");
+    for (int32_t n : o.streams) std::printf("  %-30s", (std::to_string(n) + (n == 1 ? " stream" : " streams")).c_str());
+    std::printf("\n");
+    auto best = [&](const engine_config& c, int32_t n) {
+        outcome b;
+        for (int r = 0; r < o.reps; ++r) {
+            const outcome x = run_once(c, n, o.n_gen);
+            if (x.tok_s > b.tok_s) b = x;
+        }
+        return b;
+    };
+    // Plain and speculative runs of one stream count interleave, so a machine's drift hits both.
+    std::vector<double> plain(o.streams.size());
+    std::vector<std::vector<outcome>> rows(o.draft_max.size(), std::vector<outcome>(o.streams.size()));
+    for (size_t j = 0; j < o.streams.size(); ++j) {
+        plain[j] = best(base, o.streams[j]).tok_s;
+        for (size_t i = 0; i < o.draft_max.size(); ++i) {
+            spec.draft_max = o.draft_max[i];
+            rows[i][j] = best(spec, o.streams[j]);
+        }
+    }
+    std::printf("%-22s", "plain");
+    for (double t : plain) std::printf("  %8.2f tok/s%17s", t, "");
+    std::printf("\n");
+    for (size_t i = 0; i < o.draft_max.size(); ++i) {
+        std::printf("%-22s", ((o.fixed ? "k = " : "k <= ") + std::to_string(o.draft_max[i])).c_str());
+        for (size_t j = 0; j < o.streams.size(); ++j) {
+            const outcome& x = rows[i][j];
+            std::printf("  %8.2f tok/s %5.2fx acc %3.0f%%", x.tok_s, x.tok_s / plain[j],
+                        x.drafted > 0 ? 100.0 * x.accepted / x.drafted : 0.0);
+        }
+        std::printf("\n");
+    }
+}
+
+}  // namespace tandem
