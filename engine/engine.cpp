@@ -307,8 +307,8 @@ class engine_impl final : public engine {
             const int64_t known_end = it.start + it.n_new - it.n_draft;
             if (it.start < s.n_prompt) n_prompt_tokens += std::min<int64_t>(s.n_prompt, known_end) - it.start;
         }
-        auto sample = [&](const sched_item& it, sequence& s, int32_t row) {
-            const size_t r = static_cast<size_t>(out.row0[static_cast<size_t>(&it - plan.items.data())] + row);
+        auto sample = [&](size_t item, sequence& s, int32_t row) {
+            const size_t r = static_cast<size_t>(out.row0[item] + row);
             const std::span<float> lg = out.logits.subspan(r * nv, nv);
             scheduler::sampled t;
             t.token = s.smp->sample(lg, s.tokens);

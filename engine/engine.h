@@ -26,6 +26,7 @@ std::optional<dtype> kv_type_from_name(std::string_view name);
 // Speculative decoding: who drafts the tokens the anchor verifies. automatic: mtp for a
 // gemma4-assistant draft file, draft for any other draft file, none without one.
 enum class spec_type { automatic, none, mtp, draft, ngram };
+constexpr int32_t k_max_draft = 16;                                   // drafts per sequence and round, at most
 std::optional<spec_type> spec_type_from_name(std::string_view name);  // auto|none|mtp|draft|ngram
 const char* spec_type_name(spec_type t);
 

@@ -64,6 +64,7 @@ step_output runner::forward(const step_plan& plan, std::span<sequence* const> se
     for (const sched_item& it : plan.items) n_logit_rows += static_cast<size_t>(it.n_logit_rows());
     rows_.resize(n_logit_rows);
     batch_.seqs.clear();
+    row0_.clear();
     size_t t = 0, r = 0;
     for (size_t i = 0; i < plan.items.size(); ++i) {
         const sched_item& it = plan.items[i];
@@ -71,7 +72,7 @@ step_output runner::forward(const step_plan& plan, std::span<sequence* const> se
         const int32_t n_known = it.n_new - it.n_draft;
         std::copy_n(s.tokens.begin() + it.start, n_known, tokens_.begin() + static_cast<ptrdiff_t>(t));
         std::copy_n(s.spec.draft.begin(), it.n_draft, tokens_.begin() + static_cast<ptrdiff_t>(t) + n_known);
-        out.row0.push_back(static_cast<int32_t>(r));
+        row0_.push_back(static_cast<int32_t>(r));
         batch_seq bs;
         bs.tokens = std::span<const int32_t>(tokens_).subspan(t, static_cast<size_t>(it.n_new));
         bs.pos0 = static_cast<int32_t>(it.start);
@@ -87,6 +88,7 @@ step_output runner::forward(const step_plan& plan, std::span<sequence* const> se
     const size_t n_hidden = want_hidden ? n_logit_rows * static_cast<size_t>(mi.n_embd) : 0;
     if (logits_.size() < n_logits) logits_.resize(n_logits);
     if (hidden_.size() < n_hidden) hidden_.resize(n_hidden);
+    out.row0 = row0_;
     out.logits = std::span<float>(logits_.data(), n_logits);
     out.hidden = std::span<float>(hidden_.data(), n_hidden);
     model_->forward(*backend_, batch_, {out.logits, out.hidden});

@@ -23,7 +23,7 @@ namespace tandem {
 // n_logit_rows - 1 of `logits` (n_vocab each) and, when asked for, of `hidden` (n_embd each).
 struct step_output {
     std::span<float> logits, hidden;
-    std::vector<int32_t> row0;
+    std::span<const int32_t> row0;  // valid until the next forward
 };
 
 class runner {
@@ -60,6 +60,7 @@ class runner {
     std::vector<float> logits_, hidden_;
     batch batch_;
     std::vector<int32_t> tokens_, rows_;  // the batch's token ids and logit rows, referenced by batch_
+    std::vector<int32_t> row0_;           // first logit row of each item
 };
 
 }  // namespace tandem

@@ -81,8 +81,8 @@ void sampler::apply_penalties(std::span<float> logits, std::span<const int32_t> 
     }
 }
 
-int32_t sampler::pick_greedy(std::span<const float> logits) {
-    int32_t best = 0;
+int32_t logits_argmax(std::span<const float> logits) {
+    int32_t best = -1;
     float best_l = k_neg_inf;
     for (size_t i = 0; i < logits.size(); ++i) {
         if (logits[i] > best_l) {  // strict: ties keep the lower id; NaN never wins
@@ -90,6 +90,11 @@ int32_t sampler::pick_greedy(std::span<const float> logits) {
             best = static_cast<int32_t>(i);
         }
     }
+    return best;
+}
+
+int32_t sampler::pick_greedy(std::span<const float> logits) {
+    const int32_t best = std::max(0, logits_argmax(logits));  // all -inf or NaN: token 0
     dist_.clear();
     dist_.push_back(token_prob{best, 1.0f});
     return best;

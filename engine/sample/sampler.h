@@ -15,6 +15,9 @@ namespace tandem {
 
 constexpr int32_t k_max_logprobs = 20;
 
+// The index of the largest logit, ties to the lowest id (NaN never wins); -1 when no logit is above -inf.
+int32_t logits_argmax(std::span<const float> logits);
+
 // One token of the final distribution a draw was made from.
 struct token_prob {
     int32_t id = 0;

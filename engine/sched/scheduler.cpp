@@ -209,7 +209,8 @@ void scheduler::commit(sequence& s) {
 
 void scheduler::update(const step_plan& plan, const sample_fn& sample) {
     done_.clear();
-    for (const sched_item& item : plan.items) {
+    for (size_t i = 0; i < plan.items.size(); ++i) {
+        const sched_item& item = plan.items[i];
         sequence& s = running(item.seq_id);
         const int32_t n_known = item.n_new - item.n_draft;  // of s.tokens: final whatever is sampled
         s.n_computed = item.start + n_known;
@@ -220,7 +221,7 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
         bool ended = false;
         finish_reason why = finish_reason::stop;
         for (int32_t row = 0; row <= item.n_draft; ++row) {
-            sampled t = sample(item, s, row);
+            sampled t = sample(i, s, row);
             const bool matches = row < item.n_draft && t.token == s.spec.draft[static_cast<size_t>(row)];
             if (matches) ++n_accepted;
             s.tokens.push_back(t.token);

@@ -19,8 +19,6 @@ namespace tandem {
 
 class kv_cache_manager;
 
-constexpr int32_t k_max_draft = 16;  // drafts per sequence and round
-
 struct sched_config {
     int32_t max_running = 4;
     int32_t batch_size = 512;  // rows per step (prompt tokens, last tokens and drafts), over all sequences
@@ -82,9 +80,9 @@ class scheduler {
         float logprob;
         std::vector<token_logprob> top;
     };
-    // Draws the token of row `row` of a sampling item (0: the last token's row; i: draft i's) with
-    // the sequence's sampler; s.tokens holds every token accepted before it.
-    using sample_fn = std::function<sampled(const sched_item&, sequence&, int32_t row)>;
+    // Draws the token of row `row` of the plan's item `item` (row 0: the last token's; i: draft i's)
+    // with the sequence's sampler; s.tokens holds every token accepted before it.
+    using sample_fn = std::function<sampled(size_t item, sequence&, int32_t row)>;
     // Applies a step's results, item by item and token by token: samples the first row, appends and
     // streams the token, ends the sequence if that token ends it (nothing after it is sampled or
     // emitted), and goes on to the next row while the token equals the draft it verifies. Then

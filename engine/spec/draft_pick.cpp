@@ -2,20 +2,15 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/sample/sampler.h"
 #include "engine/spec/drafter.h"
 
 namespace tandem {
 
 int32_t draft_pick(std::span<const float> logits, float p_min) {
-    int32_t best = -1;
-    float best_l = -std::numeric_limits<float>::infinity();
-    for (size_t i = 0; i < logits.size(); ++i) {
-        if (logits[i] > best_l) {  // strict: ties keep the lower id; NaN never wins
-            best_l = logits[i];
-            best = static_cast<int32_t>(i);
-        }
-    }
+    const int32_t best = logits_argmax(logits);
     if (best < 0 || p_min <= 0.0f) return best;
+    const float best_l = logits[static_cast<size_t>(best)];
     double sum = 0.0;  // p(best) = 1 / sum_i exp(l_i - l_best)
     for (float l : logits) {
         if (l > -std::numeric_limits<float>::infinity()) sum += std::exp(static_cast<double>(l - best_l));

@@ -105,14 +105,14 @@ class model_drafter final : public drafter {
             batch_.seqs.push_back(bs);
             t += bs.tokens.size();
         }
-        const size_t V = static_cast<size_t>(model_.info().n_vocab);
-        logits_.resize(n_logits * V);
+        const size_t n_vocab = static_cast<size_t>(model_.info().n_vocab);
+        logits_.resize(n_logits * n_vocab);
         model_.forward(be_, batch_, {logits_, {}});
         size_t row = 0, kept = 0;
         for (feed& f : feeds) {
             f.seq->spec.n_draft_kv = f.end;
             if (f.k == 0) continue;
-            const std::span<const float> lg(logits_.data() + row++ * V, static_cast<size_t>(opt_.n_vocab));
+            const std::span<const float> lg(logits_.data() + row++ * n_vocab, static_cast<size_t>(opt_.n_vocab));
             const int32_t d = draft_pick(lg, opt_.p_min);
             if (d < 0) continue;
             f.seq->spec.draft.push_back(d);

@@ -19,20 +19,21 @@ class mtp_drafter_impl final : public drafter {
     bool needs_hidden() const override { return true; }
 
     void propose(std::span<const draft_request> reqs, std::span<const std::unique_ptr<sequence>>) override {
-        const size_t D = static_cast<size_t>(mtp_.info().n_embd), V = static_cast<size_t>(mtp_.info().n_vocab);
+        const size_t n_embd = static_cast<size_t>(mtp_.info().n_embd),
+                     n_vocab = static_cast<size_t>(mtp_.info().n_vocab);
         active_.clear();
         for (const draft_request& r : reqs) {
             if (r.k > 0 && r.seq->spec.has_hidden) active_.push_back({r.seq, r.k, r.seq->tokens.back()});
         }
         for (int32_t step = 0; !active_.empty(); ++step) {
             const size_t n = active_.size();
-            h_in_.resize(n * D);
+            h_in_.resize(n * n_embd);
             rows_.assign(n, 0);
             batch_.seqs.clear();
             for (size_t i = 0; i < n; ++i) {
                 const sequence& s = *active_[i].seq;
-                const float* h = step == 0 ? s.spec.hidden.data() : h_out_.data() + active_[i].h_row * D;
-                std::copy_n(h, D, h_in_.data() + i * D);
+                const float* h = step == 0 ? s.spec.hidden.data() : h_out_.data() + active_[i].h_row * n_embd;
+                std::copy_n(h, n_embd, h_in_.data() + i * n_embd);
                 batch_seq bs;
                 bs.tokens = std::span<const int32_t>(&active_[i].token, 1);
                 bs.pos0 = static_cast<int32_t>(s.tokens.size()) - 1;
@@ -40,14 +41,14 @@ class mtp_drafter_impl final : public drafter {
                 bs.logit_rows = std::span<const int32_t>(&rows_[i], 1);
                 batch_.seqs.push_back(bs);
             }
-            logits_.resize(n * V);
-            h_next_.resize(n * D);
+            logits_.resize(n * n_vocab);
+            h_next_.resize(n * n_embd);
             mtp_.forward(be_, batch_, h_in_, {logits_, h_next_});
             h_out_.swap(h_next_);
             size_t kept = 0;
             for (size_t i = 0; i < n; ++i) {
                 item a = active_[i];
-                const std::span<const float> lg(logits_.data() + i * V, V);
+                const std::span<const float> lg(logits_.data() + i * n_vocab, n_vocab);
                 const int32_t d = draft_pick(lg.first(static_cast<size_t>(opt_.n_vocab)), opt_.p_min);
                 if (d < 0) continue;
                 a.seq->spec.draft.push_back(d);

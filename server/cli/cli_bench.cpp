@@ -21,7 +21,7 @@ namespace {
 struct bench_options {
     std::string model, draft_model, spec_type;
     std::vector<int32_t> draft_max{1, 2, 3, 4}, streams{1, 4};
-    bool draft_fixed = false;
+    bool draft_adaptive = true;
     int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
     std::string kv_type = "f16";
     std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
@@ -155,11 +155,12 @@ void cli_add_bench(CLI::App& app) {
     cmd->add_option("--spec-type", o->spec_type, "Speculative mode: auto, mtp, draft or ngram");
     cmd->add_option("--draft-max", o->draft_max, "Speculative mode: draft lengths to measure")
         ->delimiter(',')
-        ->check(CLI::Range(1, 16));
+        ->check(CLI::Range(1, k_max_draft));
     cmd->add_option("--np", o->streams, "Speculative mode: parallel streams to measure")
         ->delimiter(',')
         ->check(CLI::Range(1, 256));
-    cmd->add_flag("--draft-fixed", o->draft_fixed, "Speculative mode: every round drafts --draft-max tokens");
+    cmd->add_option("--draft-adaptive", o->draft_adaptive,
+                    "Speculative mode: choose each round's draft length (false: always --draft-max)");
     cmd->callback([o] {
         if (o->draft_model.empty() && o->spec_type.empty()) return bench(*o);
         spec_bench_options s;
@@ -174,7 +175,7 @@ void cli_add_bench(CLI::App& app) {
         s.kv_type = cli_kv_type(o->kv_type);
         s.draft_max = o->draft_max;
         s.streams = o->streams;
-        s.fixed = o->draft_fixed;
+        s.fixed = !o->draft_adaptive;
         bench_spec(s);
     });
 }

@@ -1,7 +1,7 @@
 // `tandem bench -m ANCHOR -md DRAFTER` (or --spec-type ngram): speculative decoding against plain
 // decoding on the same files in the same run, through the engine as the server drives it: N greedy
 // streams of G tokens each, for every N of --np and every draft length of --draft-max (the engine
-// picks each round's length up to it, unless --draft-fixed). Tokens/s are the engine's own times.
+// picks each round's length up to it, unless --draft-adaptive false). Tokens/s are the engine's own times.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -20,7 +20,7 @@ struct run_options {
     std::string model, prompt, kv_type = "f16", draft_model, spec_type = "auto";
     int32_t draft_max = 3, draft_min = 0;
     float draft_p_min = 0.0f;
-    bool draft_fixed = false;
+    bool draft_adaptive = true;
     int32_t n_predict = 128, threads = 0, ctx_size = 0;
     float temp = 0.8f, top_p = 1.0f, min_p = 0.0f;
     int32_t top_k = 0;
@@ -43,7 +43,7 @@ void run(const run_options& o) {
     ec.draft_max = o.draft_max;
     ec.draft_min = o.draft_min;
     ec.draft_p_min = o.draft_p_min;
-    ec.draft_adaptive = !o.draft_fixed;
+    ec.draft_adaptive = o.draft_adaptive;
     const auto t_load = steady_clock::now();
     std::unique_ptr<engine> eng = engine::create(ec);
     const double load_s = seconds_since(t_load);
@@ -137,11 +137,12 @@ void cli_add_run(CLI::App& app) {
     cmd->add_option("--draft-model", o->draft_model,
                     "Drafter GGUF (-md): a gemma4-assistant (MTP) or a smaller model with the same vocabulary");
     cmd->add_option("--spec-type", o->spec_type, "Speculative decoding: auto, none, mtp, draft or ngram");
-    cmd->add_option("--draft-max", o->draft_max, "Drafts per round at most")->check(CLI::Range(1, 16));
-    cmd->add_option("--draft-min", o->draft_min, "A shorter draft is dropped")->check(CLI::Range(0, 16));
+    cmd->add_option("--draft-max", o->draft_max, "Drafts per round at most")->check(CLI::Range(1, k_max_draft));
+    cmd->add_option("--draft-min", o->draft_min, "A shorter draft is dropped")->check(CLI::Range(0, k_max_draft));
     cmd->add_option("--draft-p-min", o->draft_p_min, "A drafter stops below this probability")
         ->check(CLI::Range(0.0f, 1.0f));
-    cmd->add_flag("--draft-fixed", o->draft_fixed, "Always draft --draft-max tokens (no cost-based choice)");
+    cmd->add_option("--draft-adaptive", o->draft_adaptive,
+                    "Choose each round's draft length from measured costs (false: always --draft-max)");
     cmd->callback([o] { run(*o); });
 }
 

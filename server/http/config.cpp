@@ -46,32 +46,26 @@ int64_t parse_int(const std::string& key, const std::string& s, int64_t lo, int6
     return v;
 }
 
-double parse_seconds(const std::string& key, const std::string& s, double lo, double hi) {
-    std::string t = s;
-    if (!t.empty() && t.back() == 's') t.pop_back();
-    size_t used = 0;
-    double v = 0;
-    try {
-        v = std::stod(t, &used);
-    } catch (const std::exception&) {
-        bad(key, s, "expected seconds, e.g. 30 or 2.5s");
-    }
-    if (used != t.size() || !std::isfinite(v)) bad(key, s, "expected seconds, e.g. 30 or 2.5s");
-    if (v < lo || v > hi) bad(key, s, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] seconds");
-    return v;
-}
-
-double parse_real(const std::string& key, const std::string& s, double lo, double hi) {
+// A number within [lo, hi]; `what` names the expected form in the error.
+double parse_real(const std::string& key, const std::string& s, double lo, double hi, const char* what = "a number",
+                  const char* unit = "") {
     size_t used = 0;
     double v = 0;
     try {
         v = std::stod(s, &used);
     } catch (const std::exception&) {
-        bad(key, s, "expected a number");
+        bad(key, s, std::string("expected ") + what);
     }
-    if (used != s.size() || !std::isfinite(v)) bad(key, s, "expected a number");
-    if (v < lo || v > hi) bad(key, s, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    if (used != s.size() || !std::isfinite(v)) bad(key, s, std::string("expected ") + what);
+    if (v < lo || v > hi) bad(key, s, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" + unit);
     return v;
+}
+
+double parse_seconds(const std::string& key, const std::string& s, double lo, double hi) {
+    std::string t = s;
+    if (!t.empty() && t.back() == 's') t.pop_back();
+    if (t.empty()) bad(key, s, "expected seconds, e.g. 30 or 2.5s");
+    return parse_real(key, t, lo, hi, "seconds, e.g. 30 or 2.5s", " seconds");
 }
 
 bool parse_bool(const std::string& key, const std::string& s) {
@@ -158,8 +152,8 @@ std::vector<key_def> key_table() {
              c.spec_type = v;
          }},
         {"draft-max", "", "drafts per sequence and round at most (1-16)", false,
-         INT_KEY(draft_max, "draft_max", 1, 16)},
-        {"draft-min", "", "a shorter draft is dropped", false, INT_KEY(draft_min, "draft_min", 0, 16)},
+         INT_KEY(draft_max, "draft_max", 1, k_max_draft)},
+        {"draft-min", "", "a shorter draft is dropped", false, INT_KEY(draft_min, "draft_min", 0, k_max_draft)},
         {"draft-p-min", "", "a drafter stops at a token it gives less probability than this (0-1)", false,
          [](server_config& c, const std::string& v) {
              c.draft_p_min = static_cast<float>(parse_real("draft_p_min", v, 0.0, 1.0));

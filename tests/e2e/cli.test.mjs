@@ -29,7 +29,7 @@ test("tandem run > out.txt holds only llama.cpp's greedy continuation", async ()
 
 // A prompt that repeats itself, so that n-gram lookup drafts; the text must not change.
 const looping = "Tom had a ball. Tom had a ball. Tom had a ball. Tom had";
-for (const extra of [[], ["--spec-type", "ngram", "--draft-max", "3", "--draft-fixed"]]) {
+for (const extra of [[], ["--spec-type", "ngram", "--draft-max", "3", "--draft-adaptive", "false"]]) {
   test(`tandem run ${extra.join(" ") || "(plain)"} on a looping prompt: stdout is the text alone`, async () => {
     const plain = await run([...common, "-p", looping]);
     const r = await run([...common, "-p", looping, ...extra]);

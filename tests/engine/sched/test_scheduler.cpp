@@ -57,7 +57,7 @@ struct rig {
     // Runs one step; every sampling item "samples" `token`.
     step_plan step(int32_t token = 5) {
         step_plan plan = sched.schedule();
-        sched.update(plan, [&](const sched_item&, sequence&, int32_t) { return scheduler::sampled{token, 0.0f, {}}; });
+        sched.update(plan, [&](size_t, sequence&, int32_t) { return scheduler::sampled{token, 0.0f, {}}; });
         return plan;
     }
 };
@@ -154,7 +154,7 @@ TEST(scheduler, finishes_on_max_tokens_eos_and_context_end) {
     r.sched.abort(0);  // unknown id: no effect
     // Second step: by_eos samples EOS; by_len reaches 2 tokens; by_ctx reaches 12 tokens (ctx end).
     step_plan plan = r.sched.schedule();
-    r.sched.update(plan, [](const sched_item&, sequence& s, int32_t) {
+    r.sched.update(plan, [](size_t, sequence& s, int32_t) {
         return scheduler::sampled{s.tokens[0] == 20 ? k_eos : 7, 0.0f, {}};
     });
     auto last = [](request_stream& s) { return drain(s).back(); };

@@ -39,8 +39,9 @@ struct rig {
         : kv(kv_cfg(n_blocks)), sched(sc(ctx, batch), kv) {}
 
     std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10,
-                                        std::vector<std::string> stop = {}) {
+                                        std::vector<std::string> stop = {}, bool draft_kv = false) {
         auto s = std::make_unique<sequence>();
+        s->spec.draft_kv = draft_kv;
         if (!stop.empty()) s->stop = std::make_unique<stop_state>(std::move(stop));
         s->id = next_id++;
         for (int32_t i = 0; i < n_prompt; ++i) s->tokens.push_back(first_token + i);
@@ -55,7 +56,7 @@ struct rig {
     // One step: row r of every sampling item samples script[r] (rows past the script: 99).
     step_plan step(std::vector<int32_t> script, std::vector<int32_t>* rows_sampled = nullptr) {
         step_plan plan = sched.schedule();
-        sched.update(plan, [&](const sched_item&, sequence&, int32_t row) {
+        sched.update(plan, [&](size_t, sequence&, int32_t row) {
             if (rows_sampled) rows_sampled->push_back(row);
             const int32_t t = row < static_cast<int32_t>(script.size()) ? script[static_cast<size_t>(row)] : 99;
             return scheduler::sampled{t, 0.0f, {}};
@@ -261,6 +262,26 @@ TEST(verify, a_preempted_sequence_loses_its_draft_and_hidden_state) {
     EXPECT_FALSE(r.seq(2).spec.has_hidden) << "the hidden state of a dropped cache is stale";
     EXPECT_EQ(tokens_of(*b), (std::vector<int32_t>{30, 31, 60}));
     tokens_of(*a);
+}
+
+// With a draft model, a block enters the prefix cache only once both models computed its tokens.
+TEST(verify, blocks_are_registered_once_the_draft_model_computed_them_too) {
+    rig r;
+    r.add(9, 50, 10, {}, /*draft_kv=*/true);
+    r.step({30});
+    EXPECT_EQ(r.seq(1).n_computed, 9);
+    EXPECT_EQ(r.kv.n_committed_tokens(1), 0) << "the draft model has computed nothing yet";
+    r.seq(1).spec.n_draft_kv = 6;
+    r.step({31});
+    EXPECT_EQ(r.kv.n_committed_tokens(1), 4);
+    r.seq(1).spec.n_draft_kv = 10;
+    r.step({32});
+    EXPECT_EQ(r.kv.n_committed_tokens(1), 8);
+    r.seq(1).spec.draft = {40};  // a rejected draft rolls the draft model's count back too
+    r.seq(1).spec.n_draft_kv = 13;
+    r.step({41});
+    EXPECT_EQ(r.seq(1).n_computed, 12);
+    EXPECT_EQ(r.seq(1).spec.n_draft_kv, 12);
 }
 
 TEST(verify, prompt_rows_come_before_drafts) {
