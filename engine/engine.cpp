@@ -14,10 +14,12 @@
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/runner.h"
 #include "engine/sample/sampler.h"
+#include "engine/sched/stream_output.h"
 #include "engine/spec/calibrate.h"
 #include "engine/spec/draft_policy.h"
 #include "engine/spec/drafter.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer_codec.h"
 
 namespace tandem {
 namespace {
@@ -65,6 +67,7 @@ class engine_impl final : public engine {
           draft_file_(cfg.draft_model_path.empty() ? nullptr : gguf::file::open(cfg.draft_model_path)),
           spec_(resolve_spec(cfg, draft_file_.get())),
           tok_(tokenizer::from_gguf(*file_)),
+          codec_(make_text_codec(*tok_)),
           runner_(cfg, spec_, *file_, draft_file_.get()),
           kv_(runner_.kv_config()) {
         const model_info& mi = runner_.anchor().info();
@@ -98,7 +101,7 @@ class engine_impl final : public engine {
 
     ~engine_impl() override { shutdown(); }
 
-    const tokenizer& tok() const override { return *tok_; }
+    const text_codec& codec() const override { return *codec_; }
     const model_summary& summary() const override { return summary_; }
 
     submit_result submit(completion_params params) override {
@@ -157,7 +160,7 @@ class engine_impl final : public engine {
         seq->n_logprobs = params.n_logprobs;
         seq->ignore_eos = params.ignore_eos;
         seq->smp = std::move(smp);
-        if (!params.stop.empty()) seq->stop = std::make_unique<stop_state>(std::move(params.stop));
+        seq->text = text_stream(std::move(params.stop));
         seq->spec.draft_kv = spec_ == spec_type::draft;
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
         seq->stream->set_on_space([weak = std::weak_ptr<wake_signal>(sig_)] {
@@ -219,10 +222,22 @@ class engine_impl final : public engine {
         return true;
     }
 
+    // Streams what the scheduler accepted and ended since the last call.
+    void emit() { stream_output(sched_->take_output()); }
+
+    // A sequence whose stream is full waits for its reader (backpressure).
+    void refresh_paused() {
+        for (const auto& s : sched_->running()) s->paused = s->stream->full();
+    }
+
     void loop() {
         bool idle = false;
-        while (take_inbox(idle)) {
+        while (true) {
+            const bool more = take_inbox(idle);
+            emit();  // aborted requests end here
+            if (!more) break;
             n_waiting_.store(sched_->n_waiting());
+            refresh_paused();
             step_plan plan = sched_->schedule();
             // Nothing runnable: either no work, or every stream is full (a reader's pop wakes us).
             idle = plan.empty();
@@ -291,6 +306,7 @@ class engine_impl final : public engine {
             spdlog::error("forward failed: {}", e.what());
             for (const sched_item& it : plan.items)
                 sched_->abort(it.seq_id, finish_reason::error, std::string("the forward pass failed: ") + e.what());
+            emit();
             return;
         }
         // Only decode and verification steps teach the policy: prompt rows cost less (no logits).
@@ -326,6 +342,7 @@ class engine_impl final : public engine {
             return t;
         };
         sched_->update(plan, sample);
+        emit();
         {
             std::lock_guard<std::mutex> lock(metrics_mu_);
             metrics_.prompt_tokens += n_prompt_tokens;
@@ -343,8 +360,7 @@ class engine_impl final : public engine {
             sequence& s = *p;
             s.spec.draft.clear();  // a draft the last step did not verify (no room) is stale now
             policy_->observe_round(s.spec);
-            if (!s.decoding()) continue;
-            if (s.stream->full()) continue;
+            if (!s.decoding() || s.stream->full()) continue;
             ++base_rows;
             int64_t k = std::min<int64_t>(cfg_.draft_max, summary_.n_ctx - static_cast<int64_t>(s.tokens.size()));
             if (s.max_tokens >= 0) k = std::min<int64_t>(k, s.max_tokens - s.n_generated() - 1);
@@ -388,6 +404,7 @@ class engine_impl final : public engine {
     std::unique_ptr<gguf::file> file_, draft_file_;
     spec_type spec_;
     std::unique_ptr<tokenizer> tok_;
+    std::unique_ptr<text_codec> codec_;
     runner runner_;
     kv_cache_manager kv_;
     model_summary summary_;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,20 @@
 
 namespace tandem {
 
-class tokenizer;
+// The model's vocabulary as text: all the server and the CLI need of the tokenizer.
+class text_codec {
+  public:
+    virtual ~text_codec() = default;
+    virtual std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const = 0;
+    virtual std::string token_piece(int32_t id) const = 0;  // raw bytes, may be partial UTF-8
+    virtual std::string token_text(int32_t id) const = 0;   // the vocabulary string (for bos_token, eos_token)
+    // The tokens' text as valid UTF-8 (an invalid or incomplete sequence becomes U+FFFD).
+    virtual std::string decode(std::span<const int32_t> ids) const = 0;
+    virtual int32_t bos_id() const = 0;  // -1: none
+    virtual int32_t eos_id() const = 0;  // -1: none
+    virtual bool is_eog(int32_t id) const = 0;
+    virtual int32_t n_vocab() const = 0;
+};
 
 // The KV cache element types: "f16", "q8_0" or "q4_0"; nullopt for anything else.
 std::optional<dtype> kv_type_from_name(std::string_view name);
@@ -72,6 +86,10 @@ enum class finish_reason { stop, length, aborted, error };
 struct stream_event {
     enum class kind { token, done } what = kind::token;
     int32_t token = -1;
+    // The text to show now: for a token, what it adds (whole UTF-8 characters; nothing for an
+    // end-of-generation token; text that may still become a stop string is held back, and a stop
+    // string is cut with everything after it); for done, what was still held back.
+    std::string text;
     float logprob = 0.0f;
     std::vector<token_logprob> top;              // filled only when n_logprobs > 0
     finish_reason reason = finish_reason::stop;  // for done
@@ -148,7 +166,7 @@ class engine {
     // Loads the model and starts the engine thread; throws tandem::error.
     static std::unique_ptr<engine> create(const engine_config& cfg);
 
-    virtual const tokenizer& tok() const = 0;
+    virtual const text_codec& codec() const = 0;
     virtual const model_summary& summary() const = 0;
     virtual submit_result submit(completion_params params) = 0;
     // Cheap admission pre-check so the server can answer 429 before tokenizing.

@@ -16,46 +16,44 @@ void scheduler::add(std::unique_ptr<sequence> seq) {
     waiting_.push_back(std::move(seq));
 }
 
-void scheduler::finish(sequence& s, finish_reason why, const std::string& message) {
-    kv_.free_seq(static_cast<int64_t>(s.id));
-    stream_event ev;
-    ev.what = stream_event::kind::done;
-    ev.reason = why;
-    ev.error = message;
-    ev.n_prompt = s.n_prompt;
-    ev.n_generated = s.n_generated();
-    ev.n_draft_tokens = s.spec.n_draft_tokens;
-    ev.n_draft_accepted = s.spec.n_accepted;
-    if (ev.n_generated > 0) {
-        ev.first_token_seconds = seconds_between(s.submitted_at, s.first_token_at);
-        ev.generation_seconds = seconds_between(s.first_token_at, s.last_token_at);
-    }
-    s.stream->push(std::move(ev));
+void scheduler::finish(std::unique_ptr<sequence> s, finish_reason why, const std::string& message) {
+    kv_.free_seq(static_cast<int64_t>(s->id));
+    s->ended = true;
+    s->why = why;
+    s->error = message;
+    s->tail_text = s->text.finish();
+    out_.finished.push_back(std::move(s));
+}
+
+sched_output scheduler::take_output() {
+    sched_output out = std::move(out_);
+    out_ = {};
+    return out;
 }
 
 bool scheduler::abort(uint64_t id, finish_reason why, const std::string& message) {
-    for (auto it = running_.begin(); it != running_.end(); ++it) {
-        if ((*it)->id == id) {
-            finish(**it, why, message);
-            running_.erase(it);
-            return true;
-        }
+    auto has_id = [id](const auto& p) { return p->id == id; };
+    if (auto it = std::find_if(running_.begin(), running_.end(), has_id); it != running_.end()) {
+        std::unique_ptr<sequence> s = std::move(*it);
+        running_.erase(it);
+        finish(std::move(s), why, message);
+        return true;
     }
-    for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-        if ((*it)->id == id) {
-            finish(**it, why, message);
-            waiting_.erase(it);
-            return true;
-        }
+    if (auto it = std::find_if(waiting_.begin(), waiting_.end(), has_id); it != waiting_.end()) {
+        std::unique_ptr<sequence> s = std::move(*it);
+        waiting_.erase(it);
+        finish(std::move(s), why, message);
+        return true;
     }
     return false;
 }
 
 void scheduler::abort_all(finish_reason why, const std::string& message) {
-    for (auto& s : running_) finish(*s, why, message);
-    for (auto& s : waiting_) finish(*s, why, message);
+    std::vector<std::unique_ptr<sequence>> all = std::move(running_);
+    for (auto& s : waiting_) all.push_back(std::move(s));
     running_.clear();
     waiting_.clear();
+    for (auto& s : all) finish(std::move(s), why, message);
 }
 
 sequence& scheduler::running(uint64_t id) {
@@ -106,8 +104,8 @@ step_plan scheduler::schedule() {
     // While any sequence decodes, prompt chunks (of running sequences and of admissions) share at most
     // prefill_chunk tokens of the step: a long prompt arriving then stalls the running streams for a
     // short step, not for a whole batch of prefill. A full stream pauses its sequence (backpressure).
-    const bool decoding = std::any_of(running_.begin(), running_.end(),
-                                      [](const auto& s) { return s->decoding() && !s->stream->full(); });
+    const bool decoding =
+        std::any_of(running_.begin(), running_.end(), [](const auto& s) { return s->decoding() && !s->paused; });
     int32_t budget = cfg_.batch_size;
     int32_t prompt_budget = decoding && cfg_.prefill_chunk > 0 ? cfg_.prefill_chunk : budget;
     // Every sequence's required rows first (a decode row, a prompt chunk, admissions); drafts only
@@ -115,7 +113,7 @@ step_plan scheduler::schedule() {
     for (size_t i = 0; i < running_.size() && budget > 0;) {
         sequence& s = *running_[i];
         const int64_t left = remaining(s);
-        if (left <= 0 || s.stream->full()) {
+        if (left <= 0 || s.paused) {
             ++i;
             continue;
         }
@@ -167,19 +165,14 @@ void scheduler::add_drafts(step_plan& plan, int32_t budget) {
     }
 }
 
-bool scheduler::finished(sequence& s, finish_reason& why) {
+bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
     const int32_t last = s.tokens.back();
     const bool eog = cfg_.is_eog && cfg_.is_eog(last);
-    if (!s.ignore_eos && eog) {
+    text.clear();
+    if (!eog && cfg_.token_piece) text = s.text.push(cfg_.token_piece(last));
+    if ((!s.ignore_eos && eog) || s.text.stopped()) {
         why = finish_reason::stop;
         return true;
-    }
-    if (s.stop && !eog && cfg_.token_piece) {
-        s.stop->matcher.push(s.stop->utf8.push(cfg_.token_piece(last)));
-        if (s.stop->matcher.matched()) {
-            why = finish_reason::stop;
-            return true;
-        }
     }
     if ((s.max_tokens >= 0 && s.n_generated() >= s.max_tokens) ||
         static_cast<int64_t>(s.tokens.size()) >= cfg_.ctx_size) {
@@ -208,7 +201,6 @@ void scheduler::commit(sequence& s) {
 }
 
 void scheduler::update(const step_plan& plan, const sample_fn& sample) {
-    done_.clear();
     for (size_t i = 0; i < plan.items.size(); ++i) {
         const sched_item& item = plan.items[i];
         sequence& s = running(item.seq_id);
@@ -218,8 +210,6 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
         if (!item.sample) continue;
         TANDEM_CHECK(static_cast<int32_t>(s.spec.draft.size()) == item.n_draft && item.n_draft <= k_max_draft);
         int32_t n_accepted = 0;
-        bool ended = false;
-        finish_reason why = finish_reason::stop;
         for (int32_t row = 0; row <= item.n_draft; ++row) {
             sampled t = sample(i, s, row);
             const bool matches = row < item.n_draft && t.token == s.spec.draft[static_cast<size_t>(row)];
@@ -227,27 +217,32 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
             s.tokens.push_back(t.token);
             s.last_token_at = steady_clock::now();
             if (s.n_generated() == 1) s.first_token_at = s.last_token_at;
-            stream_event ev;
-            ev.token = t.token;
-            ev.logprob = t.logprob;
-            ev.top = std::move(t.top);
-            s.stream->push(std::move(ev));
-            ended = finished(s, why);
-            if (ended || !matches) break;
+            emitted_token& e = out_.tokens.emplace_back();
+            e.seq = &s;
+            e.token = t.token;
+            e.logprob = t.logprob;
+            e.top = std::move(t.top);
+            s.ended = finished(s, s.why, e.text);
+            if (s.ended || !matches) break;
         }
         record_round(s, item.n_draft, n_accepted);
-        if (ended) {
-            finish(s, why);
-            done_.push_back(s.id);
-            continue;
-        }
+        if (s.ended) continue;
         s.spec.draft.clear();
         s.n_computed = item.start + n_known + n_accepted;
         s.spec.n_draft_kv = std::min(s.spec.n_draft_kv, s.n_computed);  // its rejected drafts' K/V too
         kv_.truncate(static_cast<int64_t>(s.id), s.n_computed);         // rejected drafts' rows are garbage
         commit(s);
     }
-    std::erase_if(running_, [&](const auto& p) { return std::find(done_.begin(), done_.end(), p->id) != done_.end(); });
+    for (size_t i = 0; i < running_.size();) {
+        if (!running_[i]->ended) {
+            ++i;
+            continue;
+        }
+        std::unique_ptr<sequence> s = std::move(running_[i]);
+        running_.erase(running_.begin() + static_cast<ptrdiff_t>(i));
+        const finish_reason why = s->why;
+        finish(std::move(s), why);
+    }
 }
 
 }  // namespace tandem

@@ -2,7 +2,8 @@
 // running sequence's n_computed catches up to its token count plus its drafts, in chunks bounded by
 // a per-step token budget, so chunked prefill, decode, prefix hits and speculation follow from one
 // rule. When KV blocks run out, the newest running sequence is preempted and requeued to be
-// recomputed later. It also owns the rule of when a sequence ends, applied token by token.
+// recomputed later. It also owns the rule of when a sequence ends, applied token by token. It never
+// streams anything: each step's accepted tokens and ended sequences are the engine's to emit.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +62,22 @@ struct spec_counters {
     int64_t accepted_at[k_max_draft] = {};  // accepted draft tokens by position in their round
 };
 
+// A token a step accepted, with what the client sees of it.
+struct emitted_token {
+    sequence* seq = nullptr;  // valid until the output that holds it is dropped
+    int32_t token = -1;
+    float logprob = 0.0f;
+    std::vector<token_logprob> top;
+    std::string text;  // see stream_event::text
+};
+
+// What happened since the engine last took it: accepted tokens in order, then the sequences that
+// ended (their KV blocks already freed; `why`, `error` and `tail_text` set).
+struct sched_output {
+    std::vector<emitted_token> tokens;
+    std::vector<std::unique_ptr<sequence>> finished;
+};
+
 class scheduler {
   public:
     scheduler(const sched_config& cfg, kv_cache_manager& kv);
@@ -83,12 +100,14 @@ class scheduler {
     // Draws the token of row `row` of the plan's item `item` (row 0: the last token's; i: draft i's)
     // with the sequence's sampler; s.tokens holds every token accepted before it.
     using sample_fn = std::function<sampled(size_t item, sequence&, int32_t row)>;
-    // Applies a step's results, item by item and token by token: samples the first row, appends and
-    // streams the token, ends the sequence if that token ends it (nothing after it is sampled or
-    // emitted), and goes on to the next row while the token equals the draft it verifies. Then
-    // advances n_computed to the accepted tokens, rolls the KV cache back to them and registers
-    // full blocks.
+    // Applies a step's results, item by item and token by token: samples the first row, appends the
+    // token to the sequence and to the output, ends the sequence if that token ends it (nothing after
+    // it is sampled or emitted), and goes on to the next row while the token equals the draft it
+    // verifies. Then advances n_computed to the accepted tokens, rolls the KV cache back to them and
+    // registers full blocks.
     void update(const step_plan& plan, const sample_fn& sample);
+    // The tokens and ended sequences since the last call (update, abort and abort_all add to them).
+    sched_output take_output();
 
     sequence& running(uint64_t id);  // a sequence of the current plan
     std::span<const std::unique_ptr<sequence>> running() const { return running_; }
@@ -104,9 +123,11 @@ class scheduler {
     // returns the chunk's size, 0 when the KV cache has no room for it.
     int32_t admit_one(int32_t room, step_plan& plan);
     void preempt(sequence& s);
-    void finish(sequence& s, finish_reason why, const std::string& message = {});
-    // Whether the sequence's last token ends it; called once per token (it feeds the stop strings).
-    bool finished(sequence& s, finish_reason& why);
+    // Frees the sequence's blocks and moves it to the output's finished sequences.
+    void finish(std::unique_ptr<sequence> s, finish_reason why, const std::string& message = {});
+    // Whether the sequence's last token ends it; called once per token (it feeds the text stream,
+    // and returns in `text` what the token adds to the shown text).
+    bool finished(sequence& s, finish_reason& why, std::string& text);
     void add_drafts(step_plan& plan, int32_t budget);
     void commit(sequence& s);
     void record_round(sequence& s, int32_t n_draft, int32_t n_accepted);
@@ -115,7 +136,7 @@ class scheduler {
     kv_cache_manager& kv_;
     std::deque<std::unique_ptr<sequence>> waiting_;
     std::vector<std::unique_ptr<sequence>> running_;  // admission order
-    std::vector<uint64_t> done_;                      // scratch of update()
+    sched_output out_;
     int64_t admit_counter_ = 0;
     int64_t n_preemptions_ = 0;
     int64_t prefix_hit_tokens_ = 0;

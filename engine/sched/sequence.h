@@ -11,8 +11,7 @@
 #include "common/timing.h"
 #include "engine/engine.h"
 #include "engine/sample/sampler.h"
-#include "engine/tokenizer/stop_matcher.h"
-#include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/text_stream.h"
 
 namespace tandem {
 
@@ -45,13 +44,6 @@ struct spec_state {
     }
 };
 
-// Stop strings of a request, matched on the decoded text of its generated tokens as they are accepted.
-struct stop_state {
-    utf8_stream utf8;
-    stop_matcher matcher;
-    explicit stop_state(std::vector<std::string> stops) : matcher(std::move(stops)) {}
-};
-
 struct sequence {
     uint64_t id = 0;
     std::vector<int32_t> tokens;  // prompt, then generated tokens
@@ -61,13 +53,21 @@ struct sequence {
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
-    std::unique_ptr<stop_state> stop;  // null without stop strings
+    text_stream text;  // the generated text, cut at the request's stop strings
+    // The engine's side: the request's event stream (the scheduler never touches it), and whether
+    // it is full, in which case the scheduler runs nothing for this sequence (backpressure).
     std::shared_ptr<request_stream> stream;
+    bool paused = false;
     spec_state spec;
     int64_t admitted_at = -1;  // admission order; the newest running sequence is preempted first
     int32_t n_preempted = 0;
     steady_clock::time_point submitted_at = steady_clock::now();
     steady_clock::time_point first_token_at{}, last_token_at{};  // when they were sampled
+    // How it ended, once it did (set by the scheduler, streamed by the engine).
+    bool ended = false;
+    finish_reason why = finish_reason::stop;
+    std::string error;      // for finish_reason::error
+    std::string tail_text;  // the text still held back when it ended
 
     int32_t n_generated() const { return static_cast<int32_t>(tokens.size()) - n_prompt; }
     // Every token but the last is in the cache: the next step verifies the last token (and drafts).

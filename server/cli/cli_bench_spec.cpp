@@ -9,7 +9,6 @@
 
 #include "common/error.h"
 #include "engine/engine.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "server/cli/bench_spec.h"
 
 namespace tandem {
@@ -25,7 +24,7 @@ struct outcome {
 outcome run_once(const engine_config& cfg, int32_t n_streams, int32_t n_gen) {
     std::unique_ptr<engine> eng = engine::create(cfg);
     const std::vector<int32_t> prompt =
-        eng->tok().encode("Once upon a time, in a land far away, there lived", true, false);
+        eng->codec().encode("Once upon a time, in a land far away, there lived", true, false);
     std::vector<std::shared_ptr<request_stream>> streams;
     for (int32_t i = 0; i < n_streams; ++i) {
         completion_params p;

@@ -10,7 +10,6 @@
 #include "common/error.h"
 #include "common/timing.h"
 #include "engine/engine.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "server/cli/commands.h"
 
 namespace tandem {
@@ -49,7 +48,7 @@ void run(const run_options& o) {
     const double load_s = seconds_since(t_load);
 
     completion_params p;
-    p.prompt = eng->tok().encode(o.prompt, true, false);
+    p.prompt = eng->codec().encode(o.prompt, true, false);
     p.max_tokens = o.n_predict;
     p.ignore_eos = o.ignore_eos;
     p.sampling.temperature = o.temp;
@@ -66,7 +65,6 @@ void run(const run_options& o) {
         std::lock_guard<std::mutex> lock(mu);
         cv.notify_one();
     });
-    utf8_stream text;
     stream_event end;
     for (bool done = false; !done;) {
         std::optional<stream_event> ev;
@@ -75,16 +73,14 @@ void run(const run_options& o) {
             cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return (ev = r.stream->pop()).has_value(); });
         }
         if (!ev) continue;
+        if (ev->what == stream_event::kind::done && ev->reason == finish_reason::error) throw error(ev->error);
+        std::fputs(ev->text.c_str(), stdout);
+        std::fflush(stdout);
         if (ev->what == stream_event::kind::done) {
-            if (ev->reason == finish_reason::error) throw error(ev->error);
             end = std::move(*ev);
             done = true;
-            continue;
         }
-        std::fputs(text.push(eng->tok().token_piece(ev->token)).c_str(), stdout);
-        std::fflush(stdout);
     }
-    std::fputs(text.flush().c_str(), stdout);
     std::fputs("\n", stdout);
     // The engine's own times: this thread may drain a burst of tokens long after they were made.
     const double ttft = end.first_token_seconds, gen_s = end.generation_seconds;

@@ -13,7 +13,6 @@
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
-#include "kernels/types.h"
 #include "server/http/serve.h"
 
 namespace tandem {

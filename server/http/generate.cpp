@@ -265,12 +265,7 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
         // Each prompt's text once (token-id prompts decoded), then given to its n choices.
         for (size_t p = 0; p < g.prompts.size(); ++p) {
             const prompt_input& in = g.prompts[p];
-            std::string text = in.text;
-            if (in.is_tokens) {
-                utf8_stream h;
-                for (int32_t id : in.tokens) text += h.push(b.codec->token_piece(id));
-                text += h.flush();
-            }
+            const std::string text = in.is_tokens ? b.codec->decode(in.tokens) : in.text;
             for (int32_t i = 0; i < g.n; ++i)
                 j.choices[p * static_cast<size_t>(g.n) + static_cast<size_t>(i)].set_prefix(text);
         }

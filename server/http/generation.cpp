@@ -8,9 +8,7 @@ namespace tandem {
 using json = nlohmann::json;
 
 std::string piece_text(const text_codec& codec, int32_t id) {
-    utf8_stream h;
-    std::string s = h.push(codec.token_piece(id));
-    return s + h.flush();
+    return codec.decode(std::span<const int32_t>(&id, 1));
 }
 
 namespace {
@@ -24,7 +22,7 @@ json bytes_of(const std::string& raw) {
 }  // namespace
 
 choice_output::choice_output(const text_codec& codec, int32_t index, const generation_request& g)
-    : codec_(codec), index_(index), chat_(g.chat), logprobs_(g.logprobs), stop_(g.stop) {
+    : codec_(codec), index_(index), chat_(g.chat), logprobs_(g.logprobs) {
     all_logprobs_ = empty_logprobs();
     delta_logprobs_ = empty_logprobs();
 }
@@ -78,23 +76,14 @@ void choice_output::add_logprob(const stream_event& ev) {
 }
 
 void choice_output::consume(const stream_event& ev) {
-    if (ev.what == stream_event::kind::done) {  // also after a stop string ended the choice
-        timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.first_token_seconds, ev.generation_seconds};
-    }
     if (finished()) return;
+    add_text(ev.text);
     if (ev.what == stream_event::kind::token) {
         ++n_generated_;
         add_logprob(ev);
-        if (!codec_.is_eog(ev.token)) add_text(stop_.push(utf8_.push(codec_.token_piece(ev.token))));
-        if (stop_.matched()) finish_ = "stop";
         return;
     }
-    add_text(stop_.push(utf8_.flush()));
-    if (stop_.matched()) {
-        finish_ = "stop";
-        return;
-    }
-    add_text(stop_.flush());
+    timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.first_token_seconds, ev.generation_seconds};
     switch (ev.reason) {
         case finish_reason::stop:
             finish_ = "stop";

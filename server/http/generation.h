@@ -1,5 +1,6 @@
-// One generated choice turned into OpenAI output: engine events -> UTF-8-safe, stop-filtered text and
-// logprobs; plus the JSON of streamed chunks and of whole responses. Pure (no I/O), unit-tested.
+// One generated choice turned into OpenAI output: engine events (whose text the engine has already
+// made UTF-8-safe and cut at stop strings) -> text, logprobs and finish reason; plus the JSON of
+// streamed chunks and of whole responses. Pure (no I/O), unit-tested.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
-#include "engine/tokenizer/stop_matcher.h"
 #include "server/http/openai_parse.h"
-#include "server/http/text_codec.h"
 
 namespace tandem {
 
@@ -28,15 +27,13 @@ class choice_output {
   public:
     choice_output(const text_codec& codec, int32_t index, const generation_request& g);
 
-    // Consumes one engine event. After a stop-string match the caller should abort the engine request;
-    // later events are ignored.
+    // Consumes one engine event; events after the done event are ignored.
     void consume(const stream_event& ev);
     // Text and logprobs produced since the last take (streaming).
     std::string take_text();
     nlohmann::json take_logprobs();  // null when logprobs are off or nothing new
 
     bool finished() const { return finish_.has_value(); }
-    bool stop_matched() const { return stop_.matched(); }
     const std::string& finish_reason() const { return *finish_; }
     const std::optional<std::string>& error() const { return error_; }  // engine error or abort
     int32_t index() const { return index_; }
@@ -62,8 +59,6 @@ class choice_output {
     int32_t index_;
     bool chat_;
     bool logprobs_;
-    utf8_stream utf8_;
-    stop_matcher stop_;
     std::string text_, delta_text_;
     nlohmann::json all_logprobs_, delta_logprobs_;
     int64_t text_offset_ = 0;
@@ -73,7 +68,7 @@ class choice_output {
     std::optional<std::string> error_;
 };
 
-// A token piece as valid UTF-8 (partial characters become U+FFFD) and its raw bytes.
+// A token piece as valid UTF-8 (partial characters become U+FFFD).
 std::string piece_text(const text_codec& codec, int32_t id);
 
 nlohmann::json usage_json(int64_t n_prompt, int64_t n_completion);

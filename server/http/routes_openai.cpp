@@ -88,15 +88,13 @@ json detokenize_json(const model_backend& b, const std::string& body) {
     const json obj = parse_json_object(body);
     auto tokens = obj.find("tokens");
     if (tokens == obj.end() || !tokens->is_array()) throw_invalid("tokens", "'tokens' must be an array of token ids");
-    utf8_stream utf8;
-    std::string text;
+    std::vector<int32_t> ids;
     for (const json& t : *tokens) {
         if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= b.codec->n_vocab())
             throw_invalid("tokens", "'tokens' must hold ids in [0, " + std::to_string(b.codec->n_vocab()) + ")");
-        text += utf8.push(b.codec->token_piece(t.get<int32_t>()));
+        ids.push_back(t.get<int32_t>());
     }
-    text += utf8.flush();
-    return {{"content", text}};
+    return {{"content", b.codec->decode(ids)}};
 }
 
 // The replies that need no engine work, built synchronously (GCC 12 miscompiles string-literal

@@ -1,5 +1,5 @@
 // serve(): the daemon around http_server: log the configuration, listen, load the model (503 until
-// then), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the model backend (codec + chat template).
+// then), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the model backend (engine + chat template).
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -8,30 +8,12 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "server/http/server.h"
 #include "server/jinja/template.h"
 
 namespace tandem {
 
 namespace {
-
-class tokenizer_codec final : public text_codec {
-  public:
-    explicit tokenizer_codec(const tokenizer& tok) : tok_(tok) {}
-    std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
-        return tok_.encode(std::string(text), add_special, parse_special);
-    }
-    std::string token_piece(int32_t id) const override { return std::string(tok_.token_piece(id)); }
-    std::string token_text(int32_t id) const override { return std::string(tok_.token_text(id)); }
-    int32_t bos_id() const override { return static_cast<int32_t>(tok_.bos_id()); }
-    int32_t eos_id() const override { return static_cast<int32_t>(tok_.eos_id()); }
-    bool is_eog(int32_t id) const override { return tok_.is_eog(id); }
-    int32_t n_vocab() const override { return static_cast<int32_t>(tok_.n_vocab()); }
-
-  private:
-    const tokenizer& tok_;
-};
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -65,7 +47,7 @@ std::shared_ptr<jinja::chat_template> load_template(const server_config& cfg, co
 model_backend make_backend(const server_config& cfg, std::unique_ptr<engine> eng) {
     model_backend b;
     const model_summary& sum = eng->summary();
-    b.codec = text_codec_of(eng->tok());
+    b.codec = &eng->codec();
     auto tmpl = load_template(cfg, sum);
     auto mu = std::make_shared<std::mutex>();
     b.render_chat = [tmpl, mu](const nlohmann::json& ctx) {
@@ -79,10 +61,6 @@ model_backend make_backend(const server_config& cfg, std::unique_ptr<engine> eng
 }
 
 }  // namespace
-
-std::unique_ptr<text_codec> text_codec_of(const tokenizer& tok) {
-    return std::make_unique<tokenizer_codec>(tok);
-}
 
 int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const engine_config&)> make_engine) {
     spdlog::info("tandem serve: {}", server_config_describe(cfg));

@@ -11,14 +11,13 @@
 
 #include "engine/engine.h"
 #include "server/http/serve.h"
-#include "server/http/text_codec.h"
 
 namespace tandem {
 
 // What the routes need once the model is loaded.
 struct model_backend {
     std::unique_ptr<engine> eng;
-    std::unique_ptr<text_codec> codec;
+    const text_codec* codec = nullptr;  // eng's
     // Renders the chat template with {messages, bos_token, eos_token, add_generation_prompt};
     // throws tandem::error on a template error (a 400 for that request).
     std::function<std::string(const nlohmann::json& ctx)> render_chat;

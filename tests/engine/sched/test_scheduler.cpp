@@ -9,64 +9,18 @@
 
 #include "common/timing.h"
 
-#include "engine/kv/kv_cache_manager.h"
-#include "engine/sched/scheduler.h"
+#include "tests/engine/sched/sched_rig.h"
 
 namespace tandem {
 namespace {
 
-constexpr int32_t k_eos = 2;
+using test::drain;
+using test::k_eos;
 
-struct rig {
-    kv_cache_manager kv;
-    scheduler sched;
-    uint64_t next_id = 1;
-
-    static kv_cache_config kv_cfg(int32_t n_blocks) {
-        kv_cache_config c;
-        c.block_size = 4;
-        c.groups = {{n_blocks, 0}};
-        return c;
-    }
-    static sched_config sc(int32_t max_running, int32_t budget, int32_t ctx, int32_t mixed) {
-        sched_config c;
-        c.max_running = max_running;
-        c.batch_size = budget;
-        c.prefill_chunk = mixed;
-        c.ctx_size = ctx;
-        c.is_eog = [](int32_t t) { return t == k_eos; };
-        return c;
-    }
+struct rig : test::sched_rig {
     rig(int32_t n_blocks, int32_t max_running, int32_t budget, int32_t ctx = 64, int32_t mixed = 64)
-        : kv(kv_cfg(n_blocks)), sched(sc(max_running, budget, ctx, mixed), kv) {}
-
-    std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10) {
-        auto s = std::make_unique<sequence>();
-        s->id = next_id++;
-        for (int32_t i = 0; i < n_prompt; ++i) s->tokens.push_back(first_token + i);
-        s->n_prompt = n_prompt;
-        s->max_tokens = max_tokens;
-        sampling_params p;
-        p.temperature = 0;
-        s->smp = std::make_unique<sampler>(p, 100);
-        s->stream = std::make_shared<request_stream>(s->id, 1000);
-        auto stream = s->stream;
-        sched.add(std::move(s));
-        return stream;
-    }
-    // Runs one step; every sampling item "samples" `token`.
-    step_plan step(int32_t token = 5) {
-        step_plan plan = sched.schedule();
-        sched.update(plan, [&](size_t, sequence&, int32_t) { return scheduler::sampled{token, 0.0f, {}}; });
-        return plan;
-    }
+        : sched_rig(test::rig_options{n_blocks, max_running, budget, ctx, mixed}) {}
 };
-
-std::vector<stream_event> drain(request_stream& s) {
-    std::vector<stream_event> v;
-    while (auto ev = s.pop()) v.push_back(std::move(*ev));
-    return v;
-}
 
 TEST(scheduler, chunked_prefill_respects_the_token_budget) {
     rig r(64, 4, 8);
@@ -151,12 +105,13 @@ TEST(scheduler, finishes_on_max_tokens_eos_and_context_end) {
     auto by_eos = r.add(3, 10, 20);
     auto by_ctx = r.add(10, 50, 40);
     r.step(5);
-    r.sched.abort(0);  // unknown id: no effect
+    r.abort(0);  // unknown id: no effect
     // Second step: by_eos samples EOS; by_len reaches 2 tokens; by_ctx reaches 12 tokens (ctx end).
-    step_plan plan = r.sched.schedule();
+    step_plan plan = r.plan();
     r.sched.update(plan, [](size_t, sequence& s, int32_t) {
         return scheduler::sampled{s.tokens[0] == 20 ? k_eos : 7, 0.0f, {}};
     });
+    stream_output(r.sched.take_output());
     auto last = [](request_stream& s) { return drain(s).back(); };
     const stream_event a = last(*by_len), b = last(*by_eos), c = last(*by_ctx);
     EXPECT_EQ(a.what, stream_event::kind::done);
@@ -215,7 +170,7 @@ TEST(scheduler, a_request_ended_before_its_first_token_reports_no_times) {
     rig r(64, 4, 100);
     auto a = r.add(10, 100);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_TRUE(r.sched.abort(1));
+    ASSERT_TRUE(r.abort(1));
     const auto ev = drain(*a);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].n_generated, 0);
@@ -228,31 +183,23 @@ TEST(scheduler, abort_frees_blocks_and_ends_the_stream) {
     auto a = r.add(10, 100);
     r.step();
     EXPECT_GT(r.kv.stats().n_blocks_used, 0);
-    EXPECT_TRUE(r.sched.abort(1));
+    EXPECT_TRUE(r.abort(1));
     EXPECT_EQ(r.kv.stats().n_blocks_used, 0);
     const auto ev = drain(*a);
     EXPECT_EQ(ev.back().what, stream_event::kind::done);
     EXPECT_EQ(ev.back().reason, finish_reason::aborted);
-    EXPECT_FALSE(r.sched.abort(1));
+    EXPECT_FALSE(r.abort(1));
 }
 
 TEST(scheduler, a_full_stream_pauses_its_sequence) {
     rig r(64, 4, 100);
-    auto s = std::make_unique<sequence>();
-    s->id = 9;
-    s->tokens = {10, 11, 12};
-    s->n_prompt = 3;
-    s->max_tokens = 100;
-    s->smp = std::make_unique<sampler>(sampling_params{}, 100);
-    s->stream = std::make_shared<request_stream>(9, 2);
-    auto stream = s->stream;
-    r.sched.add(std::move(s));
+    auto stream = r.add(3, 100, 10, {}, false, /*capacity=*/2);
     r.step();
     r.step();
     EXPECT_TRUE(stream->full());
-    EXPECT_TRUE(r.sched.schedule().empty());  // paused until the reader drains
+    EXPECT_TRUE(r.plan().empty());  // paused until the reader drains
     stream->pop();
-    EXPECT_FALSE(r.sched.schedule().empty());
+    EXPECT_FALSE(r.plan().empty());
 }
 
 TEST(scheduler, repeated_prompt_hits_the_prefix_cache) {

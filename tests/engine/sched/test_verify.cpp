@@ -5,77 +5,18 @@
 // emitted or counted), preemption that drops drafts, and the speculative counters.
 #include <gtest/gtest.h>
 
-#include "engine/kv/kv_cache_manager.h"
-#include "engine/sched/scheduler.h"
+#include "tests/engine/sched/sched_rig.h"
 
 namespace tandem {
 namespace {
 
-constexpr int32_t k_eos = 2;
+using test::k_eos;
+using test::tokens_of;
 
-struct rig {
-    kv_cache_manager kv;
-    scheduler sched;
-    uint64_t next_id = 1;
-
-    static kv_cache_config kv_cfg(int32_t n_blocks) {
-        kv_cache_config c;
-        c.block_size = 4;
-        c.groups = {{n_blocks, 0}};
-        return c;
-    }
-    static sched_config sc(int32_t ctx, int32_t batch) {
-        sched_config c;
-        c.max_running = 4;
-        c.batch_size = batch;
-        c.prefill_chunk = 0;
-        c.ctx_size = ctx;
-        c.is_eog = [](int32_t t) { return t == k_eos; };
-        // Token t decodes to the letter 'a' + t % 26 (EOS decodes to nothing).
-        c.token_piece = [](int32_t t) { return std::string(1, static_cast<char>('a' + t % 26)); };
-        return c;
-    }
+struct rig : test::sched_rig {
     explicit rig(int32_t n_blocks = 64, int32_t ctx = 64, int32_t batch = 64)
-        : kv(kv_cfg(n_blocks)), sched(sc(ctx, batch), kv) {}
-
-    std::shared_ptr<request_stream> add(int32_t n_prompt, int32_t max_tokens, int32_t first_token = 10,
-                                        std::vector<std::string> stop = {}, bool draft_kv = false) {
-        auto s = std::make_unique<sequence>();
-        s->spec.draft_kv = draft_kv;
-        if (!stop.empty()) s->stop = std::make_unique<stop_state>(std::move(stop));
-        s->id = next_id++;
-        for (int32_t i = 0; i < n_prompt; ++i) s->tokens.push_back(first_token + i);
-        s->n_prompt = n_prompt;
-        s->max_tokens = max_tokens;
-        s->smp = std::make_unique<sampler>(sampling_params{}, 100);
-        s->stream = std::make_shared<request_stream>(s->id, 1000);
-        auto stream = s->stream;
-        sched.add(std::move(s));
-        return stream;
-    }
-    // One step: row r of every sampling item samples script[r] (rows past the script: 99).
-    step_plan step(std::vector<int32_t> script, std::vector<int32_t>* rows_sampled = nullptr) {
-        step_plan plan = sched.schedule();
-        sched.update(plan, [&](size_t, sequence&, int32_t row) {
-            if (rows_sampled) rows_sampled->push_back(row);
-            const int32_t t = row < static_cast<int32_t>(script.size()) ? script[static_cast<size_t>(row)] : 99;
-            return scheduler::sampled{t, 0.0f, {}};
-        });
-        return plan;
-    }
-    sequence& seq(uint64_t id) { return sched.running(id); }
+        : sched_rig(test::rig_options{n_blocks, 4, batch, ctx, 0}) {}
 };
-
-std::vector<int32_t> tokens_of(request_stream& s, stream_event* done = nullptr) {
-    std::vector<int32_t> v;
-    while (auto ev = s.pop()) {
-        if (ev->what == stream_event::kind::token)
-            v.push_back(ev->token);
-        else if (done)
-            *done = *ev;
-    }
-    return v;
-}
 
 TEST(verify, accepts_the_matching_prefix_plus_one_token_and_rolls_back_the_rest) {
     rig r;
@@ -129,8 +70,12 @@ TEST(verify, eos_at_draft_two_of_three_ends_the_run_there) {
     r.seq(1).spec.draft = {40, k_eos, 42};
     std::vector<int32_t> rows;
     r.step({40, k_eos, 42, 43}, &rows);
-    stream_event done;
-    EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40, k_eos}));
+    const std::vector<stream_event> ev = test::drain(*a);
+    EXPECT_EQ(test::text_of(ev), "o") << "the end-of-generation token (piece 'c') shows no text";
+    const stream_event done = ev.back();
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[0].token, 40);
+    EXPECT_EQ(ev[1].token, k_eos);
     EXPECT_EQ(rows, (std::vector<int32_t>{0, 1}));
     EXPECT_EQ(done.what, stream_event::kind::done);
     EXPECT_EQ(done.reason, finish_reason::stop);
@@ -162,12 +107,17 @@ TEST(verify, stop_string_inside_a_run_and_spanning_the_bonus_token) {
         rig r;
         auto a = r.add(5, 50, 10, {"op"});
         r.step({30});  // "e"
-        tokens_of(*a);
+        EXPECT_EQ(test::text_of(test::drain(*a)), "e");
         r.seq(1).spec.draft = {40, 41, 42};  // "o" "p" ...: "op" completes at draft 2
         std::vector<int32_t> rows;
         r.step({40, 41, 42, 43}, &rows);
-        stream_event done;
-        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40, 41}));
+        const std::vector<stream_event> ev = test::drain(*a);
+        EXPECT_EQ(test::text_of(ev), "") << "the stop string is never shown";
+        stream_event done = ev.back();
+        std::vector<int32_t> toks;
+        for (const stream_event& e : ev)
+            if (e.what == stream_event::kind::token) toks.push_back(e.token);
+        EXPECT_EQ(toks, (std::vector<int32_t>{40, 41}));
         EXPECT_EQ(rows, (std::vector<int32_t>{0, 1}));
         EXPECT_EQ(done.reason, finish_reason::stop);
         EXPECT_EQ(done.n_generated, 3);
@@ -180,8 +130,13 @@ TEST(verify, stop_string_inside_a_run_and_spanning_the_bonus_token) {
         tokens_of(*a);
         r.seq(1).spec.draft = {40, 41};  // "o" "p", then the bonus token "q" completes "pq"
         r.step({40, 41, 42});
-        stream_event done;
-        EXPECT_EQ(tokens_of(*a, &done), (std::vector<int32_t>{40, 41, 42}));
+        const std::vector<stream_event> ev = test::drain(*a);
+        EXPECT_EQ(test::text_of(ev), "o") << "'p' is held back, then cut with the stop string";
+        stream_event done = ev.back();
+        std::vector<int32_t> toks;
+        for (const stream_event& e : ev)
+            if (e.what == stream_event::kind::token) toks.push_back(e.token);
+        EXPECT_EQ(toks, (std::vector<int32_t>{40, 41, 42}));
         EXPECT_EQ(done.reason, finish_reason::stop);
         EXPECT_EQ(done.n_generated, 4);
         EXPECT_EQ(done.n_draft_accepted, 2);

@@ -56,6 +56,13 @@ std::string fake_codec::token_text(int32_t id) const {
     return token_piece(id);
 }
 
+std::string fake_codec::decode(std::span<const int32_t> ids) const {
+    utf8_stream utf8;
+    std::string text;
+    for (int32_t id : ids) text += utf8.push(token_piece(id));
+    return text + utf8.flush();
+}
+
 std::vector<int32_t> byte_tokens(std::string_view text) {
     std::vector<int32_t> out;
     for (unsigned char c : text) out.push_back(fake_codec::byte_id(c));
@@ -74,17 +81,14 @@ fake_engine::~fake_engine() {
     shutdown();
 }
 
-const tokenizer& fake_engine::tok() const {
-    throw error("fake_engine has no tokenizer; the tests use fake_codec");
-}
-
 submit_result fake_engine::submit(completion_params params) {
     std::lock_guard lock(mu_);
     if (stop_) return {nullptr, submit_error::stopping, "stopping"};
     if (queue_full_) return {nullptr, submit_error::queue_full, "queue full"};
     const uint64_t id = next_id_++;
     auto stream = std::make_shared<request_stream>(id, 64);
-    active_[id] = active{stream, std::chrono::steady_clock::now() + script_.prefill, 0, false};
+    active_[id] =
+        active{stream, std::chrono::steady_clock::now() + script_.prefill, 0, false, text_stream(params.stop)};
     submitted_.push_back(std::move(params));
     cv_.notify_all();
     return {stream, std::nullopt, ""};
@@ -150,18 +154,20 @@ void fake_engine::loop() {
                 wake = std::min(wake, a.next);
                 ++it;
                 continue;
-            } else if (a.pos < script_.tokens.size()) {
+            } else if (a.pos < script_.tokens.size() && !a.text.stopped()) {
                 ev.token = script_.tokens[a.pos++];
+                if (!codec_.is_eog(ev.token)) ev.text = a.text.push(codec_.token_piece(ev.token));
                 ev.logprob = -0.5f;
                 ev.top = {{ev.token, -0.5f}, {fake_codec::byte_id('z'), -2.0f}};
                 a.next = now + script_.per_token;
                 wake = std::min(wake, a.next);
-            } else if (script_.hang) {
+            } else if (script_.hang && !a.text.stopped()) {
                 ++it;
                 continue;
             } else {
                 ev.what = stream_event::kind::done;
-                ev.reason = script_.end;
+                ev.reason = a.text.stopped() ? finish_reason::stop : script_.end;
+                ev.text = a.text.finish();
                 ev.n_generated = static_cast<int32_t>(a.pos);
             }
             const bool done = ev.what == stream_event::kind::done;
@@ -185,7 +191,7 @@ model_backend fake_backend(fake_script script, fake_engine** eng_out, int32_t n_
     auto eng = std::make_unique<fake_engine>(std::move(script), n_ctx);
     if (eng_out) *eng_out = eng.get();
     b.eng = std::move(eng);
-    b.codec = std::make_unique<fake_codec>();
+    b.codec = &b.eng->codec();
     b.render_chat = [](const nlohmann::json& ctx) {
         std::string out = ctx.at("bos_token").get<std::string>();
         for (const auto& m : ctx.at("messages")) {

@@ -1,6 +1,6 @@
 // Test doubles for the HTTP layer: a byte-level codec with a few multi-byte tokens, and an engine that
 // emits scripted tokens from a worker thread (optional prefill delay and per-token delay), honours
-// abort, and records what was submitted.
+// abort and stop strings (with the engine's own text_stream), and records what was submitted.
 #pragma once
 
 #include <atomic>
@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/tokenizer/text_stream.h"
 #include "server/http/server.h"
-#include "server/http/text_codec.h"
 
 namespace tandem::test {
 
@@ -26,6 +26,7 @@ class fake_codec final : public text_codec {
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override;
     std::string token_piece(int32_t id) const override;
     std::string token_text(int32_t id) const override;
+    std::string decode(std::span<const int32_t> ids) const override;
     int32_t bos_id() const override { return bos; }
     int32_t eos_id() const override { return eos; }
     bool is_eog(int32_t id) const override { return id == eos; }
@@ -48,7 +49,7 @@ class fake_engine final : public engine {
     explicit fake_engine(fake_script script, int32_t n_ctx = 64);
     ~fake_engine() override;
 
-    const tokenizer& tok() const override;  // not available: the tests use fake_codec
+    const text_codec& codec() const override { return codec_; }
     const model_summary& summary() const override { return summary_; }
     submit_result submit(completion_params params) override;
     bool queue_full() const override { return queue_full_.load(); }
@@ -67,10 +68,12 @@ class fake_engine final : public engine {
         std::chrono::steady_clock::time_point next;
         size_t pos = 0;
         bool aborted = false;
+        text_stream text;  // as the real engine: the events' text, cut at the request's stop strings
     };
     void loop();
 
     fake_script script_;
+    fake_codec codec_;
     model_summary summary_;
     mutable std::mutex mu_;
     std::condition_variable cv_;

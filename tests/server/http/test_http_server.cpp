@@ -15,8 +15,8 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/engine.h"
 #include "server/http/server.h"
-#include "server/http/text_codec.h"
 #include "tests/server/http/fake_engine.h"
 
 namespace tandem {
@@ -304,7 +304,7 @@ TEST_F(ServerTest, StreamingHoldsStopStringsAndUtf8AcrossTokens) {
     }
     EXPECT_EQ(text, "caf\xC3\xA9 ");
     EXPECT_EQ(finish, "stop");
-    // The engine was given the stop strings: it ends the request there (this fake one does not).
+    // The engine was given the stop strings and cut the text there (the fake uses the engine's text_stream).
     ASSERT_EQ(eng_->submitted().size(), 1u);
     EXPECT_EQ(eng_->submitted()[0].stop, std::vector<std::string>{"<END>"});
 }

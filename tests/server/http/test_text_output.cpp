@@ -1,81 +1,17 @@
-// Output text rules, checked against hand-written expectations: stop strings across token boundaries
-// (held back, never emitted), UTF-8 holding, choice events -> deltas/finish, SSE framing, auth, CORS.
+// Output rules, checked against hand-written expectations: choice events -> text deltas, logprobs and
+// finish, SSE framing, auth, CORS. (The text itself, UTF-8 and stop strings, is the engine's:
+// tests/engine/tokenizer/test_text_stream.cpp.)
 #include <gtest/gtest.h>
 
-#include "engine/tokenizer/stop_matcher.h"
+#include "engine/engine.h"
 #include "server/http/auth.h"
 #include "server/http/generation.h"
 #include "server/http/metrics.h"
 #include "server/http/sse.h"
-#include "server/http/text_codec.h"
 #include "tests/server/http/fake_engine.h"
 
 namespace tandem {
 namespace {
-
-TEST(StopMatcher, MatchesAcrossPushesAndHoldsPartialMatches) {
-    stop_matcher m({"###", "END"});
-    EXPECT_EQ(m.push("Hello #"), "Hello ");  // "#" may start "###"
-    EXPECT_EQ(m.push("#"), "");              // "##" still may
-    EXPECT_EQ(m.push("x"), "##x");           // it did not: released
-    EXPECT_EQ(m.push("E"), "");
-    EXPECT_EQ(m.push("N"), "");
-    EXPECT_EQ(m.push("D and more"), "");  // matched: the stop string and the rest are dropped
-    EXPECT_TRUE(m.matched());
-    EXPECT_EQ(m.push("later"), "");
-    EXPECT_EQ(m.flush(), "");
-}
-
-TEST(StopMatcher, TextBeforeAMatchInsideOnePushIsEmitted) {
-    stop_matcher m({"stop"});
-    EXPECT_EQ(m.push("abc stop def"), "abc ");
-    EXPECT_TRUE(m.matched());
-}
-
-TEST(StopMatcher, FlushReleasesAnUnfinishedPartialMatch) {
-    stop_matcher m({"<end>"});
-    EXPECT_EQ(m.push("x<en"), "x");
-    EXPECT_EQ(m.flush(), "<en");
-    EXPECT_FALSE(m.matched());
-}
-
-TEST(StopMatcher, EarliestOfSeveralStopsWins) {
-    stop_matcher m({"bc", "ab"});
-    EXPECT_EQ(m.push("xabc"), "x");
-}
-
-TEST(StopMatcher, NoStopsPassesEverything) {
-    stop_matcher m({});
-    EXPECT_EQ(m.push("abc"), "abc");
-}
-
-TEST(Utf8Holder, NeverSplitsACharacter) {
-    utf8_stream h;
-    const std::string euro = "\xE2\x82\xAC";  // U+20AC
-    EXPECT_EQ(h.push(euro.substr(0, 1)), "");
-    EXPECT_EQ(h.push(euro.substr(1, 1)), "");
-    EXPECT_EQ(h.push(euro.substr(2, 1) + "a"), euro + "a");
-    const std::string emoji = "\xF0\x9F\x98\x80";  // U+1F600
-    EXPECT_EQ(h.push(emoji.substr(0, 3)), "");
-    EXPECT_EQ(h.push(emoji.substr(3)), emoji);
-    EXPECT_EQ(h.flush(), "");
-}
-
-TEST(Utf8Holder, InvalidBytesBecomeReplacementCharacters) {
-    utf8_stream h;
-    const std::string fffd = "\xEF\xBF\xBD";
-    EXPECT_EQ(h.push("a\xFF"
-                     "b"),
-              "a" + fffd + "b");
-    EXPECT_EQ(h.push("\xE2\x82"
-                     "x"),
-              fffd + "x");  // a broken sequence
-    EXPECT_EQ(h.push("\xC3"), "");
-    EXPECT_EQ(h.flush(), fffd);                             // never completed
-    EXPECT_EQ(h.push("\xED\xA0\x80"), fffd + fffd + fffd);  // a surrogate is not valid UTF-8
-    EXPECT_TRUE(utf8_valid("h\xC3\xA9llo"));
-    EXPECT_FALSE(utf8_valid("\xC0\xAF"));
-}
 
 generation_request request_with(std::vector<std::string> stops, bool chat, bool logprobs = false) {
     generation_request g;
@@ -100,46 +36,24 @@ stream_event done_event(finish_reason r) {
     return ev;
 }
 
-TEST(ChoiceOutput, StopStringSplitOverTokensAndUtf8AreHeld) {
+TEST(ChoiceOutput, ShowsTheEnginesTextAndItsHeldBackTail) {
     test::fake_codec codec;
-    const generation_request g = request_with({"\xC3\xA9nd"}, true);  // stop string "énd"
-    choice_output c(codec, 0, g);
-    std::string emitted;
-    for (int32_t id : test::byte_tokens("ok \xC3\xA9n")) {
-        c.consume(token_event(id));
-        const std::string t = c.take_text();
-        EXPECT_TRUE(utf8_valid(t));
-        emitted += t;
-    }
-    EXPECT_EQ(emitted, "ok ");  // "én" is held: it may become the stop string
-    c.consume(token_event(test::fake_codec::byte_id('d')));
-    EXPECT_TRUE(c.finished());
-    EXPECT_EQ(c.finish_reason(), "stop");
-    EXPECT_EQ(c.take_text(), "");
-    EXPECT_EQ(c.text(), "ok ");
-    c.consume(token_event(test::fake_codec::byte_id('!')));  // ignored after the match
-    EXPECT_EQ(c.text(), "ok ");
-}
-
-TEST(ChoiceOutput, LengthFinishFlushesHeldText) {
-    test::fake_codec codec;
-    choice_output c(codec, 1, request_with({"zz"}, false));
-    for (int32_t id : test::byte_tokens("abz")) c.consume(token_event(id));
-    EXPECT_EQ(c.take_text(), "ab");
-    c.consume(done_event(finish_reason::length));
+    choice_output c(codec, 1, request_with({}, false));
+    stream_event a = token_event(test::fake_codec::byte_id('a'));
+    a.text = "a";
+    stream_event b = token_event(test::fake_codec::byte_id(0xC3));
+    c.consume(a);
+    c.consume(b);  // the engine held this byte back: no text yet
+    EXPECT_EQ(c.take_text(), "a");
+    stream_event done = done_event(finish_reason::length);
+    done.text = "\xEF\xBF\xBD";
+    c.consume(done);
     EXPECT_EQ(c.finish_reason(), "length");
-    EXPECT_EQ(c.take_text(), "z");
-    EXPECT_EQ(c.n_generated(), 3);
-}
-
-TEST(ChoiceOutput, EndOfGenerationTokenIsNotShown) {
-    test::fake_codec codec;
-    choice_output c(codec, 0, request_with({}, true));
-    c.consume(token_event(test::fake_codec::word_id("Hello")));
-    c.consume(token_event(test::fake_codec::eos));
-    c.consume(done_event(finish_reason::stop));
-    EXPECT_EQ(c.text(), "Hello");
-    EXPECT_EQ(c.finish_reason(), "stop");
+    EXPECT_EQ(c.take_text(), "\xEF\xBF\xBD");
+    EXPECT_EQ(c.text(), "a\xEF\xBF\xBD");
+    EXPECT_EQ(c.n_generated(), 2);
+    c.consume(a);  // after the end: ignored
+    EXPECT_EQ(c.text(), "a\xEF\xBF\xBD");
 }
 
 TEST(ChoiceOutput, LogprobShapes) {
