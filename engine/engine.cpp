@@ -106,50 +106,15 @@ class engine_impl final : public engine {
 
     submit_result submit(completion_params params) override {
         submit_result r;
-        if (static_cast<int64_t>(params.prompt.size()) >= summary_.n_ctx) {
-            r.err = submit_error::context_exceeded;
-            r.message = "prompt has " + std::to_string(params.prompt.size()) + " tokens; the context holds " +
-                        std::to_string(summary_.n_ctx);
-            return r;
-        }
-        if (params.max_tokens == 0 || params.max_tokens < -1) {
-            r.err = submit_error::invalid;
-            r.message = "max_tokens must be -1 or at least 1, got " + std::to_string(params.max_tokens);
-            return r;
-        }
-        for (const std::string& s : params.stop) {
-            if (s.empty()) {
-                r.err = submit_error::invalid;
-                r.message = "stop strings must not be empty";
-                return r;
-            }
-        }
-        for (int32_t t : params.prompt) {
-            if (t < 0 || t >= summary_.n_vocab) {
-                r.err = submit_error::invalid;
-                r.message = "token id " + std::to_string(t) + " is out of range";
-                return r;
-            }
-        }
-        // The sampler checks its own parameters: an out-of-range one is this request's 400, built
-        // before the inbox lock.
-        std::unique_ptr<sampler> smp;
-        try {
-            smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);
-        } catch (const error& e) {
-            r.err = submit_error::invalid;
-            r.message = e.what();
-            return r;
-        }
+        if ((r.refusal = check(params))) return r;
+        auto smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);  // checked: cannot throw
         std::lock_guard<std::mutex> lock(sig_->mu);
         if (stopping_) {
-            r.err = submit_error::stopping;
-            r.message = "the server is shutting down";
+            r.refusal = request_refusal{submit_error::stopping, "", "the server is shutting down"};
             return r;
         }
         if (n_waiting_.load() + static_cast<int64_t>(inbox_.size()) >= cfg_.max_queue) {
-            r.err = submit_error::queue_full;
-            r.message = "too many requests are waiting";
+            r.refusal = request_refusal{submit_error::queue_full, "", "too many requests are waiting"};
             return r;
         }
         auto seq = std::make_unique<sequence>();

@@ -73,7 +73,7 @@ struct completion_params {
     std::vector<int32_t> prompt;
     sampling_params sampling;
     int32_t max_tokens = -1;  // -1: until the context ends; else at least 1
-    int32_t n_logprobs = -1;  // -1: no logprobs; 0..20: chosen token plus this many alternatives
+    int32_t n_logprobs = -1;  // -1: no logprobs; 0..k_max_logprobs: chosen token plus this many alternatives
     bool ignore_eos = false;
     // Generation ends after the token that completes one of these (in the decoded text of the
     // generated tokens, end-of-generation tokens excluded); none may be empty.
@@ -154,11 +154,24 @@ struct engine_metrics {
 
 enum class submit_error { queue_full, context_exceeded, invalid, stopping };
 
-struct submit_result {
-    std::shared_ptr<request_stream> stream;  // null on error
-    std::optional<submit_error> err;
+// Why a request was not taken, and the request field at fault (the OpenAI API's name: "prompt",
+// "max_tokens", "top_logprobs", "stop" or a sampling setting; empty when no field is).
+struct request_refusal {
+    submit_error kind = submit_error::invalid;
+    std::string param;
     std::string message;
 };
+
+struct submit_result {
+    std::shared_ptr<request_stream> stream;  // null when refused
+    std::optional<request_refusal> refusal;
+};
+
+// Every rule a request must meet, whoever sends it: a non-empty prompt shorter than the context, of
+// token ids in the vocabulary; max_tokens -1 or at least 1; n_logprobs -1..k_max_logprobs; no
+// empty stop string; sampling settings in their ranges (check_sampling). The one owner of these
+// rules: engine::submit applies them, and the server asks engine::check before it submits anything.
+std::optional<request_refusal> check_request(const completion_params& p, int32_t n_ctx, int32_t n_vocab);
 
 class engine {
   public:
@@ -168,6 +181,10 @@ class engine {
 
     virtual const text_codec& codec() const = 0;
     virtual const model_summary& summary() const = 0;
+    // The refusal submit() would give for request rules (check_request), without submitting.
+    std::optional<request_refusal> check(const completion_params& p) const {
+        return check_request(p, summary().n_ctx, summary().n_vocab);
+    }
     virtual submit_result submit(completion_params params) = 0;
     // Cheap admission pre-check so the server can answer 429 before tokenizing.
     virtual bool queue_full() const = 0;

@@ -30,23 +30,8 @@ bool penalties_on(const sampling_params& p) {
 sampler::sampler(const sampling_params& params, int32_t n_vocab)
     : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
     require(n_vocab > 0, "vocabulary size must be positive, got " + std::to_string(n_vocab));
-    require(!std::isnan(params.temperature), "temperature is NaN");
-    require(params.top_k >= 0, "top_k must be >= 0, got " + std::to_string(params.top_k));
-    require(params.top_p >= 0.0f && params.top_p <= 1.0f,
-            "top_p must be in [0, 1], got " + std::to_string(params.top_p));
-    require(params.min_p >= 0.0f && params.min_p <= 1.0f,
-            "min_p must be in [0, 1], got " + std::to_string(params.min_p));
-    require(std::isfinite(params.repetition_penalty) && params.repetition_penalty > 0.0f,
-            "repetition_penalty must be > 0, got " + std::to_string(params.repetition_penalty));
-    require(std::isfinite(params.presence_penalty), "presence_penalty must be finite");
-    require(std::isfinite(params.frequency_penalty), "frequency_penalty must be finite");
-    require(params.penalty_last_n >= -1, "penalty_last_n must be >= -1, got " + std::to_string(params.penalty_last_n));
-    for (const auto& [id, bias] : params.logit_bias) {
-        require(id >= 0 && id < n_vocab, "logit_bias token id " + std::to_string(id) + " outside the vocabulary [0, " +
-                                             std::to_string(n_vocab) + ")");
-        require(std::isfinite(bias) || bias == k_neg_inf,
-                "logit_bias for token " + std::to_string(id) + " must be finite or -inf");
-    }
+    if (const std::optional<param_error> e = check_sampling(params, n_vocab))
+        throw error("sampling parameters: " + e->message);
     const size_t n = static_cast<size_t>(n_vocab);
     if (params.temperature > 0.0f) cand_.resize(n);
     dist_.reserve(params.temperature > 0.0f ? n : 1);

@@ -13,8 +13,6 @@
 
 namespace tandem {
 
-constexpr int32_t k_max_logprobs = 20;
-
 // The index of the largest logit, ties to the lowest id (NaN never wins); -1 when no logit is above -inf.
 int32_t logits_argmax(std::span<const float> logits);
 

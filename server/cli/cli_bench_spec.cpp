@@ -34,7 +34,7 @@ outcome run_once(const engine_config& cfg, int32_t n_streams, int32_t n_gen) {
         p.max_tokens = n_gen;
         p.ignore_eos = true;
         submit_result r = eng->submit(p);
-        if (!r.stream) throw error("bench: " + r.message);
+        if (!r.stream) throw error("bench: " + r.refusal->message);
         streams.push_back(r.stream);
     }
     double first = 1e30, last = 0;

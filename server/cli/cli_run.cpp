@@ -60,7 +60,7 @@ void run(const run_options& o) {
     std::mutex mu;
     std::condition_variable cv;
     submit_result r = eng->submit(std::move(p));
-    if (!r.stream) throw error(r.message);
+    if (!r.stream) throw error(r.refusal->message);
     r.stream->set_notify([&] {
         std::lock_guard<std::mutex> lock(mu);
         cv.notify_one();

@@ -86,15 +86,6 @@ api_error shutting_down() {
     return {503, "The server is shutting down.", "unavailable_error", std::nullopt, "shutting_down", 0};
 }
 
-void check_token_ids(const model_backend& b, const generation_request& g) {
-    const int32_t n_vocab = b.codec->n_vocab();
-    for (const prompt_input& p : g.prompts)
-        for (int32_t id : p.tokens)
-            if (id >= n_vocab) throw_invalid("prompt", "token id " + std::to_string(id) + " is outside the vocabulary");
-    for (const auto& [id, bias] : g.sampling.logit_bias)
-        if (id >= n_vocab) throw_invalid("logit_bias", "token id " + std::to_string(id) + " is outside the vocabulary");
-}
-
 std::string response_id(server_state& st, bool chat) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     char buf[40];
@@ -103,36 +94,62 @@ std::string response_id(server_state& st, bool chat) {
     return std::string(chat ? "chatcmpl-" : "cmpl-") + buf;
 }
 
-// Submits n engine requests per prompt (choice p * n + i, seed + its index); on failure aborts
-// those already in and throws the mapped error.
-void submit_all(job& j, const std::vector<std::vector<int32_t>>& prompts) {
-    const generation_request& g = j.g;
+// The engine's refusal as the API's error: a prompt's fault is reported on `messages` for chat.
+api_error refusal_error(const request_refusal& r, const generation_request& g, int64_t n_ctx, size_t n_prompt) {
+    const std::string prompt_param = g.chat ? "messages" : "prompt";
+    switch (r.kind) {
+        case submit_error::queue_full:
+            return error_queue_full(1);
+        case submit_error::stopping:
+            return shutting_down();
+        case submit_error::context_exceeded:
+            return error_context_exceeded(n_ctx, static_cast<int64_t>(n_prompt), prompt_param);
+        case submit_error::invalid:
+            break;
+    }
+    std::string param = r.param;
+    if (param == "prompt") param = prompt_param;
+    if (param == "top_logprobs" && !g.chat) param = "logprobs";
+    return api_error{
+        400, r.message, "invalid_request_error", param.empty() ? std::nullopt : std::optional(param), std::nullopt, 0};
+}
+
+// The engine requests of a generation: n per prompt (choice p * n + i, seed + its index).
+std::vector<completion_params> engine_requests(const generation_request& g,
+                                               const std::vector<std::vector<int32_t>>& prompts) {
     uint64_t seed = g.sampling.seed;
     if (!g.seed_given) seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32);
+    std::vector<completion_params> out;
     for (int32_t i = 0; i < g.n * static_cast<int32_t>(prompts.size()); ++i) {
-        const std::vector<int32_t>& prompt = prompts[static_cast<size_t>(i / g.n)];
-        completion_params p;
-        p.prompt = prompt;
+        completion_params& p = out.emplace_back();
+        p.prompt = prompts[static_cast<size_t>(i / g.n)];
         p.sampling = g.sampling;
         p.sampling.seed = seed + static_cast<uint64_t>(i);
         p.max_tokens = g.max_tokens;
         p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
         p.stop = g.stop;
-        submit_result r = j.b.eng->submit(std::move(p));
+    }
+    return out;
+}
+
+// Submits every request, each checked first by the engine's rules (nothing is submitted when one is
+// refused); on a later failure (queue full, shutting down) aborts those already in and throws.
+void submit_all(job& j, std::vector<completion_params> requests) {
+    for (const completion_params& p : requests) {
+        if (std::optional<request_refusal> r = j.b.eng->check(p))
+            throw api_exception{refusal_error(*r, j.g, j.b.n_ctx, p.prompt.size())};
+    }
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const size_t n_prompt = requests[i].prompt.size();
+        submit_result r = j.b.eng->submit(std::move(requests[i]));
         if (!r.stream) {
             for (auto& s : j.streams) j.b.eng->abort(s->id());
-            const submit_error e = r.err.value_or(submit_error::stopping);
-            if (e == submit_error::queue_full) throw api_exception{error_queue_full(1)};
-            if (e == submit_error::context_exceeded)
-                throw api_exception{error_context_exceeded(j.b.n_ctx, static_cast<int64_t>(prompt.size()),
-                                                           g.chat ? "messages" : "prompt")};
-            if (e == submit_error::invalid)
-                throw api_exception{api_error{400, r.message, "invalid_request_error", std::nullopt, std::nullopt, 0}};
-            throw api_exception{shutting_down()};
+            throw api_exception{refusal_error(r.refusal.value_or(request_refusal{submit_error::stopping, "", ""}), j.g,
+                                              j.b.n_ctx, n_prompt)};
         }
         r.stream->set_notify(j.s.notifier());
         j.streams.push_back(std::move(r.stream));
-        j.choices.emplace_back(*j.b.codec, i, g);
+        j.choices.emplace_back(*j.b.codec, static_cast<int32_t>(i), j.g);
         j.finish_sent.push_back(false);
         j.aborted.push_back(false);
         j.last_token.push_back(j.started);
@@ -247,20 +264,13 @@ net::awaitable<void> run_generation(http_session& s, model_backend& b, generatio
     server_state& st = s.state();
     // 429 before any tokenizing work: the engine's queue is already full.
     if (b.eng->queue_full()) throw api_exception{error_queue_full(1)};
-    check_token_ids(b, g);
     const std::vector<std::vector<int32_t>> prompts = build_prompts(b, g);
-    const std::string param = g.chat ? "messages" : "prompt";
     int64_t n_prompt = 0;
-    for (const std::vector<int32_t>& prompt : prompts) {
-        if (prompt.empty()) throw_invalid(param, "the prompt is empty");
-        if (b.n_ctx > 0 && static_cast<int64_t>(prompt.size()) >= b.n_ctx)
-            throw api_exception{error_context_exceeded(b.n_ctx, static_cast<int64_t>(prompt.size()), param)};
-        n_prompt += static_cast<int64_t>(prompt.size());
-    }
+    for (const std::vector<int32_t>& prompt : prompts) n_prompt += static_cast<int64_t>(prompt.size());
 
     job j{s, b, g, {}, {}, {}, {}, {}};
     j.n_prompt = n_prompt;
-    submit_all(j, prompts);
+    submit_all(j, engine_requests(g, prompts));
     if (g.echo && !g.chat) {
         // Each prompt's text once (token-id prompts decoded), then given to its n choices.
         for (size_t p = 0; p < g.prompts.size(); ++p) {

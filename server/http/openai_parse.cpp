@@ -1,5 +1,6 @@
-// Validation of /v1/chat/completions and /v1/completions bodies, field by field, with OpenAI's
-// ranges. Null counts as absent; wrong types and out-of-range values name their param.
+// Parsing of /v1/chat/completions and /v1/completions bodies, field by field: shapes and types (and
+// the protocol's own limits: n, the number of stop strings and of prompts). Null counts as absent;
+// a wrong type names its param. Value ranges are the engine's request rules (engine::check).
 #include "server/http/openai_parse.h"
 
 #include <cmath>
@@ -18,24 +19,12 @@ const json* field(const json& obj, const char* key) {
     return &*it;
 }
 
-std::string range_text(double lo, double hi) {
-    auto fmt = [](double v) {
-        std::string s = std::to_string(v);
-        s.erase(s.find_last_not_of('0') + 1);
-        if (!s.empty() && s.back() == '.') s.pop_back();
-        return s;
-    };
-    return "[" + fmt(lo) + ", " + fmt(hi) + "]";
-}
-
-std::optional<double> get_number(const json& obj, const char* key, double lo, double hi) {
+// A number's value (ranges are the engine's rules: engine::check).
+std::optional<double> get_number(const json& obj, const char* key) {
     const json* v = field(obj, key);
     if (!v) return std::nullopt;
     if (!v->is_number()) throw_invalid(key, std::string("'") + key + "' must be a number");
-    const double x = v->get<double>();
-    if (!std::isfinite(x) || x < lo || x > hi)
-        throw_invalid(key, std::string("'") + key + "' must be in " + range_text(lo, hi));
-    return x;
+    return v->get<double>();
 }
 
 bool integral(const json& v) {
@@ -99,8 +88,7 @@ void parse_logit_bias(const json& obj, generation_request& r) {
         }
         if (used == 0 || used != key.size() || id < 0 || id > std::numeric_limits<int32_t>::max())
             throw_invalid("logit_bias", "'logit_bias' keys must be token ids, got '" + key + "'");
-        if (!bias.is_number() || bias.get<double>() < -100 || bias.get<double>() > 100)
-            throw_invalid("logit_bias", "'logit_bias' values must be numbers in [-100, 100]");
+        if (!bias.is_number()) throw_invalid("logit_bias", "'logit_bias' values must be numbers");
         r.sampling.logit_bias.emplace_back(static_cast<int32_t>(id), bias.get<float>());
     }
 }
@@ -112,19 +100,19 @@ void parse_common(const json& obj, const parse_limits& limits, generation_reques
         r.model = m->get<std::string>();
     }
     sampling_params& s = r.sampling;
-    if (auto v = get_number(obj, "temperature", 0, 2)) s.temperature = static_cast<float>(*v);
-    if (auto v = get_number(obj, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
-    if (auto v = get_int(obj, "top_k", 0, 1 << 20)) s.top_k = static_cast<int32_t>(*v);
-    if (auto v = get_number(obj, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
-    if (auto v = get_number(obj, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
-    if (auto v = get_number(obj, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
-    if (auto v = get_number(obj, "repetition_penalty", 0.01, 10)) s.repetition_penalty = static_cast<float>(*v);
+    constexpr int64_t i32_min = std::numeric_limits<int32_t>::min(), i32_max = std::numeric_limits<int32_t>::max();
+    if (auto v = get_number(obj, "temperature")) s.temperature = static_cast<float>(*v);
+    if (auto v = get_number(obj, "top_p")) s.top_p = static_cast<float>(*v);
+    if (auto v = get_int(obj, "top_k", i32_min, i32_max)) s.top_k = static_cast<int32_t>(*v);
+    if (auto v = get_number(obj, "min_p")) s.min_p = static_cast<float>(*v);
+    if (auto v = get_number(obj, "presence_penalty")) s.presence_penalty = static_cast<float>(*v);
+    if (auto v = get_number(obj, "frequency_penalty")) s.frequency_penalty = static_cast<float>(*v);
+    if (auto v = get_number(obj, "repetition_penalty")) s.repetition_penalty = static_cast<float>(*v);
     if (auto v = get_int(obj, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())) {
         s.seed = static_cast<uint64_t>(*v);
         r.seed_given = true;
     }
-    if (auto v = get_int(obj, "max_tokens", 1, std::numeric_limits<int32_t>::max()))
-        r.max_tokens = static_cast<int32_t>(*v);
+    if (auto v = get_int(obj, "max_tokens", i32_min, i32_max)) r.max_tokens = static_cast<int32_t>(*v);
     if (auto v = get_int(obj, "n", 1, limits.max_n)) r.n = static_cast<int32_t>(*v);
     if (auto v = get_bool(obj, "stream")) r.stream = *v;
     if (const json* so = field(obj, "stream_options")) {
@@ -201,10 +189,12 @@ generation_request parse_chat_request(const std::string& body, const parse_limit
     r.chat = true;
     r.messages = parse_messages(obj);
     parse_common(obj, limits, r);
-    if (auto v = get_int(obj, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max()))
+    if (auto v = get_int(obj, "max_completion_tokens", std::numeric_limits<int32_t>::min(),
+                         std::numeric_limits<int32_t>::max()))
         r.max_tokens = static_cast<int32_t>(*v);
     if (auto v = get_bool(obj, "logprobs")) r.logprobs = *v;
-    if (auto v = get_int(obj, "top_logprobs", 0, 20)) {
+    if (auto v =
+            get_int(obj, "top_logprobs", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) {
         if (!r.logprobs) throw_invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
         r.n_top_logprobs = static_cast<int32_t>(*v);
     }
@@ -249,7 +239,7 @@ generation_request parse_completion_request(const std::string& body, const parse
     parse_common(obj, limits, r);
     if (static_cast<int64_t>(r.prompts.size()) * r.n > limits.max_choices)
         throw_invalid("n", "prompts x n must be at most " + std::to_string(limits.max_choices));
-    if (auto v = get_int(obj, "logprobs", 0, 5)) {
+    if (auto v = get_int(obj, "logprobs", 0, std::numeric_limits<int32_t>::max())) {
         r.logprobs = true;
         r.n_top_logprobs = static_cast<int32_t>(*v);
     }

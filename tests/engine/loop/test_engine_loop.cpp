@@ -65,7 +65,7 @@ TEST(EngineLoop, ReaderOfAOneEventStreamGetsTheGreedyContinuation) {
     params.max_tokens = static_cast<int32_t>(want.size());
     params.ignore_eos = true;
     submit_result r = eng->submit(params);
-    ASSERT_TRUE(r.stream) << r.message;
+    ASSERT_TRUE(r.stream) << r.refusal->message;
 
     std::mutex mu;
     std::condition_variable cv;
@@ -110,7 +110,7 @@ TEST(EngineLoop, DoneEventTimesTheTokensWhenTheEngineMadeThem) {
     params.ignore_eos = true;
     const auto t_submit = steady_clock::now();
     submit_result r = eng->submit(params);
-    ASSERT_TRUE(r.stream) << r.message;
+    ASSERT_TRUE(r.stream) << r.refusal->message;
     // A reader that comes late drains every token at once; the times must not be its own.
     const double reader_delay = 1.0;
     std::this_thread::sleep_for(std::chrono::duration<double>(reader_delay));
@@ -141,35 +141,37 @@ TEST(EngineLoop, SubmitRefusesWhatItCannotServe) {
     cfg.model_path = shared_path("models/stories260K.gguf");
     cfg.n_threads = 1;
     std::unique_ptr<engine> eng = engine::create(cfg);
-    const auto submit = [&](std::vector<int32_t> prompt, int32_t max_tokens) {
-        completion_params p;
-        p.prompt = std::move(prompt);
-        p.max_tokens = max_tokens;
-        return eng->submit(p);
+    // Refused by submit itself (a CLI goes straight to submit), with the field at fault; check()
+    // gives the same answer without submitting.
+    const auto refused = [&](const submit_result& r, const completion_params& p) {
+        EXPECT_FALSE(r.stream);
+        const std::optional<request_refusal> c = eng->check(p);
+        EXPECT_TRUE(c && r.refusal && c->param == r.refusal->param && c->kind == r.refusal->kind);
+        return r.refusal ? r.refusal->param : std::string("<accepted>");
     };
-    for (int32_t max_tokens : {0, -2}) {
-        const submit_result r = submit({1, 403}, max_tokens);
-        EXPECT_EQ(r.err, submit_error::invalid) << max_tokens;
-        EXPECT_FALSE(r.stream) << max_tokens;
-        EXPECT_NE(r.message.find("max_tokens"), std::string::npos) << r.message;
-    }
-    const submit_result bad_id = submit({1, 512}, 4);  // the vocabulary has 512 tokens
-    EXPECT_EQ(bad_id.err, submit_error::invalid);
-    EXPECT_NE(bad_id.message.find("out of range"), std::string::npos) << bad_id.message;
-    completion_params bad;
-    bad.prompt = {1, 403};
-    bad.sampling.top_p = 2.0f;  // the sampler's own rule, answered as this request's error
-    const submit_result bad_top_p = eng->submit(bad);
-    EXPECT_EQ(bad_top_p.err, submit_error::invalid);
-    EXPECT_NE(bad_top_p.message.find("top_p"), std::string::npos) << bad_top_p.message;
-    bad.sampling.top_p = 1.0f;
-    bad.stop = {"ok", ""};
-    const submit_result empty_stop = eng->submit(bad);
-    EXPECT_EQ(empty_stop.err, submit_error::invalid);
-    EXPECT_NE(empty_stop.message.find("stop"), std::string::npos) << empty_stop.message;
+    completion_params p;
+    p.prompt = {1, 403};
+    p.max_tokens = 0;
+    EXPECT_EQ(refused(eng->submit(p), p), "max_tokens");
+    p.max_tokens = 4;
+    p.prompt = {1, 512};  // the vocabulary has 512 tokens
+    EXPECT_EQ(refused(eng->submit(p), p), "prompt");
+    p.prompt.assign(static_cast<size_t>(eng->summary().n_ctx), 1);
+    const submit_result long_prompt = eng->submit(p);
+    EXPECT_EQ(refused(long_prompt, p), "prompt");
+    EXPECT_EQ(long_prompt.refusal->kind, submit_error::context_exceeded);
+    p.prompt = {1, 403};
+    p.sampling.top_p = 2.0f;
+    EXPECT_EQ(refused(eng->submit(p), p), "top_p");
+    p.sampling.top_p = 1.0f;
+    p.stop = {"ok", ""};
+    EXPECT_EQ(refused(eng->submit(p), p), "stop");
+    p.stop = {"ok"};
     for (int32_t max_tokens : {-1, 1}) {
-        const submit_result ok = submit({1, 403}, max_tokens);
-        EXPECT_TRUE(ok.stream) << max_tokens << ": " << ok.message;
+        p.max_tokens = max_tokens;
+        EXPECT_FALSE(eng->check(p));
+        const submit_result ok = eng->submit(p);
+        EXPECT_TRUE(ok.stream) << max_tokens << ": " << (ok.refusal ? ok.refusal->message : "");
     }
     eng->shutdown();
 }

@@ -36,7 +36,7 @@ inline run_result run_requests(const engine_config& cfg, const std::vector<compl
     std::vector<std::shared_ptr<request_stream>> streams;
     for (const completion_params& p : reqs) {
         submit_result r = eng->submit(p);
-        EXPECT_TRUE(r.stream) << r.message;
+        EXPECT_TRUE(r.stream) << (r.refusal ? r.refusal->message : "");
         if (!r.stream) return {};
         r.stream->set_notify([&] {
             std::lock_guard<std::mutex> lock(mu);

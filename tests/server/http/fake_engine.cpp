@@ -82,16 +82,17 @@ fake_engine::~fake_engine() {
 }
 
 submit_result fake_engine::submit(completion_params params) {
+    if (std::optional<request_refusal> r = check(params)) return {nullptr, r};
     std::lock_guard lock(mu_);
-    if (stop_) return {nullptr, submit_error::stopping, "stopping"};
-    if (queue_full_) return {nullptr, submit_error::queue_full, "queue full"};
+    if (stop_) return {nullptr, request_refusal{submit_error::stopping, "", "stopping"}};
+    if (queue_full_) return {nullptr, request_refusal{submit_error::queue_full, "", "queue full"}};
     const uint64_t id = next_id_++;
     auto stream = std::make_shared<request_stream>(id, 64);
     active_[id] =
         active{stream, std::chrono::steady_clock::now() + script_.prefill, 0, false, text_stream(params.stop)};
     submitted_.push_back(std::move(params));
     cv_.notify_all();
-    return {stream, std::nullopt, ""};
+    return {stream, std::nullopt};
 }
 
 void fake_engine::abort(uint64_t request_id) {

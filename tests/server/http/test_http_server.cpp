@@ -379,6 +379,36 @@ TEST_F(ServerTest, ValidationErrorsNameTheParam) {
     EXPECT_EQ(r.json_body()["error"]["code"], "template_error");
 }
 
+// Values outside the engine's request rules: a 400 naming the field, and nothing submitted (not even
+// the first of n choices).
+TEST_F(ServerTest, EngineRulesAre400sNamingTheParam) {
+    start(hello());
+    const std::pair<std::string, std::string> cases[] = {
+        {R"("temperature":2.5)", "temperature"},
+        {R"("temperature":-0.1)", "temperature"},
+        {R"("top_p":1.01)", "top_p"},
+        {R"("top_k":-1)", "top_k"},
+        {R"("min_p":2)", "min_p"},
+        {R"("presence_penalty":2.1)", "presence_penalty"},
+        {R"("frequency_penalty":-3)", "frequency_penalty"},
+        {R"("repetition_penalty":0)", "repetition_penalty"},
+        {R"("max_tokens":0)", "max_tokens"},
+        {R"("logit_bias":{"3":101})", "logit_bias"},
+        {R"("logprobs":true,"top_logprobs":21)", "top_logprobs"},
+    };
+    for (const auto& [field, param] : cases) {
+        const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + R"(,"n":2,)" + field + "}");
+        EXPECT_EQ(r.status, 400) << field;
+        EXPECT_EQ(r.json_body()["error"]["param"], param) << field;
+        EXPECT_EQ(r.json_body()["error"]["type"], "invalid_request_error") << field;
+    }
+    reply r = request(port_, "POST", "/v1/completions", R"({"prompt":[5, 99999]})");
+    EXPECT_EQ(r.json_body()["error"]["param"], "prompt");
+    r = request(port_, "POST", "/v1/completions", R"({"prompt":"x","logprobs":21})");
+    EXPECT_EQ(r.json_body()["error"]["param"], "logprobs");  // the completions name of top_logprobs
+    EXPECT_TRUE(eng_->submitted().empty());
+}
+
 TEST_F(ServerTest, PromptLongerThanTheContextIs400WithCounts) {
     start(hello(), test_config(), 16);
     const reply r = request(port_, "POST", "/v1/completions", R"({"prompt":"this prompt is far too long"})");
