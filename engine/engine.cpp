@@ -327,8 +327,7 @@ class engine_impl final : public engine {
             policy_->observe_round(s.spec);
             if (!s.decoding() || s.stream->full()) continue;
             ++base_rows;
-            int64_t k = std::min<int64_t>(cfg_.draft_max, summary_.n_ctx - static_cast<int64_t>(s.tokens.size()));
-            if (s.max_tokens >= 0) k = std::min<int64_t>(k, s.max_tokens - s.n_generated() - 1);
+            const int64_t k = std::min<int64_t>(cfg_.draft_max, sched_->draft_room(s));
             if (k > 0) reqs_.push_back({&s, static_cast<int32_t>(k)});
         }
         for (const sched_item& it : plan.items) {  // prompt rows of this step: those of the next, roughly

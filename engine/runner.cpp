@@ -73,13 +73,10 @@ step_output runner::forward(const step_plan& plan, std::span<sequence* const> se
         std::copy_n(s.tokens.begin() + it.start, n_known, tokens_.begin() + static_cast<ptrdiff_t>(t));
         std::copy_n(s.spec.draft.begin(), it.n_draft, tokens_.begin() + static_cast<ptrdiff_t>(t) + n_known);
         row0_.push_back(static_cast<int32_t>(r));
-        batch_seq bs;
-        bs.tokens = std::span<const int32_t>(tokens_).subspan(t, static_cast<size_t>(it.n_new));
-        bs.pos0 = static_cast<int32_t>(it.start);
-        for (int g = 0; g < n_anchor_groups_; ++g) bs.block_table[g] = kv.block_table(static_cast<int64_t>(s.id), g);
         for (int32_t j = 0; j < it.n_logit_rows(); ++j) rows_[r + static_cast<size_t>(j)] = it.first_logit_row() + j;
-        bs.logit_rows = std::span<const int32_t>(rows_).subspan(r, static_cast<size_t>(it.n_logit_rows()));
-        batch_.seqs.push_back(bs);
+        batch_.seqs.push_back(kv_batch_seq(
+            kv, s.id, 0, n_anchor_groups_, std::span<const int32_t>(tokens_).subspan(t, static_cast<size_t>(it.n_new)),
+            it.start, std::span<const int32_t>(rows_).subspan(r, static_cast<size_t>(it.n_logit_rows()))));
         t += static_cast<size_t>(it.n_new);
         r += static_cast<size_t>(it.n_logit_rows());
     }
@@ -93,6 +90,16 @@ step_output runner::forward(const step_plan& plan, std::span<sequence* const> se
     out.hidden = std::span<float>(hidden_.data(), n_hidden);
     model_->forward(*backend_, batch_, {out.logits, out.hidden});
     return out;
+}
+
+batch_seq kv_batch_seq(const kv_cache_manager& kv, uint64_t seq_id, int g0, int n_groups,
+                       std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> logit_rows) {
+    batch_seq bs;
+    bs.tokens = tokens;
+    bs.pos0 = static_cast<int32_t>(pos0);
+    for (int g = 0; g < n_groups; ++g) bs.block_table[g] = kv.block_table(static_cast<int64_t>(seq_id), g0 + g);
+    bs.logit_rows = logit_rows;
+    return bs;
 }
 
 }  // namespace tandem

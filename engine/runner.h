@@ -26,6 +26,11 @@ struct step_output {
     std::span<const int32_t> row0;  // valid until the next forward
 };
 
+// A batch entry for `tokens` of sequence seq_id at positions pos0..., reading the block tables of
+// the KV groups [g0, g0 + n_groups) (a model's own groups) and asking for the logits of `logit_rows`.
+batch_seq kv_batch_seq(const kv_cache_manager& kv, uint64_t seq_id, int g0, int n_groups,
+                       std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> logit_rows);
+
 class runner {
   public:
     // Loads the anchor and, for mtp or draft, the drafter's file (spec must be resolved: not

@@ -182,6 +182,12 @@ bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
     return false;
 }
 
+int64_t scheduler::draft_room(const sequence& s) const {
+    int64_t room = cfg_.ctx_size - static_cast<int64_t>(s.tokens.size());
+    if (s.max_tokens >= 0) room = std::min<int64_t>(room, s.max_tokens - s.n_generated() - 1);
+    return std::max<int64_t>(room, 0);
+}
+
 void scheduler::record_round(sequence& s, int32_t n_draft, int32_t n_accepted) {
     s.spec.last_draft = n_draft;
     s.spec.last_accepted = n_accepted;

@@ -109,6 +109,10 @@ class scheduler {
     // The tokens and ended sequences since the last call (update, abort and abort_all add to them).
     sched_output take_output();
 
+    // Drafts worth verifying for a decoding sequence: those that fit before its length limits
+    // (max_tokens, the context), less the token every round adds anyway; >= 0.
+    int64_t draft_room(const sequence& s) const;
+
     sequence& running(uint64_t id);  // a sequence of the current plan
     std::span<const std::unique_ptr<sequence>> running() const { return running_; }
 

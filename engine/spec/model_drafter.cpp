@@ -93,17 +93,12 @@ class model_drafter final : public drafter {
         size_t t = 0, n_logits = 0;
         for (size_t i = 0; i < feeds.size(); ++i) {
             const feed& f = feeds[i];
-            batch_seq bs;
-            bs.tokens = std::span<const int32_t>(tokens_).subspan(t, static_cast<size_t>(f.end - f.begin));
-            bs.pos0 = static_cast<int32_t>(f.begin);
-            for (int g = 0; g < n_groups_; ++g)
-                bs.block_table[g] = kv_.block_table(static_cast<int64_t>(f.seq->id), g0_ + g);
-            if (f.k > 0) {
-                bs.logit_rows = std::span<const int32_t>(&rows_[i], 1);
-                ++n_logits;
-            }
-            batch_.seqs.push_back(bs);
-            t += bs.tokens.size();
+            const size_t n = static_cast<size_t>(f.end - f.begin);
+            const std::span<const int32_t> logit_rows(&rows_[i], f.k > 0 ? 1 : 0);
+            batch_.seqs.push_back(kv_batch_seq(kv_, f.seq->id, g0_, n_groups_,
+                                               std::span<const int32_t>(tokens_).subspan(t, n), f.begin, logit_rows));
+            n_logits += logit_rows.size();
+            t += n;
         }
         const size_t n_vocab = static_cast<size_t>(model_.info().n_vocab);
         logits_.resize(n_logits * n_vocab);

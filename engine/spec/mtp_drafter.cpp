@@ -34,12 +34,10 @@ class mtp_drafter_impl final : public drafter {
                 const sequence& s = *active_[i].seq;
                 const float* h = step == 0 ? s.spec.hidden.data() : h_out_.data() + active_[i].h_row * n_embd;
                 std::copy_n(h, n_embd, h_in_.data() + i * n_embd);
-                batch_seq bs;
-                bs.tokens = std::span<const int32_t>(&active_[i].token, 1);
-                bs.pos0 = static_cast<int32_t>(s.tokens.size()) - 1;
-                for (int g = 0; g < n_groups_; ++g) bs.block_table[g] = kv_.block_table(static_cast<int64_t>(s.id), g);
-                bs.logit_rows = std::span<const int32_t>(&rows_[i], 1);
-                batch_.seqs.push_back(bs);
+                // Every draft step reads the anchor's K/V up to the last token, at the same position.
+                batch_.seqs.push_back(
+                    kv_batch_seq(kv_, s.id, 0, n_groups_, std::span<const int32_t>(&active_[i].token, 1),
+                                 static_cast<int64_t>(s.tokens.size()) - 1, std::span<const int32_t>(&rows_[i], 1)));
             }
             logits_.resize(n * n_vocab);
             h_next_.resize(n * n_embd);

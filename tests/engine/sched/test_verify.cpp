@@ -255,5 +255,17 @@ TEST(verify, prompt_rows_come_before_drafts) {
     tokens_of(*b);
 }
 
+TEST(verify, draft_room_stops_before_the_length_limits) {
+    rig r(64, /*ctx=*/12);
+    r.add(5, /*max_tokens=*/4);
+    r.add(5, /*max_tokens=*/50, 40);
+    r.step({30});  // each has 1 generated token, 6 tokens in all
+    EXPECT_EQ(r.sched.draft_room(r.seq(1)), 2) << "3 more tokens allowed: 2 drafts plus the round's own token";
+    EXPECT_EQ(r.sched.draft_room(r.seq(2)), 6) << "the context holds 12";
+    r.step({31});
+    r.step({32});
+    EXPECT_EQ(r.sched.draft_room(r.seq(1)), 0);
+}
+
 }  // namespace
 }  // namespace tandem
