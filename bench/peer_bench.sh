@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes the synthetic models of ../shared/bench/PEER.md with `tandem make-model` (into $1, default
-# /tmp/tandem-peer) and runs `tandem bench` on each, for ratios against llama.cpp's figures there.
+# /tmp/tandem-peer) and runs `tandem bench` (pp512, tg128, 1 and 4 streams through the engine) and
+# build/bench/bench_steps (N-row step cost, memory bandwidth) on each, for ratios against llama.cpp's
+# figures there (llama-bench's "N rows" are bench_steps' rows). Build first: scripts/build.sh.
 # usage: bench/peer_bench.sh [DIR] [SHAPES...]   (shapes: llama-tiny llama-110m llama-1b)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +11,7 @@ shift || true
 shapes=("$@")
 [ ${#shapes[@]} -gt 0 ] || shapes=(llama-tiny llama-110m llama-1b)
 bin=build/server/tandem
+steps=build/bench/bench_steps
 vocab=../shared/models/vocab/ggml-vocab-llama-spm.gguf
 mkdir -p "$dir"
 for shape in "${shapes[@]}"; do
@@ -20,6 +23,7 @@ for shape in "${shapes[@]}"; do
     reps=3
     [ "$shape" = llama-1b ] && reps=2
     echo "=== $shape $type"
-    "$bin" bench -m "$f" -t 2 -r "$reps"
+    "$bin" bench -m "$f" -t 2 -r "$reps" --np 1,4
+    "$steps" -m "$f" -t 2
   done
 done

@@ -1,17 +1,19 @@
-// `tandem bench -m FILE`: prompt (pp) and generation (tg) tokens/s like llama-bench, the cost
-// of decode steps of 1..16 rows (one row per sequence, as continuous batching runs them), and the
-// machine's memory bandwidth measured in the same run, with the fraction of the decode bound.
+// `tandem bench -m FILE`: prompt (pp) and generation (tg) tokens/s like llama-bench, and the
+// throughput of N parallel streams, through the engine as the server drives it (tokens/s from the
+// engine's own times). Step cost measured on the runner itself, memory bandwidth and the decode
+// bound: bench/bench_steps.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
 #include "common/timing.h"
-#include "engine/runner.h"
-#include "kernels/dispatch.h"
-#include "kernels/membw.h"
+#include "engine/engine.h"
 #include "server/cli/bench_spec.h"
 #include "server/cli/commands.h"
 
@@ -20,149 +22,204 @@ namespace {
 
 struct bench_options {
     std::string model, draft_model, spec_type;
-    std::vector<int32_t> draft_max{1, 2, 3, 4}, streams{1, 4};
+    std::vector<int32_t> draft_max{1, 2, 3, 4};
+    std::vector<int32_t> streams;  // empty: 1,2,4,8,16 (speculative mode: 1,4)
     bool draft_adaptive = true;
-    int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx_rows = 128, steps = 16;
+    int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx = 128, steps = 16;
     std::string kv_type = "f16";
-    std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
 };
+
+constexpr int32_t k_tg_prompt = 8;  // prompt tokens before tg's generation
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
 }
 
-// The triad's arrays: 256 MiB each. It runs several times through the bench, since the machine's
-// bandwidth varies by 2x from one second to the next.
-constexpr int64_t k_triad_floats = (256ll << 20) / 4;
-
+// The engine and the prompts: token ids drawn uniformly from the vocabulary, so that no two prompts
+// share a KV block and no request is a prefix cache hit, in a rep or between reps.
 struct bench_rig {
-    std::unique_ptr<gguf::file> file;
-    std::unique_ptr<runner> run;
-    std::unique_ptr<kv_cache_manager> kv;
-    std::vector<std::unique_ptr<sequence>> seqs;
+    std::unique_ptr<engine> eng;
     std::mt19937 rng{42};
-    int32_t n_vocab = 0;
 
-    sequence& seq(size_t i) {
-        while (seqs.size() <= i) {
-            seqs.push_back(std::make_unique<sequence>());
-            seqs.back()->id = seqs.size();
-        }
-        return *seqs[i];
+    std::vector<int32_t> prompt(int32_t n) {
+        const auto n_vocab = static_cast<uint32_t>(eng->summary().n_vocab);
+        std::vector<int32_t> ids;
+        for (int32_t i = 0; i < n; ++i) ids.push_back(static_cast<int32_t>(rng() % n_vocab));
+        return ids;
     }
-    void reset() {
-        for (auto& s : seqs) {
-            kv->free_seq(static_cast<int64_t>(s->id));
-            s->tokens.clear();
-            s->n_computed = 0;
-        }
-    }
-    // One step in which sequences [0, n_seqs) each compute n_new random tokens.
-    double step(int32_t n_seqs, int32_t n_new) {
-        step_plan plan;
-        std::vector<sequence*> ss;
-        for (int32_t i = 0; i < n_seqs; ++i) {
-            sequence& s = seq(static_cast<size_t>(i));
-            for (int32_t k = 0; k < n_new; ++k) s.tokens.push_back(static_cast<int32_t>(rng() % n_vocab));
-            if (!kv->allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
-                throw error("bench: the KV cache is too small; raise --kv-memory");
-            }
-            plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
-            ss.push_back(&s);
-        }
-        const auto t = steady_clock::now();
-        run->forward(plan, ss, *kv, false);
-        const double dt = seconds_since(t);
-        for (sequence* s : ss) s->n_computed = static_cast<int64_t>(s->tokens.size());
-        return dt;
+    // A greedy request that generates max_tokens tokens, whatever they are.
+    std::shared_ptr<request_stream> submit(std::vector<int32_t> prompt, int32_t max_tokens) {
+        completion_params p;
+        p.prompt = std::move(prompt);
+        p.sampling.temperature = 0;
+        p.max_tokens = max_tokens;
+        p.ignore_eos = true;
+        submit_result r = eng->submit(std::move(p));
+        if (!r.stream) throw error("bench: " + r.refusal->message);
+        return r.stream;
     }
 };
 
-void bench(const bench_options& o) {
+// Reads a stream up to its done event, whose times are the engine's (when it made the tokens, not
+// when they were read); throws unless the request ran to max_tokens.
+stream_event wait_done(request_stream& s) {
+    for (;;) {
+        std::optional<stream_event> ev = s.pop();
+        if (!ev) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            continue;
+        }
+        if (ev->what != stream_event::kind::done) continue;
+        if (ev->reason != finish_reason::length) throw error("bench: a request ended early: " + ev->error);
+        return *ev;
+    }
+}
+
+struct streams_run {
+    double step_seconds = 0;  // mean time of a decode step of n rows
+    bool lockstep = false;    // every stream's first token came from the same step
+};
+
+// n streams submitted together, each with a prompt of o.ctx tokens: they prefill in one step, then
+// decode o.steps - 1 tokens each in steps of n rows, timed from the first tokens to the last ones.
+streams_run time_streams(bench_rig& rig, const bench_options& o, int32_t n) {
+    std::vector<std::vector<int32_t>> prompts;
+    for (int32_t i = 0; i < n; ++i) prompts.push_back(rig.prompt(o.ctx));
+    std::vector<steady_clock::time_point> submitted;
+    std::vector<std::shared_ptr<request_stream>> streams;
+    for (std::vector<int32_t>& p : prompts) {
+        submitted.push_back(steady_clock::now());
+        streams.push_back(rig.submit(std::move(p), o.steps));
+    }
+    double first_min = 1e30, first_max = -1e30, last = -1e30;
+    for (size_t i = 0; i < streams.size(); ++i) {
+        const stream_event ev = wait_done(*streams[i]);
+        const double first = seconds_between(submitted[0], submitted[i]) + ev.first_token_seconds;
+        first_min = std::min(first_min, first);
+        first_max = std::max(first_max, first);
+        last = std::max(last, first + ev.generation_seconds);
+    }
+    streams_run r;
+    r.step_seconds = (last - first_min) / (o.steps - 1);
+    // The engine wakes on the first submit: should it take that one before the others arrive, it
+    // prefills them a step later, and the span holds that prefill. Within a step the streams' first
+    // tokens are sampled one after the other, far less than a step apart.
+    r.lockstep = first_max - first_min < 0.5 * r.step_seconds;
+    return r;
+}
+
+// Median over reps of the n-stream step; a run whose streams did not start together is run again,
+// up to twice.
+double median_step(bench_rig& rig, const bench_options& o, int32_t n) {
+    std::vector<double> steps;
+    for (int rep = 0; rep < o.reps; ++rep) {
+        streams_run r = time_streams(rig, o, n);
+        for (int retry = 0; !r.lockstep && retry < 2; ++retry) r = time_streams(rig, o, n);
+        if (!r.lockstep)
+            std::fprintf(stderr, "bench: %d streams did not start in one step; the figure includes a prefill\n", n);
+        steps.push_back(r.step_seconds);
+    }
+    return median(steps);
+}
+
+int32_t blocks_for(int32_t n_tokens, int32_t block_size) {
+    return (n_tokens + block_size - 1) / block_size;
+}
+
+engine_config bench_config(const bench_options& o) {
+    const int32_t max_n = *std::max_element(o.streams.begin(), o.streams.end());
     engine_config ec;
     ec.model_path = o.model;
     ec.n_threads = o.threads;
     ec.kv_type = cli_kv_type(o.kv_type);
-    ec.kv_budget_bytes = 4ll << 30;
-    bench_rig rig;
-    rig.file = gguf::file::open(o.model);
-    rig.run = std::make_unique<runner>(ec, spec_type::none, *rig.file, nullptr);
-    rig.kv = std::make_unique<kv_cache_manager>(rig.run->kv_config());
-    rig.n_vocab = rig.run->anchor().info().n_vocab;
-    size_t weight_bytes = 0;
-    for (const gguf::tensor_info& t : rig.file->tensors()) weight_bytes += t.n_bytes;
-    thread_pool& pool = rig.run->pool();  // the triad runs on the model's own threads
-    std::printf("model: %s (%s, %.1f MiB of tensors)\nthreads: %d, cpu: %s, kv: %s\n", o.model.c_str(),
-                rig.run->anchor().info().arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20), pool.size(),
-                cpu_level_name(cpu_level_active()), o.kv_type.c_str());
+    ec.parallel = max_n;
+    ec.ctx_size = std::max({o.n_prompt, k_tg_prompt + o.n_gen, o.ctx + o.steps}) + 1;
+    // Every prompt in one step: pp's, and the n streams' together.
+    ec.batch_size = std::max(o.n_prompt, max_n * o.ctx);
+    ec.prefill_chunk = 0;
+    ec.stream_capacity = std::max(o.n_gen, o.steps) + 2;  // never full: no request is paused
+    // The most the bench holds at once, and a block per stream to spare: the warm-up touches them
+    // all, and later requests evict the prefix cache of earlier ones.
+    const int32_t bs = ec.kv_block_size;
+    ec.kv_blocks = std::max({blocks_for(o.n_prompt + 1, bs), blocks_for(k_tg_prompt + o.n_gen, bs),
+                             max_n * blocks_for(o.ctx + o.steps, bs)}) +
+                   max_n;
+    return ec;
+}
 
-    std::vector<double> bandwidth{triad_gbps(pool, k_triad_floats, 5)};
+void bench(const bench_options& o) {
+    bench_rig rig;
+    rig.eng = engine::create(bench_config(o));
+    const model_summary& info = rig.eng->summary();
+    std::printf("model: %s (%s, vocab %d, %.1f MiB file)\n", o.model.c_str(), info.architecture.c_str(), info.n_vocab,
+                static_cast<double>(std::filesystem::file_size(o.model)) / (1 << 20));
+    const int32_t n_threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
+    std::printf("threads: %d, kv: %s, median of %d rep%s\n", n_threads, o.kv_type.c_str(), o.reps,
+                o.reps == 1 ? "" : "s");
+
+    // Untimed: the KV pool commits its pages on first write, and the runner grows its buffers to
+    // the largest step; neither should land in a timed request.
+    wait_done(*rig.submit(rig.prompt(o.n_prompt), 1));
+    time_streams(rig, o, *std::max_element(o.streams.begin(), o.streams.end()));
+
     std::vector<double> pp, tg;
     for (int rep = 0; rep < o.reps; ++rep) {
-        rig.reset();
-        pp.push_back(o.n_prompt / rig.step(1, o.n_prompt));
-        rig.reset();
-        double total = 0;
-        for (int32_t k = 0; k < o.n_gen; ++k) total += rig.step(1, 1);
-        tg.push_back(o.n_gen / total);
+        pp.push_back(o.n_prompt / wait_done(*rig.submit(rig.prompt(o.n_prompt), 1)).first_token_seconds);
+        tg.push_back((o.n_gen - 1) / wait_done(*rig.submit(rig.prompt(k_tg_prompt), o.n_gen)).generation_seconds);
     }
     std::printf("pp%d: %.1f tok/s\ntg%d: %.2f tok/s\n", o.n_prompt, median(pp), o.n_gen, median(tg));
+    std::fflush(stdout);
 
-    bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
-    std::printf("decode step with N rows (one per sequence, %d tokens of context each):\n", o.ctx_rows);
-    double one_row = 0;
-    for (int32_t n : o.rows) {
-        rig.reset();
-        rig.step(n, o.ctx_rows);
-        std::vector<double> times;
-        for (int k = 0; k < o.steps; ++k) times.push_back(rig.step(n, 1));
-        const double ms = median(times) * 1e3;
-        if (one_row == 0) one_row = ms;
-        std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx %d row%s\n", n, ms, n * 1e3 / ms, ms / one_row,
-                    o.rows.front(), o.rows.front() == 1 ? "" : "s");
+    std::printf(
+        "N streams (parallel requests of %d random prompt tokens, %d generated tokens each; a decode step "
+        "has one row per stream):\n",
+        o.ctx, o.steps);
+    double unit = 0;
+    for (int32_t n : o.streams) {
+        const double ms = median_step(rig, o, n) * 1e3;
+        if (unit == 0) unit = ms;
+        std::printf("  streams %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx %d stream%s\n", n, ms, n * 1e3 / ms,
+                    ms / unit, o.streams.front(), o.streams.front() == 1 ? "" : "s");
+        std::fflush(stdout);
     }
-    rig.reset();
-    bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
-    const double gbps = *std::max_element(bandwidth.begin(), bandwidth.end());
-    const double bound = gbps * 1e9 / static_cast<double>(weight_bytes);
-    std::printf("memory bandwidth (triad, 256 MiB, best of 3 times in the run: %.1f / %.1f / %.1f GB/s): %.1f GB/s\n",
-                bandwidth[0], bandwidth[1], bandwidth[2], gbps);
-    std::printf("decode bound %.1f tok/s (every weight byte read once per token); tg is %.0f%% of it\n", bound,
-                100.0 * median(tg) / bound);
+    rig.eng->shutdown();
 }
 
 }  // namespace
 
 void cli_add_bench(CLI::App& app) {
-    auto* cmd = app.add_subcommand("bench", "Measure prompt and generation speed and small-batch step cost");
+    auto* cmd = app.add_subcommand("bench", "Measure prompt and generation speed and the throughput of N streams");
     auto o = std::make_shared<bench_options>();
     cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
-    cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)");
+    cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
     cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (pp)")->check(CLI::PositiveNumber);
-    cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (tg)")->check(CLI::PositiveNumber);
-    cmd->add_option("-r,--reps", o->reps, "Repetitions (the median is printed)")->check(CLI::PositiveNumber);
-    cmd->add_option("--ctx", o->ctx_rows, "Context tokens of each sequence before the timed decode steps")
+    cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (tg; speculative mode: per stream)")
+        ->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("-r,--reps", o->reps, "Repetitions (plain: the median is printed; speculative: the best)")
         ->check(CLI::PositiveNumber);
-    cmd->add_option("--steps", o->steps, "Timed decode steps per row count (the median is printed)")
-        ->check(CLI::PositiveNumber);
-    cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
-    cmd->add_option("--rows", o->rows, "Row counts of the timed decode steps (the first is the cost's unit)")
+    cmd->add_option("--np,--parallel", o->streams,
+                    "Parallel streams to measure (default 1,2,4,8,16; speculative mode: 1,4)")
         ->delimiter(',')
-        ->check(CLI::Range(1, 4096));
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--ctx", o->ctx, "Prompt tokens of each of the N streams")->check(CLI::PositiveNumber);
+    cmd->add_option("--steps", o->steps,
+                    "Tokens each of the N streams generates (the first comes with its prompt's prefill)")
+        ->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
     cmd->add_option("--draft-model", o->draft_model,
                     "Speculative mode (-md): plain against speculative decoding with this drafter");
     cmd->add_option("--spec-type", o->spec_type, "Speculative mode: auto, mtp, draft or ngram");
     cmd->add_option("--draft-max", o->draft_max, "Speculative mode: draft lengths to measure")
         ->delimiter(',')
         ->check(CLI::Range(1, k_max_draft));
-    cmd->add_option("--np", o->streams, "Speculative mode: parallel streams to measure")
-        ->delimiter(',')
-        ->check(CLI::Range(1, 256));
     cmd->add_option("--draft-adaptive", o->draft_adaptive,
                     "Speculative mode: choose each round's draft length (false: always --draft-max)");
     cmd->callback([o] {
-        if (o->draft_model.empty() && o->spec_type.empty()) return bench(*o);
+        const bool speculative = !o->draft_model.empty() || !o->spec_type.empty();
+        if (o->streams.empty())
+            o->streams = speculative ? std::vector<int32_t>{1, 4} : std::vector<int32_t>{1, 2, 4, 8, 16};
+        if (!speculative) return bench(*o);
         spec_bench_options s;
         s.model = o->model;
         s.draft_model = o->draft_model;
