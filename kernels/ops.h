@@ -1,5 +1,5 @@
-// Elementwise and per-row f32 operations of the forward pass (norms, RoPE, activations).
-// They are cheap next to the matmuls, so one portable version serves every ISA.
+// Elementwise and per-row f32 operations of the forward pass (norms, RoPE, activations), portable.
+// The activations are also the scalar reference of their SIMD kernels (activations.h).
 #pragma once
 
 #include <cstdint>

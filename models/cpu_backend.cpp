@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/error.h"
+#include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
@@ -130,20 +131,37 @@ void cpu_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
     }
 }
 
+// An exp or tanh per element costs about as much as a matmul row's share of a small step: worth
+// the pool from a few thousand elements on.
+void cpu_backend::for_each_span(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+    constexpr int64_t k_grain = 2048;
+    pool_.parallel_for(rows * cols, k_grain, [&](int64_t b, int64_t e) {
+        while (b < e) {
+            const int64_t r = b / cols, c0 = b % cols, c1 = std::min(cols, c0 + (e - b));
+            fn(r, c0, c1);
+            b += c1 - c0;
+        }
+    });
+}
+
 void cpu_backend::swiglu(act gate, act up, act out) {
-    for (int64_t r = 0; r < gate.rows; ++r) {
-        op_swiglu(ptr(gate) + r * gate.stride, ptr(up) + r * up.stride, ptr(out) + r * out.stride, gate.cols);
-    }
+    for_each_span(gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+        activation_swiglu(ptr(gate) + r * gate.stride + c0, ptr(up) + r * up.stride + c0,
+                          ptr(out) + r * out.stride + c0, c1 - c0);
+    });
 }
 
 void cpu_backend::geglu_tanh(act gate, act up, act out) {
-    for (int64_t r = 0; r < gate.rows; ++r) {
-        op_geglu_tanh(ptr(gate) + r * gate.stride, ptr(up) + r * up.stride, ptr(out) + r * out.stride, gate.cols);
-    }
+    for_each_span(gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+        activation_geglu_tanh(ptr(gate) + r * gate.stride + c0, ptr(up) + r * up.stride + c0,
+                              ptr(out) + r * out.stride + c0, c1 - c0);
+    });
 }
 
 void cpu_backend::softcap(act x, float c) {
-    for (int64_t r = 0; r < x.rows; ++r) op_softcap(ptr(x) + r * x.stride, x.cols, c);
+    for_each_span(x.rows, x.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+        activation_softcap(ptr(x) + r * x.stride + c0, c1 - c0, c);
+    });
 }
 
 void cpu_backend::kv_store(int32_t group, int32_t layer_slot, act k, act v) {

@@ -112,7 +112,12 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
         ++reqs[best].k;
         next_gain_[best] *= reqs[best].seq->spec.acceptance;
     }
-    for (draft_request& r : reqs) r.k = r.k >= cfg_.draft_min ? r.k : 0;
+    for (draft_request& r : reqs) {
+        r.k = r.k >= cfg_.draft_min ? r.k : 0;
+        ++chosen_.n;
+        chosen_.n_none += r.k == 0 ? 1 : 0;
+        chosen_.n_tokens += r.k;
+    }
 }
 
 }  // namespace tandem

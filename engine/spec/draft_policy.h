@@ -53,12 +53,18 @@ class draft_policy {
     void choose(std::span<draft_request> reqs, int64_t base_rows);
 
     double draft_scale() const { return draft_scale_; }
+    // What choose() picked so far: sequence-rounds considered, of those drafting none, draft tokens.
+    struct choices {
+        int64_t n = 0, n_none = 0, n_tokens = 0;
+    };
+    const choices& chosen() const { return chosen_; }
     const step_costs& costs() const { return costs_; }
 
   private:
     draft_policy_config cfg_;
     step_costs costs_;
     double draft_scale_ = 1.0;  // measured / modelled drafting time (EMA)
+    choices chosen_;
     std::vector<int32_t> limit_;
     std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft
     std::vector<int32_t> at_level_;  // sequences drafting at least i + 1 tokens

@@ -44,6 +44,15 @@ struct attention_kernels {
     void (*accumulate)(const float* p, const float* v, int64_t n, int64_t hd, float* out);
 };
 
+// The activations of the feed-forward blocks and the logit softcap, elementwise: every element gets
+// the same arithmetic wherever it sits in the span (a split of the work changes nothing).
+struct activation_kernels {
+    // out = act(gate) * up over n elements (out may alias gate or up).
+    void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+    void (*geglu_tanh)(const float* gate, const float* up, float* out, int64_t n);
+    void (*softcap)(float* x, int64_t n, float c);  // x = c * tanh(x / c)
+};
+
 struct kernel_table {
     cpu_level level;
     int d_per_block;           // scale floats stored per 32-element activation block
@@ -61,10 +70,12 @@ struct kernel_table {
                          int64_t n_out, const float* x, int64_t n_rows, float* y);
     // Decodes n elements; false if this ISA has no fast path for t.
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
-    const attention_kernels* attention;  // nullptr where the level has none of its own
+    const attention_kernels* attention;     // nullptr where the level has none of its own
+    const activation_kernels* activations;  // nullptr where the level has none of its own
 };
 
 const attention_kernels* avx2_attention();
+const activation_kernels* avx2_activations();
 
 const kernel_table* avx2_kernels();
 const kernel_table* avx512_kernels();

@@ -647,8 +647,9 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{cpu_level::avx2, 1,         true,         has_q8,     quantize_act,    act_block,
-                                    matmul_q8,       has_float, matmul_float, dequantize, avx2_attention()};
+    static const kernel_table table{
+        cpu_level::avx2, 1,         true,         has_q8,     quantize_act,     act_block,
+        matmul_q8,       has_float, matmul_float, dequantize, avx2_attention(), avx2_activations()};
     return &table;
 }
 
