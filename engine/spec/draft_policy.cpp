@@ -30,8 +30,11 @@ double step_costs::anchor_seconds(double rows) const {
 void step_costs::observe_anchor(int32_t rows, double seconds) {
     auto it = std::lower_bound(anchor.begin(), anchor.end(), rows,
                                [](const std::pair<int32_t, double>& p, int32_t r) { return p.first < r; });
+    // These machines stall now and then (a step takes 20-50% longer, once in a few), and a stall
+    // costs plain and speculative steps alike: a step is weighed at most 1.2 times its point, so the
+    // points track the usual step (as the start-up sweep's fastest runs do), not the stalls.
     if (it != anchor.end() && it->first == rows)
-        it->second += 0.1 * (seconds - it->second);
+        it->second += 0.1 * (std::min(seconds, 1.2 * it->second) - it->second);
     else
         anchor.insert(it, {rows, seconds});
 }
@@ -67,10 +70,11 @@ void draft_policy::observe_draft_round(std::span<const draft_request> reqs, doub
 }
 
 // Tokens per second of the decoding sequences, n + sum_s E_s(k_s) tokens for a step of base_rows +
-// sum k_s rows plus the drafter's forwards (one per draft level, over the sequences at that level).
-// Adding a draft token to a sequence gains a^(k+1) expected tokens; the greedy loop adds the best
-// one while it raises the rate by at least min_gain. E is concave in k, so greedy is optimal for
-// the model.
+// sum k_s rows plus the drafter's forwards (one per draft level, over the sequences at it). Adding a
+// draft token to a sequence gains a^(k+1) expected tokens. The step cost is not convex in its rows
+// (the matmul kernels take rows in tiles: a fifth row costs a whole tile, the next three little),
+// so the greedy path adds the best next token until every limit is reached, even through a dip, and
+// the best point on it wins if it beats plain decoding by min_gain.
 void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
     if (!cfg_.adaptive) {  // every request keeps its limit, if it reaches draft_min
         for (draft_request& r : reqs) r.k = r.k >= cfg_.draft_min ? r.k : 0;
@@ -79,6 +83,7 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
     const size_t n = reqs.size();
     limit_.resize(n);
     next_gain_.resize(n);
+    path_.clear();
     at_level_.assign(static_cast<size_t>(cfg_.draft_max) + 1, 0);
     for (size_t i = 0; i < n; ++i) {
         limit_[i] = reqs[i].k;
@@ -88,30 +93,38 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
     double tokens = static_cast<double>(n), rows = static_cast<double>(base_rows), draft_s = 0;
     const double b0 = costs_.draft_b0 * draft_scale_, b1 = costs_.draft_b1 * draft_scale_;
     auto rate = [&](double tok, double r, double d) { return tok / (costs_.anchor_seconds(r) + d); };
-    double current = rate(tokens, rows, draft_s);
+    const double plain = rate(tokens, rows, 0);
+    double best_rate = plain * (1.0 + cfg_.min_gain);
+    size_t best_len = 0;
     for (;;) {
-        size_t best = n;
-        double best_rate = current * (1.0 + cfg_.min_gain), best_d = 0;
+        size_t pick = n;
+        double pick_rate = 0, pick_d = 0;
         for (size_t i = 0; i < n; ++i) {
             if (reqs[i].k >= limit_[i]) continue;
             const size_t level = static_cast<size_t>(reqs[i].k);
             const double d = draft_s + b1 + (at_level_[level] == 0 ? b0 : 0.0);
             const double r = rate(tokens + next_gain_[i], rows + 1, d);
-            if (r > best_rate) {
-                best = i;
-                best_rate = r;
-                best_d = d;
+            if (r > pick_rate) {
+                pick = i;
+                pick_rate = r;
+                pick_d = d;
             }
         }
-        if (best == n) break;
-        tokens += next_gain_[best];
+        if (pick == n) break;
+        tokens += next_gain_[pick];
         rows += 1;
-        draft_s = best_d;
-        current = best_rate;
-        ++at_level_[static_cast<size_t>(reqs[best].k)];
-        ++reqs[best].k;
-        next_gain_[best] *= reqs[best].seq->spec.acceptance;
+        draft_s = pick_d;
+        ++at_level_[static_cast<size_t>(reqs[pick].k)];
+        ++reqs[pick].k;
+        next_gain_[pick] *= reqs[pick].seq->spec.acceptance;
+        path_.push_back(pick);
+        if (pick_rate > best_rate) {
+            best_rate = pick_rate;
+            best_len = path_.size();
+        }
     }
+    for (draft_request& r : reqs) r.k = 0;
+    for (size_t j = 0; j < best_len; ++j) ++reqs[path_[j]].k;
     for (draft_request& r : reqs) {
         r.k = r.k >= cfg_.draft_min ? r.k : 0;
         ++chosen_.n;

@@ -19,7 +19,8 @@ struct step_costs {
     double draft_b0 = 0, draft_b1 = 0;
 
     double anchor_seconds(double rows) const;
-    // Folds a live step's time into the point of its row count (a new point if there is none).
+    // Folds a live step's time into the point of its row count (a new point if there is none); a
+    // stall counts as at most 1.2 times the point.
     void observe_anchor(int32_t rows, double seconds);
 };
 
@@ -30,8 +31,8 @@ struct draft_policy_config {
     double prior = spec_state{}.acceptance;  // assumed for a sequence that has not drafted yet
     double learn = 0.15;                     // weight of one verified draft token in the acceptance estimate
     double drift = 0.002;                    // per plain step, the estimate moves this far back to the prior
-    // A draft token must promise this relative gain in tokens per second: the costs are measured on
-    // noisy machines, and a smaller predicted gain is within their error.
+    // The drafts chosen must promise this relative gain in tokens per second over plain decoding: the
+    // costs are measured on noisy machines, and a smaller predicted gain is within their error.
     double min_gain = 0.08;
 };
 
@@ -68,6 +69,7 @@ class draft_policy {
     std::vector<int32_t> limit_;
     std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft
     std::vector<int32_t> at_level_;  // sequences drafting at least i + 1 tokens
+    std::vector<size_t> path_;       // the greedy path: the sequence each added draft token went to
 };
 
 }  // namespace tandem

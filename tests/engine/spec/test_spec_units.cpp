@@ -151,15 +151,38 @@ TEST(draft_policy, live_steps_replace_the_start_up_measurement) {
     draft_policy p(cfg(3), linear(0.1));
     policy_rig r(1, 0.6, 3);
     EXPECT_GT(r.choose(p)[0], 0) << "measured at start: a second row is nearly free";
-    for (int i = 0; i < 60; ++i) {  // live: a second row costs as much as the first
-        p.observe_anchor_step(1, 10e-3);
-        p.observe_anchor_step(2, 20e-3);
+    for (int i = 0; i < 150; ++i) {  // live: every row costs as much as the first
+        for (int32_t rows = 1; rows <= 4; ++rows) p.observe_anchor_step(rows, rows * 10e-3);
     }
     EXPECT_NEAR(p.costs().anchor_seconds(2), 20e-3, 1e-3);
+    EXPECT_NEAR(p.costs().anchor_seconds(4), 40e-3, 1e-3);
     policy_rig again(1, 0.6, 3);
     EXPECT_EQ(again.choose(p)[0], 0);
     p.observe_anchor_step(5, 50e-3);  // a row count with no point gets one
     EXPECT_NEAR(p.costs().anchor_seconds(5), 50e-3, 1e-9);
+}
+
+// The matmul kernels take rows in tiles of four: a fifth row costs nearly a tile, the next three
+// little. Adding one draft at a time must not stop at the dip.
+TEST(draft_policy, passes_the_cost_of_a_new_row_tile) {
+    step_costs c;
+    c.anchor = {{1, 30e-3}, {2, 33e-3}, {4, 59e-3}, {5, 77e-3}, {8, 83e-3}, {12, 110e-3}, {16, 140e-3}};
+    draft_policy p(cfg(3), c);
+    policy_rig four(4, 0.8, 3);
+    // 12 rows for 9.76 tokens (0.089 per ms) beat 8 rows for 7.2 (0.087) and 4 rows for 4 (0.068);
+    // a fifth row alone (4.8 tokens in 77 ms, 0.062) is worse than none.
+    EXPECT_EQ(four.choose(p), (std::vector<int32_t>{2, 2, 2, 2}));
+    policy_rig poor(4, 0.3, 3);
+    EXPECT_EQ(poor.choose(p), (std::vector<int32_t>{0, 0, 0, 0}));
+}
+
+TEST(draft_policy, a_stalled_step_moves_its_point_little) {
+    step_costs c;
+    c.anchor = {{1, 10e-3}};
+    c.observe_anchor(1, 40e-3);  // a stall: weighed as 12 ms
+    EXPECT_NEAR(c.anchor_seconds(1), 10.2e-3, 1e-9);
+    c.observe_anchor(1, 5e-3);  // a faster step counts in full
+    EXPECT_NEAR(c.anchor_seconds(1), 10.2e-3 + 0.1 * (5e-3 - 10.2e-3), 1e-9);
 }
 
 TEST(draft_policy, a_step_never_gets_cheaper_with_more_rows) {
