@@ -27,7 +27,8 @@ struct spec_state {
     // Blocks are registered in the prefix cache only once both models have computed them.
     bool draft_kv = false;
     int64_t n_draft_kv = 0;
-    double acceptance = 0.7;  // estimated probability that a draft token is accepted (EMA)
+    double acceptance = 0.7;             // estimated probability that a draft token is accepted (the draft policy's)
+    double seen = 0, seen_accepted = 0;  // verified draft tokens and of those accepted, fading with age
     int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;
     int32_t last_draft = 0, last_accepted = 0;  // the last verified round (read by the draft policy)
 

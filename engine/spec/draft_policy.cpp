@@ -43,11 +43,16 @@ draft_policy::draft_policy(const draft_policy_config& cfg, step_costs costs) : c
 
 void draft_policy::observe_round(spec_state& s) const {
     if (s.last_draft == 0) {
-        s.acceptance += cfg_.drift * (cfg_.prior - s.acceptance);
-        return;
+        s.seen *= 1.0 - cfg_.idle_fade;
+        s.seen_accepted *= 1.0 - cfg_.idle_fade;
+    } else {
+        const int32_t n_verified = s.last_accepted + (s.last_accepted < s.last_draft ? 1 : 0);
+        for (int32_t i = 0; i < n_verified; ++i) {
+            s.seen = s.seen * (1.0 - cfg_.fade) + 1.0;
+            s.seen_accepted = s.seen_accepted * (1.0 - cfg_.fade) + (i < s.last_accepted ? 1.0 : 0.0);
+        }
     }
-    for (int32_t i = 0; i < s.last_accepted; ++i) s.acceptance += cfg_.learn * (1.0 - s.acceptance);
-    if (s.last_accepted < s.last_draft) s.acceptance -= cfg_.learn * s.acceptance;
+    s.acceptance = (s.seen_accepted + cfg_.prior * cfg_.prior_weight) / (s.seen + cfg_.prior_weight);
     s.last_draft = 0;
     s.last_accepted = 0;
 }

@@ -29,11 +29,16 @@ struct draft_policy_config {
     int32_t draft_min = 0;                   // a sequence drafts 0 or at least this many
     bool adaptive = true;                    // false: every sequence drafts draft_max (within its limits)
     double prior = spec_state{}.acceptance;  // assumed for a sequence that has not drafted yet
-    double learn = 0.15;                     // weight of one verified draft token in the acceptance estimate
-    double drift = 0.002;                    // per plain step, the estimate moves this far back to the prior
+    // The estimate is (accepted + prior * prior_weight) / (verified + prior_weight) over verified draft
+    // tokens whose weight fades by `fade` per newer token (a memory of about 1 / fade tokens) and by
+    // `idle_fade` per plain step, so a sequence whose drafts failed tries again later. A few rejected
+    // tokens are enough to stop drafting a sequence; a steady rate is judged over tens of tokens.
+    double prior_weight = 3.0;
+    double fade = 0.04;
+    double idle_fade = 0.01;
     // The drafts chosen must promise this relative gain in tokens per second over plain decoding: the
     // costs are measured on noisy machines, and a smaller predicted gain is within their error.
-    double min_gain = 0.08;
+    double min_gain = 0.12;
 };
 
 class draft_policy {
@@ -41,8 +46,8 @@ class draft_policy {
     draft_policy(const draft_policy_config& cfg, step_costs costs);
 
     // Updates the sequence's acceptance estimate from its last verified round (spec.last_draft,
-    // spec.last_accepted); a plain step lets it drift back to the prior, so a sequence whose
-    // drafts were rejected tries again later.
+    // spec.last_accepted: the accepted tokens, then the first rejected one, are what it verified); a
+    // plain step fades the evidence, so the estimate returns toward the prior.
     void observe_round(spec_state& s) const;
     // Live step times replace the start-up measurement: an anchor step of `rows` rows, and a round of
     // drafting (the drafter's forwards for the lengths the last choose() picked).

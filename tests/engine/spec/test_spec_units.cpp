@@ -147,6 +147,26 @@ TEST(draft_policy, acceptance_follows_verified_rounds_and_drifts_back_when_idle)
     EXPECT_LE(s.acceptance, 1.0);
 }
 
+TEST(draft_policy, a_few_rejections_stop_drafting_and_a_steady_rate_is_judged_over_many) {
+    draft_policy p(cfg(3), linear(1.0));
+    spec_state bad;
+    for (int i = 0; i < 4; ++i) {  // four rounds whose first draft was rejected
+        bad.last_draft = 3;
+        p.observe_round(bad);
+    }
+    EXPECT_LT(bad.acceptance, 0.35);
+    spec_state half;  // one draft per round, accepted every other round
+    double lo = 1, hi = 0;
+    for (int i = 0; i < 400; ++i) {
+        half.last_draft = 1;
+        half.last_accepted = i % 2;
+        p.observe_round(half);
+        if (i >= 100) lo = std::min(lo, half.acceptance), hi = std::max(hi, half.acceptance);
+    }
+    EXPECT_GT(lo, 0.45);
+    EXPECT_LT(hi, 0.6);
+}
+
 TEST(draft_policy, live_steps_replace_the_start_up_measurement) {
     draft_policy p(cfg(3), linear(0.1));
     policy_rig r(1, 0.6, 3);
