@@ -188,9 +188,13 @@ class engine_impl final : public engine {
     }
 
     // Streams what the scheduler accepted and ended since the last call.
-    void emit() { stream_output(sched_->take_output()); }
+    void emit() {
+        sched_->take_output(out_);
+        stream_output(out_);
+    }
 
-    // A sequence whose stream is full waits for its reader (backpressure).
+    // A sequence whose stream is full waits for its reader (backpressure): it is neither scheduled
+    // nor drafted for.
     void refresh_paused() {
         for (const auto& s : sched_->running()) s->paused = s->stream->full();
     }
@@ -324,13 +328,14 @@ class engine_impl final : public engine {
     // Chooses each decoding sequence's draft length, reserves its KV slots and drafts.
     void draft_next_round(const step_plan& plan) {
         if (!drafter_) return;
+        refresh_paused();  // this step's tokens may have filled a stream
         reqs_.clear();
         int64_t base_rows = 0;
         for (const auto& p : sched_->running()) {
             sequence& s = *p;
             s.spec.draft.clear();  // a draft the last step did not verify (no room) is stale now
             policy_->observe_round(s.spec);
-            if (!s.decoding() || s.stream->full()) continue;
+            if (!s.decoding() || s.paused) continue;
             ++base_rows;
             const int64_t k = std::min<int64_t>(cfg_.draft_max, sched_->draft_room(s));
             if (k > 0) reqs_.push_back({&s, static_cast<int32_t>(k)});
@@ -382,6 +387,7 @@ class engine_impl final : public engine {
     std::unique_ptr<draft_policy> policy_;
     std::vector<sequence*> seqs_;      // the current plan's sequences, item by item
     std::vector<draft_request> reqs_;  // this round's drafting sequences
+    sched_output out_;                 // the last emitted output (its buffers are reused)
 
     // The engine thread's wake-up: shared with the request streams (which may outlive the engine)
     // through weak pointers. mu guards the inbox, aborts, stopping_ and space.

@@ -15,6 +15,24 @@
 #include "models/gguf/gguf.h"
 
 namespace tandem {
+namespace {
+
+// Runs fn(r, c0, c1) over the columns [c0, c1) of rows r < rows, split over the pool: for the
+// elementwise activations, whose exp or tanh per element costs about as much as a matmul row's share
+// of a small step. Each element's value is the same however the work is split.
+template <class F>
+void for_each_span(thread_pool& pool, int64_t rows, int64_t cols, const F& fn) {
+    constexpr int64_t k_grain = 2048;
+    pool.parallel_for(rows * cols, k_grain, [&fn, cols](int64_t b, int64_t e) {
+        while (b < e) {
+            const int64_t r = b / cols, c0 = b % cols, c1 = std::min(cols, c0 + (e - b));
+            fn(r, c0, c1);
+            b += c1 - c0;
+        }
+    });
+}
+
+}  // namespace
 
 cpu_backend::cpu_backend(thread_pool& pool) : pool_(pool) {}
 
@@ -131,35 +149,22 @@ void cpu_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
     }
 }
 
-// An exp or tanh per element costs about as much as a matmul row's share of a small step: worth
-// the pool from a few thousand elements on.
-void cpu_backend::for_each_span(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
-    constexpr int64_t k_grain = 2048;
-    pool_.parallel_for(rows * cols, k_grain, [&](int64_t b, int64_t e) {
-        while (b < e) {
-            const int64_t r = b / cols, c0 = b % cols, c1 = std::min(cols, c0 + (e - b));
-            fn(r, c0, c1);
-            b += c1 - c0;
-        }
-    });
-}
-
 void cpu_backend::swiglu(act gate, act up, act out) {
-    for_each_span(gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+    for_each_span(pool_, gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
         activation_swiglu(ptr(gate) + r * gate.stride + c0, ptr(up) + r * up.stride + c0,
                           ptr(out) + r * out.stride + c0, c1 - c0);
     });
 }
 
 void cpu_backend::geglu_tanh(act gate, act up, act out) {
-    for_each_span(gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+    for_each_span(pool_, gate.rows, gate.cols, [&](int64_t r, int64_t c0, int64_t c1) {
         activation_geglu_tanh(ptr(gate) + r * gate.stride + c0, ptr(up) + r * up.stride + c0,
                               ptr(out) + r * out.stride + c0, c1 - c0);
     });
 }
 
 void cpu_backend::softcap(act x, float c) {
-    for_each_span(x.rows, x.cols, [&](int64_t r, int64_t c0, int64_t c1) {
+    for_each_span(pool_, x.rows, x.cols, [&](int64_t r, int64_t c0, int64_t c1) {
         activation_softcap(ptr(x) + r * x.stride + c0, c1 - c0, c);
     });
 }

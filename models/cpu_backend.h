@@ -2,7 +2,6 @@
 // compute on the kernels' thread pool.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -42,9 +41,6 @@ class cpu_backend final : public backend {
   private:
     float* ptr(act a) { return arena_.data() + a.offset; }
     const float* weight_f32(const weight& w);  // w must be f32 (norm weights, scalars)
-    // Runs fn(r, c0, c1) over the columns [c0, c1) of rows r < rows, split over the pool (an
-    // elementwise op: each element's value is the same however the work is split).
-    void for_each_span(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t, int64_t)>& fn);
 
     thread_pool& pool_;
     std::vector<float> arena_;

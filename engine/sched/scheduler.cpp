@@ -25,10 +25,10 @@ void scheduler::finish(std::unique_ptr<sequence> s, finish_reason why, const std
     out_.finished.push_back(std::move(s));
 }
 
-sched_output scheduler::take_output() {
-    sched_output out = std::move(out_);
-    out_ = {};
-    return out;
+void scheduler::take_output(sched_output& into) {
+    into.tokens.clear();
+    into.finished.clear();
+    std::swap(into, out_);
 }
 
 bool scheduler::abort(uint64_t id, finish_reason why, const std::string& message) {

@@ -106,8 +106,10 @@ class scheduler {
     // verifies. Then advances n_computed to the accepted tokens, rolls the KV cache back to them and
     // registers full blocks.
     void update(const step_plan& plan, const sample_fn& sample);
-    // The tokens and ended sequences since the last call (update, abort and abort_all add to them).
-    sched_output take_output();
+    // Moves the tokens and ended sequences since the last call (update, abort and abort_all add to
+    // them) into `into`, whose former contents are dropped and whose buffers the scheduler keeps for
+    // the next steps (no allocation per step).
+    void take_output(sched_output& into);
 
     // Drafts worth verifying for a decoding sequence: those that fit before its length limits
     // (max_tokens, the context), less the token every round adds anyway; >= 0.

@@ -22,7 +22,7 @@ stream_event done_event(const sequence& s) {
 
 }  // namespace
 
-void stream_output(sched_output out) {
+void stream_output(sched_output& out) {
     for (emitted_token& t : out.tokens) {
         stream_event ev;
         ev.token = t.token;

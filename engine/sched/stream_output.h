@@ -7,6 +7,7 @@
 
 namespace tandem {
 
-void stream_output(sched_output out);
+// Pushes every event of `out`; its sequences stay alive until it is next reused or dropped.
+void stream_output(sched_output& out);
 
 }  // namespace tandem

@@ -3,7 +3,6 @@
 // engine's own times). Step cost measured on the runner itself, memory bandwidth and the decode
 // bound: bench/bench_steps.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -12,9 +11,9 @@
 #include <vector>
 
 #include "common/error.h"
-#include "common/timing.h"
 #include "engine/engine.h"
 #include "server/cli/bench_spec.h"
+#include "server/cli/bench_streams.h"
 #include "server/cli/commands.h"
 
 namespace tandem {
@@ -48,6 +47,11 @@ struct bench_rig {
         for (int32_t i = 0; i < n; ++i) ids.push_back(static_cast<int32_t>(rng() % n_vocab));
         return ids;
     }
+    std::vector<std::vector<int32_t>> prompts(int32_t n, int32_t len) {
+        std::vector<std::vector<int32_t>> v;
+        for (int32_t i = 0; i < n; ++i) v.push_back(prompt(len));
+        return v;
+    }
     // A greedy request that generates max_tokens tokens, whatever they are.
     std::shared_ptr<request_stream> submit(std::vector<int32_t> prompt, int32_t max_tokens) {
         completion_params p;
@@ -61,65 +65,12 @@ struct bench_rig {
     }
 };
 
-// Reads a stream up to its done event, whose times are the engine's (when it made the tokens, not
-// when they were read); throws unless the request ran to max_tokens.
-stream_event wait_done(request_stream& s) {
-    for (;;) {
-        std::optional<stream_event> ev = s.pop();
-        if (!ev) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            continue;
-        }
-        if (ev->what != stream_event::kind::done) continue;
-        if (ev->reason != finish_reason::length) throw error("bench: a request ended early: " + ev->error);
-        return *ev;
-    }
-}
-
-struct streams_run {
-    double step_seconds = 0;  // mean time of a decode step of n rows
-    bool lockstep = false;    // every stream's first token came from the same step
-};
-
-// n streams submitted together, each with a prompt of o.ctx tokens: they prefill in one step, then
-// decode o.steps - 1 tokens each in steps of n rows, timed from the first tokens to the last ones.
-streams_run time_streams(bench_rig& rig, const bench_options& o, int32_t n) {
-    std::vector<std::vector<int32_t>> prompts;
-    for (int32_t i = 0; i < n; ++i) prompts.push_back(rig.prompt(o.ctx));
-    std::vector<steady_clock::time_point> submitted;
-    std::vector<std::shared_ptr<request_stream>> streams;
-    for (std::vector<int32_t>& p : prompts) {
-        submitted.push_back(steady_clock::now());
-        streams.push_back(rig.submit(std::move(p), o.steps));
-    }
-    double first_min = 1e30, first_max = -1e30, last = -1e30;
-    for (size_t i = 0; i < streams.size(); ++i) {
-        const stream_event ev = wait_done(*streams[i]);
-        const double first = seconds_between(submitted[0], submitted[i]) + ev.first_token_seconds;
-        first_min = std::min(first_min, first);
-        first_max = std::max(first_max, first);
-        last = std::max(last, first + ev.generation_seconds);
-    }
-    streams_run r;
-    r.step_seconds = (last - first_min) / (o.steps - 1);
-    // The engine wakes on the first submit: should it take that one before the others arrive, it
-    // prefills them a step later, and the span holds that prefill. Within a step the streams' first
-    // tokens are sampled one after the other, far less than a step apart.
-    r.lockstep = first_max - first_min < 0.5 * r.step_seconds;
-    return r;
-}
-
-// Median over reps of the n-stream step; a run whose streams did not start together is run again,
-// up to twice.
+// Median over reps of the n-stream decode step: n streams submitted together, each with a prompt of
+// o.ctx tokens, prefill in one step, then decode o.steps - 1 tokens each in steps of n rows.
 double median_step(bench_rig& rig, const bench_options& o, int32_t n) {
+    auto run = [&] { return time_streams(*rig.eng, rig.prompts(n, o.ctx), o.steps); };
     std::vector<double> steps;
-    for (int rep = 0; rep < o.reps; ++rep) {
-        streams_run r = time_streams(rig, o, n);
-        for (int retry = 0; !r.lockstep && retry < 2; ++retry) r = time_streams(rig, o, n);
-        if (!r.lockstep)
-            std::fprintf(stderr, "bench: %d streams did not start in one step; the figure includes a prefill\n", n);
-        steps.push_back(r.step_seconds);
-    }
+    for (int rep = 0; rep < o.reps; ++rep) steps.push_back(in_lockstep(run, n).step);
     return median(steps);
 }
 
@@ -161,7 +112,7 @@ void bench(const bench_options& o) {
     // Untimed: the KV pool commits its pages on first write, and the runner grows its buffers to
     // the largest step; neither should land in a timed request.
     wait_done(*rig.submit(rig.prompt(o.n_prompt), 1));
-    time_streams(rig, o, *std::max_element(o.streams.begin(), o.streams.end()));
+    time_streams(*rig.eng, rig.prompts(*std::max_element(o.streams.begin(), o.streams.end()), o.ctx), o.steps);
 
     std::vector<double> pp, tg;
     for (int rep = 0; rep < o.reps; ++rep) {

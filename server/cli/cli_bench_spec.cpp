@@ -3,14 +3,12 @@
 // streams of G tokens each, for every N of --np and every draft length of --draft-max (the engine
 // picks each round's length up to it, unless --draft-adaptive false). Tokens/s are the engine's own times.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "common/error.h"
-#include "common/timing.h"
 #include "engine/engine.h"
 #include "server/cli/bench_spec.h"
+#include "server/cli/bench_streams.h"
 
 namespace tandem {
 namespace {
@@ -21,52 +19,21 @@ struct outcome {
     bool lockstep = true;  // every stream's first token came from the same step
 };
 
-// All streams submitted at once; the rate is every token after each stream's first over the span
-// from the earliest first token to the latest last one (the prompt's prefill is not counted). The
-// engine wakes on the first submit: should it take that one alone, the others prefill a step later
-// inside the span, and the run is not in lockstep.
+// All streams submitted at once, on a fresh engine; the rate is every token after each stream's first
+// over the span from the earliest first token to the latest last one (prefill is not counted).
 outcome run_once(const engine_config& cfg, int32_t n_streams, int32_t n_gen) {
     std::unique_ptr<engine> eng = engine::create(cfg);
     const std::vector<int32_t> prompt =
         eng->codec().encode("Once upon a time, in a land far away, there lived", true, false);
-    std::vector<std::shared_ptr<request_stream>> streams;
-    std::vector<steady_clock::time_point> submitted;
+    std::vector<std::vector<int32_t>> prompts;
     for (int32_t i = 0; i < n_streams; ++i) {
-        completion_params p;
-        p.prompt = prompt;
-        p.prompt.push_back(i % 7 + 100);  // different prompts, a shared prefix
-        p.sampling.temperature = 0;
-        p.max_tokens = n_gen;
-        p.ignore_eos = true;
-        submitted.push_back(steady_clock::now());
-        submit_result r = eng->submit(p);
-        if (!r.stream) throw error("bench: " + r.refusal->message);
-        streams.push_back(r.stream);
+        prompts.push_back(prompt);
+        prompts.back().push_back(i % 7 + 100);  // different prompts, a shared prefix
     }
-    double first = 1e30, first_max = -1e30, last = -1e30;
-    int64_t tokens = 0;
-    for (size_t i = 0; i < streams.size(); ++i) {
-        for (;;) {
-            std::optional<stream_event> ev = streams[i]->pop();
-            if (!ev) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
-                continue;
-            }
-            if (ev->what != stream_event::kind::done) continue;
-            if (ev->reason != finish_reason::length) throw error("bench: a stream ended early: " + ev->error);
-            const double t = seconds_between(submitted[0], submitted[i]) + ev->first_token_seconds;
-            first = std::min(first, t);
-            first_max = std::max(first_max, t);
-            last = std::max(last, t + ev->generation_seconds);
-            tokens += ev->n_generated - 1;
-            break;
-        }
-    }
+    const streams_timing t = time_streams(*eng, std::move(prompts), n_gen);
     const engine_metrics m = eng->metrics();
     eng->shutdown();
-    // A step yields at least one token per stream, so a step lasts at least span / (n_gen - 1).
-    const double span = std::max(last - first, 1e-9);
-    return {tokens / span, m.spec_draft_tokens, m.spec_accepted_tokens, first_max - first < 0.5 * span / (n_gen - 1)};
+    return {t.tok_s(), m.spec_draft_tokens, m.spec_accepted_tokens, t.lockstep};
 }
 
 }  // namespace
@@ -90,10 +57,7 @@ void bench_spec(const spec_bench_options& o) {
     auto best = [&](const engine_config& c, int32_t n) {
         outcome b;
         for (int r = 0; r < o.reps; ++r) {
-            outcome x = run_once(c, n, o.n_gen);
-            for (int retry = 0; !x.lockstep && retry < 2; ++retry) x = run_once(c, n, o.n_gen);
-            if (!x.lockstep)
-                std::fprintf(stderr, "bench: %d streams did not start in one step; the figure includes a prefill\n", n);
+            const outcome x = in_lockstep([&] { return run_once(c, n, o.n_gen); }, n);
             if (x.tok_s > b.tok_s) b = x;
         }
         return b;

@@ -74,7 +74,7 @@ struct sched_rig {
     step_plan step_with(Draw draw) {
         step_plan p = plan();
         sched.update(p, [&](size_t, sequence&, int32_t row) { return scheduler::sampled{draw(row), 0.0f, {}}; });
-        stream_output(sched.take_output());
+        deliver();
         return p;
     }
     // One step in which every sampled row draws `token`.
@@ -90,10 +90,16 @@ struct sched_rig {
     }
     bool abort(uint64_t id) {
         const bool known = sched.abort(id);
-        stream_output(sched.take_output());
+        deliver();
         return known;
     }
     sequence& seq(uint64_t id) { return sched.running(id); }
+    // Streams the scheduler's output, as the engine's emit step does.
+    void deliver() {
+        sched.take_output(out);
+        stream_output(out);
+    }
+    sched_output out;
 };
 
 inline std::vector<stream_event> drain(request_stream& s) {
@@ -102,16 +108,20 @@ inline std::vector<stream_event> drain(request_stream& s) {
     return v;
 }
 
-// The streamed tokens; the done event (if any) into *done.
-inline std::vector<int32_t> tokens_of(request_stream& s, stream_event* done = nullptr) {
+// The tokens of the token events.
+inline std::vector<int32_t> tokens_in(const std::vector<stream_event>& events) {
     std::vector<int32_t> v;
-    for (stream_event& ev : drain(s)) {
-        if (ev.what == stream_event::kind::token)
-            v.push_back(ev.token);
-        else if (done)
-            *done = ev;
+    for (const stream_event& ev : events) {
+        if (ev.what == stream_event::kind::token) v.push_back(ev.token);
     }
     return v;
+}
+
+// The streamed tokens; the done event (if any) into *done.
+inline std::vector<int32_t> tokens_of(request_stream& s, stream_event* done = nullptr) {
+    const std::vector<stream_event> events = drain(s);
+    if (done && !events.empty() && events.back().what == stream_event::kind::done) *done = events.back();
+    return tokens_in(events);
 }
 
 // The text the events show, concatenated (tokens and the done event's held-back tail).

@@ -111,7 +111,7 @@ TEST(scheduler, finishes_on_max_tokens_eos_and_context_end) {
     r.sched.update(plan, [](size_t, sequence& s, int32_t) {
         return scheduler::sampled{s.tokens[0] == 20 ? k_eos : 7, 0.0f, {}};
     });
-    stream_output(r.sched.take_output());
+    r.deliver();
     auto last = [](request_stream& s) { return drain(s).back(); };
     const stream_event a = last(*by_len), b = last(*by_eos), c = last(*by_ctx);
     EXPECT_EQ(a.what, stream_event::kind::done);

@@ -113,11 +113,8 @@ TEST(verify, stop_string_inside_a_run_and_spanning_the_bonus_token) {
         r.step({40, 41, 42, 43}, &rows);
         const std::vector<stream_event> ev = test::drain(*a);
         EXPECT_EQ(test::text_of(ev), "") << "the stop string is never shown";
-        stream_event done = ev.back();
-        std::vector<int32_t> toks;
-        for (const stream_event& e : ev)
-            if (e.what == stream_event::kind::token) toks.push_back(e.token);
-        EXPECT_EQ(toks, (std::vector<int32_t>{40, 41}));
+        const stream_event done = ev.back();
+        EXPECT_EQ(test::tokens_in(ev), (std::vector<int32_t>{40, 41}));
         EXPECT_EQ(rows, (std::vector<int32_t>{0, 1}));
         EXPECT_EQ(done.reason, finish_reason::stop);
         EXPECT_EQ(done.n_generated, 3);
@@ -132,11 +129,8 @@ TEST(verify, stop_string_inside_a_run_and_spanning_the_bonus_token) {
         r.step({40, 41, 42});
         const std::vector<stream_event> ev = test::drain(*a);
         EXPECT_EQ(test::text_of(ev), "o") << "'p' is held back, then cut with the stop string";
-        stream_event done = ev.back();
-        std::vector<int32_t> toks;
-        for (const stream_event& e : ev)
-            if (e.what == stream_event::kind::token) toks.push_back(e.token);
-        EXPECT_EQ(toks, (std::vector<int32_t>{40, 41, 42}));
+        const stream_event done = ev.back();
+        EXPECT_EQ(test::tokens_in(ev), (std::vector<int32_t>{40, 41, 42}));
         EXPECT_EQ(done.reason, finish_reason::stop);
         EXPECT_EQ(done.n_generated, 4);
         EXPECT_EQ(done.n_draft_accepted, 2);
