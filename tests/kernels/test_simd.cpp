@@ -63,12 +63,27 @@ TEST(Simd, DequantizeMatchesReference) {
     }
 }
 
-// Compares matmul with the exact reference: a per-element bound (activation rounding to 8 bits in
-// blocks of matmul_act_block(t) elements, 32 or, for the K-quants at AVX2, 256, as llama.cpp's q8_0
-// and q8_K, costs at most amax_block / 254 per element, times |w|) plus float slack, and NMSE.
-// With outliers the 8-bit rounding of their blocks dominates, so NMSE is checked loosely there.
+// Error totals over one or more matmul checks of a type at a level.
+struct error_stats {
+    double err2 = 0, ref2 = 0;  // squared errors and squared exact outputs
+    double ratio_sum = 0;       // err^2 / rounding variance, summed over outputs
+    int64_t n = 0;              // outputs
+    double nmse() const { return err2 / std::max(ref2, 1e-30); }
+    double mean_ratio() const { return ratio_sum / static_cast<double>(std::max<int64_t>(n, 1)); }
+};
+
+// Compares matmul with the exact reference. Each element: at most the activation rounding to 8 bits
+// in blocks of matmul_act_block(t) elements (32 or, for the K-quants at AVX2, 256, as llama.cpp's
+// q8_0 and q8_K), amax_block / 254 per element times |w|, plus float slack. Over many elements: an
+// activation rounded with step s = amax_block / 127 errs with variance about s^2 / 12, so an output
+// errs with variance about v = sum (w_i s_i)^2 / 12, and err^2 / v averages near 1 (3 even if every
+// activation sat half a step off the grid); the callers check that mean. The outputs of one
+// activation row share its rounding, so the mean over one row's outputs swings (to 6 in 60 seeds of
+// these small shapes, with q4_K's mins): the callers pool many rows. NMSE is no such check where
+// exact outputs cancel, as q4_K's random mins make them do at times: one seed in a few hundred
+// failed an NMSE bound at AVX-512's 32-element blocks.
 void check_matmul(dtype t, int64_t n_out, int64_t n_in, int64_t n_rows, thread_pool& pool, std::mt19937& rng,
-                  bool outliers = true) {
+                  error_stats& stats, bool outliers = true) {
     const std::vector<uint8_t> w = random_weights(t, n_out, n_in, rng);
     const std::vector<float> x = random_acts(n_rows * n_in, rng, outliers);
     std::vector<float> y(static_cast<size_t>(n_rows * n_out), NAN), want(y.size());
@@ -76,44 +91,38 @@ void check_matmul(dtype t, int64_t n_out, int64_t n_in, int64_t n_rows, thread_p
     matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
     const int64_t act_block = matmul_act_block(t);  // 0: computed in f32
     const bool q8 = act_block > 0;
+    const int64_t group = q8 ? act_block : 32;  // (the rounding terms are unused in f32)
     std::vector<float> wd(static_cast<size_t>(n_in));
-    double err2 = 0, ref2 = 0;
+    std::vector<double> step(static_cast<size_t>(n_in));
     for (int64_t o = 0; o < n_out; ++o) {
         ref::dequantize_row(t, w.data() + o * dtype_row_bytes(t, n_in), wd.data(), n_in);
         for (int64_t r = 0; r < n_rows; ++r) {
             const float* xr = x.data() + r * n_in;
-            double mag = 0, qbound = 0;
-            for (int64_t b = 0; b < n_in / 32 * 32; b += 32) {
-                double amax = 0, wsum = 0;
-                const int64_t group = q8 ? act_block : 32;  // (the bound is unused in f32)
-                const int64_t b0 = b / group * group;
-                for (int64_t i = b0; i < std::min(b0 + group, n_in); ++i)
-                    amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
-                for (int64_t i = b; i < b + 32; ++i) {
-                    wsum += std::fabs(wd[i]);
-                    mag += std::fabs(static_cast<double>(wd[i]) * xr[i]);
-                }
-                qbound += amax / 254 * wsum;
+            for (int64_t b0 = 0; b0 < n_in; b0 += group) {
+                const int64_t b1 = std::min(b0 + group, n_in);
+                double amax = 0;
+                for (int64_t i = b0; i < b1; ++i) amax = std::max(amax, std::fabs(static_cast<double>(xr[i])));
+                for (int64_t i = b0; i < b1; ++i) step[i] = amax / 127;
             }
-            for (int64_t i = n_in / 32 * 32; i < n_in; ++i) mag += std::fabs(static_cast<double>(wd[i]) * xr[i]);
-            const double bound = (q8 ? qbound * 1.001 : 0) + 2e-6 * mag + 1e-20;
+            double mag = 0, qbound = 0, var = 0;
+            for (int64_t i = 0; i < n_in; ++i) {
+                const double wi = std::fabs(wd[i]);
+                mag += wi * std::fabs(static_cast<double>(xr[i]));
+                if (i < n_in / 32 * 32) {  // (a float tail, if any, is not rounded)
+                    qbound += step[i] / 2 * wi;
+                    var += wi * step[i] * wi * step[i] / 12;
+                }
+            }
+            const double slack = 2e-6 * mag + 1e-20;
             const double got = y[r * n_out + o], ex = want[r * n_out + o];
-            ASSERT_LE(std::fabs(got - ex), bound) << "o=" << o << " r=" << r << " got " << got << " want " << ex;
-            err2 += (got - ex) * (got - ex);
-            ref2 += ex * ex;
+            ASSERT_LE(std::fabs(got - ex), (q8 ? qbound * 1.001 : 0) + slack)
+                << "o=" << o << " r=" << r << " got " << got << " want " << ex;
+            stats.err2 += (got - ex) * (got - ex);
+            stats.ref2 += ex * ex;
+            stats.ratio_sum += (got - ex) * (got - ex) / (var + slack * slack);
+            ++stats.n;
         }
     }
-    // NMSE is a statistic of few outputs. Without outliers, on the large shape over 150 seeds: the
-    // types with one activation scale per 32 elements median 3e-5, max 4.6e-5; the K-quants (one per
-    // 256) median 5e-5, max 1.6e-4 for q4_K / q5_K, whose random mins make the exact outputs nearly
-    // cancel at times. With outliers, over 60 runs, the small shapes reach 4.9e-4, and 9.3e-3 with one
-    // scale per 256, where an outlier coarsens the rounding of its whole super-block. The per-element
-    // bound above is the strict check; MatmulExactOnTheInt8Grid checks the arithmetic itself.
-    const double nmse = err2 / std::max(ref2, 1e-30);
-    const bool per_256 = act_block == 256;
-    const double bound_nmse = outliers ? (per_256 ? 2e-2 : 1e-3) : (per_256 ? 3e-4 : 1.5e-4);
-    EXPECT_LE(nmse, q8 ? bound_nmse : 1e-10) << "NMSE " << nmse;
-    if (q8 && !outliers) std::printf("  %s NMSE %.2e\n", std::string(dtype_info_of(t).name).c_str(), nmse);
 }
 
 TEST(Simd, MatmulMatchesReference) {
@@ -126,13 +135,20 @@ TEST(Simd, MatmulMatchesReference) {
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
             const bool k = block_of(t) == 256;
             const int64_t n_in_a = k ? 256 : (block_of(t) == 1 ? 100 : 96), n_in_b = k ? 768 : 544;
+            error_stats stats;
             for (int64_t n_rows = 1; n_rows <= 17; ++n_rows) {
                 SCOPED_TRACE("n_rows=" + std::to_string(n_rows));
-                check_matmul(t, 19, n_in_a, n_rows, pool, rng);
+                check_matmul(t, 19, n_in_a, n_rows, pool, rng, stats);
             }
             for (int64_t n_rows : {int64_t{1}, int64_t{4}, int64_t{9}, int64_t{32}, int64_t{33}, int64_t{70}}) {
                 SCOPED_TRACE("n_rows=" + std::to_string(n_rows));
-                check_matmul(t, 67, n_in_b, n_rows, pool, rng);
+                check_matmul(t, 67, n_in_b, n_rows, pool, rng, stats);
+            }
+            // Pooled over these 329 rows, over 60 seeds: mean 0.97, max 1.22.
+            if (matmul_act_block(t) > 0) {
+                EXPECT_LE(stats.mean_ratio(), 2.0) << "mean err^2 / rounding variance";
+            } else {
+                EXPECT_LE(stats.nmse(), 1e-10);
             }
         }
     }
@@ -181,7 +197,14 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     for (dtype t :
          {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
-        check_matmul(t, 64, 2048, 5, pool, rng, /*outliers=*/false);
+        error_stats stats;
+        check_matmul(t, 64, 2048, 16, pool, rng, stats, /*outliers=*/false);
+        // Over 400 seeds at AVX-512: mean err^2 / rounding variance at most 1.65 (q4_K), NMSE at most
+        // 9.1e-5 (q5_K, one activation scale per 256 elements).
+        EXPECT_LE(stats.mean_ratio(), 3.0) << "mean err^2 / rounding variance";
+        EXPECT_LE(stats.nmse(), 3e-4);
+        std::printf("  %s NMSE %.2e, err^2 / rounding variance %.2f\n", std::string(dtype_info_of(t).name).c_str(),
+                    stats.nmse(), stats.mean_ratio());
     }
 }
 
