@@ -108,6 +108,15 @@ class engine_impl final : public engine {
         submit_result r;
         if ((r.refusal = check(params))) return r;
         auto smp = std::make_unique<sampler>(params.sampling, summary_.n_vocab);  // checked: cannot throw
+        // A model drafter samples with the request's chain when the request samples and did not fix
+        // its seed (its own seed); the anchor then accepts by ratio (completion_params::seed_fixed).
+        std::unique_ptr<sampler> draft_smp;
+        if ((spec_ == spec_type::mtp || spec_ == spec_type::draft) && params.sampling.temperature > 0.0f &&
+            !params.seed_fixed) {
+            sampling_params dp = params.sampling;
+            dp.seed ^= 0x9e3779b97f4a7c15ull;
+            draft_smp = std::make_unique<sampler>(dp, summary_.n_vocab);
+        }
         std::lock_guard<std::mutex> lock(sig_->mu);
         if (stopping_) {
             r.refusal = request_refusal{submit_error::stopping, "", "the server is shutting down"};
@@ -127,6 +136,7 @@ class engine_impl final : public engine {
         seq->smp = std::move(smp);
         seq->text = text_stream(std::move(params.stop));
         seq->spec.draft_kv = spec_ == spec_type::draft;
+        seq->spec.draft_smp = std::move(draft_smp);
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
         seq->stream->set_on_space([weak = std::weak_ptr<wake_signal>(sig_)] {
             if (const std::shared_ptr<wake_signal> sig = weak.lock()) {
@@ -301,7 +311,11 @@ class engine_impl final : public engine {
             const size_t r = static_cast<size_t>(out.row0[item] + row);
             const std::span<float> lg = out.logits.subspan(r * nv, nv);
             scheduler::sampled t;
-            t.token = s.smp->sample(lg, s.tokens);
+            // A sampled draft is accepted by ratio; a greedy one (or none) by drawing and comparing.
+            const auto draft_row = static_cast<size_t>(row);
+            t.token = s.spec.draft_smp && draft_row < s.spec.draft.size()
+                          ? s.smp->sample_draft(lg, s.tokens, s.spec.draft[draft_row], s.spec.draft_q[draft_row])
+                          : s.smp->sample(lg, s.tokens);
             t.logprob = 0.0f;
             if (s.n_logprobs >= 0) {
                 t.top.resize(static_cast<size_t>(std::min(s.n_logprobs, k_max_logprobs)));

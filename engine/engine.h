@@ -75,6 +75,11 @@ struct completion_params {
     int32_t max_tokens = -1;  // -1: until the context ends; else at least 1
     int32_t n_logprobs = -1;  // -1: no logprobs; 0..k_max_logprobs: chosen token plus this many alternatives
     bool ignore_eos = false;
+    // The client chose sampling.seed: the output must be the one it gets without a drafter, so model
+    // drafters draft greedily and the anchor draws and compares. Otherwise a request that samples
+    // gets sampled drafts and ratio acceptance (min(1, p/q)), which keeps more drafts, with the same
+    // output distribution but another draw.
+    bool seed_fixed = false;
     // Generation ends after the token that completes one of these (in the decoded text of the
     // generated tokens, end-of-generation tokens excluded); none may be empty.
     std::vector<std::string> stop;

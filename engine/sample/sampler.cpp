@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -180,7 +181,9 @@ size_t sampler::top_p_cut(float max_l) {
     return static_cast<size_t>(last - first);
 }
 
-int32_t sampler::draw() {
+// dist_ = the candidates' weights exp((logit - max) / temperature), unnormalised; returns their sum
+// (of the same rounded weights the draws walk).
+double sampler::weigh() {
     float max_l = k_neg_inf;
     for (size_t i = 0; i < n_cand_; ++i) max_l = std::max(max_l, cand_[i].logit);
     const float inv_t = 1.0f / params_.temperature;
@@ -188,10 +191,19 @@ int32_t sampler::draw() {
     dist_.clear();
     for (size_t i = 0; i < n_cand_; ++i) {
         const float w = std::exp((cand_[i].logit - max_l) * inv_t);
-        total += static_cast<double>(w);  // the same rounded weights the walk below adds up
+        total += static_cast<double>(w);
         dist_.push_back(token_prob{cand_[i].id, w});
     }
-    const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+    return total;
+}
+
+double sampler::uniform() {
+    return static_cast<double>(rng_() >> 11) * 0x1.0p-53;  // [0, 1)
+}
+
+int32_t sampler::draw() {
+    const double total = weigh();
+    const double u = uniform() * total;
     size_t chosen = dist_.size() - 1;
     double cum = 0.0;
     for (size_t i = 0; i < dist_.size(); ++i) {
@@ -206,15 +218,65 @@ int32_t sampler::draw() {
     return dist_[chosen].id;
 }
 
-int32_t sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+// Bias and penalties on `logits`, then the candidates sample() draws from; false for a greedy pick.
+bool sampler::candidates(std::span<float> logits, std::span<const int32_t> history) {
     TANDEM_CHECK(logits.size() == static_cast<size_t>(n_vocab_));
     apply_bias(logits);
     apply_penalties(logits, history);
-    if (params_.temperature <= 0.0f) return pick_greedy(logits);
+    if (params_.temperature <= 0.0f) return false;
     top_k(logits);
-    if (n_cand_ == 0) return pick_greedy(logits);  // every logit is -inf or NaN
+    if (n_cand_ == 0) return false;  // every logit is -inf or NaN
     top_p_min_p();
-    return draw();
+    return true;
+}
+
+int32_t sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+    return candidates(logits, history) ? draw() : pick_greedy(logits);
+}
+
+int32_t sampler::sample_draft(std::span<float> logits, std::span<const int32_t> history, int32_t draft,
+                              std::span<const token_prob> q) {
+    if (!candidates(logits, history)) return pick_greedy(logits);
+    const double inv_total = 1.0 / weigh();
+    float p_draft = 0.0f, q_draft = 0.0f;
+    for (token_prob& tp : dist_) {
+        tp.p = static_cast<float>(tp.p * inv_total);
+        if (tp.id == draft) p_draft = tp.p;
+    }
+    for (const token_prob& tp : q) {
+        if (tp.id == draft) q_draft = tp.p;
+    }
+    if (q_draft <= 0.0f) return draw_residual({});  // not drawn from q after all: a plain draw from p
+    if (uniform() * static_cast<double>(q_draft) < static_cast<double>(p_draft)) return draft;
+    return draw_residual(q);
+}
+
+// A draw from max(p - q, 0) renormalised, p being dist_ (normalised); with an empty q, or when p - q
+// has no mass left (p <= q everywhere, which only rounding allows after a rejection), from p.
+int32_t sampler::draw_residual(std::span<const token_prob> q) {
+    if (q_dense_.empty()) q_dense_.assign(static_cast<size_t>(n_vocab_), 0.0f);
+    for (const token_prob& tp : q) q_dense_[static_cast<size_t>(tp.id)] = tp.p;
+    auto mass = [&](const token_prob& tp) { return std::max(0.0f, tp.p - q_dense_[static_cast<size_t>(tp.id)]); };
+    double total = 0.0;
+    for (const token_prob& tp : dist_) total += static_cast<double>(mass(tp));
+    const bool residual = total > 0.0;
+    const double u = uniform() * (residual ? total : 1.0);
+    int32_t chosen = -1;
+    double cum = 0.0;
+    for (const token_prob& tp : dist_) {
+        const float w = residual ? mass(tp) : tp.p;
+        if (w <= 0.0f) continue;
+        chosen = tp.id;  // (u at the very top of the rounded sum: the last token with mass)
+        cum += static_cast<double>(w);
+        if (u < cum) break;
+    }
+    for (const token_prob& tp : q) q_dense_[static_cast<size_t>(tp.id)] = 0.0f;
+    return chosen;
+}
+
+size_t sampler::history_used() const {
+    if (!penalties_on(params_)) return 0;
+    return params_.penalty_last_n < 0 ? SIZE_MAX : static_cast<size_t>(params_.penalty_last_n);
 }
 
 float sampler::logprobs(std::span<const float> logits, int32_t token, std::span<token_logprob> top) const {

@@ -1,7 +1,8 @@
 // One request's sampler: applies, in llama.cpp's order, logit bias, repetition/presence/frequency
 // penalties, then greedy (temperature <= 0) or top-k, top-p, min-p, temperature, softmax and a draw
 // from the sampler's own RNG (seeded from params.seed, so a request's tokens depend only on its
-// seed and its logits). All scratch is sized at construction: no allocation per token.
+// seed and its logits). All scratch is sized at construction (a speculative rejection's at the
+// first one): no allocation per token.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,18 @@ class sampler {
     // generated); the penalties look at its last penalty_last_n entries.
     int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
+    // Verifies a token a drafter drew from its distribution q (ids and probabilities, as
+    // last_distribution() gives them, so q(draft) > 0): builds the distribution p sample() would
+    // draw from, keeps `draft` with probability min(1, p(draft) / q(draft)) and otherwise draws from
+    // max(p - q, 0), renormalised. The token returned is distributed exactly as p, whatever q was
+    // (ratio acceptance); a rejected draft is never returned. Greedy requests: the argmax. Takes one
+    // or two draws from the sampler's RNG; last_distribution() is p afterwards.
+    int32_t sample_draft(std::span<float> logits, std::span<const int32_t> history, int32_t draft,
+                         std::span<const token_prob> q);
+
+    // How many of the latest history tokens sample() looks at (penalties): 0 when none, SIZE_MAX for all.
+    size_t history_used() const;
+
     // Log-softmax of `logits` as sample() left them, i.e. the model's distribution after bias and
     // penalties, before temperature and truncation (what OpenAI reports). Writes the top.size()
     // (<= 20) most likely tokens, most likely first (ties: lower id first; id -1 past the vocabulary),
@@ -56,7 +69,11 @@ class sampler {
     void top_k(std::span<const float> logits);
     void top_p_min_p();
     size_t top_p_cut(float max_l);
+    bool candidates(std::span<float> logits, std::span<const int32_t> history);
+    double weigh();
+    double uniform();
     int32_t draw();
+    int32_t draw_residual(std::span<const token_prob> q);
 
     sampling_params params_;
     int32_t n_vocab_;
@@ -68,6 +85,7 @@ class sampler {
     static constexpr size_t k_buckets = 1024;
     std::vector<double> bucket_mass_;     // (k_buckets) top-p histogram scratch
     std::vector<uint32_t> bucket_count_;  // (k_buckets)
+    std::vector<float> q_dense_;          // (n_vocab) zero between calls; sized at the first rejected draft
 };
 
 }  // namespace tandem

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -27,6 +28,12 @@ struct spec_state {
     // Blocks are registered in the prefix cache only once both models have computed them.
     bool draft_kv = false;
     int64_t n_draft_kv = 0;
+    // When the drafter samples (a model drafter, for a request that samples): its own sampler (the
+    // request's chain with another seed) and the distribution it drew each draft from, draft_q[i]
+    // for draft[i], which the anchor's ratio acceptance needs.
+    std::unique_ptr<sampler> draft_smp;
+    std::array<std::vector<token_prob>, k_max_draft> draft_q;
+    std::vector<int32_t> draft_history;  // scratch: the drafter's penalty window over tokens and drafts
     double acceptance = 0.7;             // estimated probability that a draft token is accepted (the draft policy's)
     double seen = 0, seen_accepted = 0;  // verified draft tokens and of those accepted, fading with age
     int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;

@@ -1,7 +1,9 @@
-// draft_pick: a drafter's greedy choice with its confidence cut-off.
+// draft_pick and draft_next: a model drafter's choice of its next draft, with its confidence cut-off.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "common/check.h"
 #include "engine/sample/sampler.h"
 #include "engine/spec/drafter.h"
 
@@ -16,6 +18,27 @@ int32_t draft_pick(std::span<const float> logits, float p_min) {
         if (l > -std::numeric_limits<float>::infinity()) sum += std::exp(static_cast<double>(l - best_l));
     }
     return 1.0 / sum >= static_cast<double>(p_min) ? best : -1;
+}
+
+int32_t draft_next(sequence& s, std::span<float> logits, float p_min) {
+    spec_state& sp = s.spec;
+    if (!sp.draft_smp) return draft_pick(logits, p_min);
+    TANDEM_CHECK(sp.draft.size() < sp.draft_q.size());
+    // The penalties' window: the latest tokens, then the drafts so far.
+    const size_t n_hist = std::min(sp.draft_smp->history_used(), s.tokens.size() + sp.draft.size());
+    const size_t from_drafts = std::min(n_hist, sp.draft.size());
+    sp.draft_history.assign(s.tokens.end() - static_cast<ptrdiff_t>(n_hist - from_drafts), s.tokens.end());
+    sp.draft_history.insert(sp.draft_history.end(), sp.draft.end() - static_cast<ptrdiff_t>(from_drafts),
+                            sp.draft.end());
+    const int32_t d = sp.draft_smp->sample(logits, sp.draft_history);
+    const std::span<const token_prob> q = sp.draft_smp->last_distribution();
+    float q_d = 0.0f;
+    for (const token_prob& tp : q) {
+        if (tp.id == d) q_d = tp.p;
+    }
+    if (q_d < p_min) return -1;
+    sp.draft_q[sp.draft.size()].assign(q.begin(), q.end());
+    return d;
 }
 
 }  // namespace tandem

@@ -46,8 +46,8 @@ class mtp_drafter_impl final : public drafter {
             size_t kept = 0;
             for (size_t i = 0; i < n; ++i) {
                 item a = active_[i];
-                const std::span<const float> lg(logits_.data() + i * n_vocab, n_vocab);
-                const int32_t d = draft_pick(lg.first(static_cast<size_t>(opt_.n_vocab)), opt_.p_min);
+                const std::span<float> lg(logits_.data() + i * n_vocab, static_cast<size_t>(opt_.n_vocab));
+                const int32_t d = draft_next(*a.seq, lg, opt_.p_min);
                 if (d < 0) continue;
                 a.seq->spec.draft.push_back(d);
                 if (static_cast<int32_t>(a.seq->spec.draft.size()) >= a.k) continue;

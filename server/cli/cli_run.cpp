@@ -24,6 +24,7 @@ struct run_options {
     float temp = 0.8f, top_p = 1.0f, min_p = 0.0f;
     int32_t top_k = 0;
     uint64_t seed = 0;
+    bool seed_given = false;  // --seed was on the command line
     bool ignore_eos = false;
 };
 
@@ -56,6 +57,7 @@ void run(const run_options& o) {
     p.sampling.top_p = o.top_p;
     p.sampling.min_p = o.min_p;
     p.sampling.seed = o.seed;
+    p.seed_fixed = o.seed_given;
     const size_t n_prompt = p.prompt.size();
     std::mutex mu;
     std::condition_variable cv;
@@ -139,7 +141,10 @@ void cli_add_run(CLI::App& app) {
         ->check(CLI::Range(0.0f, 1.0f));
     cmd->add_option("--draft-adaptive", o->draft_adaptive,
                     "Choose each round's draft length from measured costs (false: always --draft-max)");
-    cmd->callback([o] { run(*o); });
+    cmd->callback([o, cmd] {
+        o->seed_given = cmd->count("--seed") > 0;
+        run(*o);
+    });
 }
 
 }  // namespace tandem

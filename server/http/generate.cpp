@@ -125,6 +125,7 @@ std::vector<completion_params> engine_requests(const generation_request& g,
         p.prompt = prompts[static_cast<size_t>(i / g.n)];
         p.sampling = g.sampling;
         p.sampling.seed = seed + static_cast<uint64_t>(i);
+        p.seed_fixed = g.seed_given;
         p.max_tokens = g.max_tokens;
         p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
         p.stop = g.stop;

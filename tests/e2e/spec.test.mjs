@@ -1,7 +1,8 @@
 // Speculative decoding through the real server and the official openai SDK: a server with a
 // drafter (draft model, MTP assistant, n-gram) answers exactly what the same server without one
 // answers (text, logprobs, usage), for parallel clients, streaming and not, greedy and seeded
-// sampling; responses carry the draft counts in `timings`; /metrics counts the rounds.
+// sampling; unseeded sampling gets sampled drafts accepted by ratio; responses carry the draft
+// counts in `timings`; /metrics counts the rounds.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -76,6 +77,20 @@ for (const [name, base] of [["draft", "plain"], ["ngram", "plain"], ["mtp", "gem
     assert.equal(timings.predicted_n, 24);
   });
 }
+
+test("draft: unseeded sampling clients get sampled drafts, accepted by ratio", async () => {
+  // The Q4_0 draft of the same model draws nearly the anchor's distribution: most drafts are kept.
+  const bodies = prompts.map((p) => ({ model: "m", prompt: p, max_tokens: 24, temperature: 1, ignore_eos: true }));
+  const got = await all(clients.draft, bodies);
+  let drafted = 0, accepted = 0;
+  for (const r of got) {
+    assert.equal(r.usage.completion_tokens, 24);
+    assert.equal(r.choices[0].finish_reason, "length");
+    drafted += r.timings.draft_n;
+    accepted += r.timings.draft_n_accepted;
+  }
+  assert.ok(drafted > 0 && accepted > drafted / 2, `accepted ${accepted} of ${drafted} drafts`);
+});
 
 test("chat through a drafting server equals chat without one", async () => {
   const body = { model: "m", messages: [{ role: "user", content: "Tell me about rivers" }], max_tokens: 16, temperature: 0 };

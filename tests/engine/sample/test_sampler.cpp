@@ -276,6 +276,76 @@ TEST(sampler, draws_follow_the_softmax) {
     }
 }
 
+// Ratio acceptance: a drafter draws x from its own distribution q, the anchor keeps x with
+// probability min(1, p(x) / q(x)) and otherwise draws from max(p - q, 0). Whatever q is, the
+// tokens must follow p, and the share kept must be sum_i min(p_i, q_i).
+TEST(sampler, ratio_acceptance_keeps_the_anchor_distribution) {
+    const std::vector<float> lp = {0.0f, 0.5f, 1.0f, 1.5f, -1.0f, 2.0f};
+    const std::vector<float> lq = {1.0f, 0.2f, -0.5f, 1.5f, 0.8f, 0.0f};
+    const int n = 60000;
+    for (int32_t top_k : {0, 3}) {
+        for (float t : {1.0f, 0.7f}) {
+            sampling_params pa = params(t, top_k), pd = params(t, top_k);
+            pd.seed = 99;
+            sampler anchor(pa, 6), drafter(pd, 6);
+            std::vector<int> counts(6, 0);
+            int kept = 0;
+            std::vector<double> p(6, 0.0), q(6, 0.0);
+            for (int i = 0; i < n; ++i) {
+                const int32_t x = sample_once(drafter, lq);
+                const std::vector<token_prob> qd(drafter.last_distribution().begin(),
+                                                 drafter.last_distribution().end());
+                std::vector<float> logits = lp;
+                const int32_t y = anchor.sample_draft(logits, {}, x, qd);
+                ++counts[static_cast<size_t>(y)];
+                kept += y == x;
+                if (i == 0) {
+                    for (const token_prob& tp : qd) q[static_cast<size_t>(tp.id)] = tp.p;
+                    for (const token_prob& tp : anchor.last_distribution()) p[static_cast<size_t>(tp.id)] = tp.p;
+                }
+            }
+            const std::string what = "top_k " + std::to_string(top_k) + ", temperature " + std::to_string(t);
+            // Only p's support, as chi-square cells (top_k 3 leaves 2 degrees of freedom: P(chi2 > 13.8) = 0.001).
+            std::vector<int> cells;
+            std::vector<double> want, wrong;
+            for (size_t i = 0; i < 6; ++i) {
+                if (p[i] > 0) {
+                    cells.push_back(counts[i]);
+                    want.push_back(p[i]);
+                    wrong.push_back(q[i] > 0 ? q[i] : 1e-3);
+                } else {
+                    EXPECT_EQ(counts[i], 0) << what << ": token " << i << " is outside the anchor's distribution";
+                }
+            }
+            const double critical = top_k == 0 ? 20.5 : 13.8;
+            EXPECT_LT(chi_square(cells, want, n), critical) << what;
+            EXPECT_GT(chi_square(cells, wrong, n), 100.0) << what << ": the drafter's distribution must differ";
+            double overlap = 0;
+            for (size_t i = 0; i < 6; ++i) overlap += std::min(p[i], q[i]);
+            // Binomial standard deviation at n = 60000 is at most 0.002.
+            EXPECT_NEAR(static_cast<double>(kept) / n, overlap, 0.01) << what;
+        }
+    }
+}
+
+// A draft the drafter gave all its mass to is kept with probability p(draft): drawing and comparing.
+TEST(sampler, ratio_acceptance_of_a_certain_draft_is_the_anchor_probability) {
+    const std::vector<float> lp = {0.0f, 0.5f, 1.0f, 1.5f, -1.0f, 2.0f};
+    sampler anchor(params(1.0f), 6);
+    const std::vector<token_prob> certain = {{2, 1.0f}};
+    const int n = 40000;
+    int kept = 0;
+    for (int i = 0; i < n; ++i) {
+        std::vector<float> logits = lp;
+        kept += anchor.sample_draft(logits, {}, 2, certain) == 2;
+    }
+    EXPECT_NEAR(static_cast<double>(kept) / n, softmax(lp, 1.0)[2], 0.01);
+    // Greedy requests take the argmax whatever was drafted.
+    sampler greedy(params(0.0f), 6);
+    std::vector<float> logits = lp;
+    EXPECT_EQ(greedy.sample_draft(logits, {}, 2, certain), 5);
+}
+
 TEST(sampler, logprobs_are_the_log_softmax_after_bias_and_penalties) {
     sampling_params p = params(0.0f);
     p.repetition_penalty = 2.0f;
