@@ -351,6 +351,7 @@ class engine_impl final : public engine {
             policy_->observe_round(s.spec);
             if (!s.decoding() || s.paused) continue;
             ++base_rows;
+            if (s.spec.retired) continue;
             const int64_t k = std::min<int64_t>(cfg_.draft_max, sched_->draft_room(s));
             if (k > 0) reqs_.push_back({&s, static_cast<int32_t>(k)});
         }

@@ -38,6 +38,10 @@ struct spec_state {
     double seen = 0, seen_accepted = 0;  // verified draft tokens and of those accepted, fading with age
     int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;
     int32_t last_draft = 0, last_accepted = 0;  // the last verified round (read by the draft policy)
+    // The drafter proved useless for this sequence (the draft policy's call): it drafts no more, and a
+    // draft model stops computing its K/V, so blocks completed after that stay out of the prefix cache.
+    bool retired = false;
+    int32_t idle_rounds = 0;  // rounds in a row the draft policy chose no draft for it
 
     // Drops everything that depends on the cache's contents beyond its first n_kept tokens
     // (preemption: 0; admission with a prefix hit: the hit).

@@ -53,6 +53,9 @@ void draft_policy::observe_round(spec_state& s) const {
         }
     }
     s.acceptance = (s.seen_accepted + cfg_.prior * cfg_.prior_weight) / (s.seen + cfg_.prior_weight);
+    if (cfg_.adaptive && s.last_draft > 0 && s.n_drafts >= cfg_.retire_rounds &&
+        s.n_accepted <= cfg_.retire_share * s.n_draft_tokens)
+        s.retired = true;
     s.last_draft = 0;
     s.last_accepted = 0;
 }
@@ -132,6 +135,9 @@ void draft_policy::choose(std::span<draft_request> reqs, int64_t base_rows) {
     for (size_t j = 0; j < best_len; ++j) ++reqs[path_[j]].k;
     for (draft_request& r : reqs) {
         r.k = r.k >= cfg_.draft_min ? r.k : 0;
+        spec_state& s = r.seq->spec;
+        s.idle_rounds = r.k > 0 ? 0 : s.idle_rounds + 1;
+        if (s.draft_kv && s.idle_rounds >= cfg_.retire_idle_rounds) s.retired = true;
         ++chosen_.n;
         chosen_.n_none += r.k == 0 ? 1 : 0;
         chosen_.n_tokens += r.k;

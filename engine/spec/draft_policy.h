@@ -39,6 +39,16 @@ struct draft_policy_config {
     // The drafts chosen must promise this relative gain in tokens per second over plain decoding: the
     // costs are measured on noisy machines, and a smaller predicted gain is within their error.
     double min_gain = 0.12;
+    // A sequence that accepted at most this share of its draft tokens over at least retire_rounds
+    // verified rounds is retired (spec_state::retired): even the rare rounds that test whether its
+    // drafts became useful, and a draft model's K/V kept in step for them, cost a few percent.
+    int32_t retire_rounds = 4;
+    double retire_share = 0.05;
+    // A draft model keeps its K/V in step with every sequence so that it can draft at any round, at
+    // a cost per token of its size relative to the anchor's (3.5% of a step with llama-tiny drafting
+    // for llama-110m). A sequence it drafted nothing for in this many rounds in a row (many streams,
+    // low acceptance) is retired too, as that upkeep is then all it costs.
+    int32_t retire_idle_rounds = 32;
 };
 
 class draft_policy {
@@ -47,7 +57,8 @@ class draft_policy {
 
     // Updates the sequence's acceptance estimate from its last verified round (spec.last_draft,
     // spec.last_accepted: the accepted tokens, then the first rejected one, are what it verified); a
-    // plain step fades the evidence, so the estimate returns toward the prior.
+    // plain step fades the evidence, so the estimate returns toward the prior. Retires a sequence
+    // whose drafts are nearly never accepted (adaptive mode only).
     void observe_round(spec_state& s) const;
     // Live step times replace the start-up measurement: an anchor step of `rows` rows, and a round of
     // drafting (the drafter's forwards for the lengths the last choose() picked).
@@ -55,7 +66,8 @@ class draft_policy {
     void observe_draft_round(std::span<const draft_request> reqs, double seconds);
 
     // reqs[i].k holds the most sequence i may draft (its context and max_tokens left); on return
-    // the chosen k (0: none). base_rows: the rows the next step has without any draft.
+    // the chosen k (0: none). base_rows: the rows the next step has without any draft. Retires a
+    // sequence with a draft model's K/V to keep up that it drafted nothing for in a long while.
     void choose(std::span<draft_request> reqs, int64_t base_rows);
 
     double draft_scale() const { return draft_scale_; }

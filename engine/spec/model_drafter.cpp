@@ -33,8 +33,10 @@ class model_drafter final : public drafter {
         // a draft-model forward per step for one token each would cost every plain step a few
         // percent, while whole blocks keep the prefix cache (which registers a block once both
         // models computed it) nearly in step with the anchor.
+        // A retired sequence (its drafts were useless) is not caught up at all.
         for (const auto& p : running) {
-            if (!find(reqs, *p) && p->n_computed - p->spec.n_draft_kv >= k_lag_rows) add_feed(*p, p->n_computed, 0);
+            if (!p->spec.retired && !find(reqs, *p) && p->n_computed - p->spec.n_draft_kv >= k_lag_rows)
+                add_feed(*p, p->n_computed, 0);
         }
         // Bound one forward's rows (drafting sequences come first): a sequence that does not fit
         // whole is fed what fits and drafts nothing this round (a long prompt catches up in chunks).

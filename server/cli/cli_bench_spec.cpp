@@ -49,38 +49,55 @@ void bench_spec(const spec_bench_options& o) {
     spec.draft_model_path = o.draft_model;
     spec.spec = o.spec;
     spec.draft_adaptive = !o.fixed;
-    std::printf("speculative decoding: anchor %s, drafter %s, %d greedy tokens per stream, best of %d\n",
-                o.model.c_str(), o.draft_model.empty() ? "n-gram" : o.draft_model.c_str(), o.n_gen, o.reps);
+    std::printf(
+        "speculative decoding: anchor %s, drafter %s, %d greedy tokens per stream, best of %d; "
+        "speed-up: median (range) over the %d rounds of the ratio to the plain run of the same round\n",
+        o.model.c_str(), o.draft_model.empty() ? "n-gram" : o.draft_model.c_str(), o.n_gen, o.reps, o.reps);
     std::printf("%-22s", "");
-    for (int32_t n : o.streams) std::printf("  %-30s", (std::to_string(n) + (n == 1 ? " stream" : " streams")).c_str());
+    for (int32_t n : o.streams) std::printf("  %-40s", (std::to_string(n) + (n == 1 ? " stream" : " streams")).c_str());
     std::printf("\n");
-    auto best = [&](const engine_config& c, int32_t n) {
-        outcome b;
+    // Each round runs plain and every draft length for one stream count, so the machine's drift
+    // (several percent over a minute here) hits the runs a ratio compares alike; odd rounds run them
+    // in reverse order, as a run right after another ran 1-3% slower here (plain against plain).
+    const size_t n_k = o.draft_max.size(), n_np = o.streams.size();
+    std::vector<std::vector<outcome>> plain(n_np), runs(n_k * n_np);
+    for (size_t j = 0; j < n_np; ++j) {
+        const int32_t n = o.streams[j];
         for (int r = 0; r < o.reps; ++r) {
-            const outcome x = in_lockstep([&] { return run_once(c, n, o.n_gen); }, n);
-            if (x.tok_s > b.tok_s) b = x;
-        }
-        return b;
-    };
-    // Plain and speculative runs of one stream count interleave, so a machine's drift hits both.
-    std::vector<double> plain(o.streams.size());
-    std::vector<std::vector<outcome>> rows(o.draft_max.size(), std::vector<outcome>(o.streams.size()));
-    for (size_t j = 0; j < o.streams.size(); ++j) {
-        plain[j] = best(base, o.streams[j]).tok_s;
-        for (size_t i = 0; i < o.draft_max.size(); ++i) {
-            spec.draft_max = o.draft_max[i];
-            rows[i][j] = best(spec, o.streams[j]);
+            for (size_t step = 0; step <= n_k; ++step) {
+                const size_t at = r % 2 == 0 ? step : n_k - step;  // 0: plain; i + 1: draft_max[i]
+                if (at == 0) {
+                    plain[j].push_back(in_lockstep([&] { return run_once(base, n, o.n_gen); }, n));
+                    continue;
+                }
+                spec.draft_max = o.draft_max[at - 1];
+                runs[(at - 1) * n_np + j].push_back(in_lockstep([&] { return run_once(spec, n, o.n_gen); }, n));
+            }
         }
     }
+    auto best = [](const std::vector<outcome>& v) {
+        return *std::max_element(v.begin(), v.end(),
+                                 [](const outcome& a, const outcome& b) { return a.tok_s < b.tok_s; });
+    };
     std::printf("%-22s", "plain");
-    for (double t : plain) std::printf("  %8.2f tok/s%17s", t, "");
+    for (size_t j = 0; j < n_np; ++j) std::printf("  %8.2f tok/s%27s", best(plain[j]).tok_s, "");
     std::printf("\n");
-    for (size_t i = 0; i < o.draft_max.size(); ++i) {
+    for (size_t i = 0; i < n_k; ++i) {
         std::printf("%-22s", ((o.fixed ? "k = " : "k <= ") + std::to_string(o.draft_max[i])).c_str());
-        for (size_t j = 0; j < o.streams.size(); ++j) {
-            const outcome& x = rows[i][j];
-            std::printf("  %8.2f tok/s %5.2fx acc %3.0f%%", x.tok_s, x.tok_s / plain[j],
-                        x.drafted > 0 ? 100.0 * x.accepted / x.drafted : 0.0);
+        for (size_t j = 0; j < n_np; ++j) {
+            const std::vector<outcome>& v = runs[i * n_np + j];
+            std::vector<double> ratio;
+            int64_t drafted = 0, accepted = 0;
+            for (size_t r = 0; r < v.size(); ++r) {
+                ratio.push_back(v[r].tok_s / plain[j][r].tok_s);
+                drafted += v[r].drafted;
+                accepted += v[r].accepted;
+            }
+            std::sort(ratio.begin(), ratio.end());
+            const double median = ratio.size() % 2 ? ratio[ratio.size() / 2]
+                                                   : (ratio[ratio.size() / 2 - 1] + ratio[ratio.size() / 2]) / 2;
+            std::printf("  %8.2f tok/s %5.2fx (%4.2f-%4.2f) acc %3.0f%%", best(v).tok_s, median, ratio.front(),
+                        ratio.back(), drafted > 0 ? 100.0 * static_cast<double>(accepted) / drafted : 0.0);
         }
         std::printf("\n");
     }

@@ -167,6 +167,49 @@ TEST(draft_policy, a_few_rejections_stop_drafting_and_a_steady_rate_is_judged_ov
     EXPECT_LT(hi, 0.6);
 }
 
+// A verified round as the scheduler records it, then observed by the policy.
+void verified_round(const draft_policy& p, spec_state& s, int32_t n_draft, int32_t n_accepted) {
+    s.last_draft = n_draft;
+    s.last_accepted = n_accepted;
+    s.n_drafts += 1;
+    s.n_draft_tokens += n_draft;
+    s.n_accepted += n_accepted;
+    p.observe_round(s);
+}
+
+TEST(draft_policy, a_sequence_whose_drafts_are_never_accepted_is_retired) {
+    draft_policy p(cfg(3), linear(1.0));
+    spec_state useless, poor;
+    for (int i = 0; i < 3; ++i) verified_round(p, useless, 3, 0);
+    EXPECT_FALSE(useless.retired) << "three rounds are too few to judge";
+    verified_round(p, useless, 2, 0);
+    EXPECT_TRUE(useless.retired);
+    for (int i = 0; i < 40; ++i) verified_round(p, poor, 3, i % 3 == 0 ? 1 : 0);  // 1 in 9 accepted
+    EXPECT_FALSE(poor.retired) << "a drafter that helps now and then keeps its chance";
+    draft_policy_config fixed = cfg(3);
+    fixed.adaptive = false;
+    draft_policy pf(fixed, linear(1.0));
+    spec_state kept;
+    for (int i = 0; i < 10; ++i) verified_round(pf, kept, 3, 0);
+    EXPECT_FALSE(kept.retired) << "a fixed draft length is the user's choice";
+}
+
+TEST(draft_policy, a_draft_model_idle_for_many_rounds_is_retired) {
+    draft_policy p(cfg(3), linear(10.0));  // a row costs a whole step: no draft ever pays
+    policy_rig idle(2, 0.7, 3);
+    idle.seqs[0].spec.draft_kv = true;  // a draft model keeps its K/V in step: upkeep
+    for (int round = 1; round <= 32; ++round) {
+        EXPECT_EQ(idle.choose(p), (std::vector<int32_t>{0, 0}));
+        EXPECT_EQ(idle.seqs[0].spec.retired, round == 32) << "round " << round;
+    }
+    EXPECT_FALSE(idle.seqs[1].spec.retired) << "an MTP or n-gram drafter costs nothing while idle";
+    draft_policy cheap(cfg(3), linear(0.2));
+    policy_rig busy(1, 0.95, 3);
+    busy.seqs[0].spec.draft_kv = true;
+    for (int round = 0; round < 40; ++round) busy.choose(cheap);
+    EXPECT_FALSE(busy.seqs[0].spec.retired);
+}
+
 TEST(draft_policy, live_steps_replace_the_start_up_measurement) {
     draft_policy p(cfg(3), linear(0.1));
     policy_rig r(1, 0.6, 3);
