@@ -228,10 +228,11 @@ class engine_impl final : public engine {
             const draft_policy::choices& c = policy_->chosen();
             spdlog::info(
                 "speculative decoding: anchor step ms by rows as last measured:{}; drafting cost x{:.2f}; "
-                "{:.2f} drafts chosen per sequence and round, none in {:.0f}% of {} rounds",
+                "{:.2f} drafts chosen per sequence and round, none in {:.0f}% of {} rounds; recent acceptance {:.2f}",
                 cost_points(policy_->costs()), policy_->draft_scale(),
                 c.n > 0 ? static_cast<double>(c.n_tokens) / static_cast<double>(c.n) : 0.0,
-                c.n > 0 ? 100.0 * static_cast<double>(c.n_none) / static_cast<double>(c.n) : 0.0, c.n);
+                c.n > 0 ? 100.0 * static_cast<double>(c.n_none) / static_cast<double>(c.n) : 0.0, c.n,
+                policy_->shared_acceptance());
         }
     }
 

@@ -39,9 +39,10 @@ void step_costs::observe_anchor(int32_t rows, double seconds) {
         anchor.insert(it, {rows, seconds});
 }
 
-draft_policy::draft_policy(const draft_policy_config& cfg, step_costs costs) : cfg_(cfg), costs_(std::move(costs)) {}
+draft_policy::draft_policy(const draft_policy_config& cfg, step_costs costs)
+    : cfg_(cfg), costs_(std::move(costs)), shared_(cfg.prior) {}
 
-void draft_policy::observe_round(spec_state& s) const {
+void draft_policy::observe_round(spec_state& s) {
     if (s.last_draft == 0) {
         s.seen *= 1.0 - cfg_.idle_fade;
         s.seen_accepted *= 1.0 - cfg_.idle_fade;
@@ -50,9 +51,10 @@ void draft_policy::observe_round(spec_state& s) const {
         for (int32_t i = 0; i < n_verified; ++i) {
             s.seen = s.seen * (1.0 - cfg_.fade) + 1.0;
             s.seen_accepted = s.seen_accepted * (1.0 - cfg_.fade) + (i < s.last_accepted ? 1.0 : 0.0);
+            shared_ += cfg_.shared_fade * ((i < s.last_accepted ? 1.0 : 0.0) - shared_);
         }
     }
-    s.acceptance = (s.seen_accepted + cfg_.prior * cfg_.prior_weight) / (s.seen + cfg_.prior_weight);
+    s.acceptance = (s.seen_accepted + shared_ * cfg_.prior_weight) / (s.seen + cfg_.prior_weight);
     if (cfg_.adaptive && s.last_draft > 0 && s.n_drafts >= cfg_.retire_rounds &&
         s.n_accepted <= cfg_.retire_share * s.n_draft_tokens)
         s.retired = true;

@@ -28,12 +28,16 @@ struct draft_policy_config {
     int32_t draft_max = 3;
     int32_t draft_min = 0;                   // a sequence drafts 0 or at least this many
     bool adaptive = true;                    // false: every sequence drafts draft_max (within its limits)
-    double prior = spec_state{}.acceptance;  // assumed for a sequence that has not drafted yet
-    // The estimate is (accepted + prior * prior_weight) / (verified + prior_weight) over verified draft
-    // tokens whose weight fades by `fade` per newer token (a memory of about 1 / fade tokens) and by
-    // `idle_fade` per plain step, so a sequence whose drafts failed tries again later. A few rejected
-    // tokens are enough to stop drafting a sequence; a steady rate is judged over tens of tokens.
+    double prior = spec_state{}.acceptance;  // assumed before any draft was verified
+    // A sequence's estimate is (accepted + shared * prior_weight) / (verified + prior_weight) over its
+    // verified draft tokens, whose weight fades by `fade` per newer token (a memory of about 1 / fade
+    // tokens) and by `idle_fade` per plain step, so a sequence whose drafts failed tries again later.
+    // `shared` is the acceptance of every sequence's recent draft tokens (fading by shared_fade per
+    // token, from `prior`): how well this drafter does on this traffic, a new sequence's start and
+    // where an idle one drifts back to. A few rejected tokens are enough to stop drafting a
+    // sequence; a steady rate is judged over tens of tokens.
     double prior_weight = 3.0;
+    double shared_fade = 0.02;
     double fade = 0.04;
     double idle_fade = 0.01;
     // The drafts chosen must promise this relative gain in tokens per second over plain decoding: the
@@ -59,7 +63,7 @@ class draft_policy {
     // spec.last_accepted: the accepted tokens, then the first rejected one, are what it verified); a
     // plain step fades the evidence, so the estimate returns toward the prior. Retires a sequence
     // whose drafts are nearly never accepted (adaptive mode only).
-    void observe_round(spec_state& s) const;
+    void observe_round(spec_state& s);
     // Live step times replace the start-up measurement: an anchor step of `rows` rows, and a round of
     // drafting (the drafter's forwards for the lengths the last choose() picked).
     void observe_anchor_step(int64_t rows, double seconds);
@@ -71,6 +75,7 @@ class draft_policy {
     void choose(std::span<draft_request> reqs, int64_t base_rows);
 
     double draft_scale() const { return draft_scale_; }
+    double shared_acceptance() const { return shared_; }
     // What choose() picked so far: sequence-rounds considered, of those drafting none, draft tokens.
     struct choices {
         int64_t n = 0, n_none = 0, n_tokens = 0;
@@ -82,6 +87,7 @@ class draft_policy {
     draft_policy_config cfg_;
     step_costs costs_;
     double draft_scale_ = 1.0;  // measured / modelled drafting time (EMA)
+    double shared_;             // acceptance of recent draft tokens over all sequences
     choices chosen_;
     std::vector<int32_t> limit_;
     std::vector<double> next_gain_;  // expected accepted tokens of each sequence's next draft

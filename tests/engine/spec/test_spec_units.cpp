@@ -168,7 +168,7 @@ TEST(draft_policy, a_few_rejections_stop_drafting_and_a_steady_rate_is_judged_ov
 }
 
 // A verified round as the scheduler records it, then observed by the policy.
-void verified_round(const draft_policy& p, spec_state& s, int32_t n_draft, int32_t n_accepted) {
+void verified_round(draft_policy& p, spec_state& s, int32_t n_draft, int32_t n_accepted) {
     s.last_draft = n_draft;
     s.last_accepted = n_accepted;
     s.n_drafts += 1;
@@ -192,6 +192,23 @@ TEST(draft_policy, a_sequence_whose_drafts_are_never_accepted_is_retired) {
     spec_state kept;
     for (int i = 0; i < 10; ++i) verified_round(pf, kept, 3, 0);
     EXPECT_FALSE(kept.retired) << "a fixed draft length is the user's choice";
+}
+
+TEST(draft_policy, a_new_sequence_starts_from_what_the_drafter_earned_on_the_others) {
+    draft_policy p(cfg(3), linear(1.0));
+    EXPECT_DOUBLE_EQ(p.shared_acceptance(), 0.7);
+    spec_state a;
+    for (int i = 0; i < 30; ++i) verified_round(p, a, 3, 0);  // every first draft rejected
+    spec_state fresh;
+    p.observe_round(fresh);
+    EXPECT_LT(fresh.acceptance, 0.45) << "the drafter failed on every other sequence";
+    for (int i = 0; i < 200; ++i) p.observe_round(fresh);
+    EXPECT_LT(fresh.acceptance, 0.45) << "an idle sequence drifts back to the shared rate, not to the start";
+    spec_state b;
+    for (int i = 0; i < 60; ++i) verified_round(p, b, 2, 2);  // everything accepted
+    spec_state later;
+    p.observe_round(later);
+    EXPECT_GT(later.acceptance, 0.8);
 }
 
 TEST(draft_policy, a_draft_model_idle_for_many_rounds_is_retired) {
