@@ -20,9 +20,13 @@ int32_t draft_pick(std::span<const float> logits, float p_min) {
     return 1.0 / sum >= static_cast<double>(p_min) ? best : -1;
 }
 
-int32_t draft_next(sequence& s, std::span<float> logits, float p_min) {
+bool draft_next(sequence& s, std::span<float> logits, float p_min) {
     spec_state& sp = s.spec;
-    if (!sp.draft_smp) return draft_pick(logits, p_min);
+    if (!sp.draft_smp) {
+        const int32_t d = draft_pick(logits, p_min);
+        if (d >= 0) sp.draft.push_back(d);
+        return d >= 0;
+    }
     TANDEM_CHECK(sp.draft.size() < sp.draft_q.size());
     // The penalties' window: the latest tokens, then the drafts so far.
     const size_t n_hist = std::min(sp.draft_smp->history_used(), s.tokens.size() + sp.draft.size());
@@ -36,9 +40,10 @@ int32_t draft_next(sequence& s, std::span<float> logits, float p_min) {
     for (const token_prob& tp : q) {
         if (tp.id == d) q_d = tp.p;
     }
-    if (q_d < p_min) return -1;
+    if (q_d < p_min) return false;
     sp.draft_q[sp.draft.size()].assign(q.begin(), q.end());
-    return d;
+    sp.draft.push_back(d);
+    return true;
 }
 
 }  // namespace tandem

@@ -45,10 +45,11 @@ struct draft_options {
 // (p_min 0: always); -1 otherwise.
 int32_t draft_pick(std::span<const float> logits, float p_min);
 
-// A model drafter's next draft for s from its logits (the anchor's vocabulary; modified): a draw
-// with s.spec.draft_smp when set, its distribution kept in s.spec.draft_q for the next draft's
-// index, else draft_pick; -1 when the token's probability is below p_min.
-int32_t draft_next(sequence& s, std::span<float> logits, float p_min);
+// Appends a model drafter's next draft to s.spec.draft from its logits (the anchor's vocabulary;
+// modified): a draw with s.spec.draft_smp when set, the distribution drawn from kept beside it in
+// s.spec.draft_q, else draft_pick. False, and nothing appended, when the token's probability is
+// below p_min.
+bool draft_next(sequence& s, std::span<float> logits, float p_min);
 
 // The MTP assistant of the runner's anchor: one drafter forward per draft step for every drafting
 // sequence at once, all steps at the sequence's next position, reading the anchor's cache.

@@ -110,9 +110,7 @@ class model_drafter final : public drafter {
             f.seq->spec.n_draft_kv = f.end;
             if (f.k == 0) continue;
             const std::span<float> lg(logits_.data() + row++ * n_vocab, static_cast<size_t>(opt_.n_vocab));
-            const int32_t d = draft_next(*f.seq, lg, opt_.p_min);
-            if (d < 0) continue;
-            f.seq->spec.draft.push_back(d);
+            if (!draft_next(*f.seq, lg, opt_.p_min)) continue;
             // Feeding draft j writes position tokens.size() + j - 1: only drafts below k are fed.
             if (static_cast<int32_t>(f.seq->spec.draft.size()) < f.k) feeds[kept++] = f;
         }

@@ -47,11 +47,9 @@ class mtp_drafter_impl final : public drafter {
             for (size_t i = 0; i < n; ++i) {
                 item a = active_[i];
                 const std::span<float> lg(logits_.data() + i * n_vocab, static_cast<size_t>(opt_.n_vocab));
-                const int32_t d = draft_next(*a.seq, lg, opt_.p_min);
-                if (d < 0) continue;
-                a.seq->spec.draft.push_back(d);
+                if (!draft_next(*a.seq, lg, opt_.p_min)) continue;
                 if (static_cast<int32_t>(a.seq->spec.draft.size()) >= a.k) continue;
-                a.token = d;
+                a.token = a.seq->spec.draft.back();
                 a.h_row = i;
                 active_[kept++] = a;
             }

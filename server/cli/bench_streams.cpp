@@ -9,6 +9,23 @@
 
 namespace tandem {
 
+std::shared_ptr<request_stream> submit_greedy(engine& eng, std::vector<int32_t> prompt, int32_t max_tokens) {
+    completion_params p;
+    p.prompt = std::move(prompt);
+    p.sampling.temperature = 0;
+    p.max_tokens = max_tokens;
+    p.ignore_eos = true;
+    submit_result r = eng.submit(std::move(p));
+    if (!r.stream) throw error("bench: " + r.refusal->message);
+    return r.stream;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
 stream_event wait_done(request_stream& s) {
     for (;;) {
         std::optional<stream_event> ev = s.pop();
@@ -26,15 +43,8 @@ streams_timing time_streams(engine& eng, std::vector<std::vector<int32_t>> promp
     std::vector<steady_clock::time_point> submitted;
     std::vector<std::shared_ptr<request_stream>> streams;
     for (std::vector<int32_t>& prompt : prompts) {
-        completion_params p;
-        p.prompt = std::move(prompt);
-        p.sampling.temperature = 0;
-        p.max_tokens = max_tokens;
-        p.ignore_eos = true;
         submitted.push_back(steady_clock::now());
-        submit_result r = eng.submit(std::move(p));
-        if (!r.stream) throw error("bench: " + r.refusal->message);
-        streams.push_back(std::move(r.stream));
+        streams.push_back(submit_greedy(eng, std::move(prompt), max_tokens));
     }
     double first_min = 1e30, first_max = -1e30, last = -1e30;
     streams_timing t;

@@ -18,8 +18,15 @@ struct streams_timing {
     double tok_s() const { return static_cast<double>(tokens) / span; }
 };
 
+// Submits a greedy request that generates max_tokens tokens, whatever they are (EOS ignored);
+// throws if the engine refuses it.
+std::shared_ptr<request_stream> submit_greedy(engine& eng, std::vector<int32_t> prompt, int32_t max_tokens);
+
 // Reads a stream up to its done event; throws unless the request ran to max_tokens.
 stream_event wait_done(request_stream& s);
+
+// The median of v (the mean of the middle two of an even count); v not empty.
+double median(std::vector<double> v);
 
 // Submits one greedy request per prompt, back to back (max_tokens >= 2 each, EOS ignored), and
 // waits for all. The engine wakes on the first submit: should it take that one alone, the others

@@ -30,11 +30,6 @@ struct bench_options {
 
 constexpr int32_t k_tg_prompt = 8;  // prompt tokens before tg's generation
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
 // The engine and the prompts: token ids drawn uniformly from the vocabulary, so that no two prompts
 // share a KV block and no request is a prefix cache hit, in a rep or between reps.
 struct bench_rig {
@@ -51,17 +46,6 @@ struct bench_rig {
         std::vector<std::vector<int32_t>> v;
         for (int32_t i = 0; i < n; ++i) v.push_back(prompt(len));
         return v;
-    }
-    // A greedy request that generates max_tokens tokens, whatever they are.
-    std::shared_ptr<request_stream> submit(std::vector<int32_t> prompt, int32_t max_tokens) {
-        completion_params p;
-        p.prompt = std::move(prompt);
-        p.sampling.temperature = 0;
-        p.max_tokens = max_tokens;
-        p.ignore_eos = true;
-        submit_result r = eng->submit(std::move(p));
-        if (!r.stream) throw error("bench: " + r.refusal->message);
-        return r.stream;
     }
 };
 
@@ -111,13 +95,14 @@ void bench(const bench_options& o) {
 
     // Untimed: the KV pool commits its pages on first write, and the runner grows its buffers to
     // the largest step; neither should land in a timed request.
-    wait_done(*rig.submit(rig.prompt(o.n_prompt), 1));
+    wait_done(*submit_greedy(*rig.eng, rig.prompt(o.n_prompt), 1));
     time_streams(*rig.eng, rig.prompts(*std::max_element(o.streams.begin(), o.streams.end()), o.ctx), o.steps);
 
     std::vector<double> pp, tg;
     for (int rep = 0; rep < o.reps; ++rep) {
-        pp.push_back(o.n_prompt / wait_done(*rig.submit(rig.prompt(o.n_prompt), 1)).first_token_seconds);
-        tg.push_back((o.n_gen - 1) / wait_done(*rig.submit(rig.prompt(k_tg_prompt), o.n_gen)).generation_seconds);
+        pp.push_back(o.n_prompt / wait_done(*submit_greedy(*rig.eng, rig.prompt(o.n_prompt), 1)).first_token_seconds);
+        tg.push_back((o.n_gen - 1) /
+                     wait_done(*submit_greedy(*rig.eng, rig.prompt(k_tg_prompt), o.n_gen)).generation_seconds);
     }
     std::printf("pp%d: %.1f tok/s\ntg%d: %.2f tok/s\n", o.n_prompt, median(pp), o.n_gen, median(tg));
     std::fflush(stdout);

@@ -93,11 +93,12 @@ void bench_spec(const spec_bench_options& o) {
                 drafted += v[r].drafted;
                 accepted += v[r].accepted;
             }
-            std::sort(ratio.begin(), ratio.end());
-            const double median = ratio.size() % 2 ? ratio[ratio.size() / 2]
-                                                   : (ratio[ratio.size() / 2 - 1] + ratio[ratio.size() / 2]) / 2;
-            std::printf("  %8.2f tok/s %5.2fx (%4.2f-%4.2f) acc %3.0f%%", best(v).tok_s, median, ratio.front(),
-                        ratio.back(), drafted > 0 ? 100.0 * static_cast<double>(accepted) / drafted : 0.0);
+            const auto [lo, hi] = std::minmax_element(ratio.begin(), ratio.end());
+            std::printf("  %8.2f tok/s %5.2fx (%4.2f-%4.2f) ", best(v).tok_s, median(ratio), *lo, *hi);
+            if (drafted > 0)
+                std::printf("acc %3.0f%%", 100.0 * static_cast<double>(accepted) / static_cast<double>(drafted));
+            else
+                std::printf("no drafts");
         }
         std::printf("\n");
     }
