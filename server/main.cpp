@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "server/cli/commands.h"
-#include "server/http/serve.h"
+#include "server/http/daemon.h"
 
 int main(int argc, char** argv) {
     try {

@@ -4,21 +4,21 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "server/http/generation.h"
 #include "server/http/http_session.h"
 #include "server/http/openai_parse.h"
+#include "server/http/openai_response.h"
 
 namespace tandem {
 
-struct model_backend;
+struct served_model;
 
 boost::asio::awaitable<void> route_request(http_session& s, const http_request& req);
 
-// generate.cpp: runs a validated chat/completions request against the engine and writes the reply.
-boost::asio::awaitable<void> run_generation(http_session& s, model_backend& b, generation_request g);
+// routes_generation.cpp: runs a validated chat/completions request against the engine and writes the reply.
+boost::asio::awaitable<void> run_generation(http_session& s, served_model& b, generation_request g);
 
 // The prompts of a request as tokens (chat: the rendered template; completions: one per prompt);
 // throws api_exception.
-std::vector<std::vector<int32_t>> build_prompts(const model_backend& b, const generation_request& g);
+std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const generation_request& g);
 
 }  // namespace tandem

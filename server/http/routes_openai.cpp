@@ -1,5 +1,5 @@
 // Route dispatch and the small JSON endpoints: /health, /metrics, /v1/models, /tokenize, /detokenize.
-// Chat and completions bodies are validated here and generated in generate.cpp.
+// Chat and completions bodies are validated here and generated in routes_generation.cpp.
 #include <array>
 
 #include <spdlog/spdlog.h>
@@ -51,7 +51,7 @@ http_response preflight(const server_config& cfg, const http_request& req, const
     return res;
 }
 
-json models_json(const model_backend& b, int64_t created) {
+json models_json(const served_model& b, int64_t created) {
     json model = {{"id", b.model_name},
                   {"object", "model"},
                   {"created", created},
@@ -60,7 +60,7 @@ json models_json(const model_backend& b, int64_t created) {
     return {{"object", "list"}, {"data", json::array({model})}};
 }
 
-json tokenize_json(const model_backend& b, const std::string& body) {
+json tokenize_json(const served_model& b, const std::string& body) {
     const json obj = parse_json_object(body);
     auto content = obj.find("content");
     if (content == obj.end() || !content->is_string()) throw_invalid("content", "'content' must be a string");
@@ -84,7 +84,7 @@ json tokenize_json(const model_backend& b, const std::string& body) {
     return {{"tokens", tokens}};
 }
 
-json detokenize_json(const model_backend& b, const std::string& body) {
+json detokenize_json(const served_model& b, const std::string& body) {
     const json obj = parse_json_object(body);
     auto tokens = obj.find("tokens");
     if (tokens == obj.end() || !tokens->is_array()) throw_invalid("tokens", "'tokens' must be an array of token ids");
@@ -100,7 +100,7 @@ json detokenize_json(const model_backend& b, const std::string& body) {
 // The replies that need no engine work, built synchronously (GCC 12 miscompiles string-literal
 // comparisons inside coroutines, so the coroutines below only branch on plain values).
 http_response simple_reply(server_state& st, const http_request& req, std::string_view path) {
-    model_backend* b = st.backend.load();
+    served_model* b = st.model.load();
     if (path == "/health") {
         if (!b) throw api_exception{error_loading()};
         return json_response(http::status::ok, {{"status", "ok"}});
@@ -136,7 +136,7 @@ net::awaitable<void> dispatch(http_session& s, const http_request& req, std::str
         co_await s.send(simple_reply(st, req, path));
         co_return;
     }
-    model_backend* b = st.backend.load();
+    served_model* b = st.model.load();
     if (!b) throw api_exception{error_loading()};
     co_await run_generation(s, *b, parse_generation(st, req, path));
 }

@@ -18,8 +18,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "server/http/http_server.h"
 #include "server/http/metrics.h"
-#include "server/http/server.h"
 
 namespace tandem {
 
@@ -36,9 +36,9 @@ struct server_state {
     std::vector<std::thread> threads;
     uint16_t bound_port = 0;
 
-    // The model: published once by set_backend, read lock-free by the routes.
-    std::unique_ptr<model_backend> backend_owner;
-    std::atomic<model_backend*> backend{nullptr};
+    // The model: published once by set_model, read lock-free by the routes.
+    std::unique_ptr<served_model> model_owner;
+    std::atomic<served_model*> model{nullptr};
 
     std::atomic<bool> stopping{false};  // no new connections or requests
     std::atomic<bool> forcing{false};   // the drain timed out: end what still runs

@@ -187,8 +187,8 @@ void fake_engine::loop() {
     }
 }
 
-model_backend fake_backend(fake_script script, fake_engine** eng_out, int32_t n_ctx) {
-    model_backend b;
+served_model fake_model(fake_script script, fake_engine** eng_out, int32_t n_ctx) {
+    served_model b;
     auto eng = std::make_unique<fake_engine>(std::move(script), n_ctx);
     if (eng_out) *eng_out = eng.get();
     b.eng = std::move(eng);

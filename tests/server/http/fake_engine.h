@@ -11,7 +11,7 @@
 
 #include "engine/engine.h"
 #include "engine/tokenizer/text_stream.h"
-#include "server/http/server.h"
+#include "server/http/http_server.h"
 
 namespace tandem::test {
 
@@ -87,6 +87,6 @@ class fake_engine final : public engine {
 
 // A backend for http_server: the fake engine (borrowed pointer returned through `eng_out`), the fake
 // codec and a tiny ChatML renderer written out by hand.
-model_backend fake_backend(fake_script script, fake_engine** eng_out, int32_t n_ctx = 64);
+served_model fake_model(fake_script script, fake_engine** eng_out, int32_t n_ctx = 64);
 
 }  // namespace tandem::test

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "server/http/serve.h"
+#include "server/http/server_config.h"
 
 namespace tandem {
 namespace {

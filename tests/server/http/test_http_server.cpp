@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
-#include "server/http/server.h"
+#include "server/http/http_server.h"
 #include "tests/server/http/fake_engine.h"
 
 namespace tandem {
@@ -129,7 +129,7 @@ class ServerTest : public ::testing::Test {
     void start(fake_script script, server_config cfg = test_config(), int32_t n_ctx = 64) {
         server_ = std::make_unique<http_server>(cfg);
         server_->start();
-        server_->set_backend(test::fake_backend(std::move(script), &eng_, n_ctx));
+        server_->set_model(test::fake_model(std::move(script), &eng_, n_ctx));
         port_ = server_->port();
     }
     void TearDown() override {
@@ -151,7 +151,7 @@ TEST_F(ServerTest, HealthIs503WhileLoadingThen200) {
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(r.json_body()["error"]["code"], "model_loading");
     EXPECT_EQ(request(srv.port(), "POST", "/v1/chat/completions", chat_hi + "}").status, 503);
-    srv.set_backend(test::fake_backend(hello(), nullptr));
+    srv.set_model(test::fake_model(hello(), nullptr));
     r = request(srv.port(), "GET", "/health");
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.json_body()["status"], "ok");
@@ -522,7 +522,7 @@ TEST(ServerSignals, SigtermEndsTheWaitAndStopDrains) {
     server_config cfg = test_config();
     http_server srv(cfg);
     srv.start();
-    srv.set_backend(test::fake_backend(test::fake_script{}, nullptr));
+    srv.set_model(test::fake_model(test::fake_script{}, nullptr));
     srv.handle_signals();
     std::thread waiter([&] { srv.wait_for_signal(); });
     ::kill(::getpid(), SIGTERM);

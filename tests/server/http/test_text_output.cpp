@@ -5,8 +5,8 @@
 
 #include "engine/engine.h"
 #include "server/http/auth.h"
-#include "server/http/generation.h"
 #include "server/http/metrics.h"
+#include "server/http/openai_response.h"
 #include "server/http/sse.h"
 #include "tests/server/http/fake_engine.h"
 

@@ -1,5 +1,5 @@
 // serve(): the daemon around http_server: log the configuration, listen, load the model (503 until
-// then), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the model backend (engine + chat template).
+// then), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the served model (engine + chat template).
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
-#include "server/http/server.h"
+#include "server/http/http_server.h"
 #include "server/jinja/template.h"
 
 namespace tandem {
@@ -44,8 +44,8 @@ std::shared_ptr<jinja::chat_template> load_template(const server_config& cfg, co
     return std::make_shared<jinja::chat_template>(jinja::chatml_source());
 }
 
-model_backend make_backend(const server_config& cfg, std::unique_ptr<engine> eng) {
-    model_backend b;
+served_model make_served_model(const server_config& cfg, std::unique_ptr<engine> eng) {
+    served_model b;
     const model_summary& sum = eng->summary();
     b.codec = &eng->codec();
     auto tmpl = load_template(cfg, sum);
@@ -75,7 +75,7 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
     srv.handle_signals();
     std::thread signals([&srv] { srv.wait_for_signal(); });
     try {
-        srv.set_backend(make_backend(cfg, make_engine(server_config_engine(cfg))));
+        srv.set_model(make_served_model(cfg, make_engine(server_config_engine(cfg))));
     } catch (const std::exception& e) {
         spdlog::error("loading the model failed: {}", e.what());
         srv.request_stop();

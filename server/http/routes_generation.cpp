@@ -21,7 +21,7 @@ namespace {
 
 struct job {
     http_session& s;
-    model_backend& b;
+    served_model& b;
     const generation_request& g;
     std::vector<std::shared_ptr<request_stream>> streams;
     std::vector<choice_output> choices;
@@ -238,7 +238,7 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
 
 }  // namespace
 
-std::vector<std::vector<int32_t>> build_prompts(const model_backend& b, const generation_request& g) {
+std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const generation_request& g) {
     if (!g.chat) {
         std::vector<std::vector<int32_t>> out;
         for (const prompt_input& p : g.prompts)
@@ -261,7 +261,7 @@ std::vector<std::vector<int32_t>> build_prompts(const model_backend& b, const ge
     return {c.encode(text, false, true)};
 }
 
-net::awaitable<void> run_generation(http_session& s, model_backend& b, generation_request g) {
+net::awaitable<void> run_generation(http_session& s, served_model& b, generation_request g) {
     server_state& st = s.state();
     // 429 before any tokenizing work: the engine's queue is already full.
     if (b.eng->queue_full()) throw api_exception{error_queue_full(1)};

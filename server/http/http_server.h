@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
-#include "server/http/serve.h"
+#include "server/http/server_config.h"
 
 namespace tandem {
 
 // What the routes need once the model is loaded.
-struct model_backend {
+struct served_model {
     std::unique_ptr<engine> eng;
     const text_codec* codec = nullptr;  // eng's
     // Renders the chat template with {messages, bos_token, eos_token, add_generation_prompt};
@@ -37,7 +37,7 @@ class http_server {
     uint16_t port() const;  // the bound port (useful with port 0)
 
     // Installs the loaded model (any thread, once): /health turns 200 and the API routes open.
-    void set_backend(model_backend backend);
+    void set_model(served_model model);
 
     // Stops accepting, closes idle connections, lets in-flight requests run up to drain_timeout, then
     // ends the rest (SSE streams get an error event), shuts the engine down and joins the threads.

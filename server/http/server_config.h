@@ -1,5 +1,5 @@
-// The entry point of `tandem serve`: the configuration (flags > env TANDEM_* > TOML file > defaults)
-// and the daemon loop that loads the model, serves HTTP until SIGINT/SIGTERM, then drains.
+// The configuration of `tandem serve`: flags > env TANDEM_* > TOML file > defaults, parsed and
+// validated in one place (server_config.cpp), and the engine settings it implies.
 #pragma once
 
 #include <cstdint>
@@ -69,9 +69,5 @@ std::string server_config_describe(const server_config& cfg);
 
 // The engine settings the configuration implies.
 engine_config server_config_engine(const server_config& cfg);
-
-// Runs the daemon until SIGINT/SIGTERM and the drain finish; returns the exit code. `make_engine`
-// is called once, after the listener is up, to load the model (so /health answers 503 while loading).
-int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const engine_config&)> make_engine);
 
 }  // namespace tandem

@@ -1,5 +1,5 @@
 // Events -> text and logprobs per choice; OpenAI chunk and response JSON (chat and completions shapes).
-#include "server/http/generation.h"
+#include "server/http/openai_response.h"
 
 #include <algorithm>
 

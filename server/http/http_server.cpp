@@ -1,6 +1,6 @@
 // http_server: binds, runs the I/O threads, publishes the model, and drains on stop (finish in-flight
 // requests up to drain_timeout, then end the rest and shut the engine down).
-#include "server/http/server.h"
+#include "server/http/http_server.h"
 
 #include <future>
 
@@ -77,10 +77,10 @@ uint16_t http_server::port() const {
     return st_->bound_port;
 }
 
-void http_server::set_backend(model_backend backend) {
-    TANDEM_CHECK(st_->backend.load() == nullptr);
-    st_->backend_owner = std::make_unique<model_backend>(std::move(backend));
-    st_->backend.store(st_->backend_owner.get());
+void http_server::set_model(served_model model) {
+    TANDEM_CHECK(st_->model.load() == nullptr);
+    st_->model_owner = std::make_unique<served_model>(std::move(model));
+    st_->model.store(st_->model_owner.get());
 }
 
 void http_server::request_stop() {
@@ -143,7 +143,7 @@ void http_server::stop() {
     st.forcing = true;
     st.for_each_session([](const auto& s) { net::post(s->strand(), [s] { s->on_server_force(); }); });
     wait_idle(st, std::chrono::steady_clock::now() + std::chrono::seconds(2));
-    if (model_backend* b = st.backend.load()) b->eng->shutdown();
+    if (served_model* b = st.model.load()) b->eng->shutdown();
     wait_idle(st, std::chrono::steady_clock::now() + std::chrono::seconds(2));
     st.work.reset();
     st.ioc.stop();

@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
-#include "server/http/serve.h"
+#include "server/http/server_config.h"
 
 namespace tandem {
 namespace {
