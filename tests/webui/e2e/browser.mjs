@@ -1,0 +1,83 @@
+// Headless Debian Chromium driven by playwright-core (no browser download), pages that fail the
+// test on any console error, page error or CSP violation, and screenshots for a person to check.
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { repo } from "./server.mjs";
+
+const require = createRequire(join(repo, "webui/package.json"));
+const { chromium } = require("playwright-core");
+
+export const shots_dir = process.env.WEBUI_SCREENSHOTS ?? join(repo, "build/webui-screenshots");
+mkdirSync(shots_dir, { recursive: true });
+
+const chromium_bin = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: chromium_bin,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+// A fresh context (its own IndexedDB and localStorage unless `storage` is given) and page.
+// problems() lists console errors, page errors and CSP reports seen so far.
+export async function open_page(browser, url, opts = {}) {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1200, height: 800 },
+    colorScheme: opts.color_scheme ?? "light",
+    acceptDownloads: true,
+    storageState: opts.storage,
+  });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => {
+    const text = m.text();
+    const expected = (opts.allow_console ?? []).some((re) => re.test(text));
+    if ((m.type() === "error" && !expected) || /Content Security Policy/i.test(text)) problems.push(`console ${m.type()}: ${text}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(url);
+  await page.waitForSelector(".app");
+  return { context, page, problems: () => problems };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(shots_dir, `${name}.png`) });
+}
+
+// The assistant messages' raw text as the UI stored it, from IndexedDB.
+export async function stored_conversations(page) {
+  return page.evaluate(
+    () =>
+      new Promise((ok, fail) => {
+        const req = indexedDB.open("tandem", 1);
+        req.onsuccess = () => {
+          const tx = req.result.transaction("conversations", "readonly");
+          const all = tx.objectStore("conversations").getAll();
+          all.onsuccess = () => ok(all.result);
+          all.onerror = () => fail(all.error);
+        };
+        req.onerror = () => fail(req.error);
+      }),
+  );
+}
+
+export async function send(page, text) {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.keyboard.press("Enter");
+}
+
+// Waits until no answer is streaming and returns the last assistant message element.
+export async function wait_answer(page, timeout = 30000) {
+  await page.waitForSelector(".msg-assistant:last-child:not(.streaming)[data-finish]:not([data-finish=''])", { timeout });
+  return page.locator(".msg-assistant").last();
+}

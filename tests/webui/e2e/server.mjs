@@ -1,0 +1,114 @@
+// Starts the real `tandem serve` on 127.0.0.1 for the browser tests and stops it. If that binary
+// does not serve the UI at / (a build from before the UI was embedded), a small Node server in
+// front of it serves webui/dist (gunzipped, with the server's CSP) and proxies the API paths.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, request } from "node:http";
+import { createServer as net_server } from "node:net";
+import { dirname, extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "../../..");
+export const dist = join(repo, "webui/dist");
+const BIN = process.env.TANDEM_BIN ?? join(repo, "build/server/tandem");
+const SHARED = process.env.TANDEM_SHARED_DIR ?? resolve(repo, "../shared");
+
+export const csp =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+  "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function free_port() {
+  return new Promise((ok, fail) => {
+    const s = net_server();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+async function wait_healthy(url, proc, log) {
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`tandem exited early (${proc.exitCode}):\n${log()}`);
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return;
+    } catch {}
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`tandem not healthy after 30 s:\n${log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml" };
+
+// The stand-in for the embedded UI: dist files and a streaming proxy that drops the upstream
+// request when the browser drops its own (so Stop reaches tandem as a disconnect).
+function start_front(api_port) {
+  const srv = createServer((req, res) => {
+    const path = req.url.split("?")[0];
+    if (/^\/(v1|props|metrics|health|tokenize|detokenize)(\/|$)/.test(path)) {
+      const up = request({ host: "127.0.0.1", port: api_port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      res.on("close", () => up.destroy());
+      req.pipe(up);
+      return;
+    }
+    const rel = normalize(path === "/" ? "/index.html" : path);
+    const file = join(dist, rel + ".gz");
+    if (!file.startsWith(dist) || !existsSync(file)) {
+      res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
+      return;
+    }
+    res.writeHead(200, { "Content-Type": types[extname(rel)] ?? "application/octet-stream", "Content-Security-Policy": csp });
+    res.end(gunzipSync(readFileSync(file)));
+  });
+  return new Promise((ok) => srv.listen(0, "127.0.0.1", () => ok(srv)));
+}
+
+export async function start_tandem(args = []) {
+  if (!existsSync(BIN)) throw new Error(`tandem binary missing: ${BIN} (set TANDEM_BIN)`);
+  const model = join(SHARED, "models/stories260K.gguf");
+  if (!existsSync(model)) throw new Error(`model missing: ${model} (set TANDEM_SHARED_DIR)`);
+  const port = await free_port();
+  const proc = spawn(BIN, ["serve", "-m", model, "--port", String(port), "--threads", "1", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((ok) => proc.on("exit", ok));
+  const api = `http://127.0.0.1:${port}`;
+  await wait_healthy(api, proc, () => log);
+  let embedded = false;
+  if (process.env.TANDEM_WEBUI_FRONT !== "1") {
+    const root = await fetch(`${api}/`);
+    embedded = root.status === 200 && (root.headers.get("content-type") ?? "").startsWith("text/html");
+  }
+  const front = embedded ? null : await start_front(port);
+  const url = front ? `http://127.0.0.1:${front.address().port}` : api;
+  return {
+    url, // where the browser goes
+    api, // tandem itself
+    embedded,
+    log: () => log,
+    async stop() {
+      front?.close();
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export async function metric(api, name, headers = {}) {
+  const text = await (await fetch(`${api}/metrics`, { headers })).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + " ") || l.startsWith(name + "{"));
+  if (!line) throw new Error(`metric ${name} not in /metrics:\n${text}`);
+  return Number(line.trim().split(/\s+/).pop());
+}
