@@ -11,5 +11,7 @@ export default mergeConfig(
   defineConfig({
     test: { dir: tests, include: ["**/*.test.ts", "**/*.test.tsx"], environment: "jsdom" },
     server: { fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] } },
+    // The tests sit outside webui/: resolve preact from webui/node_modules, as the sources do.
+    resolve: { dedupe: ["preact"] },
   }),
 );
