@@ -32,6 +32,15 @@ void server_state::for_each_session(const std::function<void(const std::shared_p
         if (auto s = w.lock()) fn(s);
 }
 
+server_state::server_state(server_config c) : cfg(std::move(c)) {
+    limits_.idle_timeout = cfg.idle_timeout;
+    limits_.read_timeout = cfg.read_timeout;
+    limits_.write_timeout = cfg.write_timeout;
+    limits_.max_body_bytes = cfg.max_body_bytes;
+    limits_.max_header_bytes = cfg.max_header_bytes;
+    limits_.max_header_fields = cfg.max_header_fields;
+}
+
 http_server::http_server(server_config cfg) : st_(std::make_unique<server_state>(std::move(cfg))) {}
 
 http_server::~http_server() {
@@ -124,7 +133,7 @@ bool wait_idle(server_state& st, std::chrono::steady_clock::time_point deadline)
 void http_server::stop() {
     server_state& st = *st_;
     if (st.threads.empty()) return;
-    st.stopping = true;
+    st.stopping_ = true;
     // Close the listener on its own thread and wait for it, so no connection is accepted after stop().
     std::promise<void> closed;
     net::post(st.ioc, [&st, &closed] {
@@ -140,7 +149,7 @@ void http_server::stop() {
     if (!wait_idle(st, std::chrono::steady_clock::now() + drain)) {
         spdlog::warn("http: drain timeout: ending {} request(s) still running", st.n_busy.load());
     }
-    st.forcing = true;
+    st.forcing_ = true;
     st.for_each_session([](const auto& s) { net::post(s->strand(), [s] { s->on_server_force(); }); });
     wait_idle(st, std::chrono::steady_clock::now() + std::chrono::seconds(2));
     if (served_model* b = st.model.load()) b->eng->shutdown();

@@ -11,9 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
-#include "server/http/auth.h"
-#include "server/http/routes.h"
-#include "server/http/server_state.h"
+#include "server/http/sse.h"
 
 namespace tandem {
 
@@ -33,8 +31,8 @@ std::chrono::steady_clock::duration seconds(double s) {
 
 }  // namespace
 
-http_session::http_session(server_state& st, net::ip::tcp::socket socket)
-    : st_(st),
+http_session::http_session(session_host& host, net::ip::tcp::socket socket)
+    : host_(host),
       strand_(socket.get_executor()),
       socket_(std::move(socket)),
       timer_(strand_),
@@ -42,7 +40,7 @@ http_session::http_session(server_state& st, net::ip::tcp::socket socket)
       watch_wake_(strand_) {}
 
 http_session::~http_session() {
-    --st_.n_connections;
+    host_.on_session_closed();
 }
 
 void http_session::start() {
@@ -61,11 +59,9 @@ void http_session::start() {
 
 void http_session::arm(std::chrono::steady_clock::duration d) {
     const uint64_t gen = ++timer_gen_;
-    timed_out_ = false;
     timer_.expires_after(d);
     timer_.async_wait(net::bind_executor(strand_, [self = shared_from_this(), gen](error_code ec) {
         if (ec || gen != self->timer_gen_) return;
-        self->timed_out_ = true;
         error_code ignored;
         self->socket_.cancel(ignored);
     }));
@@ -76,6 +72,10 @@ void http_session::disarm() {
     timer_.cancel();
 }
 
+bool http_session::deadline_passed() const {
+    return timer_.expiry() <= std::chrono::steady_clock::now();
+}
+
 void http_session::close() {
     disarm();
     error_code ec;
@@ -84,16 +84,15 @@ void http_session::close() {
 }
 
 void http_session::on_server_stop() {
-    if (idle_) {
+    if (state_ == state::idle) {
         error_code ec;
         socket_.cancel(ec);
     }
 }
 
 void http_session::on_server_force() {
-    forced_ = true;
     wake_.notify();
-    if (!busy_) {
+    if (state_ == state::idle || state_ == state::reading) {
         error_code ec;
         socket_.cancel(ec);
     }
@@ -108,72 +107,91 @@ std::function<void()> http_session::notifier() {
 }
 
 net::awaitable<void> http_session::run() {
-    while (!st_.stopping) {
+    while (!host_.stopping()) {
         http_request req;
         if (!co_await read_request(req)) co_return;
-        busy_ = true;
-        ++st_.n_busy;
-        client_gone_ = false;
+        state_ = state::handling;
+        host_.on_request(true);
         keep_alive_ = req.keep_alive();
-        cors_origin_ = cors_allowed_origin(st_.cfg.cors_origins, std::string(req[http::field::origin]));
-        co_await route_request(*this, req);
+        std::optional<api_error> failed;
+        try {
+            co_await host_.handle(*this, req);
+        } catch (const api_exception& e) {  // the handler reports its own errors; these are a last resort
+            failed = e.err;
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {} failed: {}", std::string(req.method_string()), std::string(req.target()),
+                          e.what());
+            failed = error_internal(std::string("internal error: ") + e.what());
+        }
+        if (failed) co_await send_error(*failed);
         co_await watch_stop();
-        --st_.n_busy;
-        busy_ = false;
-        if (!keep_alive_ || st_.stopping || client_gone_ || forced_) co_return;
+        host_.on_request(false);
+        if (!keep_alive_ || host_.stopping() || state_ == state::gone || host_.forcing()) co_return;
+        state_ = state::idle;
     }
 }
 
 net::awaitable<bool> http_session::read_request(http_request& req) {
+    const session_limits& lim = host_.limits();
     error_code ec;
-    idle_ = true;
+    state_ = state::idle;
+    cors_origin_.reset();
     if (buffer_.size() == 0) {  // wait for the first byte of the next request (keep-alive idle time)
-        arm(seconds(st_.cfg.idle_timeout));
+        arm(seconds(lim.idle_timeout));
         const size_t n = co_await socket_.async_read_some(buffer_.prepare(4096), redirect_error(use_awaitable, ec));
         disarm();
         if (ec) co_return false;
         buffer_.commit(n);
     }
-    idle_ = false;
-    if (st_.stopping) co_return false;
+    state_ = state::reading;
+    if (host_.stopping()) co_return false;
 
     http::request_parser<http::empty_body> head;
-    head.header_limit(static_cast<uint32_t>(std::min<int64_t>(st_.cfg.max_header_bytes, UINT32_MAX)));
+    head.header_limit(static_cast<uint32_t>(std::min<int64_t>(lim.max_header_bytes, UINT32_MAX)));
     // Beast checks Content-Length against the parser's own 8 MB default while reading the header;
     // lift it so the 413 decision below is ours (from --max-body-bytes), not a parse error.
     head.body_limit(std::numeric_limits<std::uint64_t>::max());
-    arm(seconds(st_.cfg.read_timeout));
+    arm(seconds(lim.read_timeout));
     co_await http::async_read_header(socket_, buffer_, head, redirect_error(use_awaitable, ec));
+    const bool header_timed_out = ec && deadline_passed();
     disarm();
-    if (timed_out_)
+    if (header_timed_out)
         co_await send_early(408, "Timed out reading the request header.");
     else if (ec == http::error::header_limit)
         co_await send_early(431, "The request header is too large.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
         co_await send_early(400, "Malformed HTTP request.");
     if (ec) co_return false;
+    // Beast bounds the header's bytes, not its lines: 500 one-byte fields would pass that check.
+    const auto n_fields = std::distance(head.get().begin(), head.get().end());
+    if (n_fields > lim.max_header_fields) {
+        co_await send_early(431, "The request has " + std::to_string(n_fields) + " header fields; at most " +
+                                     std::to_string(lim.max_header_fields) + " are accepted.");
+        co_return false;
+    }
 
     const auto length = head.content_length();
-    if (length && *length > static_cast<uint64_t>(st_.cfg.max_body_bytes)) {
-        co_await send_early(413, "The request body exceeds " + std::to_string(st_.cfg.max_body_bytes) + " bytes.");
+    if (length && *length > static_cast<uint64_t>(lim.max_body_bytes)) {
+        co_await send_early(413, "The request body exceeds " + std::to_string(lim.max_body_bytes) + " bytes.");
         co_return false;
     }
     if (beast::iequals(head.get()[http::field::expect], "100-continue")) {
         static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        arm(seconds(st_.cfg.write_timeout));
+        arm(seconds(lim.write_timeout));
         co_await net::async_write(socket_, net::buffer(cont), redirect_error(use_awaitable, ec));
         disarm();
         if (ec) co_return false;
     }
     http::request_parser<http::string_body> body(std::move(head));
-    body.body_limit(static_cast<uint64_t>(st_.cfg.max_body_bytes));
-    arm(seconds(st_.cfg.read_timeout));
+    body.body_limit(static_cast<uint64_t>(lim.max_body_bytes));
+    arm(seconds(lim.read_timeout));
     co_await http::async_read(socket_, buffer_, body, redirect_error(use_awaitable, ec));
+    const bool body_timed_out = ec && deadline_passed();
     disarm();
-    if (timed_out_)
+    if (body_timed_out)
         co_await send_early(408, "Timed out reading the request body.");
     else if (ec == http::error::body_limit)
-        co_await send_early(413, "The request body exceeds " + std::to_string(st_.cfg.max_body_bytes) + " bytes.");
+        co_await send_early(413, "The request body exceeds " + std::to_string(lim.max_body_bytes) + " bytes.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
         co_await send_early(400, "Malformed HTTP request.");
     if (ec) co_return false;
@@ -182,7 +200,7 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
 }
 
 net::awaitable<void> http_session::send_early(int status, const std::string& message) {
-    api_error e{status, message, "invalid_request_error", std::nullopt, std::nullopt, 0};
+    const api_error e{status, message, "invalid_request_error", std::nullopt, std::nullopt, 0};
     keep_alive_ = false;
     co_await send_error(e);
     co_await linger();
@@ -201,27 +219,29 @@ net::awaitable<void> http_session::linger() {
 }
 
 net::awaitable<void> http_session::send(http_response res) {
-    res.keep_alive(keep_alive_ && !st_.stopping);
+    res.keep_alive(keep_alive_ && !host_.stopping());
     res.set(http::field::server, "tandem");
     if (cors_origin_) {
         res.set(http::field::access_control_allow_origin, *cors_origin_);
         res.set(http::field::vary, "Origin");
     }
     res.prepare_payload();
-    st_.metrics.count_request(res.result_int());
+    host_.on_response(res.result_int());
     error_code ec;
-    arm(seconds(st_.cfg.write_timeout));
+    arm(seconds(host_.limits().write_timeout));
     co_await http::async_write(socket_, res, redirect_error(use_awaitable, ec));
     disarm();
-    if (ec) client_gone_ = true;
+    if (ec) set_gone();
 }
 
-net::awaitable<void> http_session::send_error(const api_error& e) {
-    http_response res{static_cast<http::status>(e.status), 11};
-    res.set(http::field::content_type, "application/json");
-    if (e.retry_after > 0) res.set(http::field::retry_after, std::to_string(e.retry_after));
-    res.body() = api_error_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    co_await send(std::move(res));
+net::awaitable<void> http_session::send_error(api_error e) {
+    const state now = state_;
+    if (now == state::streaming) {  // the 200 and its headers are out: the error is the stream's last event
+        const std::string event = sse_data(api_error_json(e));
+        if (co_await send_chunk(event)) co_await send_sse_end();
+    } else if (now != state::gone) {
+        co_await send(api_error_response(e));
+    }
 }
 
 net::awaitable<bool> http_session::send_sse_head() {
@@ -234,51 +254,57 @@ net::awaitable<bool> http_session::send_sse_head() {
         res.set(http::field::access_control_allow_origin, *cors_origin_);
         res.set(http::field::vary, "Origin");
     }
-    res.keep_alive(keep_alive_ && !st_.stopping);
+    res.keep_alive(keep_alive_ && !host_.stopping());
     res.chunked(true);
-    st_.metrics.count_request(200);
+    host_.on_response(200);
     http::response_serializer<http::empty_body> sr{res};
     error_code ec;
-    arm(seconds(st_.cfg.write_timeout));
+    arm(seconds(host_.limits().write_timeout));
     co_await http::async_write_header(socket_, sr, redirect_error(use_awaitable, ec));
     disarm();
-    if (ec) client_gone_ = true;
-    co_return !ec;
+    if (ec) {
+        set_gone();
+        co_return false;
+    }
+    state_ = state::streaming;
+    co_return true;
 }
 
 net::awaitable<bool> http_session::send_chunk(const std::string& data) {
-    if (client_gone_) co_return false;
+    if (state_ == state::gone) co_return false;
     error_code ec;
-    arm(seconds(st_.cfg.write_timeout));
+    arm(seconds(host_.limits().write_timeout));
     co_await net::async_write(socket_, http::make_chunk(net::buffer(data)), redirect_error(use_awaitable, ec));
     disarm();
-    if (ec) client_gone_ = true;
+    if (ec) set_gone();
     co_return !ec;
 }
 
 net::awaitable<void> http_session::send_sse_end() {
-    if (client_gone_) co_return;
+    if (state_ == state::gone) co_return;
     error_code ec;
-    arm(seconds(st_.cfg.write_timeout));
+    arm(seconds(host_.limits().write_timeout));
     co_await net::async_write(socket_, http::make_chunk_last(), redirect_error(use_awaitable, ec));
     disarm();
-    if (ec) client_gone_ = true;
+    if (ec) set_gone();
+    if (state_ == state::streaming) state_ = state::handling;  // the stream is complete
 }
 
 void http_session::watch_start() {
-    if (watching_ || watch_stopping_ || client_gone_ || buffer_.size() >= watch_limit) return;
-    watching_ = true;
+    const bool running = state_ == state::handling || state_ == state::streaming;
+    if (watch_reading_ || !running || buffer_.size() >= watch_limit) return;
+    watch_reading_ = true;
     socket_.async_read_some(buffer_.prepare(4096),
                             net::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
-                                self->watching_ = false;
+                                self->watch_reading_ = false;
                                 if (!ec) {
                                     self->buffer_.commit(n);
                                     self->watch_start();
-                                    if (!self->watching_) self->watch_wake_.notify();
+                                    if (!self->watch_reading_) self->watch_wake_.notify();
                                     return;
                                 }
                                 if (ec != net::error::operation_aborted) {
-                                    self->client_gone_ = true;
+                                    self->set_gone();
                                     self->wake_.notify();
                                 }
                                 self->watch_wake_.notify();
@@ -286,13 +312,12 @@ void http_session::watch_start() {
 }
 
 net::awaitable<void> http_session::watch_stop() {
-    watch_stopping_ = true;
-    while (watching_) {
+    if (state_ != state::gone) state_ = state::finishing;  // no new watch read from here on
+    while (watch_reading_) {
         error_code ec;
         socket_.cancel(ec);
         co_await watch_wake_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
     }
-    watch_stopping_ = false;
 }
 
 }  // namespace tandem

@@ -4,7 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/http/write.hpp>
 #include <utility>  // before Boost 1.74 asio/awaitable.hpp, which uses std::exchange without it
 
 #include "server/http/http_session.h"
@@ -18,15 +18,11 @@ using tcp = net::ip::tcp;
 namespace {
 
 net::awaitable<void> refuse(tcp::socket socket) {
-    static const std::string body =
-        "{\"error\":{\"message\":\"Too many open connections.\",\"type\":\"unavailable_error\",\"param\":null,"
-        "\"code\":\"too_many_connections\"}}";
-    static const std::string busy =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Retry-After: 1\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body;
+    namespace http = boost::beast::http;
+    auto res = api_error_response(error_too_many_connections());
+    res.keep_alive(false);
     boost::system::error_code ec;
-    co_await net::async_write(socket, net::buffer(busy), net::redirect_error(net::use_awaitable, ec));
+    co_await http::async_write(socket, res, net::redirect_error(net::use_awaitable, ec));
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
 }
@@ -36,7 +32,7 @@ net::awaitable<void> accept_loop(server_state& st) {
         boost::system::error_code ec;
         tcp::socket socket =
             co_await st.acceptor->async_accept(net::make_strand(st.ioc), net::redirect_error(net::use_awaitable, ec));
-        if (ec == net::error::operation_aborted || !st.acceptor->is_open() || st.stopping) co_return;
+        if (ec == net::error::operation_aborted || !st.acceptor->is_open() || st.stopping()) co_return;
         if (ec) {
             spdlog::warn("http: accept failed: {}", ec.message());
             continue;

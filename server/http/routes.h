@@ -1,5 +1,5 @@
-// The route table: method/path checks (404/405), CORS preflight, API keys, model-loading state, and
-// dispatch to the handlers (OpenAI, llama-server tokenize/detokenize, health, metrics).
+// The handlers behind the route table (server_state::handle in routes_openai.cpp: method/path checks
+// (404/405), CORS preflight, API keys, model-loading state, dispatch).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,11 +11,10 @@
 namespace tandem {
 
 struct served_model;
-
-boost::asio::awaitable<void> route_request(http_session& s, const http_request& req);
+struct server_state;
 
 // routes_generation.cpp: runs a validated chat/completions request against the engine and writes the reply.
-boost::asio::awaitable<void> run_generation(http_session& s, served_model& b, generation_request g);
+boost::asio::awaitable<void> run_generation(server_state& st, http_session& s, served_model& b, generation_request g);
 
 // The prompts of a request as tokens (chat: the rendered template; completions: one per prompt);
 // throws api_exception.

@@ -19,72 +19,77 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
+// One choice of the request: its engine stream and what it has become so far.
+struct choice_run {
+    std::shared_ptr<request_stream> stream;
+    choice_output out;
+    clock_type::time_point last_token;
+    bool finish_sent = false;  // streaming: its finish chunk is out
+    bool aborted = false;
+};
+
 struct job {
+    server_state& st;
     http_session& s;
     served_model& b;
     const generation_request& g;
-    std::vector<std::shared_ptr<request_stream>> streams;
-    std::vector<choice_output> choices;
-    std::vector<bool> finish_sent;
-    std::vector<bool> aborted;
-    std::vector<clock_type::time_point> last_token;
+    std::vector<choice_run> choices;
     clock_type::time_point started = clock_type::now();
     bool any_token = false;
     int64_t n_prompt = 0;
 
     // Drains what the engine has produced; stops a choice's engine request on a stop-string match.
     void pump() {
-        server_metrics& m = s.state().metrics;
-        for (size_t i = 0; i < choices.size(); ++i) {
+        server_metrics& m = st.metrics;
+        for (choice_run& c : choices) {
             // Events after the choice finished are drained too: the done event carries its timings.
-            while (std::optional<stream_event> ev = streams[i]->pop()) {
-                if (ev->what == stream_event::kind::token && !choices[i].finished()) {
+            while (std::optional<stream_event> ev = c.stream->pop()) {
+                if (ev->what == stream_event::kind::token && !c.out.finished()) {
                     const auto now = clock_type::now();
-                    if (choices[i].n_generated() == 0)
+                    if (c.out.n_generated() == 0)
                         m.observe_ttft(std::chrono::duration<double>(now - started).count());
                     else
-                        m.observe_itl(std::chrono::duration<double>(now - last_token[i]).count());
-                    last_token[i] = now;
+                        m.observe_itl(std::chrono::duration<double>(now - c.last_token).count());
+                    c.last_token = now;
                     any_token = true;
                 }
-                choices[i].consume(*ev);  // the engine ends a request at its stop string itself
+                c.out.consume(*ev);  // the engine ends a request at its stop string itself
             }
         }
     }
 
     bool all_finished() const {
-        for (const choice_output& c : choices)
-            if (!c.finished()) return false;
+        for (const choice_run& c : choices)
+            if (!c.out.finished()) return false;
         return true;
     }
 
     std::optional<std::string> first_error() const {
-        for (const choice_output& c : choices)
-            if (c.error()) return c.error();
+        for (const choice_run& c : choices)
+            if (c.out.error()) return c.out.error();
         return std::nullopt;
     }
 
-    void abort_one(size_t i) {
-        if (aborted[i]) return;
-        aborted[i] = true;
-        b.eng->abort(streams[i]->id());
-    }
-
     void abort_all() {
-        for (size_t i = 0; i < streams.size(); ++i)
-            if (!choices[i].finished()) abort_one(i);
+        for (choice_run& c : choices) {
+            if (c.out.finished() || c.aborted) continue;
+            c.aborted = true;
+            b.eng->abort(c.stream->id());
+        }
     }
 
     int64_t n_generated() const {
         int64_t n = 0;
-        for (const choice_output& c : choices) n += c.n_generated();
+        for (const choice_run& c : choices) n += c.out.n_generated();
         return n;
     }
-};
 
-api_error shutting_down() {
-    return {503, "The server is shutting down.", "unavailable_error", std::nullopt, "shutting_down", 0};
-}
+    std::vector<choice_output> outputs() const {
+        std::vector<choice_output> out;
+        for (const choice_run& c : choices) out.push_back(c.out);
+        return out;
+    }
+};
 
 std::string response_id(server_state& st, bool chat) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -101,7 +106,7 @@ api_error refusal_error(const request_refusal& r, const generation_request& g, i
         case submit_error::queue_full:
             return error_queue_full(1);
         case submit_error::stopping:
-            return shutting_down();
+            return error_shutting_down();
         case submit_error::context_exceeded:
             return error_context_exceeded(n_ctx, static_cast<int64_t>(n_prompt), prompt_param);
         case submit_error::invalid:
@@ -144,16 +149,13 @@ void submit_all(job& j, std::vector<completion_params> requests) {
         const size_t n_prompt = requests[i].prompt.size();
         submit_result r = j.b.eng->submit(std::move(requests[i]));
         if (!r.stream) {
-            for (auto& s : j.streams) j.b.eng->abort(s->id());
+            j.abort_all();
             throw api_exception{refusal_error(r.refusal.value_or(request_refusal{submit_error::stopping, "", ""}), j.g,
                                               j.b.n_ctx, n_prompt)};
         }
         r.stream->set_notify(j.s.notifier());
-        j.streams.push_back(std::move(r.stream));
-        j.choices.emplace_back(*j.b.codec, static_cast<int32_t>(i), j.g);
-        j.finish_sent.push_back(false);
-        j.aborted.push_back(false);
-        j.last_token.push_back(j.started);
+        j.choices.push_back(
+            choice_run{std::move(r.stream), choice_output(*j.b.codec, static_cast<int32_t>(i), j.g), j.started});
     }
 }
 
@@ -165,37 +167,38 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
         if (j.all_finished()) break;
         if (s.client_gone() || s.forced()) {
             j.abort_all();
-            if (!s.client_gone()) co_await s.send_error(shutting_down());
+            co_await s.send_error(error_shutting_down());
             co_return;
         }
         co_await s.wake().wait_until(clock_type::now() + std::chrono::hours(1));
     }
     co_await s.watch_stop();
-    s.state().metrics.add_tokens(j.n_prompt, j.n_generated());
+    j.st.metrics.add_tokens(j.n_prompt, j.n_generated());
     if (auto err = j.first_error()) {
-        co_await s.send_error(s.forced() ? shutting_down() : error_internal(*err));
+        const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
+        co_await s.send_error(e);
         co_return;
     }
     http_response res{http::status::ok, 11};
     res.set(http::field::content_type, "application/json");
-    res.body() = response_json(meta, j.choices, j.n_prompt).dump(-1, ' ', false, json::error_handler_t::replace);
+    res.body() = response_json(meta, j.outputs(), j.n_prompt).dump(-1, ' ', false, json::error_handler_t::replace);
     co_await s.send(std::move(res));
 }
 
 // The SSE events that the choices' new output makes (deltas, then each finish once).
 std::string stream_events(job& j, const response_meta& meta) {
     std::string out;
-    for (size_t i = 0; i < j.choices.size(); ++i) {
-        choice_output& c = j.choices[i];
+    for (choice_run& run : j.choices) {
+        choice_output& c = run.out;
         const std::string text = c.take_text();
         const json lp = c.take_logprobs();
-        const bool finishing = c.finished() && !c.error() && !j.finish_sent[i];
+        const bool finishing = c.finished() && !c.error() && !run.finish_sent;
         if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
             json fin = chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr);
             fin["timings"] = timings_json(std::span<const choice_output>(&c, 1));  // llama-server's extension
             out += sse_data(fin);
-            j.finish_sent[i] = true;
+            run.finish_sent = true;
         }
     }
     return out;
@@ -203,12 +206,12 @@ std::string stream_events(job& j, const response_meta& meta) {
 
 net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
     http_session& s = j.s;
-    const double ping = s.state().cfg.ping_interval;
+    const double ping = j.st.cfg.ping_interval;
     if (!co_await s.send_sse_head()) co_return j.abort_all();
     s.watch_start();
     std::string out;
     if (meta.chat)
-        for (const choice_output& c : j.choices) out += sse_data(chunk_role(meta, c.index()));
+        for (const choice_run& c : j.choices) out += sse_data(chunk_role(meta, c.out.index()));
     for (;;) {
         j.pump();
         out += stream_events(j, meta);
@@ -216,10 +219,9 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
         if (!err && s.forced()) err = "The server is shutting down.";
         if (err) {
             j.abort_all();
-            api_error e = s.forced() ? shutting_down() : error_internal(*err);
-            out += sse_data(api_error_json(e));
-            co_await s.send_chunk(out);
-            co_await s.send_sse_end();
+            if (!out.empty() && !co_await s.send_chunk(std::exchange(out, std::string()))) co_return;
+            const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
+            co_await s.send_error(e);  // an SSE event now
             co_return;
         }
         if (!out.empty() && !co_await s.send_chunk(std::exchange(out, std::string()))) co_return j.abort_all();
@@ -230,7 +232,7 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
                                                                     std::chrono::duration<double>(ping));
         if (!co_await s.wake().wait_until(deadline) && !j.any_token) out += sse_ping();
     }
-    s.state().metrics.add_tokens(j.n_prompt, j.n_generated());
+    j.st.metrics.add_tokens(j.n_prompt, j.n_generated());
     if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated()));
     out += sse_done();
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
@@ -261,15 +263,14 @@ std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const gen
     return {c.encode(text, false, true)};
 }
 
-net::awaitable<void> run_generation(http_session& s, served_model& b, generation_request g) {
-    server_state& st = s.state();
+net::awaitable<void> run_generation(server_state& st, http_session& s, served_model& b, generation_request g) {
     // 429 before any tokenizing work: the engine's queue is already full.
     if (b.eng->queue_full()) throw api_exception{error_queue_full(1)};
     const std::vector<std::vector<int32_t>> prompts = build_prompts(b, g);
     int64_t n_prompt = 0;
     for (const std::vector<int32_t>& prompt : prompts) n_prompt += static_cast<int64_t>(prompt.size());
 
-    job j{s, b, g, {}, {}, {}, {}, {}};
+    job j{st, s, b, g, {}};
     j.n_prompt = n_prompt;
     submit_all(j, engine_requests(g, prompts));
     if (g.echo && !g.chat) {
@@ -278,7 +279,7 @@ net::awaitable<void> run_generation(http_session& s, served_model& b, generation
             const prompt_input& in = g.prompts[p];
             const std::string text = in.is_tokens ? b.codec->decode(in.tokens) : in.text;
             for (int32_t i = 0; i < g.n; ++i)
-                j.choices[p * static_cast<size_t>(g.n) + static_cast<size_t>(i)].set_prefix(text);
+                j.choices[p * static_cast<size_t>(g.n) + static_cast<size_t>(i)].out.set_prefix(text);
         }
     }
     const response_meta meta{response_id(st, g.chat), b.model_name, static_cast<int64_t>(std::time(nullptr)), g.chat,
@@ -293,7 +294,7 @@ net::awaitable<void> run_generation(http_session& s, served_model& b, generation
         failure = std::current_exception();
     }
     j.abort_all();
-    for (auto& stream : j.streams) stream->set_notify({});
+    for (choice_run& c : j.choices) c.stream->set_notify({});
     if (failure) std::rethrow_exception(failure);
 }
 

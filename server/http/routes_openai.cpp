@@ -130,21 +130,20 @@ generation_request parse_generation(const server_state& st, const http_request& 
 }
 
 // Handles a routed request whose auth and method already passed; throws api_exception.
-net::awaitable<void> dispatch(http_session& s, const http_request& req, std::string_view path) {
-    server_state& st = s.state();
+net::awaitable<void> dispatch(server_state& st, http_session& s, const http_request& req, std::string_view path) {
     if (!is_generation(path)) {
         co_await s.send(simple_reply(st, req, path));
         co_return;
     }
     served_model* b = st.model.load();
     if (!b) throw api_exception{error_loading()};
-    co_await run_generation(s, *b, parse_generation(st, req, path));
+    co_await run_generation(st, s, *b, parse_generation(st, req, path));
 }
 
 }  // namespace
 
-net::awaitable<void> route_request(http_session& s, const http_request& req) {
-    const server_config& cfg = s.state().cfg;
+net::awaitable<void> server_state::handle(http_session& s, const http_request& req) {
+    s.set_cors_origin(cors_allowed_origin(cfg.cors_origins, std::string(req[http::field::origin])));
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const route* r = nullptr;
@@ -157,12 +156,13 @@ net::awaitable<void> route_request(http_session& s, const http_request& req) {
         co_await s.send(preflight(cfg, req, *r));
         co_return;
     } else if (req.method() != r->method)
-        err = error_method_not_allowed(std::string(req.method_string()), std::string(path));
+        err = error_method_not_allowed(std::string(req.method_string()), std::string(path),
+                                       std::string(http::to_string(r->method)) + ", OPTIONS");
     else if (r->needs_auth && !auth_check(cfg.api_keys, req[http::field::authorization], req["X-Api-Key"]))
         err = error_unauthorized();
     if (!err) {
         try {
-            co_await dispatch(s, req, path);
+            co_await dispatch(*this, s, req, path);
         } catch (const api_exception& e) {
             err = e.err;
         } catch (const std::exception& e) {
@@ -170,16 +170,7 @@ net::awaitable<void> route_request(http_session& s, const http_request& req) {
             err = error_internal(std::string("internal error: ") + e.what());
         }
     }
-    if (!err) co_return;
-    if (err->status == 405 && r) {
-        http_response res{http::status::method_not_allowed, 11};
-        res.set(http::field::allow, std::string(http::to_string(r->method)) + ", OPTIONS");
-        res.set(http::field::content_type, "application/json");
-        res.body() = api_error_json(*err).dump();
-        co_await s.send(std::move(res));
-        co_return;
-    }
-    co_await s.send_error(*err);
+    if (err) co_await s.send_error(*err);
 }
 
 }  // namespace tandem

@@ -172,6 +172,8 @@ std::vector<key_def> key_table() {
          size(&server_config::max_body_bytes, "max_body_bytes", 1024)},
         {"max-header-bytes", "", "request header limit, e.g. 16K", false,
          size(&server_config::max_header_bytes, "max_header_bytes", 1024)},
+        {"max-header-fields", "", "request header fields at most", false,
+         INT_KEY(max_header_fields, "max_header_fields", 8, 10000)},
         {"idle-timeout", "", "seconds an idle keep-alive connection is kept", false,
          secs(&server_config::idle_timeout, "idle_timeout", 0.01, 86400)},
         {"read-timeout", "", "seconds to read a request header, then its body", false,
@@ -183,6 +185,13 @@ std::vector<key_def> key_table() {
         {"ping-interval", "", "seconds between SSE pings before the first token", false,
          secs(&server_config::ping_interval, "ping_interval", 0.01, 3600)},
         {"max-n", "", "largest accepted `n` (choices per request)", false, INT_KEY(max_n, "max_n", 1, 128)},
+        {"webui", "", "serve the web UI at / (true|false; --no-webui turns it off)", false,
+         [](server_config& c, const std::string& v) { c.webui = parse_bool("webui", v); }},
+        {"webui-path", "", "serve the web UI from this directory instead of the built-in one", false,
+         [](server_config& c, const std::string& v) {
+             if (v.empty()) bad("webui_path", v, "must not be empty");
+             c.webui_path = v;
+         }},
         {"api-key", "", "API key clients must send (repeatable)", true,
          [](server_config& c, const std::string& v) {
              if (v.empty()) bad("api_key", v, "must not be empty");
@@ -284,6 +293,8 @@ server_config server_config_parse(int argc, char** argv, const std::function<con
         if (!d.short_name.empty()) spec = (d.short_name.size() == 1 ? "-" : "--") + d.short_name + "," + spec;
         app.add_option(spec, flag_values[d.name], d.help);
     }
+    bool no_webui = false;
+    app.add_flag("--no-webui", no_webui, "do not serve the web UI (same as --webui false)");
     std::string config_path;
     app.add_option("--config", config_path, "TOML file with the same keys (dashes or underscores)");
     try {
@@ -300,6 +311,10 @@ server_config server_config_parse(int argc, char** argv, const std::function<con
         if (const char* p = env("TANDEM_CONFIG")) config_path = p;
     if (!config_path.empty()) read_toml(config_path, keys, values);
     read_env(keys, env, values);
+    if (no_webui) {
+        if (!flag_values["webui"].empty()) throw error("configuration: --no-webui and --webui given together");
+        flag_values["webui"] = {"false"};
+    }
     for (auto& [name, v] : flag_values)
         if (!v.empty()) values[name] = v;
 
@@ -331,6 +346,10 @@ std::string server_config_describe(const server_config& c) {
        << " draft_adaptive=" << (c.draft_adaptive ? "true" : "false") << " host=" << c.host << " port=" << c.port
        << " io_threads=" << c.io_threads << " max_connections=" << c.max_connections
        << " max_body_bytes=" << c.max_body_bytes << " max_header_bytes=" << c.max_header_bytes
+       << " max_header_fields=" << c.max_header_fields << " webui="
+       << (!c.webui               ? "off"
+           : c.webui_path.empty() ? "built-in"
+                                  : c.webui_path)
        << " idle_timeout=" << c.idle_timeout << " read_timeout=" << c.read_timeout
        << " write_timeout=" << c.write_timeout << " drain_timeout=" << c.drain_timeout
        << " ping_interval=" << c.ping_interval << " max_n=" << c.max_n

@@ -42,12 +42,17 @@ struct server_config {
     int32_t max_connections = 256;
     int64_t max_body_bytes = 8ll << 20;
     int64_t max_header_bytes = 16 << 10;
-    double idle_timeout = 60;   // seconds a keep-alive connection may sit idle
-    double read_timeout = 30;   // seconds to receive a request's header, then its body
-    double write_timeout = 60;  // seconds for one write to the client
-    double drain_timeout = 30;  // seconds in-flight requests get after SIGINT/SIGTERM
-    double ping_interval = 10;  // seconds between SSE ": ping" comments before the first token
-    int32_t max_n = 8;          // upper bound of the `n` request field
+    int32_t max_header_fields = 100;  // header lines per request (as Apache's LimitRequestFields)
+    double idle_timeout = 60;         // seconds a keep-alive connection may sit idle
+    double read_timeout = 30;         // seconds to receive a request's header, then its body
+    double write_timeout = 60;        // seconds for one write to the client
+    double drain_timeout = 30;        // seconds in-flight requests get after SIGINT/SIGTERM
+    double ping_interval = 10;        // seconds between SSE ": ping" comments before the first token
+    int32_t max_n = 8;                // upper bound of the `n` request field
+
+    // Web UI.
+    bool webui = true;       // serve the embedded chat app at /
+    std::string webui_path;  // serve this directory instead (UI development); empty: the embedded bundle
 
     // Access.
     std::vector<std::string> api_keys;      // --api-key (repeatable) and the lines of --api-key-file

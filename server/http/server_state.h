@@ -19,14 +19,22 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "server/http/http_server.h"
+#include "server/http/http_session.h"
 #include "server/http/metrics.h"
 
 namespace tandem {
 
-class http_session;
+// Sessions see it as their host (the route table answers their requests: routes_openai.cpp).
+struct server_state final : session_host {
+    explicit server_state(server_config c);
 
-struct server_state {
-    explicit server_state(server_config c) : cfg(std::move(c)) {}
+    const session_limits& limits() const override { return limits_; }
+    bool stopping() const override { return stopping_.load(); }
+    bool forcing() const override { return forcing_.load(); }
+    boost::asio::awaitable<void> handle(http_session& s, const http_request& req) override;
+    void on_response(int status) override { metrics.count_request(status); }
+    void on_request(bool started) override { n_busy += started ? 1 : -1; }
+    void on_session_closed() override { --n_connections; }
 
     const server_config cfg;
     server_metrics metrics;
@@ -40,8 +48,8 @@ struct server_state {
     std::unique_ptr<served_model> model_owner;
     std::atomic<served_model*> model{nullptr};
 
-    std::atomic<bool> stopping{false};  // no new connections or requests
-    std::atomic<bool> forcing{false};   // the drain timed out: end what still runs
+    std::atomic<bool> stopping_{false};  // no new connections or requests
+    std::atomic<bool> forcing_{false};   // the drain timed out: end what still runs
     std::atomic<int> n_connections{0};
     std::atomic<int> n_busy{0};  // requests being handled
     std::atomic<uint64_t> next_id{1};
@@ -53,6 +61,8 @@ struct server_state {
     std::condition_variable stop_cv;
     bool stop_requested = false;
     std::optional<boost::asio::signal_set> signals;
+
+    session_limits limits_;
 
     void add_session(const std::shared_ptr<http_session>& s);
     // Calls fn for each live session (fn must only post to the session's strand).

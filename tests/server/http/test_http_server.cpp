@@ -12,11 +12,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
 #include "server/http/http_server.h"
+#include "server/http/http_session.h"
 #include "tests/server/http/fake_engine.h"
 
 namespace tandem {
@@ -182,6 +184,20 @@ TEST_F(ServerTest, HeaderLimitIs431) {
     const std::string big(3000, 'a');
     const reply r = raw_exchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
     EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(ServerTest, HeaderFieldCountIs431) {
+    start(hello());
+    std::string fields;
+    for (int i = 0; i < 150; ++i) fields += "X-F" + std::to_string(i) + ": 1\r\n";
+    const reply r = raw_exchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
+    EXPECT_EQ(r.status, 431);
+    EXPECT_NE(r.body.find("header fields"), std::string::npos) << r.body;
+    EXPECT_EQ(r.json_body()["error"]["type"], "invalid_request_error");
+    std::string few;
+    for (int i = 0; i < 90; ++i) few += "X-F" + std::to_string(i) + ": 1\r\n";
+    EXPECT_EQ(raw_exchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + few + "\r\n").status,
+              200);
 }
 
 TEST_F(ServerTest, SlowClientGets408) {
@@ -534,6 +550,71 @@ TEST(ServerSignals, SigtermEndsTheWaitAndStopDrains) {
     boost::system::error_code ec;
     sock.connect({net::ip::make_address("127.0.0.1"), srv.port()}, ec);
     EXPECT_TRUE(ec);
+}
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+// A host whose handler fails in the ways a route can: before and after an SSE stream started.
+struct failing_host final : session_host {
+    session_limits lim;
+    std::atomic<int> n_closed{0};
+    const session_limits& limits() const override { return lim; }
+    bool stopping() const override { return false; }
+    bool forcing() const override { return false; }
+    void on_response(int) override {}
+    void on_request(bool) override {}
+    void on_session_closed() override { ++n_closed; }
+    net::awaitable<void> handle(http_session& s, const http_request& req) override {
+        const bool stream = req.target() == "/stream-then-fail";
+        const bool api = req.target() != "/std-exception";
+        if (stream) {
+            co_await s.send_sse_head();
+            co_await s.send_chunk("data: {\"partial\":true}\n\n");
+        }
+        if (api) throw api_exception{error_internal("the handler failed")};
+        throw std::runtime_error("unexpected");
+    }
+};
+
+// Serves one connection with `host` and returns the client's reply to `target`.
+reply exchange_with_session(failing_host& host, const std::string& target) {
+    net::io_context ioc;
+    tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
+    acceptor.async_accept(net::make_strand(ioc), [&](boost::system::error_code ec, tcp::socket sock) {
+        if (!ec) std::make_shared<http_session>(host, std::move(sock))->start();
+    });
+    std::thread io([&] { ioc.run(); });
+    const reply r = request(acceptor.local_endpoint().port(), "GET", target);
+    io.join();  // the session ends after the request (Connection: close), then the context runs dry
+    return r;
+}
+
+TEST(HttpSession, AnErrorAfterTheSseHeadEndsTheStreamWithAnErrorEvent) {
+    failing_host host;
+    const reply r = exchange_with_session(host, "/stream-then-fail");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
+    EXPECT_EQ(r.head.find("HTTP/1.1 500"), std::string::npos);
+    const std::vector<std::string> ev = sse_events(r.body);
+    ASSERT_EQ(ev.size(), 2u) << r.body;  // the partial event, then the error; no second HTTP response inside
+    EXPECT_EQ(ev[0], "{\"partial\":true}");
+    EXPECT_EQ(json::parse(ev[1])["error"]["message"], "the handler failed");
+    EXPECT_EQ(r.body.find("HTTP/1.1"), std::string::npos) << r.body;
+    EXPECT_EQ(host.n_closed.load(), 1);
+}
+
+TEST(HttpSession, AnErrorBeforeAnyResponseIsAnOpenaiErrorResponse) {
+    failing_host host;
+    const reply api = exchange_with_session(host, "/api-exception");
+    EXPECT_EQ(api.status, 500);
+    EXPECT_EQ(api.json_body()["error"]["message"], "the handler failed");
+    const reply other = exchange_with_session(host, "/std-exception");
+    EXPECT_EQ(other.status, 500);
+    EXPECT_EQ(other.json_body()["error"]["type"], "server_error");
 }
 
 }  // namespace
