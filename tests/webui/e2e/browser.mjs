@@ -28,6 +28,11 @@ export async function launch() {
   });
 }
 
+// Expected console lines: a server without /props yet answers 404 there (the UI copes).
+export function props_404_allowed(srv) {
+  return srv.has_props ? [] : [/status of 404 .* at .*\/props$/];
+}
+
 // A fresh context (its own IndexedDB and localStorage unless `storage` is given) and page.
 // problems() lists console errors, page errors and CSP reports seen so far.
 export async function open_page(browser, url, opts = {}) {
@@ -41,7 +46,8 @@ export async function open_page(browser, url, opts = {}) {
   const problems = [];
   page.on("console", (m) => {
     const text = m.text();
-    const expected = (opts.allow_console ?? []).some((re) => re.test(text));
+    const where = m.location()?.url ?? "";
+    const expected = (opts.allow_console ?? []).some((re) => re.test(`${text} at ${where}`));
     if ((m.type() === "error" && !expected) || /Content Security Policy/i.test(text)) problems.push(`console ${m.type()}: ${text}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
@@ -76,8 +82,32 @@ export async function send(page, text) {
   await page.keyboard.press("Enter");
 }
 
-// Waits until no answer is streaming and returns the last assistant message element.
+// Waits until the last answer has ended (any way) and returns it.
 export async function wait_answer(page, timeout = 30000) {
   await page.waitForSelector(".msg-assistant:last-child:not(.streaming)[data-finish]:not([data-finish=''])", { timeout });
   return page.locator(".msg-assistant").last();
+}
+
+// Waits until the last answer has ended well (stop or length), through any retries.
+export async function wait_success(page, timeout = 30000) {
+  await page.waitForSelector('.msg-assistant:last-child:is([data-finish="stop"], [data-finish="length"])', { timeout });
+  return page.locator(".msg-assistant").last();
+}
+
+// Fills settings fields (by input name) in the settings dialog and saves.
+export async function set_settings(page, fields) {
+  await page.getByRole("button", { name: "Settings" }).click();
+  const dialog = page.locator("dialog.settings-dialog");
+  for (const [name, value] of Object.entries(fields)) await dialog.locator(`[name="${name}"]`).fill(value);
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await dialog.waitFor({ state: "hidden" });
+}
+
+// The chat request bodies the page sends, as parsed JSON.
+export function capture_requests(page) {
+  const bodies = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/v1/chat/completions") && r.method() === "POST") bodies.push({ body: JSON.parse(r.postData()), headers: r.headers() });
+  });
+  return bodies;
 }

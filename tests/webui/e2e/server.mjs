@@ -74,34 +74,55 @@ function start_front(api_port) {
   return new Promise((ok) => srv.listen(0, "127.0.0.1", () => ok(srv)));
 }
 
-export async function start_tandem(args = []) {
-  if (!existsSync(BIN)) throw new Error(`tandem binary missing: ${BIN} (set TANDEM_BIN)`);
+function key_header(args) {
+  const i = args.indexOf("--api-key");
+  return i >= 0 ? { Authorization: `Bearer ${args[i + 1]}` } : {};
+}
+
+function spawn_tandem(port, args) {
   const model = join(SHARED, "models/stories260K.gguf");
   if (!existsSync(model)) throw new Error(`model missing: ${model} (set TANDEM_SHARED_DIR)`);
-  const port = await free_port();
   const proc = spawn(BIN, ["serve", "-m", model, "--port", String(port), "--threads", "1", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  proc.stdout.on("data", (d) => (log += d));
-  proc.stderr.on("data", (d) => (log += d));
-  const exited = new Promise((ok) => proc.on("exit", ok));
+  const t = { proc, log: "", exited: new Promise((ok) => proc.on("exit", ok)) };
+  proc.stdout.on("data", (d) => (t.log += d));
+  proc.stderr.on("data", (d) => (t.log += d));
+  return t;
+}
+
+// args: extra `tandem serve` flags. kill() stops tandem alone (the page's origin stays up when the
+// front serves it, and so does the port for restart()); stop() ends everything.
+export async function start_tandem(args = []) {
+  if (!existsSync(BIN)) throw new Error(`tandem binary missing: ${BIN} (set TANDEM_BIN)`);
+  const port = await free_port();
   const api = `http://127.0.0.1:${port}`;
-  await wait_healthy(api, proc, () => log);
+  let t = spawn_tandem(port, args);
+  await wait_healthy(api, t.proc, () => t.log);
   let embedded = false;
   if (process.env.TANDEM_WEBUI_FRONT !== "1") {
     const root = await fetch(`${api}/`);
     embedded = root.status === 200 && (root.headers.get("content-type") ?? "").startsWith("text/html");
   }
   const front = embedded ? null : await start_front(port);
-  const url = front ? `http://127.0.0.1:${front.address().port}` : api;
+  const has_props = (await fetch(`${api}/props`, { headers: key_header(args) })).status !== 404;
+  const kill = async () => {
+    if (t.proc.exitCode === null) t.proc.kill("SIGTERM");
+    await t.exited;
+  };
   return {
-    url, // where the browser goes
+    url: front ? `http://127.0.0.1:${front.address().port}` : api, // where the browser goes
     api, // tandem itself
     embedded,
-    log: () => log,
+    has_props,
+    log: () => t.log,
+    kill,
+    async restart() {
+      await kill();
+      t = spawn_tandem(port, args);
+      await wait_healthy(api, t.proc, () => t.log);
+    },
     async stop() {
       front?.close();
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      await exited;
+      await kill();
     },
   };
 }

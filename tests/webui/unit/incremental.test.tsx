@@ -44,7 +44,7 @@ test("only the streaming message is rendered again", () => {
   const root = document.createElement("div");
   document.body.appendChild(root);
   let c = conv("");
-  const show = () => act(() => render(h(MessageList, { ctl, conversation: c, streaming_id: "a2", retry_at: null, model: "m" }), root));
+  const show = () => act(() => render(h(MessageList, { ctl, conversation: c, streaming_id: "a2", retry_at: null, status: "" }), root));
   show();
   expect(calls).toEqual(["first **answer**", ""]);
   const first = root.querySelector('[data-id="a1"] .markdown')!;

@@ -51,3 +51,10 @@ export function save_theme(t: Theme): void {
   if (t === "system") storage()?.removeItem(theme_key);
   else storage()?.setItem(theme_key, t);
 }
+
+// The theme is a data-theme attribute on <html> (absent: follow the system), set before the first
+// render so a reload does not flash the other theme.
+export function apply_theme(t: Theme): void {
+  if (t === "system") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = t;
+}

@@ -1,8 +1,8 @@
 // The page: conversation list, header with the model's name and context, messages, message box,
 // dialogs; the theme and the global Escape-stops shortcut live here.
 import { useEffect, useState } from "preact/hooks";
-import type { ChatController } from "../chat/controller";
-import { load_theme, save_theme, type Theme } from "../store/settings";
+import type { AppState, ChatController } from "../chat/controller";
+import { apply_theme, load_theme, save_theme, type Theme } from "../store/settings";
 import { Composer } from "./composer";
 import { IconKey, IconMenu, IconMoon, IconSettings, IconSun } from "./icons";
 import { KeyDialog } from "./key_dialog";
@@ -15,6 +15,13 @@ function system_dark(): boolean {
   return window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
 }
 
+function status_line(s: AppState): string {
+  if (s.info) return `You are talking to ${s.info.model}, running on this tandem server.`;
+  if (s.info_error?.kind === "auth") return "This server needs an API key: enter it to start.";
+  if (s.info_error) return "The server cannot be reached right now.";
+  return "Connecting to the server...";
+}
+
 export function App({ ctl }: { ctl: ChatController }) {
   const s = use_store(ctl);
   const [drawer, set_drawer] = useState(false);
@@ -25,12 +32,9 @@ export function App({ ctl }: { ctl: ChatController }) {
 
   const set_theme = (t: Theme) => {
     save_theme(t);
+    apply_theme(t);
     set_theme_state(t);
   };
-  useEffect(() => {
-    if (theme === "system") delete document.documentElement.dataset.theme;
-    else document.documentElement.dataset.theme = theme;
-  }, [theme]);
 
   useEffect(() => {
     const on_key = (e: KeyboardEvent) => {
@@ -103,7 +107,7 @@ export function App({ ctl }: { ctl: ChatController }) {
             </button>
           </div>
         )}
-        <MessageList ctl={ctl} conversation={conv} streaming_id={s.streaming?.msg_id ?? null} retry_at={s.retry_at} model={info?.model ?? null} />
+        <MessageList ctl={ctl} conversation={conv} streaming_id={s.streaming?.msg_id ?? null} retry_at={s.retry_at} status={status_line(s)} />
         <Composer ctl={ctl} streaming={streaming} conv_id={s.current_id} />
       </main>
       <SettingsDialog ctl={ctl} open={settings_open} on_close={() => set_settings_open(false)} info={info} theme={theme} set_theme={set_theme} />

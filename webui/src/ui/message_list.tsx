@@ -11,7 +11,7 @@ interface Props {
   conversation: Conversation | null;
   streaming_id: string | null;
   retry_at: number | null;
-  model: string | null;
+  status: string; // the empty page's line about the server
 }
 
 async function on_click(e: MouseEvent) {
@@ -24,7 +24,7 @@ async function on_click(e: MouseEvent) {
   setTimeout(() => (btn.textContent = "Copy"), 1500);
 }
 
-export function MessageList({ ctl, conversation, streaming_id, retry_at, model }: Props) {
+export function MessageList({ ctl, conversation, streaming_id, retry_at, status }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   const messages = conversation?.messages ?? [];
@@ -49,7 +49,7 @@ export function MessageList({ ctl, conversation, streaming_id, retry_at, model }
       {messages.length === 0 ? (
         <div class="empty">
           <h1>What can I help with?</h1>
-          <p>{model ? `You are talking to ${model}, running on this tandem server.` : "Connecting to the server..."}</p>
+          <p>{status}</p>
           <p class="hint">
             <kbd>Enter</kbd> sends, <kbd>Shift</kbd>+<kbd>Enter</kbd> starts a new line, <kbd>Esc</kbd> stops an answer.
           </p>

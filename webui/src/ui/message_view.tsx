@@ -93,7 +93,7 @@ function Editor({ ctl, message, on_done }: { ctl: ChatController; message: ChatM
     <div class="msg-editor">
       <textarea
         ref={ref}
-        aria-label="Edit message"
+        aria-label="Edited message"
         value={text}
         onInput={(e) => set_text(e.currentTarget.value)}
         onKeyDown={(e) => {
@@ -154,9 +154,11 @@ function MessageViewInner(props: MessageProps) {
         <div class="msg-foot">
           {m.stats && <span class="msg-stats">{format_stats(m.stats)}</span>}
           <span class="msg-actions">
-            <button type="button" class="icon-btn" aria-label="Copy message" title="Copy" onClick={() => void copy_text(m.content)}>
-              <IconCopy />
-            </button>
+            {m.content !== "" && (
+              <button type="button" class="icon-btn" aria-label="Copy message" title="Copy" onClick={() => void copy_text(m.content)}>
+                <IconCopy />
+              </button>
+            )}
             {m.role === "user" && (
               <button type="button" class="icon-btn" aria-label="Edit message" title="Edit and resend" disabled={busy} onClick={() => set_editing(true)}>
                 <IconEdit />

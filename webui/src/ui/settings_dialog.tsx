@@ -17,7 +17,7 @@ interface Props {
 }
 
 const fields: { key: keyof Settings; label: string; hint: string }[] = [
-  { key: "temperature", label: "Temperature", hint: "0 = greedy; higher = more varied" },
+  { key: "temperature", label: "Temperature", hint: "0 = greedy" },
   { key: "top_p", label: "Top-p", hint: "0-1" },
   { key: "top_k", label: "Top-k", hint: "0 = off" },
   { key: "min_p", label: "Min-p", hint: "0-1" },
