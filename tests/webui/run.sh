@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one part of the web UI's tests: `unit` (Vitest), `dist` (committed bundle is fresh) or
+# Runs one part of the web UI's tests: `unit` (type check, Vitest), `dist` (committed bundle is fresh) or
 # `e2e` (headless Chromium against the real tandem serve). Installs webui's npm packages from
 # package-lock.json on first use, under a lock so parallel ctest runs install once.
 set -euo pipefail
@@ -15,7 +15,7 @@ part="${1:?usage: run.sh unit|dist|e2e}"
 ) 9>"$webui/.npm-install.lock"
 
 case "$part" in
-  unit) cd "$webui" && exec npx vitest run ;;
+  unit) cd "$webui" && npx tsc --noEmit -p . && exec npx vitest run ;;
   dist) exec node "$here/check_dist.mjs" ;;
   e2e)
     if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then

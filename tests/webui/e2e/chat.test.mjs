@@ -56,6 +56,12 @@ test("greedy answer equals the API's; only changed settings are sent", async () 
   await page.getByRole("button", { name: "Settings" }).click();
   assert.equal(await page.locator('dialog [name="temperature"]').inputValue(), "0");
   assert.equal(await page.locator('dialog [name="top_p"]').inputValue(), "");
+  if (srv.has_props) {
+    // the server's defaults from /props are the placeholders
+    const props = await (await fetch(`${srv.api}/props`)).json();
+    const want = props.default_generation_settings.top_p;
+    assert.equal(await page.locator('dialog [name="top_p"]').getAttribute("placeholder"), `server default: ${want}`);
+  }
   await page.keyboard.press("Escape");
   assert.deepEqual(problems(), []);
   await context.close();
@@ -65,9 +71,14 @@ test("Escape stops a long answer and the server frees the sequence", async () =>
   const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
   await page.getByText("You are talking to").waitFor();
   await set_settings(page, { max_tokens: "2000", temperature: "1", seed: "3" });
+  // No end-of-text token (id 2), so the answer runs to the context's end unless stopped.
+  await page.route("**/v1/chat/completions", (route) =>
+    route.continue({ postData: JSON.stringify({ ...JSON.parse(route.request().postData()), logit_bias: { 2: -100 } }) }),
+  );
+  const generated = await metric(srv.api, "tandem_generation_tokens_total");
   await send(page, "Tell me a very long story");
   await page.locator(".msg-assistant.streaming .markdown:not(:empty)").waitFor({ timeout: 10000 });
-  assert.equal(await metric(srv.api, "tandem_requests_running"), 1); // still generating (seed 3 writes 2000 tokens)
+  assert.equal(await metric(srv.api, "tandem_requests_running"), 1); // still generating
   await page.keyboard.press("Escape");
   const answer = await wait_answer(page);
   assert.equal(await answer.getAttribute("data-finish"), "aborted");
@@ -82,6 +93,9 @@ test("Escape stops a long answer and the server frees the sequence", async () =>
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(running, 0);
+  // cut short: a finished answer would have added its ~2000 tokens to the counter
+  const written = (await metric(srv.api, "tandem_generation_tokens_total")) - generated;
+  assert.ok(written < 1900, `${written} tokens written`);
   // the Send button is back and Continue is offered for the stopped answer
   await page.getByRole("button", { name: "Send" }).waitFor();
   await answer.getByRole("button", { name: "Continue answer" }).waitFor();
