@@ -54,6 +54,7 @@ served_model make_served_model(const server_config& cfg, std::unique_ptr<engine>
         std::lock_guard lock(*mu);
         return tmpl->render(ctx);
     };
+    b.chat_template = tmpl->source();
     b.model_name = cfg.alias.empty() ? sum.name : cfg.alias;
     b.n_ctx = sum.n_ctx;
     b.eng = std::move(eng);
@@ -71,7 +72,8 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
         spdlog::error("{}", e.what());
         return 1;
     }
-    spdlog::info("listening on http://{}:{} (loading the model)", cfg.host, srv.port());
+    spdlog::info("listening on http://{}:{} (loading the model){}", cfg.host, srv.port(),
+                 cfg.webui ? "; web UI at /" : "");
     srv.handle_signals();
     std::thread signals([&srv] { srv.wait_for_signal(); });
     try {

@@ -39,6 +39,7 @@ server_state::server_state(server_config c) : cfg(std::move(c)) {
     limits_.max_body_bytes = cfg.max_body_bytes;
     limits_.max_header_bytes = cfg.max_header_bytes;
     limits_.max_header_fields = cfg.max_header_fields;
+    if (cfg.webui) webui = cfg.webui_path.empty() ? static_site::embedded() : static_site::directory(cfg.webui_path);
 }
 
 http_server::http_server(server_config cfg) : st_(std::make_unique<server_state>(std::move(cfg))) {}

@@ -21,8 +21,9 @@ struct served_model {
     // Renders the chat template with {messages, bos_token, eos_token, add_generation_prompt};
     // throws tandem::error on a template error (a 400 for that request).
     std::function<std::string(const nlohmann::json& ctx)> render_chat;
-    std::string model_name;  // shown to clients (the alias if set)
-    int32_t n_ctx = 0;       // per-sequence context
+    std::string model_name;     // shown to clients (the alias if set)
+    int32_t n_ctx = 0;          // per-sequence context
+    std::string chat_template;  // the template source in force (GET /props)
 };
 
 struct server_state;

@@ -22,8 +22,9 @@ struct route {
     bool needs_auth;
 };
 
-constexpr std::array<route, 7> routes = {{
+constexpr std::array<route, 8> routes = {{
     {"/health", http::verb::get, false},
+    {"/props", http::verb::get, true},
     {"/metrics", http::verb::get, true},
     {"/v1/models", http::verb::get, true},
     {"/v1/chat/completions", http::verb::post, true},
@@ -58,6 +59,32 @@ json models_json(const served_model& b, int64_t created) {
                   {"owned_by", "tandem"},
                   {"meta", {{"n_ctx", b.n_ctx}, {"n_vocab", b.codec->n_vocab()}}}};
     return {{"object", "list"}, {"data", json::array({model})}};
+}
+
+// Read-only facts for clients such as the web UI (llama-server has an endpoint of this name): what is
+// served and the defaults a request gets. No paths, keys or other secrets.
+json props_json(const served_model& b, const server_config& cfg) {
+    const sampling_params d;
+    const model_summary& sum = b.eng->summary();
+    json spec = {{"type", spec_type_name(sum.spec)}};
+    if (sum.spec != spec_type::none) spec["draft_max"] = cfg.draft_max;
+    return {{"model", b.model_name},
+            {"n_ctx", b.n_ctx},
+            {"n_vocab", b.codec->n_vocab()},
+            {"parallel", cfg.parallel},
+            {"version", TANDEM_VERSION},
+            {"default_generation_settings",
+             {{"temperature", d.temperature},
+              {"top_p", d.top_p},
+              {"top_k", d.top_k},
+              {"min_p", d.min_p},
+              {"repetition_penalty", d.repetition_penalty},
+              {"presence_penalty", d.presence_penalty},
+              {"frequency_penalty", d.frequency_penalty},
+              {"max_tokens", nullptr},
+              {"seed", nullptr}}},
+            {"speculative", spec},
+            {"chat_template", b.chat_template}};
 }
 
 json tokenize_json(const served_model& b, const std::string& body) {
@@ -115,6 +142,7 @@ http_response simple_reply(server_state& st, const http_request& req, std::strin
     }
     if (!b) throw api_exception{error_loading()};
     if (path == "/v1/models") return json_response(http::status::ok, models_json(*b, 0));
+    if (path == "/props") return json_response(http::status::ok, props_json(*b, st.cfg));
     if (path == "/tokenize") return json_response(http::status::ok, tokenize_json(*b, req.body()));
     return json_response(http::status::ok, detokenize_json(*b, req.body()));
 }
@@ -150,6 +178,13 @@ net::awaitable<void> server_state::handle(http_session& s, const http_request& r
     for (const route& candidate : routes)
         if (candidate.path == path) r = &candidate;
     std::optional<api_error> err;
+    if (!r && webui && webui->has(path)) {  // public, as the page must load before it can ask for a key
+        if (req.method() == http::verb::get)
+            co_await s.send(*webui->respond(req, path));
+        else
+            co_await s.send_error(error_method_not_allowed(std::string(req.method_string()), std::string(path), "GET"));
+        co_return;
+    }
     if (!r)
         err = error_not_found(std::string(path));
     else if (req.method() == http::verb::options) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -189,7 +190,8 @@ std::vector<key_def> key_table() {
          [](server_config& c, const std::string& v) { c.webui = parse_bool("webui", v); }},
         {"webui-path", "", "serve the web UI from this directory instead of the built-in one", false,
          [](server_config& c, const std::string& v) {
-             if (v.empty()) bad("webui_path", v, "must not be empty");
+             std::error_code ec;
+             if (!std::filesystem::is_directory(v, ec)) bad("webui_path", v, "not a directory");
              c.webui_path = v;
          }},
         {"api-key", "", "API key clients must send (repeatable)", true,

@@ -21,6 +21,7 @@
 #include "server/http/http_server.h"
 #include "server/http/http_session.h"
 #include "server/http/metrics.h"
+#include "server/http/static_files.h"
 
 namespace tandem {
 
@@ -38,6 +39,7 @@ struct server_state final : session_host {
 
     const server_config cfg;
     server_metrics metrics;
+    std::optional<static_site> webui;  // empty with --no-webui
     boost::asio::io_context ioc;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;

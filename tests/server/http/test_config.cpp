@@ -1,6 +1,7 @@
 // Configuration: precedence flags > env > file > defaults, key spellings, byte sizes, and errors that
 // name the bad key.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -91,6 +92,19 @@ TEST(Config, ApiKeyFile) {
     const server_config c = parse({"-m", "x", "--api-key-file", file});
     EXPECT_EQ(c.api_keys, (std::vector<std::string>{"key-one", "key-two"}));
     std::remove(file.c_str());
+}
+
+TEST(Config, WebUiSwitchAndPath) {
+    EXPECT_TRUE(parse({"-m", "x"}).webui);
+    EXPECT_FALSE(parse({"-m", "x", "--no-webui"}).webui);
+    EXPECT_FALSE(parse({"-m", "x"}, {{"TANDEM_WEBUI", "false"}}).webui);
+    EXPECT_TRUE(parse({"-m", "x", "--webui", "true"}, {{"TANDEM_WEBUI", "false"}}).webui);
+    EXPECT_NE(error_of({"-m", "x", "--no-webui", "--webui", "true"}).find("together"), std::string::npos);
+    const std::string dir = std::filesystem::temp_directory_path().string();
+    EXPECT_EQ(parse({"-m", "x", "--webui-path", dir}).webui_path, dir);
+    EXPECT_NE(error_of({"-m", "x", "--webui-path", "/nonexistent/tandem-ui"}).find("webui_path"), std::string::npos);
+    EXPECT_EQ(parse({"-m", "x", "--max-header-fields", "50"}).max_header_fields, 50);
+    EXPECT_NE(error_of({"-m", "x", "--max-header-fields", "2"}).find("max_header_fields"), std::string::npos);
 }
 
 TEST(Config, ByteSizes) {

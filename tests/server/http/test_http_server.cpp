@@ -2,6 +2,9 @@
 // (413 from Content-Length, 431, 408), 404/405 shapes, auth, CORS, health while loading, chat and
 // completions (plain and SSE), stop strings, n, 429, context errors, disconnect -> abort, drain.
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <signal.h>
@@ -16,9 +19,11 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "engine/engine.h"
 #include "server/http/http_server.h"
 #include "server/http/http_session.h"
+#include "server/http/static_files.h"
 #include "tests/server/http/fake_engine.h"
 
 namespace tandem {
@@ -615,6 +620,139 @@ TEST(HttpSession, AnErrorBeforeAnyResponseIsAnOpenaiErrorResponse) {
     const reply other = exchange_with_session(host, "/std-exception");
     EXPECT_EQ(other.status, 500);
     EXPECT_EQ(other.json_body()["error"]["type"], "server_error");
+}
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    EXPECT_TRUE(in) << "missing " << p;
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+}
+
+const std::filesystem::path dist = std::filesystem::path(TANDEM_SOURCE_DIR) / "webui" / "dist";
+
+TEST_F(ServerTest, WebUiIsTheCommittedBundleGzippedWithCachingAndCsp) {
+    start(hello());
+    const std::string index = gunzip(read_file(dist / "index.html.gz"));
+    const reply gz = request(port_, "GET", "/", "", "Accept-Encoding: br, gzip;q=0.8\r\n");
+    ASSERT_EQ(gz.status, 200);
+    EXPECT_EQ(gz.header("Content-Encoding"), "gzip");
+    EXPECT_EQ(gunzip(gz.body), index);
+    EXPECT_EQ(gz.header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(gz.header("Cache-Control"), "no-cache");
+    EXPECT_EQ(gz.header("Content-Security-Policy"), webui_content_security_policy);
+    EXPECT_NE(gz.header("Content-Security-Policy").find("script-src 'self';"), std::string::npos);
+    EXPECT_EQ(gz.header("Vary"), "Accept-Encoding");
+    // A client without gzip gets the same page inflated, under its own ETag.
+    const reply plain = request(port_, "GET", "/index.html", "", "Accept-Encoding: gzip;q=0\r\n");
+    EXPECT_EQ(plain.status, 200);
+    EXPECT_EQ(plain.header("Content-Encoding"), "");
+    EXPECT_EQ(plain.body, index);
+    EXPECT_NE(plain.header("ETag"), gz.header("ETag"));
+    // Revalidation: 304 with no body.
+    const reply again =
+        request(port_, "GET", "/", "", "Accept-Encoding: gzip\r\nIf-None-Match: " + gz.header("ETag") + "\r\n");
+    EXPECT_EQ(again.status, 304);
+    EXPECT_TRUE(again.body.empty());
+    // Every hashed asset: immutable, its type from its extension, bytes as committed.
+    int n_assets = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dist / "assets")) {
+        std::string name = entry.path().filename().string();
+        ASSERT_TRUE(name.ends_with(".gz")) << name;
+        name.resize(name.size() - 3);
+        const reply a = request(port_, "GET", "/assets/" + name, "", "Accept-Encoding: gzip\r\n");
+        EXPECT_EQ(a.status, 200) << name;
+        EXPECT_EQ(a.body, read_file(entry.path())) << name;
+        EXPECT_EQ(a.header("Cache-Control"), "public, max-age=31536000, immutable") << name;
+        const std::string want = name.ends_with(".js")    ? "text/javascript; charset=utf-8"
+                                 : name.ends_with(".css") ? "text/css; charset=utf-8"
+                                                          : a.header("Content-Type");
+        EXPECT_EQ(a.header("Content-Type"), want) << name;
+        ++n_assets;
+    }
+    EXPECT_GE(n_assets, 2);
+    EXPECT_EQ(request(port_, "GET", "/assets/missing.js").status, 404);
+    const reply post = request(port_, "POST", "/", "{}");
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.header("Allow"), "GET");
+}
+
+TEST_F(ServerTest, WithApiKeysTheWebUiStaysPublicAndPropsNeedsTheKey) {
+    server_config cfg = test_config();
+    cfg.api_keys = {"k-123"};
+    start(hello(), cfg);
+    EXPECT_EQ(request(port_, "GET", "/").status, 200);
+    EXPECT_EQ(request(port_, "GET", "/props").status, 401);
+    const reply props = request(port_, "GET", "/props", "", "Authorization: Bearer k-123\r\n");
+    ASSERT_EQ(props.status, 200);
+    const json p = props.json_body();
+    EXPECT_EQ(p["n_ctx"], 64);
+    EXPECT_EQ(p["parallel"], cfg.parallel);
+    EXPECT_EQ(p["default_generation_settings"]["temperature"], 1.0);
+    EXPECT_TRUE(p["default_generation_settings"]["seed"].is_null());
+    EXPECT_EQ(p["speculative"]["type"], "none");
+    EXPECT_FALSE(p.dump().find("k-123") != std::string::npos);      // no secrets
+    EXPECT_FALSE(p.dump().find("fake.gguf") != std::string::npos);  // no paths
+}
+
+TEST_F(ServerTest, NoWebuiMeansNoPage) {
+    server_config cfg = test_config();
+    cfg.webui = false;
+    start(hello(), cfg);
+    const reply r = request(port_, "GET", "/");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(r.json_body()["error"]["code"], "unknown_url");
+}
+
+TEST_F(ServerTest, WebuiPathServesADirectoryAndNothingOutsideIt) {
+    const std::filesystem::path root =
+        std::filesystem::temp_directory_path() / ("tandem-webui-" + std::to_string(getpid()));
+    std::filesystem::create_directories(root / "assets");
+    std::ofstream(root / "index.html") << "<p>dev page</p>";
+    std::ofstream(root.parent_path() / "tandem-secret.txt") << "secret";
+    {
+        const std::string gz = read_file(dist / "index.html.gz");  // any gzip file will do
+        std::ofstream(root / "assets" / "app.js.gz", std::ios::binary) << gz;
+    }
+    server_config cfg = test_config();
+    cfg.webui_path = root.string();
+    start(hello(), cfg);
+    const reply page = request(port_, "GET", "/", "", "Accept-Encoding: gzip\r\n");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.body, "<p>dev page</p>");
+    EXPECT_EQ(page.header("Content-Encoding"), "");
+    const reply js = request(port_, "GET", "/assets/app.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_EQ(js.body, gunzip(read_file(dist / "index.html.gz")));
+    EXPECT_EQ(js.header("Cache-Control"), "no-cache");  // a directory under development is never immutable
+    for (const char* bad : {"/../tandem-secret.txt", "/assets/../../tandem-secret.txt", "/%2e%2e/tandem-secret.txt",
+                            "//etc/passwd", "/assets/..\\..\\x"})
+        EXPECT_EQ(request(port_, "GET", bad).status, 404) << bad;
+    std::filesystem::remove_all(root);
+    std::filesystem::remove(root.parent_path() / "tandem-secret.txt");
+}
+
+TEST(StaticFiles, GzipNegotiationAndInflation) {
+    EXPECT_TRUE(accepts_gzip("gzip"));
+    EXPECT_TRUE(accepts_gzip("deflate, gzip;q=0.5"));
+    EXPECT_TRUE(accepts_gzip("*"));
+    EXPECT_TRUE(accepts_gzip("x-gzip"));
+    EXPECT_FALSE(accepts_gzip(""));
+    EXPECT_FALSE(accepts_gzip("br, deflate"));
+    EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+    EXPECT_FALSE(accepts_gzip("gzip; q=0.000"));
+    EXPECT_FALSE(accepts_gzip("gzipx"));
+    const std::string gz = read_file(dist / "index.html.gz");
+    EXPECT_NE(gunzip(gz).find("<html"), std::string::npos);
+    EXPECT_THROW(gunzip(gz.substr(0, gz.size() / 2)), error);
+    EXPECT_THROW(gunzip("not gzip at all"), error);
 }
 
 }  // namespace
