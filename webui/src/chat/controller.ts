@@ -99,10 +99,16 @@ export class ChatController {
     await this.load_info();
   }
 
+  // A loading or busy server is asked again after its Retry-After; other failures wait for the
+  // banner's Retry button.
   async load_info(): Promise<void> {
     const r = await fetch_server_info(this.state.api_key);
-    if (r.ok) this.set({ info: r.info, info_error: null });
-    else this.set({ info_error: r.error, key_prompt: r.error.kind === "auth" || this.state.key_prompt });
+    if (r.ok) {
+      this.set({ info: r.info, info_error: null });
+      return;
+    }
+    this.set({ info_error: r.error, key_prompt: r.error.kind === "auth" || this.state.key_prompt });
+    if (r.error.kind === "busy") setTimeout(() => void this.load_info(), (r.error.retry_after_s ?? 1) * 1000);
   }
 
   // ---- conversations ----

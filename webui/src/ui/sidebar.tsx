@@ -102,6 +102,7 @@ export function Sidebar({ ctl, conversations, current_id, open, on_close }: Prop
     const f = input.files?.[0];
     input.value = "";
     if (f) await ctl.import_text(f.name, await f.text());
+    on_close(); // on a phone, show the result rather than the drawer
   };
   return (
     <aside id="sidebar" class={`sidebar${open ? " open" : ""}`} aria-label="Conversations">
