@@ -51,9 +51,9 @@ export async function open_page(browser, url, opts = {}) {
     if ((m.type() === "error" && !expected) || /Content Security Policy/i.test(text)) problems.push(`console ${m.type()}: ${text}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(url);
+  const response = await page.goto(url);
   await page.waitForSelector(".app");
-  return { context, page, problems: () => problems };
+  return { context, page, response, problems: () => problems };
 }
 
 export async function shot(page, name) {

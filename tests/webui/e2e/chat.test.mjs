@@ -8,7 +8,9 @@ import { metric, start_tandem } from "./server.mjs";
 
 let srv, browser;
 before(async () => {
-  srv = await start_tandem();
+  // A long context lets an answer run for many seconds (16000 tokens take ~25 s here), so Stop
+  // surely lands while the server is still generating.
+  srv = await start_tandem(["--ctx-size", "16384"]);
   browser = await launch();
 });
 after(async () => {
@@ -17,7 +19,10 @@ after(async () => {
 });
 
 test("greedy answer equals the API's; only changed settings are sent", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
+  const { page, context, response, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
+  // the page runs under the strict CSP (so "no CSP report" below means something)
+  const policy = response.headers()["content-security-policy"] ?? "";
+  for (const rule of ["default-src 'none'", "script-src 'self'", "style-src 'self'"]) assert.ok(policy.includes(rule), policy);
   const sent = capture_requests(page);
   await page.getByText("You are talking to").waitFor();
   await set_settings(page, { temperature: "0", max_tokens: "48", top_k: "40", stop: "zzz\nqqq" });
@@ -70,8 +75,8 @@ test("greedy answer equals the API's; only changed settings are sent", async () 
 test("Escape stops a long answer and the server frees the sequence", async () => {
   const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
   await page.getByText("You are talking to").waitFor();
-  await set_settings(page, { max_tokens: "2000", temperature: "1", seed: "3" });
-  // No end-of-text token (id 2), so the answer runs to the context's end unless stopped.
+  await set_settings(page, { max_tokens: "16000", temperature: "1", seed: "3" });
+  // No end-of-text token (id 2), so the answer runs to max_tokens unless stopped.
   await page.route("**/v1/chat/completions", (route) =>
     route.continue({ postData: JSON.stringify({ ...JSON.parse(route.request().postData()), logit_bias: { 2: -100 } }) }),
   );
@@ -93,9 +98,9 @@ test("Escape stops a long answer and the server frees the sequence", async () =>
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(running, 0);
-  // cut short: a finished answer would have added its ~2000 tokens to the counter
+  // cut short: a finished answer would have added its 16000 tokens to the counter
   const written = (await metric(srv.api, "tandem_generation_tokens_total")) - generated;
-  assert.ok(written < 1900, `${written} tokens written`);
+  assert.ok(written < 16000, `${written} tokens written`);
   // the Send button is back and Continue is offered for the stopped answer
   await page.getByRole("button", { name: "Send" }).waitFor();
   await answer.getByRole("button", { name: "Continue answer" }).waitFor();

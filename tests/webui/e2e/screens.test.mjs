@@ -58,6 +58,8 @@ const export_file = {
 async function import_demo(page) {
   await page.locator('input[type="file"]').setInputFiles({ name: "demo.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(export_file)) });
   await page.getByText("Imported 1 conversation from demo.json.").waitFor();
+  const menu = page.getByRole("button", { name: "Open conversation list" });
+  if (await menu.isVisible()) await menu.click(); // a phone: the list is a drawer, closed by the import
   await page.getByRole("button", { name: "Code and math", exact: true }).click();
   await page.locator(".code-block").waitFor();
   await page.getByRole("button", { name: "Dismiss" }).click();
@@ -120,7 +122,7 @@ for (const scheme of ["light", "dark"]) {
     });
     assert.equal(await page.locator(".sidebar").isVisible(), false);
     await page.getByRole("button", { name: "Open conversation list" }).click(); // a drawer on phones
-    await import_demo(page); // picking the conversation closes the drawer
+    await import_demo(page); // importing and picking the conversation close the drawer
     await page.waitForTimeout(300);
     assert.equal(await page.locator(".sidebar").isVisible(), false);
     await shot(page, `phone-${scheme}`);

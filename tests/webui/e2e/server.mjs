@@ -1,6 +1,6 @@
-// Starts the real `tandem serve` on 127.0.0.1 for the browser tests and stops it. If that binary
-// does not serve the UI at / (a build from before the UI was embedded), a small Node server in
-// front of it serves webui/dist (gunzipped, with the server's CSP) and proxies the API paths.
+// Starts the real `tandem serve` on 127.0.0.1 for the browser tests and stops it; the page comes
+// from the binary itself at /. Only for a binary without the UI (or TANDEM_WEBUI_FRONT=1), a small
+// Node server in front serves webui/dist (with the server's CSP) and proxies the API paths.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, request } from "node:http";
@@ -82,7 +82,11 @@ function key_header(args) {
 function spawn_tandem(port, args) {
   const model = join(SHARED, "models/stories260K.gguf");
   if (!existsSync(model)) throw new Error(`model missing: ${model} (set TANDEM_SHARED_DIR)`);
-  const proc = spawn(BIN, ["serve", "-m", model, "--port", String(port), "--threads", "1", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // TANDEM_WEBUI_PATH: serve that directory (a fresh webui/dist) instead of the binary's own bundle.
+  const ui = process.env.TANDEM_WEBUI_PATH ? ["--webui-path", process.env.TANDEM_WEBUI_PATH] : [];
+  const proc = spawn(BIN, ["serve", "-m", model, "--port", String(port), "--threads", "1", ...ui, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const t = { proc, log: "", exited: new Promise((ok) => proc.on("exit", ok)) };
   proc.stdout.on("data", (d) => (t.log += d));
   proc.stderr.on("data", (d) => (t.log += d));
