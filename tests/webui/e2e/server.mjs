@@ -1,6 +1,6 @@
 // Starts the real `tandem serve` on 127.0.0.1 for the browser tests and stops it; the page comes
-// from the binary itself at /. Only for a binary without the UI (or TANDEM_WEBUI_FRONT=1), a small
-// Node server in front serves webui/dist (with the server's CSP) and proxies the API paths.
+// from the binary itself at /. With TANDEM_WEBUI_FRONT=1 (a binary without the UI), a small Node
+// server in front serves webui/dist (with the server's CSP) and proxies the API paths instead.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, request } from "node:http";
@@ -93,6 +93,11 @@ function spawn_tandem(port, args) {
   return t;
 }
 
+async function kill_proc(t) {
+  if (t.proc.exitCode === null) t.proc.kill("SIGTERM");
+  await t.exited;
+}
+
 // args: extra `tandem serve` flags. kill() stops tandem alone (the page's origin stays up when the
 // front serves it, and so does the port for restart()); stop() ends everything.
 export async function start_tandem(args = []) {
@@ -101,17 +106,18 @@ export async function start_tandem(args = []) {
   const api = `http://127.0.0.1:${port}`;
   let t = spawn_tandem(port, args);
   await wait_healthy(api, t.proc, () => t.log);
-  let embedded = false;
-  if (process.env.TANDEM_WEBUI_FRONT !== "1") {
+  const use_front = process.env.TANDEM_WEBUI_FRONT === "1";
+  if (!use_front) {
     const root = await fetch(`${api}/`);
-    embedded = root.status === 200 && (root.headers.get("content-type") ?? "").startsWith("text/html");
+    if (root.status !== 200 || !(root.headers.get("content-type") ?? "").startsWith("text/html")) {
+      await kill_proc(t);
+      throw new Error(`${BIN} does not serve the web UI at / (${root.status}); TANDEM_WEBUI_FRONT=1 tests webui/dist through a Node front`);
+    }
   }
-  const front = embedded ? null : await start_front(port);
+  const embedded = !use_front;
+  const front = use_front ? await start_front(port) : null;
   const has_props = (await fetch(`${api}/props`, { headers: key_header(args) })).status !== 404;
-  const kill = async () => {
-    if (t.proc.exitCode === null) t.proc.kill("SIGTERM");
-    await t.exited;
-  };
+  const kill = () => kill_proc(t);
   return {
     url: front ? `http://127.0.0.1:${front.address().port}` : api, // where the browser goes
     api, // tandem itself

@@ -1,6 +1,7 @@
 // The page: conversation list, header with the model's name and context, messages, message box,
 // dialogs; the theme and the global Escape-stops shortcut live here.
 import { useEffect, useState } from "preact/hooks";
+import type { ServerInfo } from "../api/client";
 import type { AppState, ChatController } from "../chat/controller";
 import { apply_theme, load_theme, save_theme, type Theme } from "../store/settings";
 import { Composer } from "./composer";
@@ -13,6 +14,13 @@ import { use_store } from "./use_store";
 
 function system_dark(): boolean {
   return window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
+}
+
+function server_title(info: ServerInfo | null): string | undefined {
+  if (!info) return undefined;
+  const parts = [info.version ? `tandem ${info.version}` : "tandem"];
+  if (info.parallel) parts.push(`${info.parallel} sequences at once`);
+  return parts.join(", ");
 }
 
 function status_line(s: AppState): string {
@@ -67,7 +75,7 @@ export function App({ ctl }: { ctl: ChatController }) {
           </button>
           <div class="top-title">
             <span class="conv-name">{conv?.title ?? "New chat"}</span>
-            <span class="model" aria-label="Model">
+            <span class="model" aria-label="Model" title={server_title(info)}>
               {info ? info.model : s.info_error ? "not connected" : "connecting..."}
               {info?.n_ctx ? <span class="chip">ctx {info.n_ctx}</span> : null}
               {info?.speculative && info.speculative !== "none" ? <span class="chip">spec {info.speculative}</span> : null}

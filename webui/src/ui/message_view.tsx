@@ -141,7 +141,7 @@ function MessageViewInner(props: MessageProps) {
         <div class="msg-body plain">{m.content}</div>
       )}
       {streaming && m.content === "" && (
-        <div class="typing" aria-label="Waiting for the first token">
+        <div class="typing" role="status" aria-label="Waiting for the first token">
           <span />
           <span />
           <span />
