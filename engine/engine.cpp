@@ -162,6 +162,10 @@ class engine_impl final : public engine {
         sig_->cv.notify_one();
     }
 
+    std::chrono::steady_clock::time_point heartbeat() const override {
+        return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(heartbeat_.load()));
+    }
+
     engine_metrics metrics() const override {
         std::lock_guard<std::mutex> lock(metrics_mu_);
         return metrics_;
@@ -212,6 +216,7 @@ class engine_impl final : public engine {
     void loop() {
         bool idle = false;
         while (true) {
+            heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count());
             const bool more = take_inbox(idle);
             emit();  // aborted requests end here
             if (!more) break;
@@ -418,6 +423,7 @@ class engine_impl final : public engine {
     bool stopping_ = false;
     uint64_t next_id_ = 1;
     std::atomic<int64_t> n_waiting_{0};
+    std::atomic<std::chrono::steady_clock::rep> heartbeat_{std::chrono::steady_clock::now().time_since_epoch().count()};
 
     mutable std::mutex metrics_mu_;
     engine_metrics metrics_;

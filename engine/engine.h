@@ -3,6 +3,7 @@
 // bounded per-request event stream out (its bound is the SSE backpressure).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -195,6 +196,9 @@ class engine {
     virtual bool queue_full() const = 0;
     virtual void abort(uint64_t request_id) = 0;  // idempotent; the stream ends with `aborted`
     virtual engine_metrics metrics() const = 0;
+    // When the engine loop last went round: at least every idle_wake_ms while idle, once per step while
+    // busy. A service manager's watchdog follows it (a wedged engine stops it).
+    virtual std::chrono::steady_clock::time_point heartbeat() const = 0;
     // Stops admitting, aborts everything still running, joins the engine thread.
     virtual void shutdown() = 0;
 };

@@ -1,5 +1,7 @@
 // serve(): the daemon around http_server: log the configuration, listen, load the model (503 until
-// then), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the served model (engine + chat template).
+// then; systemd hears READY=1 only after), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the
+// served model (engine + chat template).
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -9,6 +11,7 @@
 
 #include "common/error.h"
 #include "server/http/http_server.h"
+#include "server/http/sd_notify.h"
 #include "server/jinja/template.h"
 
 namespace tandem {
@@ -64,30 +67,59 @@ served_model make_served_model(const server_config& cfg, std::unique_ptr<engine>
 }  // namespace
 
 int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const engine_config&)> make_engine) {
+    using namespace std::chrono_literals;
+    systemd_notifier notify;  // a no-op outside systemd (no NOTIFY_SOCKET)
     spdlog::info("tandem serve: {}", server_config_describe(cfg));
     http_server srv(cfg);
     try {
         srv.start();
     } catch (const error& e) {
         spdlog::error("{}", e.what());
+        notify.status(std::string("failed: ") + e.what());
         return 1;
     }
-    spdlog::info("listening on http://{}:{} (loading the model){}", cfg.host, srv.port(),
-                 cfg.webui ? "; web UI at /" : "");
+    const std::string url = "http://" + cfg.host + ":" + std::to_string(srv.port());
+    spdlog::info("listening on {} (loading the model){}", url, cfg.webui ? "; web UI at /" : "");
     srv.handle_signals();
     std::thread signals([&srv] { srv.wait_for_signal(); });
+
+    // While the model loads, systemd hears how long it has taken and extends the start timeout.
+    const std::string model_file = std::filesystem::path(cfg.model_path).filename().string();
+    startup_extender extender(notify, model_file, 5s, 30min, std::chrono::steady_clock::now());
+    periodic_timer load_ticks(srv.executor(), 5s, [&extender](steady_time now) { extender.tick(now); });
+    if (notify.enabled()) load_ticks.start();
+    engine* eng = nullptr;
     try {
-        srv.set_model(make_served_model(cfg, make_engine(server_config_engine(cfg))));
+        std::unique_ptr<engine> loaded = make_engine(server_config_engine(cfg));
+        eng = loaded.get();
+        srv.set_model(make_served_model(cfg, std::move(loaded)));
     } catch (const std::exception& e) {
+        load_ticks.stop();
         spdlog::error("loading the model failed: {}", e.what());
+        notify.status(std::string("loading the model failed: ") + e.what());
         srv.request_stop();
         signals.join();
         srv.stop();
         return 1;
     }
+    load_ticks.stop();
     spdlog::info("model loaded; ready");
+    notify.ready("serving " + model_file + " on " + url);
+
+    // The watchdog hears from the engine loop: a wedged engine stops the pings and systemd restarts us.
+    std::optional<watchdog_pinger> pinger;
+    std::optional<periodic_timer> watchdog_ticks;
+    if (const auto interval = notify.watchdog_interval()) {
+        pinger.emplace(notify, *interval,
+                       [eng, interval] { return std::chrono::steady_clock::now() - eng->heartbeat() < *interval; });
+        watchdog_ticks.emplace(srv.executor(), pinger->period(), [&pinger](steady_time now) { pinger->tick(now); });
+        watchdog_ticks->start();
+    }
     signals.join();
-    srv.stop();
+    notify.stopping("draining: in-flight requests get up to " + std::to_string(static_cast<int>(cfg.drain_timeout)) +
+                    " s");
+    srv.stop();  // the engine keeps its heartbeat while it drains, so the watchdog pings on until here
+    if (watchdog_ticks) watchdog_ticks->stop();
     spdlog::info("stopped");
     return 0;
 }

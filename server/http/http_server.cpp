@@ -87,6 +87,10 @@ uint16_t http_server::port() const {
     return st_->bound_port;
 }
 
+boost::asio::any_io_executor http_server::executor() const {
+    return st_->ioc.get_executor();
+}
+
 void http_server::set_model(served_model model) {
     TANDEM_CHECK(st_->model.load() == nullptr);
     st_->model_owner = std::make_unique<served_model>(std::move(model));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
@@ -36,6 +37,8 @@ class http_server {
     // Binds host:port and starts the I/O threads; throws tandem::error if binding fails.
     void start();
     uint16_t port() const;  // the bound port (useful with port 0)
+    // The I/O threads' executor, for short periodic work (systemd notifications); valid until stop().
+    boost::asio::any_io_executor executor() const;
 
     // Installs the loaded model (any thread, once): /health turns 200 and the API routes open.
     void set_model(served_model model);

@@ -55,9 +55,13 @@ class fake_engine final : public engine {
     bool queue_full() const override { return queue_full_.load(); }
     void abort(uint64_t request_id) override;
     engine_metrics metrics() const override;
+    std::chrono::steady_clock::time_point heartbeat() const override {  // an hour old while wedged
+        return std::chrono::steady_clock::now() - (wedged_.load() ? std::chrono::hours(1) : std::chrono::hours(0));
+    }
     void shutdown() override;
 
     std::atomic<bool> queue_full_{false};
+    std::atomic<bool> wedged_{false};  // the engine loop stops going round (its heartbeat goes stale)
     std::vector<completion_params> submitted() const;
     std::vector<uint64_t> aborted() const;
     int64_t n_active() const;
