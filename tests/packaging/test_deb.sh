@@ -26,7 +26,7 @@ depends=$(field Depends)
 for dep in "init-system-helpers (>= " "libc6 (>= " "libstdc++6 (>= "; do
     grep -qF "$dep" <<< "$depends" || fail "Depends lacks '$dep': $depends"
 done
-head -1 "$src/packaging/debian/changelog" | grep -qF "tandem ($version) " ||
+[[ "$(head -1 "$src/packaging/debian/changelog")" == "tandem ($version) "* ]] ||
     fail "packaging/debian/changelog's first entry is not $version: $(head -1 "$src/packaging/debian/changelog")"
 dpkg-deb -e "$deb" "$tmp/control"
 for s in postinst prerm postrm; do [ -x "$tmp/control/$s" ] || fail "no executable $s"; done
@@ -100,8 +100,8 @@ cmp "$root/etc/tandem/tandem.toml" "$src/config/tandem.toml" || fail "/etc/tande
 [ "$host_had_link" = yes ] || [ ! -e "$host_link" ] || fail "the install touched this machine's systemd ($host_link)"
 warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$root/usr/share/man/man1/tandem.1.gz" 2>&1 >/dev/null)
 [ -z "$warnings" ] || fail "man page warnings: $warnings"
-LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$root/usr/share/man/man1/tandem.1.gz" 2>/dev/null | grep -q "drain-timeout" ||
-    fail "the man page does not render or lacks --drain-timeout"
+page=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$root/usr/share/man/man1/tandem.1.gz" 2>/dev/null)
+grep -q "drain-timeout" <<< "$page" || fail "the man page does not render or lacks --drain-timeout"
 
 # --- Remove: only the conffiles stay, and the unit is masked ---
 dpkg_root -r tandem > "$tmp/remove.log" 2>&1 || { cat "$tmp/remove.log"; fail "dpkg -r"; }

@@ -33,13 +33,16 @@ wait_ready() {
     fail "not ready after 60 s"
 }
 exercise() {
-    local base="http://127.0.0.1:$port"
-    curl -sf "$base/v1/completions" -H 'Content-Type: application/json' \
-        -d '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}' | grep -q '"text"' || fail "completion"
-    curl -sfN "$base/v1/chat/completions" -H 'Content-Type: application/json' \
-        -d '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8, "stream": true}' |
-        grep -q 'data: \[DONE\]' || fail "streamed chat completion"
-    curl -sf "$base/metrics" | grep -q tandem_requests_running || fail "/metrics"
+    local base="http://127.0.0.1:$port" out
+    # Whole responses first: grep -q would close the pipe early and fail curl under pipefail.
+    out=$(curl -sf "$base/v1/completions" -H 'Content-Type: application/json' \
+        -d '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}') || fail "completion"
+    grep -q '"text"' <<< "$out" || fail "completion: $out"
+    out=$(curl -sfN "$base/v1/chat/completions" -H 'Content-Type: application/json' \
+        -d '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8, "stream": true}') || fail "streaming"
+    grep -q 'data: \[DONE\]' <<< "$out" || fail "streamed chat completion: $out"
+    out=$(curl -sf "$base/metrics") || fail "/metrics"
+    grep -q tandem_requests_running <<< "$out" || fail "/metrics lacks tandem_requests_running"
 }
 # SIGTERM to the daemon (`$1`, a process of ours), then its exit status must be 0 (a clean drain).
 stop_daemon() {
@@ -50,8 +53,23 @@ stop_daemon() {
     [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
 }
 
+# A notify socket as systemd's (Type=notify, WatchdogSec=2s), so the trace includes the sd_notify
+# traffic; a listener of ours logs each message as a line.
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "w", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+' "$tmp/notify.sock" "$tmp/notify.log" &
+listener=$!
+trap 'kill "$listener" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
+
 # --- 1. Under strace ---
-strace -f -qq -s 200 -o "$tmp/trace" "$bin" serve -m "$model" --host 127.0.0.1 --port 0 > "$tmp/log" 2>&1 &
+NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=2000000 \
+    strace -f -qq -s 200 -o "$tmp/trace" "$bin" serve -m "$model" --host 127.0.0.1 --port 0 > "$tmp/log" 2>&1 &
 pid=$!
 daemon=""
 for _ in $(seq 100); do daemon=$(pgrep -P "$pid" || true); [ -n "$daemon" ] && break; sleep 0.05; done
@@ -60,6 +78,14 @@ wait_ready "$pid"
 exercise
 stop_daemon "$daemon"
 echo "served under strace: $(wc -l < "$tmp/trace") system calls traced"
+# The notifications, in order: loading, READY=1, watchdog pings while serving, STOPPING=1 at the drain.
+for _ in $(seq 100); do grep -q STOPPING=1 "$tmp/notify.log" && break; sleep 0.05; done
+order=$(grep -oE '^(STATUS=loading|READY=1|WATCHDOG=1|STOPPING=1)' "$tmp/notify.log" | uniq | tr '\n' ' ')
+[ "$order" = "STATUS=loading READY=1 WATCHDOG=1 STOPPING=1 " ] || {
+    cat "$tmp/notify.log"
+    fail "sd_notify messages out of order: $order"
+}
+echo "sd_notify: $(grep -c . "$tmp/notify.log") messages: $order"
 
 /usr/bin/python3 - "$tmp/trace" "$src/packaging/tandem.service" <<'PY'
 import re, subprocess, sys
@@ -103,6 +129,8 @@ for l in open(trace):
         continue
     name, rest = m.group(1) or m.group(2), m.group(3)
     used.add(name)
+    if m.group(1):  # "<... name resumed>": the arguments are on the call's "<unfinished ...>" line
+        continue
     if name == "mmap" and "PROT_WRITE" in rest and "PROT_EXEC" in rest:
         problems.append("writable+executable mmap: " + l.strip())
     if name in ("mprotect", "pkey_mprotect") and "PROT_EXEC" in rest:
