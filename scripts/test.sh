@@ -11,7 +11,7 @@ bash scripts/build.sh
 
 echo "== sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja, attention, speculative decoding =="
 asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
-            test_scheduler test_http_units test_jinja test_kernel_attention test_thread_pool
+            test_scheduler test_http_units test_http_server test_daemon test_jinja test_kernel_attention test_thread_pool
             test_spec_units test_spec_drafters test_spec_engine)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=ON \
       -DTANDEM_SANITIZE=address,undefined >/dev/null
