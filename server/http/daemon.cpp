@@ -118,6 +118,10 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
     signals.join();
     notify.stopping("draining: in-flight requests get up to " + std::to_string(static_cast<int>(cfg.drain_timeout)) +
                     " s");
+    // The drain, then up to 4 s to end the rest and stop the engine: a drain_timeout longer than the
+    // unit's TimeoutStopSec is announced rather than cut short by SIGKILL.
+    notify.extend_timeout(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::duration<double>(cfg.drain_timeout + 10)));
     srv.stop();  // the engine keeps its heartbeat while it drains, so the watchdog pings on until here
     if (watchdog_ticks) watchdog_ticks->stop();
     spdlog::info("stopped");
