@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
             return tandem::serve(cfg, [](const tandem::engine_config& ec) { return tandem::engine::create(ec); });
         }
         CLI::App app{"Tandem: an OpenAI-compatible inference server for GGUF models"};
+        app.set_version_flag("--version", "tandem " TANDEM_VERSION);
         app.require_subcommand(1);
         app.add_subcommand("serve", "Serve the OpenAI HTTP API (see `tandem serve --help`)");
         tandem::cli_add_run(app);

@@ -47,3 +47,13 @@ test("tandem run refuses a drafter that does not fit, with a message and no outp
   assert.equal(r.stdout, "");
   assert.match(r.stderr, /vocabulary/);
 });
+
+test("tandem --version prints the project's version (the one the Debian package carries)", async () => {
+  const cmake = readFileSync(new URL("../../CMakeLists.txt", import.meta.url), "utf8");
+  const version = cmake.match(/project\(tandem VERSION ([0-9.]+)/)[1];
+  const r = await new Promise((resolve) =>
+    execFile(BIN, ["--version"], (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr })),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `tandem ${version}\n`);
+});
