@@ -82,7 +82,7 @@ test("Escape stops a long answer and the server frees the sequence", async () =>
   );
   const generated = await metric(srv.api, "tandem_generation_tokens_total");
   await send(page, "Tell me a very long story");
-  await page.locator(".msg-assistant.streaming .markdown:not(:empty)").waitFor({ timeout: 10000 });
+  await page.locator(".msg-assistant.streaming .markdown:not(:empty)").waitFor();
   assert.equal(await metric(srv.api, "tandem_requests_running"), 1); // still generating
   await page.keyboard.press("Escape");
   const answer = await wait_answer(page);

@@ -4,12 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { launch, open_page, props_404_allowed, send, set_settings, shot, stored_conversations, wait_answer, wait_success } from "./browser.mjs";
-import { start_tandem } from "./server.mjs";
+import { metric, start_tandem } from "./server.mjs";
 
 let srv, browser;
 before(async () => {
-  // one running sequence and one waiting at most: a third request gets 429
-  srv = await start_tandem(["--parallel", "1", "--max-queue", "1"]);
+  srv = await start_tandem();
   browser = await launch();
 });
 after(async () => {
@@ -33,35 +32,45 @@ test("context_length_exceeded says how many tokens to remove", async () => {
 });
 
 test("429: a countdown, then the request goes through by itself", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: [...props_404_allowed(srv), /status of 429/] });
-  await set_settings(page, { max_tokens: "8" });
-  await page.getByText("You are talking to").waitFor();
-  // Three clients keep the one running slot and the one queue place taken until the page has
-  // met a 429 (stories260K answers in well under a second, so one request each would not do).
-  let pumping = true;
-  const client = async () => {
-    while (pumping) {
-      await fetch(`${srv.api}/v1/chat/completions`, {
+  // One running sequence and one waiting at most, both taken by answers that would run for many
+  // seconds (a 16k context, no end-of-text token): the page's request surely gets 429.
+  const busy = await start_tandem(["--parallel", "1", "--max-queue", "1", "--ctx-size", "16384"]);
+  const stop_background = new AbortController();
+  try {
+    const { page, context, problems } = await open_page(browser, busy.url, { allow_console: [...props_404_allowed(busy), /status of 429/] });
+    await set_settings(page, { max_tokens: "8" });
+    await page.getByText("You are talking to").waitFor();
+    const long = () =>
+      fetch(`${busy.api}/v1/chat/completions`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ messages: [{ role: "user", content: "Tell a story" }], max_tokens: 1500 }),
-      }).then((r) => r.text());
-    }
-  };
-  const background = [client(), client(), client()];
-  await new Promise((r) => setTimeout(r, 100));
-  await send(page, "Are you busy?");
-  const err = page.locator(".msg-assistant .msg-error");
-  await err.getByText("The server is busy.").waitFor({ timeout: 5000 });
-  await err.locator(".countdown").waitFor();
-  await shot(page, "busy-countdown-light");
-  pumping = false;
-  const answer = await wait_success(page);
-  assert.match(await answer.getAttribute("data-finish"), /^(stop|length)$/);
-  assert.equal(await page.locator(".msg-error").count(), 0);
-  await Promise.all(background);
-  assert.deepEqual(problems(), []);
-  await context.close();
+        body: JSON.stringify({ messages: [{ role: "user", content: "Tell a story" }], max_tokens: 16000, logit_bias: { 2: -100 }, stream: true }),
+        signal: stop_background.signal,
+      }).then((r) => r.body.pipeTo(new WritableStream()).catch(() => undefined));
+    const until = async (name, n) => {
+      for (let i = 0; i < 200 && (await metric(busy.api, name)) < n; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(await metric(busy.api, name), n);
+    };
+    const background = [long()];
+    await until("tandem_requests_running", 1);
+    background.push(long());
+    await until("tandem_requests_waiting", 1);
+    await send(page, "Are you busy?");
+    const err = page.locator(".msg-assistant .msg-error");
+    await err.getByText("The server is busy.").waitFor();
+    await err.locator(".countdown").waitFor();
+    await shot(page, "busy-countdown-light");
+    stop_background.abort(); // the server frees both; the page's next try gets through
+    const answer = await wait_success(page);
+    assert.match(await answer.getAttribute("data-finish"), /^(stop|length)$/);
+    assert.equal(await page.locator(".msg-error").count(), 0);
+    await Promise.allSettled(background);
+    assert.deepEqual(problems(), []);
+    await context.close();
+  } finally {
+    stop_background.abort();
+    await busy.stop();
+  }
 });
 
 test("a server that went away: Retry once it is back", async () => {

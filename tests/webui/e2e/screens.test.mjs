@@ -123,16 +123,14 @@ for (const scheme of ["light", "dark"]) {
     assert.equal(await page.locator(".sidebar").isVisible(), false);
     await page.getByRole("button", { name: "Open conversation list" }).click(); // a drawer on phones
     await import_demo(page); // importing and picking the conversation close the drawer
-    await page.waitForTimeout(300);
-    assert.equal(await page.locator(".sidebar").isVisible(), false);
+    await page.locator(".sidebar").waitFor({ state: "hidden" });
     await shot(page, `phone-${scheme}`);
     await page.getByRole("button", { name: "Open conversation list" }).click();
     await page.getByRole("button", { name: "Close conversation list" }).waitFor();
     await page.waitForTimeout(300); // the drawer slides in
     await shot(page, `phone-drawer-${scheme}`);
     await page.getByRole("button", { name: "Close conversation list" }).click();
-    await page.waitForTimeout(300);
-    assert.equal(await page.locator(".sidebar").isVisible(), false);
+    await page.locator(".sidebar").waitFor({ state: "hidden" });
     // nothing overflows sideways
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
     assert.deepEqual(problems(), []);
