@@ -77,14 +77,9 @@ dpkg_root -i "$deb" > "$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail 
 status() { dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${db:Status-Abbrev}' tandem 2>/dev/null || true; }
 [ "$(status)" = "ii " ] || fail "status after install: '$(status)'"
 
-rc=0
-out=$("$root/usr/bin/tandem" --version 2>&1) || rc=$?
-if [ "$rc" != 0 ]; then  # until server/main.cpp has --version; then this branch goes
-    echo "NOTE: tandem --version is not supported yet (exit $rc); version check skipped"
-else
-    [ "$out" = "tandem $upstream" ] || fail "tandem --version printed '$out', want 'tandem $upstream'"
-    echo "tandem --version: $out"
-fi
+out=$("$root/usr/bin/tandem" --version 2>&1) || fail "tandem --version: $out"
+[ "$out" = "tandem $upstream" ] || fail "tandem --version printed '$out', want 'tandem $upstream'"
+echo "tandem --version: $out"
 "$root/usr/bin/tandem" serve --help > "$tmp/help.txt" || fail "tandem serve --help"
 grep -q -- "--drain-timeout" "$tmp/help.txt" || fail "serve --help lacks --drain-timeout"
 
