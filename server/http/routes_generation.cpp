@@ -173,7 +173,6 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
         co_await s.wake().wait_until(clock_type::now() + std::chrono::hours(1));
     }
     co_await s.watch_stop();
-    j.st.metrics.add_tokens(j.n_prompt, j.n_generated());
     if (auto err = j.first_error()) {
         const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
         co_await s.send_error(e);
@@ -232,7 +231,6 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
                                                                     std::chrono::duration<double>(ping));
         if (!co_await s.wake().wait_until(deadline) && !j.any_token) out += sse_ping();
     }
-    j.st.metrics.add_tokens(j.n_prompt, j.n_generated());
     if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated()));
     out += sse_done();
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
@@ -295,6 +293,8 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
     }
     j.abort_all();
     for (choice_run& c : j.choices) c.stream->set_notify({});
+    // Whatever the outcome (a stopped stream too): the tokens the engine produced for this request.
+    st.metrics.add_tokens(j.n_prompt, j.n_generated());
     if (failure) std::rethrow_exception(failure);
 }
 

@@ -497,6 +497,10 @@ TEST_F(ServerTest, ClientDisconnectAbortsTheEngineRequest) {
     disconnect_midway(port_, chat_hi + R"(,"stream":true})");
     EXPECT_TRUE(wait_for([&] { return eng_->aborted().size() == 2; }));
     EXPECT_TRUE(wait_for([&] { return eng_->n_active() == 0; }));
+    // A request cut short is still counted: its prompt (and whatever it generated).
+    EXPECT_TRUE(wait_for([&] {
+        return request(port_, "GET", "/metrics").body.find("tandem_prompt_tokens_total 0\n") == std::string::npos;
+    }));
 }
 
 TEST_F(ServerTest, DrainEndsHangingStreamsWithAnErrorEvent) {
