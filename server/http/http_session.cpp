@@ -218,7 +218,7 @@ net::awaitable<void> http_session::linger() {
     disarm();
 }
 
-net::awaitable<void> http_session::send(http_response res) {
+net::awaitable<void> http_session::send(http_response res, bool head_only) {
     res.keep_alive(keep_alive_ && !host_.stopping());
     res.set(http::field::server, "tandem");
     if (cors_origin_) {
@@ -226,6 +226,7 @@ net::awaitable<void> http_session::send(http_response res) {
         res.set(http::field::vary, "Origin");
     }
     res.prepare_payload();
+    if (head_only) res.body().clear();  // Content-Length stays that of the body a GET gets
     host_.on_response(res.result_int());
     error_code ec;
     arm(seconds(host_.limits().write_timeout));

@@ -63,7 +63,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
     // ---- For the handler (call on the strand). ----
     void set_cors_origin(std::optional<std::string> origin) { cors_origin_ = std::move(origin); }
-    boost::asio::awaitable<void> send(http_response res);  // adds CORS and keep-alive, counts the status
+    // Adds CORS and keep-alive, counts the status. head_only: the answer to HEAD (the headers of `res`,
+    // Content-Length included, without its body).
+    boost::asio::awaitable<void> send(http_response res, bool head_only = false);
     // The one way an error reaches a client: an OpenAI error response, or, once an SSE stream has
     // started, an error event that ends the stream.
     boost::asio::awaitable<void> send_error(api_error e);  // by value: a coroutine keeps its own copy

@@ -179,10 +179,12 @@ net::awaitable<void> server_state::handle(http_session& s, const http_request& r
         if (candidate.path == path) r = &candidate;
     std::optional<api_error> err;
     if (!r && webui && webui->has(path)) {  // public, as the page must load before it can ask for a key
-        if (req.method() == http::verb::get)
-            co_await s.send(*webui->respond(req, path));
+        const bool get = req.method() == http::verb::get, head = req.method() == http::verb::head;
+        if (get || head)
+            co_await s.send(*webui->respond(req, path), head);
         else
-            co_await s.send_error(error_method_not_allowed(std::string(req.method_string()), std::string(path), "GET"));
+            co_await s.send_error(
+                error_method_not_allowed(std::string(req.method_string()), std::string(path), "GET, HEAD"));
         co_return;
     }
     if (!r)

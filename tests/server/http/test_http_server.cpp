@@ -685,7 +685,13 @@ TEST_F(ServerTest, WebUiIsTheCommittedBundleGzippedWithCachingAndCsp) {
     EXPECT_EQ(request(port_, "GET", "/assets/missing.js").status, 404);
     const reply post = request(port_, "POST", "/", "{}");
     EXPECT_EQ(post.status, 405);
-    EXPECT_EQ(post.header("Allow"), "GET");
+    EXPECT_EQ(post.header("Allow"), "GET, HEAD");
+    // HEAD: the headers a GET gets, Content-Length included, and no body.
+    const reply head = request(port_, "HEAD", "/", "", "Accept-Encoding: gzip\r\n");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.header("Content-Length"), std::to_string(gz.body.size()));
+    EXPECT_EQ(head.header("ETag"), gz.header("ETag"));
+    EXPECT_TRUE(head.body.empty());
 }
 
 TEST_F(ServerTest, WithApiKeysTheWebUiStaysPublicAndPropsNeedsTheKey) {
