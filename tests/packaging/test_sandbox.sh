@@ -9,9 +9,13 @@
 set -euo pipefail
 src=$1 bin=$2 model=$3
 tmp=$(mktemp -d)
-pid=""
+pid="" daemon="" listener=""  # strace (or the daemon itself), the daemon under strace, the notify listener
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    # On a failure the daemon may still run: SIGKILL it (strace does not pass its own SIGTERM on).
+    [ -z "$daemon" ] || kill -KILL "$daemon" 2>/dev/null || true
+    [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
+    [ -z "$listener" ] || kill "$listener" 2>/dev/null || true
+    wait 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,7 +53,7 @@ stop_daemon() {
     kill -TERM "$1"
     local rc=0
     wait "$pid" || rc=$?
-    pid=""
+    pid="" daemon=""
     [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
 }
 
@@ -64,14 +68,12 @@ with open(sys.argv[2], "w", buffering=1) as out:
         out.write(s.recv(4096).decode().replace("\n", " ") + "\n")
 ' "$tmp/notify.sock" "$tmp/notify.log" &
 listener=$!
-trap 'kill "$listener" 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 100); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
 
 # --- 1. Under strace ---
 NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=2000000 \
     strace -f -qq -s 200 -o "$tmp/trace" "$bin" serve -m "$model" --host 127.0.0.1 --port 0 > "$tmp/log" 2>&1 &
 pid=$!
-daemon=""
 for _ in $(seq 100); do daemon=$(pgrep -P "$pid" || true); [ -n "$daemon" ] && break; sleep 0.05; done
 [ -n "$daemon" ] || fail "strace did not start the daemon"
 wait_ready "$pid"
