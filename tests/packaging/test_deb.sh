@@ -95,6 +95,9 @@ cmp "$root/etc/tandem/tandem.toml" "$src/config/tandem.toml" || fail "/etc/tande
 [ "$host_had_link" = yes ] || [ ! -e "$host_link" ] || fail "the install touched this machine's systemd ($host_link)"
 warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$root/usr/share/man/man1/tandem.1.gz" 2>&1 >/dev/null)
 [ -z "$warnings" ] || fail "man page warnings: $warnings"
+th=$(zcat "$root/usr/share/man/man1/tandem.1.gz")
+th=$(grep -m1 '^\.TH' <<< "$th")
+[[ "$th" == *"\"tandem $upstream\""* ]] || fail "packaging/tandem.1's .TH names another version: $th"
 page=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$root/usr/share/man/man1/tandem.1.gz" 2>/dev/null)
 grep -q "drain-timeout" <<< "$page" || fail "the man page does not render or lacks --drain-timeout"
 
