@@ -86,7 +86,10 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
     // While the model loads, systemd hears how long it has taken and extends the start timeout.
     const std::string model_file = std::filesystem::path(cfg.model_path).filename().string();
     startup_extender extender(notify, model_file, 5s, 30min, std::chrono::steady_clock::now());
-    periodic_timer load_ticks(srv.executor(), 5s, [&extender](steady_time now) { extender.tick(now); });
+    // A stop asked for while loading is not extended: TimeoutStopSec holds.
+    periodic_timer load_ticks(srv.executor(), 5s, [&extender, &srv](steady_time now) {
+        if (!srv.stop_requested()) extender.tick(now);
+    });
     if (notify.enabled()) load_ticks.start();
     engine* eng = nullptr;
     try {
@@ -104,7 +107,7 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
     }
     load_ticks.stop();
     spdlog::info("model loaded; ready");
-    notify.ready("serving " + model_file + " on " + url);
+    if (!srv.stop_requested()) notify.ready("serving " + model_file + " on " + url);
 
     // The watchdog hears from the engine loop: a wedged engine stops the pings and systemd restarts us.
     std::optional<watchdog_pinger> pinger;

@@ -103,6 +103,11 @@ void http_server::request_stop() {
     st_->stop_cv.notify_all();
 }
 
+bool http_server::stop_requested() const {
+    std::lock_guard lock(st_->stop_mu);
+    return st_->stop_requested;
+}
+
 void http_server::handle_signals() {
     server_state& st = *st_;
     std::lock_guard lock(st.stop_mu);

@@ -52,6 +52,7 @@ class http_server {
     // Blocks until SIGINT or SIGTERM arrives (or request_stop() is called); calls handle_signals().
     void wait_for_signal();
     void request_stop();
+    bool stop_requested() const;  // SIGINT/SIGTERM arrived or request_stop() was called
 
   private:
     std::unique_ptr<server_state> st_;

@@ -36,6 +36,7 @@ http_session::http_session(session_host& host, net::ip::tcp::socket socket)
       strand_(socket.get_executor()),
       socket_(std::move(socket)),
       timer_(strand_),
+      buffer_(static_cast<size_t>(host.limits().max_header_bytes) + watch_limit + 8192),
       wake_(strand_),
       watch_wake_(strand_) {}
 
@@ -113,6 +114,7 @@ net::awaitable<void> http_session::run() {
         state_ = state::handling;
         host_.on_request(true);
         keep_alive_ = req.keep_alive();
+        head_request_ = req.method() == http::verb::head;
         std::optional<api_error> failed;
         try {
             co_await host_.handle(*this, req);
@@ -153,11 +155,11 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
     head.body_limit(std::numeric_limits<std::uint64_t>::max());
     arm(seconds(lim.read_timeout));
     co_await http::async_read_header(socket_, buffer_, head, redirect_error(use_awaitable, ec));
-    const bool header_timed_out = ec && deadline_passed();
+    const bool header_timed_out = ec == net::error::operation_aborted && deadline_passed();
     disarm();
     if (header_timed_out)
         co_await send_early(408, "Timed out reading the request header.");
-    else if (ec == http::error::header_limit)
+    else if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
         co_await send_early(431, "The request header is too large.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
         co_await send_early(400, "Malformed HTTP request.");
@@ -186,12 +188,14 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
     body.body_limit(static_cast<uint64_t>(lim.max_body_bytes));
     arm(seconds(lim.read_timeout));
     co_await http::async_read(socket_, buffer_, body, redirect_error(use_awaitable, ec));
-    const bool body_timed_out = ec && deadline_passed();
+    const bool body_timed_out = ec == net::error::operation_aborted && deadline_passed();
     disarm();
     if (body_timed_out)
         co_await send_early(408, "Timed out reading the request body.");
     else if (ec == http::error::body_limit)
         co_await send_early(413, "The request body exceeds " + std::to_string(lim.max_body_bytes) + " bytes.");
+    else if (ec == http::error::buffer_overflow)  // chunk extensions or trailers past the buffer's bound
+        co_await send_early(431, "The request's chunked framing (extensions or trailers) is too large.");
     else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
         co_await send_early(400, "Malformed HTTP request.");
     if (ec) co_return false;
@@ -199,7 +203,7 @@ net::awaitable<bool> http_session::read_request(http_request& req) {
     co_return true;
 }
 
-net::awaitable<void> http_session::send_early(int status, const std::string& message) {
+net::awaitable<void> http_session::send_early(int status, std::string message) {
     const api_error e{status, message, "invalid_request_error", std::nullopt, std::nullopt, 0};
     keep_alive_ = false;
     co_await send_error(e);
@@ -218,21 +222,28 @@ net::awaitable<void> http_session::linger() {
     disarm();
 }
 
-net::awaitable<void> http_session::send(http_response res, bool head_only) {
+void http_session::add_cors(http::fields& f) const {
+    if (!cors_origin_) return;
+    f.set(http::field::access_control_allow_origin, *cors_origin_);
+    const std::string vary(f[http::field::vary]);  // keep what is there (Accept-Encoding for static files)
+    f.set(http::field::vary, vary.empty() ? "Origin" : vary + ", Origin");
+}
+
+net::awaitable<void> http_session::send(http_response res) {
     res.keep_alive(keep_alive_ && !host_.stopping());
     res.set(http::field::server, "tandem");
-    if (cors_origin_) {
-        res.set(http::field::access_control_allow_origin, *cors_origin_);
-        res.set(http::field::vary, "Origin");
-    }
+    add_cors(res.base());
     res.prepare_payload();
-    if (head_only) res.body().clear();  // Content-Length stays that of the body a GET gets
+    if (head_request_) res.body().clear();  // HEAD: Content-Length stays that of the body a GET gets
     host_.on_response(res.result_int());
     error_code ec;
     arm(seconds(host_.limits().write_timeout));
     co_await http::async_write(socket_, res, redirect_error(use_awaitable, ec));
     disarm();
-    if (ec) set_gone();
+    if (ec)
+        set_gone();
+    else if (state_ == state::handling)
+        state_ = state::responded;
 }
 
 net::awaitable<void> http_session::send_error(api_error e) {
@@ -240,8 +251,11 @@ net::awaitable<void> http_session::send_error(api_error e) {
     if (now == state::streaming) {  // the 200 and its headers are out: the error is the stream's last event
         const std::string event = sse_data(api_error_json(e));
         if (co_await send_chunk(event)) co_await send_sse_end();
-    } else if (now != state::gone) {
-        co_await send(api_error_response(e));
+    } else if (now == state::idle || now == state::reading || now == state::handling) {
+        http_response res = api_error_response(e);
+        co_await send(std::move(res));
+    } else if (now == state::responded) {  // a handler failing after its reply: nothing more to send
+        spdlog::warn("http: an error after the response was sent: {}", e.message);
     }
 }
 
@@ -251,12 +265,10 @@ net::awaitable<bool> http_session::send_sse_head() {
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Accel-Buffering", "no");
-    if (cors_origin_) {
-        res.set(http::field::access_control_allow_origin, *cors_origin_);
-        res.set(http::field::vary, "Origin");
-    }
+    add_cors(res.base());
     res.keep_alive(keep_alive_ && !host_.stopping());
     res.chunked(true);
+    if (state_ != state::handling) co_return false;  // gone, or a reply already went out
     host_.on_response(200);
     http::response_serializer<http::empty_body> sr{res};
     error_code ec;
@@ -288,11 +300,11 @@ net::awaitable<void> http_session::send_sse_end() {
     co_await net::async_write(socket_, http::make_chunk_last(), redirect_error(use_awaitable, ec));
     disarm();
     if (ec) set_gone();
-    if (state_ == state::streaming) state_ = state::handling;  // the stream is complete
+    if (state_ == state::streaming) state_ = state::responded;  // the stream is complete
 }
 
 void http_session::watch_start() {
-    const bool running = state_ == state::handling || state_ == state::streaming;
+    const bool running = state_ == state::handling || state_ == state::streaming || state_ == state::responded;
     if (watch_reading_ || !running || buffer_.size() >= watch_limit) return;
     watch_reading_ = true;
     socket_.async_read_some(buffer_.prepare(4096),

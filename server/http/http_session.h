@@ -63,9 +63,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
     // ---- For the handler (call on the strand). ----
     void set_cors_origin(std::optional<std::string> origin) { cors_origin_ = std::move(origin); }
-    // Adds CORS and keep-alive, counts the status. head_only: the answer to HEAD (the headers of `res`,
-    // Content-Length included, without its body).
-    boost::asio::awaitable<void> send(http_response res, bool head_only = false);
+    // Adds CORS and keep-alive, counts the status; to a HEAD request, the headers alone (Content-Length
+    // that of the body).
+    boost::asio::awaitable<void> send(http_response res);
     // The one way an error reaches a client: an OpenAI error response, or, once an SSE stream has
     // started, an error event that ends the stream.
     boost::asio::awaitable<void> send_error(api_error e);  // by value: a coroutine keeps its own copy
@@ -82,13 +82,14 @@ class http_session : public std::enable_shared_from_this<http_session> {
     bool forced() const { return host_.forcing(); }
 
   private:
-    // The connection's life: idle -> reading -> handling [-> streaming] -> finishing -> idle ...; gone
-    // (the client closed or a write failed) ends it after the current request.
-    enum class state { idle, reading, handling, streaming, finishing, gone };
+    // The connection's life: idle -> reading -> handling [-> streaming] -> responded -> finishing -> idle
+    // ...; gone (the client closed or a write failed) ends it after the current request.
+    enum class state { idle, reading, handling, streaming, responded, finishing, gone };
 
     boost::asio::awaitable<void> run();
-    boost::asio::awaitable<bool> read_request(http_request& req);  // false: close the connection
-    boost::asio::awaitable<void> send_early(int status, const std::string& message);
+    boost::asio::awaitable<bool> read_request(http_request& req);              // false: close the connection
+    boost::asio::awaitable<void> send_early(int status, std::string message);  // by value: a coroutine
+    void add_cors(http::fields& f) const;
     void close();
     void set_gone() { state_ = state::gone; }
     // Deadlines: a timer that cancels the socket's operations (so a 408 can still be written).
@@ -102,12 +103,14 @@ class http_session : public std::enable_shared_from_this<http_session> {
     boost::asio::ip::tcp::socket socket_;
     boost::asio::steady_timer timer_;
     uint64_t timer_gen_ = 0;
+    // Bounded: Beast limits a header's bytes but not a chunked body's extensions and trailers.
     boost::beast::flat_buffer buffer_;
     waker wake_;
     waker watch_wake_;
     state state_ = state::idle;
     bool watch_reading_ = false;              // the watch's read is in flight
     bool keep_alive_ = true;                  // of the current request
+    bool head_request_ = false;               // the current request is a HEAD: responses go without their body
     std::optional<std::string> cors_origin_;  // for the current request
 };
 

@@ -167,7 +167,8 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
         if (j.all_finished()) break;
         if (s.client_gone() || s.forced()) {
             j.abort_all();
-            co_await s.send_error(error_shutting_down());
+            const api_error e = error_shutting_down();
+            co_await s.send_error(e);
             co_return;
         }
         co_await s.wake().wait_until(clock_type::now() + std::chrono::hours(1));
@@ -218,7 +219,8 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
         if (!err && s.forced()) err = "The server is shutting down.";
         if (err) {
             j.abort_all();
-            if (!out.empty() && !co_await s.send_chunk(std::exchange(out, std::string()))) co_return;
+            const std::string pending = std::exchange(out, std::string());
+            if (!pending.empty() && !co_await s.send_chunk(pending)) co_return;
             const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
             co_await s.send_error(e);  // an SSE event now
             co_return;

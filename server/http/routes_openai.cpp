@@ -178,13 +178,17 @@ net::awaitable<void> server_state::handle(http_session& s, const http_request& r
     for (const route& candidate : routes)
         if (candidate.path == path) r = &candidate;
     std::optional<api_error> err;
-    if (!r && webui && webui->has(path)) {  // public, as the page must load before it can ask for a key
-        const bool get = req.method() == http::verb::get, head = req.method() == http::verb::head;
-        if (get || head)
-            co_await s.send(*webui->respond(req, path), head);
-        else
-            co_await s.send_error(
-                error_method_not_allowed(std::string(req.method_string()), std::string(path), "GET, HEAD"));
+    // The web UI's files: public, as the page must load before it can ask for a key.
+    const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
+    std::optional<http_response> file;
+    if (!r && webui && get_or_head) file = webui->respond(req, path);  // throws only on a corrupt bundle
+    if (file) {
+        co_await s.send(std::move(*file));
+        co_return;
+    }
+    if (!r && webui && webui->has(path)) {
+        const api_error e = error_method_not_allowed(std::string(req.method_string()), std::string(path), "GET, HEAD");
+        co_await s.send_error(e);
         co_return;
     }
     if (!r)

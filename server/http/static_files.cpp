@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <zlib.h>
+#include <boost/beast/core/string.hpp>
 
 #include "common/error.h"
 #include "server/http/embedded_files.h"
@@ -76,7 +77,7 @@ bool safe_path(std::string_view path) {
     for (size_t at = 0; at != std::string_view::npos;) {
         const size_t next = path.find('/', at + 1);
         const std::string_view seg = path.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
-        if (seg == ".." || seg == ".") return false;
+        if (seg.starts_with('.')) return false;  // ., .. and dotfiles (.git, .env) are never served
         at = next;
     }
     return true;
@@ -96,22 +97,29 @@ bool read_whole(const std::filesystem::path& p, std::string& out) {
 }  // namespace
 
 bool accepts_gzip(std::string_view accept_encoding) {
+    // An explicit gzip (or x-gzip) entry decides by its q-value; else a * entry does; else no.
+    std::optional<bool> gzip, any;
     while (!accept_encoding.empty()) {
         const size_t comma = accept_encoding.find(',');
         const std::string_view item = trim(accept_encoding.substr(0, comma));
         const size_t semi = item.find(';');
         const std::string_view name = trim(item.substr(0, semi));
-        if (name == "gzip" || name == "x-gzip" || name == "*") {
-            if (semi == std::string_view::npos) return true;
+        bool ok = true;
+        if (semi != std::string_view::npos) {
             std::string_view q = trim(item.substr(semi + 1));
-            if (!q.starts_with("q=")) return true;
-            q.remove_prefix(2);
-            if (q.find_first_not_of("0.") != std::string_view::npos) return true;  // q > 0
+            if (q.size() >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
+                q.remove_prefix(2);
+                ok = q.find_first_not_of("0.") != std::string_view::npos;  // q > 0
+            }
         }
+        if (boost::beast::iequals(name, "gzip") || boost::beast::iequals(name, "x-gzip"))
+            gzip = gzip.value_or(false) || ok;
+        else if (name == "*")
+            any = ok;
         if (comma == std::string_view::npos) break;
         accept_encoding.remove_prefix(comma + 1);
     }
-    return false;
+    return gzip ? *gzip : any.value_or(false);
 }
 
 std::string gunzip(std::string_view gz) {
@@ -161,6 +169,16 @@ std::optional<static_site::file> static_site::find(std::string_view path, std::s
     }
     if (!safe_path(path)) return std::nullopt;
     const std::filesystem::path p = std::filesystem::path(root_) / std::string(path.substr(1));
+    // No symlink may lead out of the root.
+    std::error_code ec;
+    const std::filesystem::path root = std::filesystem::canonical(root_, ec);
+    if (ec) return std::nullopt;
+    for (const std::filesystem::path& candidate : {p, std::filesystem::path(p.string() + ".gz")}) {
+        const std::filesystem::path real = std::filesystem::weakly_canonical(candidate, ec);
+        if (ec) return std::nullopt;
+        const auto [r_end, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+        if (r_end != root.end()) return std::nullopt;
+    }
     file f;
     if (read_whole(p, storage)) {
         f.gz = false;

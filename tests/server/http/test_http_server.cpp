@@ -205,6 +205,41 @@ TEST_F(ServerTest, HeaderFieldCountIs431) {
               200);
 }
 
+TEST_F(ServerTest, ChunkedBodiesAreBoundedInTheirFramingNotJustTheirData) {
+    server_config cfg = test_config();
+    cfg.max_body_bytes = 2 << 20;
+    start(hello(), cfg);
+    // A 1 MiB body, plain and chunked, passes the session's bounded read buffer.
+    const std::string content(1 << 20, 'a');
+    const std::string body = R"({"content":")" + content + R"("})";
+    EXPECT_EQ(request(port_, "POST", "/tokenize", body).status, 200);
+    std::string chunked =
+        "POST /tokenize HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < body.size(); at += 100000) {
+        const std::string part = body.substr(at, 100000);
+        char size[16];
+        std::snprintf(size, sizeof(size), "%zx", part.size());
+        chunked += std::string(size) + "\r\n" + part + "\r\n";
+    }
+    EXPECT_EQ(raw_exchange(port_, chunked + "0\r\n\r\n").status, 200);
+    // Trailers that never end: refused once past the bound, not buffered until the read timeout.
+    std::string trailers = "POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
+    for (int i = 0; i < 20000; ++i) trailers += "X-T" + std::to_string(i) + ": 1\r\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    const reply r = raw_exchange(port_, trailers);
+    EXPECT_EQ(r.status, 431);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));  // not the read timeout
+}
+
+TEST_F(ServerTest, HeadGetsNoBodyEvenAsAnError) {
+    start(hello());
+    for (const char* target : {"/health", "/nope", "/v1/models"}) {
+        const reply r = request(port_, "HEAD", target);
+        EXPECT_NE(r.status, 0) << target;
+        EXPECT_TRUE(r.body.empty()) << target << ": " << r.body;
+    }
+}
+
 TEST_F(ServerTest, SlowClientGets408) {
     start(hello());
     const auto t0 = std::chrono::steady_clock::now();
@@ -712,6 +747,15 @@ TEST_F(ServerTest, WithApiKeysTheWebUiStaysPublicAndPropsNeedsTheKey) {
     EXPECT_FALSE(p.dump().find("fake.gguf") != std::string::npos);  // no paths
 }
 
+TEST_F(ServerTest, CorsKeepsTheStaticFilesVary) {
+    server_config cfg = test_config();
+    cfg.cors_origins = {"https://app.example"};
+    start(hello(), cfg);
+    const reply r = request(port_, "GET", "/", "", "Origin: https://app.example\r\nAccept-Encoding: gzip\r\n");
+    EXPECT_EQ(r.header("Vary"), "Accept-Encoding, Origin");
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://app.example");
+}
+
 TEST_F(ServerTest, NoWebuiMeansNoPage) {
     server_config cfg = test_config();
     cfg.webui = false;
@@ -742,8 +786,10 @@ TEST_F(ServerTest, WebuiPathServesADirectoryAndNothingOutsideIt) {
     EXPECT_EQ(js.status, 200);
     EXPECT_EQ(js.body, gunzip(read_file(dist / "index.html.gz")));
     EXPECT_EQ(js.header("Cache-Control"), "no-cache");  // a directory under development is never immutable
+    std::ofstream(root / ".env") << "KEY=1";
+    std::filesystem::create_symlink(root.parent_path() / "tandem-secret.txt", root / "leak.txt");
     for (const char* bad : {"/../tandem-secret.txt", "/assets/../../tandem-secret.txt", "/%2e%2e/tandem-secret.txt",
-                            "//etc/passwd", "/assets/..\\..\\x"})
+                            "//etc/passwd", "/assets/..\\..\\x", "/.env", "/leak.txt"})
         EXPECT_EQ(request(port_, "GET", bad).status, 404) << bad;
     std::filesystem::remove_all(root);
     std::filesystem::remove(root.parent_path() / "tandem-secret.txt");
@@ -759,6 +805,10 @@ TEST(StaticFiles, GzipNegotiationAndInflation) {
     EXPECT_FALSE(accepts_gzip("gzip;q=0"));
     EXPECT_FALSE(accepts_gzip("gzip; q=0.000"));
     EXPECT_FALSE(accepts_gzip("gzipx"));
+    EXPECT_FALSE(accepts_gzip("gzip;q=0, *"));  // the explicit refusal wins over the wildcard
+    EXPECT_TRUE(accepts_gzip("GZIP"));
+    EXPECT_TRUE(accepts_gzip("br;q=1, *;q=0.1"));
+    EXPECT_FALSE(accepts_gzip("*;q=0"));
     const std::string gz = read_file(dist / "index.html.gz");
     EXPECT_NE(gunzip(gz).find("<html"), std::string::npos);
     EXPECT_THROW(gunzip(gz.substr(0, gz.size() / 2)), error);
