@@ -192,6 +192,19 @@ generation_request parse_chat_request(const std::string& body, const parse_limit
     if (auto v = get_int(obj, "max_completion_tokens", std::numeric_limits<int32_t>::min(),
                          std::numeric_limits<int32_t>::max()))
         r.max_tokens = static_cast<int32_t>(*v);
+    // Continuing the final assistant message (vLLM's field names): the prompt ends inside that turn.
+    if (auto v = get_bool(obj, "continue_final_message")) r.continue_final_message = *v;
+    r.add_generation_prompt = !r.continue_final_message;
+    if (auto v = get_bool(obj, "add_generation_prompt")) r.add_generation_prompt = *v;
+    if (r.continue_final_message) {
+        if (r.add_generation_prompt)
+            throw_invalid("add_generation_prompt",
+                          "'continue_final_message' and 'add_generation_prompt' cannot both be true");
+        const json& last = r.messages.back();
+        if (last["role"] != "assistant" || !last["content"].is_string() || last["content"].get<std::string>().empty())
+            throw_invalid("continue_final_message",
+                          "'continue_final_message' needs the last message to be the assistant's, with text");
+    }
     if (auto v = get_bool(obj, "logprobs")) r.logprobs = *v;
     if (auto v =
             get_int(obj, "top_logprobs", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) {

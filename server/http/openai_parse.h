@@ -40,7 +40,9 @@ struct generation_request {
     int32_t n_top_logprobs = 0;  // alternatives per token (chat: top_logprobs; completions: logprobs)
     bool stream = false;
     bool include_usage = false;
-    bool echo = false;  // completions only
+    bool echo = false;                    // completions only
+    bool add_generation_prompt = true;    // chat: the template opens the assistant's turn
+    bool continue_final_message = false;  // chat: the prompt ends inside the last (assistant) message
 };
 
 // `body` is the raw request body; throws api_exception.

@@ -66,6 +66,29 @@ test("chat completion, streaming and not", async () => {
   assert.equal(text, r.choices[0].message.content);
 });
 
+test("continue_final_message goes on inside the cut-off answer: part + continuation = the whole greedy answer", async () => {
+  const user = [{ role: "user", content: "Lily and Ben went" }];
+  const ask = (messages, max_tokens, extra = {}) =>
+    client.chat.completions.create({ model: "stories", messages, max_tokens, temperature: 0, ...extra });
+  const whole = (await ask(user, 24)).choices[0].message.content;
+  const part = (await ask(user, 12)).choices[0].message.content;
+  assert.ok(part.length > 0 && whole.startsWith(part), `${JSON.stringify(part)} should start ${JSON.stringify(whole)}`);
+  const rest = await ask([...user, { role: "assistant", content: part }], 12, { continue_final_message: true });
+  assert.equal(part + rest.choices[0].message.content, whole);
+  // Without the flag the model starts a new turn instead (a different text).
+  const fresh = await ask([...user, { role: "assistant", content: part }], 12);
+  assert.notEqual(part + fresh.choices[0].message.content, whole);
+  // The flag needs a final assistant message and excludes add_generation_prompt.
+  for (const [body, param] of [
+    [{ messages: user, continue_final_message: true }, "continue_final_message"],
+    [{ messages: [...user, { role: "assistant", content: part }], continue_final_message: true, add_generation_prompt: true }, "add_generation_prompt"],
+  ]) {
+    const r = await fetch(`${srv.url}/v1/chat/completions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.param, param);
+  }
+});
+
 test("stop strings end the text before the stop string", async () => {
   const r = await client.completions.create({ model: "stories", prompt: "Once upon a time", max_tokens: 32, temperature: 0, stop: ["Lily"] });
   assert.equal(r.choices[0].finish_reason, "stop");

@@ -33,10 +33,18 @@ test("continue, regenerate, edit and resend", async () => {
     { role: "user", content: "Lily and Ben went" },
     { role: "assistant", content: partial },
   ]);
+  assert.equal(sent[1].body.continue_final_message, true);
   let conv = (await stored_conversations(page))[0];
   assert.equal(conv.messages.length, 2);
   const continued = conv.messages[1].content;
   assert.ok(continued.startsWith(partial) && continued.length > partial.length, `${JSON.stringify(continued)} should extend ${JSON.stringify(partial)}`);
+  // ... inside the same turn: the greedy answer of twice the tokens, not a new turn after the cut
+  const whole = await fetch(`${srv.api}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ messages: [{ role: "user", content: "Lily and Ben went" }], max_tokens: 20, temperature: 0 }),
+  }).then((r) => r.json());
+  assert.equal(continued, whole.choices[0].message.content);
   assert.equal(conv.messages[1].id, await answer.getAttribute("data-id"));
 
   // Regenerate: the answer is written anew from the messages before it

@@ -254,6 +254,8 @@ export class ChatController {
     this.cancel_retry();
     const base = job.mode === "continue" ? c.messages[index].content : "";
     const body = build_chat_body(api_messages(c.messages, index, job.mode), this.state.settings);
+    // Continue: the server goes on inside the partial answer (its prompt ends in that turn).
+    if (job.mode === "continue") body.continue_final_message = true;
     let received = "";
     const batch = frame_batcher(() => this.patch_message(job, { content: base + received }));
     this.abort = new AbortController();
