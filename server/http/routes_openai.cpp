@@ -40,9 +40,18 @@ http_response json_response(http::status status, const json& body) {
     return res;
 }
 
+// A GET route answers HEAD too (the session sends the headers alone), as monitors probe /health so.
+bool route_takes(const route& r, http::verb method) {
+    return method == r.method || (r.method == http::verb::get && method == http::verb::head);
+}
+
+std::string allowed_methods(const route& r) {
+    return std::string(http::to_string(r.method)) + (r.method == http::verb::get ? ", HEAD" : "") + ", OPTIONS";
+}
+
 http_response preflight(const server_config& cfg, const http_request& req, const route& r) {
     http_response res{http::status::no_content, 11};
-    const std::string allow = std::string(http::to_string(r.method)) + ", OPTIONS";
+    const std::string allow = allowed_methods(r);
     res.set(http::field::allow, allow);
     if (cors_allowed_origin(cfg.cors_origins, std::string(req[http::field::origin]))) {
         res.set(http::field::access_control_allow_methods, allow);
@@ -196,9 +205,8 @@ net::awaitable<void> server_state::handle(http_session& s, const http_request& r
     else if (req.method() == http::verb::options) {
         co_await s.send(preflight(cfg, req, *r));
         co_return;
-    } else if (req.method() != r->method)
-        err = error_method_not_allowed(std::string(req.method_string()), std::string(path),
-                                       std::string(http::to_string(r->method)) + ", OPTIONS");
+    } else if (!route_takes(*r, req.method()))
+        err = error_method_not_allowed(std::string(req.method_string()), std::string(path), allowed_methods(*r));
     else if (r->needs_auth && !auth_check(cfg.api_keys, req[http::field::authorization], req["X-Api-Key"]))
         err = error_unauthorized();
     if (!err) {

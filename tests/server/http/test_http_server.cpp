@@ -233,11 +233,19 @@ TEST_F(ServerTest, ChunkedBodiesAreBoundedInTheirFramingNotJustTheirData) {
 
 TEST_F(ServerTest, HeadGetsNoBodyEvenAsAnError) {
     start(hello());
-    for (const char* target : {"/health", "/nope", "/v1/models"}) {
+    for (const char* target : {"/health", "/nope", "/v1/models", "/v1/completions"}) {
         const reply r = request(port_, "HEAD", target);
         EXPECT_NE(r.status, 0) << target;
         EXPECT_TRUE(r.body.empty()) << target << ": " << r.body;
     }
+    // GET routes answer HEAD (a monitor probing /health); the length is that of the GET's body.
+    const reply head = request(port_, "HEAD", "/health");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.header("Content-Length"), std::to_string(request(port_, "GET", "/health").body.size()));
+    const reply post_only = request(port_, "HEAD", "/v1/completions");
+    EXPECT_EQ(post_only.status, 405);
+    EXPECT_EQ(post_only.header("Allow"), "POST, OPTIONS");
+    EXPECT_EQ(request(port_, "DELETE", "/health").header("Allow"), "GET, HEAD, OPTIONS");
 }
 
 TEST_F(ServerTest, SlowClientGets408) {
