@@ -225,10 +225,8 @@ TEST_F(ServerTest, ChunkedBodiesAreBoundedInTheirFramingNotJustTheirData) {
     // Trailers that never end: refused once past the bound, not buffered until the read timeout.
     std::string trailers = "POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
     for (int i = 0; i < 20000; ++i) trailers += "X-T" + std::to_string(i) + ": 1\r\n";
-    const auto t0 = std::chrono::steady_clock::now();
     const reply r = raw_exchange(port_, trailers);
-    EXPECT_EQ(r.status, 431);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));  // not the read timeout
+    EXPECT_EQ(r.status, 431);  // an unbounded buffer waits out the read timeout instead: 408
 }
 
 TEST_F(ServerTest, HeadGetsNoBodyEvenAsAnError) {

@@ -1,22 +1,13 @@
 // Per-message actions in a real browser: continue a cut-off answer, regenerate an answer, edit a
 // user message and resend; each checked in the request the page sends and in what it stores.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { capture_requests, launch, open_page, props_404_allowed, send, set_settings, stored_conversations, wait_answer } from "./browser.mjs";
-import { start_tandem } from "./server.mjs";
+import { test } from "node:test";
+import { tandem_and_browser, capture_requests, open_page, props_404_allowed, send, set_settings, stored_conversations, wait_answer } from "./browser.mjs";
 
-let srv, browser;
-before(async () => {
-  srv = await start_tandem();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const fx = tandem_and_browser();
 
 test("continue, regenerate, edit and resend", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: props_404_allowed(fx.srv) });
   const sent = capture_requests(page);
   await set_settings(page, { max_tokens: "10", temperature: "0" });
   await send(page, "Lily and Ben went");
@@ -39,7 +30,7 @@ test("continue, regenerate, edit and resend", async () => {
   const continued = conv.messages[1].content;
   assert.ok(continued.startsWith(partial) && continued.length > partial.length, `${JSON.stringify(continued)} should extend ${JSON.stringify(partial)}`);
   // ... inside the same turn: the greedy answer of twice the tokens, not a new turn after the cut
-  const whole = await fetch(`${srv.api}/v1/chat/completions`, {
+  const whole = await fetch(`${fx.srv.api}/v1/chat/completions`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ messages: [{ role: "user", content: "Lily and Ben went" }], max_tokens: 20, temperature: 0 }),

@@ -1,27 +1,18 @@
 // A server started with --api-key: the page asks for the key, a request sent without it fails
 // with a prompt and is retried once the key is entered; a wrong key is asked for again.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { capture_requests, launch, open_page, send, shot, wait_answer, wait_success } from "./browser.mjs";
-import { start_tandem } from "./server.mjs";
+import { test } from "node:test";
+import { tandem_and_browser, capture_requests, open_page, send, shot, wait_answer, wait_success } from "./browser.mjs";
 
 const key = "sk-webui-test-key";
-let srv, browser;
-before(async () => {
-  srv = await start_tandem(["--api-key", key]);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const fx = tandem_and_browser(["--api-key", key]);
 
 // Chromium logs every 401 (and a 404 for a missing /props) as a console error: expected here.
 const allow = [/status of 401/, /status of 404 .* at .*\/props$/];
 
 for (const scheme of ["light", "dark"]) {
   test(`asks for the key at start, then works (${scheme})`, async () => {
-    const { page, context, problems } = await open_page(browser, srv.url, { allow_console: allow, color_scheme: scheme });
+    const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: allow, color_scheme: scheme });
     const sent = capture_requests(page);
     const dialog = page.getByRole("dialog", { name: "API key" });
     await dialog.waitFor();
@@ -45,7 +36,7 @@ for (const scheme of ["light", "dark"]) {
 }
 
 test("a request refused for want of a key is retried after the key is entered", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: allow });
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: allow });
   const sent = capture_requests(page);
   const dialog = page.getByRole("dialog", { name: "API key" });
   await dialog.getByRole("button", { name: "Cancel" }).click();

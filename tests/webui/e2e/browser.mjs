@@ -4,6 +4,8 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { repo } from "./server.mjs";
+import { after, before } from "node:test";
+import { start_tandem } from "./server.mjs";
 
 const require = createRequire(join(repo, "webui/package.json"));
 const { chromium } = require("playwright-core");
@@ -110,4 +112,19 @@ export function capture_requests(page) {
     if (r.url().endsWith("/v1/chat/completions") && r.method() === "POST") bodies.push({ body: JSON.parse(r.postData()), headers: r.headers() });
   });
   return bodies;
+}
+
+// Every e2e file's fixture: one tandem started with `args` and one browser, before its tests, both
+// stopped after them. Tests read `.srv` and `.browser`.
+export function tandem_and_browser(args = []) {
+  const f = { srv: null, browser: null };
+  before(async () => {
+    f.srv = await start_tandem(args);
+    f.browser = await launch();
+  });
+  after(async () => {
+    await f.browser?.close();
+    await f.srv?.stop();
+  });
+  return f;
 }

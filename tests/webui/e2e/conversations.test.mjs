@@ -2,24 +2,15 @@
 // deleted, exported and imported, with a bad import file reported.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, test } from "node:test";
-import { launch, open_page, props_404_allowed, send, set_settings, stored_conversations, wait_answer } from "./browser.mjs";
-import { start_tandem } from "./server.mjs";
+import { test } from "node:test";
+import { tandem_and_browser, open_page, props_404_allowed, send, set_settings, stored_conversations, wait_answer } from "./browser.mjs";
 
-let srv, browser;
-before(async () => {
-  srv = await start_tandem();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const fx = tandem_and_browser();
 
 const titles = (page) => page.locator(".conv-title").allInnerTexts();
 
 test("persist, rename, search, delete, export, import", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: props_404_allowed(fx.srv) });
   await set_settings(page, { max_tokens: "12", temperature: "0" });
   await send(page, "The dog ran to the park");
   await wait_answer(page);

@@ -2,22 +2,14 @@
 // how much to cut; a busy server (429) counts down and retries by itself; a server that went away
 // offers Retry, which works once it is back; an error event mid-stream keeps the text so far.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launch, open_page, props_404_allowed, send, set_settings, shot, stored_conversations, wait_answer, wait_success } from "./browser.mjs";
+import { test } from "node:test";
+import { tandem_and_browser, open_page, props_404_allowed, send, set_settings, shot, stored_conversations, wait_answer, wait_success } from "./browser.mjs";
 import { metric, start_tandem } from "./server.mjs";
 
-let srv, browser;
-before(async () => {
-  srv = await start_tandem();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const fx = tandem_and_browser();
 
 test("context_length_exceeded says how many tokens to remove", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: [...props_404_allowed(srv), /status of 400/] });
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: [...props_404_allowed(fx.srv), /status of 400/] });
   await send(page, "the cat sat on a mat. ".repeat(700));
   const err = page.locator(".msg-assistant .msg-error");
   await err.waitFor();
@@ -37,7 +29,7 @@ test("429: a countdown, then the request goes through by itself", async () => {
   const busy = await start_tandem(["--parallel", "1", "--max-queue", "1", "--ctx-size", "16384"]);
   const stop_background = new AbortController();
   try {
-    const { page, context, problems } = await open_page(browser, busy.url, { allow_console: [...props_404_allowed(busy), /status of 429/] });
+    const { page, context, problems } = await open_page(fx.browser, busy.url, { allow_console: [...props_404_allowed(busy), /status of 429/] });
     await set_settings(page, { max_tokens: "8" });
     await page.getByText("You are talking to").waitFor();
     const long = () =>
@@ -74,17 +66,17 @@ test("429: a countdown, then the request goes through by itself", async () => {
 });
 
 test("a server that went away: Retry once it is back", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, {
-    allow_console: [...props_404_allowed(srv), /Failed to load resource|ERR_EMPTY_RESPONSE|ERR_CONNECTION_REFUSED|status of 50\d/],
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, {
+    allow_console: [...props_404_allowed(fx.srv), /Failed to load resource|ERR_EMPTY_RESPONSE|ERR_CONNECTION_REFUSED|status of 50\d/],
   });
   await set_settings(page, { max_tokens: "8" });
   await page.getByText("You are talking to").waitFor();
-  await srv.kill();
+  await fx.srv.kill();
   await send(page, "Hello?");
   const err = page.locator(".msg-assistant .msg-error");
   await err.getByText("The connection to the server was lost").waitFor();
   await shot(page, "network-error-light");
-  await srv.restart();
+  await fx.srv.restart();
   await err.getByRole("button", { name: "Retry" }).click();
   const answer = await wait_success(page);
   assert.match(await answer.getAttribute("data-finish"), /^(stop|length)$/);
@@ -94,7 +86,7 @@ test("a server that went away: Retry once it is back", async () => {
 });
 
 test("an error event mid-stream is shown on the answer, keeping its text", async () => {
-  const { page, context, problems } = await open_page(browser, srv.url, { allow_console: props_404_allowed(srv) });
+  const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { allow_console: props_404_allowed(fx.srv) });
   // The real server sends such an event only when its engine fails; the browser plays one here.
   const chunk = (content) => `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
   await page.route("**/v1/chat/completions", (route) =>

@@ -2,19 +2,10 @@
 // look at (build/webui-screenshots, or $WEBUI_SCREENSHOTS); along the way: rich markdown from an
 // import renders (code, math, table), model HTML does not run, Copy copies, the theme toggles.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launch, open_page, props_404_allowed, send, set_settings, shot } from "./browser.mjs";
-import { start_tandem } from "./server.mjs";
+import { test } from "node:test";
+import { tandem_and_browser, open_page, props_404_allowed, send, set_settings, shot } from "./browser.mjs";
 
-let srv, browser;
-before(async () => {
-  srv = await start_tandem();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const fx = tandem_and_browser();
 
 const answer = [
   "## Two small things",
@@ -67,7 +58,7 @@ async function import_demo(page) {
 
 for (const scheme of ["light", "dark"]) {
   test(`desktop states (${scheme})`, async () => {
-    const { page, context, problems } = await open_page(browser, srv.url, { color_scheme: scheme, allow_console: props_404_allowed(srv) });
+    const { page, context, problems } = await open_page(fx.browser, fx.srv.url, { color_scheme: scheme, allow_console: props_404_allowed(fx.srv) });
     await context.grantPermissions(["clipboard-read", "clipboard-write"]);
     await page.getByText("You are talking to").waitFor();
     await shot(page, `empty-${scheme}`);
@@ -115,10 +106,10 @@ for (const scheme of ["light", "dark"]) {
   });
 
   test(`phone width (${scheme})`, async () => {
-    const { page, context, problems } = await open_page(browser, srv.url, {
+    const { page, context, problems } = await open_page(fx.browser, fx.srv.url, {
       color_scheme: scheme,
       viewport: { width: 390, height: 844 },
-      allow_console: props_404_allowed(srv),
+      allow_console: props_404_allowed(fx.srv),
     });
     assert.equal(await page.locator(".sidebar").isVisible(), false);
     await page.getByRole("button", { name: "Open conversation list" }).click(); // a drawer on phones
