@@ -50,7 +50,9 @@ exercise() {
 }
 # SIGTERM to the daemon (`$1`, a process of ours), then its exit status must be 0 (a clean drain).
 stop_daemon() {
-    kill -TERM "$1"
+    # A daemon already gone here died on its own after serving: say so, with its log, rather than
+    # letting set -e end the test silently on kill's error.
+    kill -TERM "$1" 2>/dev/null || fail "the daemon (pid $1) exited before SIGTERM"
     local rc=0
     wait "$pid" || rc=$?
     pid="" daemon=""
@@ -176,6 +178,7 @@ if ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_
 if len(sys.argv) > 1:
     os.execv(sys.argv[1], sys.argv[1:])'
 if /usr/bin/python3 -c "$mdwe"; then
+    : > "$tmp/log"  # wait_ready must not read the first run's port from the old log
     /usr/bin/python3 -c "$mdwe" "$bin" serve -m "$model" --host 127.0.0.1 --port 0 > "$tmp/log" 2>&1 &
     pid=$!
     wait_ready "$pid"
