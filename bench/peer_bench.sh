@@ -1,29 +1,101 @@
 #!/usr/bin/env bash
-# Writes the synthetic models of ../shared/bench/PEER.md with `tandem make-model` (into $1, default
-# /tmp/tandem-peer) and runs `tandem bench` (pp512, tg128, 1 and 4 streams through the engine) and
-# build/bench/bench_steps (N-row step cost, memory bandwidth) on each, for ratios against llama.cpp's
-# figures there (llama-bench's "N rows" are bench_steps' rows). Build first: scripts/build.sh.
-# usage: bench/peer_bench.sh [DIR] [SHAPES...]   (shapes: llama-tiny llama-110m llama-1b)
+# Tandem beside llama.cpp on the same files, interleaved in one run: pp512 and tg128 (`tandem bench`
+# against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps against llama-bench
+# -p 1,2,4,8,16 -n 0) and the memory-bandwidth bound of tg, printed as one table of ratios.
+# Files are written by `tandem make-model` (the shapes of ../shared/bench/PEER.md, real llama-spm
+# vocabulary) into DIR and reused. Build first: scripts/build.sh. Progress goes to stderr, the
+# table to stdout.
+# usage: bench/peer_bench.sh [-d DIR] [-r ROUNDS] [-t THREADS] [SHAPE:TYPE ...]
+#   default cases: llama-110m and llama-1b in f16, q8_0, q4_0, q4_k_m; ROUNDS (default 3) rounds
+#   alternate the engines and the medians are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-/tmp/tandem-peer}
-shift || true
-shapes=("$@")
-[ ${#shapes[@]} -gt 0 ] || shapes=(llama-tiny llama-110m llama-1b)
+dir=/tmp/tandem-peer rounds=3 threads=2
+while getopts "d:r:t:" opt; do
+  case $opt in
+    d) dir=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    t) threads=$OPTARG ;;
+    *) sed -n 7,9p "$0" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+cases=("$@")
+if [ ${#cases[@]} -eq 0 ]; then
+  for shape in llama-110m llama-1b; do
+    for type in f16 q8_0 q4_0 q4_k_m; do cases+=("$shape:$type"); done
+  done
+fi
 bin=build/server/tandem
 steps=build/bench/bench_steps
 vocab=../shared/models/vocab/ggml-vocab-llama-spm.gguf
+peer=../shared/peer
+for f in "$bin" "$steps" "$vocab" "$peer/lib/llama-bench"; do
+  [ -e "$f" ] || { echo "peer_bench: missing $f (build with scripts/build.sh; ../shared must be present)" >&2; exit 1; }
+done
 mkdir -p "$dir"
-for shape in "${shapes[@]}"; do
-  first=f32
-  [ "$shape" = llama-1b ] && first=f16
-  for type in $first q8_0 q4_0 q4_k_m; do
-    f="$dir/$shape-$type.gguf"
-    [ -f "$f" ] || "$bin" make-model --shape "$shape" --type "$type" --vocab "$vocab" -o "$f"
-    reps=3
-    [ "$shape" = llama-1b ] && reps=2
-    echo "=== $shape $type"
-    "$bin" bench -m "$f" -t 2 -r "$reps" --np 1,4
-    "$steps" -m "$f" -t 2
+
+# The peer's lib/ may hold its .so symlinks as small text files naming the target: link them properly.
+peer_lib="$dir/peer-lib"
+mkdir -p "$peer_lib"
+for f in "$peer"/lib/*; do
+  target=$f
+  if [ "$(stat -c %s "$f")" -lt 256 ]; then
+    name=$(cat "$f")
+    [ -e "$peer/lib/$name" ] && target=$peer/lib/$name
+  fi
+  ln -sf "$(realpath "$target")" "$peer_lib/$(basename "$f")"
+done
+llama_bench() { LD_LIBRARY_PATH="$peer_lib" "$peer_lib/llama-bench" -t "$threads" -o csv "$@" 2>/dev/null; }
+
+results="$dir/results.txt"  # lines: CASE ENGINE METRIC VALUE (tok/s; "bound" is the tg bound)
+: >"$results"
+rows=1,2,4,8,16
+for c in "${cases[@]}"; do
+  shape=${c%%:*} type=${c#*:}
+  f="$dir/$shape-$type.gguf"
+  [ -f "$f" ] || "$bin" make-model --shape "$shape" --type "$type" --vocab "$vocab" -o "$f" >&2
+  for r in $(seq "$rounds"); do
+    echo "peer_bench: $c round $r/$rounds" >&2
+    "$bin" bench -m "$f" -t "$threads" -r 1 -p 512 -n 128 --np 1 --steps 2 2>/dev/null |
+      awk -v c="$c" '/^pp512:/ {print c, "tandem pp", $2} /^tg128:/ {print c, "tandem tg", $2}' >>"$results"
+    llama_bench -m "$f" -p 512 -n 128 -r 1 |
+      awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); if ($(NF-7) > 0) print c, "llama pp", $(NF-1); else print c, "llama tg", $(NF-1)}' >>"$results"
+    "$steps" -m "$f" -t "$threads" --rows "$rows" --steps 5 2>/dev/null |
+      awk -v c="$c" '/^  rows/ {sub(":", "", $2); print c, "tandem rows" $2, $5}
+        /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}' >>"$results"
+    llama_bench -m "$f" -p "$rows" -n 0 -r 3 |
+      awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); print c, "llama rows" $(NF-7), $(NF-1)}' >>"$results"
   done
 done
+
+# The table: medians over the rounds, Tandem / llama.cpp and their ratio.
+awk -v cases="${cases[*]}" -v rows="$rows" '
+  function median(key,   n, i, j, t, v) {
+    n = split(vals[key], v, " ")
+    if (n == 0) return -1
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  function cell(c, m,   a, b) {
+    a = median(c " tandem " m); b = median(c " llama " m)
+    if (a < 0 || b <= 0) return "n/a"
+    return sprintf("%.1f / %.1f (%.2fx)", a, b, a / b)
+  }
+  { key = $1 " " $2 " " $3; vals[key] = vals[key] (key in vals ? " " : "") $4 }
+  END {
+    nr = split(rows, r, ",")
+    printf "| model | pp512 | tg128 | tg bound (tg %% of it) |"
+    for (i = 1; i <= nr; i++) printf " %s-row step |", r[i]
+    printf "\n|---|---|---|---|"
+    for (i = 1; i <= nr; i++) printf "---|"
+    printf "\n"
+    nc = split(cases, cs, " ")
+    for (k = 1; k <= nc; k++) {
+      c = cs[k]; bound = median(c " tandem bound"); tg = median(c " tandem tg")
+      printf "| %s | %s | %s | %.1f (%.0f%%) |", c, cell(c, "pp"), cell(c, "tg"), bound, (bound > 0 ? 100 * tg / bound : 0)
+      for (i = 1; i <= nr; i++) printf " %s |", cell(c, "rows" r[i])
+      printf "\n"
+    }
+    print "Tandem / llama.cpp tok/s, median of the rounds; a ratio above 1 is Tandem ahead."
+  }' "$results"
