@@ -50,9 +50,50 @@ struct block_q6_k {
     uint16_t d;
 };
 
+// q2_K: 16 sub-blocks of 16; scales[i]: low nibble the scale, high nibble the min of sub-block i.
+struct block_q2_k {
+    uint8_t scales[16];
+    uint8_t qs[64];  // 2-bit codes, layout next to its decoder
+    uint16_t d, dmin;
+};
+// q3_K: 16 sub-blocks of 16 with signed 6-bit scales (minus 32) packed in 12 bytes; a code is 2 bits
+// of qs plus a high bit from hmask, value d * scale * (q - 4 if the hmask bit is clear, else q).
+struct block_q3_k {
+    uint8_t hmask[32];
+    uint8_t qs[64];
+    uint8_t scales[12];
+    uint16_t d;
+};
+// iq4_nl: as q4_0, but a nibble indexes a non-linear table (k_iq4nl_values) times d.
+struct block_iq4_nl {
+    uint16_t d;
+    uint8_t qs[16];
+};
+// iq4_xs: 8 sub-blocks of 32 in iq4_nl's nibble order, each with a 6-bit scale (minus 32): its low 4
+// bits in scales_l, its high 2 bits in scales_h.
+struct block_iq4_xs {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[4];
+    uint8_t qs[128];
+};
+// mxfp4 (OCP microscaling): an E8M0 exponent shared by 32 FP4 (E2M1) codes in q4_0's nibble order.
+struct block_mxfp4 {
+    uint8_t e;
+    uint8_t qs[16];
+};
+
+// The 16 values of an iq4_nl / iq4_xs nibble (GGUF's non-linear 4-bit codebook).
+constexpr int8_t k_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+// The E2M1 values of an FP4 nibble, doubled to integers (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives);
+// the block's scale is halved to match: 2^(e - 128).
+constexpr int8_t k_mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
 static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22);
 static_assert(sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34);
 static_assert(sizeof(block_q4_k) == 144 && sizeof(block_q5_k) == 176 && sizeof(block_q6_k) == 210);
+static_assert(sizeof(block_q2_k) == 84 && sizeof(block_q3_k) == 110 && sizeof(block_iq4_nl) == 18);
+static_assert(sizeof(block_iq4_xs) == 136 && sizeof(block_mxfp4) == 17);
 
 // Unpacks the 12-byte q4_K/q5_K scale field into 8 scales and 8 mins (6 bits each):
 // sub-blocks 0..3 take the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 take

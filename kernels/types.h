@@ -48,7 +48,7 @@ struct dtype_info {
     std::string_view name;  // as llama.cpp prints it: "f32", "q4_K", ...
     int64_t block_elems;    // elements per block (1 for plain types)
     size_t block_bytes;     // bytes per block
-    bool computable;        // Tandem has dequantize and dot kernels for it
+    bool computable;        // Tandem can decode it (kernels/ref's decoder table), so every kernel path runs it
 };
 
 // nullopt for ids GGUF does not define (or that ggml removed).

@@ -1,4 +1,5 @@
 // Reference dequantizers for every computable type, written from the ggml block definitions.
+#include <cmath>
 #include <cstring>
 
 #include "common/check.h"
@@ -109,54 +110,156 @@ void deq_q6_k(const block_q6_k* b, float* y, int64_t nb) {
     }
 }
 
+// q2_K: two halves of 128. In half h, the 2-bit code of element 32j + l (j < 4, l < 32) is bits
+// 2j..2j+1 of qs[32h + l]; sub-block 8h + 2j + l / 16 gives value d * scale * q - dmin * min.
+void deq_q2_k(const block_q2_k* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = fp16_to_f32(b[i].d), dmin = fp16_to_f32(b[i].dmin);
+        for (int h = 0; h < 2; ++h) {
+            const uint8_t* q = b[i].qs + 32 * h;
+            for (int j = 0; j < 4; ++j) {
+                for (int l = 0; l < 32; ++l, ++y) {
+                    const uint8_t sc = b[i].scales[8 * h + 2 * j + l / 16];
+                    const int code = (q[l] >> (2 * j)) & 3;
+                    *y = d * static_cast<float>(sc & 0xf) * static_cast<float>(code) -
+                         dmin * static_cast<float>(sc >> 4);
+                }
+            }
+        }
+    }
+}
+
+// The 16 six-bit q3_K scales: scale i takes the low nibble (i < 8) or high nibble (i >= 8) of byte
+// i % 8 as its low bits, and bits 2 * (i / 4) % 8 .. +1 of byte 8 + i % 4 as its high bits.
+void unpack_q3_k_scales(const uint8_t* s, int* out) {
+    for (int i = 0; i < 16; ++i) {
+        const int lo = i < 8 ? (s[i] & 0xf) : (s[i - 8] >> 4);
+        const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        out[i] = (lo | (hi << 4)) - 32;
+    }
+}
+
+// q3_K: the layout of q2_K's codes, plus a high bit: element 32j + l of half h takes bit 4h + j of
+// hmask[l]; value d * scale * (code - 4) where that bit is clear, d * scale * code where it is set.
+void deq_q3_k(const block_q3_k* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        int sc[16];
+        unpack_q3_k_scales(b[i].scales, sc);
+        for (int h = 0; h < 2; ++h) {
+            const uint8_t* q = b[i].qs + 32 * h;
+            for (int j = 0; j < 4; ++j) {
+                for (int l = 0; l < 32; ++l, ++y) {
+                    const int code = (q[l] >> (2 * j)) & 3;
+                    const int high = (b[i].hmask[l] >> (4 * h + j)) & 1;
+                    *y = d * static_cast<float>(sc[8 * h + 2 * j + l / 16]) * static_cast<float>(code - (high ? 0 : 4));
+                }
+            }
+        }
+    }
+}
+
+void deq_iq4_nl(const block_iq4_nl* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i, y += k_qk) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < 16; ++j) {
+            y[j] = d * k_iq4nl_values[b[i].qs[j] & 0xf];
+            y[j + 16] = d * k_iq4nl_values[b[i].qs[j] >> 4];
+        }
+    }
+}
+
+void deq_iq4_xs(const block_iq4_xs* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int s = 0; s < 8; ++s, y += k_qk) {
+            const int lo = (b[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xf;
+            const int hi = (b[i].scales_h >> (2 * s)) & 3;
+            const float dl = d * static_cast<float>((lo | (hi << 4)) - 32);
+            const uint8_t* q = b[i].qs + 16 * s;
+            for (int j = 0; j < 16; ++j) {
+                y[j] = dl * k_iq4nl_values[q[j] & 0xf];
+                y[j + 16] = dl * k_iq4nl_values[q[j] >> 4];
+            }
+        }
+    }
+}
+
+void deq_mxfp4(const block_mxfp4* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i, y += k_qk) {
+        const float d = std::ldexp(1.0f, static_cast<int>(b[i].e) - 128);  // 2^(e - 127), halved
+        for (int j = 0; j < 16; ++j) {
+            y[j] = d * k_mxfp4_values[b[i].qs[j] & 0xf];
+            y[j + 16] = d * k_mxfp4_values[b[i].qs[j] >> 4];
+        }
+    }
+}
+
+void deq_f32(const void* src, float* dst, int64_t n) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+}
+void deq_f16(const void* src, float* dst, int64_t n) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+}
+void deq_bf16(const void* src, float* dst, int64_t n) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+}
+
+// Casts a row to its blocks for a decoder of nb blocks.
+template <class Block, int Elems, void (*Decode)(const Block*, float*, int64_t)>
+void blocks(const void* src, float* dst, int64_t n) {
+    Decode(static_cast<const Block*>(src), dst, n / Elems);
+}
+
+void deq_q5_0(const block_q5_0* b, float* y, int64_t nb) {
+    deq_q5(b, y, nb, false);
+}
+void deq_q5_1(const block_q5_1* b, float* y, int64_t nb) {
+    deq_q5(b, y, nb, true);
+}
+
+struct decoder_entry {
+    dtype t;
+    row_decoder decode;
+};
+
+// The one table of decodable types: a type with an entry here is computable (types.h), since every
+// kernel path falls back to decoding rows (kernels/matmul.cpp matmul_generic, embedding lookups).
+constexpr decoder_entry k_decoders[] = {
+    {dtype::f32, deq_f32},
+    {dtype::f16, deq_f16},
+    {dtype::bf16, deq_bf16},
+    {dtype::q4_0, blocks<block_q4_0, k_qk, deq_q4_0>},
+    {dtype::q4_1, blocks<block_q4_1, k_qk, deq_q4_1>},
+    {dtype::q5_0, blocks<block_q5_0, k_qk, deq_q5_0>},
+    {dtype::q5_1, blocks<block_q5_1, k_qk, deq_q5_1>},
+    {dtype::q8_0, blocks<block_q8_0, k_qk, deq_q8_0>},
+    {dtype::q2_k, blocks<block_q2_k, k_qk_k, deq_q2_k>},
+    {dtype::q3_k, blocks<block_q3_k, k_qk_k, deq_q3_k>},
+    {dtype::q4_k, blocks<block_q4_k, k_qk_k, deq_q4_k>},
+    {dtype::q5_k, blocks<block_q5_k, k_qk_k, deq_q5_k>},
+    {dtype::q6_k, blocks<block_q6_k, k_qk_k, deq_q6_k>},
+    {dtype::iq4_nl, blocks<block_iq4_nl, k_qk, deq_iq4_nl>},
+    {dtype::iq4_xs, blocks<block_iq4_xs, k_qk_k, deq_iq4_xs>},
+    {dtype::mxfp4, blocks<block_mxfp4, k_qk, deq_mxfp4>},
+};
+
 }  // namespace
+
+row_decoder row_decoder_for(dtype t) {
+    for (const decoder_entry& e : k_decoders)
+        if (e.t == t) return e.decode;
+    return nullptr;
+}
 
 void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
     const dtype_info& info = dtype_info_of(t);
     TANDEM_CHECK(n % info.block_elems == 0);
-    const int64_t nb = n / info.block_elems;
-    switch (t) {
-        case dtype::f32:
-            std::memcpy(dst, src, static_cast<size_t>(n) * 4);
-            return;
-        case dtype::f16: {
-            const auto* s = static_cast<const uint16_t*>(src);
-            for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
-            return;
-        }
-        case dtype::bf16: {
-            const auto* s = static_cast<const uint16_t*>(src);
-            for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
-            return;
-        }
-        case dtype::q4_0:
-            deq_q4_0(static_cast<const block_q4_0*>(src), dst, nb);
-            return;
-        case dtype::q4_1:
-            deq_q4_1(static_cast<const block_q4_1*>(src), dst, nb);
-            return;
-        case dtype::q5_0:
-            deq_q5(static_cast<const block_q5_0*>(src), dst, nb, false);
-            return;
-        case dtype::q5_1:
-            deq_q5(static_cast<const block_q5_1*>(src), dst, nb, true);
-            return;
-        case dtype::q8_0:
-            deq_q8_0(static_cast<const block_q8_0*>(src), dst, nb);
-            return;
-        case dtype::q4_k:
-            deq_q4_k(static_cast<const block_q4_k*>(src), dst, nb);
-            return;
-        case dtype::q5_k:
-            deq_q5_k(static_cast<const block_q5_k*>(src), dst, nb);
-            return;
-        case dtype::q6_k:
-            deq_q6_k(static_cast<const block_q6_k*>(src), dst, nb);
-            return;
-        default:
-            break;
-    }
-    throw error("dequantize_row: type " + std::string(info.name) + " is not supported");
+    const row_decoder decode = row_decoder_for(t);
+    if (!decode) throw error("dequantize_row: type " + std::string(info.name) + " is not supported");
+    decode(src, dst, n);
 }
 
 }  // namespace tandem::ref

@@ -8,6 +8,12 @@
 
 namespace tandem::ref {
 
+// Decodes n elements (a multiple of the block size) of one row.
+using row_decoder = void (*)(const void* src, float* dst, int64_t n);
+// The decoder of t, nullptr for a type Tandem cannot decode. The decoder table is the one place a
+// weight type is added: a type with a decoder is computable (dtype_info::computable).
+row_decoder row_decoder_for(dtype t);
+
 // Decodes n elements (a multiple of the block size) of any computable type.
 void dequantize_row(dtype t, const void* src, float* dst, int64_t n);
 

@@ -78,6 +78,16 @@ inline std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, s
             case dtype::q6_k:
                 put_f16(b + 208, d * 0.05f);
                 break;
+            case dtype::q2_k:
+                put_f16(b + 80, d * 0.1f);
+                put_f16(b + 82, d * 0.05f);
+                break;
+            case dtype::q3_k:
+                put_f16(b + 108, d * 0.05f);
+                break;
+            case dtype::mxfp4:
+                b[0] = static_cast<uint8_t>(118 + rng() % 8);  // scales 2^-10 .. 2^-3
+                break;
             default:
                 put_f16(b, d);
                 break;

@@ -93,6 +93,35 @@ TEST(Dequant, Q4_0) {
     for (int e = 0; e < 32; ++e) EXPECT_EQ(y[e], (code[e] - 8) * 0.5f) << e;
 }
 
+// MXFP4 from the OCP Microscaling spec: an E8M0 exponent e scales by 2^(e - 127) the E2M1 values
+// 0, 0.5, 1, 1.5, 2, 3, 4, 6 (codes 0-7; 8-15 their negatives).
+TEST(Dequant, Mxfp4) {
+    const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    for (int e : {0, 100, 127, 130, 254}) {
+        block_mxfp4 b{};
+        b.e = static_cast<uint8_t>(e);
+        int code[32];
+        for (int i = 0; i < 32; ++i) code[i] = (i * 7 + 3) % 16;
+        for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(code[j] | (code[j + 16] << 4));
+        float y[32];
+        ref::dequantize_row(dtype::mxfp4, &b, y, 32);
+        for (int i = 0; i < 32; ++i) EXPECT_EQ(y[i], e2m1[code[i]] * std::ldexp(1.0f, e - 127)) << e << " " << i;
+    }
+}
+
+// IQ4_NL: a nibble picks one of 16 fixed levels (GGUF's kvalues_iq4nl), times the block's f16 scale.
+TEST(Dequant, Iq4Nl) {
+    const int levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    block_iq4_nl b{};
+    b.d = f32_to_fp16(0.25f);
+    int code[32];
+    for (int i = 0; i < 32; ++i) code[i] = (i * 5 + 1) % 16;
+    for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(code[j] | (code[j + 16] << 4));
+    float y[32];
+    ref::dequantize_row(dtype::iq4_nl, &b, y, 32);
+    for (int i = 0; i < 32; ++i) EXPECT_EQ(y[i], levels[code[i]] * 0.25f) << i;
+}
+
 TEST(Dequant, Q4_1) {
     block_q4_1 b{};
     b.d = f32_to_fp16(0.25f);

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The weight types Tandem decodes only through kernels/ref's decoder table (q2_K, q3_K, iq4_nl,
+iq4_xs), checked against llama.cpp on files llama.cpp's own llama-quantize writes: for each type,
+the F16 llama-spm-tiny file is quantized, served by `llama-server` and by `tandem serve`, and the
+top log-probabilities of the first generated token of several prompts must agree (the same tokens,
+log-probs within a tolerance that allows for llama.cpp's 8-bit activations). A wrong block layout
+moves them by far more: the test prints the largest gap it saw.
+
+usage: quant_types_peer.py TANDEM_BIN SHARED_DIR"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TYPES = ["Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS"]
+PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
+TOP = 8          # log-probs compared per prompt
+TOLERANCE = 0.05  # nats; observed gaps are about 0.01
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peer_libs(peer, tmp):
+    """The peer's lib/ may store its .so symlinks as small text files: link them properly."""
+    src, dst = os.path.join(peer, "lib"), os.path.join(tmp, "peer-lib")
+    os.makedirs(dst)
+    for f in os.listdir(src):
+        target = os.path.join(src, f)
+        if os.path.getsize(target) < 256:
+            with open(target, errors="replace") as fh:
+                name = fh.read().strip()
+            if os.path.exists(os.path.join(src, name)):
+                target = os.path.join(src, name)
+        os.symlink(os.path.realpath(target), os.path.join(dst, f))
+    return dst
+
+
+def post(port, path, body, timeout=60):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.load(r)
+
+
+def wait_ready(port, proc, log):
+    for _ in range(300):
+        if proc.poll() is not None:
+            fail(f"server exited early:\n{open(log).read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    fail(f"server on port {port} not ready after 30 s:\n{open(log).read()[-2000:]}")
+
+
+def serve(cmd, env, port, log):
+    proc = subprocess.Popen(cmd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    wait_ready(port, proc, log)
+    return proc
+
+
+def peer_top(port, prompt):
+    d = post(port, "/completion", {"prompt": prompt, "n_predict": 1, "n_probs": TOP, "temperature": 0,
+                                   "post_sampling_probs": False})
+    return {p["token"]: p["logprob"] for p in d["completion_probabilities"][0]["top_logprobs"]}
+
+
+def tandem_top(port, prompt):
+    d = post(port, "/v1/completions", {"prompt": prompt, "max_tokens": 1, "logprobs": 2 * TOP, "temperature": 0})
+    return d["choices"][0]["logprobs"]["top_logprobs"][0]
+
+
+def compare(kind, prompt, peer, ours):
+    """Every token of llama.cpp's top TOP is among ours (which lists 2 * TOP) within TOLERANCE, except
+    at the tail where a near tie may swap a token just outside the lists; returns the largest gap."""
+    worst = 0.0
+    last = min(peer.values())
+    for tok, lp in peer.items():
+        if tok not in ours:
+            if lp - last < TOLERANCE:  # a near tie at the list's end
+                continue
+            fail(f"{kind} '{prompt}': llama.cpp's token {tok!r} ({lp:.4f}) is not in Tandem's top {2 * TOP}: {ours}")
+        gap = abs(ours[tok] - lp)
+        worst = max(worst, gap)
+        if gap > TOLERANCE:
+            fail(f"{kind} '{prompt}': token {tok!r}: Tandem {ours[tok]:.4f}, llama.cpp {lp:.4f}")
+    return worst
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail(__doc__)
+    tandem, shared = sys.argv[1], sys.argv[2]
+    peer = os.path.join(shared, "peer")
+    base = os.path.join(shared, "models", "llama-spm-tiny-F16.gguf")
+    for f in (base, os.path.join(peer, "lib", "llama-quantize"), os.path.join(peer, "lib", "llama-server")):
+        if not os.path.exists(f):
+            fail(f"missing {f}: this test needs ../shared (models and the llama.cpp peer)")
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = peer_libs(peer, tmp)
+        env = dict(os.environ, LD_LIBRARY_PATH=lib)
+        for kind in TYPES:
+            model = os.path.join(tmp, f"tiny-{kind}.gguf")
+            q = subprocess.run([os.path.join(lib, "llama-quantize"), base, model, kind, "2"], env=env,
+                               capture_output=True, text=True)
+            if q.returncode != 0:
+                fail(f"llama-quantize {kind}: {q.stderr[-2000:]}")
+            p_port, t_port = free_port(), free_port()
+            p_log, t_log = os.path.join(tmp, "peer.log"), os.path.join(tmp, "tandem.log")
+            p = serve([os.path.join(lib, "llama-server"), "-m", model, "-t", "2", "-c", "512", "--no-webui",
+                       "--host", "127.0.0.1", "--port", str(p_port)], env, p_port, p_log)
+            t = serve([tandem, "serve", "-m", model, "-t", "2", "--host", "127.0.0.1", "--port", str(t_port)],
+                      os.environ, t_port, t_log)
+            try:
+                worst = max(compare(kind, pr, peer_top(p_port, pr), tandem_top(t_port, pr)) for pr in PROMPTS)
+            finally:
+                for proc in (p, t):
+                    proc.terminate()
+                    proc.wait(timeout=30)
+            print(f"{kind}: top-{TOP} log-probs of {len(PROMPTS)} prompts agree with llama.cpp, "
+                  f"largest gap {worst:.4f} nats")
+    print("all types agree")
+
+
+if __name__ == "__main__":
+    main()
