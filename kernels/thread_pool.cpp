@@ -93,7 +93,7 @@ void thread_pool::worker_loop() {
     }
 }
 
-void thread_pool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void thread_pool::parallel_for(int64_t n, int64_t grain, range_fn fn) {
     if (n <= 0) return;
     grain = std::max<int64_t>(grain, 1);
     // Inline when nested, when alone, or when the work is a single chunk.

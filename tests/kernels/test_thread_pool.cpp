@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <random>
 #include <thread>
 #include <vector>
@@ -11,8 +13,42 @@
 #include "common/error.h"
 #include "kernels/thread_pool.h"
 
+// Every heap allocation of this test binary is counted, so a test can show a call allocates nothing.
+namespace {
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+
 namespace tandem {
 namespace {
+
+// A decode step issues hundreds of parallel_for calls; they must not allocate, whatever the lambda
+// captures (a std::function would for more than two pointers' worth).
+TEST(ThreadPool, CallsDoNotAllocate) {
+    thread_pool pool(2);
+    std::vector<int64_t> a(4096), b(4096), c(4096);
+    int64_t x = 1, y = 2, z = 3;
+    auto step = [&] {
+        pool.parallel_for(4096, 64, [&a, &b, &c, x, y, z](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) a[i] = b[i] * x + c[i] * y + z;
+        });
+    };
+    step();  // the workers exist and have run once
+    const int64_t before = g_allocations.load();
+    for (int rep = 0; rep < 1000; ++rep) step();
+    EXPECT_EQ(g_allocations.load() - before, 0);
+}
 
 TEST(ThreadPool, CoversEveryIndexOnce) {
     for (int n_threads : {1, 2, 3}) {
