@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.h"
 #include "kernels/cpu/avx2_common.h"
@@ -272,6 +273,55 @@ struct group_q6_k {
     }
 };
 
+// iq4_nl, iq4_xs and mxfp4: a nibble indexes a 16-entry table of signed codes (one byte shuffle),
+// taken by the signed path of row_q8 as q8_0's codes are; only the scales differ.
+inline __m256i table_codes(const int8_t* table, const uint8_t* qs) {
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
+    return _mm256_shuffle_epi8(lut, nibbles32(qs));
+}
+
+// Blocks of 32 with one scale each (its f16 d, or mxfp4's exponent as 2^(e - 128), the codes doubled).
+template <class B>
+struct group_table {
+    static constexpr bool k_unsigned = false, k_int_sums = false;
+    static constexpr int64_t k_group_bytes = 8 * sizeof(B);
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t nb, S&& scales, F&& step, M&&) {
+        const B* b = reinterpret_cast<const B*>(row) + 8 * g;
+        const int64_t n = std::min<int64_t>(8, nb - 8 * g);
+        const int8_t* table = k_iq4nl_values;
+        if constexpr (std::is_same_v<B, block_mxfp4>) {
+            alignas(32) float d[8] = {};
+            for (int64_t j = 0; j < n; ++j) d[j] = std::ldexp(1.0f, static_cast<int>(b[j].e) - 128);
+            scales(_mm256_load_ps(d));
+            table = k_mxfp4_values;
+        } else {
+            scales(block_scales(b, n));
+        }
+        for_steps(n, [&](int64_t j) { step(j, table_codes(table, b[j].qs)); });
+    }
+};
+using group_iq4_nl = group_table<block_iq4_nl>;
+using group_mxfp4 = group_table<block_mxfp4>;
+
+// iq4_xs: group g is super-block g; step j is sub-block j with scale d * (its 6-bit scale - 32).
+struct group_iq4_xs {
+    static constexpr bool k_unsigned = false, k_int_sums = false;
+    static constexpr int64_t k_group_bytes = sizeof(block_iq4_xs);
+    template <class S, class F, class M>
+    static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&&) {
+        const block_iq4_xs& b = reinterpret_cast<const block_iq4_xs*>(row)[g];
+        const float d = h2f(b.d);
+        alignas(32) float ws[8];
+        for (int j = 0; j < 8; ++j) {
+            const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xf) | (((b.scales_h >> (2 * j)) & 3) << 4);
+            ws[j] = d * static_cast<float>(ls - 32);
+        }
+        scales(_mm256_load_ps(ws));
+        for_steps(8, [&](int64_t j) { step(j, table_codes(k_iq4nl_values, b.qs + 16 * j)); });
+    }
+};
+
 // The hardware prefetcher stops at 4 KiB pages (mmapped weights): fetch ahead of group g explicitly.
 template <class D>
 inline void prefetch_group(const uint8_t* w, int64_t g) {
@@ -393,6 +443,12 @@ bool with_decoder(dtype wt, F&& f) {
             return f(group_q5_k{}), true;
         case dtype::q6_k:
             return f(group_q6_k{}), true;
+        case dtype::iq4_nl:
+            return f(group_iq4_nl{}), true;
+        case dtype::iq4_xs:
+            return f(group_iq4_xs{}), true;
+        case dtype::mxfp4:
+            return f(group_mxfp4{}), true;
         default:
             return false;
     }

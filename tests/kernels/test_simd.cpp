@@ -25,8 +25,9 @@ using test::levels;
 using test::random_acts;
 using test::random_weights;
 
-const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1,
-                         dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k};
+const dtype k_types[] = {dtype::f32,  dtype::f16,    dtype::bf16,   dtype::q8_0, dtype::q4_0, dtype::q4_1,
+                         dtype::q5_0, dtype::q5_1,   dtype::q2_k,   dtype::q3_k, dtype::q4_k, dtype::q5_k,
+                         dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};
 
 // Every block-quantized type has an int8 kernel (at AVX-512, some borrow AVX2's).
 bool int8_path(dtype t) {
@@ -194,8 +195,8 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     // A realistic shape where the NMSE target (~1e-4 of exact math) must hold for the int8 path.
     test::seeded_rng rng;
     thread_pool pool(2);
-    for (dtype t :
-         {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
+    for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
+                    dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         error_stats stats;
         check_matmul(t, 64, 2048, 16, pool, rng, stats, /*outliers=*/false);
