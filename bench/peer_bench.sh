@@ -3,7 +3,8 @@
 # against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps against llama-bench
 # -p 1,2,4,8,16 -n 0) and the memory-bandwidth bound of tg, printed as one table of ratios.
 # Files are written by `tandem make-model` (the shapes of ../shared/bench/PEER.md, real llama-spm
-# vocabulary) into DIR and reused. Build first: scripts/build.sh. Progress goes to stderr, the
+# vocabulary; types it cannot write, e.g. iq4_xs or q3_k_m, by llama-quantize from its F16 file)
+# into DIR and reused. Build first: scripts/build.sh. Progress goes to stderr, the
 # table to stdout.
 # usage: bench/peer_bench.sh [-d DIR] [-r ROUNDS] [-t THREADS] [SHAPE:TYPE ...]
 #   default cases: llama-110m and llama-1b in f16, q8_0, q4_0, q4_k_m; ROUNDS (default 3) rounds
@@ -54,7 +55,16 @@ rows=1,2,4,8,16
 for c in "${cases[@]}"; do
   shape=${c%%:*} type=${c#*:}
   f="$dir/$shape-$type.gguf"
-  [ -f "$f" ] || "$bin" make-model --shape "$shape" --type "$type" --vocab "$vocab" -o "$f" >&2
+  if [ ! -f "$f" ]; then
+    case $type in
+      f32 | f16 | q8_0 | q4_0 | q4_k_m) "$bin" make-model --shape "$shape" --type "$type" --vocab "$vocab" -o "$f" >&2 ;;
+      *) # any other type: llama.cpp's own quantizer, from the F16 file
+        f16="$dir/$shape-f16.gguf"
+        [ -f "$f16" ] || "$bin" make-model --shape "$shape" --type f16 --vocab "$vocab" -o "$f16" >&2
+        LD_LIBRARY_PATH="$peer_lib" "$peer_lib/llama-quantize" "$f16" "$f" "${type^^}" 2 >/dev/null 2>&1 ||
+          { echo "peer_bench: llama-quantize cannot write $type" >&2; exit 1; } ;;
+    esac
+  fi
   for r in $(seq "$rounds"); do
     echo "peer_bench: $c round $r/$rounds" >&2
     "$bin" bench -m "$f" -t "$threads" -r 1 -p 512 -n 128 --np 1 --steps 2 2>/dev/null |
