@@ -83,6 +83,31 @@ struct block_mxfp4 {
     uint8_t qs[16];
 };
 
+// q1_0: 128 signs, element j is bit j % 8 of qs[j / 8]: value d where set, -d where clear.
+struct block_q1_0 {
+    uint16_t d;
+    uint8_t qs[16];
+};
+// q2_0: 64 ternary codes, element j is bits 2 * (j % 4) .. +1 of qs[j / 4]: value (code - 1) * d.
+struct block_q2_0 {
+    uint16_t d;
+    uint8_t qs[16];
+};
+// tq1_0: 256 ternary codes packed five per byte in qs (bytes 0-31 hold elements 0-159, digit n of
+// byte m being element 32n + m; bytes 32-47 elements 160-239 likewise in 16s) and four per byte in qh
+// (digit n of qh[m] is element 240 + 4n + m); digit n of byte b is ((b * 3^n) mod 256) * 3 / 256.
+struct block_tq1_0 {
+    uint8_t qs[48];
+    uint8_t qh[4];
+    uint16_t d;
+};
+// tq2_0: 256 ternary codes in two halves of 128: element 32l + m of half h is bits 2l .. 2l + 1 of
+// qs[32h + m]; value (code - 1) * d.
+struct block_tq2_0 {
+    uint8_t qs[64];
+    uint16_t d;
+};
+
 // The 16 values of an iq4_nl / iq4_xs nibble (GGUF's non-linear 4-bit codebook).
 constexpr int8_t k_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 // The E2M1 values of an FP4 nibble, doubled to integers (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives);
@@ -94,6 +119,8 @@ static_assert(sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34);
 static_assert(sizeof(block_q4_k) == 144 && sizeof(block_q5_k) == 176 && sizeof(block_q6_k) == 210);
 static_assert(sizeof(block_q2_k) == 84 && sizeof(block_q3_k) == 110 && sizeof(block_iq4_nl) == 18);
 static_assert(sizeof(block_iq4_xs) == 136 && sizeof(block_mxfp4) == 17);
+static_assert(sizeof(block_q1_0) == 18 && sizeof(block_q2_0) == 18 && sizeof(block_tq2_0) == 66);
+static_assert(sizeof(block_tq1_0) == 54);
 
 // Unpacks the 12-byte q4_K/q5_K scale field into 8 scales and 8 mins (6 bits each):
 // sub-blocks 0..3 take the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 take

@@ -28,7 +28,8 @@ constexpr entry k_layouts[] = {
     {23, {"iq4_xs", 256, 136, false}}, {24, {"i8", 1, 1, false}},         {25, {"i16", 1, 2, false}},
     {26, {"i32", 1, 4, false}},        {27, {"i64", 1, 8, false}},        {28, {"f64", 1, 8, false}},
     {29, {"iq1_m", 256, 56, false}},   {30, {"bf16", 1, 2, false}},       {34, {"tq1_0", 256, 54, false}},
-    {35, {"tq2_0", 256, 66, false}},   {39, {"mxfp4", 32, 17, false}},
+    {35, {"tq2_0", 256, 66, false}},   {39, {"mxfp4", 32, 17, false}},    {41, {"q1_0", 128, 18, false}},
+    {42, {"q2_0", 64, 18, false}},
 };
 
 const std::vector<entry>& table() {

@@ -42,6 +42,8 @@ enum class dtype : uint32_t {
     tq1_0 = 34,
     tq2_0 = 35,
     mxfp4 = 39,
+    q1_0 = 41,  // llama.cpp's 1-bit and 2-bit (ternary) types of 2026 (GGUF ids as its build 9749 writes them)
+    q2_0 = 42,
 };
 
 struct dtype_info {

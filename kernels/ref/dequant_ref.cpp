@@ -195,6 +195,49 @@ void deq_mxfp4(const block_mxfp4* b, float* y, int64_t nb) {
     }
 }
 
+void deq_q1_0(const block_q1_0* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i, y += 128) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < 128; ++j) y[j] = (b[i].qs[j / 8] >> (j % 8)) & 1 ? d : -d;
+    }
+}
+
+void deq_q2_0(const block_q2_0* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i, y += 64) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < 64; ++j) y[j] = d * static_cast<float>(((b[i].qs[j / 4] >> (2 * (j % 4))) & 3) - 1);
+    }
+}
+
+// Digit n (0-4) of a byte of base-3 digits stored as a fixed-point fraction, minus 1.
+float tq1_digit(uint8_t b, int n) {
+    static constexpr uint8_t k_pow3[5] = {1, 3, 9, 27, 81};
+    const auto q = static_cast<uint8_t>(b * k_pow3[n]);
+    return static_cast<float>((q * 3) >> 8) - 1.0f;
+}
+
+void deq_tq1_0(const block_tq1_0* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int n = 0; n < 5; ++n)
+            for (int m = 0; m < 32; ++m) *y++ = d * tq1_digit(b[i].qs[m], n);
+        for (int n = 0; n < 5; ++n)
+            for (int m = 0; m < 16; ++m) *y++ = d * tq1_digit(b[i].qs[32 + m], n);
+        for (int n = 0; n < 4; ++n)
+            for (int m = 0; m < 4; ++m) *y++ = d * tq1_digit(b[i].qh[m], n);
+    }
+}
+
+void deq_tq2_0(const block_tq2_0* b, float* y, int64_t nb) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int h = 0; h < 2; ++h)
+            for (int l = 0; l < 4; ++l)
+                for (int m = 0; m < 32; ++m, ++y)
+                    *y = d * static_cast<float>(((b[i].qs[32 * h + m] >> (2 * l)) & 3) - 1);
+    }
+}
+
 void deq_f32(const void* src, float* dst, int64_t n) {
     std::memcpy(dst, src, static_cast<size_t>(n) * 4);
 }
@@ -244,6 +287,10 @@ constexpr decoder_entry k_decoders[] = {
     {dtype::iq4_nl, blocks<block_iq4_nl, k_qk, deq_iq4_nl>},
     {dtype::iq4_xs, blocks<block_iq4_xs, k_qk_k, deq_iq4_xs>},
     {dtype::mxfp4, blocks<block_mxfp4, k_qk, deq_mxfp4>},
+    {dtype::q1_0, blocks<block_q1_0, 128, deq_q1_0>},
+    {dtype::q2_0, blocks<block_q2_0, 64, deq_q2_0>},
+    {dtype::tq1_0, blocks<block_tq1_0, k_qk_k, deq_tq1_0>},
+    {dtype::tq2_0, blocks<block_tq2_0, k_qk_k, deq_tq2_0>},
 };
 
 }  // namespace

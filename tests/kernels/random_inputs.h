@@ -85,6 +85,12 @@ inline std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, s
             case dtype::q3_k:
                 put_f16(b + 108, d * 0.05f);
                 break;
+            case dtype::tq1_0:
+                put_f16(b + 52, d);
+                break;
+            case dtype::tq2_0:
+                put_f16(b + 64, d);
+                break;
             case dtype::mxfp4:
                 b[0] = static_cast<uint8_t>(118 + rng() % 8);  // scales 2^-10 .. 2^-3
                 break;

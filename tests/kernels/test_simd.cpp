@@ -25,9 +25,10 @@ using test::levels;
 using test::random_acts;
 using test::random_weights;
 
-const dtype k_types[] = {dtype::f32,  dtype::f16,    dtype::bf16,   dtype::q8_0, dtype::q4_0, dtype::q4_1,
-                         dtype::q5_0, dtype::q5_1,   dtype::q2_k,   dtype::q3_k, dtype::q4_k, dtype::q5_k,
-                         dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};
+const dtype k_types[] = {dtype::f32,   dtype::f16,  dtype::bf16, dtype::q8_0,   dtype::q4_0,
+                         dtype::q4_1,  dtype::q5_0, dtype::q5_1, dtype::q2_k,   dtype::q3_k,
+                         dtype::q4_k,  dtype::q5_k, dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs,
+                         dtype::mxfp4, dtype::q1_0, dtype::q2_0, dtype::tq1_0,  dtype::tq2_0};
 
 // Every block-quantized type has an int8 kernel (at AVX-512, some borrow AVX2's).
 bool int8_path(dtype t) {
@@ -134,8 +135,9 @@ TEST(Simd, MatmulMatchesReference) {
         cpu_level_set(l);
         for (dtype t : k_types) {
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
-            const bool k = block_of(t) == 256;
-            const int64_t n_in_a = k ? 256 : (block_of(t) == 1 ? 100 : 96), n_in_b = k ? 768 : 544;
+            const int64_t blk = block_of(t);
+            const int64_t n_in_a = blk == 1 ? 100 : blk * (96 / blk | 1),
+                          n_in_b = blk == 1 ? 544 : blk * (544 / blk | 1);
             error_stats stats;
             for (int64_t n_rows = 1; n_rows <= 17; ++n_rows) {
                 SCOPED_TRACE("n_rows=" + std::to_string(n_rows));

@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 
-TYPES = ["Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS"]
+TYPES = ["Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS", "Q1_0", "Q2_0", "TQ1_0", "TQ2_0"]
 PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
 TOP = 8          # log-probs compared per prompt
 TOLERANCE = 0.05  # nats; observed gaps are about 0.01
