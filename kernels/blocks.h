@@ -134,6 +134,16 @@ inline void unpack_k_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
     }
 }
 
+// The 16 signed q3_K scales: scale i takes the low nibble (i < 8) or high nibble (i >= 8) of byte
+// i % 8 as its low bits and bits 2 * (i / 4) .. +1 of byte 8 + i % 4 as its high bits, minus 32.
+inline void unpack_q3_k_scales(const uint8_t* s, int* out) {
+    for (int i = 0; i < 16; ++i) {
+        const int lo = i < 8 ? (s[i] & 0xf) : (s[i - 8] >> 4);
+        const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        out[i] = (lo | (hi << 4)) - 32;
+    }
+}
+
 // unpack_k_scales on whole words: the 8 six-bit scales and the 8 mins as bytes of two u64.
 inline void unpack_k_scales64(const uint8_t* s, uint64_t& sc, uint64_t& mn) {
     uint32_t a, b, c;

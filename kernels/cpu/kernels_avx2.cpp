@@ -30,7 +30,7 @@ inline int hsum_i32(__m256i v) {
 // Weight types whose kernel sums each 256-element super-block in integers (row_q8_int): their
 // activations take one scale per super-block, as llama.cpp's q8_K, stored in each of its 8 blocks.
 bool super_block_scale(dtype wt) {
-    return wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
+    return wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
 }
 
 int64_t act_block(dtype wt) {
@@ -273,6 +273,61 @@ struct group_q6_k {
     }
 };
 
+// The int16 scales of one step of a 16-scale K-quant super-block: chunk 2s on elements 0-15, 2s + 1
+// on 16-31.
+inline __m256i scales_of_step(const int16_t* sc, int s) {
+    return _mm256_setr_m128i(_mm_set1_epi16(sc[2 * s]), _mm_set1_epi16(sc[2 * s + 1]));
+}
+
+// q2_K and q3_K: two halves of 128; step 4h + j takes bits 2j, 2j + 1 of qs[32h + l] for its element
+// l (q3_K adds bit 4h + j of hmask[l] as a third bit), and the scales of 16-element chunks 2s, 2s + 1.
+// q2_K: value d * scale * code - dmin * min; q3_K: d * scale * (code - 4), so its mins are 4 d scale.
+template <class B>
+struct group_low_k {
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true;
+    static constexpr int64_t k_group_bytes = sizeof(B);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const B& b = reinterpret_cast<const B*>(row)[g];
+        constexpr bool k_q3 = std::is_same_v<B, block_q3_k>;
+        alignas(16) int16_t sc[16];
+        alignas(32) float mins[16];
+        const float d = h2f(b.d);
+        if constexpr (k_q3) {
+            int s3[16];
+            unpack_q3_k_scales(b.scales, s3);
+            for (int c = 0; c < 16; ++c) {
+                sc[c] = static_cast<int16_t>(s3[c]);
+                mins[c] = 4.0f * d * static_cast<float>(s3[c]);
+            }
+        } else {
+            const float dmin = h2f(b.dmin);
+            for (int c = 0; c < 16; ++c) {
+                sc[c] = static_cast<int16_t>(b.scales[c] & 0xf);
+                mins[c] = dmin * static_cast<float>(b.scales[c] >> 4);
+            }
+        }
+        const __m256i mask3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), mask3);
+                if constexpr (k_q3) {
+                    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
+                    const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
+                    u = _mm256_or_si256(u, _mm256_slli_epi16(hb, 2));
+                }
+                step(4 * h + j, u, scales_of_step(sc, 4 * h + j));
+            }
+        }
+        return {d, {_mm256_load_ps(mins), _mm256_load_ps(mins + 8)}};
+    }
+};
+using group_q2_k = group_low_k<block_q2_k>;
+using group_q3_k = group_low_k<block_q3_k>;
+
 // iq4_nl, iq4_xs and mxfp4: a nibble indexes a 16-entry table of signed codes (one byte shuffle),
 // taken by the signed path of row_q8 as q8_0's codes are; only the scales differ.
 inline __m256i table_codes(const int8_t* table, const uint8_t* qs) {
@@ -443,6 +498,10 @@ bool with_decoder(dtype wt, F&& f) {
             return f(group_q5_k{}), true;
         case dtype::q6_k:
             return f(group_q6_k{}), true;
+        case dtype::q2_k:
+            return f(group_q2_k{}), true;
+        case dtype::q3_k:
+            return f(group_q3_k{}), true;
         case dtype::iq4_nl:
             return f(group_iq4_nl{}), true;
         case dtype::iq4_xs:

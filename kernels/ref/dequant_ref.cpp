@@ -129,16 +129,6 @@ void deq_q2_k(const block_q2_k* b, float* y, int64_t nb) {
     }
 }
 
-// The 16 six-bit q3_K scales: scale i takes the low nibble (i < 8) or high nibble (i >= 8) of byte
-// i % 8 as its low bits, and bits 2 * (i / 4) % 8 .. +1 of byte 8 + i % 4 as its high bits.
-void unpack_q3_k_scales(const uint8_t* s, int* out) {
-    for (int i = 0; i < 16; ++i) {
-        const int lo = i < 8 ? (s[i] & 0xf) : (s[i - 8] >> 4);
-        const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
-        out[i] = (lo | (hi << 4)) - 32;
-    }
-}
-
 // q3_K: the layout of q2_K's codes, plus a high bit: element 32j + l of half h takes bit 4h + j of
 // hmask[l]; value d * scale * (code - 4) where that bit is clear, d * scale * code where it is set.
 void deq_q3_k(const block_q3_k* b, float* y, int64_t nb) {

@@ -198,7 +198,7 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     test::seeded_rng rng;
     thread_pool pool(2);
     for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
-                    dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4}) {
+                    dtype::q6_k, dtype::q2_k, dtype::q3_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         error_stats stats;
         check_matmul(t, 64, 2048, 16, pool, rng, stats, /*outliers=*/false);
