@@ -43,6 +43,16 @@ struct generation_request {
     bool echo = false;                    // completions only
     bool add_generation_prompt = true;    // chat: the template opens the assistant's turn
     bool continue_final_message = false;  // chat: the prompt ends inside the last (assistant) message
+
+    // Chat features of issue 14. Each is parsed and validated by the part that uses it.
+    nlohmann::json tools;                 // null, or the validated `tools` array (function tools only)
+    std::string tool_choice = "auto";     // "auto", "none", "required" or "function" (a named function)
+    std::string tool_choice_name;         // tool_choice == "function": the function's name
+    bool parallel_tool_calls = true;      // false: at most one tool call per answer
+    nlohmann::json response_format;       // null, or {"type": "json_object"} / {"type": "json_schema", ...}
+    nlohmann::json chat_template_kwargs;  // null, or an object of extra template variables
+    std::string reasoning_effort;         // "", "low", "medium" or "high"
+    std::string reasoning_format;         // "": the server's --reasoning-format; else "none", "auto", ...
 };
 
 // `body` is the raw request body; throws api_exception.

@@ -19,7 +19,13 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && tail -20 "$tmp/log" >&2; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$tmp/log" ] && tail -20 "$tmp/log" >&2
+    # How the traced daemon ended ("+++ killed by SIGKILL +++", a fault, an exit) and its last calls.
+    [ -s "$tmp/trace" ] && { echo "--- the trace's last lines:"; tail -15 "$tmp/trace"; } >&2
+    exit 1
+}
 [ -f "$model" ] || fail "no model $model"
 command -v strace >/dev/null || fail "strace is not installed (scripts/install-deps.sh installs it)"
 
