@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
       libboost-dev libasio-dev nlohmann-json3-dev libspdlog-dev libpcre2-dev
       libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev curl
-      dpkg-dev lintian init-system-helpers systemd man-db strace nginx python3-yaml zlib1g-dev chromium)
+      dpkg-dev lintian init-system-helpers systemd man-db strace nginx python3-yaml zlib1g-dev chromium
+      libvulkan-dev glslc mesa-vulkan-drivers)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

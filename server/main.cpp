@@ -1,4 +1,4 @@
-// `tandem`: one binary with subcommands (serve, run, inspect, bench, make-model). Load and
+// `tandem`: one binary with subcommands (serve, run, inspect, bench, make-model, devices). Load and
 // config errors are caught here once and printed with their context.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
         tandem::cli_add_inspect(app);
         tandem::cli_add_bench(app);
         tandem::cli_add_make_model(app);
+        tandem::cli_add_devices(app);
         CLI11_PARSE(app, argc, argv);
         return 0;
     } catch (const tandem::error& e) {

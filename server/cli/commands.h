@@ -15,5 +15,6 @@ void cli_add_run(CLI::App& app);
 void cli_add_inspect(CLI::App& app);
 void cli_add_bench(CLI::App& app);
 void cli_add_make_model(CLI::App& app);
+void cli_add_devices(CLI::App& app);
 
 }  // namespace tandem

@@ -3,14 +3,10 @@
 #pragma once
 
 #include <span>
-#include <string_view>
+
+#include "common/embedded_file.h"
 
 namespace tandem {
-
-struct embedded_file {
-    std::string_view path;
-    std::span<const unsigned char> bytes;
-};
 
 std::span<const embedded_file> embedded_webui_files();
 
