@@ -1,12 +1,27 @@
 #include "kernels/vulkan/vk_ops.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "kernels/vulkan/vk_commands.h"
 #include "kernels/vulkan/vk_pipeline.h"
 
 namespace tandem::vk {
+namespace {
+
+// Workgroups (x, y) for n_groups, x <= 65535.
+void grid(uint64_t n_groups, uint32_t& gx, uint32_t& gy) {
+    constexpr uint64_t k_max = 65535;
+    if (n_groups > k_max * k_max) throw error("Vulkan: a dispatch of " + std::to_string(n_groups) + " workgroups");
+    n_groups = std::max<uint64_t>(n_groups, 1);
+    gx = static_cast<uint32_t>(std::min(n_groups, k_max));
+    gy = static_cast<uint32_t>((n_groups + gx - 1) / gx);
+}
+
+}  // namespace
 
 std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float* factors) {
     std::vector<float> f(static_cast<size_t>(n_rot / 2));
@@ -17,57 +32,56 @@ std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float*
     return f;
 }
 
-void ops::grid(uint64_t n_groups, uint32_t& gx, uint32_t& gy) {
-    constexpr uint64_t k_max = 65535;
-    if (n_groups > k_max * k_max) throw error("Vulkan: a dispatch of " + std::to_string(n_groups) + " workgroups");
-    gx = static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(n_groups, 1), k_max));
-    gy = static_cast<uint32_t>((std::max<uint64_t>(n_groups, 1) + gx - 1) / gx);
-}
-
-void ops::matmul_f32(const slice& w, const slice& x, const slice& y, uint32_t n_in, uint32_t n_out, uint32_t n_rows) {
+void ops::matmul_f32(const slice& w, const view& x, const view& y) {
+    TANDEM_CHECK(x.rows == y.rows);
     const uint32_t spec[] = {64};
-    const pipeline& p = pl_.get("matmul_f32", 3, 12, spec);
-    const uint32_t push[] = {n_in, n_out, n_rows};
+    const pipeline& p = pl_.get("matmul_f32", 3, 28, spec);
+    const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
-    grid(n_out, gx, gy);
-    rec_.dispatch(p, {w, x, y}, push, gx, gy);
+    grid(y.cols, gx, gy);
+    rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
 }
 
-void ops::eltwise(eltwise_op op, const slice& a, const slice& b, const slice& out, uint32_t n, float c) {
+void ops::eltwise(eltwise_op op, const view& a, const view& b, const view& out, float c) {
+    TANDEM_CHECK(out.rows == a.rows && out.cols == a.cols);
+    TANDEM_CHECK((b.rows == a.rows || b.rows == 1) && (b.cols == a.cols || b.cols == 1));
     const uint32_t spec[] = {static_cast<uint32_t>(op)};
-    const pipeline& p = pl_.get("eltwise", 3, 8, spec);
+    const pipeline& p = pl_.get("eltwise", 3, 40, spec);
     struct {
-        uint32_t n;
+        uint32_t rows, cols, a_off, a_stride, b_off, b_stride, b_cstep, o_off, o_stride;
         float c;
-    } push{n, c};
+    } push{a.rows,  a.cols,     a.off, a.stride, b.off, b.rows == 1 ? 0u : b.stride, b.cols == 1 ? 0u : 1u,
+           out.off, out.stride, c};
     uint32_t gx, gy;
-    grid((uint64_t{n} + 255) / 256, gx, gy);
-    rec_.dispatch(p, {a, b, out}, &push, gx, gy);
+    grid((uint64_t{a.rows} * a.cols + 255) / 256, gx, gy);
+    rec_.dispatch(p, {a.buf, b.buf, out.buf}, &push, gx, gy);
 }
 
-void ops::rmsnorm(const slice& x, const slice& w, const slice& y, uint32_t n, uint32_t n_groups, float eps) {
-    const pipeline& p = pl_.get("rmsnorm", 3, 16);
+void ops::rmsnorm(const view& x, const slice& w, const view& y, uint32_t group, float eps) {
+    TANDEM_CHECK(group > 0 && x.cols % group == 0 && x.rows == y.rows && x.cols == y.cols);
+    const pipeline& p = pl_.get("rmsnorm", 3, 36);
     struct {
-        uint32_t n, n_groups;
+        uint32_t n, groups_per_row, rows, x_off, x_stride, y_off, y_stride;
         float eps;
         uint32_t has_w;
-    } push{n, n_groups, eps, w ? 1u : 0u};
+    } push{group, x.cols / group, x.rows, x.off, x.stride, y.off, y.stride, eps, w ? 1u : 0u};
     uint32_t gx, gy;
-    grid(n_groups, gx, gy);
-    rec_.dispatch(p, {x, w ? w : x, y}, &push, gx, gy);
+    grid(uint64_t{x.rows} * (x.cols / group), gx, gy);
+    rec_.dispatch(p, {x.buf, w ? w : x.buf, y.buf}, &push, gx, gy);
 }
 
-void ops::rope(const slice& x, const slice& positions, const slice& freqs, uint32_t n_tokens, uint32_t n_heads,
-               uint32_t head_dim, uint32_t n_rot, uint32_t row_stride, float freq_scale, bool neox) {
-    const pipeline& p = pl_.get("rope", 3, 28);
+void ops::rope(const view& x, const slice& positions, const slice& freqs, uint32_t n_heads, uint32_t head_dim,
+               uint32_t n_rot, float freq_scale, bool neox) {
+    TANDEM_CHECK(n_rot <= head_dim && n_rot % 2 == 0 && n_heads * head_dim <= x.cols);
+    const pipeline& p = pl_.get("rope", 3, 32);
     struct {
-        uint32_t n_tokens, n_heads, head_dim, n_rot, row_stride;
+        uint32_t n_tokens, n_heads, head_dim, n_rot, x_off, row_stride;
         float freq_scale;
         uint32_t neox;
-    } push{n_tokens, n_heads, head_dim, n_rot, row_stride, freq_scale, neox ? 1u : 0u};
+    } push{x.rows, n_heads, head_dim, n_rot, x.off, x.stride, freq_scale, neox ? 1u : 0u};
     uint32_t gx, gy;
-    grid((uint64_t{n_tokens} * n_heads * (n_rot / 2) + 63) / 64, gx, gy);
-    rec_.dispatch(p, {x, positions, freqs}, &push, gx, gy);
+    grid((uint64_t{x.rows} * n_heads * (n_rot / 2) + 63) / 64, gx, gy);
+    rec_.dispatch(p, {x.buf, positions, freqs}, &push, gx, gy);
 }
 
 }  // namespace tandem::vk

@@ -57,44 +57,68 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
         ASSERT_NEAR(got[i], want[i], abs_tol + rel * std::fabs(want[i])) << "element " << i;
 }
 
+// Whole rows through views with offsets and strides, a bias row broadcast over rows (add) and one
+// scalar over everything (mul), against the CPU's scalar code.
 TEST_F(VulkanRuntime, EltwiseOpsMatchTheCpu) {
     bench_rig r(*ctx);
     std::mt19937 rng(11);
-    for (uint32_t n : {1u, 255u, 257u, 100000u}) {
-        SCOPED_TRACE("n " + std::to_string(n));
+    struct shape {
+        uint32_t rows, cols;
+    };
+    for (const shape sh : {shape{1, 1}, shape{1, 255}, shape{3, 257}, shape{40, 2500}}) {
+        SCOPED_TRACE("rows " + std::to_string(sh.rows) + " cols " + std::to_string(sh.cols));
+        const uint32_t off = 3, stride = sh.cols + 2, n = off + stride * sh.rows;
         const std::vector<float> a = randoms(n, rng), b = randoms(n, rng);
-        const slice sa = r.upload(a), sb = r.upload(b), out = r.upload(std::vector<float>(n, -1.0f));
+        const slice sa = r.upload(a), sb = r.upload(b), so = r.upload(std::vector<float>(n, -1.0f));
+        const view va{sa, off, sh.rows, sh.cols, stride}, vb{sb, off, sh.rows, sh.cols, stride},
+            vo{so, off, sh.rows, sh.cols, stride};
+        const view bias{sb, 1, 1, sh.cols, 0}, scalar{sb, 2, 1, 1, 0};
         struct cas {
             eltwise_op op;
+            view b;
             float c;
         };
-        for (const cas k : {cas{eltwise_op::add, 0}, cas{eltwise_op::scale, 0.37f}, cas{eltwise_op::swiglu, 0},
-                            cas{eltwise_op::geglu_tanh, 0}, cas{eltwise_op::softcap, 2.5f}}) {
-            SCOPED_TRACE("op " + std::to_string(static_cast<int>(k.op)));
+        for (const cas& k :
+             {cas{eltwise_op::add, vb, 0}, cas{eltwise_op::add, bias, 0}, cas{eltwise_op::mul, scalar, 0},
+              cas{eltwise_op::scale, va, 0.37f}, cas{eltwise_op::swiglu, vb, 0}, cas{eltwise_op::geglu_tanh, vb, 0},
+              cas{eltwise_op::softcap, va, 2.5f}}) {
+            SCOPED_TRACE("op " + std::to_string(static_cast<int>(k.op)) + " b rows " + std::to_string(k.b.rows));
             r.rec.begin();
-            r.op.eltwise(k.op, sa, sb, out, n, k.c);
+            r.op.eltwise(k.op, va, k.b, vo, k.c);
             r.rec.submit_and_wait();
-            std::vector<float> want(n);
-            switch (k.op) {
-                case eltwise_op::add:
-                    for (size_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
-                    break;
-                case eltwise_op::scale:
-                    for (size_t i = 0; i < n; ++i) want[i] = a[i] * k.c;
-                    break;
-                case eltwise_op::swiglu:
-                    op_swiglu(a.data(), b.data(), want.data(), n);
-                    break;
-                case eltwise_op::geglu_tanh:
-                    op_geglu_tanh(a.data(), b.data(), want.data(), n);
-                    break;
-                case eltwise_op::softcap:
-                    want = a;
-                    op_softcap(want.data(), n, k.c);
-                    break;
+            const std::vector<float> got = r.read(so, n);
+            for (uint32_t row = 0; row < sh.rows; ++row) {
+                for (uint32_t col = 0; col < sh.cols; ++col) {
+                    const size_t i = off + size_t{row} * stride + col;
+                    const float x = a[i];
+                    const float y = b[k.b.off + row * k.b.stride + (k.b.cols == 1 ? 0 : col)];
+                    float want = 0;
+                    switch (k.op) {
+                        case eltwise_op::add:
+                            want = x + y;
+                            break;
+                        case eltwise_op::mul:
+                            want = x * y;
+                            break;
+                        case eltwise_op::scale:
+                            want = x * k.c;
+                            break;
+                        case eltwise_op::swiglu:
+                            op_swiglu(&x, &y, &want, 1);
+                            break;
+                        case eltwise_op::geglu_tanh:
+                            op_geglu_tanh(&x, &y, &want, 1);
+                            break;
+                        case eltwise_op::softcap:
+                            want = x;
+                            op_softcap(&want, 1, k.c);
+                            break;
+                    }
+                    ASSERT_NEAR(got[i], want, 2e-6f + 2e-5f * std::fabs(want)) << "row " << row << " col " << col;
+                }
             }
-            expect_close(r.read(out, n), want, 2e-5f, 2e-6f);
-            if (HasFatalFailure()) return;
+            for (uint32_t row = 0; row < sh.rows; ++row)  // the gaps between rows are left alone
+                ASSERT_EQ(got[off + size_t{row} * stride + sh.cols], -1.0f);
         }
     }
 }
@@ -112,8 +136,10 @@ TEST_F(VulkanRuntime, RmsnormMatchesTheCpu) {
         const std::vector<float> x = randoms(size_t{sh.n} * sh.groups, rng), w = randoms(sh.n, rng, 0.5f, 1.5f);
         const slice sx = r.upload(x), sw = sh.weight ? r.upload(w) : slice{},
                     sy = r.upload(std::vector<float>(x.size()));
+        // Groups as heads of a row (5 per row) where the count allows, else one group per row.
+        const uint32_t per_row = sh.groups % 5 == 0 ? 5 : 1, rows = sh.groups / per_row, width = sh.n * per_row;
         r.rec.begin();
-        r.op.rmsnorm(sx, sw, sy, sh.n, sh.groups, 1e-6f);
+        r.op.rmsnorm({sx, 0, rows, width, width}, sw, {sy, 0, rows, width, width}, sh.n, 1e-6f);
         r.rec.submit_and_wait();
         std::vector<float> want(x.size());
         for (uint32_t g = 0; g < sh.groups; ++g)
@@ -150,7 +176,8 @@ TEST_F(VulkanRuntime, RopeMatchesTheCpu) {
         const slice sx = r.upload(x), sp = r.upload(pos),
                     sf = r.upload(rope_frequencies(cfg.n_rot, cfg.freq_base, cfg.freq_factors));
         r.rec.begin();
-        r.op.rope(sx, sp, sf, sh.n_tokens, sh.n_heads, sh.head_dim, sh.n_rot, stride, sh.freq_scale, sh.neox);
+        r.op.rope({sx, 0, sh.n_tokens, sh.n_heads * sh.head_dim, stride}, sp, sf, sh.n_heads, sh.head_dim, sh.n_rot,
+                  sh.freq_scale, sh.neox);
         r.rec.submit_and_wait();
         std::vector<float> want = x;
         for (uint32_t t = 0; t < sh.n_tokens; ++t)

@@ -1,7 +1,8 @@
-// y[r * n_out + o] = sum_i x[r * n_in + i] * w[o * n_in + i] for r < n_rows: one workgroup per output
-// o (over a 2-D grid, as n_out may exceed the 65535 groups of one dimension), reading the weight row
-// once for up to 8 activation rows at a time; each invocation sums a strided part of the row, then
-// a shared-memory tree reduces the parts (the fallback that every device runs).
+// y[y_off + r * y_stride + o] = sum_i x[x_off + r * x_stride + i] * w[o * n_in + i] for r < n_rows,
+// o < n_out: one workgroup per output o (over a 2-D grid, as n_out may exceed the 65535 groups of one
+// dimension), reading the weight row once for up to 8 activation rows at a time; each invocation
+// sums a strided part of the row, then a shared-memory tree reduces the parts (the fallback that
+// every device runs). Activations are addressed by element offsets and strides (views of the arena).
 #version 450
 
 layout(local_size_x_id = 0) in;  // specialization constant 0: invocations per workgroup (a power of 2)
@@ -14,6 +15,10 @@ layout(push_constant) uniform shape {
     uint n_in;
     uint n_out;
     uint n_rows;
+    uint x_off;
+    uint x_stride;
+    uint y_off;
+    uint y_stride;
 } p;
 
 const uint k_rows = 8;
@@ -29,7 +34,7 @@ void main() {
         for (uint r = 0; r < k_rows; ++r) acc[r] = 0.0;
         for (uint i = t; i < p.n_in; i += n) {
             const float wi = w[o * p.n_in + i];
-            for (uint r = 0; r < rows; ++r) acc[r] += wi * x[(r0 + r) * p.n_in + i];
+            for (uint r = 0; r < rows; ++r) acc[r] += wi * x[p.x_off + (r0 + r) * p.x_stride + i];
         }
         for (uint r = 0; r < k_rows; ++r) part[r * n + t] = acc[r];
         barrier();
@@ -38,7 +43,7 @@ void main() {
                 for (uint r = 0; r < rows; ++r) part[r * n + t] += part[r * n + t + s];
             barrier();
         }
-        if (t < rows) y[(r0 + t) * p.n_out + o] = part[t * n];
+        if (t < rows) y[p.y_off + (r0 + t) * p.y_stride + o] = part[t * n];
         barrier();
     }
 }
