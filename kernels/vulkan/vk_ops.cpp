@@ -32,14 +32,23 @@ std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float*
     return f;
 }
 
-void ops::matmul_f32(const slice& w, const view& x, const view& y) {
+void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) {
     TANDEM_CHECK(x.rows == y.rows);
-    const uint32_t spec[] = {64};
-    const pipeline& p = pl_.get("matmul_f32", 3, 28, spec);
+    const uint32_t spec[] = {64, static_cast<uint32_t>(f)};
+    const pipeline& p = pl_.get("matmul", 3, 28, spec);
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
     grid(y.cols, gx, gy);
     rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
+}
+
+void ops::embed(weight_format f, const slice& table, uint32_t n_rows, const slice& tokens, const view& out) {
+    const uint32_t spec[] = {static_cast<uint32_t>(f)};
+    const pipeline& p = pl_.get("embed", 3, 20, spec);
+    const uint32_t push[] = {out.cols, n_rows, out.rows, out.off, out.stride};
+    uint32_t gx, gy;
+    grid((uint64_t{out.rows} * out.cols + 255) / 256, gx, gy);
+    rec_.dispatch(p, {table, tokens, out.buf}, push, gx, gy);
 }
 
 void ops::eltwise(eltwise_op op, const view& a, const view& b, const view& out, float c) {

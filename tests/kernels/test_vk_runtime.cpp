@@ -121,7 +121,8 @@ TEST_F(VulkanRuntime, MatmulF32MatchesTheHost) {
         rec.copy(stage_w, dw, wb);
         rec.copy(stage_x, dx, xb);
         rec.barrier();
-        op.matmul_f32(dw, {dx, x_off, sh.n_rows, sh.n_in, x_stride}, {dy, y_off, sh.n_rows, sh.n_out, y_stride});
+        op.matmul(weight_format::f32, dw, {dx, x_off, sh.n_rows, sh.n_in, x_stride},
+                  {dy, y_off, sh.n_rows, sh.n_out, y_stride});
         rec.barrier();
         rec.copy(dy, back, yb);
         rec.submit_and_wait();
@@ -151,18 +152,18 @@ TEST_F(VulkanRuntime, PipelineCacheGoesToDiskAndBack) {
     const uint32_t spec[] = {64};
     {
         pipelines pl(*ctx, file);
-        pl.get("matmul_f32", 3, 28, spec);
+        pl.get("matmul", 3, 28, spec);
     }
     ASSERT_TRUE(std::filesystem::exists(file));
     EXPECT_GT(std::filesystem::file_size(file), 16u);
     {
         pipelines pl(*ctx, file);  // read back: creating the same pipeline works from the cache
-        EXPECT_NE(pl.get("matmul_f32", 3, 28, spec).handle, VkPipeline{VK_NULL_HANDLE});
+        EXPECT_NE(pl.get("matmul", 3, 28, spec).handle, VkPipeline{VK_NULL_HANDLE});
     }
     {
         std::ofstream(file, std::ios::binary | std::ios::trunc) << "not a pipeline cache";
         pipelines pl(*ctx, file);  // garbage is ignored, not fatal
-        EXPECT_NE(pl.get("matmul_f32", 3, 28, spec).handle, VkPipeline{VK_NULL_HANDLE});
+        EXPECT_NE(pl.get("matmul", 3, 28, spec).handle, VkPipeline{VK_NULL_HANDLE});
     }
     std::filesystem::remove_all(dir);
     try {
@@ -178,7 +179,7 @@ TEST_F(VulkanRuntime, DispatchChecksItsBindings) {
     allocator dev(*ctx, memory_kind::device);
     recorder rec(*ctx);
     const uint32_t spec[] = {32};
-    const pipeline& p = pl.get("matmul_f32", 3, 28, spec);
+    const pipeline& p = pl.get("matmul", 3, 28, spec);
     const slice s = dev.alloc(64);
     const uint32_t push[7] = {1, 1, 1};
     EXPECT_THROW(rec.dispatch(p, {s, s, s}, push, 1), error) << "outside begin()";
