@@ -93,4 +93,35 @@ void ops::rope(const view& x, const slice& positions, const slice& freqs, uint32
     rec_.dispatch(p, {x.buf, positions, freqs}, &push, gx, gy);
 }
 
+void ops::kv_store(const kv_device_layout& l, const slice& pool, uint32_t layer_slot, const view& k, const view& v,
+                   const slice& slots) {
+    TANDEM_CHECK(k.rows == v.rows && k.cols >= l.n_kv_heads * l.head_dim && v.cols >= l.n_kv_heads * l.head_dim);
+    TANDEM_CHECK(k.buf.buffer == v.buf.buffer && k.buf.offset == v.buf.offset);  // both views of one arena
+    const pipeline& p = pl_.get("kv_store", 3, 48);
+    const uint32_t push[] = {k.rows,       l.n_kv_heads, l.head_dim, l.kv_type, l.block_size, l.block_words,
+                             l.part_words, layer_slot,   k.off,      k.stride,  v.off,        v.stride};
+    uint32_t gx, gy;
+    grid((uint64_t{k.rows} * l.n_kv_heads * 2 + 63) / 64, gx, gy);
+    TANDEM_CHECK(gy == 1);
+    rec_.dispatch(p, {k.buf, pool, slots}, push, gx, gy);
+}
+
+void ops::attention(const kv_device_layout& l, const slice& pool, const view& q, const view& out, const slice& tokens,
+                    const slice& tables, const attention_args& a) {
+    TANDEM_CHECK(a.n_heads % l.n_kv_heads == 0 && q.cols >= a.n_heads * l.head_dim && q.rows == out.rows);
+    const pipeline& p = pl_.get("attention", 5, 68);
+    struct {
+        uint32_t n_tokens, n_heads, n_kv_heads, head_dim, kv_type, block_size, block_words, part_words, layer_slot,
+            table_stride, q_off, q_stride, o_off, o_stride;
+        float scale;
+        int32_t window;
+        uint32_t see_self;
+    } push{q.rows,       a.n_heads,    l.n_kv_heads,        l.head_dim, l.kv_type, l.block_size, l.block_words,
+           l.part_words, a.layer_slot, a.table_stride,      q.off,      q.stride,  out.off,      out.stride,
+           a.scale,      a.window,     a.see_self ? 1u : 0u};
+    uint32_t gx, gy;
+    grid(uint64_t{q.rows} * a.n_heads, gx, gy);
+    rec_.dispatch(p, {q.buf, out.buf, pool, tokens, tables}, &push, gx, gy);
+}
+
 }  // namespace tandem::vk

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/vulkan/vk_kv.h"
 #include "kernels/vulkan/vk_memory.h"
 #include "kernels/vulkan/vk_weights.h"
 
@@ -45,6 +46,21 @@ class ops {
     // positions: x.rows int32; freqs: rope_frequencies(n_rot, ...).
     void rope(const view& x, const slice& positions, const slice& freqs, uint32_t n_heads, uint32_t head_dim,
               uint32_t n_rot, float freq_scale, bool neox);
+
+    // Writes the K and V rows (n_kv_heads * head_dim floats of each row of k and v) of every batch
+    // token into the cache slot slots[t] (block * block_size + slot) of layer slot `layer_slot`.
+    void kv_store(const kv_device_layout& l, const slice& pool, uint32_t layer_slot, const view& k, const view& v,
+                  const slice& slots);
+    // out = attention of q (a view of n_heads * head_dim floats per token) over the cache. tokens:
+    // (position, sequence) int32 pairs per token; tables: table_stride block ids per sequence.
+    struct attention_args {
+        uint32_t n_heads = 0, layer_slot = 0, table_stride = 0;
+        float scale = 1.0f;
+        int32_t window = 0;
+        bool see_self = true;
+    };
+    void attention(const kv_device_layout& l, const slice& pool, const view& q, const view& out, const slice& tokens,
+                   const slice& tables, const attention_args& a);
 
   private:
     pipelines& pl_;

@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention.h"
+#include "kernels/kv_layout.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "kernels/ref/ref.h"
 #include "kernels/vulkan/vk_commands.h"
+#include "kernels/vulkan/vk_kv.h"
 #include "kernels/vulkan/vk_memory.h"
 #include "kernels/vulkan/vk_ops.h"
 #include "kernels/vulkan/vk_pipeline.h"
@@ -262,6 +265,108 @@ TEST_F(VulkanRuntime, EmbedEveryFormatMatchesTheDecodedRows) {
             for (uint32_t i = 0; i < n_in; ++i)
                 ASSERT_EQ(got[off + size_t{k} * stride + i], w.decoded[size_t(tokens[k]) * n_in + i])
                     << "token " << k << " element " << i;
+    }
+}
+
+// Two sequences' K/V written by kv_store into the device cache through scattered block tables read
+// back as exactly the CPU cache's rows (kv_write_token, decoded by the reference), and attention over
+// it (GQA, sliding windows, the drafter's see-self rule, several query rows per sequence) agreeing
+// with the CPU's attention_paged on the CPU cache.
+TEST_F(VulkanRuntime, KvStoreAndAttentionMatchTheCpu) {
+    bench_rig r(*ctx);
+    std::mt19937 rng(16);
+    const int32_t bs = 16, n_kv = 2, n_layers = 2, layer = 1, n_heads = 4;
+    const std::vector<int32_t> lens{37, 20};
+    const std::vector<std::vector<int32_t>> tables{{5, 0, 3}, {2, 4}};
+    const int32_t n_blocks = 6, table_stride = 3;
+    for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
+        for (int32_t hd : {64, 128}) {
+            SCOPED_TRACE(std::string(dtype_info_of(t).name) + " head_dim " + std::to_string(hd));
+            const kv_device_layout l(t, bs, n_kv, hd, n_layers);
+            // The CPU cache.
+            kv_group_view kv;
+            kv.block_size = bs, kv.n_kv_heads = n_kv, kv.head_dim = hd, kv.type = t;
+            kv.row_bytes = dtype_row_bytes(t, hd);
+            kv.part_bytes = static_cast<size_t>(bs * n_kv) * kv.row_bytes;
+            kv.block_bytes = 2 * static_cast<size_t>(n_layers) * kv.part_bytes;
+            std::vector<uint8_t> host_pool(kv.block_bytes * n_blocks);
+            kv.base = host_pool.data();
+            // Every token of both sequences as one batch: K and V side by side in one arena row.
+            const uint32_t width = static_cast<uint32_t>(n_kv * hd), stride = 2 * width + 8;
+            std::vector<float> arena;
+            std::vector<int32_t> slots, tok_info, flat_tables(2 * table_stride, 0);
+            for (size_t s = 0; s < lens.size(); ++s) {
+                for (size_t b = 0; b < tables[s].size(); ++b) flat_tables[s * table_stride + b] = tables[s][b];
+                for (int32_t pos = 0; pos < lens[s]; ++pos) {
+                    const std::vector<float> row = randoms(stride, rng, -2.0f, 2.0f);
+                    arena.insert(arena.end(), row.begin(), row.end());
+                    kv_write_token(kv, layer, tables[s].data(), pos, row.data(), row.data() + width);
+                    slots.push_back(tables[s][static_cast<size_t>(pos / bs)] * bs + pos % bs);
+                    tok_info.push_back(pos), tok_info.push_back(static_cast<int32_t>(s));
+                }
+            }
+            const uint32_t n_tok = static_cast<uint32_t>(slots.size());
+            const slice sa = r.upload(arena), ss = r.upload(slots);
+            const slice pool = r.upload(std::vector<uint32_t>(uint64_t{l.block_words} * n_blocks, 0xdeadbeef));
+            r.rec.begin();
+            r.op.kv_store(l, pool, layer, {sa, 0, n_tok, width, stride}, {sa, width, n_tok, width, stride}, ss);
+            r.rec.submit_and_wait();
+            const auto* words = static_cast<const uint32_t*>(pool.mapped);
+            std::vector<float> got(static_cast<size_t>(hd)), want(static_cast<size_t>(hd));
+            for (size_t s = 0; s < lens.size(); ++s) {
+                for (int32_t pos = 0; pos < lens[s]; ++pos) {
+                    const int32_t block = tables[s][static_cast<size_t>(pos / bs)];
+                    for (int32_t h = 0; h < n_kv; ++h) {
+                        for (uint32_t part = 0; part < 2; ++part) {
+                            kv_decode_row(l, words + l.row_word(block, layer, part, h, pos % bs), got.data());
+                            const uint8_t* cpu =
+                                part == 0 ? kv.k_row(block, layer, pos % bs, h) : kv.v_row(block, layer, pos % bs, h);
+                            ref::dequantize_row(t, cpu, want.data(), hd);
+                            ASSERT_EQ(got, want) << "seq " << s << " pos " << pos << " head " << h << " part " << part;
+                        }
+                    }
+                }
+            }
+            // Attention: the last 3 positions of sequence 0 and the last of sequence 1, under each rule.
+            struct rule {
+                int32_t window;
+                bool see_self;
+            };
+            for (const rule& ru : {rule{0, true}, rule{5, true}, rule{0, false}, rule{40, true}}) {
+                SCOPED_TRACE("window " + std::to_string(ru.window) + (ru.see_self ? "" : " without self"));
+                std::vector<int32_t> q_tok{34, 0, 35, 0, 36, 0, 19, 1};
+                const uint32_t n_q = 4, qw = static_cast<uint32_t>(n_heads * hd);
+                const std::vector<float> q = randoms(size_t{n_q} * qw, rng, -1.0f, 1.0f);
+                const slice sq = r.upload(q), so = r.upload(std::vector<float>(size_t{n_q} * qw, -7.0f));
+                const slice st = r.upload(q_tok), stab = r.upload(flat_tables);
+                ops::attention_args a;
+                a.n_heads = n_heads, a.layer_slot = layer, a.table_stride = table_stride;
+                a.scale = 1.0f / std::sqrt(static_cast<float>(hd)), a.window = ru.window, a.see_self = ru.see_self;
+                r.rec.begin();
+                r.op.attention(l, pool, {sq, 0, n_q, qw, qw}, {so, 0, n_q, qw, qw}, st, stab, a);
+                r.rec.submit_and_wait();
+                const std::vector<float> out = r.read(so, size_t{n_q} * qw);
+                for (uint32_t i = 0; i < n_q; ++i) {
+                    const int32_t pos = q_tok[2 * i], s = q_tok[2 * i + 1];
+                    const int32_t end = ru.see_self ? pos + 1 : pos;
+                    const int32_t begin = ru.window > 0 && pos + 1 > ru.window ? pos + 1 - ru.window : 0;
+                    for (int32_t kh = 0; kh < n_kv; ++kh) {
+                        std::vector<float> cpu(static_cast<size_t>(2 * hd), 0.0f);
+                        attn_query aq;
+                        aq.q = q.data() + i * qw + kh * 2 * hd;
+                        aq.out = cpu.data();
+                        aq.n_group = 2;
+                        aq.k_begin = begin, aq.k_end = end;
+                        attn_scratch scratch;
+                        attention_paged(kv, layer, tables[static_cast<size_t>(s)].data(), kh, std::span(&aq, 1),
+                                        a.scale, scratch);
+                        for (int32_t e = 0; e < 2 * hd; ++e)
+                            ASSERT_NEAR(out[i * qw + kh * 2 * hd + e], cpu[static_cast<size_t>(e)], 2e-5f)
+                                << "query " << i << " kv head " << kh << " element " << e;
+                    }
+                }
+            }
+        }
     }
 }
 
