@@ -31,4 +31,13 @@ const char* spec_type_name(spec_type t) {
     return "?";
 }
 
+bool device_name_valid(std::string_view name) {
+    if (name == "cpu" || name == "vulkan") return true;
+    const std::string_view prefix = "vulkan:";
+    if (!name.starts_with(prefix) || name.size() == prefix.size() || name.size() > prefix.size() + 3) return false;
+    for (char c : name.substr(prefix.size()))
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
 }  // namespace tandem

@@ -37,6 +37,8 @@ class text_codec {
 
 // The KV cache element types: "f16", "q8_0" or "q4_0"; nullopt for anything else.
 std::optional<dtype> kv_type_from_name(std::string_view name);
+// cpu, vulkan or vulkan:N (N up to 3 digits): the forms a --device value takes.
+bool device_name_valid(std::string_view name);
 
 // Speculative decoding: who drafts the tokens the anchor verifies. automatic: mtp for a
 // gemma4-assistant draft file, draft for any other draft file, none without one.
@@ -48,6 +50,7 @@ const char* spec_type_name(spec_type t);
 struct engine_config {
     std::string model_path;
     int32_t n_threads = 0;       // 0: one per core
+    std::string device = "cpu";  // cpu, vulkan or vulkan:N
     int32_t ctx_size = 0;        // per sequence; 0: the model's trained context
     int32_t parallel = 4;        // max running sequences
     dtype kv_type = dtype::f16;  // f16, q8_0 or q4_0

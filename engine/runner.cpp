@@ -12,14 +12,21 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
     : block_size_(cfg.kv_block_size) {
     const int n_threads = cfg.n_threads > 0 ? cfg.n_threads : std::max(1u, std::thread::hardware_concurrency());
     pool_ = std::make_unique<thread_pool>(n_threads);
-    backend_ = std::make_unique<cpu_backend>(*pool_);
+    // The one place that knows devices: a backend per model, on the CPU or on one Vulkan device.
+    const bool on_cpu = cfg.device.empty() || cfg.device == "cpu";
+    if (!on_cpu) device_ = std::make_shared<vulkan_device>(vk::pick_device(cfg.device));
+    const auto make_backend = [&]() -> std::unique_ptr<backend> {
+        if (device_) return std::make_unique<vulkan_backend>(device_);
+        return std::make_unique<cpu_backend>(*pool_);
+    };
+    backend_ = make_backend();
     model_ = model_load(anchor_file, *backend_);
     std::vector<kv_group_spec> specs = model_->kv_groups();
     n_anchor_groups_ = static_cast<int>(specs.size());
     if (spec == spec_type::mtp) {
         mtp_ = drafter_load(*draft_file, *backend_, *model_);  // reads the anchor's KV through its backend
     } else if (spec == spec_type::draft) {
-        draft_backend_ = std::make_unique<cpu_backend>(*pool_);
+        draft_backend_ = make_backend();
         draft_model_ = model_load(*draft_file, *draft_backend_);
         for (const kv_group_spec& s : draft_model_->kv_groups()) specs.push_back(s);
         if (specs.size() > static_cast<size_t>(k_max_kv_groups)) {
@@ -29,9 +36,12 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
     }
     anchor_file.prefault();
     if (draft_file) draft_file->prefault();
-    const int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
-                                               : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
-                                                                      static_cast<size_t>(cfg.kv_budget_bytes));
+    int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
+                                         : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
+                                                                static_cast<size_t>(cfg.kv_budget_bytes));
+    // A device pool is one buffer: a budget past the device's buffer range gets what fits.
+    if (device_ && cfg.kv_blocks <= 0)
+        n_blocks = std::min(n_blocks, vulkan_backend::max_kv_blocks(*device_, specs, cfg.kv_type, cfg.kv_block_size));
     std::vector<kv_group_view> views;
     for (const kv_group_spec& s : specs) {
         pools_.emplace_back(s, cfg.kv_type, cfg.kv_block_size, n_blocks);
@@ -40,6 +50,12 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
     const auto anchor_views = std::span<const kv_group_view>(views).first(static_cast<size_t>(n_anchor_groups_));
     backend_->set_kv(anchor_views);
     if (draft_backend_) draft_backend_->set_kv(std::span<const kv_group_view>(views).subspan(anchor_views.size()));
+}
+
+std::string runner::device_description() const {
+    if (!device_) return "cpu";
+    const vk::device_info& d = device_->ctx.info();
+    return "vulkan:" + std::to_string(d.index) + " " + d.name;
 }
 
 kv_cache_config runner::kv_config() const {

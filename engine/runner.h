@@ -16,6 +16,7 @@
 #include "models/cpu_backend.h"
 #include "models/gguf/gguf.h"
 #include "models/model.h"
+#include "models/vulkan_backend.h"
 
 namespace tandem {
 
@@ -46,6 +47,8 @@ class runner {
     backend* draft_backend() { return draft_backend_.get(); }
     int n_anchor_groups() const { return n_anchor_groups_; }  // the draft model's groups follow
 
+    // "cpu", or the Vulkan device ("vulkan:0 llvmpipe (LLVM 15.0.6, 256 bits)").
+    std::string device_description() const;
     kv_cache_config kv_config() const;  // every pool's group, in order
     size_t kv_bytes() const;
 
@@ -56,7 +59,8 @@ class runner {
 
   private:
     std::unique_ptr<thread_pool> pool_;
-    std::unique_ptr<cpu_backend> backend_, draft_backend_;
+    std::shared_ptr<vulkan_device> device_;  // null on the CPU
+    std::unique_ptr<backend> backend_, draft_backend_;
     std::unique_ptr<model> model_, draft_model_;
     std::unique_ptr<mtp_drafter> mtp_;
     int n_anchor_groups_ = 0;

@@ -27,6 +27,7 @@ struct kv_group_view {
     int32_t n_kv_heads = 0;
     int32_t head_dim = 0;
     dtype type = dtype::f16;
+    int64_t n_blocks = 0;  // blocks in the pool (a device backend sizes its own copy by it)
 
     uint8_t* k_row(int32_t block, int32_t layer_slot, int32_t slot, int32_t head) const {
         return base + static_cast<size_t>(block) * block_bytes + (2 * static_cast<size_t>(layer_slot)) * part_bytes +

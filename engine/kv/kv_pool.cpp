@@ -132,6 +132,7 @@ kv_group_view kv_pool::view() const {
     v.n_kv_heads = spec_.n_kv_heads;
     v.head_dim = spec_.head_dim;
     v.type = type_;
+    v.n_blocks = n_blocks();
     return v;
 }
 

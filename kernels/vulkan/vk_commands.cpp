@@ -110,6 +110,10 @@ void recorder::copy(const slice& src, const slice& dst, uint64_t bytes) {
     vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
 }
 
+void recorder::copy_regions(VkBuffer src, VkBuffer dst, const std::vector<VkBufferCopy>& regions) {
+    if (!regions.empty()) vkCmdCopyBuffer(cmd_, src, dst, static_cast<uint32_t>(regions.size()), regions.data());
+}
+
 void recorder::submit_and_wait() {
     if (!recording_) throw error("Vulkan: submit without begin()");
     recording_ = false;

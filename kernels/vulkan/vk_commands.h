@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include "kernels/vulkan/vk_memory.h"
 
@@ -32,6 +33,9 @@ class recorder {
     // Every shader write so far is visible to the shaders and copies recorded after it.
     void barrier();
     void copy(const slice& src, const slice& dst, uint64_t bytes);
+    // Byte ranges of one buffer to another (or the same buffer, ranges not overlapping).
+    void copy_regions(VkBuffer src, VkBuffer dst, const std::vector<VkBufferCopy>& regions);
+    bool recording() const { return recording_; }
     // Submits what was recorded and waits; throws tandem::error (VK_ERROR_DEVICE_LOST, ...) on failure.
     void submit_and_wait();
     uint32_t dispatches() const { return n_dispatches_; }

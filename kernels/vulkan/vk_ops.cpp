@@ -42,10 +42,11 @@ void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) 
     rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
 }
 
-void ops::embed(weight_format f, const slice& table, uint32_t n_rows, const slice& tokens, const view& out) {
+void ops::embed(weight_format f, const slice& table, uint32_t row0, uint32_t n_rows, const slice& tokens,
+                const view& out) {
     const uint32_t spec[] = {static_cast<uint32_t>(f)};
-    const pipeline& p = pl_.get("embed", 3, 20, spec);
-    const uint32_t push[] = {out.cols, n_rows, out.rows, out.off, out.stride};
+    const pipeline& p = pl_.get("embed", 3, 24, spec);
+    const uint32_t push[] = {out.cols, n_rows, row0, out.rows, out.off, out.stride};
     uint32_t gx, gy;
     grid((uint64_t{out.rows} * out.cols + 255) / 256, gx, gy);
     rec_.dispatch(p, {table, tokens, out.buf}, push, gx, gy);

@@ -34,8 +34,10 @@ class ops {
 
     // y (rows, n_out) = x (rows, n_in) W^T, W (n_out rows of n_in) in device format f (vk_weights.h).
     void matmul(weight_format f, const slice& w, const view& x, const view& y);
-    // out (n_tokens rows of n_in) = rows tokens[t] of a table of n_rows rows in format f.
-    void embed(weight_format f, const slice& table, uint32_t n_rows, const slice& tokens, const view& out);
+    // out (n_tokens rows of n_in) = rows tokens[t] of a table in format f, for the tokens in the
+    // part [row0, row0 + n_rows) that `table` holds (a table split into parts takes one call each).
+    void embed(weight_format f, const slice& table, uint32_t row0, uint32_t n_rows, const slice& tokens,
+               const view& out);
     // out = a op b (scale, softcap: op(a) with c). b may be a single row (a bias: added to every row)
     // or a single element (a scalar), broadcast over a's shape.
     void eltwise(eltwise_op op, const view& a, const view& b, const view& out, float c = 0.0f);

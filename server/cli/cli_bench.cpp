@@ -25,7 +25,7 @@ struct bench_options {
     std::vector<int32_t> streams;  // empty: 1,2,4,8,16 (speculative mode: 1,4)
     bool draft_adaptive = true;
     int32_t threads = 0, n_prompt = 512, n_gen = 128, reps = 3, ctx = 128, steps = 16;
-    std::string kv_type = "f16";
+    std::string kv_type = "f16", device = "cpu";
 };
 
 constexpr int32_t k_tg_prompt = 8;  // prompt tokens before tg's generation
@@ -67,6 +67,7 @@ engine_config bench_config(const bench_options& o) {
     engine_config ec;
     ec.model_path = o.model;
     ec.n_threads = o.threads;
+    ec.device = o.device;
     ec.kv_type = cli_kv_type(o.kv_type);
     ec.parallel = max_n;
     ec.ctx_size = std::max({o.n_prompt, k_tg_prompt + o.n_gen, o.ctx + o.steps}) + 1;
@@ -129,6 +130,8 @@ void cli_add_bench(CLI::App& app) {
     auto o = std::make_shared<bench_options>();
     cmd->add_option("-m,--model", o->model, "GGUF model file")->required();
     cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--device", o->device, "Compute device: cpu, vulkan or vulkan:N (see `tandem devices`)")
+        ->check(device_check());
     cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (pp)")->check(CLI::PositiveNumber);
     cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (tg; speculative mode: per stream)")
         ->check(CLI::Range(2, 1 << 20));

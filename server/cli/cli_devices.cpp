@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "engine/engine.h"
 #include "kernels/dispatch.h"
 #include "kernels/vulkan/vk_device.h"
 #include "server/cli/commands.h"
@@ -19,6 +20,14 @@ std::string mib(uint64_t bytes) {
 }
 
 }  // namespace
+
+CLI::Validator device_check() {
+    return CLI::Validator(
+        [](std::string& v) {
+            return device_name_valid(v) ? std::string() : "expected cpu, vulkan or vulkan:N, got " + v;
+        },
+        "DEVICE");
+}
 
 void cli_add_devices(CLI::App& app) {
     auto* cmd = app.add_subcommand("devices", "List the compute devices (CPU and Vulkan) and their features");

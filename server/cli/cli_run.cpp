@@ -16,7 +16,7 @@ namespace tandem {
 namespace {
 
 struct run_options {
-    std::string model, prompt, kv_type = "f16", draft_model, spec_type = "auto";
+    std::string model, prompt, kv_type = "f16", draft_model, spec_type = "auto", device = "cpu";
     int32_t draft_max = 3, draft_min = 0;
     float draft_p_min = 0.0f;
     bool draft_adaptive = true;
@@ -32,6 +32,7 @@ void run(const run_options& o) {
     engine_config ec;
     ec.model_path = o.model;
     ec.n_threads = o.threads;
+    ec.device = o.device;
     ec.ctx_size = o.ctx_size;
     ec.parallel = 1;
     ec.max_queue = 1;
@@ -130,6 +131,8 @@ void cli_add_run(CLI::App& app) {
     cmd->add_option("--seed", o->seed, "Sampling seed");
     cmd->add_option("--kv-type", o->kv_type, "KV cache type: f16, q8_0 or q4_0");
     cmd->add_option("-t,--threads", o->threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--device", o->device, "Compute device: cpu, vulkan or vulkan:N (see `tandem devices`)")
+        ->check(device_check());
     cmd->add_option("-c,--ctx-size", o->ctx_size, "Context size (0: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
     cmd->add_option("--draft-model", o->draft_model,

@@ -128,6 +128,11 @@ std::vector<key_def> key_table() {
         {"chat-template-file", "", "Jinja chat template overriding the model's", false,
          [](server_config& c, const std::string& v) { c.chat_template_file = v; }},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
+        {"device", "", "compute device: cpu, vulkan (the first GPU) or vulkan:N (see `tandem devices`)", false,
+         [](server_config& c, const std::string& v) {
+             if (!device_name_valid(v)) bad("device", v, "expected cpu, vulkan or vulkan:N");
+             c.device = v;
+         }},
         {"ctx-size", "c", "context per sequence (0: the model's)", false, INT_KEY(ctx_size, "ctx_size", 0, 1 << 24)},
         {"parallel", "np", "max running sequences", false, INT_KEY(parallel, "parallel", 1, 1024)},
         {"kv-type", "", "KV cache type: f16, q8_0 or q4_0", false,
@@ -340,9 +345,10 @@ std::string server_config_describe(const server_config& c) {
     std::ostringstream os;
     os << "model=" << c.model_path << " alias=" << (c.alias.empty() ? "(model name)" : c.alias)
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
-       << " threads=" << c.n_threads << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel
-       << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory
-       << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size << " prefill_chunk=" << c.prefill_chunk
+       << " threads=" << c.n_threads << " device=" << c.device << " ctx_size=" << c.ctx_size
+       << " parallel=" << c.parallel << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks
+       << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size
+       << " prefill_chunk=" << c.prefill_chunk
        << " draft_model=" << (c.draft_model_path.empty() ? "none" : c.draft_model_path) << " spec_type=" << c.spec_type
        << " draft_max=" << c.draft_max << " draft_min=" << c.draft_min << " draft_p_min=" << c.draft_p_min
        << " draft_adaptive=" << (c.draft_adaptive ? "true" : "false") << " host=" << c.host << " port=" << c.port
@@ -366,6 +372,7 @@ engine_config server_config_engine(const server_config& c) {
     engine_config e;
     e.model_path = c.model_path;
     e.n_threads = c.n_threads;
+    e.device = c.device;
     e.ctx_size = c.ctx_size;
     e.parallel = c.parallel;
     e.kv_type = *kv_type_from_name(c.kv_type);  // validated when parsed

@@ -18,6 +18,7 @@ struct server_config {
     std::string alias;               // model name shown to clients; empty: the model's name
     std::string chat_template_file;  // overrides the model's template; empty: the model's, else ChatML
     int32_t n_threads = 0;           // compute threads; 0: one per core
+    std::string device = "cpu";      // cpu | vulkan | vulkan:N
     int32_t ctx_size = 0;            // per sequence; 0: the model's trained context
     int32_t parallel = 4;            // max running sequences
     std::string kv_type = "f16";     // f16 | q8_0 | q4_0

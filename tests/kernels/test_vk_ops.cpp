@@ -258,7 +258,7 @@ TEST_F(VulkanRuntime, EmbedEveryFormatMatchesTheDecodedRows) {
         const uint32_t n_tok = static_cast<uint32_t>(tokens.size()), stride = n_in + 3, off = 2;
         const slice st = r.upload(tokens), so = r.upload(std::vector<float>(off + size_t{stride} * n_tok, -1.0f));
         r.rec.begin();
-        r.op.embed(w.format, w.device, n_rows, st, {so, off, n_tok, n_in, stride});
+        r.op.embed(w.format, w.device, 0, n_rows, st, {so, off, n_tok, n_in, stride});
         r.rec.submit_and_wait();
         const std::vector<float> got = r.read(so, off + size_t{stride} * n_tok);
         for (uint32_t k = 0; k < n_tok; ++k)

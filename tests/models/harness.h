@@ -20,6 +20,7 @@
 #include "models/cpu_backend.h"
 #include "models/gguf/gguf.h"
 #include "models/model.h"
+#include "models/vulkan_backend.h"
 
 namespace tandem::test {
 
@@ -66,11 +67,28 @@ inline int32_t argmax(const float* x, int64_t n) {
     return static_cast<int32_t>(std::max_element(x, x + n) - x);
 }
 
+// The device the model tests run on: the CPU, or (the tests built with TANDEM_TEST_DEVICE, label
+// vulkan) a Vulkan device: TANDEM_TEST_VK_DEVICE (vulkan:N) or the machine's first, lavapipe in CI.
+#ifdef TANDEM_TEST_DEVICE
+constexpr bool k_test_on_vulkan = true;
+inline std::shared_ptr<vulkan_device> test_vulkan_device() {
+    static std::shared_ptr<vulkan_device> dev = [] {
+        const char* spec = std::getenv("TANDEM_TEST_VK_DEVICE");
+        const std::vector<vk::device_info> all = vk::list_devices();
+        if (all.empty()) throw std::runtime_error("no Vulkan device on this machine (install mesa-vulkan-drivers)");
+        return std::make_shared<vulkan_device>(spec ? vk::pick_device(spec) : all.front());
+    }();
+    return dev;
+}
+#else
+constexpr bool k_test_on_vulkan = false;
+#endif
+
 // A model with its file, backend and a KV pool big enough for a few sequences.
 struct model_rig {
     std::unique_ptr<gguf::file> file;
     std::unique_ptr<thread_pool> pool;
-    std::unique_ptr<cpu_backend> be;
+    std::unique_ptr<backend> be;
     std::unique_ptr<model> m;
     std::vector<std::vector<uint8_t>> storage;
     std::vector<kv_group_view> views;
@@ -83,7 +101,11 @@ struct model_rig {
         n_blocks = n_blocks_;
         file = gguf::file::open(path);
         pool = std::make_unique<thread_pool>(n_threads);
+#ifdef TANDEM_TEST_DEVICE
+        be = std::make_unique<vulkan_backend>(test_vulkan_device());
+#else
         be = std::make_unique<cpu_backend>(*pool);
+#endif
         m = model_load(*file, *be);
         for (const kv_group_spec& g : m->kv_groups()) {
             kv_group_view v;
@@ -94,6 +116,7 @@ struct model_rig {
             v.row_bytes = dtype_row_bytes(kv_type, g.head_dim);
             v.part_bytes = static_cast<size_t>(block_size) * g.n_kv_heads * v.row_bytes;
             v.block_bytes = 2 * v.part_bytes * g.n_layers;
+            v.n_blocks = n_blocks;
             storage.emplace_back(v.block_bytes * n_blocks, 0);
             v.base = storage.back().data();
             views.push_back(v);
@@ -115,7 +138,9 @@ struct model_rig {
         return t;
     }
 
-    int32_t n_vocab() const { return m->info().n_vocab; }
+    int32_t n_vocab() const {
+        return m->info().n_vocab;
+    }
 };
 
 // One sequence's state in a harness run: its tokens so far and its block table.

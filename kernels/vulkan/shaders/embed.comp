@@ -12,7 +12,8 @@ layout(std430, binding = 2) writeonly buffer outputs { float o[]; };
 
 layout(push_constant) uniform shape {
     uint n_in;
-    uint n_rows;    // rows of the table
+    uint n_rows;    // rows of this part of the table
+    uint row0;      // the table row this part starts at: tokens outside [row0, row0 + n_rows) are another part's
     uint n_tokens;
     uint o_off;
     uint o_stride;
@@ -21,7 +22,9 @@ layout(push_constant) uniform shape {
 void main() {
     const uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     if (id >= p.n_tokens * p.n_in) return;
-    const uint t = id / p.n_in, i = id % p.n_in, row = uint(tokens[t]), nb = p.n_in / 32;
+    const uint t = id / p.n_in, i = id % p.n_in, nb = p.n_in / 32;
+    if (uint(tokens[t]) < p.row0 || uint(tokens[t]) >= p.row0 + p.n_rows) return;
+    const uint row = uint(tokens[t]) - p.row0;
     float v;
     if (FORMAT == 0) {
         v = uintBitsToFloat(w[row * p.n_in + i]);

@@ -1,0 +1,66 @@
+// `tandem serve --device vulkan:N` end to end (label vulkan; lavapipe in CI): the same greedy text
+// as the CPU, streamed and whole, through the openai SDK; a device that does not exist is refused at
+// start with the devices listed; `tandem devices` shows the device.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import OpenAI from "openai";
+import { startServer, BIN } from "./server.mjs";
+
+const DEVICE = process.env.TANDEM_TEST_VK_DEVICE ?? "vulkan:0";
+let cpu, gpu;
+
+before(async () => {
+  cpu = await startServer("stories260K.gguf", ["--parallel", "4"]);
+  gpu = await startServer("stories260K.gguf", ["--parallel", "4", "--device", DEVICE]);
+});
+after(async () => {
+  for (const s of [cpu, gpu]) if (s) assert.equal((await s.stop()).code, 0, "SIGTERM exits 0");
+});
+
+const client = (s) => new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "none" });
+
+async function streamed(s, body) {
+  let text = "";
+  for await (const chunk of await client(s).completions.create({ ...body, stream: true })) text += chunk.choices[0]?.text ?? "";
+  return text;
+}
+
+test("greedy completions on the Vulkan device equal the CPU's, whole and streamed, several at once", async () => {
+  const prompts = ["Once upon a time", "One day, Lily met a", "The cat sat", "Tom had a red ball and"];
+  const body = (prompt) => ({ model: "m", prompt, max_tokens: 40, temperature: 0 });
+  const want = await Promise.all(prompts.map(async (p) => (await client(cpu).completions.create(body(p))).choices[0].text));
+  const [whole, stream] = await Promise.all([
+    Promise.all(prompts.map(async (p) => (await client(gpu).completions.create(body(p))).choices[0].text)),
+    Promise.all(prompts.map((p) => streamed(gpu, body(p)))),
+  ]);
+  for (let i = 0; i < prompts.length; ++i) {
+    assert.ok(want[i].length > 20, `CPU text ${JSON.stringify(want[i])}`);
+    assert.equal(whole[i], want[i], `prompt ${i} whole`);
+    assert.equal(stream[i], want[i], `prompt ${i} streamed`);
+  }
+});
+
+test("seeded sampling on the Vulkan device draws the CPU's tokens", async () => {
+  const body = { model: "m", prompt: "Once upon a time", max_tokens: 30, temperature: 0.9, seed: 1234 };
+  const a = (await client(cpu).completions.create(body)).choices[0].text;
+  const b = (await client(gpu).completions.create(body)).choices[0].text;
+  assert.equal(b, a);
+});
+
+test("a device that does not exist is refused at start, naming the devices there are", async () => {
+  await assert.rejects(startServer("stories260K.gguf", ["--device", "vulkan:99"]), (e) => {
+    assert.match(e.message, /no such Vulkan device/);
+    assert.match(e.message, /vulkan:0/);
+    return true;
+  });
+  await assert.rejects(startServer("stories260K.gguf", ["--device", "gpu0"]), /expected cpu, vulkan or vulkan:N/);
+});
+
+test("tandem devices lists the device", async () => {
+  const out = await new Promise((resolve, reject) =>
+    execFile(BIN, ["devices"], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  assert.match(out, /^cpu /m);
+  assert.match(out, new RegExp(`^${DEVICE} `, "m"));
+});
