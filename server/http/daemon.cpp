@@ -77,6 +77,7 @@ served_model make_served_model(const server_config& cfg, std::unique_ptr<engine>
     b.vocab = vocab_of(*b.codec);
     b.chat_template = tmpl->source();
     b.chat_template_origin = origin;
+    if (!cfg.chat_template_kwargs.empty()) b.chat_template_kwargs = nlohmann::json::parse(cfg.chat_template_kwargs);
     spdlog::info("chat template: {} ({}); {}; BOS {}", origin, chat_template_caps_json(b.caps).dump(),
                  b.vocab.add_bos ? "added by the tokenizer" : "not added", b.vocab.bos_text);
     b.model_name = cfg.alias.empty() ? sum.name : cfg.alias;
