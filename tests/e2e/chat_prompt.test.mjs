@@ -35,6 +35,7 @@ test("prompts and their token counts agree with llama-server's on real templates
         assert.equal(r.status, 200, `${name}/${row.case}: ${JSON.stringify(r.body)}`);
         if (r.body.prompt !== row.prompt) continue;  // the divergences test_prompt_identity explains
         ++same;
+        if (row.n_prompt_tokens === undefined) continue;  // llama-server's completion failed (gpt-oss on stories260K)
         const res = await client.chat.completions.create({ ...body, model: "m", max_tokens: 1, temperature: 0 });
         assert.equal(res.usage.prompt_tokens, row.n_prompt_tokens, `${name}/${row.case}: prompt tokens`);
         ++counted;
@@ -44,7 +45,8 @@ test("prompts and their token counts agree with llama-server's on real templates
     }
   }
   console.log(`chat prompts: ${same} of ${rendered} identical to llama-server's, ${counted} token counts equal`);
-  assert.ok(same >= 170, `only ${same} identical prompts`);
+  assert.ok(same >= 210, `only ${same} identical prompts`);
+  assert.ok(counted >= 190, `only ${counted} token counts compared`);
 });
 
 const weather = {

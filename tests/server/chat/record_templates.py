@@ -78,6 +78,8 @@ CASES = {
     },
     "thinking_on": {"messages": [U2], "chat_template_kwargs": {"enable_thinking": True}},
     "thinking_off": {"messages": [U2], "chat_template_kwargs": {"enable_thinking": False}},
+    "reasoning_effort": {"messages": [SYS, U2], "reasoning_effort": "low"},
+    "kwargs_reasoning_effort": {"messages": [U2], "chat_template_kwargs": {"reasoning_effort": "high"}},
     "continue_final": {"messages": [U1, {"role": "assistant", "content": "Sure, here"}],
                        "continue_final_message": True, "add_generation_prompt": False},
 }

@@ -60,10 +60,15 @@ const std::map<std::string, std::string>& divergences() {
     const std::string markers = "llama.cpp opens an assistant prefill with the model's empty reasoning block";
     // llama.cpp folds role "tool" messages into the assistant's `tool_responses` for Gemma 4.
     const std::string responses = "llama.cpp rewrites tool results as Gemma 4's tool_responses";
+    // This llama-server passes reasoning_effort to the template only from chat_template_kwargs;
+    // Tandem passes the request's top-level field too (OpenAI's, as vLLM does).
+    const std::string effort = "Tandem gives the template the request's reasoning_effort";
     static const std::map<std::string, std::string> d = {
-        {"granite-3.3/no_generation_prompt", markers}, {"granite-3.3/continue_final", markers},
-        {"gemma4/no_generation_prompt", markers},      {"gemma4/continue_final", markers},
-        {"gemma4/tool_call_history", responses},       {"gemma4/tool_call_with_text", responses},
+        {"gpt-oss/no_generation_prompt", markers}, {"gpt-oss/continue_final", markers},
+        {"gpt-oss/reasoning_effort", effort},      {"granite-3.3/no_generation_prompt", markers},
+        {"granite-3.3/continue_final", markers},   {"gemma4/no_generation_prompt", markers},
+        {"gemma4/continue_final", markers},        {"gemma4/tool_call_history", responses},
+        {"gemma4/tool_call_with_text", responses},
     };
     return d;
 }
