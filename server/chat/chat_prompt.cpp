@@ -88,6 +88,44 @@ ojson template_messages(const chat_template_caps& caps, const ojson& messages) {
     return out;
 }
 
+// A tool result as Gemma 4's template takes it: the called function's name, and the content as
+// JSON when it is a JSON object, else as text.
+ojson tool_response(const ojson& calls, const ojson& result, size_t index) {
+    std::string name;
+    const std::string id = result.value("tool_call_id", "");
+    for (const ojson& c : calls)
+        if (!id.empty() && c.value("id", "") == id) name = c["function"].value("name", "");
+    if (name.empty() && index < calls.size()) name = calls[index]["function"].value("name", "");
+    const std::string text = result["content"].is_string() ? result["content"].get<std::string>() : "";
+    ojson parsed = ojson::parse(text, nullptr, false);
+    return {{"name", name}, {"response", !parsed.is_discarded() && parsed.is_object() ? parsed : ojson(text)}};
+}
+
+// As llama.cpp for templates that take `tool_responses`: the tool messages after an assistant's
+// tool_calls become that message's tool_responses, and the assistant's answer after them (if next)
+// becomes its content.
+ojson with_tool_responses(const ojson& messages) {
+    ojson out = ojson::array();
+    for (size_t i = 0; i < messages.size(); ++i) {
+        ojson msg = messages[i];
+        if (msg.value("role", "") != "assistant" || !msg.contains("tool_calls") || i + 1 >= messages.size() ||
+            messages[i + 1].value("role", "") != "tool") {
+            out.push_back(std::move(msg));
+            continue;
+        }
+        ojson responses = ojson::array();
+        while (i + 1 < messages.size() && messages[i + 1].value("role", "") == "tool")
+            responses.push_back(tool_response(msg["tool_calls"], messages[++i], responses.size()));
+        msg["tool_responses"] = std::move(responses);
+        msg["content"] = "";
+        if (i + 1 < messages.size() && messages[i + 1].value("role", "") == "assistant" &&
+            !messages[i + 1].contains("tool_calls"))
+            msg["content"] = messages[++i]["content"];
+        out.push_back(std::move(msg));
+    }
+    return out;
+}
+
 // Templates without tool support get the tools as a system message (before the conversation, or
 // merged into its system message), in the words of llama.cpp's generic tool format; llama.cpp itself
 // drops the tools for such templates.
@@ -147,6 +185,10 @@ chat_template_caps chat_template_detect(const chat_render_fn& render) {
         caps.object_arguments ||
         renders_with(render, probe_context(ojson::array({user, probe_call("{\"tandem_arg_probe\": 1}"), result})),
                      "tandem_call_probe");
+    ojson responded = probe_call("{}");
+    responded["tool_responses"] =
+        ojson::array({{{"name", "tandem_call_probe"}, {"response", "tandem_response_probe"}}});
+    caps.tool_responses = renders_with(render, probe_context(ojson::array({user, responded})), "tandem_response_probe");
     try {
         const std::string opened = render(probe_context(ojson::array({user})));
         ojson probe = probe_context(ojson::array({user,
@@ -173,11 +215,9 @@ chat_template_caps chat_template_detect(const chat_render_fn& render) {
 }
 
 nlohmann::json chat_template_caps_json(const chat_template_caps& caps) {
-    return {{"supports_system_role", caps.system_role},
-            {"supports_tools", caps.tools},
-            {"supports_tool_calls", caps.tool_calls},
-            {"supports_object_arguments", caps.object_arguments},
-            {"supports_thinking", caps.thinking}};
+    return {{"supports_system_role", caps.system_role}, {"supports_tools", caps.tools},
+            {"supports_tool_calls", caps.tool_calls},   {"supports_object_arguments", caps.object_arguments},
+            {"supports_thinking", caps.thinking},       {"supports_tool_responses", caps.tool_responses}};
 }
 
 nlohmann::ordered_json chat_prompt_context(const chat_template_caps& caps, const chat_vocab& vocab,
@@ -192,6 +232,7 @@ nlohmann::ordered_json chat_prompt_context(const chat_template_caps& caps, const
         add_tools_message(input, g.tools);
     }
     ojson messages = template_messages(caps, input);
+    if (caps.tool_responses) messages = with_tool_responses(messages);
     if (!caps.system_role && messages.size() != input.size())
         log_once(folded_logged, "the chat template has no system role: system messages go into the first user turn");
     ojson ctx = {{"messages", std::move(messages)}};

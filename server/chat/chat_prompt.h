@@ -1,7 +1,8 @@
 // The chat prompt of a request: the template context llama.cpp gives a chat template (messages with
 // tool calls and tool results, tools, chat_template_kwargs, enable_thinking, bos/eos tokens), the
 // rules around it (a template without a system role gets the system message folded into the first
-// user turn; a template without tool support gets the tools as a system message), and the BOS rule.
+// user turn; a template without tool support gets the tools as a system message; a template that
+// takes tool results as `tool_responses` gets them so), and the BOS rule.
 #pragma once
 
 #include <ctime>
@@ -25,6 +26,7 @@ struct chat_template_caps {
     bool tool_calls = false;        // renders an assistant message's tool_calls
     bool object_arguments = false;  // takes tool_calls[].function.arguments as an object (else the JSON string)
     bool thinking = false;          // enable_thinking changes the prompt
+    bool tool_responses = false;    // takes tool results as the calling message's tool_responses (Gemma 4)
     // How the template wraps an assistant message's reasoning_content ("" and "" when it drops it):
     // an assistant prefill opens with an empty, closed reasoning block, as llama.cpp's does.
     std::string reasoning_start, reasoning_end;

@@ -110,6 +110,24 @@ TEST(ChatPrompt, ToolCallsAndResultsReachTheTemplate) {
         << plain;
 }
 
+TEST(ChatPrompt, ToolResultsBecomeToolResponsesForTemplatesThatTakeThem) {
+    const fixture f(
+        "{% for m in messages %}<{{ m.role }}>{% for c in m.tool_calls %}CALL {{ c.function.name }};{% endfor %}"
+        "{% for r in m.tool_responses %}RESP {{ r.name }}={{ r.response | tojson }};{% endfor %}{{ m.content }}"
+        "</>{% endfor %}");
+    EXPECT_TRUE(f.caps.tool_responses);
+    EXPECT_FALSE(fixture(k_full).caps.tool_responses);
+    const std::string body =
+        R"({"messages":[{"role":"user","content":"W?"},{"role":"assistant","content":"Checking.","tool_calls":[)"
+        R"({"id":"a","type":"function","function":{"name":"f","arguments":"{}"}},)"
+        R"({"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]},)"
+        R"({"role":"tool","tool_call_id":"b","content":"{\"t\": 1}"},{"role":"tool","tool_call_id":"a","content":"x"},)"
+        R"({"role":"assistant","content":"Done."},{"role":"user","content":"ok"}],"add_generation_prompt":false})";
+    // As llama.cpp: results matched to their calls by id, JSON objects parsed, the answer after them
+    // merged into the calling message.
+    EXPECT_EQ(f.build(body), "<user>W?</><assistant>CALL f;CALL g;RESP g={\"t\": 1};RESP f=\"x\";Done.</><user>ok</>");
+}
+
 TEST(ChatPrompt, AFinalAssistantMessageIsAPrefill) {
     const std::string body =
         R"({"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Once upon"}],)"

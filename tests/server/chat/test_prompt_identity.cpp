@@ -58,8 +58,6 @@ const std::map<std::string, std::string>& divergences() {
     // llama.cpp knows these models' reasoning markers from its own per-format parsers; Tandem learns
     // them from the template, and these templates do not render reasoning_content.
     const std::string markers = "llama.cpp opens an assistant prefill with the model's empty reasoning block";
-    // llama.cpp folds role "tool" messages into the assistant's `tool_responses` for Gemma 4.
-    const std::string responses = "llama.cpp rewrites tool results as Gemma 4's tool_responses";
     // This llama-server passes reasoning_effort to the template only from chat_template_kwargs;
     // Tandem passes the request's top-level field too (OpenAI's, as vLLM does).
     const std::string effort = "Tandem gives the template the request's reasoning_effort";
@@ -74,8 +72,6 @@ const std::map<std::string, std::string>& divergences() {
         {"granite-3.3/continue_final", markers},
         {"gemma4/no_generation_prompt", markers},
         {"gemma4/continue_final", markers},
-        {"gemma4/tool_call_history", responses},
-        {"gemma4/tool_call_with_text", responses},
     };
     return d;
 }
