@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -163,6 +164,25 @@ std::string close_reasoning(const chat_template_caps& caps, std::string generati
     return generation + closed;
 }
 
+// What the template puts between its generation prompt and an assistant message's text (functionary's
+// "all\n" recipient, Qwen3's empty think block), found by rendering a probe answer after `before`;
+// nothing when the render does not extend the generation prompt or adds nothing.
+std::optional<std::string> answer_prefix(const chat_render_fn& render, const chat_template_caps& caps,
+                                         const chat_vocab& vocab, const generation_request& g, const ojson& before,
+                                         const std::string& opened, const nlohmann::json& defaults, std::time_t now) {
+    ojson probe = before;
+    probe.push_back({{"role", "assistant"}, {"content", "tandem_answer_probe"}});
+    std::string full;
+    try {
+        full = render(chat_prompt_context(caps, vocab, g, probe, false, defaults, now));
+    } catch (const error&) {
+        return std::nullopt;
+    }
+    const size_t at = full.find("tandem_answer_probe");
+    if (at == std::string::npos || at <= opened.size() || !full.starts_with(opened)) return std::nullopt;
+    return full.substr(opened.size(), at - opened.size());
+}
+
 }  // namespace
 
 chat_template_caps chat_template_detect(const chat_render_fn& render) {
@@ -273,8 +293,10 @@ std::string chat_prompt_build(const chat_render_fn& render, const chat_template_
             const std::string opened = render(chat_prompt_context(caps, vocab, g, before, true, defaults, now));
             size_t common = 0;
             while (common < text.size() && common < opened.size() && text[common] == opened[common]) ++common;
-            std::string generation = opened.substr(common);
-            text += close_reasoning(caps, opened.substr(common));
+            const std::string generation = opened.substr(common);
+            const std::optional<std::string> prefix =
+                answer_prefix(render, caps, vocab, g, before, opened, defaults, now);
+            text += prefix ? generation + *prefix : close_reasoning(caps, generation);
             text += messages.back()["content"].get<std::string>();
         }
     } catch (const error& e) {

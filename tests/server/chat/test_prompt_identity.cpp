@@ -62,15 +62,9 @@ const std::map<std::string, std::string>& divergences() {
     // Tandem passes the request's top-level field too (OpenAI's, as vLLM does).
     const std::string effort = "Tandem gives the template the request's reasoning_effort";
     static const std::map<std::string, std::string> d = {
-        {"gpt-oss/no_generation_prompt", markers},
-        {"gpt-oss/continue_final", markers},
-        {"gpt-oss/reasoning_effort", effort},
-        // llama.cpp's functionary format addresses a prefilled answer to "all".
-        {"functionary-v3.2/no_generation_prompt", "llama.cpp prefixes a functionary prefill with all\\n"},
-        {"functionary-v3.2/continue_final", "llama.cpp prefixes a functionary prefill with all\\n"},
-        {"granite-3.3/no_generation_prompt", markers},
-        {"granite-3.3/continue_final", markers},
-        {"gemma4/no_generation_prompt", markers},
+        {"gpt-oss/no_generation_prompt", markers}, {"gpt-oss/continue_final", markers},
+        {"gpt-oss/reasoning_effort", effort},      {"granite-3.3/no_generation_prompt", markers},
+        {"granite-3.3/continue_final", markers},   {"gemma4/no_generation_prompt", markers},
         {"gemma4/continue_final", markers},
     };
     return d;
