@@ -26,38 +26,60 @@ std::string read_file(const std::string& path) {
     return os.str();
 }
 
+struct loaded_template {
+    std::shared_ptr<jinja::chat_template> tmpl;
+    std::string origin;  // "file", "model" or "fallback"
+};
+
 // The chat template: --chat-template-file, else the model's, else ChatML (with a warning).
-std::shared_ptr<jinja::chat_template> load_template(const server_config& cfg, const model_summary& sum) {
+loaded_template load_template(const server_config& cfg, const model_summary& sum) {
     if (!cfg.chat_template_file.empty()) {
         try {
-            return std::make_shared<jinja::chat_template>(read_file(cfg.chat_template_file));
+            return {std::make_shared<jinja::chat_template>(read_file(cfg.chat_template_file)), "file"};
         } catch (const error& e) {
             throw error("chat_template_file '" + cfg.chat_template_file + "': " + e.what());
         }
     }
     if (!sum.chat_template.empty()) {
         try {
-            return std::make_shared<jinja::chat_template>(sum.chat_template);
+            return {std::make_shared<jinja::chat_template>(sum.chat_template), "model"};
         } catch (const error& e) {
             spdlog::warn("the model's chat template does not parse ({}); using ChatML", e.what());
         }
     } else {
         spdlog::warn("the model has no chat template; using ChatML");
     }
-    return std::make_shared<jinja::chat_template>(jinja::chatml_source());
+    return {std::make_shared<jinja::chat_template>(jinja::chatml_source()), "fallback"};
+}
+
+// The vocabulary's side of chat prompts: BOS/EOS texts, and whether encoding adds BOS (the file's
+// tokenizer.ggml.add_bos_token, as the codec applies it).
+chat_vocab vocab_of(const text_codec& c) {
+    chat_vocab v;
+    if (c.bos_id() >= 0) v.bos_text = c.token_text(c.bos_id());
+    if (c.eos_id() >= 0) v.eos_text = c.token_text(c.eos_id());
+    const std::vector<int32_t> empty = c.encode("", true, false);
+    v.add_bos = c.bos_id() >= 0 && !empty.empty() && empty.front() == c.bos_id();
+    return v;
 }
 
 served_model make_served_model(const server_config& cfg, std::unique_ptr<engine> eng) {
     served_model b;
     const model_summary& sum = eng->summary();
     b.codec = &eng->codec();
-    auto tmpl = load_template(cfg, sum);
+    auto [tmpl, origin] = load_template(cfg, sum);
     auto mu = std::make_shared<std::mutex>();
-    b.render_chat = [tmpl, mu](const nlohmann::json& ctx) {
+    b.render_chat = [tmpl, mu](const nlohmann::ordered_json& ctx) {
         std::lock_guard lock(*mu);
         return tmpl->render(ctx);
     };
+    b.caps = chat_template_detect(b.render_chat);
+    b.vocab = vocab_of(*b.codec);
     b.chat_template = tmpl->source();
+    b.chat_template_origin = origin;
+    if (!cfg.chat_template_kwargs.empty()) b.chat_template_kwargs = nlohmann::json::parse(cfg.chat_template_kwargs);
+    spdlog::info("chat template: {} ({}); {}; BOS {}", origin, chat_template_caps_json(b.caps).dump(),
+                 b.vocab.add_bos ? "added by the tokenizer" : "not added", b.vocab.bos_text);
     b.model_name = cfg.alias.empty() ? sum.name : cfg.alias;
     b.n_ctx = sum.n_ctx;
     b.eng = std::move(eng);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "server/chat/chat_prompt.h"
 #include "server/http/server_config.h"
 
 namespace tandem {
@@ -19,12 +20,16 @@ namespace tandem {
 struct served_model {
     std::unique_ptr<engine> eng;
     const text_codec* codec = nullptr;  // eng's
-    // Renders the chat template with {messages, bos_token, eos_token, add_generation_prompt};
-    // throws tandem::error on a template error (a 400 for that request).
-    std::function<std::string(const nlohmann::json& ctx)> render_chat;
-    std::string model_name;     // shown to clients (the alias if set)
-    int32_t n_ctx = 0;          // per-sequence context
-    std::string chat_template;  // the template source in force (GET /props)
+    // Renders the chat template with a context (server/chat/chat_prompt.h builds it); throws
+    // tandem::error on a template error (a 400 for that request).
+    std::function<std::string(const nlohmann::ordered_json& ctx)> render_chat;
+    chat_template_caps caps;              // what the template renders (probed at load)
+    chat_vocab vocab;                     // bos/eos texts and whether encoding adds BOS
+    nlohmann::json chat_template_kwargs;  // the server's defaults (--chat-template-kwargs), or null
+    std::string model_name;               // shown to clients (the alias if set)
+    int32_t n_ctx = 0;                    // per-sequence context
+    std::string chat_template;            // the template source in force (GET /props)
+    std::string chat_template_origin;     // where it came from: "file", "model" or "fallback"
 };
 
 struct server_state;

@@ -12,8 +12,10 @@ namespace tandem {
 namespace {
 
 using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
 
-const json* field(const json& obj, const char* key) {
+template <typename Json>
+const Json* field(const Json& obj, const char* key) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return nullptr;
     return &*it;
@@ -126,16 +128,16 @@ void parse_common(const json& obj, const parse_limits& limits, generation_reques
 }
 
 // Content as a string, or an array of {"type":"text","text":...} parts joined by newlines.
-json normalize_content(const json& content, const std::string& param, const std::string& role) {
+ojson normalize_content(const ojson& content, const std::string& param, const std::string& role, bool may_be_null) {
     if (content.is_null()) {
-        if (role == "assistant") return nullptr;  // e.g. an assistant turn that only calls tools
+        if (may_be_null) return nullptr;  // an assistant turn that only calls tools
         throw_invalid(param, "'" + param + "' is required for role '" + role + "'");
     }
     if (content.is_string()) return content;
     if (!content.is_array()) throw_invalid(param, "'" + param + "' must be a string or an array of text parts");
     std::string text;
     for (size_t i = 0; i < content.size(); ++i) {
-        const json& part = content[i];
+        const ojson& part = content[i];
         const std::string p = param + "[" + std::to_string(i) + "]";
         if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
             throw_invalid(p, "'" + p + "' must be an object with a 'type'");
@@ -148,13 +150,49 @@ json normalize_content(const json& content, const std::string& param, const std:
     return text;
 }
 
-json parse_messages(const json& obj) {
-    const json* v = field(obj, "messages");
+std::string string_field(const ojson& obj, const char* key, const std::string& param, bool required) {
+    const ojson* v = field(obj, key);
+    if (!v) {
+        if (required) throw_invalid(param, "'" + param + "' is required");
+        return "";
+    }
+    if (!v->is_string()) throw_invalid(param, "'" + param + "' must be a string");
+    return v->get<std::string>();
+}
+
+// An assistant message's tool_calls: [{id, type: "function", function: {name, arguments: string}}].
+ojson parse_tool_calls(const ojson& calls, const std::string& param) {
+    if (!calls.is_array()) throw_invalid(param, "'" + param + "' must be an array");
+    ojson out = ojson::array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+        const ojson& c = calls[i];
+        const std::string p = param + "[" + std::to_string(i) + "]";
+        if (!c.is_object()) throw_invalid(p, "'" + p + "' must be an object");
+        const std::string type = string_field(c, "type", p + ".type", false);
+        if (!type.empty() && type != "function") throw_invalid(p + ".type", "only 'function' tool calls are supported");
+        const ojson* fn = field(c, "function");
+        if (!fn || !fn->is_object()) throw_invalid(p + ".function", "'" + p + ".function' must be an object");
+        if (string_field(*fn, "name", p + ".function.name", true).empty())
+            throw_invalid(p + ".function.name", "'" + p + ".function.name' must not be empty");
+        const ojson* args = field(*fn, "arguments");
+        if (args && !args->is_string())
+            throw_invalid(p + ".function.arguments", "'" + p + ".function.arguments' must be a JSON string");
+        string_field(c, "id", p + ".id", false);
+        ojson call = c;
+        call["type"] = "function";
+        if (!args) call["function"]["arguments"] = "{}";
+        out.push_back(std::move(call));
+    }
+    return out;
+}
+
+ojson parse_messages(const ojson& obj) {
+    const ojson* v = field(obj, "messages");
     if (!v) throw_invalid("messages", "'messages' is required");
     if (!v->is_array() || v->empty()) throw_invalid("messages", "'messages' must be a non-empty array");
-    json out = json::array();
+    ojson out = ojson::array();
     for (size_t i = 0; i < v->size(); ++i) {
-        const json& m = (*v)[i];
+        const ojson& m = (*v)[i];
         const std::string p = "messages[" + std::to_string(i) + "]";
         if (!m.is_object()) throw_invalid(p, "'" + p + "' must be an object");
         if (!m.contains("role") || !m["role"].is_string())
@@ -162,12 +200,97 @@ json parse_messages(const json& obj) {
         const std::string role = m["role"].get<std::string>();
         if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer")
             throw_invalid(p + ".role", "unknown role '" + role + "'");
-        json msg = m;  // keeps name, tool_calls, tool_call_id for the template
+        ojson msg = m;  // keeps name and the like for the template
         if (role == "developer") msg["role"] = "system";
-        msg["content"] = normalize_content(m.contains("content") ? m["content"] : json(), p + ".content", role);
+        const ojson* calls = role == "assistant" ? field(m, "tool_calls") : nullptr;
+        if (calls) {
+            msg["tool_calls"] = parse_tool_calls(*calls, p + ".tool_calls");
+            if (msg["tool_calls"].empty()) msg.erase("tool_calls");
+        } else if (m.contains("tool_calls")) {
+            msg.erase("tool_calls");
+        }
+        if (role == "tool") string_field(m, "tool_call_id", p + ".tool_call_id", true);
+        if (role == "assistant") {
+            const std::string reasoning = string_field(m, "reasoning_content", p + ".reasoning_content", false);
+            if (reasoning.empty()) msg.erase("reasoning_content");
+        }
+        msg["content"] = normalize_content(m.contains("content") ? m["content"] : ojson(), p + ".content", role,
+                                           role == "assistant");
         out.push_back(std::move(msg));
     }
     return out;
+}
+
+// tools: [{"type": "function", "function": {"name", "description"?, "parameters"?}}], names unique.
+ojson parse_tools(const ojson& obj) {
+    const ojson* v = field(obj, "tools");
+    if (!v) return nullptr;
+    if (!v->is_array()) throw_invalid("tools", "'tools' must be an array");
+    std::vector<std::string> names;
+    for (size_t i = 0; i < v->size(); ++i) {
+        const ojson& t = (*v)[i];
+        const std::string p = "tools[" + std::to_string(i) + "]";
+        if (!t.is_object()) throw_invalid(p, "'" + p + "' must be an object");
+        if (string_field(t, "type", p + ".type", true) != "function")
+            throw_invalid(p + ".type", "only 'function' tools are supported");
+        const ojson* fn = field(t, "function");
+        if (!fn || !fn->is_object()) throw_invalid(p + ".function", "'" + p + ".function' must be an object");
+        const std::string name = string_field(*fn, "name", p + ".function.name", true);
+        if (name.empty()) throw_invalid(p + ".function.name", "'" + p + ".function.name' must not be empty");
+        for (const std::string& n : names)
+            if (n == name) throw_invalid(p + ".function.name", "tool name '" + name + "' is given twice");
+        names.push_back(name);
+        string_field(*fn, "description", p + ".function.description", false);
+        const ojson* params = field(*fn, "parameters");
+        if (params && !params->is_object())
+            throw_invalid(p + ".function.parameters", "'" + p + ".function.parameters' must be a JSON Schema object");
+    }
+    return v->empty() ? ojson() : *v;
+}
+
+// tool_choice: "auto" | "none" | "required" | {"type": "function", "function": {"name"}} naming a tool.
+void parse_tool_choice(const ojson& obj, generation_request& r) {
+    const ojson* v = field(obj, "tool_choice");
+    if (!v) return;
+    if (v->is_string()) {
+        const std::string c = v->get<std::string>();
+        if (c != "auto" && c != "none" && c != "required")
+            throw_invalid("tool_choice", "'tool_choice' must be 'auto', 'none', 'required' or a function");
+        if (c == "required" && r.tools.is_null())
+            throw_invalid("tool_choice", "'tool_choice' is 'required' but no 'tools' are given");
+        r.tool_choice = c;
+        return;
+    }
+    if (!v->is_object()) throw_invalid("tool_choice", "'tool_choice' must be a string or an object");
+    if (string_field(*v, "type", "tool_choice.type", true) != "function")
+        throw_invalid("tool_choice.type", "'tool_choice.type' must be 'function'");
+    const ojson* fn = field(*v, "function");
+    if (!fn || !fn->is_object()) throw_invalid("tool_choice.function", "'tool_choice.function' must be an object");
+    const std::string name = string_field(*fn, "name", "tool_choice.function.name", true);
+    bool known = false;
+    if (r.tools.is_array())
+        for (const ojson& t : r.tools) known = known || t["function"]["name"] == name;
+    if (!known)
+        throw_invalid("tool_choice.function.name", "'tool_choice' names '" + name + "', which is not in 'tools'");
+    r.tool_choice = "function";
+    r.tool_choice_name = name;
+}
+
+// The chat template's inputs beyond the messages: tools, tool_choice, parallel_tool_calls,
+// chat_template_kwargs, reasoning_effort.
+void parse_template_fields(const json& obj, const ojson& ordered, generation_request& r) {
+    r.tools = parse_tools(ordered);
+    parse_tool_choice(ordered, r);
+    if (auto v = get_bool(obj, "parallel_tool_calls")) r.parallel_tool_calls = *v;
+    if (const json* v = field(obj, "chat_template_kwargs")) {
+        if (!v->is_object()) throw_invalid("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+        r.chat_template_kwargs = *v;
+    }
+    if (const json* v = field(obj, "reasoning_effort")) {
+        if (!v->is_string() || (*v != "low" && *v != "medium" && *v != "high"))
+            throw_invalid("reasoning_effort", "'reasoning_effort' must be 'low', 'medium' or 'high'");
+        r.reasoning_effort = v->get<std::string>();
+    }
 }
 
 }  // namespace
@@ -187,7 +310,10 @@ generation_request parse_chat_request(const std::string& body, const parse_limit
     const json obj = parse_json_object(body);
     generation_request r;
     r.chat = true;
-    r.messages = parse_messages(obj);
+    // Messages and tools keep the request's key order (a template's tojson prints them).
+    const ojson ordered = ojson::parse(body, nullptr, false);
+    r.messages = parse_messages(ordered);
+    parse_template_fields(obj, ordered, r);
     parse_common(obj, limits, r);
     if (auto v = get_int(obj, "max_completion_tokens", std::numeric_limits<int32_t>::min(),
                          std::numeric_limits<int32_t>::max()))

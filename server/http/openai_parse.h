@@ -28,7 +28,9 @@ struct prompt_input {
 
 struct generation_request {
     bool chat = false;
-    nlohmann::json messages;            // chat: normalized messages (content always a string or null)
+    // chat: normalized messages (content always a string or null), in the request's key order (as
+    // llama.cpp's, what a template's tojson prints)
+    nlohmann::ordered_json messages;
     std::vector<prompt_input> prompts;  // completions: one or more; choice p * n + i is prompt p's i-th
     std::string model;
     sampling_params sampling;
@@ -45,7 +47,7 @@ struct generation_request {
     bool continue_final_message = false;  // chat: the prompt ends inside the last (assistant) message
 
     // Chat features of issue 14. Each is parsed and validated by the part that uses it.
-    nlohmann::json tools;                 // null, or the validated `tools` array (function tools only)
+    nlohmann::ordered_json tools;         // null, or the validated `tools` array (function tools only), key order kept
     std::string tool_choice = "auto";     // "auto", "none", "required" or "function" (a named function)
     std::string tool_choice_name;         // tool_choice == "function": the function's name
     bool parallel_tool_calls = true;      // false: at most one tool call per answer

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "server/chat/chat_prompt.h"
 #include "server/http/routes.h"
 #include "server/http/server_state.h"
 #include "server/http/sse.h"
@@ -238,26 +239,6 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
 }
 
-// Ends a rendered prompt right after the final assistant message's text, dropping what the template
-// closes its turn with, so the model goes on writing that message. A template that trims the text is
-// matched on the trimmed text.
-void cut_after_final_message(std::string& text, std::string content) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const size_t at = text.rfind(content);
-        if (at != std::string::npos) {
-            text.resize(at + content.size());
-            return;
-        }
-        while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) content.pop_back();
-        while (!content.empty() && std::isspace(static_cast<unsigned char>(content.front()))) content.erase(0, 1);
-        if (content.empty()) break;
-    }
-    throw api_exception{api_error{400,
-                                  "The chat template's prompt does not contain the final assistant message's text, so "
-                                  "it cannot be continued.",
-                                  "invalid_request_error", "continue_final_message", "template_error", 0}};
-}
-
 }  // namespace
 
 std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const generation_request& g) {
@@ -267,21 +248,8 @@ std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const gen
             out.push_back(p.is_tokens ? p.tokens : b.codec->encode(p.text, true, true));
         return out;
     }
-    const text_codec& c = *b.codec;
-    const json ctx = {{"messages", g.messages},
-                      {"bos_token", c.bos_id() >= 0 ? c.token_text(c.bos_id()) : ""},
-                      {"eos_token", c.eos_id() >= 0 ? c.token_text(c.eos_id()) : ""},
-                      {"add_generation_prompt", g.add_generation_prompt}};
-    std::string text;
-    try {
-        text = b.render_chat(ctx);
-    } catch (const error& e) {
-        throw api_exception{api_error{400, std::string("The chat template failed on these messages: ") + e.what(),
-                                      "invalid_request_error", "messages", "template_error", 0}};
-    }
-    if (g.continue_final_message) cut_after_final_message(text, g.messages.back()["content"].get<std::string>());
-    // The template places BOS itself (bos_token), so no special tokens are added here.
-    return {c.encode(text, false, true)};
+    const std::string text = chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs);
+    return {b.codec->encode(text, b.vocab.add_bos, true)};
 }
 
 net::awaitable<void> run_generation(server_state& st, http_session& s, served_model& b, generation_request g) {

@@ -1,4 +1,5 @@
-// Route dispatch and the small JSON endpoints: /health, /metrics, /v1/models, /tokenize, /detokenize.
+// Route dispatch and the small JSON endpoints: /health, /metrics, /v1/models, /props, /tokenize,
+// /detokenize, /apply-template.
 // Chat and completions bodies are validated here and generated in routes_generation.cpp.
 #include <array>
 
@@ -22,7 +23,7 @@ struct route {
     bool needs_auth;
 };
 
-constexpr std::array<route, 8> routes = {{
+constexpr std::array<route, 9> routes = {{
     {"/health", http::verb::get, false},
     {"/props", http::verb::get, true},
     {"/metrics", http::verb::get, true},
@@ -31,6 +32,7 @@ constexpr std::array<route, 8> routes = {{
     {"/v1/completions", http::verb::post, true},
     {"/tokenize", http::verb::post, true},
     {"/detokenize", http::verb::post, true},
+    {"/apply-template", http::verb::post, true},
 }};
 
 http_response json_response(http::status status, const json& body) {
@@ -93,7 +95,21 @@ json props_json(const served_model& b, const server_config& cfg) {
               {"max_tokens", nullptr},
               {"seed", nullptr}}},
             {"speculative", spec},
-            {"chat_template", b.chat_template}};
+            {"chat_template", b.chat_template},
+            {"chat_template_source", b.chat_template_origin},
+            {"chat_template_caps", chat_template_caps_json(b.caps)},
+            {"chat_template_kwargs", b.chat_template_kwargs.is_object() ? b.chat_template_kwargs : json::object()},
+            {"enable_thinking",
+             b.chat_template_kwargs.is_object() ? b.chat_template_kwargs.value("enable_thinking", true) : true},
+            {"add_bos", b.vocab.add_bos},
+            {"bos_token", b.vocab.bos_text},
+            {"eos_token", b.vocab.eos_text}};
+}
+
+// llama-server's POST /apply-template: the chat request's prompt as text, not generated.
+json apply_template_json(const served_model& b, const server_config& cfg, const std::string& body) {
+    const generation_request g = parse_chat_request(body, parse_limits{cfg.max_n});
+    return {{"prompt", chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs)}};
 }
 
 json tokenize_json(const served_model& b, const std::string& body) {
@@ -153,6 +169,7 @@ http_response simple_reply(server_state& st, const http_request& req, std::strin
     if (path == "/v1/models") return json_response(http::status::ok, models_json(*b, 0));
     if (path == "/props") return json_response(http::status::ok, props_json(*b, st.cfg));
     if (path == "/tokenize") return json_response(http::status::ok, tokenize_json(*b, req.body()));
+    if (path == "/apply-template") return json_response(http::status::ok, apply_template_json(*b, st.cfg, req.body()));
     return json_response(http::status::ok, detokenize_json(*b, req.body()));
 }
 

@@ -12,6 +12,7 @@
 
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "server/http/server_config.h"
@@ -127,6 +128,12 @@ std::vector<key_def> key_table() {
          [](server_config& c, const std::string& v) { c.alias = v; }},
         {"chat-template-file", "", "Jinja chat template overriding the model's", false,
          [](server_config& c, const std::string& v) { c.chat_template_file = v; }},
+        {"chat-template-kwargs", "", "JSON object of chat template variables, e.g. {\"enable_thinking\":false}", false,
+         [](server_config& c, const std::string& v) {
+             const nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+             if (j.is_discarded() || !j.is_object()) bad("chat_template_kwargs", v, "expected a JSON object");
+             c.chat_template_kwargs = v;
+         }},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
         {"device", "", "compute device: cpu, vulkan (the first GPU) or vulkan:N (see `tandem devices`)", false,
          [](server_config& c, const std::string& v) {

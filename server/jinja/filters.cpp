@@ -330,6 +330,44 @@ value f_escape(interpreter&, const value& v, call_args&) {
     return value(std::move(out));
 }
 
+// Python's str.center: the odd space goes right unless the width is odd too.
+value f_center(interpreter& in, const value& v, call_args& a) {
+    const std::string s = input_str(v);
+    const value* w = arg(a, 0, "width");
+    const int64_t width = std::clamp<int64_t>(w ? w->to_int() : 80, 0, 1 << 16);
+    const int64_t n = static_cast<int64_t>(utf8_length(s));
+    if (width <= n) return value(s);
+    const int64_t marg = width - n, left = marg / 2 + (marg & width & 1);
+    in.check_string(s.size() + static_cast<size_t>(marg));
+    return value(std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(marg - left), ' '));
+}
+
+// Jinja2's truncate(length=255, killwords=False, end='...', leeway=5).
+value f_truncate(interpreter&, const value& v, call_args& a) {
+    const std::vector<std::string> chars = utf8_chars(input_str(v));
+    const value* len_v = arg(a, 0, "length");
+    const int64_t length = len_v ? len_v->to_int() : 255;
+    const bool killwords = arg_bool(a, 1, "killwords", false);
+    const value* end_v = arg(a, 2, "end");
+    const std::string end = end_v ? to_str(*end_v) : "...";
+    const value* leeway_v = arg(a, 3, "leeway");
+    const int64_t leeway = leeway_v && !leeway_v->is_none() ? leeway_v->to_int() : 5;
+    const int64_t n_end = static_cast<int64_t>(utf8_length(end));
+    if (length < n_end) throw value_error{"truncate(): length is shorter than the end marker"};
+    auto join = [&](int64_t k) {
+        std::string out;
+        for (int64_t i = 0; i < k && i < static_cast<int64_t>(chars.size()); ++i) out += chars[static_cast<size_t>(i)];
+        return out;
+    };
+    if (static_cast<int64_t>(chars.size()) <= length + leeway) return value(join(static_cast<int64_t>(chars.size())));
+    std::string head = join(length - n_end);
+    if (!killwords) {
+        const size_t sp = head.rfind(' ');
+        if (sp != std::string::npos) head.resize(sp);
+    }
+    return value(head + end);
+}
+
 value f_indent(interpreter& in, const value& v, call_args& a) {
     const value* width = arg(a, 0, "width");
     bool first = arg_bool(a, 1, "first", false);
@@ -497,6 +535,7 @@ const std::unordered_map<std::string, filter_fn>& filters() {
         {"upper", f_upper},
         {"lower", f_lower},
         {"capitalize", f_capitalize},
+        {"center", f_center},
         {"title", f_title},
         {"length", f_length},
         {"count", f_length},
@@ -534,6 +573,7 @@ const std::unordered_map<std::string, filter_fn>& filters() {
         {"max", f_max},
         {"attr", f_attr},
         {"format", f_format},
+        {"truncate", f_truncate},
         {"wordcount", f_wordcount},
     };
     return table;

@@ -367,6 +367,13 @@ value interpreter::invoke_macro(const stmt& def, call_args& args, const std::vec
 
 // --- expressions -------------------------------------------------------------------------------
 
+// Jinja2's Undefined renders empty and is falsy, but looking into it (x.y, x[k]) raises.
+const value& interpreter::defined_or_throw(const expr& e, const value& v) {
+    if (!v.is_undefined()) return v;
+    if (e.kind == expr_kind::name) throw value_error{"'" + e.name + "' is undefined"};
+    throw value_error{"an undefined value has no attributes or items"};
+}
+
 value interpreter::eval(const expr& e) {
     try {
         frame_guard frame(n_frames_);
@@ -395,9 +402,9 @@ value interpreter::eval(const expr& e) {
                 return m;
             }
             case expr_kind::attr:
-                return get_attr(*this, eval(*e.args[0]), e.name);
+                return get_attr(*this, defined_or_throw(*e.args[0], eval(*e.args[0])), e.name);
             case expr_kind::item:
-                return get_item(eval(*e.args[0]), eval(*e.args[1]));
+                return get_item(defined_or_throw(*e.args[0], eval(*e.args[0])), eval(*e.args[1]));
             case expr_kind::slice:
                 return eval_slice(e);
             case expr_kind::call:

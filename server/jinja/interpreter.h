@@ -46,6 +46,7 @@ class interpreter {
     std::string capture(const stmt_list& body);
 
     value eval(const expr& e);
+    static const value& defined_or_throw(const expr& e, const value& v);
     value eval_binary(const expr& e);
     value eval_attr(const expr& e);
     value eval_item(const expr& e);

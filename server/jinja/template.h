@@ -2,7 +2,8 @@
 // render it per request with a JSON context (messages, tools, bos_token, add_generation_prompt...).
 // Semantics follow transformers' apply_chat_template: Jinja2 with trim_blocks and lstrip_blocks on,
 // loop controls (break/continue), `tojson` as json.dumps(ensure_ascii=False), raise_exception and
-// strftime_now globals. Undefined values are lenient: they render empty and are falsy.
+// strftime_now globals. Undefined values are Jinja2's: they render empty and are falsy, and looking
+// into one (x.y, x[k]) raises.
 #pragma once
 
 #include <cstddef>

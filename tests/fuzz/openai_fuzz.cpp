@@ -1,8 +1,8 @@
 // libFuzzer target for the HTTP/JSON layer: arbitrary request bodies through the OpenAI request
-// parsers, and the messages of every chat request that parses through a real chat template (the
-// templates of tests/server/jinja/templates, named by TANDEM_FUZZ_TEMPLATES), as the server renders
-// them. The only exceptions allowed out are api_exception (a 400 for the client) and tandem::error
-// from the template (also a 400: the template failed on these messages).
+// parsers, and every chat request that parses through a real chat template (the templates of
+// tests/data/chat_templates, named by TANDEM_FUZZ_TEMPLATES) by chat_prompt_build, as the server
+// builds its prompts. The only exception allowed out is api_exception (a 400 for the client, also
+// when the template failed on these messages).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -14,15 +14,31 @@
 #include <vector>
 
 #include "common/error.h"
+#include "server/chat/chat_prompt.h"
 #include "server/http/errors.h"
 #include "server/http/openai_parse.h"
 #include "server/jinja/template.h"
 
 namespace {
 
-std::vector<tandem::jinja::chat_template>& templates() {
-    static std::vector<tandem::jinja::chat_template> t;
+struct loaded {
+    tandem::jinja::chat_template tmpl;
+    tandem::chat_template_caps caps;
+};
+
+std::vector<loaded>& templates() {
+    static std::vector<loaded> t;
     return t;
+}
+
+tandem::jinja::render_options fuzz_options() {
+    tandem::jinja::render_options opts;
+    opts.now = 0;  // strftime_now: deterministic
+    return opts;
+}
+
+tandem::chat_render_fn render_with(const tandem::jinja::chat_template& t) {
+    return [&t](const nlohmann::ordered_json& ctx) { return t.render(ctx, fuzz_options()); };
 }
 
 }  // namespace
@@ -39,9 +55,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         std::ifstream in(f);
         std::stringstream ss;
         ss << in.rdbuf();
-        templates().emplace_back(ss.str());
+        templates().push_back({tandem::jinja::chat_template(ss.str()), {}});
     }
-    templates().emplace_back(tandem::jinja::chatml_source());
+    templates().push_back({tandem::jinja::chat_template(tandem::jinja::chatml_source()), {}});
+    for (loaded& l : templates()) l.caps = tandem::chat_template_detect(render_with(l.tmpl));
     std::fprintf(stderr, "openai_fuzz: %zu chat templates from %s\n", templates().size(), dir);
     return 0;
 }
@@ -60,14 +77,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     if (!chat || templates().empty()) return 0;
-    const auto& t = templates()[(data[0] >> 1) % templates().size()];
-    const nlohmann::json ctx = {
-        {"messages", r.messages}, {"bos_token", "<s>"}, {"eos_token", "</s>"}, {"add_generation_prompt", true}};
-    tandem::jinja::render_options opts;
-    opts.now = 0;  // strftime_now: deterministic
+    const loaded& t = templates()[(data[0] >> 1) % templates().size()];
     try {
-        (void)t.render(ctx, opts);
-    } catch (const tandem::error&) {
+        (void)tandem::chat_prompt_build(render_with(t.tmpl), t.caps, {"<s>", "</s>", true}, r, nullptr, 0);
+    } catch (const tandem::api_exception&) {  // the template failed on these messages: a 400
     }
     return 0;
 }

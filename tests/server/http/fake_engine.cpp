@@ -193,7 +193,7 @@ served_model fake_model(fake_script script, fake_engine** eng_out, int32_t n_ctx
     if (eng_out) *eng_out = eng.get();
     b.eng = std::move(eng);
     b.codec = &b.eng->codec();
-    b.render_chat = [](const nlohmann::json& ctx) {
+    b.render_chat = [](const nlohmann::ordered_json& ctx) {
         std::string out = ctx.at("bos_token").get<std::string>();
         for (const auto& m : ctx.at("messages")) {
             if (m.at("role") == "tool") throw error("this template does not know the tool role");
@@ -203,6 +203,8 @@ served_model fake_model(fake_script script, fake_engine** eng_out, int32_t n_ctx
         if (ctx.at("add_generation_prompt").get<bool>()) out += "<|im_start|>assistant\n";
         return out;
     };
+    b.caps.system_role = true;                   // as the template above: system messages stay as they are
+    b.vocab = chat_vocab{"<s>", "</s>", false};  // the template prints bos_token itself
     b.model_name = "fake-model";
     b.n_ctx = n_ctx;
     return b;

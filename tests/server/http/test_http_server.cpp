@@ -437,6 +437,10 @@ TEST_F(ServerTest, ValidationErrorsNameTheParam) {
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.json_body()["error"]["param"], "logit_bias");
     r = request(port_, "POST", "/v1/chat/completions", R"({"messages":[{"role":"tool","content":"x"}]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.json_body()["error"]["param"], "messages[0].tool_call_id");
+    r = request(port_, "POST", "/v1/chat/completions",
+                R"({"messages":[{"role":"tool","tool_call_id":"call_1","content":"x"}]})");
     EXPECT_EQ(r.status, 400);  // the template raised
     EXPECT_EQ(r.json_body()["error"]["code"], "template_error");
 }

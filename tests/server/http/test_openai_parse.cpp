@@ -127,6 +127,78 @@ TEST(OpenaiParse, MessagesAndContentParts) {
     EXPECT_EQ(param_of(R"({"messages":[{"role":"user"}]})"), "messages[0].content");
 }
 
+// The param named by the 400 a whole chat body provokes ("" if it parsed).
+std::string body_error_param(const std::string& body) {
+    try {
+        parse_chat_request(body, limits);
+    } catch (const api_exception& e) {
+        return e.err.param.value_or("<none>");
+    }
+    return "";
+}
+
+TEST(OpenaiParse, ToolsAndToolChoice) {
+    const std::string tool = R"({"type":"function","function":{"name":"f","parameters":{"type":"object"}}})";
+    const std::string tool_g = R"({"type":"function","function":{"name":"g"}})";
+    const generation_request r =
+        parse_chat_request(chat_body(R"("tools":[)" + tool + "," + tool_g +
+                                     R"(],"tool_choice":{"type":"function","function":{"name":"g"}},)"
+                                     R"("parallel_tool_calls":false,"chat_template_kwargs":{"enable_thinking":false},)"
+                                     R"("reasoning_effort":"low")"),
+                           limits);
+    ASSERT_EQ(r.tools.size(), 2u);
+    EXPECT_EQ(r.tools[0]["function"].begin().key(), "name");  // the request's key order is kept
+    EXPECT_EQ(r.tool_choice, "function");
+    EXPECT_EQ(r.tool_choice_name, "g");
+    EXPECT_FALSE(r.parallel_tool_calls);
+    EXPECT_EQ(r.chat_template_kwargs["enable_thinking"], false);
+    EXPECT_EQ(r.reasoning_effort, "low");
+    EXPECT_EQ(parse_chat_request(chat_body(R"("tools":[],"tool_choice":"none")"), limits).tools, nullptr);
+
+    EXPECT_EQ(chat_error_param(R"("tools":{})"), "tools");
+    EXPECT_EQ(chat_error_param(R"("tools":[{"type":"code","function":{"name":"f"}}])"), "tools[0].type");
+    EXPECT_EQ(chat_error_param(R"("tools":[{"type":"function"}])"), "tools[0].function");
+    EXPECT_EQ(chat_error_param(R"("tools":[{"type":"function","function":{"name":""}}])"), "tools[0].function.name");
+    EXPECT_EQ(chat_error_param(R"("tools":[)" + tool + "," + tool + "]"), "tools[1].function.name");
+    EXPECT_EQ(chat_error_param(R"("tools":[{"type":"function","function":{"name":"f","parameters":3}}])"),
+              "tools[0].function.parameters");
+    EXPECT_EQ(chat_error_param(R"("tool_choice":"maybe")"), "tool_choice");
+    EXPECT_EQ(chat_error_param(R"("tool_choice":"required")"), "tool_choice");  // no tools to call
+    EXPECT_EQ(
+        chat_error_param(R"("tools":[)" + tool + R"(],"tool_choice":{"type":"function","function":{"name":"x"}})"),
+        "tool_choice.function.name");
+    EXPECT_EQ(chat_error_param(R"("parallel_tool_calls":1)"), "parallel_tool_calls");
+    EXPECT_EQ(chat_error_param(R"("chat_template_kwargs":"x")"), "chat_template_kwargs");
+    EXPECT_EQ(chat_error_param(R"("reasoning_effort":"max")"), "reasoning_effort");
+}
+
+TEST(OpenaiParse, ToolCallsAndToolMessages) {
+    const generation_request r =
+        parse_chat_request(R"({"messages":[{"role":"user","content":"w?"},)"
+                           R"({"role":"assistant","content":null,"reasoning_content":"think","tool_calls":[)"
+                           R"({"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},)"
+                           R"({"role":"tool","tool_call_id":"c1","content":"42"}]})",
+                           limits);
+    EXPECT_TRUE(r.messages[1]["content"].is_null());
+    EXPECT_EQ(r.messages[1]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
+    EXPECT_EQ(r.messages[1]["reasoning_content"], "think");
+    EXPECT_EQ(r.messages[2]["tool_call_id"], "c1");
+
+    const std::string u = R"({"messages":[{"role":"user","content":"x"},)";
+    EXPECT_EQ(body_error_param(u + R"({"role":"assistant","tool_calls":{}}]})"), "messages[1].tool_calls");
+    EXPECT_EQ(body_error_param(u + R"({"role":"assistant","tool_calls":[{"type":"function"}]}]})"),
+              "messages[1].tool_calls[0].function");
+    EXPECT_EQ(body_error_param(u + R"({"role":"assistant","tool_calls":[{"function":{"arguments":"{}"}}]}]})"),
+              "messages[1].tool_calls[0].function.name");
+    EXPECT_EQ(body_error_param(u + R"({"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":{}}}]}]})"),
+              "messages[1].tool_calls[0].function.arguments");
+    EXPECT_EQ(body_error_param(u + R"({"role":"tool","content":"42"}]})"), "messages[1].tool_call_id");
+    EXPECT_EQ(body_error_param(u + R"({"role":"tool","tool_call_id":7,"content":"42"}]})"), "messages[1].tool_call_id");
+    EXPECT_EQ(body_error_param(u + R"({"role":"tool","tool_call_id":"c","content":null}]})"), "messages[1].content");
+    EXPECT_EQ(body_error_param(u + R"({"role":"assistant","content":"a","reasoning_content":1}]})"),
+              "messages[1].reasoning_content");
+}
+
 TEST(OpenaiParse, CompletionPromptShapesAndLogprobs) {
     generation_request r = parse_completion_request(R"({"prompt":"abc","logprobs":3,"echo":true})", limits);
     ASSERT_EQ(r.prompts.size(), 1u);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "server/jinja/template.h"
 
 namespace {
@@ -144,7 +145,8 @@ TEST(JinjaLanguage, AttributeItemAndSlice) {
     ojson ctx = {{"m", {{"role", "user"}, {"list", {10, 20, 30}}}}, {"s", "h\xc3\xa9llo"}};
     EXPECT_EQ(render("{{ m.role }} {{ m['role'] }} {{ m.list[1] }} {{ m.list[-1] }} {{ m.list.0 }}", ctx),
               "user user 20 30 10");
-    EXPECT_EQ(render("[{{ m.missing }}][{{ m.missing.deeper }}][{{ m.list[9] }}]", ctx), "[][][]");
+    EXPECT_EQ(render("[{{ m.missing }}][{{ m.list[9] }}]", ctx), "[][]");
+    EXPECT_THROW(render("{{ m.missing.deeper }}", ctx), tandem::error);  // Jinja2: looking into Undefined raises
     EXPECT_EQ(render("{{ m.list[1:] }} {{ m.list[:-1] }} {{ m.list[::2] }} {{ m.list[::-1] }}", ctx),
               "[20, 30] [10, 20] [10, 30] [30, 20, 10]");
     EXPECT_EQ(render("{{ s[1] }} {{ s[1:3] }} {{ s[-3:] }} {{ s|length }}", ctx), "\xc3\xa9 \xc3\xa9l llo 5");
@@ -251,7 +253,9 @@ TEST(JinjaLanguage, Tests) {
 }
 
 TEST(JinjaLanguage, UndefinedIsLenient) {
-    EXPECT_EQ(render("[{{ nothing }}][{{ nothing.attr }}][{{ nothing['k'] }}]"), "[][][]");
+    EXPECT_EQ(render("[{{ nothing }}]"), "[]");
+    EXPECT_THROW(render("{{ nothing.attr }}"), tandem::error);  // as Jinja2's Undefined
+    EXPECT_THROW(render("{{ nothing['k'] }}"), tandem::error);
     EXPECT_EQ(render("{% if nothing %}y{% else %}n{% endif %}{% for x in nothing %}x{% endfor %}"), "n");
     EXPECT_EQ(render("{{ nothing == nothing }} {{ nothing is none }} {{ 'a' in nothing }}"), "True False False");
     EXPECT_EQ(render("{{ nothing ~ 'x' }}|{{ nothing|trim }}|{{ nothing|list }}"), "x||[]");
