@@ -145,4 +145,8 @@ bool chat_prompt_opens_reasoning(const chat_syntax& s, std::string_view prompt) 
     return prompt.ends_with(s.think_start);
 }
 
+bool reasoning_format_valid(std::string_view name) {
+    return name == "none" || name == "auto" || name == "deepseek";
+}
+
 }  // namespace tandem

@@ -59,4 +59,8 @@ chat_syntax chat_syntax_detect(std::string_view template_source);
 // prompt, Qwen3 with thinking forced): the answer then starts inside the reasoning.
 bool chat_prompt_opens_reasoning(const chat_syntax& s, std::string_view prompt);
 
+// A reasoning format's name (llama.cpp's): "none" keeps thinking inline in the content; "auto" and
+// "deepseek" return it apart (reasoning_content).
+bool reasoning_format_valid(std::string_view name);
+
 }  // namespace tandem

@@ -185,15 +185,24 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     co_await s.send(std::move(res));
 }
 
-// The SSE events that the choices' new output makes (deltas, then each finish once).
+// The SSE events that the choices' new output makes (deltas, then each finish once). Chat: reasoning,
+// content and tool calls each in chunks of their own, as OpenAI streams them; logprobs ride on the
+// content chunk.
 std::string stream_events(job& j, const response_meta& meta) {
     std::string out;
     for (choice_run& run : j.choices) {
         choice_output& c = run.out;
+        const int32_t first_call = c.n_calls_taken();
+        const std::string reasoning = c.take_reasoning();
         const std::string text = c.take_text();
+        const std::vector<tool_call> calls = c.take_tool_calls();
         const json lp = c.take_logprobs();
         const bool finishing = c.finished() && !c.error() && !run.finish_sent;
+        if (!reasoning.empty())
+            out += sse_data(chunk_chat_delta(meta, c.index(), {{"reasoning_content", reasoning}}, nullptr));
         if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
+        for (json& d : tool_call_deltas(first_call, calls))
+            out += sse_data(chunk_chat_delta(meta, c.index(), std::move(d), nullptr));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
             json fin = chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr);
             fin["timings"] = timings_json(std::span<const choice_output>(&c, 1));  // llama-server's extension
@@ -236,6 +245,21 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
     if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated()));
     out += sse_done();
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
+}
+
+// Chat: each choice's answer is split into reasoning, content and tool calls in the format of the
+// template's family. The prompt's end says whether the answer starts inside the reasoning.
+void set_output_parsers(job& j, const std::vector<int32_t>& prompt) {
+    const chat_syntax syntax = chat_syntax_detect(j.b.chat_template);
+    const std::string& format = j.g.reasoning_format.empty() ? j.st.cfg.reasoning_format : j.g.reasoning_format;
+    chat_parse_options opts;
+    opts.split_reasoning = format != "none";
+    const size_t n_tail = std::min<size_t>(prompt.size(), 16);
+    const std::string tail = j.b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
+    opts.reasoning_open = chat_prompt_opens_reasoning(syntax, tail);
+    opts.parse_tools = j.g.tools.is_array() && !j.g.tools.empty() && j.g.tool_choice != "none";
+    opts.parallel_tool_calls = j.g.parallel_tool_calls;
+    for (choice_run& c : j.choices) c.out.set_parser(syntax, opts);
 }
 
 // Ends a rendered prompt right after the final assistant message's text, dropping what the template
@@ -294,6 +318,7 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
     job j{st, s, b, g, {}};
     j.n_prompt = n_prompt;
     submit_all(j, engine_requests(g, prompts));
+    if (g.chat) set_output_parsers(j, prompts.front());
     if (g.echo && !g.chat) {
         // Each prompt's text once (token-id prompts decoded), then given to its n choices.
         for (size_t p = 0; p < g.prompts.size(); ++p) {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
+#include "server/chat/chat_syntax.h"
 #include "server/http/server_config.h"
 
 namespace tandem {
@@ -127,6 +128,11 @@ std::vector<key_def> key_table() {
          [](server_config& c, const std::string& v) { c.alias = v; }},
         {"chat-template-file", "", "Jinja chat template overriding the model's", false,
          [](server_config& c, const std::string& v) { c.chat_template_file = v; }},
+        {"reasoning-format", "", "thinking as reasoning_content (auto, deepseek) or inline in content (none)", false,
+         [](server_config& c, const std::string& v) {
+             if (!reasoning_format_valid(v)) bad("reasoning_format", v, "expected none, auto or deepseek");
+             c.reasoning_format = v;
+         }},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
         {"ctx-size", "c", "context per sequence (0: the model's)", false, INT_KEY(ctx_size, "ctx_size", 0, 1 << 24)},
         {"parallel", "np", "max running sequences", false, INT_KEY(parallel, "parallel", 1, 1024)},
@@ -340,9 +346,10 @@ std::string server_config_describe(const server_config& c) {
     std::ostringstream os;
     os << "model=" << c.model_path << " alias=" << (c.alias.empty() ? "(model name)" : c.alias)
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
-       << " threads=" << c.n_threads << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel
-       << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory
-       << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size << " prefill_chunk=" << c.prefill_chunk
+       << " reasoning_format=" << c.reasoning_format << " threads=" << c.n_threads << " ctx_size=" << c.ctx_size
+       << " parallel=" << c.parallel << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks
+       << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size
+       << " prefill_chunk=" << c.prefill_chunk
        << " draft_model=" << (c.draft_model_path.empty() ? "none" : c.draft_model_path) << " spec_type=" << c.spec_type
        << " draft_max=" << c.draft_max << " draft_min=" << c.draft_min << " draft_p_min=" << c.draft_p_min
        << " draft_adaptive=" << (c.draft_adaptive ? "true" : "false") << " host=" << c.host << " port=" << c.port

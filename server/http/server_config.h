@@ -14,18 +14,19 @@ namespace tandem {
 
 struct server_config {
     // Model and engine.
-    std::string model_path;          // --model / -m (required)
-    std::string alias;               // model name shown to clients; empty: the model's name
-    std::string chat_template_file;  // overrides the model's template; empty: the model's, else ChatML
-    int32_t n_threads = 0;           // compute threads; 0: one per core
-    int32_t ctx_size = 0;            // per sequence; 0: the model's trained context
-    int32_t parallel = 4;            // max running sequences
-    std::string kv_type = "f16";     // f16 | q8_0 | q4_0
-    int64_t kv_blocks = 0;           // 0: derive from kv_memory
-    int64_t kv_memory = 1ll << 30;   // KV byte budget
-    int32_t max_queue = 64;          // waiting requests before 429
-    int32_t batch_size = 512;        // tokens per forward step, over all sequences
-    int32_t prefill_chunk = 64;      // prompt tokens per step while other sequences decode; 0: no cap
+    std::string model_path;                 // --model / -m (required)
+    std::string alias;                      // model name shown to clients; empty: the model's name
+    std::string chat_template_file;         // overrides the model's template; empty: the model's, else ChatML
+    std::string reasoning_format = "auto";  // none: thinking stays in content; auto | deepseek: reasoning_content
+    int32_t n_threads = 0;                  // compute threads; 0: one per core
+    int32_t ctx_size = 0;                   // per sequence; 0: the model's trained context
+    int32_t parallel = 4;                   // max running sequences
+    std::string kv_type = "f16";            // f16 | q8_0 | q4_0
+    int64_t kv_blocks = 0;                  // 0: derive from kv_memory
+    int64_t kv_memory = 1ll << 30;          // KV byte budget
+    int32_t max_queue = 64;                 // waiting requests before 429
+    int32_t batch_size = 512;               // tokens per forward step, over all sequences
+    int32_t prefill_chunk = 64;             // prompt tokens per step while other sequences decode; 0: no cap
 
     // Speculative decoding.
     std::string draft_model_path;    // --draft-model / -md: gemma4-assistant or a small same-vocabulary model
