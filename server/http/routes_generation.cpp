@@ -187,7 +187,7 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
 
 // The SSE events that the choices' new output makes (deltas, then each finish once). Chat: reasoning,
 // content and tool calls each in chunks of their own, as OpenAI streams them; logprobs ride on the
-// content chunk.
+// content chunk (or the reasoning chunk when there is no content).
 std::string stream_events(job& j, const response_meta& meta) {
     std::string out;
     for (choice_run& run : j.choices) {
@@ -198,9 +198,13 @@ std::string stream_events(job& j, const response_meta& meta) {
         const std::vector<tool_call> calls = c.take_tool_calls();
         const json lp = c.take_logprobs();
         const bool finishing = c.finished() && !c.error() && !run.finish_sent;
+        // logprobs ride on the content chunk, else on the reasoning chunk, else on an empty content chunk
+        const bool lp_on_reasoning = text.empty() && !reasoning.empty();
         if (!reasoning.empty())
-            out += sse_data(chunk_chat_delta(meta, c.index(), {{"reasoning_content", reasoning}}, nullptr));
-        if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
+            out += sse_data(chunk_chat_delta(meta, c.index(), {{"reasoning_content", reasoning}},
+                                             lp_on_reasoning ? lp : json(nullptr)));
+        if (!text.empty() || (!lp.is_null() && !lp_on_reasoning))
+            out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
         for (json& d : tool_call_deltas(first_call, calls))
             out += sse_data(chunk_chat_delta(meta, c.index(), std::move(d), nullptr));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
