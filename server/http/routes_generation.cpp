@@ -251,19 +251,41 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
 }
 
-// Chat: each choice's answer is split into reasoning, content and tool calls in the format of the
-// template's family. The prompt's end says whether the answer starts inside the reasoning.
-void set_output_parsers(job& j, const std::vector<int32_t>& prompt) {
-    const chat_syntax syntax = chat_syntax_detect(j.b.chat_template);
-    const std::string& format = j.g.reasoning_format.empty() ? j.st.cfg.reasoning_format : j.g.reasoning_format;
+// Chat: how the answers are read (the template family's format, the request's choices) and what the
+// engine does for it: show the family's control tokens, stop thinking at the reasoning budget.
+struct output_setup {
+    chat_syntax syntax;
     chat_parse_options opts;
-    opts.split_reasoning = format != "none";
+    std::vector<int32_t> shown_special;
+    completion_params::reasoning_limit reasoning;
+};
+
+std::vector<int32_t> marker_tokens(const text_codec& codec, const std::string& marker) {
+    return marker.empty() ? std::vector<int32_t>{} : codec.encode(marker, false, true);
+}
+
+output_setup chat_output_setup(const served_model& b, const server_config& cfg, const generation_request& g,
+                               const std::vector<int32_t>& prompt) {
+    output_setup o{chat_syntax_detect(b.chat_template), {}, {}, {}};
+    const std::string& format = g.reasoning_format.empty() ? cfg.reasoning_format : g.reasoning_format;
+    o.opts.split_reasoning = format != "none";
+    // The prompt's end says whether the answer starts inside the reasoning (R1's "<think>\n").
     const size_t n_tail = std::min<size_t>(prompt.size(), 16);
-    const std::string tail = j.b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
-    opts.reasoning_open = chat_prompt_opens_reasoning(syntax, tail);
-    opts.parse_tools = j.g.tools.is_array() && !j.g.tools.empty() && j.g.tool_choice != "none";
-    opts.parallel_tool_calls = j.g.parallel_tool_calls;
-    for (choice_run& c : j.choices) c.out.set_parser(syntax, opts);
+    const std::string tail = b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
+    o.opts.reasoning_open = chat_prompt_opens_reasoning(o.syntax, tail);
+    o.opts.parse_tools = g.tools.is_array() && !g.tools.empty() && g.tool_choice != "none";
+    o.opts.parallel_tool_calls = g.parallel_tool_calls;
+    for (const std::string& t : o.syntax.preserved_tokens) {
+        const std::vector<int32_t> ids = marker_tokens(*b.codec, t);
+        if (ids.size() == 1) o.shown_special.push_back(ids[0]);
+    }
+    if (cfg.reasoning_budget >= 0 && !o.syntax.think_end.empty()) {
+        o.reasoning.limit = cfg.reasoning_budget;
+        o.reasoning.start = marker_tokens(*b.codec, o.syntax.think_start);
+        o.reasoning.end = marker_tokens(*b.codec, o.syntax.think_end);
+        o.reasoning.open = o.opts.reasoning_open;
+    }
+    return o;
 }
 
 // Ends a rendered prompt right after the final assistant message's text, dropping what the template
@@ -321,8 +343,18 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
 
     job j{st, s, b, g, {}};
     j.n_prompt = n_prompt;
-    submit_all(j, engine_requests(g, prompts));
-    if (g.chat) set_output_parsers(j, prompts.front());
+    std::vector<completion_params> requests = engine_requests(g, prompts);
+    std::optional<output_setup> chat_out;
+    if (g.chat) {
+        chat_out = chat_output_setup(b, st.cfg, g, prompts.front());
+        for (completion_params& p : requests) {
+            p.shown_special = chat_out->shown_special;
+            p.reasoning = chat_out->reasoning;
+        }
+    }
+    submit_all(j, std::move(requests));
+    if (chat_out)
+        for (choice_run& c : j.choices) c.out.set_parser(chat_out->syntax, chat_out->opts);
     if (g.echo && !g.chat) {
         // Each prompt's text once (token-id prompts decoded), then given to its n choices.
         for (size_t p = 0; p < g.prompts.size(); ++p) {

@@ -133,6 +133,8 @@ std::vector<key_def> key_table() {
              if (!reasoning_format_valid(v)) bad("reasoning_format", v, "expected none, auto or deepseek");
              c.reasoning_format = v;
          }},
+        {"reasoning-budget", "", "reasoning tokens before the end-of-thinking marker is forced (-1: no limit, 0: none)",
+         false, INT_KEY(reasoning_budget, "reasoning_budget", -1, 1 << 24)},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
         {"ctx-size", "c", "context per sequence (0: the model's)", false, INT_KEY(ctx_size, "ctx_size", 0, 1 << 24)},
         {"parallel", "np", "max running sequences", false, INT_KEY(parallel, "parallel", 1, 1024)},

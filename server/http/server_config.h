@@ -18,6 +18,7 @@ struct server_config {
     std::string alias;                      // model name shown to clients; empty: the model's name
     std::string chat_template_file;         // overrides the model's template; empty: the model's, else ChatML
     std::string reasoning_format = "auto";  // none: thinking stays in content; auto | deepseek: reasoning_content
+    int32_t reasoning_budget = -1;          // reasoning tokens before the engine closes the block; -1: no limit
     int32_t n_threads = 0;                  // compute threads; 0: one per core
     int32_t ctx_size = 0;                   // per sequence; 0: the model's trained context
     int32_t parallel = 4;                   // max running sequences

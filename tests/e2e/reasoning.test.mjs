@@ -103,3 +103,43 @@ test("an unknown reasoning_format is a 400 naming it", async () => {
     return true;
   });
 });
+
+// The reasoning budget: the first N answer tokens are the unbudgeted greedy answer's (same prompt),
+// then the engine writes </think> and the model answers. Checked against that answer's token bytes,
+// with and without speculative decoding (ngram drafts) and with two choices batched together.
+test("--reasoning-budget closes the thinking after N tokens, with and without drafts", async () => {
+  const n = 8;
+  const free = await client.chat.completions.create({ ...body, reasoning_format: "none", logprobs: true });
+  const firstN = Buffer.concat(free.choices[0].logprobs.content.slice(0, n).map((t) => Buffer.from(t.bytes))).toString("utf8");
+  for (const extra of [[], ["--spec-type", "ngram", "--draft-max", "4"]]) {
+    const other = await startServer("stories260K.gguf", [
+      "--chat-template-file", `${dir}/think.jinja`, "--alias", "thinker", "--reasoning-budget", String(n), ...extra,
+    ]);
+    try {
+      const c = new OpenAI({ baseURL: `${other.url}/v1`, apiKey: "none" });
+      const r = await c.chat.completions.create({ ...body, n: 2 });
+      for (const choice of r.choices) {
+        assert.equal(choice.message.reasoning_content, firstN.trim(), extra.join(" "));
+        assert.ok(choice.message.content.length > 0, "the model goes on after the forced </think>");
+        assert.equal(choice.finish_reason, "length");
+      }
+      const raw = await c.chat.completions.create({ ...body, reasoning_format: "none" });
+      // (an SPM vocab writes the marker with its word-initial space)
+      const text = raw.choices[0].message.content;
+      assert.ok(text.startsWith(firstN) && text.slice(firstN.length).trimStart().startsWith("</think>"), JSON.stringify(text));
+      const s = await streamed({});
+      // the module's client talks to the unbudgeted server: streamed here instead
+      const st = await c.chat.completions.create({ ...body, stream: true });
+      let reasoning = "", content = "";
+      for await (const chunk of st) {
+        reasoning += chunk.choices[0]?.delta?.reasoning_content ?? "";
+        content += chunk.choices[0]?.delta?.content ?? "";
+      }
+      assert.equal(reasoning, r.choices[0].message.reasoning_content);
+      assert.equal(content, r.choices[0].message.content);
+      assert.ok(s.reasoning.length > reasoning.length);
+    } finally {
+      await other.stop();
+    }
+  }
+});
