@@ -1,7 +1,8 @@
 // The reasoning budget driven through the scheduler without a model: the sample function does what
 // the engine's does (a forced token is written instead of sampled). After `limit` tokens inside the
 // block the end marker's tokens follow, whatever the model would draw; with drafts the round is cut
-// where forcing starts and no drafts are planned while it lasts.
+// where forcing starts and no drafts are planned while it lasts. Also the other chat hook: control
+// tokens a request asks to see.
 #include <gtest/gtest.h>
 
 #include "engine/sched/reasoning_budget.h"
@@ -113,6 +114,38 @@ TEST(reasoning_budget, a_round_of_drafts_is_cut_where_forcing_starts) {
     const std::vector<int32_t> got =
         run_budget(r, 2, true, {{20}, {21, 22, 23, 24}, {30, 31}, {40, 41}, {50}}, {{}, {21, 22, 23}, {30}, {40}});
     EXPECT_EQ(got, (std::vector<int32_t>{20, 21, k_end1, k_end2, 50}));
+}
+
+// A control token (piece "" as the tokenizer gives it) shows its text only for a request that asks.
+TEST(shown_special, a_requested_control_token_shows_its_text) {
+    test::rig_options o;
+    for (const bool shown : {false, true}) {
+        sched_config c = test::sched_rig::sc(o);
+        c.token_piece = [](int32_t t) {
+            return t == 70 ? std::string() : std::string(1, static_cast<char>('a' + t % 26));
+        };
+        c.special_piece = [](int32_t t) { return t == 70 ? std::string("<|call|>") : std::string("?"); };
+        kv_cache_manager kv(test::sched_rig::kv_cfg(o.n_blocks));
+        scheduler sched(c, kv);
+        auto s = std::make_unique<sequence>();
+        s->id = 1;
+        s->tokens = {10, 11};
+        s->n_prompt = 2;
+        s->max_tokens = 3;
+        s->smp = std::make_unique<sampler>(sampling_params{}, 100);
+        s->stream = std::make_shared<request_stream>(1, 100);
+        if (shown) s->shown_special = {70};
+        auto stream = s->stream;
+        sched.add(std::move(s));
+        sched_output out;
+        for (int32_t t : {30, 70, 31}) {
+            step_plan p = sched.schedule();
+            sched.update(p, [&](size_t, sequence&, int32_t) { return scheduler::sampled{t, 0.0f, {}}; });
+            sched.take_output(out);
+            stream_output(out);
+        }
+        EXPECT_EQ(test::text_of(test::drain(*stream)), shown ? "e<|call|>f" : "ef");
+    }
 }
 
 }  // namespace
