@@ -237,6 +237,81 @@ TEST(ChatOutput, GenericJson) {
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
 }
 
+// Random answers built from every family's marker fragments, JSON pieces and text: for each family
+// and option set, every chunk split gives the same result as the whole (and nothing throws).
+TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
+    const std::vector<std::string> parts = {"<think>",
+                                            "</think>",
+                                            "<tool_call>",
+                                            "</tool_call>",
+                                            "{\"name\": \"f\", \"arguments\": {\"a\": 1}}",
+                                            "{\"name\": \"g\", \"parameters\": {}}",
+                                            "[TOOL_CALLS]",
+                                            "[ARGS]",
+                                            "<|python_tag|>",
+                                            "<function=f>",
+                                            "</function>",
+                                            ">>>",
+                                            "all\n",
+                                            "f\n",
+                                            "<|channel>thought",
+                                            "<channel|>",
+                                            "<|tool_call>call:f{a:1}",
+                                            "<tool_call|>",
+                                            "<|channel|>",
+                                            "analysis",
+                                            "final",
+                                            " to=functions.f",
+                                            "<|message|>",
+                                            "<|end|>",
+                                            "<|start|>assistant",
+                                            "<|call|>",
+                                            "<｜tool▁calls▁begin｜>",
+                                            "<｜tool▁call▁begin｜>",
+                                            "function<｜tool▁sep｜>f\n",
+                                            "```json\n",
+                                            "\n```",
+                                            "<｜tool▁call▁end｜>",
+                                            "<｜tool▁calls▁end｜>",
+                                            "{",
+                                            "}",
+                                            "[",
+                                            "]",
+                                            "\"",
+                                            "\n",
+                                            "  ",
+                                            "hello",
+                                            "<",
+                                            "|",
+                                            ">",
+                                            "é",
+                                            "東京"};
+    const std::vector<std::string> templates = {"<tool_call> <think>",
+                                                "<|start_header_id|>ipython",
+                                                "[TOOL_CALLS]",
+                                                "<｜tool▁calls▁begin｜> <think>",
+                                                "<|start_header_id|> <function=",
+                                                ">>>all",
+                                                "<|tool_call>",
+                                                "<|channel|>",
+                                                "{{ x }}"};
+    std::mt19937 rng(7);
+    for (int n = 0; n < 400; ++n) {
+        std::string text;
+        const int n_parts = 1 + static_cast<int>(rng() % 12);
+        for (int i = 0; i < n_parts; ++i) text += parts[rng() % parts.size()];
+        const chat_syntax s = family(templates[rng() % templates.size()]);
+        chat_parse_options o;
+        o.parse_tools = rng() % 4 != 0;
+        o.split_reasoning = rng() % 4 != 0;
+        o.reasoning_open = rng() % 3 == 0;
+        o.parallel_tool_calls = rng() % 3 != 0;
+        const result whole = parse(s, o, text, 0);
+        for (uint32_t seed = 1; seed < 30; ++seed)
+            ASSERT_EQ(parse(s, o, text, seed), whole) << "seed " << seed << " family " << s.name << "\ntext: " << text;
+    }
+}
+
 TEST(ChatCalls, GemmaArguments) {
     std::string out;
     ASSERT_TRUE(gemma_args_to_json("{a:{b:<|\"|>c, d<|\"|>},e:[],f:null,g:-1.5}", out));
