@@ -2,6 +2,7 @@
 // and finish_reason "tool_calls", whole and as streamed deltas; the reasoning_format field and option.
 #include <gtest/gtest.h>
 
+#include "server/http/chat_output_setup.h"
 #include "server/http/errors.h"
 #include "server/http/openai_response.h"
 #include "tests/server/http/fake_engine.h"
@@ -136,6 +137,39 @@ TEST(ChatResponse, ReasoningFormatField) {
             EXPECT_EQ(e.err.param.value_or(""), "reasoning_format");
         }
     }
+}
+
+TEST(ChatResponse, OutputSetupFollowsTemplateRequestAndOptions) {
+    served_model b = test::fake_model({}, nullptr);
+    b.chat_template = "{{ '<|im_start|>' }}<tool_call><think>";
+    server_config cfg;
+    generation_request g = chat_request();
+    const std::vector<int32_t> open = b.codec->encode("<|im_start|>assistant\n<think>\n", false, true);
+    const std::vector<int32_t> closed = b.codec->encode("<|im_start|>assistant\n", false, true);
+    output_setup o = chat_output_setup(b, cfg, g, open);
+    EXPECT_EQ(o.syntax.name, "qwen3");
+    EXPECT_TRUE(o.opts.reasoning_open);
+    EXPECT_TRUE(o.opts.split_reasoning);
+    EXPECT_FALSE(o.opts.parse_tools);  // no tools offered
+    EXPECT_EQ(o.reasoning.limit, -1);
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.reasoning_open);
+
+    g.tools = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+    EXPECT_TRUE(chat_output_setup(b, cfg, g, closed).opts.parse_tools);
+    g.tool_choice = "none";
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.parse_tools);
+
+    cfg.reasoning_format = "none";
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.split_reasoning);
+    g.reasoning_format = "auto";  // the request's choice wins
+    EXPECT_TRUE(chat_output_setup(b, cfg, g, closed).opts.split_reasoning);
+
+    cfg.reasoning_budget = 5;
+    o = chat_output_setup(b, cfg, g, open);
+    EXPECT_EQ(o.reasoning.limit, 5);
+    EXPECT_TRUE(o.reasoning.open);
+    EXPECT_EQ(o.reasoning.end, b.codec->encode("</think>", false, true));
+    EXPECT_EQ(o.reasoning.start, b.codec->encode("<think>", false, true));
 }
 
 }  // namespace
