@@ -88,6 +88,7 @@ class engine_impl final : public engine {
         sc.ctx_size = summary_.n_ctx;
         sc.is_eog = [this](int32_t id) { return tok_->is_eog(id); };
         sc.token_piece = [this](int32_t id) { return tok_->token_piece(id); };
+        sc.special_piece = [this](int32_t id) { return tok_->token_piece(id, true); };
         sched_ = std::make_unique<scheduler>(sc, kv_);
         make_drafter();
         metrics_.kv_blocks_total = kv_.stats().n_blocks_total;
@@ -136,6 +137,12 @@ class engine_impl final : public engine {
         seq->ignore_eos = params.ignore_eos;
         seq->smp = std::move(smp);
         seq->text = text_stream(std::move(params.stop));
+        seq->shown_special = std::move(params.shown_special);
+        std::sort(seq->shown_special.begin(), seq->shown_special.end());
+        seq->budget.limit = params.reasoning.limit;
+        seq->budget.start = std::move(params.reasoning.start);
+        seq->budget.end = std::move(params.reasoning.end);
+        seq->budget.begin(params.reasoning.open);
         seq->spec.draft_kv = spec_ == spec_type::draft;
         seq->spec.draft_smp = std::move(draft_smp);
         seq->stream = std::make_shared<request_stream>(seq->id, static_cast<size_t>(cfg_.stream_capacity));
@@ -320,7 +327,10 @@ class engine_impl final : public engine {
             scheduler::sampled t;
             // A sampled draft is accepted by ratio; a greedy one (or none) by drawing and comparing.
             const auto draft_row = static_cast<size_t>(row);
-            t.token = s.spec.draft_smp && draft_row < s.spec.draft.size()
+            // A reasoning budget's forced token is written instead of sampled (no drafts meanwhile).
+            const std::optional<int32_t> forced = s.budget.take_forced();
+            t.token = forced ? *forced
+                      : s.spec.draft_smp && draft_row < s.spec.draft.size()
                           ? s.smp->sample_draft(lg, s.tokens, s.spec.draft[draft_row], s.spec.draft_q[draft_row])
                           : s.smp->sample(lg, s.tokens);
             t.logprob = 0.0f;
@@ -358,7 +368,7 @@ class engine_impl final : public engine {
             policy_->observe_round(s.spec);
             if (!s.decoding() || s.paused) continue;
             ++base_rows;
-            if (s.spec.retired) continue;
+            if (s.spec.retired || s.budget.forcing()) continue;  // forced tokens need no drafts
             const int64_t k = std::min<int64_t>(cfg_.draft_max, sched_->draft_room(s));
             if (k > 0) reqs_.push_back({&s, static_cast<int32_t>(k)});
         }

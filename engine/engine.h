@@ -87,6 +87,17 @@ struct completion_params {
     // Generation ends after the token that completes one of these (in the decoded text of the
     // generated tokens, end-of-generation tokens excluded); none may be empty.
     std::vector<std::string> stop;
+    // Control tokens whose text the stream shows (a chat format's markers such as <|channel|> or
+    // [TOOL_CALLS], which the answer's parser must see); others show nothing.
+    std::vector<int32_t> shown_special;
+    // Reasoning budget: after `limit` tokens inside the reasoning block (opened by the prompt when
+    // `open`, else when the model writes the `start` tokens), the engine writes the `end` tokens
+    // itself and the model goes on with its answer. -1: no limit.
+    struct reasoning_limit {
+        int32_t limit = -1;
+        std::vector<int32_t> start, end;
+        bool open = false;
+    } reasoning;
 };
 
 enum class finish_reason { stop, length, aborted, error };

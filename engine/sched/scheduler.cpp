@@ -151,7 +151,7 @@ void scheduler::add_drafts(step_plan& plan, int32_t budget) {
         sequence& s = running(it.seq_id);
         std::vector<int32_t>& draft = s.spec.draft;
         TANDEM_CHECK(draft.size() <= static_cast<size_t>(k_max_draft));
-        if (!it.sample || it.n_new != 1 || draft.empty()) {
+        if (!it.sample || it.n_new != 1 || draft.empty() || s.budget.forcing()) {
             draft.clear();
             continue;
         }
@@ -169,7 +169,8 @@ bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
     const int32_t last = s.tokens.back();
     const bool eog = cfg_.is_eog && cfg_.is_eog(last);
     text.clear();
-    if (!eog && cfg_.token_piece) text = s.text.push(cfg_.token_piece(last));
+    const bool shown = cfg_.special_piece && std::binary_search(s.shown_special.begin(), s.shown_special.end(), last);
+    if (!eog && cfg_.token_piece) text = s.text.push(shown ? cfg_.special_piece(last) : cfg_.token_piece(last));
     if ((!s.ignore_eos && eog) || s.text.stopped()) {
         why = finish_reason::stop;
         return true;
@@ -229,12 +230,16 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
             e.logprob = t.logprob;
             e.top = std::move(t.top);
             s.ended = finished(s, s.why, e.text);
-            if (s.ended || !matches) break;
+            s.budget.observe(std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.n_prompt)));
+            // A budget that starts forcing ends the round: the rest of the drafts cannot be the forced tokens.
+            if (s.ended || !matches || s.budget.forcing()) break;
         }
         record_round(s, item.n_draft, n_accepted);
         if (s.ended) continue;
         s.spec.draft.clear();
-        s.n_computed = item.start + n_known + n_accepted;
+        // Normally the last token's row is still to run; a round a reasoning budget cut after an
+        // accepted draft has that draft last, whose row must run again for its successor.
+        s.n_computed = std::min<int64_t>(item.start + n_known + n_accepted, static_cast<int64_t>(s.tokens.size()) - 1);
         s.spec.n_draft_kv = std::min(s.spec.n_draft_kv, s.n_computed);  // its rejected drafts' K/V too
         kv_.truncate(static_cast<int64_t>(s.id), s.n_computed);         // rejected drafts' rows are garbage
         commit(s);

@@ -26,9 +26,10 @@ struct sched_config {
     // Prompt tokens per step while other sequences decode (0: no cap). On a CPU a step's time grows
     // with its prompt tokens, and every running stream waits for the whole step.
     int32_t prefill_chunk = 64;
-    int32_t ctx_size = 2048;                          // per sequence
-    std::function<bool(int32_t)> is_eog;              // end-of-generation tokens (from the tokenizer)
-    std::function<std::string(int32_t)> token_piece;  // a token's bytes, for stop strings (from the tokenizer)
+    int32_t ctx_size = 2048;                            // per sequence
+    std::function<bool(int32_t)> is_eog;                // end-of-generation tokens (from the tokenizer)
+    std::function<std::string(int32_t)> token_piece;    // a token's bytes, for stop strings (from the tokenizer)
+    std::function<std::string(int32_t)> special_piece;  // a control token's text (for sequence::shown_special)
 };
 
 // One scheduled piece of work for the sequence `seq_id`, starting at its n_computed: the next

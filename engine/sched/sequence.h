@@ -12,6 +12,7 @@
 #include "common/timing.h"
 #include "engine/engine.h"
 #include "engine/sample/sampler.h"
+#include "engine/sched/reasoning_budget.h"
 #include "engine/tokenizer/text_stream.h"
 
 namespace tandem {
@@ -65,7 +66,9 @@ struct sequence {
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
-    text_stream text;  // the generated text, cut at the request's stop strings
+    text_stream text;                    // the generated text, cut at the request's stop strings
+    std::vector<int32_t> shown_special;  // sorted: control tokens whose text the stream shows
+    reasoning_budget budget;             // forces the end of thinking after its limit
     // The engine's side: the request's event stream (the scheduler never touches it), and whether
     // it is full, in which case the scheduler runs nothing for this sequence (backpressure).
     std::shared_ptr<request_stream> stream;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "server/chat/chat_syntax.h"
 #include "server/http/errors.h"
 
 namespace tandem {
@@ -293,6 +294,18 @@ void parse_template_fields(const json& obj, const ojson& ordered, generation_req
     }
 }
 
+// reasoning_format (llama-server's field): "none" keeps the thinking inline in content; "auto" and
+// "deepseek" return it as reasoning_content. Absent: the server's --reasoning-format.
+void parse_reasoning_format(const json& obj, generation_request& r) {
+    const json* v = field(obj, "reasoning_format");
+    if (!v) return;
+    if (!v->is_string()) throw_invalid("reasoning_format", "'reasoning_format' must be a string");
+    const std::string f = v->get<std::string>();
+    if (!reasoning_format_valid(f))
+        throw_invalid("reasoning_format", "'reasoning_format' must be 'none', 'auto' or 'deepseek', got '" + f + "'");
+    r.reasoning_format = f;
+}
+
 }  // namespace
 
 json parse_json_object(const std::string& body) {
@@ -331,6 +344,7 @@ generation_request parse_chat_request(const std::string& body, const parse_limit
             throw_invalid("continue_final_message",
                           "'continue_final_message' needs the last message to be the assistant's, with text");
     }
+    parse_reasoning_format(obj, r);
     if (auto v = get_bool(obj, "logprobs")) r.logprobs = *v;
     if (auto v =
             get_int(obj, "top_logprobs", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) {

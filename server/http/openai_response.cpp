@@ -42,9 +42,22 @@ void choice_output::set_prefix(const std::string& text) {
     text_offset_ += static_cast<int64_t>(text.size());
 }
 
+void choice_output::set_parser(chat_syntax syntax, const chat_parse_options& opts) {
+    parser_.emplace(std::move(syntax), opts);
+}
+
 void choice_output::add_text(const std::string& text) {
+    if (parser_) return add_parsed(parser_->push(text));
     text_ += text;
     delta_text_ += text;
+}
+
+void choice_output::add_parsed(const chat_delta& d) {
+    text_ += d.content;
+    delta_text_ += d.content;
+    reasoning_ += d.reasoning;
+    delta_reasoning_ += d.reasoning;
+    calls_.insert(calls_.end(), d.calls.begin(), d.calls.end());
 }
 
 void choice_output::add_logprob(const stream_event& ev) {
@@ -83,10 +96,11 @@ void choice_output::consume(const stream_event& ev) {
         add_logprob(ev);
         return;
     }
+    if (parser_) add_parsed(parser_->finish());
     timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.first_token_seconds, ev.generation_seconds};
     switch (ev.reason) {
         case finish_reason::stop:
-            finish_ = "stop";
+            finish_ = calls_.empty() ? "stop" : "tool_calls";
             break;
         case finish_reason::length:
             finish_ = "length";
@@ -104,6 +118,16 @@ void choice_output::consume(const stream_event& ev) {
 
 std::string choice_output::take_text() {
     return std::exchange(delta_text_, std::string());
+}
+
+std::string choice_output::take_reasoning() {
+    return std::exchange(delta_reasoning_, std::string());
+}
+
+std::vector<tool_call> choice_output::take_tool_calls() {
+    std::vector<tool_call> out(calls_.begin() + n_calls_taken_, calls_.end());
+    n_calls_taken_ = static_cast<int32_t>(calls_.size());
+    return out;
 }
 
 json choice_output::take_logprobs() {
@@ -154,6 +178,27 @@ json chunk_delta(const response_meta& m, int32_t index, const std::string& text,
     return j;
 }
 
+json chunk_chat_delta(const response_meta& m, int32_t index, json delta, const json& logprobs) {
+    json j = chunk_base(m);
+    j["choices"] = json::array(
+        {{{"index", index}, {"delta", std::move(delta)}, {"logprobs", logprobs}, {"finish_reason", nullptr}}});
+    return j;
+}
+
+std::vector<json> tool_call_deltas(int32_t first_index, const std::vector<tool_call>& calls) {
+    std::vector<json> out;
+    for (size_t i = 0; i < calls.size(); ++i) {
+        const int32_t index = first_index + static_cast<int32_t>(i);
+        out.push_back({{"tool_calls", json::array({{{"index", index},
+                                                    {"id", calls[i].id},
+                                                    {"type", "function"},
+                                                    {"function", {{"name", calls[i].name}, {"arguments", ""}}}}})}});
+        out.push_back(
+            {{"tool_calls", json::array({{{"index", index}, {"function", {{"arguments", calls[i].arguments}}}}})}});
+    }
+    return out;
+}
+
 json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion) {
     json j = chunk_base(m);
     j["choices"] = json::array();
@@ -178,6 +223,30 @@ json timings_json(std::span<const choice_output> choices) {
             {"draft_n_accepted", n_accepted}};
 }
 
+namespace {
+
+bool all_space(const std::string& s) {
+    return s.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+// The assistant message: content (null when the answer is only tool calls), reasoning_content when
+// the model reasoned, tool_calls when it called.
+json message_json(const choice_output& c) {
+    json msg = {{"role", "assistant"}, {"content", c.text()}};
+    if (!c.tool_calls().empty() && all_space(c.text())) msg["content"] = nullptr;
+    if (!c.reasoning().empty()) msg["reasoning_content"] = c.reasoning();
+    if (!c.tool_calls().empty()) {
+        json calls = json::array();
+        for (const tool_call& t : c.tool_calls())
+            calls.push_back(
+                {{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+        msg["tool_calls"] = calls;
+    }
+    return msg;
+}
+
+}  // namespace
+
 json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt) {
     json out = {{"id", m.id},
                 {"object", m.chat ? "chat.completion" : "text_completion"},
@@ -189,7 +258,7 @@ json response_json(const response_meta& m, const std::vector<choice_output>& cho
     for (const choice_output& c : choices) {
         json choice = {{"index", c.index()}, {"logprobs", c.logprobs()}, {"finish_reason", c.finish_reason()}};
         if (m.chat)
-            choice["message"] = {{"role", "assistant"}, {"content", c.text()}};
+            choice["message"] = message_json(c);
         else
             choice["text"] = c.text();
         arr.push_back(choice);

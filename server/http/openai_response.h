@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "server/chat/chat_output.h"
 #include "server/http/openai_parse.h"
 
 namespace tandem {
@@ -29,8 +30,13 @@ class choice_output {
 
     // Consumes one engine event; events after the done event are ignored.
     void consume(const stream_event& ev);
-    // Text and logprobs produced since the last take (streaming).
+    // Chat: splits the text into reasoning, content and tool calls (call before the first event).
+    void set_parser(chat_syntax syntax, const chat_parse_options& opts);
+
+    // Text (content), reasoning, tool calls and logprobs produced since the last take (streaming).
     std::string take_text();
+    std::string take_reasoning();
+    std::vector<tool_call> take_tool_calls();
     nlohmann::json take_logprobs();  // null when logprobs are off or nothing new
 
     bool finished() const { return finish_.has_value(); }
@@ -38,7 +44,10 @@ class choice_output {
     const std::optional<std::string>& error() const { return error_; }  // engine error or abort
     int32_t index() const { return index_; }
     int32_t n_generated() const { return n_generated_; }
-    const std::string& text() const { return text_; }
+    const std::string& text() const { return text_; }  // the content
+    const std::string& reasoning() const { return reasoning_; }
+    const std::vector<tool_call>& tool_calls() const { return calls_; }
+    int32_t n_calls_taken() const { return n_calls_taken_; }          // streaming: the next call's index
     const nlohmann::json& logprobs() const { return all_logprobs_; }  // whole-response shape
 
     void set_prefix(const std::string& text);  // completions echo: the prompt before the output
@@ -52,6 +61,7 @@ class choice_output {
 
   private:
     void add_text(const std::string& text);
+    void add_parsed(const chat_delta& d);
     void add_logprob(const stream_event& ev);
     nlohmann::json empty_logprobs() const;
 
@@ -60,6 +70,10 @@ class choice_output {
     bool chat_;
     bool logprobs_;
     std::string text_, delta_text_;
+    std::string reasoning_, delta_reasoning_;
+    std::vector<tool_call> calls_;
+    int32_t n_calls_taken_ = 0;
+    std::optional<chat_output_parser> parser_;
     nlohmann::json all_logprobs_, delta_logprobs_;
     int64_t text_offset_ = 0;
     int32_t n_generated_ = 0;
@@ -77,6 +91,12 @@ nlohmann::json usage_json(int64_t n_prompt, int64_t n_completion);
 nlohmann::json chunk_role(const response_meta& m, int32_t index);
 nlohmann::json chunk_delta(const response_meta& m, int32_t index, const std::string& text,
                            const std::optional<std::string>& finish, const nlohmann::json& logprobs);
+// A chat chunk whose delta is given whole ({"reasoning_content": ...}, {"tool_calls": [...]}).
+nlohmann::json chunk_chat_delta(const response_meta& m, int32_t index, nlohmann::json delta,
+                                const nlohmann::json& logprobs);
+// OpenAI's streamed tool calls: per call a first delta (index, id, type, name, arguments ""), then
+// one with its arguments. `first_index` numbers the first of `calls` within its choice.
+std::vector<nlohmann::json> tool_call_deltas(int32_t first_index, const std::vector<tool_call>& calls);
 nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion);
 
 // Tandem's extension field (llama-server's name and keys): the choices' speculative-decoding counts

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "server/chat/chat_prompt.h"
+#include "server/http/chat_output_setup.h"
 #include "server/http/routes.h"
 #include "server/http/server_state.h"
 #include "server/http/sse.h"
@@ -186,15 +187,28 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     co_await s.send(std::move(res));
 }
 
-// The SSE events that the choices' new output makes (deltas, then each finish once).
+// The SSE events that the choices' new output makes (deltas, then each finish once). Chat: reasoning,
+// content and tool calls each in chunks of their own, as OpenAI streams them; logprobs ride on the
+// content chunk (or the reasoning chunk when there is no content).
 std::string stream_events(job& j, const response_meta& meta) {
     std::string out;
     for (choice_run& run : j.choices) {
         choice_output& c = run.out;
+        const int32_t first_call = c.n_calls_taken();
+        const std::string reasoning = c.take_reasoning();
         const std::string text = c.take_text();
+        const std::vector<tool_call> calls = c.take_tool_calls();
         const json lp = c.take_logprobs();
         const bool finishing = c.finished() && !c.error() && !run.finish_sent;
-        if (!text.empty() || !lp.is_null()) out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
+        // logprobs ride on the content chunk, else on the reasoning chunk, else on an empty content chunk
+        const bool lp_on_reasoning = text.empty() && !reasoning.empty();
+        if (!reasoning.empty())
+            out += sse_data(chunk_chat_delta(meta, c.index(), {{"reasoning_content", reasoning}},
+                                             lp_on_reasoning ? lp : json(nullptr)));
+        if (!text.empty() || (!lp.is_null() && !lp_on_reasoning))
+            out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
+        for (json& d : tool_call_deltas(first_call, calls))
+            out += sse_data(chunk_chat_delta(meta, c.index(), std::move(d), nullptr));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
             json fin = chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr);
             fin["timings"] = timings_json(std::span<const choice_output>(&c, 1));  // llama-server's extension
@@ -261,7 +275,18 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
 
     job j{st, s, b, g, {}};
     j.n_prompt = n_prompt;
-    submit_all(j, engine_requests(g, prompts));
+    std::vector<completion_params> requests = engine_requests(g, prompts);
+    std::optional<output_setup> chat_out;
+    if (g.chat) {
+        chat_out = chat_output_setup(b, st.cfg, g, prompts.front());
+        for (completion_params& p : requests) {
+            p.shown_special = chat_out->shown_special;
+            p.reasoning = chat_out->reasoning;
+        }
+    }
+    submit_all(j, std::move(requests));
+    if (chat_out)
+        for (choice_run& c : j.choices) c.out.set_parser(chat_out->syntax, chat_out->opts);
     if (g.echo && !g.chat) {
         // Each prompt's text once (token-id prompts decoded), then given to its n choices.
         for (size_t p = 0; p < g.prompts.size(); ++p) {

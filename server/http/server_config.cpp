@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "server/chat/chat_syntax.h"
 #include "server/http/server_config.h"
 
 namespace tandem {
@@ -134,6 +135,13 @@ std::vector<key_def> key_table() {
              if (j.is_discarded() || !j.is_object()) bad("chat_template_kwargs", v, "expected a JSON object");
              c.chat_template_kwargs = v;
          }},
+        {"reasoning-format", "", "thinking as reasoning_content (auto, deepseek) or inline in content (none)", false,
+         [](server_config& c, const std::string& v) {
+             if (!reasoning_format_valid(v)) bad("reasoning_format", v, "expected none, auto or deepseek");
+             c.reasoning_format = v;
+         }},
+        {"reasoning-budget", "", "reasoning tokens before the end-of-thinking marker is forced (-1: no limit, 0: none)",
+         false, INT_KEY(reasoning_budget, "reasoning_budget", -1, 1 << 24)},
         {"threads", "t", "compute threads (0: one per core)", false, INT_KEY(n_threads, "threads", 0, 1024)},
         {"device", "", "compute device: cpu, vulkan (the first GPU) or vulkan:N (see `tandem devices`)", false,
          [](server_config& c, const std::string& v) {
@@ -352,7 +360,7 @@ std::string server_config_describe(const server_config& c) {
     std::ostringstream os;
     os << "model=" << c.model_path << " alias=" << (c.alias.empty() ? "(model name)" : c.alias)
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
-       << " threads=" << c.n_threads << " device=" << c.device << " ctx_size=" << c.ctx_size
+       << " reasoning_format=" << c.reasoning_format << " threads=" << c.n_threads << " device=" << c.device << " ctx_size=" << c.ctx_size
        << " parallel=" << c.parallel << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks
        << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size
        << " prefill_chunk=" << c.prefill_chunk

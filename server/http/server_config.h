@@ -18,6 +18,8 @@ struct server_config {
     std::string alias;                 // model name shown to clients; empty: the model's name
     std::string chat_template_file;    // overrides the model's template; empty: the model's, else ChatML
     std::string chat_template_kwargs;  // a JSON object of template variables every chat request gets; "" none
+    std::string reasoning_format = "auto";  // none: thinking stays in content; auto | deepseek: reasoning_content
+    int32_t reasoning_budget = -1;          // reasoning tokens before the engine closes the block; -1: no limit
     int32_t n_threads = 0;             // compute threads; 0: one per core
     std::string device = "cpu";        // cpu | vulkan | vulkan:N
     int32_t ctx_size = 0;              // per sequence; 0: the model's trained context

@@ -56,6 +56,11 @@ TEST(Config, Defaults) {
     EXPECT_EQ(c.kv_type, "f16");
     EXPECT_EQ(c.batch_size, 512);
     EXPECT_EQ(c.prefill_chunk, 64);
+    EXPECT_EQ(c.reasoning_format, "auto");
+    EXPECT_EQ(parse({"-m", "x", "--reasoning-format", "none"}).reasoning_format, "none");
+    EXPECT_EQ(c.reasoning_budget, -1);
+    EXPECT_EQ(parse({"-m", "x", "--reasoning-budget", "0"}).reasoning_budget, 0);
+    EXPECT_EQ(parse({"-m", "x"}, {{"TANDEM_REASONING_FORMAT", "deepseek"}}).reasoning_format, "deepseek");
     EXPECT_TRUE(c.api_keys.empty());
     EXPECT_TRUE(c.cors_origins.empty());
 }
@@ -122,6 +127,8 @@ TEST(Config, BadValuesNameTheKey) {
     EXPECT_NE(error_of({"-m", "x", "--port", "70000"}).find("'port'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--port", "80a"}).find("'port'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--kv-type", "q5_1"}).find("'kv_type'"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "x", "--reasoning-format", "raw"}).find("'reasoning_format'"), std::string::npos);
+    EXPECT_NE(error_of({"-m", "x", "--reasoning-budget", "-2"}).find("'reasoning_budget'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--kv-memory", "huge"}).find("'kv_memory'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--parallel", "0"}).find("'parallel'"), std::string::npos);
     EXPECT_NE(error_of({"-m", "x", "--batch-size", "0"}).find("'batch_size'"), std::string::npos);

@@ -1,0 +1,555 @@
+// Per-family call grammars: JSON call objects, DeepSeek's and functionary's wrappers, Gemma 4's own
+// argument syntax, Llama's <|python_tag|>. A section that cannot be read returns fail, and the caller
+// keeps its text as content.
+#include "server/chat/chat_calls.h"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+namespace tandem {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using status = call_section::status;
+
+constexpr std::string_view ds_calls_begin = "<｜tool▁calls▁begin｜>", ds_calls_end = "<｜tool▁calls▁end｜>",
+                           ds_call_begin = "<｜tool▁call▁begin｜>", ds_call_end = "<｜tool▁call▁end｜>",
+                           ds_sep = "<｜tool▁sep｜>";
+
+bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+size_t skip_ws(std::string_view s, size_t i) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    return i;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+}
+
+bool is_name(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!is_name_char(c)) return false;
+    return true;
+}
+
+call_section need_more_or_fail(bool final) {
+    return call_section{final ? status::fail : status::need_more};
+}
+
+call_section fail() {
+    return call_section{status::fail};
+}
+
+// Arguments as OpenAI gives them: a JSON object's text (a string holding JSON is taken as that JSON).
+bool arguments_text(const ojson& args, std::string& out) {
+    if (args.is_object()) {
+        out = args.dump();
+        return true;
+    }
+    if (args.is_string()) {
+        const ojson inner = ojson::parse(args.get<std::string>(), nullptr, false);
+        if (inner.is_discarded() || !inner.is_object()) return false;
+        out = inner.dump();
+        return true;
+    }
+    return false;
+}
+
+// {"name": N, "arguments" | "parameters": {...}} (also wrapped as {"type": "function", "function": {...}}).
+bool call_from_object(const ojson& obj, parsed_call& call) {
+    if (!obj.is_object()) return false;
+    if (obj.contains("function") && obj["function"].is_object()) return call_from_object(obj["function"], call);
+    if (!obj.contains("name") || !obj["name"].is_string() || obj["name"].get<std::string>().empty()) return false;
+    call.name = obj["name"].get<std::string>();
+    for (const char* key : {"arguments", "parameters"})
+        if (obj.contains(key)) return arguments_text(obj[key], call.arguments);
+    call.arguments = "{}";
+    return true;
+}
+
+// The JSON object at text[i] as a call; `end` is set past it. need_more while incomplete.
+status object_call_at(std::string_view text, size_t i, bool final, parsed_call& call, size_t& end) {
+    if (i >= text.size()) return final ? status::fail : status::need_more;
+    if (text[i] != '{') return status::fail;
+    end = json_value_end(text, i);
+    if (end == std::string_view::npos) return final ? status::fail : status::need_more;
+    const ojson obj = ojson::parse(text.substr(i, end - i), nullptr, false);
+    return !obj.is_discarded() && call_from_object(obj, call) ? status::ok : status::fail;
+}
+
+// Arguments object at text[i] (a bare JSON object).
+status args_at(std::string_view text, size_t i, bool final, std::string& args, size_t& end) {
+    if (i >= text.size()) return final ? status::fail : status::need_more;
+    if (text[i] != '{') return status::fail;
+    end = json_value_end(text, i);
+    if (end == std::string_view::npos) return final ? status::fail : status::need_more;
+    const ojson obj = ojson::parse(text.substr(i, end - i), nullptr, false);
+    if (obj.is_discarded() || !obj.is_object()) return status::fail;
+    args = obj.dump();
+    return status::ok;
+}
+
+// <tool_call>{...}</tool_call>
+call_section hermes(std::string_view text, std::string_view marker, bool final) {
+    const size_t close = text.find("</tool_call>", marker.size());
+    if (close == std::string_view::npos) return need_more_or_fail(final);
+    const ojson obj = ojson::parse(trim(text.substr(marker.size(), close - marker.size())), nullptr, false);
+    call_section out{status::ok, close + std::string_view("</tool_call>").size()};
+    if (obj.is_discarded() || !call_from_object(obj, out.calls.emplace_back())) return fail();
+    return out;
+}
+
+// <|tool_call>call:NAME{gemma args}<tool_call|>
+call_section gemma4(std::string_view text, std::string_view marker, bool final) {
+    constexpr std::string_view close = "<tool_call|>";
+    const size_t end = text.find(close, marker.size());
+    if (end == std::string_view::npos) return need_more_or_fail(final);
+    std::string_view body = trim(text.substr(marker.size(), end - marker.size()));
+    if (!body.starts_with("call:")) return fail();
+    body.remove_prefix(5);
+    const size_t brace = body.find('{');
+    if (brace == std::string_view::npos || !is_name(body.substr(0, brace))) return fail();
+    call_section out{status::ok, end + close.size()};
+    parsed_call& c = out.calls.emplace_back();
+    c.name = std::string(body.substr(0, brace));
+    if (!gemma_args_to_json(body.substr(brace), c.arguments)) return fail();
+    return out;
+}
+
+// [TOOL_CALLS][{...}, ...]  or  [TOOL_CALLS]NAME[ARGS]{...}
+call_section mistral(std::string_view text, std::string_view marker, bool final) {
+    size_t i = skip_ws(text, marker.size());
+    if (i >= text.size()) return need_more_or_fail(final);
+    call_section out{status::ok};
+    if (text[i] == '[') {
+        const size_t end = json_value_end(text, i);
+        if (end == std::string_view::npos) return need_more_or_fail(final);
+        const ojson arr = ojson::parse(text.substr(i, end - i), nullptr, false);
+        if (arr.is_discarded() || !arr.is_array() || arr.empty()) return fail();
+        for (const ojson& o : arr)
+            if (!call_from_object(o, out.calls.emplace_back())) return fail();
+        out.consumed = end;
+        return out;
+    }
+    constexpr std::string_view args_tag = "[ARGS]";
+    size_t tag = i;
+    while (tag < text.size() && is_name_char(text[tag])) ++tag;
+    if (tag == i) return fail();
+    const std::string_view after = text.substr(tag);
+    if (!after.starts_with(args_tag)) {
+        // still writing the name or the tag: wait while it can be one
+        return args_tag.starts_with(after) ? need_more_or_fail(final) : fail();
+    }
+    parsed_call& c = out.calls.emplace_back();
+    c.name = std::string(text.substr(i, tag - i));
+    if (!is_name(c.name)) return fail();
+    size_t end = 0;
+    const status st = args_at(text, skip_ws(text, tag + args_tag.size()), final, c.arguments, end);
+    if (st != status::ok) return call_section{st};
+    out.consumed = end;
+    return out;
+}
+
+// One DeepSeek call from <｜tool▁call▁begin｜> at text[i]: "function<｜tool▁sep｜>NAME\n```json\n{...}\n```"
+// (V3, R1) or "NAME<｜tool▁sep｜>{...}" (V3.1), then <｜tool▁call▁end｜>.
+status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c, size_t& end) {
+    const auto more = [&] { return final ? status::fail : status::need_more; };
+    i += ds_call_begin.size();
+    const size_t sep = text.find(ds_sep, i);
+    if (sep == std::string_view::npos) return more();
+    std::string_view kind = trim(text.substr(i, sep - i));
+    size_t j = sep + ds_sep.size();
+    if (kind == "function") {
+        const size_t nl = text.find('\n', j);
+        if (nl == std::string_view::npos) return more();
+        c.name = std::string(trim(text.substr(j, nl - j)));
+        j = skip_ws(text, nl);
+        if (text.substr(j).starts_with("```")) {
+            const size_t fence_nl = text.find('\n', j);
+            if (fence_nl == std::string_view::npos) return more();
+            j = skip_ws(text, fence_nl);
+        } else if (std::string_view("```").starts_with(text.substr(j))) {
+            return more();
+        }
+    } else {
+        c.name = std::string(kind);
+    }
+    if (!is_name(c.name)) return status::fail;
+    size_t args_end = 0;
+    const status st = args_at(text, j, final, c.arguments, args_end);
+    if (st != status::ok) return st;
+    j = skip_ws(text, args_end);
+    if (text.substr(j).starts_with("```")) j = skip_ws(text, j + 3);
+    if (text.substr(j).starts_with(ds_call_end)) {
+        end = j + ds_call_end.size();
+        return status::ok;
+    }
+    return ds_call_end.starts_with(text.substr(j)) || std::string_view("```").starts_with(text.substr(j))
+               ? more()
+               : status::fail;
+}
+
+call_section deepseek(std::string_view text, std::string_view marker, bool final) {
+    size_t i = marker == ds_calls_begin ? marker.size() : 0;
+    call_section out{status::ok};
+    for (;;) {
+        const size_t j = skip_ws(text, i);
+        const std::string_view rest = text.substr(j);
+        if (rest.starts_with(ds_calls_end)) {
+            out.consumed = j + ds_calls_end.size();
+            return out;
+        }
+        if (rest.starts_with(ds_call_begin)) {
+            size_t end = 0;
+            const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end);
+            if (st != status::ok) return call_section{st};
+            i = end;
+            continue;
+        }
+        // Text after the calls without the closing marker: the section ends at the last call.
+        const bool could_be_marker = ds_calls_end.starts_with(rest) || ds_call_begin.starts_with(rest) || rest.empty();
+        if (could_be_marker && !final) return call_section{status::need_more};
+        if (out.calls.empty()) return fail();
+        out.consumed = i;
+        return out;
+    }
+}
+
+// Python source as a call of the "python" tool (llama.cpp's convention for <|python_tag|> code).
+parsed_call python_call(std::string_view code) {
+    return parsed_call{"python", ojson{{"code", std::string(trim(code))}}.dump()};
+}
+
+// <|python_tag|> then, to the end of the answer: JSON call object(s) separated by ';', a builtin
+// tool's NAME.call(key="value", ...), or Python code.
+call_section python_tag(std::string_view text, std::string_view marker, bool final) {
+    if (!final) return call_section{status::need_more};
+    const std::string_view body = trim(text.substr(marker.size()));
+    call_section out{status::ok, text.size()};
+    if (body.empty()) return fail();
+    if (body.front() == '{') {
+        size_t i = 0;
+        while (i < body.size()) {
+            size_t end = 0;
+            if (object_call_at(body, i, true, out.calls.emplace_back(), end) != status::ok) return fail();
+            i = skip_ws(body, end);
+            if (i < body.size() && body[i] == ';') i = skip_ws(body, i + 1);
+        }
+        return out;
+    }
+    const size_t dot = body.find(".call(");
+    if (dot != std::string_view::npos && is_name(body.substr(0, dot)) && body.back() == ')') {
+        // builtin tools: keyword arguments with string or number values
+        ojson args = ojson::object();
+        std::string_view rest = body.substr(dot + 6, body.size() - dot - 7);
+        bool ok = true;
+        while (ok && !trim(rest).empty()) {
+            rest = trim(rest);
+            const size_t eq = rest.find('=');
+            if (eq == std::string_view::npos || !is_name(trim(rest.substr(0, eq)))) {
+                ok = false;
+                break;
+            }
+            const std::string key(trim(rest.substr(0, eq)));
+            rest = trim(rest.substr(eq + 1));
+            size_t vend = 0;
+            if (!rest.empty() && rest.front() == '"') {
+                vend = 1;
+                while (vend < rest.size() && rest[vend] != '"') vend += rest[vend] == '\\' ? 2 : 1;
+                if (vend >= rest.size()) {
+                    ok = false;
+                    break;
+                }
+                ++vend;
+            } else {
+                vend = rest.find(',');
+                if (vend == std::string_view::npos) vend = rest.size();
+            }
+            const ojson v = ojson::parse(trim(rest.substr(0, vend)), nullptr, false);
+            if (v.is_discarded()) ok = false;
+            args[key] = v;
+            rest = trim(rest.substr(vend));
+            if (!rest.empty() && rest.front() == ',') rest.remove_prefix(1);
+        }
+        if (ok) {
+            out.calls.push_back(parsed_call{std::string(body.substr(0, dot)), args.dump()});
+            return out;
+        }
+    }
+    out.calls.push_back(python_call(body));
+    return out;
+}
+
+// <function=NAME>{...}</function>
+call_section functionary_31(std::string_view text, std::string_view marker, bool final) {
+    if (marker == "<|python_tag|>") return python_tag(text, marker, final);
+    const size_t gt = text.find('>', marker.size());
+    if (gt == std::string_view::npos) {
+        const std::string_view partial = text.substr(marker.size());
+        return partial.empty() || is_name(partial) ? need_more_or_fail(final) : fail();
+    }
+    call_section out{status::ok};
+    parsed_call& c = out.calls.emplace_back();
+    c.name = std::string(text.substr(marker.size(), gt - marker.size()));
+    if (!is_name(c.name)) return fail();
+    size_t end = 0;
+    const status st = args_at(text, skip_ws(text, gt + 1), final, c.arguments, end);
+    if (st != status::ok) return call_section{st};
+    constexpr std::string_view close = "</function>";
+    const std::string_view rest = text.substr(end);
+    if (rest.starts_with(close)) {
+        out.consumed = end + close.size();
+        return out;
+    }
+    return close.starts_with(rest) ? need_more_or_fail(final) : fail();
+}
+
+// [>>>]RECIPIENT\n then text ("all"), Python code ("python") or a JSON arguments object.
+call_section functionary_32(std::string_view text, std::string_view marker, bool final) {
+    const size_t nl = text.find('\n', marker.size());
+    const std::string_view name =
+        text.substr(marker.size(), nl == std::string_view::npos ? text.npos : nl - marker.size());
+    if (!is_name(name)) return name.empty() && !final ? call_section{status::need_more} : fail();
+    if (nl == std::string_view::npos) return need_more_or_fail(final);
+    call_section out{status::ok, nl + 1};
+    if (name == "all") {
+        out.content_follows = true;
+        return out;
+    }
+    if (name == "python") {
+        const size_t next = text.find(">>>", nl);
+        if (next == std::string_view::npos && !final) return call_section{status::need_more};
+        const size_t end = next == std::string_view::npos ? text.size() : next;
+        out.calls.push_back(python_call(text.substr(nl + 1, end - nl - 1)));
+        out.consumed = end;
+        return out;
+    }
+    parsed_call& c = out.calls.emplace_back();
+    c.name = std::string(name);
+    size_t end = 0;
+    const status st = args_at(text, skip_ws(text, nl + 1), final, c.arguments, end);
+    if (st != status::ok) return call_section{st};
+    out.consumed = end;
+    return out;
+}
+
+// The whole answer as one JSON object (Llama 3.x: {"name", "parameters"}, possibly several joined by
+// ';'; generic: {"tool_call": {...}} or {"tool_calls": [...]}).
+call_section json_answer(tool_format f, std::string_view text, bool final) {
+    const size_t i = skip_ws(text, 0);
+    call_section out{status::ok};
+    if (f == tool_format::llama3) {
+        size_t at = i;
+        for (;;) {
+            size_t end = 0;
+            const status st = object_call_at(text, at, final, out.calls.emplace_back(), end);
+            if (st != status::ok) return call_section{st};
+            out.consumed = end;
+            const size_t j = skip_ws(text, end);
+            if (j < text.size() && text[j] == ';') {
+                at = skip_ws(text, j + 1);
+                if (at < text.size() || final) continue;
+                return call_section{status::need_more};
+            }
+            return out;
+        }
+    }
+    // generic: decided on the whole answer only
+    if (!final) return call_section{status::need_more};
+    const ojson obj = ojson::parse(trim(text), nullptr, false);
+    if (obj.is_discarded() || !obj.is_object()) return fail();
+    out.consumed = text.size();
+    if (obj.contains("tool_call")) {
+        if (!call_from_object(obj["tool_call"], out.calls.emplace_back())) return fail();
+        return out;
+    }
+    if (obj.contains("tool_calls") && obj["tool_calls"].is_array() && !obj["tool_calls"].empty()) {
+        for (const ojson& o : obj["tool_calls"])
+            if (!call_from_object(o, out.calls.emplace_back())) return fail();
+        return out;
+    }
+    return fail();
+}
+
+// Gemma 4 values: <|"|>text<|"|>, numbers, true/false/null, {key:value,...}, [value,...].
+class gemma_reader {
+  public:
+    explicit gemma_reader(std::string_view s) : s_(s) {}
+    bool read_all(ojson& out) {
+        if (!value(out)) return false;
+        return skip_ws(s_, i_) == s_.size();
+    }
+
+  private:
+    static constexpr std::string_view quote = "<|\"|>";
+    bool value(ojson& out) {
+        i_ = skip_ws(s_, i_);
+        if (i_ >= s_.size()) return false;
+        if (s_.substr(i_).starts_with(quote)) return string(out);
+        if (s_[i_] == '{') return object(out);
+        if (s_[i_] == '[') return array(out);
+        size_t end = i_;
+        while (end < s_.size() && s_[end] != ',' && s_[end] != '}' && s_[end] != ']') ++end;
+        const std::string_view word = trim(s_.substr(i_, end - i_));
+        out = ojson::parse(word, nullptr, false);
+        if (out.is_discarded() || out.is_object() || out.is_array() || out.is_string()) return false;
+        i_ = end;
+        return true;
+    }
+    bool string(ojson& out) {
+        const size_t close = s_.find(quote, i_ + quote.size());
+        if (close == std::string_view::npos) return false;
+        out = std::string(s_.substr(i_ + quote.size(), close - i_ - quote.size()));
+        i_ = close + quote.size();
+        return true;
+    }
+    bool object(ojson& out) {
+        out = ojson::object();
+        i_ = skip_ws(s_, i_ + 1);
+        if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+        for (;;) {
+            i_ = skip_ws(s_, i_);
+            std::string key;
+            if (s_.substr(i_).starts_with(quote)) {
+                ojson k;
+                if (!string(k)) return false;
+                key = k.get<std::string>();
+            } else {
+                const size_t colon = s_.find(':', i_);
+                if (colon == std::string_view::npos) return false;
+                key = std::string(trim(s_.substr(i_, colon - i_)));
+                if (!is_name(key)) return false;
+                i_ = colon;
+            }
+            i_ = skip_ws(s_, i_);
+            if (i_ >= s_.size() || s_[i_] != ':') return false;
+            ++i_;
+            if (!value(out[key])) return false;
+            i_ = skip_ws(s_, i_);
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+            return false;
+        }
+    }
+    bool array(ojson& out) {
+        out = ojson::array();
+        i_ = skip_ws(s_, i_ + 1);
+        if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+        for (;;) {
+            if (!value(out.emplace_back())) return false;
+            i_ = skip_ws(s_, i_);
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+            return false;
+        }
+    }
+    std::string_view s_;
+    size_t i_ = 0;
+};
+
+}  // namespace
+
+size_t json_value_end(std::string_view s, size_t i) {
+    int depth = 0;
+    bool in_string = false;
+    for (; i < s.size(); ++i) {
+        const char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) return i + 1;
+        }
+    }
+    return std::string_view::npos;
+}
+
+bool gemma_args_to_json(std::string_view text, std::string& json_out) {
+    ojson v;
+    if (!gemma_reader(text).read_all(v) || !v.is_object()) return false;
+    json_out = v.dump();
+    return true;
+}
+
+std::vector<std::string> tool_call_markers(tool_format f) {
+    switch (f) {
+        case tool_format::hermes:
+            return {"<tool_call>"};
+        case tool_format::llama3:
+            return {"<|python_tag|>"};
+        case tool_format::mistral:
+            return {"[TOOL_CALLS]"};
+        case tool_format::deepseek:
+            return {std::string(ds_calls_begin), std::string(ds_call_begin)};
+        case tool_format::functionary_31:
+            return {"<function=", "<|python_tag|>"};
+        case tool_format::functionary_32:
+            return {">>>"};
+        case tool_format::gemma4:
+            return {"<|tool_call>"};
+        case tool_format::none:
+        case tool_format::harmony:
+        case tool_format::generic:
+            break;
+    }
+    return {};
+}
+
+bool tool_call_at_start(tool_format f, std::string_view text) {
+    const size_t i = skip_ws(text, 0);
+    if (f == tool_format::functionary_32) return true;
+    if (f != tool_format::llama3 && f != tool_format::generic) return false;
+    return i < text.size() && text[i] == '{';
+}
+
+call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final) {
+    switch (f) {
+        case tool_format::hermes:
+            return hermes(text, marker, final);
+        case tool_format::gemma4:
+            return gemma4(text, marker, final);
+        case tool_format::mistral:
+            return mistral(text, marker, final);
+        case tool_format::deepseek:
+            return deepseek(text, marker, final);
+        case tool_format::functionary_31:
+            return functionary_31(text, marker, final);
+        case tool_format::functionary_32:
+            return functionary_32(text, marker, final);
+        case tool_format::llama3:
+            return marker.empty() ? json_answer(f, text, final) : python_tag(text, marker, final);
+        case tool_format::generic:
+            return json_answer(f, text, final);
+        case tool_format::none:
+        case tool_format::harmony:
+            break;
+    }
+    return fail();
+}
+
+}  // namespace tandem

@@ -1,0 +1,47 @@
+// The tool-call grammars of the families (chat_syntax's tool_format): given the answer text from a
+// call marker on, each says whether a whole, well-formed call section is there yet. Internal to
+// chat_output; pure functions, so every chunk split of an answer reaches the same decisions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/chat/chat_syntax.h"
+
+namespace tandem {
+
+struct parsed_call {
+    std::string name;
+    std::string arguments;  // a JSON object, as text
+};
+
+struct call_section {
+    enum class status { need_more, fail, ok };
+    call_section() = default;
+    call_section(status s, size_t n = 0) : what(s), consumed(n) {}
+    status what = status::fail;
+    size_t consumed = 0;  // ok: bytes of the section, marker included
+    std::vector<parsed_call> calls;
+    bool content_follows = false;  // functionary v3.2 "all\n": the section opened plain text
+};
+
+// The markers that open a call section in running text (empty for formats without one).
+std::vector<std::string> tool_call_markers(tool_format f);
+
+// Parses the call section starting at `text` (which begins with `marker`, possibly empty for the
+// formats that open at the answer's start). `final`: no more text will come.
+call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final);
+
+// At the answer's start, formats whose calls have no marker (Llama 3 JSON, functionary v3.2's
+// recipient line, the generic JSON object): whether to try a section at `text` (white space skipped).
+bool tool_call_at_start(tool_format f, std::string_view text);
+
+// The end of the JSON value (object or array) that starts at text[i]; npos while incomplete.
+size_t json_value_end(std::string_view text, size_t i);
+
+// Gemma 4's argument syntax ({key:<|"|>text<|"|>,n:1,flag:true,list:[...]}) as a JSON text; false
+// if `text` is not exactly one such object.
+bool gemma_args_to_json(std::string_view text, std::string& json_out);
+
+}  // namespace tandem

@@ -1,0 +1,300 @@
+// The answer-splitting state machine. All decisions are made on the text from pos_ on: a marker is
+// only acted on once whole, text that may still begin one is held, and a call section is taken only
+// when its grammar (chat_calls.cpp) has read it whole, so chunk boundaries never change a result.
+#include "server/chat/chat_output.h"
+
+#include <nlohmann/json.hpp>
+
+#include "server/chat/chat_calls.h"
+
+namespace tandem {
+namespace {
+
+constexpr std::string_view k_message = "<|message|>", k_channel = "<|channel|>", k_start = "<|start|>";
+
+bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+size_t skip_ws(const std::string& s, size_t i) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    return i;
+}
+
+struct marker_hit {
+    size_t at = std::string::npos;
+    size_t index = 0;
+};
+
+marker_hit find_first(const std::string& s, size_t from, const std::vector<std::string>& markers) {
+    marker_hit hit;
+    for (size_t m = 0; m < markers.size(); ++m) {
+        const size_t at = s.find(markers[m], from);
+        if (at < hit.at) hit = {at, m};
+    }
+    return hit;
+}
+
+// The first position at or after `from` from which the rest of `s` could still grow into a marker.
+size_t held_from(const std::string& s, size_t from, const std::vector<std::string>& markers) {
+    size_t longest = 0;
+    for (const std::string& m : markers) longest = std::max(longest, m.size());
+    for (size_t j = std::max(from, s.size() >= longest ? s.size() - longest + 1 : 0); j < s.size(); ++j) {
+        const size_t tail = s.size() - j;
+        for (const std::string& m : markers)
+            if (m.size() > tail && m.compare(0, tail, s, j, tail) == 0) return j;
+    }
+    return s.size();
+}
+
+bool prefix_of(std::string_view whole, std::string_view part) {
+    return whole.size() > part.size() && whole.starts_with(part);
+}
+
+// A header word after `key` (a channel name, a recipient), ending at white space or a marker.
+std::string header_word(std::string_view header, std::string_view key) {
+    const size_t at = header.find(key);
+    if (at == std::string_view::npos) return "";
+    size_t i = at + key.size(), end = i;
+    while (end < header.size() && !is_space(header[end]) && header[end] != '<') ++end;
+    return std::string(header.substr(i, end - i));
+}
+
+}  // namespace
+
+chat_output_parser::chat_output_parser(chat_syntax syntax, chat_parse_options opts)
+    : syntax_(std::move(syntax)), opts_(opts), rng_(opts.id_seed ? opts.id_seed : std::random_device{}()) {
+    if (opts_.parse_tools) call_markers_ = tool_call_markers(syntax_.tools);
+}
+
+chat_delta chat_output_parser::push(std::string_view text) {
+    if (pos_ > 4096 && mode_ != mode::harmony_body) {  // the decided text is no longer needed
+        buf_.erase(0, pos_);
+        pos_ = 0;
+    }
+    buf_ += text;
+    chat_delta out;
+    run(false, out);
+    return out;
+}
+
+chat_delta chat_output_parser::finish() {
+    chat_delta out;
+    run(true, out);
+    if (pos_ < buf_.size()) emit_content(std::string_view(buf_).substr(pos_), out);  // nothing should be left
+    pos_ = buf_.size();
+    return out;
+}
+
+void chat_output_parser::run(bool final, chat_delta& out) {
+    for (;;) {
+        bool progressed = false;
+        switch (mode_) {
+            case mode::start:
+                progressed = step_start(final);
+                break;
+            case mode::reasoning:
+                progressed = step_reasoning(final, out);
+                break;
+            case mode::content_start:
+                progressed = step_content_start(final, out);
+                break;
+            case mode::content:
+                progressed = step_content(final, out);
+                break;
+            case mode::harmony_header:
+                progressed = step_harmony_header(final, out);
+                break;
+            case mode::harmony_body:
+                progressed = step_harmony_body(final, out);
+                break;
+        }
+        if (!progressed) return;
+    }
+}
+
+// The answer's first text: does it open the reasoning block?
+bool chat_output_parser::step_start(bool final) {
+    if (syntax_.tools == tool_format::harmony) {
+        mode_ = mode::harmony_header;
+        return true;
+    }
+    if (!opts_.split_reasoning || syntax_.think_start.empty()) {
+        mode_ = mode::content_start;
+        return true;
+    }
+    if (opts_.reasoning_open) {
+        mode_ = mode::reasoning;
+        return true;
+    }
+    const size_t i = skip_ws(buf_, pos_);
+    const std::string_view rest = std::string_view(buf_).substr(i);
+    if (rest.starts_with(syntax_.think_start)) {
+        pos_ = i + syntax_.think_start.size();
+        mode_ = mode::reasoning;
+        return true;
+    }
+    if ((rest.empty() || prefix_of(syntax_.think_start, rest)) && !final) return false;
+    mode_ = mode::content_start;
+    return true;
+}
+
+// Reasoning text up to the end marker (Gemma 4: or a tool call), trimmed of white space at both ends.
+bool chat_output_parser::step_reasoning(bool final, chat_delta& out) {
+    std::vector<std::string> stops = {syntax_.think_end};
+    if (syntax_.tools == tool_format::gemma4) stops.push_back("<|tool_call>");
+    if (!reasoning_started_) {
+        pos_ = skip_ws(buf_, pos_);
+        if (pos_ == buf_.size()) return false;
+        reasoning_started_ = true;
+    }
+    const marker_hit hit = find_first(buf_, pos_, stops);
+    size_t end = hit.at != std::string::npos ? hit.at : final ? buf_.size() : held_from(buf_, pos_, stops);
+    size_t shown = end;
+    while (shown > pos_ && is_space(buf_[shown - 1])) --shown;  // trailing white space waits for more text
+    out.reasoning.append(buf_, pos_, shown - pos_);
+    pos_ = shown;
+    if (hit.at != std::string::npos) {
+        pos_ = hit.at + (hit.index == 0 ? stops[0].size() : 0);
+        mode_ = mode::content_start;
+        trim_content_ws_ = true;
+        return true;
+    }
+    if (final) pos_ = buf_.size();
+    return false;
+}
+
+// The content's start: formats whose calls open the answer without a marker are tried here.
+bool chat_output_parser::step_content_start(bool final, chat_delta& out) {
+    if (trim_content_ws_) pos_ = skip_ws(buf_, pos_);
+    if (opts_.parse_tools && syntax_.tools != tool_format::none) {
+        const bool recipient_line = syntax_.tools == tool_format::functionary_32;
+        const size_t i = skip_ws(buf_, pos_);
+        if (i == buf_.size() && !final) return false;
+        if (recipient_line || tool_call_at_start(syntax_.tools, std::string_view(buf_).substr(pos_))) {
+            if (!take_section("", final, out)) return false;
+            if (mode_ == mode::content) return true;
+        }
+    }
+    mode_ = mode::content;
+    return true;
+}
+
+bool chat_output_parser::step_content(bool final, chat_delta& out) {
+    if (trim_content_ws_) {
+        pos_ = skip_ws(buf_, pos_);
+        if (pos_ == buf_.size()) return false;
+        trim_content_ws_ = false;
+    }
+    const marker_hit hit = find_first(buf_, pos_, call_markers_);
+    if (hit.at != std::string::npos) {
+        emit_content(std::string_view(buf_).substr(pos_, hit.at - pos_), out);
+        pos_ = hit.at;
+        return take_section(call_markers_[hit.index], final, out);
+    }
+    const size_t end = final ? buf_.size() : held_from(buf_, pos_, call_markers_);
+    emit_content(std::string_view(buf_).substr(pos_, end - pos_), out);
+    pos_ = end;
+    return false;
+}
+
+bool chat_output_parser::take_section(std::string_view marker, bool final, chat_delta& out) {
+    const std::string marker_text(marker);  // call_markers_ may be the marker's owner; keep a copy
+    call_section sec = parse_call_section(syntax_.tools, std::string_view(buf_).substr(pos_), marker_text, final);
+    if (sec.what == call_section::status::need_more && !final) return false;
+    mode_ = mode::content;
+    if (sec.what != call_section::status::ok) {  // not a call after all: the text stays content
+        emit_content(marker_text, out);
+        pos_ += marker_text.size();
+        return true;
+    }
+    for (parsed_call& c : sec.calls) add_call(std::move(c.name), std::move(c.arguments), out);
+    pos_ += sec.consumed;
+    trim_content_ws_ = !sec.content_follows;
+    return true;
+}
+
+// gpt-oss: [<|start|>assistant[ to=...]]<|channel|>CHANNEL[ to=functions.NAME][ <|constrain|>json]<|message|>
+bool chat_output_parser::step_harmony_header(bool final, chat_delta& out) {
+    const size_t i = skip_ws(buf_, pos_);
+    const std::string_view rest = std::string_view(buf_).substr(i);
+    if (rest.empty()) {
+        if (final) pos_ = buf_.size();
+        return false;
+    }
+    const bool opens = rest.starts_with(k_channel) || rest.starts_with(k_start);
+    if (!opens) {
+        if ((prefix_of(k_channel, rest) || prefix_of(k_start, rest)) && !final) return false;
+        mode_ = mode::content;  // not harmony text: the rest is plain content
+        return true;
+    }
+    const size_t m = buf_.find(k_message, i);
+    if (m == std::string::npos) {
+        if (!final) return false;
+        emit_content(rest, out);
+        pos_ = buf_.size();
+        return false;
+    }
+    const std::string_view header = std::string_view(buf_).substr(i, m - i);
+    const std::string channel = header_word(header, k_channel);
+    std::string recipient = header_word(header, "to=");
+    if (recipient.starts_with("functions.")) recipient.erase(0, 10);
+    harmony_recipient_ = recipient;
+    if (!recipient.empty())
+        harmony_kind_ = opts_.parse_tools ? body_kind::call : body_kind::content;
+    else if (channel == "analysis")
+        harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::content;
+    else
+        harmony_kind_ = body_kind::content;
+    const bool raw = harmony_kind_ == body_kind::content && (channel == "analysis" || !recipient.empty());
+    if (raw) emit_content(std::string_view(buf_).substr(pos_, m + k_message.size() - pos_), out);  // kept inline
+    pos_ = m + k_message.size();
+    mode_ = mode::harmony_body;
+    return true;
+}
+
+bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
+    static const std::vector<std::string> ends = {"<|end|>", "<|call|>", "<|return|>", std::string(k_start),
+                                                  std::string(k_channel)};
+    const marker_hit hit = find_first(buf_, pos_, ends);
+    const bool closed = hit.at != std::string::npos;
+    if (harmony_kind_ == body_kind::call) {
+        if (!closed && !final) return false;
+        const size_t end = closed ? hit.at : buf_.size();
+        const std::string_view body = std::string_view(buf_).substr(pos_, end - pos_);
+        const nlohmann::ordered_json args = nlohmann::ordered_json::parse(body, nullptr, false);
+        if (!args.is_discarded() && args.is_object())
+            add_call(harmony_recipient_, args.dump(), out);
+        else
+            emit_content(body, out);
+        pos_ = end;
+    } else {
+        const size_t end = closed ? hit.at : final ? buf_.size() : held_from(buf_, pos_, ends);
+        std::string& dst = harmony_kind_ == body_kind::reasoning ? out.reasoning : out.content;
+        dst.append(buf_, pos_, end - pos_);
+        pos_ = end;
+        if (!closed) return false;
+    }
+    if (closed && hit.index < 3) pos_ += ends[hit.index].size();  // <|end|>, <|call|>, <|return|> close it
+    mode_ = mode::harmony_header;
+    return closed;
+}
+
+void chat_output_parser::emit_content(std::string_view text, chat_delta& out) {
+    out.content += text;
+}
+
+void chat_output_parser::add_call(std::string name, std::string arguments, chat_delta& out) {
+    if (!opts_.parallel_tool_calls && n_calls_ > 0) return;
+    ++n_calls_;
+    out.calls.push_back(tool_call{new_call_id(), std::move(name), std::move(arguments)});
+}
+
+std::string chat_output_parser::new_call_id() {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::string id = "call_";
+    for (int i = 0; i < 24; ++i) id += alphabet[rng_() % (sizeof(alphabet) - 1)];
+    return id;
+}
+
+}  // namespace tandem

@@ -1,0 +1,41 @@
+// The chat output setup of a request: family detection, reasoning format, tool parsing switches, the
+// marker tokens the engine shows or forces.
+#include "server/http/chat_output_setup.h"
+
+#include <algorithm>
+#include <span>
+
+namespace tandem {
+namespace {
+
+std::vector<int32_t> marker_tokens(const text_codec& codec, const std::string& marker) {
+    return marker.empty() ? std::vector<int32_t>{} : codec.encode(marker, false, true);
+}
+
+}  // namespace
+
+output_setup chat_output_setup(const served_model& b, const server_config& cfg, const generation_request& g,
+                               const std::vector<int32_t>& prompt) {
+    output_setup o{chat_syntax_detect(b.chat_template), {}, {}, {}};
+    const std::string& format = g.reasoning_format.empty() ? cfg.reasoning_format : g.reasoning_format;
+    o.opts.split_reasoning = format != "none";
+    // The prompt's end says whether the answer starts inside the reasoning (R1's "<think>\n").
+    const size_t n_tail = std::min<size_t>(prompt.size(), 16);
+    const std::string tail = b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
+    o.opts.reasoning_open = chat_prompt_opens_reasoning(o.syntax, tail);
+    o.opts.parse_tools = g.tools.is_array() && !g.tools.empty() && g.tool_choice != "none";
+    o.opts.parallel_tool_calls = g.parallel_tool_calls;
+    for (const std::string& t : o.syntax.preserved_tokens) {
+        const std::vector<int32_t> ids = marker_tokens(*b.codec, t);
+        if (ids.size() == 1) o.shown_special.push_back(ids[0]);
+    }
+    if (cfg.reasoning_budget >= 0 && !o.syntax.think_end.empty()) {
+        o.reasoning.limit = cfg.reasoning_budget;
+        o.reasoning.start = marker_tokens(*b.codec, o.syntax.think_start);
+        o.reasoning.end = marker_tokens(*b.codec, o.syntax.think_end);
+        o.reasoning.open = o.opts.reasoning_open;
+    }
+    return o;
+}
+
+}  // namespace tandem

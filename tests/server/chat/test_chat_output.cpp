@@ -1,0 +1,330 @@
+// The answer parser on model outputs of each family, written from the formats' documentation (model
+// cards, chat templates, llama.cpp's docs/function-calling.md). Each is parsed whole and in random
+// chunk splits (many seeds, down to single bytes): every split must give the expected result.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "server/chat/chat_calls.h"
+#include "server/chat/chat_output.h"
+
+namespace tandem {
+namespace {
+
+struct call_text {
+    std::string name, arguments;
+    bool operator==(const call_text&) const = default;
+};
+
+struct result {
+    std::string reasoning, content;
+    std::vector<call_text> calls;
+    bool operator==(const result&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const result& r) {
+    os << "{reasoning: \"" << r.reasoning << "\", content: \"" << r.content << "\", calls: [";
+    for (const call_text& c : r.calls) os << c.name << "(" << c.arguments << ") ";
+    return os << "]}";
+}
+
+void add(result& r, const chat_delta& d) {
+    r.reasoning += d.reasoning;
+    r.content += d.content;
+    for (const tool_call& c : d.calls) {
+        EXPECT_EQ(c.id.size(), 29u);
+        EXPECT_TRUE(c.id.starts_with("call_"));
+        r.calls.push_back({c.name, c.arguments});
+    }
+}
+
+// Feeds `text` in pieces cut at random places (seed 0: whole).
+result parse(const chat_syntax& s, const chat_parse_options& o, const std::string& text, uint32_t seed) {
+    chat_output_parser p(s, o);
+    result r;
+    std::mt19937 rng(seed);
+    size_t i = 0;
+    while (i < text.size()) {
+        const size_t max_piece = seed % 3 == 0 ? 1 : seed % 3 == 1 ? 4 : 16;
+        const size_t n = seed == 0 ? text.size() : 1 + rng() % max_piece;
+        add(r, p.push(std::string_view(text).substr(i, n)));
+        i += n;
+    }
+    add(r, p.finish());
+    return r;
+}
+
+chat_syntax family(std::string_view template_markers) {
+    return chat_syntax_detect(template_markers);
+}
+
+chat_parse_options tools_on() {
+    chat_parse_options o;
+    o.parse_tools = true;
+    return o;
+}
+
+void expect_all_splits(const chat_syntax& s, const chat_parse_options& o, const std::string& text, const result& want) {
+    for (uint32_t seed = 0; seed < 300; ++seed) {
+        const result got = parse(s, o, text, seed);
+        ASSERT_EQ(got, want) << "seed " << seed << " family " << s.name << "\ntext: " << text;
+    }
+}
+
+const chat_syntax qwen3 = family("<tool_call> <think>");
+const chat_syntax hermes = family("<tool_call>");
+
+TEST(ChatOutput, Qwen3ThinksThenAnswers) {
+    chat_parse_options o;
+    expect_all_splits(qwen3, o, "<think>\nThe user greets me. I should greet back.\n</think>\n\nHello! How can I help?",
+                      {"The user greets me. I should greet back.", "Hello! How can I help?", {}});
+    // reasoning_format none: all of it is content
+    o.split_reasoning = false;
+    expect_all_splits(qwen3, o, "<think>\nhm\n</think>\n\nHi", {"", "<think>\nhm\n</think>\n\nHi", {}});
+}
+
+TEST(ChatOutput, UnclosedReasoningIsAllReasoning) {
+    expect_all_splits(qwen3, {}, "<think>\nStill thinking about 2 + 2 =", {"Still thinking about 2 + 2 =", "", {}});
+    expect_all_splits(qwen3, {}, "<thi", {"", "<thi", {}});  // not a marker after all
+    expect_all_splits(qwen3, {}, "No thinking <think> here", {"", "No thinking <think> here", {}});
+}
+
+TEST(ChatOutput, DeepSeekR1PromptOpenedTheThinking) {
+    const chat_syntax r1 = family("<｜tool▁calls▁begin｜> </think>");
+    chat_parse_options o;
+    o.reasoning_open = true;
+    expect_all_splits(r1, o, "Okay, 9.11 vs 9.9: 9.9 is larger.\n</think>\n\n**9.9** is larger than 9.11.",
+                      {"Okay, 9.11 vs 9.9: 9.9 is larger.", "**9.9** is larger than 9.11.", {}});
+    expect_all_splits(r1, o, "never closed  \n", {"never closed", "", {}});
+}
+
+TEST(ChatOutput, HermesToolCalls) {
+    const std::string text =
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris, France\", \"unit\": "
+        "\"celsius\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"tz\": "
+        "\"Europe/Paris\"}}\n</tool_call>";
+    const result want{"",
+                      "",
+                      {{"get_weather", R"({"location":"Paris, France","unit":"celsius"})"},
+                       {"get_time", R"({"tz":"Europe/Paris"})"}}};
+    expect_all_splits(hermes, tools_on(), text, want);
+    chat_parse_options single = tools_on();
+    single.parallel_tool_calls = false;
+    expect_all_splits(hermes, single, text, {"", "", {want.calls[0]}});
+    // without tools in the request the text is content
+    expect_all_splits(hermes, {}, text, {"", text, {}});
+}
+
+TEST(ChatOutput, Qwen3ThinksThenCalls) {
+    expect_all_splits(
+        qwen3, tools_on(),
+        "<think>\nI need the weather.\n</think>\n\nLet me check.\n<tool_call>\n{\"name\": \"get_weather\", "
+        "\"arguments\": {\"city\": \"東京\"}}\n</tool_call>",
+        {"I need the weather.", "Let me check.\n", {{"get_weather", R"({"city":"東京"})"}}});
+}
+
+TEST(ChatOutput, MalformedCallsStayText) {
+    const std::string unclosed = "Sure <tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}";
+    expect_all_splits(hermes, tools_on(), unclosed, {"", unclosed, {}});
+    const std::string bad_json = "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": }\n</tool_call> done";
+    expect_all_splits(hermes, tools_on(), bad_json, {"", bad_json, {}});
+    const std::string no_name = "<tool_call>{\"arguments\": {}}</tool_call>";
+    expect_all_splits(hermes, tools_on(), no_name, {"", no_name, {}});
+}
+
+TEST(ChatOutput, Llama3JsonAndPythonTag) {
+    const chat_syntax l = family("<|start_header_id|>ipython<|end_header_id|>");
+    expect_all_splits(
+        l, tools_on(),
+        "{\"name\": \"get_current_conditions\", \"parameters\": {\"location\": \"San Francisco, CA\", "
+        "\"unit\": \"Fahrenheit\"}}",
+        {"", "", {{"get_current_conditions", R"({"location":"San Francisco, CA","unit":"Fahrenheit"})"}}});
+    expect_all_splits(l, tools_on(), "<|python_tag|>brave_search.call(query=\"current weather in Menlo Park\")",
+                      {"", "", {{"brave_search", R"({"query":"current weather in Menlo Park"})"}}});
+    expect_all_splits(l, tools_on(), "<|python_tag|>import math\nprint(math.sqrt(2))",
+                      {"", "", {{"python", R"j({"code":"import math\nprint(math.sqrt(2))"})j"}}});
+    expect_all_splits(l, tools_on(), "The answer is {not a call}.", {"", "The answer is {not a call}.", {}});
+    expect_all_splits(l, tools_on(), "{\"answer\": 42}", {"", "{\"answer\": 42}", {}});
+}
+
+TEST(ChatOutput, MistralToolCalls) {
+    const chat_syntax m = family("[TOOL_CALLS]");
+    expect_all_splits(m, tools_on(),
+                      "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": "
+                      "\"a1b2c3d4e\"}, {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Lyon\"}}]",
+                      {"", "", {{"get_weather", R"({"city":"Paris"})"}, {"get_weather", R"({"city":"Lyon"})"}}});
+    expect_all_splits(m, tools_on(), "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Nice\"}",
+                      {"", "", {{"get_weather", R"({"city":"Nice"})"}}});
+    expect_all_splits(m, tools_on(), "[TOOL_CALLS][{\"name\": ", {"", "[TOOL_CALLS][{\"name\": ", {}});
+}
+
+TEST(ChatOutput, DeepSeekToolCalls) {
+    const chat_syntax d = family("<｜tool▁calls▁begin｜>");
+    expect_all_splits(
+        d, tools_on(),
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"location\": "
+        "\"Tokyo\"}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{}\n```<｜"
+        "tool▁call▁end｜><｜tool▁calls▁end｜>",
+        {"", "", {{"get_weather", R"({"location":"Tokyo"})"}, {"get_time", "{}"}}});
+    // V3.1: the name before the separator, the arguments right after it
+    expect_all_splits(d, tools_on(),
+                      "Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"location\": "
+                      "\"Oslo\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+                      {"", "Checking.", {{"get_weather", R"({"location":"Oslo"})"}}});
+}
+
+TEST(ChatOutput, DeepSeekR1ThinksThenCalls) {
+    const chat_syntax r1 = family("<｜tool▁calls▁begin｜> <think>");
+    chat_parse_options o = tools_on();
+    o.reasoning_open = true;
+    expect_all_splits(r1, o,
+                      "Need weather.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
+                      "get_weather\n```json\n{\"location\": \"Rome\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+                      {"Need weather.", "", {{"get_weather", R"({"location":"Rome"})"}}});
+}
+
+TEST(ChatOutput, FunctionaryV31) {
+    const chat_syntax f = family("<|start_header_id|> <function=");
+    expect_all_splits(f, tools_on(), "<function=get_weather>{\"location\": \"Berlin\"}</function>",
+                      {"", "", {{"get_weather", R"({"location":"Berlin"})"}}});
+    expect_all_splits(f, tools_on(), "Use <function= wisely", {"", "Use <function= wisely", {}});
+}
+
+TEST(ChatOutput, FunctionaryV32) {
+    const chat_syntax f = family(">>>all");
+    expect_all_splits(f, tools_on(), "all\nI will look it up.>>>get_weather\n{\"location\": \"Madrid\"}",
+                      {"", "I will look it up.", {{"get_weather", R"({"location":"Madrid"})"}}});
+    expect_all_splits(f, tools_on(), "get_weather\n{\"location\": \"A\"}>>>get_weather\n{\"location\": \"B\"}",
+                      {"", "", {{"get_weather", R"({"location":"A"})"}, {"get_weather", R"({"location":"B"})"}}});
+    expect_all_splits(f, tools_on(), "Hello there, no recipient", {"", "Hello there, no recipient", {}});
+}
+
+TEST(ChatOutput, Gemma4ThoughtAndCalls) {
+    const chat_syntax g = family("<|tool_call> <|channel>");
+    expect_all_splits(g, tools_on(),
+                      "<|channel>thought\nThe user wants weather in London.<channel|>"
+                      "<|tool_call>call:get_weather{location:<|\"|>London, UK<|\"|>,days:3,metric:true,"
+                      "hours:[9,12]}<tool_call|>",
+                      {"The user wants weather in London.",
+                       "",
+                       {{"get_weather", R"({"location":"London, UK","days":3,"metric":true,"hours":[9,12]})"}}});
+    // a thought left open goes straight into a call
+    expect_all_splits(g, tools_on(), "<|channel>thought\nCall it.<|tool_call>call:ping{}<tool_call|>Done.",
+                      {"Call it.", "Done.", {{"ping", "{}"}}});
+    expect_all_splits(g, tools_on(), "<|tool_call>call:f{a:<|\"|>x}<tool_call|>",
+                      {"", "<|tool_call>call:f{a:<|\"|>x}<tool_call|>", {}});
+}
+
+TEST(ChatOutput, GptOssHarmony) {
+    const chat_syntax h = family("<|channel|>");
+    expect_all_splits(h, tools_on(),
+                      "<|channel|>analysis<|message|>User asks weather; call the tool.<|end|><|start|>assistant"
+                      "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"location\":"
+                      "\"San Francisco\"}<|call|>",
+                      {"User asks weather; call the tool.", "", {{"get_weather", R"({"location":"San Francisco"})"}}});
+    expect_all_splits(h, {},
+                      "<|channel|>analysis<|message|>Simple.<|end|><|start|>assistant<|channel|>final<|message|>"
+                      "2 + 2 = 4.<|return|>",
+                      {"Simple.", "2 + 2 = 4.", {}});
+    expect_all_splits(h, {}, "Plain text, no channels.", {"", "Plain text, no channels.", {}});
+}
+
+TEST(ChatOutput, GenericJson) {
+    const chat_syntax g = family("{{ messages }}");
+    expect_all_splits(g, tools_on(), "{\"tool_call\": {\"name\": \"lookup\", \"arguments\": {\"q\": \"x\"}}}",
+                      {"", "", {{"lookup", R"({"q":"x"})"}}});
+    expect_all_splits(g, tools_on(), "{\"response\": \"hi\"}", {"", "{\"response\": \"hi\"}", {}});
+    expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
+}
+
+// Random answers built from every family's marker fragments, JSON pieces and text: for each family
+// and option set, every chunk split gives the same result as the whole (and nothing throws).
+TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
+    const std::vector<std::string> parts = {"<think>",
+                                            "</think>",
+                                            "<tool_call>",
+                                            "</tool_call>",
+                                            "{\"name\": \"f\", \"arguments\": {\"a\": 1}}",
+                                            "{\"name\": \"g\", \"parameters\": {}}",
+                                            "[TOOL_CALLS]",
+                                            "[ARGS]",
+                                            "<|python_tag|>",
+                                            "<function=f>",
+                                            "</function>",
+                                            ">>>",
+                                            "all\n",
+                                            "f\n",
+                                            "<|channel>thought",
+                                            "<channel|>",
+                                            "<|tool_call>call:f{a:1}",
+                                            "<tool_call|>",
+                                            "<|channel|>",
+                                            "analysis",
+                                            "final",
+                                            " to=functions.f",
+                                            "<|message|>",
+                                            "<|end|>",
+                                            "<|start|>assistant",
+                                            "<|call|>",
+                                            "<｜tool▁calls▁begin｜>",
+                                            "<｜tool▁call▁begin｜>",
+                                            "function<｜tool▁sep｜>f\n",
+                                            "```json\n",
+                                            "\n```",
+                                            "<｜tool▁call▁end｜>",
+                                            "<｜tool▁calls▁end｜>",
+                                            "{",
+                                            "}",
+                                            "[",
+                                            "]",
+                                            "\"",
+                                            "\n",
+                                            "  ",
+                                            "hello",
+                                            "<",
+                                            "|",
+                                            ">",
+                                            "é",
+                                            "東京"};
+    const std::vector<std::string> templates = {"<tool_call> <think>",
+                                                "<|start_header_id|>ipython",
+                                                "[TOOL_CALLS]",
+                                                "<｜tool▁calls▁begin｜> <think>",
+                                                "<|start_header_id|> <function=",
+                                                ">>>all",
+                                                "<|tool_call>",
+                                                "<|channel|>",
+                                                "{{ x }}"};
+    std::mt19937 rng(7);
+    for (int n = 0; n < 400; ++n) {
+        std::string text;
+        const int n_parts = 1 + static_cast<int>(rng() % 12);
+        for (int i = 0; i < n_parts; ++i) text += parts[rng() % parts.size()];
+        const chat_syntax s = family(templates[rng() % templates.size()]);
+        chat_parse_options o;
+        o.parse_tools = rng() % 4 != 0;
+        o.split_reasoning = rng() % 4 != 0;
+        o.reasoning_open = rng() % 3 == 0;
+        o.parallel_tool_calls = rng() % 3 != 0;
+        const result whole = parse(s, o, text, 0);
+        for (uint32_t seed = 1; seed < 30; ++seed)
+            ASSERT_EQ(parse(s, o, text, seed), whole) << "seed " << seed << " family " << s.name << "\ntext: " << text;
+    }
+}
+
+TEST(ChatCalls, GemmaArguments) {
+    std::string out;
+    ASSERT_TRUE(gemma_args_to_json("{a:{b:<|\"|>c, d<|\"|>},e:[],f:null,g:-1.5}", out));
+    EXPECT_EQ(out, R"({"a":{"b":"c, d"},"e":[],"f":null,"g":-1.5})");
+    EXPECT_FALSE(gemma_args_to_json("{a:}", out));
+    EXPECT_FALSE(gemma_args_to_json("{a:1} extra", out));
+}
+
+TEST(ChatCalls, JsonValueEnd) {
+    EXPECT_EQ(json_value_end(R"({"a":"}"})", 0), 9u);
+    EXPECT_EQ(json_value_end(R"({"a":"\"}"})", 0), 11u);
+    EXPECT_EQ(json_value_end(R"({"a":[1,)", 0), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace tandem

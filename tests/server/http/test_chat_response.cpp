@@ -1,0 +1,176 @@
+// Chat answers in OpenAI's shapes: reasoning_content, content (null when only tool calls), tool_calls
+// and finish_reason "tool_calls", whole and as streamed deltas; the reasoning_format field and option.
+#include <gtest/gtest.h>
+
+#include "server/http/chat_output_setup.h"
+#include "server/http/errors.h"
+#include "server/http/openai_response.h"
+#include "tests/server/http/fake_engine.h"
+
+namespace tandem {
+namespace {
+
+using json = nlohmann::json;
+
+stream_event text_event(const std::string& text) {
+    stream_event ev;
+    ev.token = test::fake_codec::byte_id('x');
+    ev.text = text;
+    return ev;
+}
+
+stream_event done_event(finish_reason r) {
+    stream_event ev;
+    ev.what = stream_event::kind::done;
+    ev.reason = r;
+    return ev;
+}
+
+generation_request chat_request() {
+    generation_request g;
+    g.chat = true;
+    return g;
+}
+
+const response_meta meta{"chatcmpl-1", "m", 0, true, false};
+
+TEST(ChatResponse, ReasoningApartFromContent) {
+    test::fake_codec codec;
+    choice_output c(codec, 0, chat_request());
+    c.set_parser(chat_syntax_detect("<tool_call> <think>"), chat_parse_options{});
+    for (const char* piece : {"<thi", "nk>\nFirst, plan.", "\n</th", "ink>\n\nHello", "!"})
+        c.consume(text_event(piece));
+    c.consume(done_event(finish_reason::stop));
+    const json r = response_json(meta, {c}, 3);
+    const json& msg = r["choices"][0]["message"];
+    EXPECT_EQ(msg["reasoning_content"], "First, plan.");
+    EXPECT_EQ(msg["content"], "Hello!");
+    EXPECT_FALSE(msg.contains("tool_calls"));
+    EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+    EXPECT_EQ(r["usage"]["completion_tokens"], 5);
+}
+
+TEST(ChatResponse, ToolCallsWhole) {
+    test::fake_codec codec;
+    choice_output c(codec, 0, chat_request());
+    chat_parse_options o;
+    o.parse_tools = true;
+    c.set_parser(chat_syntax_detect("<tool_call>"), o);
+    c.consume(
+        text_event("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"));
+    c.consume(done_event(finish_reason::stop));
+    const json r = response_json(meta, {c}, 3);
+    const json& msg = r["choices"][0]["message"];
+    EXPECT_TRUE(msg["content"].is_null());
+    ASSERT_EQ(msg["tool_calls"].size(), 1u);
+    const json& call = msg["tool_calls"][0];
+    EXPECT_TRUE(call["id"].get<std::string>().starts_with("call_"));
+    EXPECT_EQ(call["type"], "function");
+    EXPECT_EQ(call["function"]["name"], "get_weather");
+    EXPECT_EQ(json::parse(call["function"]["arguments"].get<std::string>()), json({{"city", "Paris"}}));
+    EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+}
+
+TEST(ChatResponse, StreamedToolCallDeltas) {
+    const std::vector<tool_call> calls = {{"call_a", "f", "{\"x\":1}"}, {"call_b", "g", "{}"}};
+    const std::vector<json> d = tool_call_deltas(2, calls);
+    ASSERT_EQ(d.size(), 4u);
+    const json& first = d[0]["tool_calls"][0];
+    EXPECT_EQ(first["index"], 2);
+    EXPECT_EQ(first["id"], "call_a");
+    EXPECT_EQ(first["type"], "function");
+    EXPECT_EQ(first["function"]["name"], "f");
+    EXPECT_EQ(first["function"]["arguments"], "");
+    const json& args = d[1]["tool_calls"][0];
+    EXPECT_EQ(args["index"], 2);
+    EXPECT_FALSE(args.contains("id"));
+    EXPECT_EQ(args["function"]["arguments"], "{\"x\":1}");
+    EXPECT_EQ(d[2]["tool_calls"][0]["index"], 3);
+    const json chunk = chunk_chat_delta(meta, 0, d[0], nullptr);
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    EXPECT_EQ(chunk["choices"][0]["delta"], d[0]);
+}
+
+TEST(ChatResponse, TakenDeltasAddUpToTheWhole) {
+    test::fake_codec codec;
+    choice_output c(codec, 0, chat_request());
+    chat_parse_options o;
+    o.parse_tools = true;
+    o.reasoning_open = true;  // the prompt opened <think>
+    c.set_parser(chat_syntax_detect("<tool_call> <think>"), o);
+    const std::string answer =
+        "Let me look.\n</think>\n\nOne moment.<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n"
+        "<tool_call>\n{\"name\": \"b\", \"arguments\": {\"k\": [1, 2]}}\n</tool_call>";
+    std::string reasoning, content;
+    std::vector<tool_call> calls;
+    for (size_t i = 0; i < answer.size(); i += 3) {
+        c.consume(text_event(answer.substr(i, 3)));
+        reasoning += c.take_reasoning();
+        content += c.take_text();
+        for (tool_call& t : c.take_tool_calls()) calls.push_back(t);
+    }
+    c.consume(done_event(finish_reason::stop));
+    reasoning += c.take_reasoning();
+    content += c.take_text();
+    for (tool_call& t : c.take_tool_calls()) calls.push_back(t);
+    EXPECT_EQ(reasoning, "Let me look.");
+    EXPECT_EQ(content, "One moment.");
+    EXPECT_EQ(reasoning, c.reasoning());
+    EXPECT_EQ(content, c.text());
+    ASSERT_EQ(calls.size(), 2u);
+    EXPECT_EQ(calls[1].arguments, "{\"k\":[1,2]}");
+    EXPECT_EQ(calls[1].id, c.tool_calls()[1].id);
+    EXPECT_EQ(c.n_calls_taken(), 2);
+}
+
+TEST(ChatResponse, ReasoningFormatField) {
+    const std::string base = R"({"messages": [{"role": "user", "content": "hi"}])";
+    EXPECT_EQ(parse_chat_request(base + "}", {}).reasoning_format, "");
+    EXPECT_EQ(parse_chat_request(base + R"(, "reasoning_format": "none"})", {}).reasoning_format, "none");
+    EXPECT_EQ(parse_chat_request(base + R"(, "reasoning_format": "deepseek"})", {}).reasoning_format, "deepseek");
+    for (const char* bad : {R"("bogus")", "1"}) {
+        try {
+            parse_chat_request(base + ", \"reasoning_format\": " + bad + "}", {});
+            ADD_FAILURE() << bad;
+        } catch (const api_exception& e) {
+            EXPECT_EQ(e.err.status, 400);
+            EXPECT_EQ(e.err.param.value_or(""), "reasoning_format");
+        }
+    }
+}
+
+TEST(ChatResponse, OutputSetupFollowsTemplateRequestAndOptions) {
+    served_model b = test::fake_model({}, nullptr);
+    b.chat_template = "{{ '<|im_start|>' }}<tool_call><think>";
+    server_config cfg;
+    generation_request g = chat_request();
+    const std::vector<int32_t> open = b.codec->encode("<|im_start|>assistant\n<think>\n", false, true);
+    const std::vector<int32_t> closed = b.codec->encode("<|im_start|>assistant\n", false, true);
+    output_setup o = chat_output_setup(b, cfg, g, open);
+    EXPECT_EQ(o.syntax.name, "qwen3");
+    EXPECT_TRUE(o.opts.reasoning_open);
+    EXPECT_TRUE(o.opts.split_reasoning);
+    EXPECT_FALSE(o.opts.parse_tools);  // no tools offered
+    EXPECT_EQ(o.reasoning.limit, -1);
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.reasoning_open);
+
+    g.tools = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+    EXPECT_TRUE(chat_output_setup(b, cfg, g, closed).opts.parse_tools);
+    g.tool_choice = "none";
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.parse_tools);
+
+    cfg.reasoning_format = "none";
+    EXPECT_FALSE(chat_output_setup(b, cfg, g, closed).opts.split_reasoning);
+    g.reasoning_format = "auto";  // the request's choice wins
+    EXPECT_TRUE(chat_output_setup(b, cfg, g, closed).opts.split_reasoning);
+
+    cfg.reasoning_budget = 5;
+    o = chat_output_setup(b, cfg, g, open);
+    EXPECT_EQ(o.reasoning.limit, 5);
+    EXPECT_TRUE(o.reasoning.open);
+    EXPECT_EQ(o.reasoning.end, b.codec->encode("</think>", false, true));
+    EXPECT_EQ(o.reasoning.start, b.codec->encode("<think>", false, true));
+}
+
+}  // namespace
+}  // namespace tandem
