@@ -1,0 +1,144 @@
+// The token trie, the trie walk that computes a state's mask, its cache, and the matcher.
+#include "engine/grammar/token_mask.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <numeric>
+
+#include "common/check.h"
+
+namespace tandem::gram {
+namespace {
+
+constexpr size_t k_cache_bytes = size_t{64} << 20;  // masks cached per grammar, at most
+
+// Depth-first walk of the trie below `n`: a token is allowed when some parse takes all its bytes.
+struct trie_walk {
+    const token_index& vocab;
+    stack_arena& arena;
+    std::vector<uint64_t>& bits;
+
+    void walk(uint32_t n, const stack_arena::frame& f) {
+        const token_index::node& nd = vocab.nodes()[n];
+        for (uint32_t c = nd.first_child; c < nd.first_child + nd.n_children; ++c) {
+            const token_index::node& child = vocab.nodes()[c];
+            const stack_arena::mark m = arena.get_mark();
+            const stack_arena::frame next = arena.step(f, child.byte);
+            if (next.live()) {
+                for (uint32_t t = child.first_token; t < child.first_token + child.n_tokens; ++t) {
+                    const int32_t id = vocab.tokens()[t];
+                    bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+                }
+                if (next.can_continue() && child.n_children > 0) walk(c, next);
+            }
+            arena.reset(m);
+        }
+    }
+};
+
+}  // namespace
+
+token_index::token_index(std::vector<std::string> pieces, std::vector<int32_t> eog)
+    : pieces_(std::move(pieces)), eog_(std::move(eog)) {
+    std::sort(eog_.begin(), eog_.end());
+    std::vector<int32_t> order;
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+        if (!pieces_[i].empty() && !is_eog(static_cast<int32_t>(i))) order.push_back(static_cast<int32_t>(i));
+    }
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return piece(a) < piece(b); });
+    // Breadth first, so each node's children are allocated together: (node, [lo, hi) of order, depth).
+    struct job {
+        uint32_t node;
+        size_t lo, hi, depth;
+    };
+    nodes_.emplace_back();
+    std::deque<job> q{{0, 0, order.size(), 0}};
+    while (!q.empty()) {
+        const job j = q.front();
+        q.pop_front();
+        size_t i = j.lo;
+        nodes_[j.node].first_token = static_cast<uint32_t>(node_tokens_.size());
+        for (; i < j.hi && piece(order[i]).size() == j.depth; ++i) node_tokens_.push_back(order[i]);
+        nodes_[j.node].n_tokens = static_cast<uint32_t>(node_tokens_.size()) - nodes_[j.node].first_token;
+        // Group the rest by their byte at `depth` (sorted, so groups are runs).
+        const uint32_t first_child = static_cast<uint32_t>(nodes_.size());
+        uint32_t n_children = 0;
+        while (i < j.hi) {
+            const uint8_t b = static_cast<uint8_t>(piece(order[i])[j.depth]);
+            size_t e = i;
+            while (e < j.hi && static_cast<uint8_t>(piece(order[e])[j.depth]) == b) ++e;
+            token_index::node child;
+            child.byte = b;
+            nodes_.push_back(child);
+            q.push_back({first_child + n_children, i, e, j.depth + 1});
+            ++n_children;
+            i = e;
+        }
+        nodes_[j.node].first_child = first_child;
+        nodes_[j.node].n_children = n_children;
+    }
+}
+
+bool token_index::is_eog(int32_t id) const {
+    return std::binary_search(eog_.begin(), eog_.end(), id);
+}
+
+void compiled_grammar::compute(const parse_state& st, const token_index& vocab, std::vector<uint64_t>& bits) const {
+    bits.assign((static_cast<size_t>(vocab.n_vocab()) + 63) / 64, 0);
+    if (st.accept) {
+        for (int32_t id : vocab.eog()) bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+    }
+    if (!st.can_continue()) return;
+    stack_arena arena(g_);
+    const stack_arena::frame f = arena.load(st);
+    trie_walk{vocab, arena, bits}.walk(0, f);
+}
+
+std::span<const uint64_t> compiled_grammar::mask(const parse_state& st, const token_index& vocab) const {
+    if (cache_vocab_ != &vocab) {
+        cache_.clear();
+        cache_vocab_ = &vocab;
+    }
+    if (auto it = cache_.find(st); it != cache_.end()) return it->second;
+    const size_t per_mask = (static_cast<size_t>(vocab.n_vocab()) + 63) / 64 * 8;
+    if ((cache_.size() + 1) * per_mask > k_cache_bytes) cache_.clear();  // crude, but bounded
+    std::vector<uint64_t>& bits = cache_[st];
+    compute(st, vocab, bits);
+    ++n_computed_;
+    return bits;
+}
+
+void mask_logits(std::span<float> logits, std::span<const uint64_t> allowed) {
+    TANDEM_CHECK(allowed.size() * 64 >= logits.size());
+    constexpr float k_neg_inf = -std::numeric_limits<float>::infinity();
+    for (size_t w = 0; w < allowed.size(); ++w) {
+        const uint64_t word = allowed[w];
+        if (word == ~uint64_t{0}) continue;
+        const size_t end = std::min(logits.size(), (w + 1) * 64);
+        for (size_t i = w * 64; i < end; ++i) {
+            if (!((word >> (i & 63)) & 1)) logits[i] = k_neg_inf;
+        }
+    }
+}
+
+grammar_matcher::grammar_matcher(std::shared_ptr<const compiled_grammar> g, const token_index& vocab)
+    : g_(std::move(g)), vocab_(vocab), st_(parse_start(g_->rules())) {}
+
+bool grammar_matcher::accept(int32_t token) {
+    if (ended_ || token < 0 || token >= vocab_.n_vocab()) return false;
+    if (vocab_.is_eog(token)) {
+        if (!st_.accept) return false;
+        ended_ = true;
+        st_.stacks.clear();
+        return true;
+    }
+    const std::string& p = vocab_.piece(token);
+    if (p.empty()) return false;
+    parse_state next = parse_advance(g_->rules(), st_, p);
+    if (next.dead()) return false;
+    st_ = std::move(next);
+    return true;
+}
+
+}  // namespace tandem::gram
