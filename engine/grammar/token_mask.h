@@ -14,6 +14,10 @@
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/parse_state.h"
 
+namespace tandem {
+class tokenizer;
+}
+
 namespace tandem::gram {
 
 // The vocabulary's token bytes as a trie (children of a node contiguous, by byte). Immutable.
@@ -42,6 +46,10 @@ class token_index {
     std::vector<node> nodes_;
     std::vector<int32_t> node_tokens_;
 };
+
+// A tokenizer's vocabulary: each token's bytes as streaming shows them (control tokens: none), and
+// its end-of-generation tokens.
+token_index token_index_from(const tokenizer& tok);
 
 // A grammar ready for sampling, shared by every request that uses it (and by the n choices of one).
 // The rules are immutable; the mask cache is touched only by the engine thread.
