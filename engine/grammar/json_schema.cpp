@@ -49,7 +49,11 @@ int64_t count_of(const json& s, const char* key, int64_t fallback, const std::st
 }  // namespace
 
 uint32_t json_grammar::ws() {
-    if (ws_ == UINT32_MAX) ws_ = b_.repeat(one(byte_set{}.add(' ').add('\t').add('\n').add('\r')), 0, k_max_ws);
+    // As llama.cpp's schema grammars: nothing, one space, or one newline and an indentation.
+    if (ws_ == UINT32_MAX)
+        ws_ = b_.rule_of({{},
+                          seq_lit(" "),
+                          seq_cat({seq_lit("\n"), r(b_.repeat(one(byte_set{}.add(' ').add('\t')), 0, k_max_indent))})});
     return ws_;
 }
 

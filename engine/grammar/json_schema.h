@@ -6,7 +6,7 @@
 // included), nullable, string minLength/maxLength and format date / time / date-time / uuid / email.
 // Annotations (title, description, default, examples, ...) are ignored. Anything else is refused
 // with a tandem::error naming the keyword and where it is. Properties come in the schema's order.
-// Whitespace between tokens is bounded (k_max_ws bytes) so a model cannot loop on it forever.
+// Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 namespace tandem::gram {
 
-constexpr int k_max_ws = 12;             // whitespace bytes allowed between two JSON tokens
+constexpr int k_max_indent = 16;         // between two JSON tokens: "", " ", or "\n" and up to this many spaces or tabs
 constexpr int64_t k_max_repeat = 4096;   // largest bounded count (maxLength, maxItems) compiled
 constexpr size_t k_max_rules = 200'000;  // a schema compiling to more is refused as too large
 
@@ -32,7 +32,7 @@ class json_grammar {
     uint32_t schema(const nlohmann::ordered_json& schema);
     uint32_t any_value();   // any JSON value
     uint32_t any_object();  // any JSON object (response_format json_object)
-    uint32_t ws();          // up to k_max_ws whitespace bytes
+    uint32_t ws();          // "", " ", or "\n" and up to k_max_indent spaces or tabs
 
   private:
     uint32_t compile(const nlohmann::ordered_json& s, const std::string& at);

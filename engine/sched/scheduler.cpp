@@ -170,7 +170,14 @@ bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
     const bool eog = cfg_.is_eog && cfg_.is_eog(last);
     text.clear();
     if (!eog && cfg_.token_piece) text = s.text.push(cfg_.token_piece(last));
-    if ((!s.ignore_eos && eog) || s.text.stopped()) {
+    if (s.grammar_stuck) {
+        why = finish_reason::error;
+        s.error = "the grammar allows no token of the vocabulary here";
+        return true;
+    }
+    // A grammar whose text is complete and takes nothing more ends the sequence without waiting for
+    // an end-of-generation token (the mask would allow only that).
+    if ((!s.ignore_eos && eog) || s.text.stopped() || (s.gm && s.gm->done())) {
         why = finish_reason::stop;
         return true;
     }
@@ -247,7 +254,8 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
         std::unique_ptr<sequence> s = std::move(running_[i]);
         running_.erase(running_.begin() + static_cast<ptrdiff_t>(i));
         const finish_reason why = s->why;
-        finish(std::move(s), why);
+        const std::string message = s->error;
+        finish(std::move(s), why, message);
     }
 }
 

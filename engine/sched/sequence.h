@@ -11,6 +11,7 @@
 
 #include "common/timing.h"
 #include "engine/engine.h"
+#include "engine/grammar/token_mask.h"
 #include "engine/sample/sampler.h"
 #include "engine/tokenizer/text_stream.h"
 
@@ -65,7 +66,12 @@ struct sequence {
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
-    text_stream text;  // the generated text, cut at the request's stop strings
+    // Structured output: the request's grammar, and where the generated tokens have taken it (made
+    // by the engine thread at admission; advanced by each sampled token).
+    std::shared_ptr<const gram::compiled_grammar> grammar;
+    std::unique_ptr<gram::grammar_matcher> gm;
+    bool grammar_stuck = false;  // a sampled token the grammar does not allow (no allowed token was left)
+    text_stream text;            // the generated text, cut at the request's stop strings
     // The engine's side: the request's event stream (the scheduler never touches it), and whether
     // it is full, in which case the scheduler runs nothing for this sequence (backpressure).
     std::shared_ptr<request_stream> stream;

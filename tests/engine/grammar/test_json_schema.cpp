@@ -50,8 +50,10 @@ TEST(JsonSchema, AnyObject) {
     EXPECT_EQ(taken(g, R"({"a":1}})"), 7u);       // nothing after the object
     EXPECT_EQ(taken(g, R"({"a":1)"), 6u);         // a prefix only
     // Whitespace is bounded.
-    EXPECT_TRUE(accepts(g, "{" + std::string(k_max_ws, ' ') + "}"));
-    EXPECT_EQ(taken(g, "{" + std::string(k_max_ws + 1, ' ') + "}"), static_cast<size_t>(k_max_ws + 1));
+    EXPECT_TRUE(accepts(g, "{\n" + std::string(k_max_indent, ' ') + "}"));
+    EXPECT_EQ(taken(g, "{\n" + std::string(k_max_indent + 1, ' ') + "}"), static_cast<size_t>(k_max_indent + 2));
+    EXPECT_EQ(taken(g, "{  }"), 2u);
+    EXPECT_EQ(taken(g, "{\n\n}"), 2u);
 }
 
 TEST(JsonSchema, ObjectPropertiesRequiredAndOrder) {
