@@ -36,9 +36,29 @@ bool stack_arena::same_stack(int32_t a, int32_t b) const {
     return true;
 }
 
+bool stack_arena::same_frames(const frame& a, const frame& b) const {
+    if (a.accept != b.accept || a.end - a.begin != b.end - b.begin) return false;
+    auto covers = [&](const frame& x, const frame& y) {
+        for (uint32_t i = x.begin; i < x.end; ++i) {
+            bool found = false;
+            for (uint32_t j = y.begin; j < y.end && !found; ++j) found = same_stack(tops_[i], tops_[j]);
+            if (!found) return false;
+        }
+        return true;
+    };
+    return covers(a, b) && covers(b, a);
+}
+
+// Duplicates (an ambiguity that rejoined) are dropped only past k_dedup_above parses, and always
+// when a state is saved: the quadratic check cost more than the duplicates in the mask walk.
+constexpr uint32_t k_dedup_above = 32;
+
 void stack_arena::add_top(int32_t top, frame& f) {
-    for (uint32_t i = f.begin; i < f.end; ++i) {
-        if (same_stack(tops_[i], top)) return;  // an ambiguity that rejoined: keep one
+    if (f.end - f.begin >= k_dedup_above) {
+        const uint32_t pos = nodes_[static_cast<size_t>(top)].pos;
+        for (uint32_t i = f.begin; i < f.end; ++i) {
+            if (nodes_[static_cast<size_t>(tops_[i])].pos == pos && same_stack(tops_[i], top)) return;
+        }
     }
     tops_.push_back(top);
     f.end = static_cast<uint32_t>(tops_.size());
@@ -92,6 +112,9 @@ parse_state stack_arena::save(const frame& f) const {
     parse_state st;
     st.accept = f.accept;
     for (uint32_t i = f.begin; i < f.end; ++i) {
+        bool seen = false;
+        for (uint32_t j = f.begin; j < i && !seen; ++j) seen = same_stack(tops_[i], tops_[j]);
+        if (seen) continue;
         std::vector<uint32_t> stack;
         for (int32_t n = tops_[i]; n >= 0; n = nodes_[static_cast<size_t>(n)].parent)
             stack.push_back(nodes_[static_cast<size_t>(n)].pos);

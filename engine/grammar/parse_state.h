@@ -48,6 +48,8 @@ class stack_arena {
     parse_state save(const frame& f) const;
     // The parses of f after the byte b, appended after everything built so far.
     frame step(const frame& f, uint8_t b);
+    // The same parses (stacks equal position by position, as many of them) and the same accept.
+    bool same_frames(const frame& a, const frame& b) const;
     mark get_mark() const { return {nodes_.size(), tops_.size()}; }
     void reset(const mark& m) {
         nodes_.resize(m.n_nodes);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
 #include "common/check.h"
 
@@ -13,24 +14,64 @@ namespace {
 
 constexpr size_t k_cache_bytes = size_t{64} << 20;  // masks cached per grammar, at most
 
+bool subset(const byte_set& a, const byte_set& b) {
+    for (size_t i = 0; i < a.bits.size(); ++i) {
+        if (a.bits[i] & ~b.bits[i]) return false;
+    }
+    return true;
+}
+
 // Depth-first walk of the trie below `n`: a token is allowed when some parse takes all its bytes.
+// Inside a string most bytes lead the recognizer back to the very state it was in (the root's
+// "loop bytes"); while the walk is in that state, a subtree whose bytes are all loop bytes is
+// allowed whole without stepping, and a loop byte costs no step at all.
 struct trie_walk {
     const token_index& vocab;
     stack_arena& arena;
     std::vector<uint64_t>& bits;
+    stack_arena::frame root;
+    byte_set loop;  // bytes b with step(root, b) the same parses as root
 
-    void walk(uint32_t n, const stack_arena::frame& f) {
+    void allow(uint32_t first, uint32_t n, std::span<const int32_t> ids) {
+        for (uint32_t t = first; t < first + n; ++t) {
+            const int32_t id = ids[t];
+            bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+        }
+    }
+
+    void start() {
+        for (int b = 0; b < 256; ++b) {
+            const stack_arena::mark m = arena.get_mark();
+            if (arena.same_frames(arena.step(root, static_cast<uint8_t>(b)), root)) loop.add(static_cast<uint8_t>(b));
+            arena.reset(m);
+        }
+        walk(0, root, true);
+    }
+
+    void walk(uint32_t n, const stack_arena::frame& f, bool at_root) {
         const token_index::node& nd = vocab.nodes()[n];
         for (uint32_t c = nd.first_child; c < nd.first_child + nd.n_children; ++c) {
             const token_index::node& child = vocab.nodes()[c];
+            if (at_root && loop.has(child.byte)) {
+                if (subset(vocab.subtree_bytes(child), loop)) {
+                    allow(child.dfs_begin, child.dfs_end - child.dfs_begin, vocab.subtree_tokens());
+                } else {
+                    allow(child.first_token, child.n_tokens, vocab.tokens());
+                    walk(c, f, true);
+                }
+                continue;
+            }
             const stack_arena::mark m = arena.get_mark();
             const stack_arena::frame next = arena.step(f, child.byte);
             if (next.live()) {
-                for (uint32_t t = child.first_token; t < child.first_token + child.n_tokens; ++t) {
-                    const int32_t id = vocab.tokens()[t];
-                    bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+                allow(child.first_token, child.n_tokens, vocab.tokens());
+                if (next.can_continue() && child.n_children > 0) {
+                    if (arena.same_frames(next, root)) {
+                        walk(c, root, true);
+                    } else {
+                        walk(c, next, false);
+                    }
                 }
-                if (next.can_continue() && child.n_children > 0) walk(c, next);
             }
             arena.reset(m);
         }
@@ -78,6 +119,45 @@ token_index::token_index(std::vector<std::string> pieces, std::vector<int32_t> e
         nodes_[j.node].first_child = first_child;
         nodes_[j.node].n_children = n_children;
     }
+    index_subtrees();
+}
+
+// Children come after their parent (breadth first), so a backward pass sees every child first.
+void token_index::index_subtrees() {
+    std::vector<byte_set> below(nodes_.size());
+    for (size_t i = nodes_.size(); i-- > 0;) {
+        const node& n = nodes_[i];
+        for (uint32_t c = n.first_child; c < n.first_child + n.n_children; ++c) {
+            below[i].add(nodes_[c].byte);
+            for (size_t w = 0; w < 4; ++w) below[i].bits[w] |= below[c].bits[w];
+        }
+    }
+    struct set_hash {
+        size_t operator()(const byte_set& s) const {
+            return static_cast<size_t>((s.bits[0] * 31 + s.bits[1]) * 31 + s.bits[2] * 7 + s.bits[3]);
+        }
+    };
+    std::unordered_map<byte_set, uint32_t, set_hash> ids;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+        auto [it, fresh] = ids.try_emplace(below[i], static_cast<uint32_t>(below_sets_.size()));
+        if (fresh) below_sets_.push_back(below[i]);
+        nodes_[i].below = it->second;
+    }
+    // Depth-first token order: (node, entered?) on an explicit stack.
+    std::vector<std::pair<uint32_t, bool>> stack{{0, false}};
+    while (!stack.empty()) {
+        auto [n, entered] = stack.back();
+        stack.pop_back();
+        node& nd = nodes_[n];
+        if (entered) {
+            nd.dfs_end = static_cast<uint32_t>(dfs_tokens_.size());
+            continue;
+        }
+        nd.dfs_begin = static_cast<uint32_t>(dfs_tokens_.size());
+        for (uint32_t t = nd.first_token; t < nd.first_token + nd.n_tokens; ++t) dfs_tokens_.push_back(node_tokens_[t]);
+        stack.push_back({n, true});
+        for (uint32_t c = nd.first_child + nd.n_children; c-- > nd.first_child;) stack.push_back({c, false});
+    }
 }
 
 bool token_index::is_eog(int32_t id) const {
@@ -91,8 +171,8 @@ void compiled_grammar::compute(const parse_state& st, const token_index& vocab, 
     }
     if (!st.can_continue()) return;
     stack_arena arena(g_);
-    const stack_arena::frame f = arena.load(st);
-    trie_walk{vocab, arena, bits}.walk(0, f);
+    trie_walk w{vocab, arena, bits, arena.load(st), {}};
+    w.start();
 }
 
 std::span<const uint64_t> compiled_grammar::mask(const parse_state& st, const token_index& vocab) const {

@@ -35,16 +35,23 @@ class token_index {
     struct node {
         uint32_t first_child = 0, n_children = 0;  // into nodes()
         uint32_t first_token = 0, n_tokens = 0;    // into tokens(): the tokens that end here
+        uint32_t dfs_begin = 0, dfs_end = 0;       // into subtree_tokens(): this node's and its descendants'
+        uint32_t below = 0;                        // into subtree_bytes(): the bytes of its descendants
         uint8_t byte = 0;                          // the byte leading here from the parent
     };
     std::span<const node> nodes() const { return nodes_; }  // nodes()[0]: the root (the empty prefix)
     std::span<const int32_t> tokens() const { return node_tokens_; }
+    std::span<const int32_t> subtree_tokens() const { return dfs_tokens_; }
+    const byte_set& subtree_bytes(const node& n) const { return below_sets_[n.below]; }
 
   private:
     std::vector<std::string> pieces_;
     std::vector<int32_t> eog_;  // sorted
     std::vector<node> nodes_;
     std::vector<int32_t> node_tokens_;
+    std::vector<int32_t> dfs_tokens_;   // tokens in depth-first order: a subtree's are contiguous
+    std::vector<byte_set> below_sets_;  // distinct subtree byte sets
+    void index_subtrees();
 };
 
 // A tokenizer's vocabulary: each token's bytes as streaming shows them (control tokens: none), and
