@@ -15,6 +15,6 @@ namespace tandem::gram {
 // k_grammar_cache_size). make() may throw (tandem::error): nothing is cached then.
 std::shared_ptr<const compiled_grammar> grammar_cached(const std::string& key, const std::function<grammar()>& make);
 
-constexpr size_t k_grammar_cache_size = 64;
+constexpr size_t k_grammar_cache_size = 16;
 
 }  // namespace tandem::gram

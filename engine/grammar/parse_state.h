@@ -50,6 +50,13 @@ class stack_arena {
     frame step(const frame& f, uint8_t b);
     // The same parses (stacks equal position by position, as many of them) and the same accept.
     bool same_frames(const frame& a, const frame& b) const;
+    // Equal for frames with the same parses (the same top positions): a cheap first test.
+    uint64_t signature(const frame& f) const {
+        uint64_t s = f.accept;
+        for (uint32_t i = f.begin; i < f.end; ++i)
+            s += (nodes_[static_cast<size_t>(tops_[i])].pos + 1) * 0x9e3779b97f4a7c15ull;
+        return s;
+    }
     mark get_mark() const { return {nodes_.size(), tops_.size()}; }
     void reset(const mark& m) {
         nodes_.resize(m.n_nodes);

@@ -12,7 +12,8 @@
 namespace tandem::gram {
 namespace {
 
-constexpr size_t k_cache_bytes = size_t{64} << 20;  // masks cached per grammar, at most
+constexpr size_t k_cache_bytes = size_t{16}
+                                 << 20;  // masks cached per grammar, at most (with 16 grammars cached: 256 MiB)
 
 bool subset(const byte_set& a, const byte_set& b) {
     for (size_t i = 0; i < a.bits.size(); ++i) {
@@ -31,6 +32,7 @@ struct trie_walk {
     std::vector<uint64_t>& bits;
     stack_arena::frame root;
     byte_set loop;  // bytes b with step(root, b) the same parses as root
+    uint64_t root_sig = 0;
 
     void allow(uint32_t first, uint32_t n, std::span<const int32_t> ids) {
         for (uint32_t t = first; t < first + n; ++t) {
@@ -40,6 +42,7 @@ struct trie_walk {
     }
 
     void start() {
+        root_sig = arena.signature(root);
         for (int b = 0; b < 256; ++b) {
             const stack_arena::mark m = arena.get_mark();
             if (arena.same_frames(arena.step(root, static_cast<uint8_t>(b)), root)) loop.add(static_cast<uint8_t>(b));
@@ -66,7 +69,7 @@ struct trie_walk {
             if (next.live()) {
                 allow(child.first_token, child.n_tokens, vocab.tokens());
                 if (next.can_continue() && child.n_children > 0) {
-                    if (arena.same_frames(next, root)) {
+                    if (arena.signature(next) == root_sig && arena.same_frames(next, root)) {
                         walk(c, root, true);
                     } else {
                         walk(c, next, false);
