@@ -132,6 +132,7 @@ uint32_t json_grammar::literal_json(const json& v) {
 
 uint32_t json_grammar::schema(const json& s) {
     root_ = &s;
+    refs_.clear();  // a $ref of another root names other rules
     return compile(s, "");
 }
 
@@ -381,6 +382,33 @@ grammar grammar_from_sequence(const json& schema, const sequence_spec& spec, boo
     const uint32_t value = jg.schema(schema);
     const seq item = seq_cat({seq_lit(spec.item_prefix), r(value), seq_lit(spec.item_suffix)});
     if (item.size() == 0) throw error("grammar: an empty item");
+    const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
+    return b.finish(b.rule_of({seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)})}));
+}
+
+grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bool strict, const std::string& name_key,
+                                const std::string& args_key) {
+    if (!tools.is_array() || tools.empty()) throw error("tool calls: no tools");
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t w = jg.ws();
+    std::vector<seq> calls;
+    for (const json& t : tools) {
+        const json& f = t.at("function");
+        const std::string name = f.at("name").get<std::string>();
+        const json params = f.contains("parameters") ? f.at("parameters") : json{{"type", "object"}};
+        uint32_t args;
+        try {
+            args = jg.schema(params);
+        } catch (const error& e) {
+            throw error("tool '" + name + "': " + e.what());
+        }
+        calls.push_back(seq_cat({seq_lit("{"), r(w), seq_lit(json(name_key).dump()), r(w), seq_lit(":"), r(w),
+                                 seq_lit(json(name).dump()), r(w), seq_lit(","), r(w), seq_lit(json(args_key).dump()),
+                                 r(w), seq_lit(":"), r(w), r(args), r(w), seq_lit("}")}));
+    }
+    const uint32_t call = b.rule_of(calls);
+    const seq item = seq_cat({seq_lit(spec.item_prefix), r(call), seq_lit(spec.item_suffix)});
     const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
     return b.finish(b.rule_of({seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)})}));
 }

@@ -29,6 +29,7 @@ class json_grammar {
 
     // A rule matching the JSON texts valid against `schema`. Throws tandem::error on an unsupported
     // or malformed schema. `$ref`s resolve against `schema` itself (its $defs / definitions).
+    // Several schemas may be compiled into one builder, each its own $ref root.
     uint32_t schema(const nlohmann::ordered_json& schema);
     uint32_t any_value();   // any JSON value
     uint32_t any_object();  // any JSON object (response_format json_object)
@@ -71,6 +72,12 @@ struct sequence_spec {
     int64_t min_items = 1, max_items = 1;
 };
 grammar grammar_from_sequence(const nlohmann::ordered_json& schema, const sequence_spec& spec, bool strict);
+// The same with the item being one call of one of `tools` (OpenAI `tools` entries): the object
+// {"<name_key>": "<function name>", "<args_key>": <arguments valid against that function's
+// parameters>}, keys in that order. Each tool's parameters keep their own $defs (their $refs resolve
+// against the parameters schema). Throws tandem::error naming the tool on an unsupported schema.
+grammar grammar_from_tool_calls(const nlohmann::ordered_json& tools, const sequence_spec& spec, bool strict,
+                                const std::string& name_key = "name", const std::string& args_key = "arguments");
 // {"anyOf": [{"type":"object","properties":{"name":{"const":N},"arguments":P},"required":[...]}, ...]}
 // over OpenAI `tools` entries ({"type":"function","function":{"name","parameters"}}).
 nlohmann::ordered_json tool_calls_schema(const nlohmann::ordered_json& tools);

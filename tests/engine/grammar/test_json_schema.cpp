@@ -207,5 +207,35 @@ TEST(JsonSchema, SequenceForToolCalls) {
     EXPECT_FALSE(accepts(g, ""));
 }
 
+TEST(JsonSchema, ToolCallsKeepTheirOwnDefs) {
+    const json tools = json::parse(R"([{"type":"function","function":{"name":"add","parameters":{
+        "type":"object","properties":{"item":{"$ref":"#/$defs/item"}},"required":["item"],
+        "$defs":{"item":{"enum":["a","b"]}}}}},
+        {"type":"function","function":{"name":"tag","parameters":{"type":"object","properties":{
+        "t":{"$ref":"#/$defs/item"}},"required":["t"],"$defs":{"item":{"type":"integer"}}}}}])");
+    sequence_spec spec;
+    spec.prefix = "[";
+    spec.separator = ", ";
+    spec.suffix = "]";
+    spec.max_items = 2;
+    const grammar g = grammar_from_tool_calls(tools, spec, true);
+    EXPECT_TRUE(accepts(g, R"([{"name": "add", "arguments": {"item": "a"}}])"));
+    EXPECT_TRUE(accepts(g, R"([{"name":"add","arguments":{"item":"b"}}, {"name":"tag","arguments":{"t":7}}])"));
+    EXPECT_FALSE(accepts(g, R"([{"name":"tag","arguments":{"t":"a"}}])"));  // tag's item is an integer
+    EXPECT_FALSE(accepts(g, R"([{"name":"add","arguments":{"item":1}}])"));
+    EXPECT_FALSE(accepts(g, R"([])"));
+    const grammar p = grammar_from_tool_calls(tools, spec, true, "name", "parameters");
+    EXPECT_TRUE(accepts(p, R"([{"name":"tag","parameters":{"t":1}}])"));
+    try {
+        (void)grammar_from_tool_calls(
+            json::parse(
+                R"([{"type":"function","function":{"name":"f","parameters":{"type":"string","pattern":"x"}}}])"),
+            spec, true);
+        ADD_FAILURE() << "a pattern was accepted";
+    } catch (const error& e) {
+        EXPECT_NE(std::string(e.what()).find("tool 'f'"), std::string::npos) << e.what();
+    }
+}
+
 }  // namespace
 }  // namespace tandem::gram
