@@ -2,8 +2,8 @@
 // (the longest vocabulary token the grammar allows at each point, as a model writing it would),
 // the time of each mask with an empty cache (cold: the trie walk) and with a warm one (the same
 // document again: cache hits), and the time to apply a mask to the logits. Vocabularies: GGUF files
-// (vocab-only ones included), and their union up to 262,144 pieces, standing in for a 262k
-// vocabulary (Gemma's) that is not available here.
+// (vocab-only ones included), their union, and the union padded to 262,144 pieces with joined pairs,
+// standing in for a 262k vocabulary (Gemma's) that is not available here.
 // Usage: bench_grammar [FILE.gguf ...]   (default: ../shared/models/vocab/*.gguf)
 #include <algorithm>
 #include <chrono>
@@ -152,6 +152,12 @@ int main(int argc, char** argv) {
     if (all.size() > 262144) all.resize(262144);
     const token_index u(all, {0});
     bench_vocab("union of the above", u, 0);
+    // Padded to 262,144 pieces with pairs of union pieces joined (longer tokens, as large vocabularies have).
+    for (size_t i = 1; all.size() < 262144 && i + 1 < static_cast<size_t>(u.n_vocab()); i += 2) {
+        if (seen.insert(all[i] + all[i + 1]).second) all.push_back(all[i] + all[i + 1]);
+    }
+    const token_index big(all, {0});
+    bench_vocab("union + joined pairs", big, 0);
     std::printf(
         "cold: mask with an empty cache (trie walk), per generated token; warm: the same from the cache;\n"
         "apply: setting disallowed logits to -inf over the whole vocabulary. Times in microseconds.\n");

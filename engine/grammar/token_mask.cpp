@@ -22,17 +22,22 @@ bool subset(const byte_set& a, const byte_set& b) {
     return true;
 }
 
-// Depth-first walk of the trie below `n`: a token is allowed when some parse takes all its bytes.
-// Inside a string most bytes lead the recognizer back to the very state it was in (the root's
-// "loop bytes"); while the walk is in that state, a subtree whose bytes are all loop bytes is
-// allowed whole without stepping, and a loop byte costs no step at all.
+// Depth-first walk of the trie below a node: a token is allowed when some parse takes all its bytes.
+// Inside a string most bytes lead the recognizer back to the very state it was in (that state's
+// "loop bytes"). Such a state becomes an anchor: while the walk is in it, a loop byte costs no step,
+// and a subtree whose bytes are all loop bytes is allowed whole. The root state is always an anchor;
+// another state becomes one when a step above a large subtree leads back to it.
 struct trie_walk {
     const token_index& vocab;
     stack_arena& arena;
     std::vector<uint64_t>& bits;
-    stack_arena::frame root;
-    byte_set loop;  // bytes b with step(root, b) the same parses as root
-    uint64_t root_sig = 0;
+    struct anchor {
+        stack_arena::frame f;
+        byte_set loop;  // bytes b with step(f, b) the same parses as f
+        uint64_t sig = 0;
+    };
+    std::vector<anchor> anchors;                         // anchors[0]: the root
+    static constexpr uint32_t k_anchor_min_tokens = 16;  // smaller subtrees are not worth 256 steps
 
     void allow(uint32_t first, uint32_t n, std::span<const int32_t> ids) {
         for (uint32_t t = first; t < first + n; ++t) {
@@ -41,26 +46,31 @@ struct trie_walk {
         }
     }
 
-    void start() {
-        root_sig = arena.signature(root);
+    int32_t make_anchor(const stack_arena::frame& f) {
+        anchor a{f, {}, arena.signature(f)};
         for (int b = 0; b < 256; ++b) {
             const stack_arena::mark m = arena.get_mark();
-            if (arena.same_frames(arena.step(root, static_cast<uint8_t>(b)), root)) loop.add(static_cast<uint8_t>(b));
+            if (arena.same_frames(arena.step(f, static_cast<uint8_t>(b)), f)) a.loop.add(static_cast<uint8_t>(b));
             arena.reset(m);
         }
-        walk(0, root, true);
+        anchors.push_back(a);
+        return static_cast<int32_t>(anchors.size() - 1);
     }
 
-    void walk(uint32_t n, const stack_arena::frame& f, bool at_root) {
+    void start(const stack_arena::frame& root) { walk(0, root, make_anchor(root)); }
+
+    // f: the parses after node n's bytes; anc: the anchor whose state f is, or -1.
+    void walk(uint32_t n, const stack_arena::frame& f, int32_t anc) {
         const token_index::node& nd = vocab.nodes()[n];
+        const size_t n_anchors = anchors.size();
         for (uint32_t c = nd.first_child; c < nd.first_child + nd.n_children; ++c) {
             const token_index::node& child = vocab.nodes()[c];
-            if (at_root && loop.has(child.byte)) {
-                if (subset(vocab.subtree_bytes(child), loop)) {
+            if (anc >= 0 && anchors[static_cast<size_t>(anc)].loop.has(child.byte)) {
+                if (subset(vocab.subtree_bytes(child), anchors[static_cast<size_t>(anc)].loop)) {
                     allow(child.dfs_begin, child.dfs_end - child.dfs_begin, vocab.subtree_tokens());
                 } else {
                     allow(child.first_token, child.n_tokens, vocab.tokens());
-                    walk(c, f, true);
+                    walk(c, f, anc);
                 }
                 continue;
             }
@@ -68,16 +78,24 @@ struct trie_walk {
             const stack_arena::frame next = arena.step(f, child.byte);
             if (next.live()) {
                 allow(child.first_token, child.n_tokens, vocab.tokens());
-                if (next.can_continue() && child.n_children > 0) {
-                    if (arena.signature(next) == root_sig && arena.same_frames(next, root)) {
-                        walk(c, root, true);
-                    } else {
-                        walk(c, next, false);
-                    }
-                }
+                if (next.can_continue() && child.n_children > 0) walk_below(c, f, anc, next);
             }
             arena.reset(m);
         }
+        anchors.resize(n_anchors);  // anchors made here hold frames of this subtree only
+    }
+
+    // The walk below child c, reached from f (anchor anc or none) by a step to `next`.
+    void walk_below(uint32_t c, const stack_arena::frame& f, int32_t& anc, const stack_arena::frame& next) {
+        const token_index::node& child = vocab.nodes()[c];
+        const uint64_t sig = arena.signature(next);
+        if (sig == anchors[0].sig && arena.same_frames(next, anchors[0].f)) return walk(c, anchors[0].f, 0);
+        if (anc < 0 && child.dfs_end - child.dfs_begin >= k_anchor_min_tokens && sig == arena.signature(f) &&
+            arena.same_frames(next, f)) {
+            anc = make_anchor(f);  // f loops: an anchor for the rest of f's children too
+            return walk(c, f, anc);
+        }
+        walk(c, next, -1);
     }
 };
 
@@ -174,8 +192,8 @@ void compiled_grammar::compute(const parse_state& st, const token_index& vocab, 
     }
     if (!st.can_continue()) return;
     stack_arena arena(g_);
-    trie_walk w{vocab, arena, bits, arena.load(st), {}};
-    w.start();
+    trie_walk w{vocab, arena, bits, {}};
+    w.start(arena.load(st));
 }
 
 std::span<const uint64_t> compiled_grammar::mask(const parse_state& st, const token_index& vocab) const {
