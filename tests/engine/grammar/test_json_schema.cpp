@@ -56,6 +56,13 @@ TEST(JsonSchema, AnyObject) {
     EXPECT_EQ(taken(g, "{\n\n}"), 2u);
 }
 
+TEST(JsonSchema, DeepNesting) {
+    const grammar g = grammar_json_object();
+    const size_t depth = 1500;
+    EXPECT_TRUE(accepts(g, "{\"a\":" + std::string(depth, '[') + std::string(depth, ']') + "}"));
+    EXPECT_FALSE(accepts(g, "{\"a\":" + std::string(depth, '[') + std::string(depth - 1, ']') + "}"));
+}
+
 TEST(JsonSchema, ObjectPropertiesRequiredAndOrder) {
     const grammar g = schema(R"({"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},
         "tags":{"type":"array","items":{"type":"string"}}},"required":["name"],"additionalProperties":false})");
