@@ -42,7 +42,8 @@ void expect_valid(const std::string& text) {
 }
 
 struct rig {
-    std::string path = test::shared_path("models/stories260K.gguf");
+    explicit rig(std::string model = "models/stories260K.gguf") : path(test::shared_path(model)) {}
+    std::string path;
     std::unique_ptr<gguf::file> file = gguf::file::open(path);
     std::unique_ptr<tokenizer> tok = tokenizer::from_gguf(*file);
     std::shared_ptr<const gram::compiled_grammar> schema = std::make_shared<gram::compiled_grammar>(
@@ -115,6 +116,30 @@ TEST(grammar_engine, outputs_follow_the_schema_and_speculation_changes_nothing) 
     const test::run_result spec = test::run_requests(r.config(true), reqs);
     test::expect_same_streams(plain, spec, "n-gram drafts");
     EXPECT_GT(spec.metrics.spec_draft_tokens, 0);
+}
+
+// Model drafters (a draft model, an MTP assistant) draft without the grammar; the anchor verifies
+// against masked distributions, so greedy and seeded outputs equal plain decoding's.
+TEST(grammar_engine, model_drafters_change_nothing) {
+    const std::pair<const char*, const char*> pairs[] = {
+        {"models/llama-spm-tiny-F16.gguf", "models/llama-spm-tiny-Q4_0.gguf"},
+        {"models/gemma4-tiny-F32.gguf", "models/gemma4-assistant-tiny-F32.gguf"}};
+    for (const auto& [anchor, drafter] : pairs) {
+        rig r(anchor);
+        std::vector<completion_params> reqs = r.requests();
+        for (completion_params& c : reqs) c.max_tokens = std::min(c.max_tokens, 120);
+        const test::run_result plain = test::run_requests(r.config(false), reqs);
+        engine_config sc = r.config(false);
+        sc.draft_model_path = test::shared_path(drafter);
+        sc.draft_max = 3;
+        sc.draft_adaptive = false;
+        const test::run_result spec = test::run_requests(sc, reqs);
+        test::expect_same_streams(plain, spec, std::string(anchor) + " with " + drafter);
+        EXPECT_GT(spec.metrics.spec_draft_tokens, 0) << anchor;
+        for (size_t i = 0; i < 5; ++i) {
+            if (plain.streams[i].done.reason == finish_reason::stop) expect_valid(r.text(plain.streams[i].tokens));
+        }
+    }
 }
 
 TEST(grammar_engine, max_tokens_cuts_the_text_with_length) {
