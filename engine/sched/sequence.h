@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/timing.h"
@@ -35,6 +36,9 @@ struct spec_state {
     std::unique_ptr<sampler> draft_smp;
     std::array<std::vector<token_prob>, k_max_draft> draft_q;
     std::vector<int32_t> draft_history;  // scratch: the drafter's penalty window over tokens and drafts
+    // Structured output: the sequence's matcher advanced along this round's drafts, so a model
+    // drafter drafts only what the grammar allows (draft_next).
+    std::optional<gram::grammar_matcher> draft_gm;
     double acceptance = 0.7;             // estimated probability that a draft token is accepted (the draft policy's)
     double seen = 0, seen_accepted = 0;  // verified draft tokens and of those accepted, fading with age
     int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;
