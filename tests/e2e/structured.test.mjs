@@ -76,6 +76,12 @@ test("json_schema on chat: valid JSON for every seed, streamed and not", async (
   }
 });
 
+test("the SDK's own parser (beta.chat.completions.parse) reads the answer", async () => {
+  const r = await clients.llama.beta.chat.completions.parse({ model: "m", messages, max_tokens: 400, seed: 9, response_format: responseFormat });
+  assert.equal(r.choices[0].finish_reason, "stop");
+  validate(JSON.stringify(r.choices[0].message.parsed));
+});
+
 test("json_schema on completions, n > 1 choices, greedy; n-gram speculation gives the same", async () => {
   const body = { model: "m", prompt: "Once upon a time", max_tokens: 400, temperature: 0, n: 2, response_format: responseFormat };
   const r = await clients.stories.completions.create(body);
