@@ -70,6 +70,32 @@ uint32_t grammar_builder::repeat(const seq& x, int64_t min, int64_t max, const s
     return min == 0 ? rule_of({some, {}}) : rule_of({some});
 }
 
+uint32_t grammar_builder::text_until(std::string_view trigger, const seq& then) {
+    const size_t n = trigger.size();
+    if (n == 0) throw error("grammar: an empty trigger");
+    std::vector<size_t> fail(n, 0);  // KMP: the longest proper border of trigger[0, i]
+    for (size_t i = 1, k = 0; i < n; ++i) {
+        while (k > 0 && trigger[i] != trigger[k]) k = fail[k - 1];
+        if (trigger[i] == trigger[k]) ++k;
+        fail[i] = k;
+    }
+    auto next = [&](size_t k, char c) {
+        while (k > 0 && trigger[k] != c) k = fail[k - 1];
+        return trigger[k] == c ? k + 1 : 0;
+    };
+    std::vector<uint32_t> state(n);
+    for (size_t k = 0; k < n; ++k) state[k] = declare();
+    for (size_t k = 0; k < n; ++k) {
+        std::vector<byte_set> to(n + 1);  // bytes by the state they lead to
+        for (int b = 1; b < 256; ++b) to[next(k, static_cast<char>(b))].add(static_cast<uint8_t>(b));
+        for (size_t t = 0; t <= n; ++t) {
+            if (to[t] == byte_set{}) continue;
+            add_alt(state[k], t == n ? seq_cat({{sym_bytes(to[t])}, then}) : seq{sym_bytes(to[t]), sym_rule(state[t])});
+        }
+    }
+    return state[0];
+}
+
 // Rules that match "", then a depth-first search for a cycle among "rule A may start with rule B".
 void grammar_builder::check_no_empty_loop() const {
     const size_t n = rules_.size();

@@ -67,6 +67,10 @@ class grammar_builder {
     // match "" (a repetition of an empty match would never end).
     uint32_t repeat(const seq& x, int64_t min, int64_t max, const seq& sep = {});
     uint32_t optional(const seq& x) { return rule_of({x, {}}); }
+    // Any bytes (but 0) in which `trigger` does not occur, then `trigger`, then `then`: a text the
+    // grammar lets through up to a marker (e.g. a reasoning block up to "</think>"). A KMP automaton
+    // over the trigger, one rule per matched prefix length.
+    uint32_t text_until(std::string_view trigger, const seq& then);
     size_t n_rules() const { return rules_.size(); }
     // Throws tandem::error if a rule can reach itself without consuming a byte (left recursion, or
     // a repetition of something that matches ""), which the recognizer could not expand.

@@ -376,6 +376,14 @@ grammar grammar_json_object() {
     return b.finish(jg.any_object());
 }
 
+namespace {
+// prefix items suffix, after the free text of spec.text_until if there is one.
+uint32_t sequence_root(grammar_builder& b, const sequence_spec& spec, uint32_t items) {
+    const seq body = seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)});
+    return spec.text_until.empty() ? b.rule_of({body}) : b.text_until(spec.text_until, body);
+}
+}  // namespace
+
 grammar grammar_from_sequence(const json& schema, const sequence_spec& spec, bool strict) {
     grammar_builder b;
     json_grammar jg(b, strict);
@@ -383,7 +391,7 @@ grammar grammar_from_sequence(const json& schema, const sequence_spec& spec, boo
     const seq item = seq_cat({seq_lit(spec.item_prefix), r(value), seq_lit(spec.item_suffix)});
     if (item.size() == 0) throw error("grammar: an empty item");
     const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
-    return b.finish(b.rule_of({seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)})}));
+    return b.finish(sequence_root(b, spec, items));
 }
 
 grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bool strict, const std::string& name_key,
@@ -410,7 +418,7 @@ grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bo
     const uint32_t call = b.rule_of(calls);
     const seq item = seq_cat({seq_lit(spec.item_prefix), r(call), seq_lit(spec.item_suffix)});
     const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
-    return b.finish(b.rule_of({seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)})}));
+    return b.finish(sequence_root(b, spec, items));
 }
 
 json tool_calls_schema(const json& tools) {

@@ -70,6 +70,9 @@ grammar grammar_json_object();
 struct sequence_spec {
     std::string prefix, item_prefix, item_suffix, separator, suffix;
     int64_t min_items = 1, max_items = 1;
+    // Non-empty: free text before the prefix, up to and including the first occurrence of this marker
+    // (a thinking model's reasoning, e.g. "</think>"), so the grammar binds only after it.
+    std::string text_until;
 };
 grammar grammar_from_sequence(const nlohmann::ordered_json& schema, const sequence_spec& spec, bool strict);
 // The same with the item being one call of one of `tools` (OpenAI `tools` entries): the object

@@ -214,6 +214,21 @@ TEST(JsonSchema, SequenceForToolCalls) {
     EXPECT_FALSE(accepts(g, ""));
 }
 
+TEST(JsonSchema, FreeTextUntilAMarker) {
+    sequence_spec spec;
+    spec.text_until = "</think>";
+    spec.prefix = "\n";
+    const grammar g = grammar_from_sequence(json::parse(R"({"type":"object","properties":{"a":{"type":"integer"}},
+        "required":["a"]})"),
+                                            spec, true);
+    EXPECT_TRUE(accepts(g, "</think>\n{\"a\":1}"));
+    EXPECT_TRUE(accepts(g, "Let me see: <b> </thin </think </think>\n{\"a\":2}"));
+    EXPECT_TRUE(accepts(g, "<</</t</th</thi</thin</think</think>\n{\"a\":3}"));  // every partial match
+    EXPECT_FALSE(accepts(g, "</think>\n</think>\n{\"a\":1}"));                   // JSON right after the first
+    EXPECT_FALSE(accepts(g, "no marker {\"a\":1}"));
+    EXPECT_FALSE(accepts(g, "</think>{\"a\":1}"));  // the prefix
+}
+
 TEST(JsonSchema, ToolCallsKeepTheirOwnDefs) {
     const json tools = json::parse(R"([{"type":"function","function":{"name":"add","parameters":{
         "type":"object","properties":{"item":{"$ref":"#/$defs/item"}},"required":["item"],

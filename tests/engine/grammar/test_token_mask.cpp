@@ -51,10 +51,17 @@ token_index make_index() {
     return token_index(v, {k_eog});
 }
 
+void check_masks_along(std::shared_ptr<compiled_grammar> g, const std::vector<std::string>& docs);
+
 void check_masks_along(const char* schema_text, const std::vector<std::string>& docs) {
+    check_masks_along(
+        std::make_shared<compiled_grammar>(schema_text ? grammar_from_json_schema(json::parse(schema_text), true)
+                                                       : grammar_json_object()),
+        docs);
+}
+
+void check_masks_along(std::shared_ptr<compiled_grammar> g, const std::vector<std::string>& docs) {
     const token_index vocab = make_index();
-    const auto g = std::make_shared<compiled_grammar>(
-        schema_text ? grammar_from_json_schema(json::parse(schema_text), true) : grammar_json_object());
     for (const std::string& doc : docs) {
         parse_state st = parse_start(g->rules());
         for (size_t i = 0; i <= doc.size(); ++i) {
@@ -81,6 +88,14 @@ TEST(TokenMask, MatchesBruteForceOnSchema) {
         "tags":{"type":"array","items":{"enum":["ab","abc"]},"maxItems":2},"n":{"type":"integer"}},
         "required":["name"]})";
     check_masks_along(s, {R"({"name":"abcd","tags":["abc","ab"],"n":-12})", R"({"name":"","n":0})"});
+}
+
+TEST(TokenMask, MatchesBruteForceAfterFreeText) {
+    sequence_spec spec;
+    spec.text_until = "\"]}";
+    const auto g = std::make_shared<compiled_grammar>(
+        grammar_from_sequence(json::parse(R"({"type":"object","properties":{"name":{"type":"string"}}})"), spec, true));
+    check_masks_along(g, {"name: ab \"] \"]\"]}{\"name\":\"ab\"}", "\"]}{}"});
 }
 
 TEST(TokenMask, MatcherWalksStayValid) {
