@@ -217,6 +217,11 @@ void mask_logits(std::span<float> logits, std::span<const uint64_t> allowed) {
         const uint64_t word = allowed[w];
         if (word == ~uint64_t{0}) continue;
         const size_t end = std::min(logits.size(), (w + 1) * 64);
+        if (word == 0) {  // most words, outside strings: a plain fill
+            std::fill(logits.begin() + static_cast<ptrdiff_t>(w * 64), logits.begin() + static_cast<ptrdiff_t>(end),
+                      k_neg_inf);
+            continue;
+        }
         for (size_t i = w * 64; i < end; ++i) {
             if (!((word >> (i & 63)) & 1)) logits[i] = k_neg_inf;
         }
