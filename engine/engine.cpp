@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/timing.h"
+#include "engine/grammar/token_mask.h"
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/runner.h"
 #include "engine/sample/sampler.h"
@@ -136,6 +137,7 @@ class engine_impl final : public engine {
         seq->n_logprobs = params.n_logprobs;
         seq->ignore_eos = params.ignore_eos;
         seq->smp = std::move(smp);
+        seq->grammar = std::move(params.grammar);
         seq->text = text_stream(std::move(params.stop));
         seq->shown_special = std::move(params.shown_special);
         std::sort(seq->shown_special.begin(), seq->shown_special.end());
@@ -192,21 +194,36 @@ class engine_impl final : public engine {
   private:
     // Moves inbox and aborts into the scheduler; returns false when the engine should exit.
     bool take_inbox(bool idle) {
-        std::unique_lock<std::mutex> lock(sig_->mu);
-        if (idle) {
-            sig_->cv.wait_for(lock, std::chrono::milliseconds(cfg_.idle_wake_ms),
-                              [&] { return stopping_ || sig_->space || !inbox_.empty() || !aborts_.empty(); });
-            sig_->space = false;
+        bool stopping;
+        {
+            std::unique_lock<std::mutex> lock(sig_->mu);
+            if (idle) {
+                sig_->cv.wait_for(lock, std::chrono::milliseconds(cfg_.idle_wake_ms),
+                                  [&] { return stopping_ || sig_->space || !inbox_.empty() || !aborts_.empty(); });
+                sig_->space = false;
+            }
+            fresh_.swap(inbox_);
+            fresh_aborts_.swap(aborts_);
+            stopping = stopping_;
         }
-        for (auto& s : inbox_) sched_->add(std::move(s));
-        inbox_.clear();
-        for (uint64_t id : aborts_) sched_->abort(id);
-        aborts_.clear();
-        if (stopping_) {
+        for (auto& s : fresh_) {
+            if (s->grammar) s->gm = std::make_unique<gram::grammar_matcher>(s->grammar, vocab_index());
+            sched_->add(std::move(s));
+        }
+        fresh_.clear();
+        for (uint64_t id : fresh_aborts_) sched_->abort(id);
+        fresh_aborts_.clear();
+        if (stopping) {
             sched_->abort_all(finish_reason::aborted, "the server is shutting down");
             return false;
         }
         return true;
+    }
+
+    // The vocabulary as a byte trie, for grammar masks: built at the first request with a grammar.
+    const gram::token_index& vocab_index() {
+        if (!vocab_index_) vocab_index_ = std::make_unique<gram::token_index>(gram::token_index_from(*tok_));
+        return *vocab_index_;
     }
 
     // Streams what the scheduler accepted and ended since the last call.
@@ -326,6 +343,10 @@ class engine_impl final : public engine {
             const std::span<float> lg = out.logits.subspan(r * nv, nv);
             scheduler::sampled t;
             // A sampled draft is accepted by ratio; a greedy one (or none) by drawing and comparing.
+            // Structured output: only tokens the grammar allows, before bias, penalties and truncation,
+            // so the draw is from the renormalised distribution over them (drafts are verified
+            // against the masked distribution too: the matcher has taken the accepted drafts).
+            if (s.gm) gram::mask_logits(lg, s.gm->mask());
             const auto draft_row = static_cast<size_t>(row);
             // A reasoning budget's forced token is written instead of sampled (no drafts meanwhile).
             const std::optional<int32_t> forced = s.budget.take_forced();
@@ -333,6 +354,7 @@ class engine_impl final : public engine {
                       : s.spec.draft_smp && draft_row < s.spec.draft.size()
                           ? s.smp->sample_draft(lg, s.tokens, s.spec.draft[draft_row], s.spec.draft_q[draft_row])
                           : s.smp->sample(lg, s.tokens);
+            if (s.gm && !s.gm->accept(t.token)) s.grammar_stuck = true;
             t.logprob = 0.0f;
             if (s.n_logprobs >= 0) {
                 t.top.resize(static_cast<size_t>(std::min(s.n_logprobs, k_max_logprobs)));
@@ -386,8 +408,19 @@ class engine_impl final : public engine {
         drafter_->propose(reqs_, sched_->running());
         policy_->observe_draft_round(reqs_, seconds_since(t0));
         for (const draft_request& r : reqs_) {
+            if (r.seq->gm) cut_draft_to_grammar(*r.seq);
             if (static_cast<int32_t>(r.seq->spec.draft.size()) < cfg_.draft_min) r.seq->spec.draft.clear();
         }
+    }
+
+    // Drops the drafts from the first one the grammar does not allow (it could never be accepted), and
+    // those after the text is complete: a copy of the matcher walks along the draft.
+    static void cut_draft_to_grammar(sequence& s) {
+        gram::grammar_matcher walk = *s.gm;
+        std::vector<int32_t>& draft = s.spec.draft;
+        size_t keep = 0;
+        while (keep < draft.size() && !walk.done() && walk.accept(draft[keep])) ++keep;
+        draft.resize(keep);
     }
 
     void publish_metrics() {
@@ -431,6 +464,9 @@ class engine_impl final : public engine {
     std::shared_ptr<wake_signal> sig_ = std::make_shared<wake_signal>();
     std::vector<std::unique_ptr<sequence>> inbox_;
     std::vector<uint64_t> aborts_;
+    std::vector<std::unique_ptr<sequence>> fresh_;  // engine thread: the inbox just taken
+    std::vector<uint64_t> fresh_aborts_;
+    std::unique_ptr<gram::token_index> vocab_index_;  // engine thread
     bool stopping_ = false;
     uint64_t next_id_ = 1;
     std::atomic<int64_t> n_waiting_{0};

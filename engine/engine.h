@@ -20,6 +20,10 @@
 
 namespace tandem {
 
+namespace gram {
+class compiled_grammar;
+}
+
 // The model's vocabulary as text: all the server and the CLI need of the tokenizer.
 class text_codec {
   public:
@@ -98,6 +102,11 @@ struct completion_params {
         std::vector<int32_t> start, end;
         bool open = false;
     } reasoning;
+    // Structured output: every generated token must continue a text of this grammar (its mask sets
+    // the other logits to -inf before bias, penalties and truncation); the sequence ends ("stop") as
+    // soon as the text is complete and nothing may follow it. Null: unconstrained. Shared, immutable
+    // but for its mask cache, which only the engine thread touches.
+    std::shared_ptr<const gram::compiled_grammar> grammar;
 };
 
 enum class finish_reason { stop, length, aborted, error };

@@ -171,7 +171,14 @@ bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
     text.clear();
     const bool shown = cfg_.special_piece && std::binary_search(s.shown_special.begin(), s.shown_special.end(), last);
     if (!eog && cfg_.token_piece) text = s.text.push(shown ? cfg_.special_piece(last) : cfg_.token_piece(last));
-    if ((!s.ignore_eos && eog) || s.text.stopped()) {
+    if (s.grammar_stuck) {
+        why = finish_reason::error;
+        s.error = "the grammar allows no token of the vocabulary here";
+        return true;
+    }
+    // A grammar whose text is complete and takes nothing more ends the sequence without waiting for
+    // an end-of-generation token (the mask would allow only that).
+    if ((!s.ignore_eos && eog) || s.text.stopped() || (s.gm && s.gm->done())) {
         why = finish_reason::stop;
         return true;
     }
@@ -252,7 +259,8 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
         std::unique_ptr<sequence> s = std::move(running_[i]);
         running_.erase(running_.begin() + static_cast<ptrdiff_t>(i));
         const finish_reason why = s->why;
-        finish(std::move(s), why);
+        const std::string message = s->error;
+        finish(std::move(s), why, message);
     }
 }
 

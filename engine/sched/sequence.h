@@ -7,10 +7,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/timing.h"
 #include "engine/engine.h"
+#include "engine/grammar/token_mask.h"
 #include "engine/sample/sampler.h"
 #include "engine/sched/reasoning_budget.h"
 #include "engine/tokenizer/text_stream.h"
@@ -35,6 +37,9 @@ struct spec_state {
     std::unique_ptr<sampler> draft_smp;
     std::array<std::vector<token_prob>, k_max_draft> draft_q;
     std::vector<int32_t> draft_history;  // scratch: the drafter's penalty window over tokens and drafts
+    // Structured output: the sequence's matcher advanced along this round's drafts, so a model
+    // drafter drafts only what the grammar allows (draft_next).
+    std::optional<gram::grammar_matcher> draft_gm;
     double acceptance = 0.7;             // estimated probability that a draft token is accepted (the draft policy's)
     double seen = 0, seen_accepted = 0;  // verified draft tokens and of those accepted, fading with age
     int32_t n_drafts = 0, n_draft_tokens = 0, n_accepted = 0;
@@ -66,6 +71,11 @@ struct sequence {
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;
+    // Structured output: the request's grammar, and where the generated tokens have taken it (made
+    // by the engine thread at admission; advanced by each sampled token).
+    std::shared_ptr<const gram::compiled_grammar> grammar;
+    std::unique_ptr<gram::grammar_matcher> gm;
+    bool grammar_stuck = false;          // a sampled token the grammar does not allow (no allowed token was left)
     text_stream text;                    // the generated text, cut at the request's stop strings
     std::vector<int32_t> shown_special;  // sorted: control tokens whose text the stream shows
     reasoning_budget budget;             // forces the end of thinking after its limit

@@ -20,10 +20,23 @@ int32_t draft_pick(std::span<const float> logits, float p_min) {
     return 1.0 / sum >= static_cast<double>(p_min) ? best : -1;
 }
 
+// Structured output: the drafter's logits masked as the anchor's will be, at the state the drafts
+// so far lead to; false when the grammar is complete there (nothing more to draft).
+bool mask_draft(sequence& s, std::span<float> logits) {
+    spec_state& sp = s.spec;
+    if (sp.draft.empty()) sp.draft_gm.emplace(*s.gm);
+    if (sp.draft_gm->done()) return false;
+    gram::mask_logits(logits, sp.draft_gm->mask());
+    return true;
+}
+
 bool draft_next(sequence& s, std::span<float> logits, float p_min) {
     spec_state& sp = s.spec;
+    if (s.gm && !mask_draft(s, logits)) return false;
+    auto took = [&](int32_t d) { return !s.gm || sp.draft_gm->accept(d); };
     if (!sp.draft_smp) {
         const int32_t d = draft_pick(logits, p_min);
+        if (d >= 0 && !took(d)) return false;  // every logit was masked
         if (d >= 0) sp.draft.push_back(d);
         return d >= 0;
     }
@@ -40,7 +53,7 @@ bool draft_next(sequence& s, std::span<float> logits, float p_min) {
     for (const token_prob& tp : q) {
         if (tp.id == d) q_d = tp.p;
     }
-    if (q_d < p_min) return false;
+    if (q_d < p_min || !took(d)) return false;
     sp.draft_q[sp.draft.size()].assign(q.begin(), q.end());
     sp.draft.push_back(d);
     return true;

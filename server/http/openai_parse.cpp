@@ -6,6 +6,9 @@
 #include <cmath>
 #include <limits>
 
+#include "common/error.h"
+#include "engine/grammar/grammar_cache.h"
+#include "engine/grammar/json_schema.h"
 #include "server/chat/chat_syntax.h"
 #include "server/http/errors.h"
 
@@ -319,6 +322,54 @@ json parse_json_object(const std::string& body) {
     return obj;
 }
 
+// response_format: {"type": "text"}, {"type": "json_object"} (llama.cpp's extension: with a
+// "schema"), or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}, compiled to a
+// grammar (cached by schema text). The schema is read again from the body in its own key order,
+// since properties are generated in the order the schema lists them.
+void parse_response_format(const json& obj, const std::string& body, generation_request& r) {
+    const json* rf = field(obj, "response_format");
+    if (!rf) return;
+    const char* param = "response_format";
+    if (!rf->is_object()) throw_invalid(param, "'response_format' must be an object");
+    const json* type = field(*rf, "type");
+    if (!type || !type->is_string())
+        throw_invalid(param, "'response_format.type' must be one of 'text', 'json_object', 'json_schema'");
+    const std::string t = type->get<std::string>();
+    r.response_format = *rf;
+    if (t == "text") return;
+    if (t != "json_object" && t != "json_schema")
+        throw_invalid(param,
+                      "'response_format.type' must be one of 'text', 'json_object', 'json_schema', got '" + t + "'");
+    const json* js = t == "json_schema" ? field(*rf, "json_schema") : nullptr;
+    if (t == "json_schema") {
+        if (!js || !js->is_object()) throw_invalid(param, "'response_format.json_schema' must be an object");
+        if (const json* n = field(*js, "name"); n && !n->is_string())
+            throw_invalid(param, "'response_format.json_schema.name' must be a string");
+    }
+    const json& holder = js ? *js : *rf;
+    const json* schema = field(holder, "schema");
+    bool strict = false;
+    if (const json* s = field(holder, "strict")) {
+        if (!s->is_boolean()) throw_invalid(param, "'response_format.json_schema.strict' must be a boolean");
+        strict = s->get<bool>();
+    }
+    if (!schema) {
+        if (t == "json_schema") throw_invalid(param, "'response_format.json_schema.schema' is required");
+        r.grammar = gram::grammar_cached("json_object", [] { return gram::grammar_json_object(); });
+        return;
+    }
+    if (!schema->is_object() && !schema->is_boolean())
+        throw_invalid(param, "'response_format' schema must be a JSON object");
+    nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(body)["response_format"];
+    ordered = js ? ordered["json_schema"]["schema"] : ordered["schema"];
+    const std::string key = std::string(strict ? "strict:" : "loose:") + ordered.dump();
+    try {
+        r.grammar = gram::grammar_cached(key, [&] { return gram::grammar_from_json_schema(ordered, strict); });
+    } catch (const error& e) {
+        throw_invalid(param, std::string("'response_format': ") + e.what());
+    }
+}
+
 generation_request parse_chat_request(const std::string& body, const parse_limits& limits) {
     const json obj = parse_json_object(body);
     generation_request r;
@@ -345,6 +396,7 @@ generation_request parse_chat_request(const std::string& body, const parse_limit
                           "'continue_final_message' needs the last message to be the assistant's, with text");
     }
     parse_reasoning_format(obj, r);
+    parse_response_format(obj, body, r);
     if (auto v = get_bool(obj, "logprobs")) r.logprobs = *v;
     if (auto v =
             get_int(obj, "top_logprobs", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) {
@@ -397,6 +449,7 @@ generation_request parse_completion_request(const std::string& body, const parse
         r.n_top_logprobs = static_cast<int32_t>(*v);
     }
     if (auto v = get_bool(obj, "echo")) r.echo = *v;
+    parse_response_format(obj, body, r);
     return r;
 }
 

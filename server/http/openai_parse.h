@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@
 #include "engine/sample/sampling_params.h"
 
 namespace tandem {
+
+namespace gram {
+class compiled_grammar;
+}
 
 struct parse_limits {
     int32_t max_n = 8;
@@ -47,11 +52,13 @@ struct generation_request {
     bool continue_final_message = false;  // chat: the prompt ends inside the last (assistant) message
 
     // Chat features of issue 14. Each is parsed and validated by the part that uses it.
-    nlohmann::ordered_json tools;         // null, or the validated `tools` array (function tools only), key order kept
-    std::string tool_choice = "auto";     // "auto", "none", "required" or "function" (a named function)
-    std::string tool_choice_name;         // tool_choice == "function": the function's name
-    bool parallel_tool_calls = true;      // false: at most one tool call per answer
-    nlohmann::json response_format;       // null, or {"type": "json_object"} / {"type": "json_schema", ...}
+    nlohmann::ordered_json tools;      // null, or the validated `tools` array (function tools only), key order kept
+    std::string tool_choice = "auto";  // "auto", "none", "required" or "function" (a named function)
+    std::string tool_choice_name;      // tool_choice == "function": the function's name
+    bool parallel_tool_calls = true;   // false: at most one tool call per answer
+    nlohmann::json response_format;    // null, or {"type": "json_object"} / {"type": "json_schema", ...}
+    // response_format compiled (json_object or json_schema); null for text or none.
+    std::shared_ptr<const gram::compiled_grammar> grammar;
     nlohmann::json chat_template_kwargs;  // null, or an object of extra template variables
     std::string reasoning_effort;         // "", "low", "medium" or "high"
     std::string reasoning_format;         // "": the server's --reasoning-format; else "none", "auto", ...

@@ -136,6 +136,7 @@ std::vector<completion_params> engine_requests(const generation_request& g,
         p.max_tokens = g.max_tokens;
         p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
         p.stop = g.stop;
+        p.grammar = g.grammar;  // response_format (one compiled grammar, a matcher per choice)
     }
     return out;
 }

@@ -360,10 +360,10 @@ std::string server_config_describe(const server_config& c) {
     std::ostringstream os;
     os << "model=" << c.model_path << " alias=" << (c.alias.empty() ? "(model name)" : c.alias)
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
-       << " reasoning_format=" << c.reasoning_format << " threads=" << c.n_threads << " device=" << c.device << " ctx_size=" << c.ctx_size
-       << " parallel=" << c.parallel << " kv_type=" << c.kv_type << " kv_blocks=" << c.kv_blocks
-       << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue << " batch_size=" << c.batch_size
-       << " prefill_chunk=" << c.prefill_chunk
+       << " reasoning_format=" << c.reasoning_format << " threads=" << c.n_threads << " device=" << c.device
+       << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel << " kv_type=" << c.kv_type
+       << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue
+       << " batch_size=" << c.batch_size << " prefill_chunk=" << c.prefill_chunk
        << " draft_model=" << (c.draft_model_path.empty() ? "none" : c.draft_model_path) << " spec_type=" << c.spec_type
        << " draft_max=" << c.draft_max << " draft_min=" << c.draft_min << " draft_p_min=" << c.draft_p_min
        << " draft_adaptive=" << (c.draft_adaptive ? "true" : "false") << " host=" << c.host << " port=" << c.port

@@ -14,22 +14,22 @@ namespace tandem {
 
 struct server_config {
     // Model and engine.
-    std::string model_path;            // --model / -m (required)
-    std::string alias;                 // model name shown to clients; empty: the model's name
-    std::string chat_template_file;    // overrides the model's template; empty: the model's, else ChatML
-    std::string chat_template_kwargs;  // a JSON object of template variables every chat request gets; "" none
+    std::string model_path;                 // --model / -m (required)
+    std::string alias;                      // model name shown to clients; empty: the model's name
+    std::string chat_template_file;         // overrides the model's template; empty: the model's, else ChatML
+    std::string chat_template_kwargs;       // a JSON object of template variables every chat request gets; "" none
     std::string reasoning_format = "auto";  // none: thinking stays in content; auto | deepseek: reasoning_content
     int32_t reasoning_budget = -1;          // reasoning tokens before the engine closes the block; -1: no limit
-    int32_t n_threads = 0;             // compute threads; 0: one per core
-    std::string device = "cpu";        // cpu | vulkan | vulkan:N
-    int32_t ctx_size = 0;              // per sequence; 0: the model's trained context
-    int32_t parallel = 4;              // max running sequences
-    std::string kv_type = "f16";       // f16 | q8_0 | q4_0
-    int64_t kv_blocks = 0;             // 0: derive from kv_memory
-    int64_t kv_memory = 1ll << 30;     // KV byte budget
-    int32_t max_queue = 64;            // waiting requests before 429
-    int32_t batch_size = 512;          // tokens per forward step, over all sequences
-    int32_t prefill_chunk = 64;        // prompt tokens per step while other sequences decode; 0: no cap
+    int32_t n_threads = 0;                  // compute threads; 0: one per core
+    std::string device = "cpu";             // cpu | vulkan | vulkan:N
+    int32_t ctx_size = 0;                   // per sequence; 0: the model's trained context
+    int32_t parallel = 4;                   // max running sequences
+    std::string kv_type = "f16";            // f16 | q8_0 | q4_0
+    int64_t kv_blocks = 0;                  // 0: derive from kv_memory
+    int64_t kv_memory = 1ll << 30;          // KV byte budget
+    int32_t max_queue = 64;                 // waiting requests before 429
+    int32_t batch_size = 512;               // tokens per forward step, over all sequences
+    int32_t prefill_chunk = 64;             // prompt tokens per step while other sequences decode; 0: no cap
 
     // Speculative decoding.
     std::string draft_model_path;    // --draft-model / -md: gemma4-assistant or a small same-vocabulary model

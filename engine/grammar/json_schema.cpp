@@ -1,0 +1,436 @@
+// json_grammar: one rule per schema node, shared rules for whitespace, strings and numbers.
+#include "engine/grammar/json_schema.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "common/error.h"
+
+namespace tandem::gram {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+[[noreturn]] void refuse(const std::string& at, const std::string& what) {
+    throw error("json schema" + std::string(at.empty() ? "" : " at " + at) + ": " + what);
+}
+
+// Keywords that only describe: accepted and ignored.
+const std::set<std::string> k_annotations = {"title", "description", "default",    "examples", "$schema",
+                                             "$id",   "$comment",    "deprecated", "readOnly", "writeOnly",
+                                             "$defs", "definitions", "strict",     "name",     "nullable"};
+const std::set<std::string> k_handled = {"type",  "properties",  "required",  "additionalProperties",
+                                         "items", "prefixItems", "minItems",  "maxItems",
+                                         "enum",  "const",       "anyOf",     "oneOf",
+                                         "allOf", "$ref",        "minLength", "maxLength",
+                                         "format"};
+
+byte_set digits() {
+    return byte_set{}.add_range('0', '9');
+}
+seq one(const byte_set& s) {
+    return {sym_bytes(s)};
+}
+seq r(uint32_t rule) {
+    return {sym_rule(rule)};
+}
+
+int64_t count_of(const json& s, const char* key, int64_t fallback, const std::string& at) {
+    if (!s.contains(key)) return fallback;
+    const json& v = s.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() < 0)
+        refuse(at, std::string(key) + " must be a non-negative integer");
+    const int64_t n = v.get<int64_t>();
+    if (n > k_max_repeat) refuse(at, std::string(key) + " above " + std::to_string(k_max_repeat) + " is not supported");
+    return n;
+}
+
+}  // namespace
+
+uint32_t json_grammar::ws() {
+    // As llama.cpp's schema grammars: nothing, one space, or one newline and an indentation.
+    if (ws_ == UINT32_MAX)
+        ws_ = b_.rule_of({{},
+                          seq_lit(" "),
+                          seq_cat({seq_lit("\n"), r(b_.repeat(one(byte_set{}.add(' ').add('\t')), 0, k_max_indent))})});
+    return ws_;
+}
+
+// One character of a JSON string's content: unescaped printable ASCII, an escape, or a well-formed
+// UTF-8 sequence (no overlongs, no surrogates), so the text is always valid UTF-8.
+uint32_t json_grammar::string_char() {
+    if (char_ != UINT32_MAX) return char_;
+    const byte_set cont = byte_set{}.add_range(0x80, 0xBF);
+    const byte_set hex = byte_set{}.add_range('0', '9').add_range('a', 'f').add_range('A', 'F');
+    std::vector<seq> alts;
+    alts.push_back(one(byte_set{}.add_range(0x20, 0x7F).remove('"').remove('\\')));
+    alts.push_back(seq_cat(
+        {seq_lit("\\"), one(byte_set{}.add('"').add('\\').add('/').add('b').add('f').add('n').add('r').add('t'))}));
+    alts.push_back(seq_cat({seq_lit("\\u"), one(hex), one(hex), one(hex), one(hex)}));
+    alts.push_back(seq_cat({one(byte_set{}.add_range(0xC2, 0xDF)), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add(0xE0)), one(byte_set{}.add_range(0xA0, 0xBF)), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add_range(0xE1, 0xEC).add_range(0xEE, 0xEF)), one(cont), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add(0xED)), one(byte_set{}.add_range(0x80, 0x9F)), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add(0xF0)), one(byte_set{}.add_range(0x90, 0xBF)), one(cont), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add_range(0xF1, 0xF3)), one(cont), one(cont), one(cont)}));
+    alts.push_back(seq_cat({one(byte_set{}.add(0xF4)), one(byte_set{}.add_range(0x80, 0x8F)), one(cont), one(cont)}));
+    char_ = b_.rule_of(alts);
+    return char_;
+}
+
+uint32_t json_grammar::string_any() {
+    if (str_ == UINT32_MAX)
+        str_ = b_.rule_of({seq_cat({seq_lit("\""), r(b_.repeat(r(string_char()), 0, -1)), seq_lit("\"")})});
+    return str_;
+}
+
+// Integers of at most 16 digits, fractions of at most 16, exponents of at most 3: a model cannot
+// write digits forever.
+uint32_t json_grammar::integer() {
+    if (int_ != UINT32_MAX) return int_;
+    const uint32_t mag =
+        b_.rule_of({seq_lit("0"), seq_cat({one(byte_set{}.add_range('1', '9')), r(b_.repeat(one(digits()), 0, 15))})});
+    int_ = b_.rule_of({seq_cat({r(b_.optional(seq_lit("-"))), r(mag)})});
+    return int_;
+}
+
+uint32_t json_grammar::number() {
+    if (num_ != UINT32_MAX) return num_;
+    const uint32_t frac = b_.optional(seq_cat({seq_lit("."), r(b_.repeat(one(digits()), 1, 16))}));
+    const uint32_t exp =
+        b_.optional(seq_cat({one(byte_set{}.add('e').add('E')), r(b_.optional(one(byte_set{}.add('+').add('-')))),
+                             r(b_.repeat(one(digits()), 1, 3))}));
+    num_ = b_.rule_of({seq_cat({r(integer()), r(frac), r(exp)})});
+    return num_;
+}
+
+uint32_t json_grammar::any_value() {
+    if (value_ != UINT32_MAX) return value_;
+    value_ = b_.declare();
+    const uint32_t w = ws();
+    const uint32_t member = b_.rule_of({seq_cat({r(string_any()), r(w), seq_lit(":"), r(w), r(value_), r(w)})});
+    object_ = b_.rule_of(
+        {seq_cat({seq_lit("{"), r(w), r(b_.repeat(r(member), 0, -1, seq_cat({seq_lit(","), r(w)}))), seq_lit("}")})});
+    const uint32_t item = b_.rule_of({seq_cat({r(value_), r(w)})});
+    const uint32_t arr = b_.rule_of(
+        {seq_cat({seq_lit("["), r(w), r(b_.repeat(r(item), 0, -1, seq_cat({seq_lit(","), r(w)}))), seq_lit("]")})});
+    for (const seq& s :
+         {r(object_), r(arr), r(string_any()), r(number()), seq_lit("true"), seq_lit("false"), seq_lit("null")})
+        b_.add_alt(value_, s);
+    return value_;
+}
+
+uint32_t json_grammar::any_object() {
+    any_value();
+    return object_;
+}
+
+uint32_t json_grammar::literal_json(const json& v) {
+    return b_.rule_of({seq_lit(v.dump())});
+}
+
+uint32_t json_grammar::schema(const json& s) {
+    root_ = &s;
+    refs_.clear();  // a $ref of another root names other rules
+    return compile(s, "");
+}
+
+uint32_t json_grammar::ref(const std::string& target, const std::string& at) {
+    for (const auto& [name, rule] : refs_) {
+        if (name == target) return rule;
+    }
+    if (target.empty() || target[0] != '#') refuse(at, "$ref '" + target + "' is not a reference into this schema");
+    const json* t = nullptr;
+    try {
+        t = &root_->at(json::json_pointer(target.substr(1)));
+    } catch (const std::exception&) {
+        refuse(at, "$ref '" + target + "' points nowhere");
+    }
+    const uint32_t rule = b_.declare();
+    refs_.emplace_back(target, rule);
+    b_.add_alt(rule, r(compile(*t, target.substr(1))));
+    return rule;
+}
+
+uint32_t json_grammar::compile(const json& s, const std::string& at) {
+    if (b_.n_rules() > k_max_rules) refuse(at, "the schema is too large");
+    if (s.is_boolean()) {
+        if (!s.get<bool>()) refuse(at, "the schema false matches nothing");
+        return any_value();
+    }
+    if (!s.is_object()) refuse(at, "a schema must be an object");
+    for (const auto& [key, v] : s.items()) {
+        if (!k_annotations.contains(key) && !k_handled.contains(key)) refuse(at, "unsupported keyword '" + key + "'");
+    }
+    std::vector<seq> alts;
+    if (s.value("nullable", false)) alts.push_back(seq_lit("null"));
+    if (s.contains("$ref")) {
+        if (!s.at("$ref").is_string()) refuse(at, "$ref must be a string");
+        alts.push_back(r(ref(s.at("$ref").get<std::string>(), at)));
+    } else if (s.contains("const")) {
+        alts.push_back(r(literal_json(s.at("const"))));
+    } else if (s.contains("enum")) {
+        const json& e = s.at("enum");
+        if (!e.is_array() || e.empty()) refuse(at, "enum must be a non-empty array");
+        for (const json& v : e) alts.push_back(seq_lit(v.dump()));
+    } else if (s.contains("anyOf") || s.contains("oneOf") || s.contains("allOf")) {
+        const char* key = s.contains("anyOf") ? "anyOf" : s.contains("oneOf") ? "oneOf" : "allOf";
+        const json& list = s.at(key);
+        if (!list.is_array() || list.empty()) refuse(at, std::string(key) + " must be a non-empty array");
+        if (std::string(key) == "allOf" && list.size() != 1)
+            refuse(at, "allOf of more than one schema is not supported");
+        for (size_t i = 0; i < list.size(); ++i)
+            alts.push_back(r(compile(list[i], at + "/" + key + "/" + std::to_string(i))));
+    } else if (s.contains("type")) {
+        const json& t = s.at("type");
+        if (t.is_string()) {
+            alts.push_back(r(compile_typed(s, t.get<std::string>(), at)));
+        } else if (t.is_array() && !t.empty()) {
+            for (const json& one_t : t) {
+                if (!one_t.is_string()) refuse(at, "type must be a string or an array of strings");
+                alts.push_back(r(compile_typed(s, one_t.get<std::string>(), at)));
+            }
+        } else {
+            refuse(at, "type must be a string or an array of strings");
+        }
+    } else if (s.contains("properties") || s.contains("additionalProperties")) {
+        alts.push_back(r(object(s, at)));
+    } else if (s.contains("items") || s.contains("prefixItems")) {
+        alts.push_back(r(array(s, at)));
+    } else {
+        alts.push_back(r(any_value()));
+    }
+    return b_.rule_of(alts);
+}
+
+uint32_t json_grammar::compile_typed(const json& s, const std::string& type, const std::string& at) {
+    if (type == "object") return object(s, at);
+    if (type == "array") return array(s, at);
+    if (type == "string") return string(s, at);
+    if (type == "number") return number();
+    if (type == "integer") return integer();
+    if (type == "boolean") return b_.rule_of({seq_lit("true"), seq_lit("false")});
+    if (type == "null") return b_.rule_of({seq_lit("null")});
+    refuse(at, "unknown type '" + type + "'");
+}
+
+uint32_t json_grammar::string(const json& s, const std::string& at) {
+    if (s.contains("format")) {
+        if (!s.at("format").is_string()) refuse(at, "format must be a string");
+        if (s.contains("minLength") || s.contains("maxLength"))
+            refuse(at, "minLength/maxLength together with format is not supported");
+        return format(s.at("format").get<std::string>(), at);
+    }
+    const int64_t min = count_of(s, "minLength", 0, at);
+    const int64_t max = count_of(s, "maxLength", -1, at);
+    if (max >= 0 && max < min) refuse(at, "maxLength is below minLength");
+    if (min == 0 && max < 0) return string_any();
+    return b_.rule_of({seq_cat({seq_lit("\""), r(b_.repeat(r(string_char()), min, max)), seq_lit("\"")})});
+}
+
+uint32_t json_grammar::format(const std::string& name, const std::string& at) {
+    const byte_set d = digits();
+    auto dd = [&](char lo, char hi, const byte_set& second) {
+        return seq_cat({one(byte_set{}.add_range(static_cast<uint8_t>(lo), static_cast<uint8_t>(hi))), one(second)});
+    };
+    const uint32_t month =
+        b_.rule_of({dd('0', '0', byte_set{}.add_range('1', '9')), dd('1', '1', byte_set{}.add_range('0', '2'))});
+    const uint32_t day = b_.rule_of(
+        {dd('0', '0', byte_set{}.add_range('1', '9')), dd('1', '2', d), dd('3', '3', byte_set{}.add_range('0', '1'))});
+    const seq date = seq_cat({one(d), one(d), one(d), one(d), seq_lit("-"), r(month), seq_lit("-"), r(day)});
+    const uint32_t hour = b_.rule_of({dd('0', '1', d), dd('2', '2', byte_set{}.add_range('0', '3'))});
+    const seq minute = dd('0', '5', d);
+    const uint32_t frac = b_.optional(seq_cat({seq_lit("."), r(b_.repeat(one(d), 1, 9))}));
+    const uint32_t zone =
+        b_.rule_of({seq_lit("Z"), seq_cat({one(byte_set{}.add('+').add('-')), r(hour), seq_lit(":"), minute})});
+    const seq time = seq_cat({r(hour), seq_lit(":"), minute, seq_lit(":"), minute, r(frac), r(zone)});
+    seq body;
+    if (name == "date") {
+        body = date;
+    } else if (name == "time") {
+        body = time;
+    } else if (name == "date-time") {
+        body = seq_cat({date, seq_lit("T"), time});
+    } else if (name == "uuid") {
+        const seq h = one(byte_set{}.add_range('0', '9').add_range('a', 'f').add_range('A', 'F'));
+        auto hex = [&](int n) { return r(b_.repeat(h, n, n)); };
+        body =
+            seq_cat({hex(8), seq_lit("-"), hex(4), seq_lit("-"), hex(4), seq_lit("-"), hex(4), seq_lit("-"), hex(12)});
+    } else if (name == "email") {
+        const byte_set alnum = byte_set{}.add_range('a', 'z').add_range('A', 'Z').add_range('0', '9');
+        const uint32_t local = b_.repeat(one(byte_set(alnum).add('.').add('_').add('%').add('+').add('-')), 1, 64);
+        const uint32_t label = b_.repeat(one(byte_set(alnum).add('-')), 1, 63);
+        body = seq_cat({r(local), seq_lit("@"), r(label), seq_lit("."), r(b_.repeat(r(label), 1, 4, seq_lit(".")))});
+    } else {
+        refuse(at, "format '" + name + "' is not supported (date, time, date-time, uuid, email are)");
+    }
+    return b_.rule_of({seq_cat({seq_lit("\""), body, seq_lit("\"")})});
+}
+
+// Properties in the schema's order, each required one present and each optional one present or
+// not; then additional properties if allowed. first_i / after_i: from property i on, before any
+// member was written (no comma due) or after one (a comma before the next).
+uint32_t json_grammar::object(const json& s, const std::string& at) {
+    const json props = s.value("properties", json::object());
+    if (!props.is_object()) refuse(at, "properties must be an object");
+    std::set<std::string> required;
+    if (s.contains("required")) {
+        if (!s.at("required").is_array()) refuse(at, "required must be an array of names");
+        for (const json& n : s.at("required")) {
+            if (!n.is_string()) refuse(at, "required must be an array of names");
+            if (!props.contains(n.get<std::string>()))
+                refuse(at, "required property '" + n.get<std::string>() + "' is not in properties");
+            required.insert(n.get<std::string>());
+        }
+    }
+    const uint32_t w = ws();
+    const seq comma = seq_cat({seq_lit(","), r(w)});
+    // Additional properties: a schema, true, or (absent) allowed only for a non-strict schema without properties.
+    std::optional<uint32_t> extra_value;
+    if (s.contains("additionalProperties")) {
+        const json& ap = s.at("additionalProperties");
+        if (!ap.is_boolean() || ap.get<bool>()) extra_value = compile(ap, at + "/additionalProperties");
+    } else if (!strict_ && props.empty()) {
+        extra_value = any_value();
+    }
+    uint32_t first = b_.rule_of({{}}), after = b_.rule_of({{}});
+    if (extra_value) {
+        const uint32_t member =
+            b_.rule_of({seq_cat({r(string_any()), r(w), seq_lit(":"), r(w), r(*extra_value), r(w)})});
+        after = b_.repeat(seq_cat({comma, r(member)}), 0, -1);
+        first = b_.rule_of({seq_cat({r(member), r(after)}), {}});
+    }
+    std::vector<std::pair<std::string, const json*>> list;
+    for (const auto& [name, sub] : props.items()) list.emplace_back(name, &sub);
+    for (auto it = list.rbegin(); it != list.rend(); ++it) {
+        const uint32_t value = compile(*it->second, at + "/properties/" + it->first);
+        const seq member = seq_cat({seq_lit(json(it->first).dump()), r(w), seq_lit(":"), r(w), r(value), r(w)});
+        const bool req = required.contains(it->first);
+        const uint32_t next_after = b_.rule_of({seq_cat({comma, member, r(after)})});
+        const uint32_t next_first = b_.rule_of({seq_cat({member, r(after)})});
+        std::vector<seq> a_alts = {r(next_after)}, f_alts = {r(next_first)};
+        if (!req) {
+            a_alts.push_back(r(after));
+            f_alts.push_back(r(first));
+        }
+        after = b_.rule_of(a_alts);
+        first = b_.rule_of(f_alts);
+    }
+    return b_.rule_of({seq_cat({seq_lit("{"), r(w), r(first), seq_lit("}")})});
+}
+
+uint32_t json_grammar::array(const json& s, const std::string& at) {
+    const uint32_t w = ws();
+    const seq comma = seq_cat({seq_lit(","), r(w)});
+    const int64_t min = count_of(s, "minItems", 0, at);
+    const int64_t max = count_of(s, "maxItems", -1, at);
+    if (max >= 0 && max < min) refuse(at, "maxItems is below minItems");
+    std::vector<uint32_t> prefix;
+    if (s.contains("prefixItems")) {
+        const json& p = s.at("prefixItems");
+        if (!p.is_array()) refuse(at, "prefixItems must be an array");
+        for (size_t i = 0; i < p.size(); ++i) prefix.push_back(compile(p[i], at + "/prefixItems/" + std::to_string(i)));
+    }
+    std::optional<uint32_t> item;  // the items after the prefix; none: no more
+    if (s.contains("items")) {
+        const json& it = s.at("items");
+        if (!(it.is_boolean() && !it.get<bool>())) item = compile(it, at + "/items");
+    } else if (prefix.empty() || !strict_) {
+        item = any_value();
+    }
+    const int64_t n_prefix = static_cast<int64_t>(prefix.size());
+    if (max >= 0 && max < n_prefix) refuse(at, "maxItems is below the number of prefixItems");
+    // Built from the end: the items after the prefix, then the prefix items, each optional once min is met.
+    uint32_t rest = b_.rule_of({{}});  // what follows the last prefix item
+    if (item) {
+        const uint32_t elem = b_.rule_of({seq_cat({r(*item), r(w)})});
+        const int64_t rmin = std::max<int64_t>(min - n_prefix, 0);
+        const int64_t rmax = max < 0 ? -1 : max - n_prefix;
+        if (rmax != 0) rest = b_.repeat(seq_cat({comma, r(elem)}), rmin, rmax);
+        if (n_prefix == 0) {
+            const uint32_t all = rmax == 0 ? b_.rule_of({{}}) : b_.repeat(r(elem), rmin, rmax, comma);
+            return b_.rule_of({seq_cat({seq_lit("["), r(w), r(all), seq_lit("]")})});
+        }
+    } else if (min > n_prefix) {
+        refuse(at, "minItems is above the number of prefixItems and no more items are allowed");
+    }
+    for (int64_t i = n_prefix - 1; i >= 0; --i) {
+        const seq lead = i == 0 ? seq{} : comma;
+        const seq this_item = seq_cat({lead, r(prefix[static_cast<size_t>(i)]), r(w), r(rest)});
+        rest = i + 1 > min ? b_.rule_of({this_item, {}}) : b_.rule_of({this_item});
+    }
+    return b_.rule_of({seq_cat({seq_lit("["), r(w), r(rest), seq_lit("]")})});
+}
+
+grammar grammar_from_json_schema(const json& schema, bool strict) {
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t root = jg.schema(schema);
+    return b.finish(root);
+}
+
+grammar grammar_json_object() {
+    grammar_builder b;
+    json_grammar jg(b, false);
+    return b.finish(jg.any_object());
+}
+
+namespace {
+// prefix items suffix, after the free text of spec.text_until if there is one.
+uint32_t sequence_root(grammar_builder& b, const sequence_spec& spec, uint32_t items) {
+    const seq body = seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)});
+    return spec.text_until.empty() ? b.rule_of({body}) : b.text_until(spec.text_until, body);
+}
+}  // namespace
+
+grammar grammar_from_sequence(const json& schema, const sequence_spec& spec, bool strict) {
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t value = jg.schema(schema);
+    const seq item = seq_cat({seq_lit(spec.item_prefix), r(value), seq_lit(spec.item_suffix)});
+    if (item.size() == 0) throw error("grammar: an empty item");
+    const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
+    return b.finish(sequence_root(b, spec, items));
+}
+
+grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bool strict, const std::string& name_key,
+                                const std::string& args_key) {
+    if (!tools.is_array() || tools.empty()) throw error("tool calls: no tools");
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t w = jg.ws();
+    std::vector<seq> calls;
+    for (const json& t : tools) {
+        const json& f = t.at("function");
+        const std::string name = f.at("name").get<std::string>();
+        const json params = f.contains("parameters") ? f.at("parameters") : json{{"type", "object"}};
+        uint32_t args;
+        try {
+            args = jg.schema(params);
+        } catch (const error& e) {
+            throw error("tool '" + name + "': " + e.what());
+        }
+        calls.push_back(seq_cat({seq_lit("{"), r(w), seq_lit(json(name_key).dump()), r(w), seq_lit(":"), r(w),
+                                 seq_lit(json(name).dump()), r(w), seq_lit(","), r(w), seq_lit(json(args_key).dump()),
+                                 r(w), seq_lit(":"), r(w), r(args), r(w), seq_lit("}")}));
+    }
+    const uint32_t call = b.rule_of(calls);
+    const seq item = seq_cat({seq_lit(spec.item_prefix), r(call), seq_lit(spec.item_suffix)});
+    const uint32_t items = b.repeat(item, spec.min_items, spec.max_items, seq_lit(spec.separator));
+    return b.finish(sequence_root(b, spec, items));
+}
+
+json tool_calls_schema(const json& tools) {
+    json any = json::array();
+    for (const json& t : tools) {
+        const json& f = t.at("function");
+        json params = f.value("parameters", json{{"type", "object"}});
+        any.push_back({{"type", "object"},
+                       {"properties", {{"name", {{"const", f.at("name")}}}, {"arguments", params}}},
+                       {"required", {"name", "arguments"}}});
+    }
+    return {{"anyOf", any}};
+}
+
+}  // namespace tandem::gram

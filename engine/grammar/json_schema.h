@@ -1,0 +1,88 @@
+// JSON schema -> grammar (grammar.h), for structured output (OpenAI's response_format and tool
+// arguments). Supported: type (object, array, string, number, integer, boolean, null, and unions
+// of them), properties, required, additionalProperties (false or a schema; absent: not allowed in
+// strict mode or when properties are given), items, prefixItems, minItems/maxItems, enum, const,
+// anyOf/oneOf (oneOf as anyOf), allOf of one schema, $ref into the document (recursive refs
+// included), nullable, string minLength/maxLength and format date / time / date-time / uuid / email.
+// Annotations (title, description, default, examples, ...) are ignored. Anything else is refused
+// with a tandem::error naming the keyword and where it is. Properties come in the schema's order.
+// Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/grammar/grammar.h"
+
+namespace tandem::gram {
+
+constexpr int k_max_indent = 16;         // between two JSON tokens: "", " ", or "\n" and up to this many spaces or tabs
+constexpr int64_t k_max_repeat = 4096;   // largest bounded count (maxLength, maxItems) compiled
+constexpr size_t k_max_rules = 200'000;  // a schema compiling to more is refused as too large
+
+// Builds JSON grammars into a grammar_builder, so callers can combine them with literals (tool calls).
+class json_grammar {
+  public:
+    json_grammar(grammar_builder& b, bool strict) : b_(b), strict_(strict) {}
+
+    // A rule matching the JSON texts valid against `schema`. Throws tandem::error on an unsupported
+    // or malformed schema. `$ref`s resolve against `schema` itself (its $defs / definitions).
+    // Several schemas may be compiled into one builder, each its own $ref root.
+    uint32_t schema(const nlohmann::ordered_json& schema);
+    uint32_t any_value();   // any JSON value
+    uint32_t any_object();  // any JSON object (response_format json_object)
+    uint32_t ws();          // "", " ", or "\n" and up to k_max_indent spaces or tabs
+
+  private:
+    uint32_t compile(const nlohmann::ordered_json& s, const std::string& at);
+    uint32_t compile_typed(const nlohmann::ordered_json& s, const std::string& type, const std::string& at);
+    uint32_t object(const nlohmann::ordered_json& s, const std::string& at);
+    uint32_t array(const nlohmann::ordered_json& s, const std::string& at);
+    uint32_t string(const nlohmann::ordered_json& s, const std::string& at);
+    uint32_t ref(const std::string& target, const std::string& at);
+    uint32_t literal_json(const nlohmann::ordered_json& v);
+    uint32_t string_char();
+    uint32_t string_any();
+    uint32_t number();
+    uint32_t integer();
+    uint32_t format(const std::string& name, const std::string& at);
+
+    grammar_builder& b_;
+    bool strict_;
+    const nlohmann::ordered_json* root_ = nullptr;
+    std::vector<std::pair<std::string, uint32_t>> refs_;
+    // Shared rules, made on first use (UINT32_MAX: not yet).
+    uint32_t ws_ = UINT32_MAX, char_ = UINT32_MAX, str_ = UINT32_MAX, num_ = UINT32_MAX, int_ = UINT32_MAX;
+    uint32_t value_ = UINT32_MAX, object_ = UINT32_MAX;
+};
+
+// response_format json_schema: the schema's texts; json_object: any object.
+grammar grammar_from_json_schema(const nlohmann::ordered_json& schema, bool strict);
+grammar grammar_json_object();
+
+// For forced tool calls (tool_choice "required" or a named function): `prefix`, then between
+// min_items and max_items (max < 0: no bound) values of `schema`, each written as item_prefix
+// value item_suffix, with `separator` between them, then `suffix`. E.g. Hermes: prefix "",
+// item_prefix "<tool_call>\n", item_suffix "\n</tool_call>", separator "\n"; the schema an anyOf
+// over tools of {"name": {"const": name}, "arguments": parameters} (tool_calls_schema).
+struct sequence_spec {
+    std::string prefix, item_prefix, item_suffix, separator, suffix;
+    int64_t min_items = 1, max_items = 1;
+    // Non-empty: free text before the prefix, up to and including the first occurrence of this marker
+    // (a thinking model's reasoning, e.g. "</think>"), so the grammar binds only after it.
+    std::string text_until;
+};
+grammar grammar_from_sequence(const nlohmann::ordered_json& schema, const sequence_spec& spec, bool strict);
+// The same with the item being one call of one of `tools` (OpenAI `tools` entries): the object
+// {"<name_key>": "<function name>", "<args_key>": <arguments valid against that function's
+// parameters>}, keys in that order. Each tool's parameters keep their own $defs (their $refs resolve
+// against the parameters schema). Throws tandem::error naming the tool on an unsupported schema.
+grammar grammar_from_tool_calls(const nlohmann::ordered_json& tools, const sequence_spec& spec, bool strict,
+                                const std::string& name_key = "name", const std::string& args_key = "arguments");
+// {"anyOf": [{"type":"object","properties":{"name":{"const":N},"arguments":P},"required":[...]}, ...]}
+// over OpenAI `tools` entries ({"type":"function","function":{"name","parameters"}}).
+nlohmann::ordered_json tool_calls_schema(const nlohmann::ordered_json& tools);
+
+}  // namespace tandem::gram
