@@ -12,6 +12,7 @@
 #include "server/http/routes.h"
 #include "server/http/server_state.h"
 #include "server/http/sse.h"
+#include "server/http/tool_grammar.h"
 
 namespace tandem {
 
@@ -280,9 +281,12 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
     std::optional<output_setup> chat_out;
     if (g.chat) {
         chat_out = chat_output_setup(b, st.cfg, g, prompts.front());
+        // tool_choice "required" or a named function: the calls are generated under a grammar.
+        const auto tools_grammar = tool_call_grammar(g, chat_out->syntax, chat_out->opts.reasoning_open);
         for (completion_params& p : requests) {
             p.shown_special = chat_out->shown_special;
             p.reasoning = chat_out->reasoning;
+            if (tools_grammar) p.grammar = tools_grammar;
         }
     }
     submit_all(j, std::move(requests));

@@ -1,0 +1,131 @@
+// Tool calling through the openai SDK on stories260K (no chat template: ChatML with the tools as a
+// system message, calls in the generic JSON format): tool_choice "required" or a named function
+// forces calls whose arguments validate against the tool's parameters, whole and streamed as OpenAI
+// streams them; the calls and the tool's result go back into the next request's prompt.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { startServer } from "./server.mjs";
+
+let srv, client;
+before(async () => {
+  srv = await startServer("stories260K.gguf", ["--parallel", "4"]);
+  client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: "none" });
+});
+after(async () => assert.equal((await srv.stop()).code, 0));
+
+const weather = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "The weather in a city",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string", maxLength: 12 }, unit: { enum: ["c", "f"] } },
+      required: ["city", "unit"],
+      additionalProperties: false,
+    },
+  },
+};
+const time = {
+  type: "function",
+  function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "integer" } }, required: ["zone"] } },
+};
+const ask = [{ role: "user", content: "What is the weather in Paris?" }];
+
+function check_weather_args(args) {
+  const a = JSON.parse(args);
+  assert.deepEqual(Object.keys(a).sort(), ["city", "unit"]);
+  assert.equal(typeof a.city, "string");
+  assert.ok(a.city.length <= 12, a.city);
+  assert.ok(["c", "f"].includes(a.unit), a.unit);
+}
+
+test("tool_choice required forces a call whose arguments validate, for every seed", async () => {
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await client.chat.completions.create({
+      model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false,
+      max_tokens: 300, seed, temperature: 1,
+    });
+    const c = r.choices[0];
+    assert.equal(c.finish_reason, "tool_calls", JSON.stringify(c));
+    assert.equal(c.message.content, null);
+    assert.equal(c.message.tool_calls.length, 1);
+    const call = c.message.tool_calls[0];
+    assert.equal(call.type, "function");
+    assert.match(call.id, /^call_/);
+    assert.equal(call.function.name, "get_weather");
+    check_weather_args(call.function.arguments);
+  }
+});
+
+test("a named function is the one called", async () => {
+  for (const name of ["get_time", "get_weather"]) {
+    const r = await client.chat.completions.create({
+      model: "m", messages: ask, tools: [weather, time], tool_choice: { type: "function", function: { name } },
+      max_tokens: 300, seed: 5,
+    });
+    const calls = r.choices[0].message.tool_calls;
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].function.name, name);
+    if (name === "get_time") assert.equal(typeof JSON.parse(calls[0].function.arguments).zone, "number");
+    else check_weather_args(calls[0].function.arguments);
+  }
+});
+
+test("streamed calls: the name first, then the arguments, finish_reason tool_calls; equal to the whole answer", async () => {
+  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 9 };
+  const whole = (await client.chat.completions.create(body)).choices[0].message.tool_calls[0];
+  let name = null, id = null, args = "", finish = null, first = null;
+  for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) {
+    const ch = chunk.choices[0];
+    if (!ch) continue;
+    for (const tc of ch.delta.tool_calls ?? []) {
+      assert.equal(tc.index, 0);
+      if (first === null) first = tc;
+      if (tc.function?.name) name = tc.function.name;
+      if (tc.id) id = tc.id;
+      args += tc.function?.arguments ?? "";
+    }
+    if (ch.finish_reason) finish = ch.finish_reason;
+  }
+  assert.equal(first.function.name, "get_weather", "the first delta names the function");
+  assert.match(first.id, /^call_/);
+  assert.equal(name, whole.function.name);
+  assert.equal(args, whole.function.arguments);
+  assert.ok(id);
+  assert.equal(finish, "tool_calls");
+});
+
+test("a tool round trip: the call and its result go back into the prompt, and the model answers", async () => {
+  const r1 = await client.chat.completions.create({
+    model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 2,
+  });
+  const msg = r1.choices[0].message;
+  const messages = [...ask, msg, { role: "tool", tool_call_id: msg.tool_calls[0].id, content: "{\"temp\": 21, \"sky\": \"sunny\"}" }];
+  const r2 = await client.chat.completions.create({ model: "m", messages, tools: [weather], max_tokens: 16, temperature: 0 });
+  assert.equal(typeof r2.choices[0].message.content, "string");
+  assert.ok(["stop", "length"].includes(r2.choices[0].finish_reason));
+  // The prompt holds the call and the result (POST /apply-template shows it as text).
+  const p = await fetch(`${srv.url}/apply-template`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ messages, tools: [weather] }),
+  }).then((x) => x.json());
+  assert.ok(p.prompt.includes("sunny"), p.prompt);
+  assert.ok(p.prompt.includes("get_weather"), p.prompt);
+  assert.ok(r2.usage.prompt_tokens > r1.usage.prompt_tokens);
+});
+
+test("response_format cannot be combined with a forced call; an unknown named function is a 400", async () => {
+  await assert.rejects(
+    client.chat.completions.create({
+      model: "m", messages: ask, tools: [weather], tool_choice: "required", response_format: { type: "json_object" }, max_tokens: 8,
+    }),
+    (e) => e.status === 400 && e.param === "response_format",
+  );
+  await assert.rejects(
+    client.chat.completions.create({
+      model: "m", messages: ask, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } }, max_tokens: 8,
+    }),
+    (e) => e.status === 400 && /tool_choice/.test(e.param),
+  );
+});
