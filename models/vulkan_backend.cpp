@@ -323,16 +323,23 @@ void vulkan_backend::gather_logit_rows(act x, act out) {
     step();
 }
 
+std::vector<VkBufferCopy> vulkan_backend::row_regions(act x, const vk::slice& packed, bool to_packed) const {
+    const uint64_t row = 4 * static_cast<uint64_t>(x.cols);
+    std::vector<VkBufferCopy> regions;
+    for (int64_t r = 0; r < x.rows; ++r) {
+        const uint64_t in_arena = arena_.offset + 4 * static_cast<uint64_t>(x.offset + r * x.stride);
+        const uint64_t in_packed = packed.offset + row * static_cast<uint64_t>(r);
+        regions.push_back(to_packed ? VkBufferCopy{in_arena, in_packed, row} : VkBufferCopy{in_packed, in_arena, row});
+    }
+    return regions;
+}
+
 void vulkan_backend::read(act x, std::span<float> dst) {
     TANDEM_CHECK(static_cast<int64_t>(dst.size()) >= x.rows * x.cols);
     ensure_recording();
     const uint64_t row = 4 * static_cast<uint64_t>(x.cols);
     const vk::slice s = stage(row * static_cast<uint64_t>(x.rows));
-    std::vector<VkBufferCopy> regions;
-    for (int64_t r = 0; r < x.rows; ++r)
-        regions.push_back({arena_.offset + 4 * static_cast<uint64_t>(x.offset + r * x.stride),
-                           s.offset + row * static_cast<uint64_t>(r), row});
-    dev_->rec.copy_regions(arena_.buffer, s.buffer, regions);
+    dev_->rec.copy_regions(arena_.buffer, s.buffer, row_regions(x, s, true));
     dev_->rec.submit_and_wait();
     std::memcpy(dst.data(), s.mapped, row * static_cast<uint64_t>(x.rows));
     staging_used_ = 0;
@@ -345,11 +352,7 @@ void vulkan_backend::write(act x, std::span<const float> src) {
     const uint64_t row = 4 * static_cast<uint64_t>(x.cols);
     const vk::slice s = stage(row * static_cast<uint64_t>(x.rows));
     std::memcpy(s.mapped, src.data(), row * static_cast<uint64_t>(x.rows));
-    std::vector<VkBufferCopy> regions;
-    for (int64_t r = 0; r < x.rows; ++r)
-        regions.push_back({s.offset + row * static_cast<uint64_t>(r),
-                           arena_.offset + 4 * static_cast<uint64_t>(x.offset + r * x.stride), row});
-    dev_->rec.copy_regions(s.buffer, arena_.buffer, regions);
+    dev_->rec.copy_regions(s.buffer, arena_.buffer, row_regions(x, s, false));
     step();
 }
 

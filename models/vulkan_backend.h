@@ -85,6 +85,9 @@ class vulkan_backend final : public backend {
     // A host-visible slice of at least `bytes` from the per-forward staging area (valid until the
     // next submit).
     vk::slice stage(uint64_t bytes);
+    // Copy regions between the rows of x in the arena and `packed` (row r at r * cols floats): arena
+    // to packed when to_packed, else back.
+    std::vector<VkBufferCopy> row_regions(act x, const vk::slice& packed, bool to_packed) const;
 
     std::shared_ptr<vulkan_device> dev_;
     std::vector<device_weight> weights_;

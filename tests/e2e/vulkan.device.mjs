@@ -64,3 +64,20 @@ test("tandem devices lists the device", async () => {
   assert.match(out, /^cpu /m);
   assert.match(out, new RegExp(`^${DEVICE} `, "m"));
 });
+
+test("speculative decoding with the MTP assistant on the Vulkan device gives the CPU's greedy text", async () => {
+  const args = ["--parallel", "2", "-md", `${process.env.TANDEM_SHARED_DIR}/models/gemma4-assistant-tiny-F32.gguf`];
+  const a = await startServer("gemma4-tiny-F32.gguf", args);
+  const b = await startServer("gemma4-tiny-F32.gguf", [...args, "--device", DEVICE]);
+  try {
+    const body = { model: "m", prompt: "Once upon a time", max_tokens: 24, temperature: 0 };
+    const want = (await client(a).completions.create(body)).choices[0].text;
+    const got = (await client(b).completions.create(body)).choices[0].text;
+    assert.ok(want.length > 0);
+    assert.equal(got, want);
+    const m = await fetch(`${b.url}/metrics`).then((r) => r.text());
+    assert.match(m, /tandem_spec_decode_num_draft_tokens_total\s+[1-9]/, "the assistant drafted on the device");
+  } finally {
+    for (const s of [a, b]) assert.equal((await s.stop()).code, 0);
+  }
+});

@@ -9,12 +9,13 @@ moves them by far more: the test prints the largest gap it saw.
 usage: quant_types_peer.py TANDEM_BIN SHARED_DIR"""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from peer_tools import free_port, peer_libs  # noqa: E402
 
 TYPES = ["Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS", "Q1_0", "Q2_0", "TQ1_0", "TQ2_0"]
 PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
@@ -25,27 +26,6 @@ TOLERANCE = 0.05  # nats; observed gaps are about 0.01
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peer_libs(peer, tmp):
-    """The peer's lib/ may store its .so symlinks as small text files: link them properly."""
-    src, dst = os.path.join(peer, "lib"), os.path.join(tmp, "peer-lib")
-    os.makedirs(dst)
-    for f in os.listdir(src):
-        target = os.path.join(src, f)
-        if os.path.getsize(target) < 256:
-            with open(target, errors="replace") as fh:
-                name = fh.read().strip()
-            if os.path.exists(os.path.join(src, name)):
-                target = os.path.join(src, name)
-        os.symlink(os.path.realpath(target), os.path.join(dst, f))
-    return dst
 
 
 def post(port, path, body, timeout=60):

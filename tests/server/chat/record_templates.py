@@ -13,13 +13,14 @@ message; the test expects Tandem to refuse it too.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from peer_tools import free_port, peer_libs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -83,27 +84,6 @@ CASES = {
     "continue_final": {"messages": [U1, {"role": "assistant", "content": "Sure, here"}],
                        "continue_final_message": True, "add_generation_prompt": False},
 }
-
-
-def peer_libs(peer, tmp):
-    """The peer's lib/ may store its .so symlinks as small text files: link them properly."""
-    src, dst = os.path.join(peer, "lib"), os.path.join(tmp, "peer-lib")
-    os.makedirs(dst)
-    for f in os.listdir(src):
-        target = os.path.join(src, f)
-        if os.path.getsize(target) < 256:
-            with open(target, errors="replace") as fh:
-                name = fh.read().strip()
-            if os.path.exists(os.path.join(src, name)):
-                target = os.path.join(src, name)
-        os.symlink(os.path.realpath(target), os.path.join(dst, f))
-    return dst
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(port, path, body):
