@@ -2,11 +2,36 @@
 #include "engine/runner.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "common/error.h"
 
 namespace tandem {
+namespace {
+
+// Where the driver's compiled pipelines are kept between runs: systemd's CacheDirectory= (the GPU
+// drop-in sets it), else $XDG_CACHE_HOME/tandem or ~/.cache/tandem; "" (no disk cache) when none of
+// them can be made.
+std::string pipeline_cache_file(const vk::device_info& d) {
+    std::filesystem::path dir;
+    if (const char* c = std::getenv("CACHE_DIRECTORY")) {
+        dir = std::string(c).substr(0, std::string(c).find(':'));
+    } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+        dir = std::filesystem::path(x) / "tandem";
+    } else if (const char* h = std::getenv("HOME"); h && *h) {
+        dir = std::filesystem::path(h) / ".cache" / "tandem";
+    } else {
+        return "";
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return "";
+    return (dir / ("vulkan-pipelines-" + std::to_string(d.index) + ".bin")).string();
+}
+
+}  // namespace
 
 runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& anchor_file, const gguf::file* draft_file)
     : block_size_(cfg.kv_block_size) {
@@ -14,7 +39,10 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
     pool_ = std::make_unique<thread_pool>(n_threads);
     // The one place that knows devices: a backend per model, on the CPU or on one Vulkan device.
     const bool on_cpu = cfg.device.empty() || cfg.device == "cpu";
-    if (!on_cpu) device_ = std::make_shared<vulkan_device>(vk::pick_device(cfg.device));
+    if (!on_cpu) {
+        const vk::device_info d = vk::pick_device(cfg.device);
+        device_ = std::make_shared<vulkan_device>(d, pipeline_cache_file(d));
+    }
     const auto make_backend = [&]() -> std::unique_ptr<backend> {
         if (device_) return std::make_unique<vulkan_backend>(device_);
         return std::make_unique<cpu_backend>(*pool_);

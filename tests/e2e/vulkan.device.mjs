@@ -57,6 +57,14 @@ test("a device that does not exist is refused at start, naming the devices there
   await assert.rejects(startServer("stories260K.gguf", ["--device", "gpu0"]), /expected cpu, vulkan or vulkan:N/);
 });
 
+test("a KV cache larger than the device can hold is refused at start with the reason", async () => {
+  await assert.rejects(startServer("stories260K.gguf", ["--device", DEVICE, "--kv-blocks", "50000000"]), (e) => {
+    assert.match(e.message, /exceeds the device's buffer range/);
+    assert.match(e.message, /--kv-memory/);
+    return true;
+  });
+});
+
 test("tandem devices lists the device", async () => {
   const out = await new Promise((resolve, reject) =>
     execFile(BIN, ["devices"], (err, stdout) => (err ? reject(err) : resolve(stdout))),
