@@ -40,6 +40,7 @@ const uint k_max_dims = 512;
 shared float q_sh[k_max_dims];
 shared float prob[64];
 shared float red[64];
+shared uint v_row[64];  // the chunk's V rows, found once per key (not once per key and output dim)
 
 uint row_of(uint seq, uint kv_head, uint pos, uint part) {
     const uint block = uint(table[seq * p.table_stride + pos / p.block_size]), slot = pos % p.block_size;
@@ -79,6 +80,7 @@ void main() {
         const int j = c0 + int(t);
         float s = -1.0 / 0.0;
         if (j < end) {
+            v_row[t] = row_of(uint(seq), kv_head, uint(j), 1);
             const uint row = row_of(uint(seq), kv_head, uint(j), 0);
             float dot = 0.0;
             for (uint d = 0; d < hd; ++d) {
@@ -91,7 +93,7 @@ void main() {
         const float cm = reduce(s, true), nm = max(m, cm);
         const float pr = j < end ? exp(s - nm) : 0.0;
         prob[t] = pr;
-        const float cs = reduce(pr, false);  // its barriers also publish prob[]
+        const float cs = reduce(pr, false);  // its barriers also publish prob[] and v_row[]
         const float corr = exp(m - nm);       // 0 on the first chunk (m = -inf)
         l = l * corr + cs;
         const int n_keys = min(64, end - c0);
@@ -99,9 +101,8 @@ void main() {
             const uint d = k * 64 + t;
             float a = acc[k] * corr;
             for (int jj = 0; jj < n_keys; ++jj) {
-                const uint row = row_of(uint(seq), kv_head, uint(c0 + jj), 1);
                 float vd;
-                KV_ELEM(pool, p.kv_type, hd, row, d, vd);
+                KV_ELEM(pool, p.kv_type, hd, v_row[jj], d, vd);
                 a += prob[jj] * vd;
             }
             acc[k] = a;
