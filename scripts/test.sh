@@ -4,12 +4,16 @@
 # line closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECONDS=0
 bash scripts/install-deps.sh
 status=0
+stage() { echo "== [$((SECONDS / 60))m$((SECONDS % 60))s] $* =="; }
+stage "format check"
 bash scripts/check-format.sh || status=$?
+stage "build"
 bash scripts/build.sh
 
-echo "== sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja, attention, speculative decoding =="
+stage "sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja, attention, speculative decoding"
 asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
             test_scheduler test_http_units test_http_server test_daemon test_jinja test_kernel_attention test_thread_pool
             test_spec_units test_spec_drafters test_spec_engine)
@@ -19,6 +23,6 @@ cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}"
 regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
 (cd build-asan && ctest --output-on-failure -j2 -R "$regex") || status=$?
 
-echo "== full suite =="
+stage "full suite"
 (cd build && ctest --output-on-failure -j2 --timeout 900) || status=$?
 exit $status

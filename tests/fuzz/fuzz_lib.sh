@@ -1,4 +1,31 @@
-# Shared by the fuzz runner scripts: run a libFuzzer binary for a bounded time and fail on findings.
+# Shared by the fuzz runner scripts: build a libFuzzer binary, run it for a bounded time, fail on findings.
+
+# fuzz_build NAME OUT_BINARY CXX EXTRA_FLAGS MAIN_SOURCE [LIBRARY_SOURCE...] [-- LINK_FLAGS...]
+# Compiles every source into its own object, two at a time (CI has 2 cores), archives the library
+# objects and links the main one against the archive: only the objects the target references are
+# linked, so listing a whole directory of the parser's dependencies is safe.
+fuzz_build() {
+    local name=$1 bin=$2 cxx=$3 extra=$4 main=$5
+    shift 5
+    local libs=() link=()
+    while [[ $# -gt 0 && $1 != -- ]]; do libs+=("$1"); shift; done
+    [[ $# -gt 0 ]] && shift && link=("$@")
+    local objdir="$bin.objs"
+    rm -rf "$objdir" && mkdir -p "$objdir"
+    local flags="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"
+    flags+=" -fno-sanitize-recover=all $extra"
+    local i=0 src
+    for src in "$main" "${libs[@]}"; do
+        [[ -f $src ]] || { echo "$name: FAIL: missing source $src" >&2; return 1; }
+        printf '%s\0%s\0' "$src" "$objdir/$i.o"
+        i=$((i + 1))
+    done | xargs -0 -n 2 -P 2 sh -c "$cxx $flags -c \"\$0\" -o \"\$1\" || exit 255" \
+        || { echo "$name: FAIL: compiling failed" >&2; return 1; }
+    ar rcs "$objdir/lib.a" "$objdir"/[1-9]*.o 2>/dev/null || ar rcs "$objdir/lib.a"
+    "$cxx" -fsanitize=fuzzer,address,undefined "$objdir/0.o" "$objdir/lib.a" "${link[@]}" -o "$bin" \
+        || { echo "$name: FAIL: linking failed" >&2; return 1; }
+}
+
 # fuzz_run NAME BINARY OUT_DIR SECONDS MAX_LEN CORPUS_DIR...
 fuzz_run() {
     local name=$1 bin=$2 out=$3 seconds=$4 max_len=$5

@@ -14,18 +14,15 @@ seconds=${4:-60}
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || die "seconds must be a positive integer, got '$seconds'"
 cxx=${TANDEM_FUZZ_CXX:-clang++}
 command -v "$cxx" >/dev/null || die "$cxx not found (libFuzzer needs clang; set TANDEM_FUZZ_CXX to override)"
-for f in tests/fuzz/gguf_fuzz.cpp tests/fuzz/make_gguf_seeds.cpp models/gguf/gguf.cpp models/gguf/metadata.cpp \
-         kernels/types.cpp kernels/ref/dequant_ref.cpp; do
-    [[ -f $src/$f ]] || die "missing source $src/$f"
-done
 seed_model=$shared/models/stories260K.gguf
 [[ -f $seed_model ]] || die "missing seed model $seed_model"
 
+source "$(dirname "$0")/fuzz_lib.sh"
 mkdir -p "$out"
 echo "run_gguf_fuzz: compiling the fuzz target with $cxx into $out"
-"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$src" "$src/tests/fuzz/gguf_fuzz.cpp" "$src/models/gguf/gguf.cpp" "$src/models/gguf/metadata.cpp" \
-    "$src/kernels/types.cpp" "$src/kernels/ref/dequant_ref.cpp" -o "$out/gguf_fuzz" || die "compiling gguf_fuzz failed"
+fuzz_build run_gguf_fuzz "$out/gguf_fuzz" "$cxx" "-I$src" "$src/tests/fuzz/gguf_fuzz.cpp" \
+    "$src"/models/gguf/*.cpp "$src/kernels/types.cpp" "$src/kernels/ref/dequant_ref.cpp" \
+    || die "building gguf_fuzz failed"
 "$cxx" -std=c++20 -O1 -I"$src" "$src/tests/fuzz/make_gguf_seeds.cpp" -o "$out/make_gguf_seeds" \
     || die "compiling make_gguf_seeds failed"
 
@@ -36,5 +33,4 @@ cp "$seed_model" "$out/seeds/"
 echo "run_gguf_fuzz: seeds: $(ls "$out/seeds" | tr '\n' ' ')"
 
 mkdir -p "$out/corpus"
-source "$(dirname "$0")/fuzz_lib.sh"
 fuzz_run run_gguf_fuzz "$out/gguf_fuzz" "$out" "$seconds" 32768 "$out/corpus" "$out/seeds"

@@ -10,14 +10,14 @@ out=$2
 seconds=${3:-30}
 cxx=${TANDEM_FUZZ_CXX:-clang++}
 command -v "$cxx" >/dev/null || die "$cxx not found (libFuzzer needs clang; set TANDEM_FUZZ_CXX to override)"
-sources=("$src/tests/fuzz/openai_fuzz.cpp" "$src/server/http/openai_parse.cpp" "$src/server/http/errors.cpp"
-         "$src/server/chat/chat_prompt.cpp" "$src"/server/jinja/*.cpp)
+source "$(dirname "$0")/fuzz_lib.sh"
 mkdir -p "$out"
 echo "run_openai_fuzz: compiling the fuzz target with $cxx into $out"
-"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -I"$src" "${sources[@]}" -lspdlog -lfmt -o "$out/openai_fuzz" \
-    || die "compiling openai_fuzz failed"
+# Whole directories of the parser's dependencies: fuzz_build links only the objects referenced.
+fuzz_build run_openai_fuzz "$out/openai_fuzz" "$cxx" "-DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -I$src" \
+    "$src/tests/fuzz/openai_fuzz.cpp" "$src/server/http/openai_parse.cpp" "$src/server/http/errors.cpp" \
+    "$src"/server/chat/*.cpp "$src"/server/jinja/*.cpp "$src"/engine/grammar/*.cpp -- -lspdlog -lfmt \
+    || die "building openai_fuzz failed"
 rm -rf "$out/corpus" && mkdir -p "$out/corpus"
-source "$(dirname "$0")/fuzz_lib.sh"
 export TANDEM_FUZZ_TEMPLATES="$src/tests/data/chat_templates"
 fuzz_run run_openai_fuzz "$out/openai_fuzz" "$out" "$seconds" 8192 "$out/corpus" "$src/tests/fuzz/openai_seeds"
