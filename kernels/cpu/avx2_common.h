@@ -6,6 +6,9 @@
 
 #include <cstdint>
 
+#include "kernels/fp16.h"
+#include "kernels/types.h"
+
 namespace tandem::cpu {
 
 inline float h2f(uint16_t h) {
@@ -17,6 +20,23 @@ inline float hsum(__m256 v) {
     t = _mm_add_ps(t, _mm_movehl_ps(t, t));
     t = _mm_add_ss(t, _mm_movehdup_ps(t));
     return _mm_cvtss_f32(t);
+}
+
+// Eight elements from i of a row of float weights (f32, f16 or bf16), exactly as floats.
+inline __m256 load_w8(dtype wt, const uint8_t* w, int64_t i) {
+    if (wt == dtype::f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    if (wt == dtype::bf16) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i);
+}
+
+// Element i of the same.
+inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
+    if (wt == dtype::f16) return fp16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
+    if (wt == dtype::bf16) return bf16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
+    return reinterpret_cast<const float*>(w)[i];
 }
 
 inline float hmax(__m256 v) {

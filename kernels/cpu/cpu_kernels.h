@@ -74,6 +74,11 @@ struct kernel_table {
     const activation_kernels* activations;  // nullptr where the level has none of its own
 };
 
+// The AVX2 float-weight matmul (float_matmul_avx2.cpp), as kernel_table::has_float / matmul_float.
+bool avx2_has_float(dtype wt);
+void avx2_matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
+                       int64_t n_out, const float* x, int64_t n_rows, float* y);
+
 const attention_kernels* avx2_attention();
 const activation_kernels* avx2_activations();
 

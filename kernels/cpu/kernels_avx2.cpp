@@ -560,100 +560,6 @@ void matmul_q8(dtype wt, const uint8_t* w, size_t row_bytes, int64_t o_begin, in
     with_decoder(wt, [&](auto d) { matmul_rows<decltype(d)>(w, row_bytes, o_begin, o_end, n_out, a, n_rows, y); });
 }
 
-bool has_float(dtype wt) {
-    return wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
-}
-
-inline __m256 load_w(dtype wt, const uint8_t* w, int64_t i) {
-    if (wt == dtype::f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
-    if (wt == dtype::bf16) {
-        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
-    }
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i);
-}
-inline float load_w1(dtype wt, const uint8_t* w, int64_t i) {
-    if (wt == dtype::f16) return fp16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
-    if (wt == dtype::bf16) return bf16_to_f32(reinterpret_cast<const uint16_t*>(w)[i]);
-    return reinterpret_cast<const float*>(w)[i];
-}
-
-// W weight rows (row_bytes apart) x R activation rows, one FMA chain per output: W * R chains hide
-// the FMA latency, and each weight and activation load serves R and W outputs. Per output the
-// arithmetic is the same whatever W and R are (batch invariance).
-template <dtype T, int W, int R>
-void float_tile(const uint8_t* w, size_t row_bytes, int64_t n_in, const float* x, float* y, int64_t n_out) {
-    __m256 acc[W][R];
-    for (int k = 0; k < W; ++k)
-        for (int r = 0; r < R; ++r) acc[k][r] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n_in; i += 8) {
-        __m256 wv[W];
-        for (int k = 0; k < W; ++k) wv[k] = load_w(T, w + k * row_bytes, i);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-            const __m256 xv = _mm256_loadu_ps(x + r * n_in + i);
-            for (int k = 0; k < W; ++k) acc[k][r] = _mm256_fmadd_ps(wv[k], xv, acc[k][r]);
-        }
-    }
-    for (int k = 0; k < W; ++k) {
-        for (int r = 0; r < R; ++r) {
-            float t = hsum(acc[k][r]);
-            for (int64_t j = i; j < n_in; ++j) t += load_w1(T, w + k * row_bytes, j) * x[r * n_in + j];
-            y[r * n_out + k] = t;
-        }
-    }
-}
-
-// Weight rows [o0, o1) against R activation rows, W weight rows at a time while they last.
-template <dtype T, int W, int R>
-void float_rows(const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o0, int64_t o1, const float* x, float* y,
-                int64_t n_out) {
-    int64_t o = o0;
-    for (; o + W <= o1; o += W) float_tile<T, W, R>(w + o * row_bytes, row_bytes, n_in, x, y + o, n_out);
-    for (; o < o1; ++o) float_tile<T, 1, R>(w + o * row_bytes, row_bytes, n_in, x, y + o, n_out);
-}
-
-template <dtype T>
-void matmul_float_t(const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
-                    const float* x, int64_t n_rows, float* y) {
-    // Blocks of weight rows stay in L2 while every tile of activation rows passes over them.
-    const int64_t ob = std::max<int64_t>(4, static_cast<int64_t>(k_block_bytes / std::max<size_t>(row_bytes, 1)));
-    for (int64_t o0 = o_begin; o0 < o_end; o0 += ob) {
-        const int64_t o1 = std::min(o_end, o0 + ob);
-        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
-            const float* xr = x + r0 * n_in;
-            float* yr = y + r0 * n_out;
-            switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                case 1:
-                    float_rows<T, 4, 1>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
-                    break;
-                case 2:
-                    float_rows<T, 4, 2>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
-                    break;
-                case 3:
-                    float_rows<T, 2, 3>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
-                    break;
-                default:
-                    float_rows<T, 2, 4>(w, row_bytes, n_in, o0, o1, xr, yr, n_out);
-                    break;
-            }
-        }
-    }
-}
-
-void matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
-                  int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    switch (wt) {
-        case dtype::f16:
-            return matmul_float_t<dtype::f16>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
-        case dtype::bf16:
-            return matmul_float_t<dtype::bf16>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
-        default:
-            return matmul_float_t<dtype::f32>(w, row_bytes, n_in, o_begin, o_end, n_out, x, n_rows, y);
-    }
-}
-
 // Writes one 32-element step: element e is w[e] * ws[e / 4] - (e < 16 ? m_lo : m_hi).
 inline void store_step(float* y, __m256i w, __m256 ws, float m_lo, float m_hi) {
     const __m128i h[2] = {_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)};
@@ -743,7 +649,7 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
     switch (t) {
         case dtype::f16: {
             int64_t i = 0;
-            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_w(t, p, i));
+            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_w8(t, p, i));
             for (; i < n; ++i) dst[i] = load_w1(t, p, i);
             return true;
         }
@@ -762,9 +668,18 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const kernel_table* avx2_kernels() {
-    static const kernel_table table{
-        cpu_level::avx2, 1,         true,         has_q8,     quantize_act,     act_block,
-        matmul_q8,       has_float, matmul_float, dequantize, avx2_attention(), avx2_activations()};
+    static const kernel_table table{cpu_level::avx2,
+                                    1,
+                                    true,
+                                    has_q8,
+                                    quantize_act,
+                                    act_block,
+                                    matmul_q8,
+                                    avx2_has_float,
+                                    avx2_matmul_float,
+                                    dequantize,
+                                    avx2_attention(),
+                                    avx2_activations()};
     return &table;
 }
 
