@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <sstream>
 
 #include "common/error.h"
@@ -95,7 +96,13 @@ weight model_loader::load(const std::string& name, std::initializer_list<int64_t
     if (!dtype_info_of(t->type).computable) {
         fail("tensor " + name + " has type " + type_name + ", which Tandem cannot compute with yet");
     }
-    return be_.load_weight(*t);
+    try {
+        return be_.load_weight(*t);
+    } catch (const error& e) {  // a device out of memory: say which tensor did not fit
+        char size[32];
+        std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(t->n_bytes) / (1 << 20));
+        fail("tensor " + name + " (" + type_name + ", " + size + " in the file): " + e.what());
+    }
 }
 
 weight model_loader::optional(const std::string& name, std::initializer_list<int64_t> shape) {

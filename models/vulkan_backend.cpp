@@ -76,8 +76,8 @@ weight vulkan_backend::load_weight(const gguf::tensor_info& t) {
     d.format = vk::format_for(t.type, w.n_in);
     d.n_in = u32(w.n_in);
     d.n_out = u32(w.n_out);
-    const uint64_t row_bytes = 4 * vk::part_words(d.format, 1, w.n_in);
-    const uint64_t rows_per_part = std::max<uint64_t>(1, dev_->device_mem.max_slice_bytes() / row_bytes);
+    const auto rows_per_part =
+        static_cast<uint64_t>(vk::rows_per_part(t.type, w.n_in, dev_->device_mem.max_slice_bytes()));
     for (uint64_t r0 = 0; r0 < d.n_out; r0 += rows_per_part) {
         const auto rows = static_cast<uint32_t>(std::min<uint64_t>(rows_per_part, d.n_out - r0));
         const std::vector<uint32_t> words = vk::repack_rows(t.type, t.data, w.n_in, static_cast<int64_t>(r0), rows);

@@ -3,6 +3,7 @@
 #include "kernels/vulkan/vk_memory.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "common/check.h"
@@ -14,7 +15,19 @@ namespace tandem::vk {
 namespace {
 
 std::string mib(uint64_t bytes) {
+    if (bytes < (1 << 20)) return std::to_string((bytes + 1023) >> 10) + " KiB";
     return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+// TANDEM_VK_MEMORY_LIMIT_MIB in bytes, 0 when unset; a malformed value is an error.
+uint64_t limit_from_env() {
+    const char* s = std::getenv("TANDEM_VK_MEMORY_LIMIT_MIB");
+    if (!s || !*s) return 0;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(s, &end, 10);
+    if (*end != '\0' || v == 0 || v > (1ull << 40))
+        throw error(std::string("TANDEM_VK_MEMORY_LIMIT_MIB: expected a positive number of MiB, got \"") + s + "\"");
+    return v << 20;
 }
 
 }  // namespace
@@ -25,6 +38,21 @@ allocator::allocator(const context& ctx, memory_kind kind, uint64_t chunk_bytes)
     max_slice_ =
         std::min<uint64_t>(d.max_storage_buffer_range, d.max_allocation_bytes ? d.max_allocation_bytes : ~0ull);
     chunk_bytes_ = std::min(chunk_bytes, max_slice_);
+    if (kind == memory_kind::device) {
+        limit_ = d.device_local_bytes;
+        limit_source_ = "the device's " + mib(limit_) + " of memory";
+        if (const uint64_t env = limit_from_env()) {
+            limit_ = env;
+            limit_source_ = "the limit of " + mib(limit_) + " set by TANDEM_VK_MEMORY_LIMIT_MIB";
+        }
+    }
+}
+
+void allocator::out_of_memory(uint64_t bytes, const std::string& reason) const {
+    throw error("Vulkan: allocating " + mib(bytes) + " on " + ctx_.info().name + " failed (" + reason + "; " +
+                mib(reserved_) +
+                " already allocated): the model's weights, KV cache and activations need more memory than the "
+                "device has free (try a smaller --kv-memory or --ctx-size, or a smaller quantization of the model)");
 }
 
 allocator::~allocator() {
@@ -35,6 +63,7 @@ allocator::~allocator() {
 }
 
 int32_t allocator::add_chunk(uint64_t bytes) {
+    if (limit_ && reserved_ + bytes > limit_) out_of_memory(bytes, "it would pass " + limit_source_);
     VkDevice dev = ctx_.device();
     chunk c;
     c.size = bytes;
@@ -62,10 +91,7 @@ int32_t allocator::add_chunk(uint64_t bytes) {
     const VkResult r = vkAllocateMemory(dev, &ai, nullptr, &c.memory);
     if (r != VK_SUCCESS) {
         vkDestroyBuffer(dev, c.buffer, nullptr);
-        throw error("Vulkan: allocating " + mib(bytes) + " on " + ctx_.info().name + " failed (" + result_name(r) +
-                    "; " + mib(reserved_) +
-                    " already allocated): the model and KV cache need more memory than the "
-                    "device has free (try a smaller --kv-memory or --ctx-size)");
+        out_of_memory(bytes, result_name(r));
     }
     check(vkBindBufferMemory(dev, c.buffer, c.memory, 0), "vkBindBufferMemory");
     VkPhysicalDeviceMemoryProperties props;
@@ -100,7 +126,9 @@ slice allocator::alloc(uint64_t bytes) {
                 return {c.buffer, off, need, c.mapped ? c.mapped + off : nullptr, static_cast<int32_t>(i)};
             }
         }
-        if (pass == 0) add_chunk(std::max(need, chunk_bytes_));
+        // A full chunk where the limit leaves room for one, else just what is asked for.
+        const uint64_t room = limit_ > reserved_ ? limit_ - reserved_ : 0;
+        if (pass == 0) add_chunk(std::max(need, limit_ ? std::min(chunk_bytes_, room) : chunk_bytes_));
     }
     TANDEM_CHECK(false);  // a fresh chunk of at least `need` bytes always fits
     return {};

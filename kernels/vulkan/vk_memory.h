@@ -2,13 +2,17 @@
 // buffer, so a tensor, a KV pool or an activation arena is a (buffer, offset, size) slice and the
 // driver sees a few allocations instead of thousands (drivers cap them: maxMemoryAllocationCount is
 // 4096 on many GPUs). A slice never exceeds the device's maxStorageBufferRange (128 MiB on lavapipe):
-// larger tensors are split by rows by the caller.
+// larger tensors are split by rows by the caller. Device memory is reserved up to the size of the
+// device's largest device-local heap (drivers may let an allocation past it succeed and then fail or
+// thrash later), or TANDEM_VK_MEMORY_LIMIT_MIB, a test hook (README) that makes a small device of a
+// large one so running out can be tested.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 namespace tandem::vk {
@@ -38,7 +42,8 @@ class allocator {
     allocator& operator=(const allocator&) = delete;
 
     // A slice of at least `bytes` (rounded up to the storage offset alignment). Throws tandem::error
-    // when bytes exceeds the buffer range or the device's memory runs out.
+    // when bytes exceeds the buffer range or the device's memory runs out (or would pass the limit);
+    // the allocator stays usable.
     slice alloc(uint64_t bytes);
     void free(const slice& s);
 
@@ -47,6 +52,7 @@ class allocator {
     size_t chunks() const { return chunks_.size(); }
     bool host_visible() const { return host_visible_; }
     uint64_t max_slice_bytes() const { return max_slice_; }
+    uint64_t limit_bytes() const { return limit_; }  // 0: none
 
   private:
     struct chunk {
@@ -57,10 +63,13 @@ class allocator {
         std::map<uint64_t, uint64_t> free;  // offset -> size of each free range, merged on free
     };
     int32_t add_chunk(uint64_t bytes);
+    [[noreturn]] void out_of_memory(uint64_t bytes, const std::string& reason) const;
 
     const context& ctx_;
     memory_kind kind_;
     uint64_t chunk_bytes_, align_, max_slice_;
+    uint64_t limit_ = 0;  // the most bytes all chunks may reserve together (0: no limit)
+    std::string limit_source_;
     bool host_visible_ = false;
     std::vector<chunk> chunks_;
     uint64_t in_use_ = 0, reserved_ = 0;

@@ -33,7 +33,7 @@ std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float*
 }
 
 void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) {
-    TANDEM_CHECK(x.rows == y.rows);
+    TANDEM_CHECK(x.rows == y.rows && x.cols % unit_elems(f) == 0);
     const uint32_t spec[] = {64, static_cast<uint32_t>(f)};
     const pipeline& p = pl_.get("matmul", 3, 28, spec);
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
@@ -47,8 +47,9 @@ void ops::embed(weight_format f, const slice& table, uint32_t row0, uint32_t n_r
     const uint32_t spec[] = {static_cast<uint32_t>(f)};
     const pipeline& p = pl_.get("embed", 3, 24, spec);
     const uint32_t push[] = {out.cols, n_rows, row0, out.rows, out.off, out.stride};
+    TANDEM_CHECK(out.cols % unit_elems(f) == 0);
     uint32_t gx, gy;
-    grid((uint64_t{out.rows} * out.cols + 255) / 256, gx, gy);
+    grid((uint64_t{out.rows} * (out.cols / unit_elems(f)) + 255) / 256, gx, gy);
     rec_.dispatch(p, {table, tokens, out.buf}, push, gx, gy);
 }
 

@@ -24,11 +24,12 @@ function freePort() {
   });
 }
 
-export async function startServer(modelName = "stories260K.gguf", args = []) {
+export async function startServer(modelName = "stories260K.gguf", args = [], env = {}) {
   if (!BIN || !existsSync(BIN)) throw new Error(`TANDEM_BIN not set or missing: ${BIN}`);
   const port = await freePort();
   const proc = spawn(BIN, ["serve", "-m", model(modelName), "--port", String(port), "--threads", "1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   let log = "";
   proc.stdout.on("data", (d) => (log += d));

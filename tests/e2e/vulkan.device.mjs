@@ -1,6 +1,7 @@
 // `tandem serve --device vulkan:N` end to end (label vulkan; lavapipe in CI): the same greedy text
 // as the CPU, streamed and whole, through the openai SDK; a device that does not exist is refused at
-// start with the devices listed; `tandem devices` shows the device.
+// start with the devices listed, and so is a model past the device's memory; `tandem devices` shows
+// the device.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -61,6 +62,18 @@ test("a KV cache larger than the device can hold is refused at start with the re
   await assert.rejects(startServer("stories260K.gguf", ["--device", DEVICE, "--kv-blocks", "50000000"]), (e) => {
     assert.match(e.message, /exceeds the device's buffer range/);
     assert.match(e.message, /--kv-memory/);
+    return true;
+  });
+});
+
+test("a model past the device's memory is refused at start with the reason, not a crash", async () => {
+  // TANDEM_VK_MEMORY_LIMIT_MIB: the allocator's test hook, a device of 130 MiB (lavapipe's activation
+  // arena takes 128 of them, a GPU's up to 512, so the arena or a weight is what does not fit).
+  const env = { TANDEM_VK_MEMORY_LIMIT_MIB: "130" };
+  await assert.rejects(startServer("llama-spm-tiny-Q4_K_M.gguf", ["--device", DEVICE], env), (e) => {
+    assert.match(e.message, /server exited early \(1\)/);
+    assert.match(e.message, /Vulkan: allocating .* failed \(it would pass the limit of 130 MiB set by TANDEM_VK_MEMORY_LIMIT_MIB/);
+    assert.match(e.message, /need more memory than the device has free/);
     return true;
   });
 });

@@ -1,5 +1,6 @@
 // Each Vulkan shader of the forward pass against the CPU's own operation (kernels/ops.h) on random
 // inputs, at sizes with tails (groups not a multiple of the workgroup, odd head dims, many groups).
+// The matmul and embedding shaders' weight formats are tested in test_vk_weights.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,44 +12,16 @@
 #include "kernels/attention.h"
 #include "kernels/kv_layout.h"
 #include "kernels/ops.h"
-#include "kernels/quant.h"
 #include "kernels/ref/ref.h"
 #include "kernels/vulkan/vk_commands.h"
 #include "kernels/vulkan/vk_kv.h"
 #include "kernels/vulkan/vk_memory.h"
 #include "kernels/vulkan/vk_ops.h"
 #include "kernels/vulkan/vk_pipeline.h"
-#include "kernels/vulkan/vk_weights.h"
 #include "tests/kernels/vk_fixture.h"
 
 namespace tandem::vk {
 namespace {
-
-// Host-visible slices the shaders read and write directly (lavapipe's memory is host-visible; on a
-// GPU this is slower but still correct), one recorder and the pipelines.
-struct bench_rig {
-    pipelines pl;
-    allocator mem;
-    recorder rec;
-    ops op;
-    std::vector<slice> held;
-    explicit bench_rig(context& ctx) : pl(ctx), mem(ctx, memory_kind::host), rec(ctx), op(pl, rec) {}
-    ~bench_rig() {
-        for (const slice& s : held) mem.free(s);
-    }
-    template <class T>
-    slice upload(const std::vector<T>& v) {
-        const slice s = mem.alloc(v.size() * sizeof(T));
-        std::memcpy(s.mapped, v.data(), v.size() * sizeof(T));
-        held.push_back(s);
-        return s;
-    }
-    std::vector<float> read(const slice& s, size_t n) const {
-        std::vector<float> out(n);
-        std::memcpy(out.data(), s.mapped, n * sizeof(float));
-        return out;
-    }
-};
 
 std::vector<float> randoms(size_t n, std::mt19937& rng, float lo = -3.0f, float hi = 3.0f) {
     std::uniform_real_distribution<float> u(lo, hi);
@@ -191,80 +164,6 @@ TEST_F(VulkanRuntime, RopeMatchesTheCpu) {
         // Angles up to ~600 rad: one float ulp of theta there moves a pair by ~6e-5 of its norm.
         expect_close(r.read(sx, x.size()), want, 2e-4f, 2e-4f);
         if (HasFatalFailure()) return;
-    }
-}
-
-// A random (n_out, n_in) weight written in type t by the CPU's quantizer, the rows it decodes to
-// (the reference's dequantizer: what the weight means) and its upload in the device format.
-struct typed_weight {
-    std::vector<uint8_t> bytes;
-    std::vector<float> decoded;
-    weight_format format;
-    slice device;
-    typed_weight(bench_rig& r, dtype t, uint32_t n_out, uint32_t n_in, std::mt19937& rng) {
-        const size_t row_bytes = dtype_row_bytes(t, n_in);
-        bytes.resize(row_bytes * n_out);
-        decoded.resize(size_t{n_out} * n_in);
-        const std::vector<float> f = randoms(size_t{n_out} * n_in, rng, -1.0f, 1.0f);
-        for (uint32_t o = 0; o < n_out; ++o) {
-            quantize_row(t, f.data() + size_t{o} * n_in, bytes.data() + o * row_bytes, n_in);
-            ref::dequantize_row(t, bytes.data() + o * row_bytes, decoded.data() + size_t{o} * n_in, n_in);
-        }
-        format = format_for(t, n_in);
-        device = r.upload(repack_rows(t, bytes.data(), n_in, 0, n_out));
-    }
-};
-
-// The matmul shader in every device format (and a type decoded to f32 at upload) against the
-// decoded weights in double precision: the shader reads the repacked layout right, element for
-// element (a q4_0 nibble order mistake or a q8_0 sign error moves outputs by whole weights).
-TEST_F(VulkanRuntime, MatmulEveryFormatMatchesTheDecodedWeights) {
-    bench_rig r(*ctx);
-    std::mt19937 rng(14);
-    for (dtype t : {dtype::f32, dtype::f16, dtype::q8_0, dtype::q4_0, dtype::q5_0, dtype::bf16}) {
-        const uint32_t n_in = 512, n_out = 19, rows = 9;
-        SCOPED_TRACE(std::string(dtype_info_of(t).name));
-        ASSERT_TRUE(quantize_row_supported(t));
-        const typed_weight w(r, t, n_out, n_in, rng);
-        const uint32_t x_stride = n_in + 4;
-        const std::vector<float> x = randoms(size_t{x_stride} * rows, rng, -1.0f, 1.0f);
-        const slice sx = r.upload(x), sy = r.upload(std::vector<float>(size_t{rows} * n_out));
-        r.rec.begin();
-        r.op.matmul(w.format, w.device, {sx, 0, rows, n_in, x_stride}, {sy, 0, rows, n_out, n_out});
-        r.rec.submit_and_wait();
-        const std::vector<float> y = r.read(sy, size_t{rows} * n_out);
-        for (uint32_t row = 0; row < rows; ++row) {
-            for (uint32_t o = 0; o < n_out; ++o) {
-                double want = 0, mag = 0;
-                for (uint32_t i = 0; i < n_in; ++i) {
-                    const double p = double{w.decoded[size_t{o} * n_in + i]} * x[size_t{row} * x_stride + i];
-                    want += p, mag += std::fabs(p);
-                }
-                ASSERT_NEAR(y[size_t{row} * n_out + o], want, 2e-6 * mag + 1e-6) << "row " << row << " out " << o;
-            }
-        }
-    }
-}
-
-// Embedding rows by token id in every device format equal the decoded rows.
-TEST_F(VulkanRuntime, EmbedEveryFormatMatchesTheDecodedRows) {
-    bench_rig r(*ctx);
-    std::mt19937 rng(15);
-    for (dtype t : {dtype::f32, dtype::f16, dtype::q8_0, dtype::q4_0, dtype::q4_1}) {
-        SCOPED_TRACE(std::string(dtype_info_of(t).name));
-        const uint32_t n_in = 256, n_rows = 50;
-        const typed_weight w(r, t, n_rows, n_in, rng);
-        const std::vector<int32_t> tokens{7, 0, 49, 7, 23};
-        const uint32_t n_tok = static_cast<uint32_t>(tokens.size()), stride = n_in + 3, off = 2;
-        const slice st = r.upload(tokens), so = r.upload(std::vector<float>(off + size_t{stride} * n_tok, -1.0f));
-        r.rec.begin();
-        r.op.embed(w.format, w.device, 0, n_rows, st, {so, off, n_tok, n_in, stride});
-        r.rec.submit_and_wait();
-        const std::vector<float> got = r.read(so, off + size_t{stride} * n_tok);
-        for (uint32_t k = 0; k < n_tok; ++k)
-            for (uint32_t i = 0; i < n_in; ++i)
-                ASSERT_EQ(got[off + size_t{k} * stride + i], w.decoded[size_t(tokens[k]) * n_in + i])
-                    << "token " << k << " element " << i;
     }
 }
 

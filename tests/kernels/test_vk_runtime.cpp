@@ -91,6 +91,34 @@ TEST_F(VulkanRuntime, AllocatorSubAllocatesAlignsAndMerges) {
     }
 }
 
+// Device memory stops at the device's heap size, or at TANDEM_VK_MEMORY_LIMIT_MIB (the test hook):
+// past it alloc() throws naming the limit and the allocator stays usable; the last chunk shrinks to
+// what the limit leaves.
+TEST_F(VulkanRuntime, AllocatorRefusesPastItsLimit) {
+    {
+        allocator a(*ctx, memory_kind::device);
+        EXPECT_EQ(a.limit_bytes(), ctx->info().device_local_bytes);
+    }
+    ::setenv("TANDEM_VK_MEMORY_LIMIT_MIB", "3", 1);
+    allocator a(*ctx, memory_kind::device);
+    ::setenv("TANDEM_VK_MEMORY_LIMIT_MIB", "3x", 1);
+    EXPECT_THROW(allocator(*ctx, memory_kind::device), error);
+    ::unsetenv("TANDEM_VK_MEMORY_LIMIT_MIB");
+    EXPECT_EQ(a.limit_bytes(), 3u << 20);
+    const slice s1 = a.alloc(1 << 20), s2 = a.alloc(2 << 20);
+    EXPECT_EQ(a.bytes_reserved(), 3u << 20);  // one chunk of what the limit allows, not 256 MiB
+    try {
+        a.alloc(1);
+        ADD_FAILURE() << "allocated past the limit";
+    } catch (const error& e) {
+        EXPECT_NE(std::string(e.what()).find("TANDEM_VK_MEMORY_LIMIT_MIB"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("3 MiB already allocated"), std::string::npos) << e.what();
+    }
+    a.free(s1);
+    EXPECT_EQ(a.alloc(1 << 20).offset, s1.offset);
+    a.free(s2);
+}
+
 // y = x W^T on the device against double precision, at sizes that leave tails everywhere: rows
 // not a multiple of the shader's 8, n_in not a multiple of the workgroup, n_out over one grid row;
 // x and y are views at an offset with a row stride wider than the row, as activations in the arena.

@@ -1,15 +1,21 @@
 // The Vulkan tests' device: TANDEM_TEST_VK_DEVICE (vulkan:N), else the first device of any type
-// (lavapipe in CI), opened once per suite; without a device every test fails with one message.
+// (lavapipe in CI), opened once per suite; without a device every test fails with one message. And
+// bench_rig, host-visible buffers with pipelines and a recorder, for the shader tests.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "common/error.h"
+#include "kernels/vulkan/vk_commands.h"
 #include "kernels/vulkan/vk_device.h"
+#include "kernels/vulkan/vk_memory.h"
+#include "kernels/vulkan/vk_ops.h"
+#include "kernels/vulkan/vk_pipeline.h"
 
 namespace tandem::vk {
 
@@ -47,5 +53,31 @@ struct VulkanRuntime : ::testing::Test {
     static context* ctx;
 };
 inline context* VulkanRuntime::ctx = nullptr;
+
+// Host-visible slices the shaders read and write directly (lavapipe's memory is host-visible; on a
+// GPU this is slower but still correct), one recorder and the pipelines.
+struct bench_rig {
+    pipelines pl;
+    allocator mem;
+    recorder rec;
+    ops op;
+    std::vector<slice> held;
+    explicit bench_rig(context& ctx) : pl(ctx), mem(ctx, memory_kind::host), rec(ctx), op(pl, rec) {}
+    ~bench_rig() {
+        for (const slice& s : held) mem.free(s);
+    }
+    template <class T>
+    slice upload(const std::vector<T>& v) {
+        const slice s = mem.alloc(v.size() * sizeof(T));
+        std::memcpy(s.mapped, v.data(), v.size() * sizeof(T));
+        held.push_back(s);
+        return s;
+    }
+    std::vector<float> read(const slice& s, size_t n) const {
+        std::vector<float> out(n);
+        std::memcpy(out.data(), s.mapped, n * sizeof(float));
+        return out;
+    }
+};
 
 }  // namespace tandem::vk

@@ -1,12 +1,14 @@
 // out[o_off + t * o_stride + i] = table[tokens[t]][i] for t < n_tokens, i < n_in: rows of a weight
-// in a device format (vk_weights.h; the format a specialization constant), decoded to f32, one
-// invocation per element.
+// in a device format (vk_weights.h, decoded by weights.glsl; the format a specialization constant),
+// one invocation per unit (1 to 16 consecutive elements) of each token's row.
 #version 450
+#extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint FORMAT = 0;
 
-layout(std430, binding = 0) readonly buffer weights { uint w[]; };
+#include "weights.glsl"
+
 layout(std430, binding = 1) readonly buffer token_ids { int tokens[]; };
 layout(std430, binding = 2) writeonly buffer outputs { float o[]; };
 
@@ -21,22 +23,12 @@ layout(push_constant) uniform shape {
 
 void main() {
     const uint id = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    if (id >= p.n_tokens * p.n_in) return;
-    const uint t = id / p.n_in, i = id % p.n_in, nb = p.n_in / 32;
+    const uint units = p.n_in / UNIT;
+    if (id >= p.n_tokens * units) return;
+    const uint t = id / units, j = id % units;
     if (uint(tokens[t]) < p.row0 || uint(tokens[t]) >= p.row0 + p.n_rows) return;
-    const uint row = uint(tokens[t]) - p.row0;
-    float v;
-    if (FORMAT == 0) {
-        v = uintBitsToFloat(w[row * p.n_in + i]);
-    } else if (FORMAT == 1) {
-        const vec2 h = unpackHalf2x16(w[(row * p.n_in + i) / 2]);
-        v = i % 2 == 0 ? h.x : h.y;
-    } else if (FORMAT == 2) {
-        const uint c = w[p.n_rows * nb + (row * p.n_in + i) / 4];
-        v = uintBitsToFloat(w[row * nb + i / 32]) * float(bitfieldExtract(int(c), int(8 * (i % 4)), 8));
-    } else {
-        const uint c = w[p.n_rows * nb + (row * p.n_in + i) / 8];
-        v = uintBitsToFloat(w[row * nb + i / 32]) * (float(bitfieldExtract(c, int(4 * (i % 8)), 4)) - 8.0);
-    }
-    o[p.o_off + t * p.o_stride + i] = v;
+    float v[MAX_UNIT];
+    weight_unit(uint(tokens[t]) - p.row0, j, p.n_in, p.n_rows, v);
+    const uint ob = p.o_off + t * p.o_stride + j * UNIT;
+    for (uint m = 0; m < UNIT; ++m) o[ob + m] = v[m];
 }
