@@ -357,6 +357,7 @@ call_section json_answer(tool_format f, std::string_view text, bool final) {
             if (st != status::ok) return call_section{st};
             out.consumed = end;
             const size_t j = skip_ws(text, end);
+            if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
             if (j < text.size() && text[j] == ';') {
                 at = skip_ws(text, j + 1);
                 if (at < text.size() || final) continue;

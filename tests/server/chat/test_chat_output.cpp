@@ -237,6 +237,30 @@ TEST(ChatOutput, GenericJson) {
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
 }
 
+// The shape a forced call is generated in (chat_syntax's tool_call_shape, which tool_grammar turns
+// into a grammar) is read back by the family's parser: two calls, joined as the shape joins them.
+TEST(ChatOutput, ForcedCallShapesParse) {
+    for (const char* markers :
+         {"<tool_call> <think>", "<|start_header_id|>ipython", "[TOOL_CALLS]", "<｜tool▁calls▁begin｜>",
+          "<|start_header_id|> <function=", ">>>all", "<|tool_call>", "<|channel|>", "{{ x }}"}) {
+        const chat_syntax s = family(markers);
+        const tool_call_shape& sh = s.shape;
+        const bool gemma = sh.args.raw_strings;
+        const std::string args = gemma ? "{k:<|\"|>v, w<|\"|>,n:1}" : "{\"k\": \"v, w\", \"n\": 1}";
+        auto call = [&](const std::string& name) {
+            const std::string body = sh.args_at == tool_args_at::inline_
+                                         ? name + sh.name_suffix + args
+                                         : "{\"name\": \"" + name + "\", \"" +
+                                               (sh.args_at == tool_args_at::parameters ? "parameters" : "arguments") +
+                                               "\": " + args + "}";
+            return sh.call_prefix + body + sh.call_suffix;
+        };
+        const std::string text = sh.prefix + call("get_a") + sh.separator + call("get_b") + sh.suffix;
+        const std::string want_args = R"({"k":"v, w","n":1})";
+        expect_all_splits(s, tools_on(), text, {"", "", {{"get_a", want_args}, {"get_b", want_args}}});
+    }
+}
+
 // Random answers built from every family's marker fragments, JSON pieces and text: for each family
 // and option set, every chunk split gives the same result as the whole (and nothing throws).
 TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
