@@ -99,28 +99,38 @@ test("a named function is the one called", async () => {
   }
 });
 
-test("streamed calls: the name first, then the arguments, finish_reason tool_calls; equal to the whole answer", async () => {
-  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 9 };
-  const whole = (await client.chat.completions.create(body)).choices[0].message.tool_calls[0];
-  let name = null, id = null, args = "", finish = null, first = null;
-  for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) {
+// Streams a forced call and checks it as OpenAI streams one: a first delta with the id, the name and
+// empty arguments, then the arguments in several deltas as they are generated, adding up to the
+// arguments of the same request answered whole; finish_reason tool_calls.
+async function check_streamed_call(c, body) {
+  const whole = (await c.chat.completions.create(body)).choices[0].message.tool_calls[0];
+  let args = "", finish = null, first = null, n_arg_deltas = 0;
+  for await (const chunk of await c.chat.completions.create({ ...body, stream: true })) {
     const ch = chunk.choices[0];
     if (!ch) continue;
     for (const tc of ch.delta.tool_calls ?? []) {
       assert.equal(tc.index, 0);
       if (first === null) first = tc;
-      if (tc.function?.name) name = tc.function.name;
-      if (tc.id) id = tc.id;
+      else assert.equal(tc.function?.name, undefined, "only the first delta names the function");
+      if (first !== tc && tc.function?.arguments) ++n_arg_deltas;
       args += tc.function?.arguments ?? "";
     }
     if (ch.finish_reason) finish = ch.finish_reason;
   }
-  assert.equal(first.function.name, "get_weather", "the first delta names the function");
+  assert.equal(first.function.name, whole.function.name, "the first delta names the function");
+  assert.equal(first.function.arguments, "");
   assert.match(first.id, /^call_/);
-  assert.equal(name, whole.function.name);
   assert.equal(args, whole.function.arguments);
-  assert.ok(id);
+  assert.ok(n_arg_deltas >= 3, `the arguments came in ${n_arg_deltas} deltas`);
   assert.equal(finish, "tool_calls");
+  return whole;
+}
+
+test("streamed calls: the name first, then the arguments in several deltas; equal to the whole answer", async () => {
+  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 9 };
+  const whole = await check_streamed_call(client, body);
+  assert.equal(whole.function.name, "get_weather");
+  check_weather_args(whole.function.arguments);
 });
 
 test("a tool round trip: the call and its result go back into the prompt, and the model answers", async () => {
@@ -186,6 +196,17 @@ describe("gemma4-tiny with Gemma 4's template", () => {
       });
       const call = check_one_call(r.choices[0]);
       assert.equal(call.function.name, name);
+    }
+  });
+
+  test("a streamed call: its name, then its arguments as JSON in several deltas", async () => {
+    for (const seed of [1, 2]) {
+      const body = {
+        model: "m", messages: ask, tools: [weather_typed, time], tool_choice: { type: "function", function: { name: "get_weather" } },
+        max_tokens: 200, seed, temperature: 1,
+      };
+      const whole = await check_streamed_call(c4, body);
+      check_weather_args(whole.function.arguments);
     }
   });
 });
