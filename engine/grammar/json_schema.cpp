@@ -2,6 +2,7 @@
 #include "engine/grammar/json_schema.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -46,10 +47,18 @@ int64_t count_of(const json& s, const char* key, int64_t fallback, const std::st
     return n;
 }
 
+// A key that may go unquoted in bare-key syntax (Gemma 4's reader takes these).
+bool is_name(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+}
+
 }  // namespace
 
 uint32_t json_grammar::ws() {
     // As llama.cpp's schema grammars: nothing, one space, or one newline and an indentation.
+    if (ws_ == UINT32_MAX && !syntax_.spaces) ws_ = b_.rule_of({{}});
     if (ws_ == UINT32_MAX)
         ws_ = b_.rule_of({{},
                           seq_lit(" "),
@@ -57,32 +66,110 @@ uint32_t json_grammar::ws() {
     return ws_;
 }
 
+// A well-formed UTF-8 sequence of two to four bytes (no overlongs, no surrogates).
+uint32_t json_grammar::utf8_multibyte() {
+    if (multibyte_ != UINT32_MAX) return multibyte_;
+    const byte_set cont = byte_set{}.add_range(0x80, 0xBF);
+    multibyte_ = b_.rule_of({
+        seq_cat({one(byte_set{}.add_range(0xC2, 0xDF)), one(cont)}),
+        seq_cat({one(byte_set{}.add(0xE0)), one(byte_set{}.add_range(0xA0, 0xBF)), one(cont)}),
+        seq_cat({one(byte_set{}.add_range(0xE1, 0xEC).add_range(0xEE, 0xEF)), one(cont), one(cont)}),
+        seq_cat({one(byte_set{}.add(0xED)), one(byte_set{}.add_range(0x80, 0x9F)), one(cont)}),
+        seq_cat({one(byte_set{}.add(0xF0)), one(byte_set{}.add_range(0x90, 0xBF)), one(cont), one(cont)}),
+        seq_cat({one(byte_set{}.add_range(0xF1, 0xF3)), one(cont), one(cont), one(cont)}),
+        seq_cat({one(byte_set{}.add(0xF4)), one(byte_set{}.add_range(0x80, 0x8F)), one(cont), one(cont)}),
+    });
+    return multibyte_;
+}
+
 // One character of a JSON string's content: unescaped printable ASCII, an escape, or a well-formed
-// UTF-8 sequence (no overlongs, no surrogates), so the text is always valid UTF-8.
+// UTF-8 sequence, so the text is always valid UTF-8.
 uint32_t json_grammar::string_char() {
     if (char_ != UINT32_MAX) return char_;
-    const byte_set cont = byte_set{}.add_range(0x80, 0xBF);
     const byte_set hex = byte_set{}.add_range('0', '9').add_range('a', 'f').add_range('A', 'F');
-    std::vector<seq> alts;
-    alts.push_back(one(byte_set{}.add_range(0x20, 0x7F).remove('"').remove('\\')));
-    alts.push_back(seq_cat(
-        {seq_lit("\\"), one(byte_set{}.add('"').add('\\').add('/').add('b').add('f').add('n').add('r').add('t'))}));
-    alts.push_back(seq_cat({seq_lit("\\u"), one(hex), one(hex), one(hex), one(hex)}));
-    alts.push_back(seq_cat({one(byte_set{}.add_range(0xC2, 0xDF)), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add(0xE0)), one(byte_set{}.add_range(0xA0, 0xBF)), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add_range(0xE1, 0xEC).add_range(0xEE, 0xEF)), one(cont), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add(0xED)), one(byte_set{}.add_range(0x80, 0x9F)), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add(0xF0)), one(byte_set{}.add_range(0x90, 0xBF)), one(cont), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add_range(0xF1, 0xF3)), one(cont), one(cont), one(cont)}));
-    alts.push_back(seq_cat({one(byte_set{}.add(0xF4)), one(byte_set{}.add_range(0x80, 0x8F)), one(cont), one(cont)}));
-    char_ = b_.rule_of(alts);
+    char_ = b_.rule_of({
+        one(byte_set{}.add_range(0x20, 0x7F).remove('"').remove('\\')),
+        seq_cat(
+            {seq_lit("\\"), one(byte_set{}.add('"').add('\\').add('/').add('b').add('f').add('n').add('r').add('t'))}),
+        seq_cat({seq_lit("\\u"), one(hex), one(hex), one(hex), one(hex)}),
+        r(utf8_multibyte()),
+    });
     return char_;
 }
 
 uint32_t json_grammar::string_any() {
-    if (str_ == UINT32_MAX)
+    if (str_ != UINT32_MAX) return str_;
+    if (syntax_.raw_strings)
+        str_ = raw_string(0, -1);
+    else
         str_ = b_.rule_of({seq_cat({seq_lit("\""), r(b_.repeat(r(string_char()), 0, -1)), seq_lit("\"")})});
     return str_;
+}
+
+// A raw string (value_syntax::raw_strings): quote, min..max characters (max < 0: no bound) in which
+// the quote never occurs, quote. A KMP automaton over the quote times a character count: rule (k, c)
+// has read c characters (c saturates at min when unbounded) whose end matches the quote's first k
+// bytes. Characters: tab, newline, carriage return, printable ASCII and well-formed UTF-8.
+uint32_t json_grammar::raw_string(int64_t min, int64_t max) {
+    const std::string& q = syntax_.quote;
+    const size_t n = q.size();
+    if (n == 0 || std::any_of(q.begin(), q.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+        throw error("json schema: a raw string's quote must be non-empty ASCII");
+    std::vector<size_t> border(n, 0);  // KMP: the longest proper border of q[0, i]
+    for (size_t i = 1, k = 0; i < n; ++i) {
+        while (k > 0 && q[i] != q[k]) k = border[k - 1];
+        if (q[i] == q[k]) ++k;
+        border[i] = k;
+    }
+    auto next = [&](size_t k, char c) {
+        while (k > 0 && q[k] != c) k = border[k - 1];
+        return q[k] == c ? k + 1 : 0;
+    };
+    // Closing from state k must not complete an earlier occurrence of the quote, which the reader
+    // would take as the end (a quote with a border: "aa" after content ending in "a").
+    auto may_close = [&](size_t k) {
+        for (size_t j = 0; j + 1 < n; ++j)
+            if ((k = next(k, q[j])) == n) return false;
+        return true;
+    };
+    const bool bounded = max >= 0;
+    const int64_t n_counts = (bounded ? max : min) + 1;
+    std::vector<uint32_t> state(n * static_cast<size_t>(n_counts));
+    auto at = [&](size_t k, int64_t c) { return state[static_cast<size_t>(c) * n + k]; };
+    for (uint32_t& s : state) s = b_.declare();
+    const byte_set ascii = byte_set{}.add('\t').add('\n').add('\r').add_range(0x20, 0x7F);
+    for (int64_t c = 0; c < n_counts; ++c) {
+        const bool may_add = !bounded || c < max;
+        const int64_t c_next = bounded ? c + 1 : std::min(c + 1, min);
+        for (size_t k = 0; k < n; ++k) {
+            const uint32_t rule = at(k, c);
+            if (c >= min && may_close(k)) b_.add_alt(rule, seq_lit(q));
+            if (!may_add) {
+                if (c < min || !may_close(k)) b_.add_alt(rule, {sym_bytes(byte_set{})});  // a dead end
+                continue;
+            }
+            std::vector<byte_set> to(n);  // ASCII bytes by the state they lead to (n: the quote, not allowed)
+            for (int b = 0; b < 0x80; ++b) {
+                if (!ascii.has(static_cast<uint8_t>(b))) continue;
+                const size_t t = next(k, static_cast<char>(b));
+                if (t < n) to[t].add(static_cast<uint8_t>(b));
+            }
+            for (size_t t = 0; t < n; ++t)
+                if (!(to[t] == byte_set{})) b_.add_alt(rule, {sym_bytes(to[t]), sym_rule(at(t, c_next))});
+            b_.add_alt(rule, seq_cat({r(utf8_multibyte()), r(at(0, c_next))}));
+        }
+    }
+    return b_.rule_of({seq_cat({seq_lit(q), r(at(0, 0))})});
+}
+
+// Any object key: a JSON string, or in bare-key syntax a name or a raw string.
+uint32_t json_grammar::key_any() {
+    if (key_ != UINT32_MAX) return key_;
+    if (!syntax_.bare_keys) return key_ = string_any();
+    const byte_set name_char =
+        byte_set{}.add_range('a', 'z').add_range('A', 'Z').add_range('0', '9').add('_').add('-').add('.');
+    key_ = b_.rule_of({r(b_.repeat(one(name_char), 1, -1)), r(string_any())});
+    return key_;
 }
 
 // Integers of at most 16 digits, fractions of at most 16, exponents of at most 3: a model cannot
@@ -109,7 +196,7 @@ uint32_t json_grammar::any_value() {
     if (value_ != UINT32_MAX) return value_;
     value_ = b_.declare();
     const uint32_t w = ws();
-    const uint32_t member = b_.rule_of({seq_cat({r(string_any()), r(w), seq_lit(":"), r(w), r(value_), r(w)})});
+    const uint32_t member = b_.rule_of({seq_cat({r(key_any()), r(w), seq_lit(":"), r(w), r(value_), r(w)})});
     object_ = b_.rule_of(
         {seq_cat({seq_lit("{"), r(w), r(b_.repeat(r(member), 0, -1, seq_cat({seq_lit(","), r(w)}))), seq_lit("}")})});
     const uint32_t item = b_.rule_of({seq_cat({r(value_), r(w)})});
@@ -126,8 +213,33 @@ uint32_t json_grammar::any_object() {
     return object_;
 }
 
-uint32_t json_grammar::literal_json(const json& v) {
-    return b_.rule_of({seq_lit(v.dump())});
+// A value written in the syntax: JSON's own text, or (raw strings) quoted text and keys written
+// by key_text. A string holding the quote cannot be written raw and is refused.
+std::string json_grammar::literal_text(const json& v, const std::string& at) const {
+    if (!syntax_.raw_strings && !syntax_.bare_keys) return v.dump();
+    if (v.is_string()) {
+        const std::string& s = v.get_ref<const std::string&>();
+        if (!syntax_.raw_strings) return v.dump();
+        if (s.find(syntax_.quote) != std::string::npos)
+            refuse(at, "the value '" + s + "' holds this format's string quote '" + syntax_.quote + "'");
+        return syntax_.quote + s + syntax_.quote;
+    }
+    std::string out;
+    if (v.is_object()) {
+        for (const auto& [k, x] : v.items())
+            out += (out.empty() ? "" : ",") + key_text(k, at) + ":" + literal_text(x, at);
+        return "{" + out + "}";
+    }
+    if (v.is_array()) {
+        for (const json& x : v) out += (out.empty() ? "" : ",") + literal_text(x, at);
+        return "[" + out + "]";
+    }
+    return v.dump();
+}
+
+std::string json_grammar::key_text(const std::string& key, const std::string& at) const {
+    if (syntax_.bare_keys && is_name(key)) return key;
+    return literal_text(json(key), at);
 }
 
 uint32_t json_grammar::schema(const json& s) {
@@ -169,11 +281,11 @@ uint32_t json_grammar::compile(const json& s, const std::string& at) {
         if (!s.at("$ref").is_string()) refuse(at, "$ref must be a string");
         alts.push_back(r(ref(s.at("$ref").get<std::string>(), at)));
     } else if (s.contains("const")) {
-        alts.push_back(r(literal_json(s.at("const"))));
+        alts.push_back(seq_lit(literal_text(s.at("const"), at)));
     } else if (s.contains("enum")) {
         const json& e = s.at("enum");
         if (!e.is_array() || e.empty()) refuse(at, "enum must be a non-empty array");
-        for (const json& v : e) alts.push_back(seq_lit(v.dump()));
+        for (const json& v : e) alts.push_back(seq_lit(literal_text(v, at)));
     } else if (s.contains("anyOf") || s.contains("oneOf") || s.contains("allOf")) {
         const char* key = s.contains("anyOf") ? "anyOf" : s.contains("oneOf") ? "oneOf" : "allOf";
         const json& list = s.at(key);
@@ -226,6 +338,7 @@ uint32_t json_grammar::string(const json& s, const std::string& at) {
     const int64_t max = count_of(s, "maxLength", -1, at);
     if (max >= 0 && max < min) refuse(at, "maxLength is below minLength");
     if (min == 0 && max < 0) return string_any();
+    if (syntax_.raw_strings) return raw_string(min, max);
     return b_.rule_of({seq_cat({seq_lit("\""), r(b_.repeat(r(string_char()), min, max)), seq_lit("\"")})});
 }
 
@@ -265,7 +378,8 @@ uint32_t json_grammar::format(const std::string& name, const std::string& at) {
     } else {
         refuse(at, "format '" + name + "' is not supported (date, time, date-time, uuid, email are)");
     }
-    return b_.rule_of({seq_cat({seq_lit("\""), body, seq_lit("\"")})});
+    const std::string& q = syntax_.raw_strings ? syntax_.quote : std::string("\"");
+    return b_.rule_of({seq_cat({seq_lit(q), body, seq_lit(q)})});
 }
 
 // Properties in the schema's order, each required one present and each optional one present or
@@ -296,8 +410,7 @@ uint32_t json_grammar::object(const json& s, const std::string& at) {
     }
     uint32_t first = b_.rule_of({{}}), after = b_.rule_of({{}});
     if (extra_value) {
-        const uint32_t member =
-            b_.rule_of({seq_cat({r(string_any()), r(w), seq_lit(":"), r(w), r(*extra_value), r(w)})});
+        const uint32_t member = b_.rule_of({seq_cat({r(key_any()), r(w), seq_lit(":"), r(w), r(*extra_value), r(w)})});
         after = b_.repeat(seq_cat({comma, r(member)}), 0, -1);
         first = b_.rule_of({seq_cat({r(member), r(after)}), {}});
     }
@@ -305,7 +418,7 @@ uint32_t json_grammar::object(const json& s, const std::string& at) {
     for (const auto& [name, sub] : props.items()) list.emplace_back(name, &sub);
     for (auto it = list.rbegin(); it != list.rend(); ++it) {
         const uint32_t value = compile(*it->second, at + "/properties/" + it->first);
-        const seq member = seq_cat({seq_lit(json(it->first).dump()), r(w), seq_lit(":"), r(w), r(value), r(w)});
+        const seq member = seq_cat({seq_lit(key_text(it->first, at)), r(w), seq_lit(":"), r(w), r(value), r(w)});
         const bool req = required.contains(it->first);
         const uint32_t next_after = b_.rule_of({seq_cat({comma, member, r(after)})});
         const uint32_t next_first = b_.rule_of({seq_cat({member, r(after)})});
@@ -394,12 +507,13 @@ grammar grammar_from_sequence(const json& schema, const sequence_spec& spec, boo
     return b.finish(sequence_root(b, spec, items));
 }
 
-grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bool strict, const std::string& name_key,
-                                const std::string& args_key) {
+grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bool strict, const call_form& form) {
     if (!tools.is_array() || tools.empty()) throw error("tool calls: no tools");
     grammar_builder b;
-    json_grammar jg(b, strict);
+    json_grammar jg(b, strict);                 // the call object around the arguments
+    json_grammar args_g(b, strict, form.args);  // the arguments
     const uint32_t w = jg.ws();
+    const bool inline_name = form.name_key.empty();
     std::vector<seq> calls;
     for (const json& t : tools) {
         const json& f = t.at("function");
@@ -407,13 +521,18 @@ grammar grammar_from_tool_calls(const json& tools, const sequence_spec& spec, bo
         const json params = f.contains("parameters") ? f.at("parameters") : json{{"type", "object"}};
         uint32_t args;
         try {
-            args = jg.schema(params);
+            args = args_g.schema(params);
         } catch (const error& e) {
             throw error("tool '" + name + "': " + e.what());
         }
-        calls.push_back(seq_cat({seq_lit("{"), r(w), seq_lit(json(name_key).dump()), r(w), seq_lit(":"), r(w),
-                                 seq_lit(json(name).dump()), r(w), seq_lit(","), r(w), seq_lit(json(args_key).dump()),
-                                 r(w), seq_lit(":"), r(w), r(args), r(w), seq_lit("}")}));
+        if (inline_name) {
+            calls.push_back(seq_cat({seq_lit(name + form.name_suffix), r(args)}));
+            continue;
+        }
+        calls.push_back(
+            seq_cat({seq_lit("{"), r(w), seq_lit(json(form.name_key).dump()), r(w), seq_lit(":"), r(w),
+                     seq_lit(json(name).dump()), r(w), seq_lit(","), r(w), seq_lit(json(form.args_key).dump()), r(w),
+                     seq_lit(":"), r(w), r(args), r(w), seq_lit("}")}));
     }
     const uint32_t call = b.rule_of(calls);
     const seq item = seq_cat({seq_lit(spec.item_prefix), r(call), seq_lit(spec.item_suffix)});

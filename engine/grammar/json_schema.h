@@ -6,15 +6,18 @@
 // included), nullable, string minLength/maxLength and format date / time / date-time / uuid / email.
 // Annotations (title, description, default, examples, ...) are ignored. Anything else is refused
 // with a tandem::error naming the keyword and where it is. Properties come in the schema's order.
-// Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever.
+// Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever. Values
+// are written as JSON or in another value_syntax (a family's own tool-argument syntax).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "engine/grammar/grammar.h"
+#include "engine/grammar/value_syntax.h"
 
 namespace tandem::gram {
 
@@ -25,7 +28,8 @@ constexpr size_t k_max_rules = 200'000;  // a schema compiling to more is refuse
 // Builds JSON grammars into a grammar_builder, so callers can combine them with literals (tool calls).
 class json_grammar {
   public:
-    json_grammar(grammar_builder& b, bool strict) : b_(b), strict_(strict) {}
+    json_grammar(grammar_builder& b, bool strict, value_syntax syntax = {})
+        : b_(b), strict_(strict), syntax_(std::move(syntax)) {}
 
     // A rule matching the JSON texts valid against `schema`. Throws tandem::error on an unsupported
     // or malformed schema. `$ref`s resolve against `schema` itself (its $defs / definitions).
@@ -33,7 +37,7 @@ class json_grammar {
     uint32_t schema(const nlohmann::ordered_json& schema);
     uint32_t any_value();   // any JSON value
     uint32_t any_object();  // any JSON object (response_format json_object)
-    uint32_t ws();          // "", " ", or "\n" and up to k_max_indent spaces or tabs
+    uint32_t ws();          // "", " ", or "\n" and up to k_max_indent spaces or tabs ("" without spaces)
 
   private:
     uint32_t compile(const nlohmann::ordered_json& s, const std::string& at);
@@ -42,20 +46,25 @@ class json_grammar {
     uint32_t array(const nlohmann::ordered_json& s, const std::string& at);
     uint32_t string(const nlohmann::ordered_json& s, const std::string& at);
     uint32_t ref(const std::string& target, const std::string& at);
-    uint32_t literal_json(const nlohmann::ordered_json& v);
+    std::string literal_text(const nlohmann::ordered_json& v, const std::string& at) const;
+    std::string key_text(const std::string& key, const std::string& at) const;
+    uint32_t key_any();
     uint32_t string_char();
+    uint32_t utf8_multibyte();
     uint32_t string_any();
+    uint32_t raw_string(int64_t min, int64_t max);
     uint32_t number();
     uint32_t integer();
     uint32_t format(const std::string& name, const std::string& at);
 
     grammar_builder& b_;
     bool strict_;
+    value_syntax syntax_;
     const nlohmann::ordered_json* root_ = nullptr;
     std::vector<std::pair<std::string, uint32_t>> refs_;
     // Shared rules, made on first use (UINT32_MAX: not yet).
     uint32_t ws_ = UINT32_MAX, char_ = UINT32_MAX, str_ = UINT32_MAX, num_ = UINT32_MAX, int_ = UINT32_MAX;
-    uint32_t value_ = UINT32_MAX, object_ = UINT32_MAX;
+    uint32_t value_ = UINT32_MAX, object_ = UINT32_MAX, multibyte_ = UINT32_MAX, key_ = UINT32_MAX;
 };
 
 // response_format json_schema: the schema's texts; json_object: any object.
@@ -75,12 +84,20 @@ struct sequence_spec {
     std::string text_until;
 };
 grammar grammar_from_sequence(const nlohmann::ordered_json& schema, const sequence_spec& spec, bool strict);
-// The same with the item being one call of one of `tools` (OpenAI `tools` entries): the object
-// {"<name_key>": "<function name>", "<args_key>": <arguments valid against that function's
-// parameters>}, keys in that order. Each tool's parameters keep their own $defs (their $refs resolve
-// against the parameters schema). Throws tandem::error naming the tool on an unsupported schema.
+// How one tool call is written. An object {"<name_key>": "<function name>", "<args_key>": ARGS}
+// (keys in that order), or, with name_key empty, the name inline: NAME name_suffix ARGS (DeepSeek,
+// functionary, gpt-oss, Gemma 4 write the name in the call's wrapper). ARGS is written in `args`.
+struct call_form {
+    std::string name_key = "name", args_key = "arguments";
+    std::string name_suffix;
+    value_syntax args;
+};
+// The same with the item being one call of one of `tools` (OpenAI `tools` entries), its arguments
+// valid against that function's parameters: an alternation over the tools, each name followed by
+// its own arguments. Each tool's parameters keep their own $defs (their $refs resolve against the
+// parameters schema). Throws tandem::error naming the tool on an unsupported schema.
 grammar grammar_from_tool_calls(const nlohmann::ordered_json& tools, const sequence_spec& spec, bool strict,
-                                const std::string& name_key = "name", const std::string& args_key = "arguments");
+                                const call_form& form = {});
 // {"anyOf": [{"type":"object","properties":{"name":{"const":N},"arguments":P},"required":[...]}, ...]}
 // over OpenAI `tools` entries ({"type":"function","function":{"name","parameters"}}).
 nlohmann::ordered_json tool_calls_schema(const nlohmann::ordered_json& tools);

@@ -1,11 +1,13 @@
-// Per-family call grammars: JSON call objects, DeepSeek's and functionary's wrappers, Gemma 4's own
-// argument syntax, Llama's <|python_tag|>. A section that cannot be read returns fail, and the caller
-// keeps its text as content.
+// Per-family call grammars: JSON call objects, DeepSeek's and functionary's wrappers, Gemma 4's calls
+// (arguments in its own syntax, rewritten by chat_args), Llama's <|python_tag|>. A section that
+// cannot be read returns fail, and the caller keeps its text as content.
 #include "server/chat/chat_calls.h"
 
 #include <cctype>
 
 #include <nlohmann/json.hpp>
+
+#include "server/chat/chat_args.h"
 
 namespace tandem {
 namespace {
@@ -88,15 +90,16 @@ status object_call_at(std::string_view text, size_t i, bool final, parsed_call& 
     return !obj.is_discarded() && call_from_object(obj, call) ? status::ok : status::fail;
 }
 
-// Arguments object at text[i] (a bare JSON object).
-status args_at(std::string_view text, size_t i, bool final, std::string& args, size_t& end) {
+// Arguments object at text[i], in `syntax` (JSON unless given), rewritten as compact JSON.
+status args_at(std::string_view text, size_t i, bool final, std::string& args, size_t& end,
+               const gram::value_syntax& syntax = {}) {
     if (i >= text.size()) return final ? status::fail : status::need_more;
     if (text[i] != '{') return status::fail;
-    end = json_value_end(text, i);
-    if (end == std::string_view::npos) return final ? status::fail : status::need_more;
-    const ojson obj = ojson::parse(text.substr(i, end - i), nullptr, false);
-    if (obj.is_discarded() || !obj.is_object()) return status::fail;
-    args = obj.dump();
+    args_rewrite r = rewrite_args(text.substr(i), syntax);
+    if (r.bad) return status::fail;
+    if (!r.whole()) return final ? status::fail : status::need_more;
+    args = std::move(r.json);
+    end = i + r.end;
     return status::ok;
 }
 
@@ -110,21 +113,30 @@ call_section hermes(std::string_view text, std::string_view marker, bool final) 
     return out;
 }
 
-// <|tool_call>call:NAME{gemma args}<tool_call|>
+// <|tool_call>call:NAME{gemma args}<tool_call|>, read structurally (a string may hold "<tool_call|>").
 call_section gemma4(std::string_view text, std::string_view marker, bool final) {
-    constexpr std::string_view close = "<tool_call|>";
-    const size_t end = text.find(close, marker.size());
-    if (end == std::string_view::npos) return need_more_or_fail(final);
-    std::string_view body = trim(text.substr(marker.size(), end - marker.size()));
-    if (!body.starts_with("call:")) return fail();
-    body.remove_prefix(5);
-    const size_t brace = body.find('{');
-    if (brace == std::string_view::npos || !is_name(body.substr(0, brace))) return fail();
-    call_section out{status::ok, end + close.size()};
+    constexpr std::string_view call = "call:", close = "<tool_call|>";
+    size_t i = skip_ws(text, marker.size());
+    const std::string_view rest = text.substr(i);
+    if (!rest.starts_with(call)) return call.starts_with(rest) ? need_more_or_fail(final) : fail();
+    i += call.size();
+    size_t brace = i;
+    while (brace < text.size() && is_name_char(text[brace])) ++brace;
+    if (brace == text.size()) return need_more_or_fail(final);
+    if (brace == i || text[brace] != '{') return fail();
+    call_section out{status::ok};
     parsed_call& c = out.calls.emplace_back();
-    c.name = std::string(body.substr(0, brace));
-    if (!gemma_args_to_json(body.substr(brace), c.arguments)) return fail();
-    return out;
+    c.name = std::string(text.substr(i, brace - i));
+    size_t end = 0;
+    const status st = args_at(text, brace, final, c.arguments, end, gram::value_syntax_gemma4());
+    if (st != status::ok) return call_section{st};
+    end = skip_ws(text, end);
+    const std::string_view after = text.substr(end);
+    if (after.starts_with(close)) {
+        out.consumed = end + close.size();
+        return out;
+    }
+    return close.starts_with(after) ? need_more_or_fail(final) : fail();
 }
 
 // [TOOL_CALLS][{...}, ...]  or  [TOOL_CALLS]NAME[ARGS]{...}
@@ -357,6 +369,7 @@ call_section json_answer(tool_format f, std::string_view text, bool final) {
             if (st != status::ok) return call_section{st};
             out.consumed = end;
             const size_t j = skip_ws(text, end);
+            if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
             if (j < text.size() && text[j] == ';') {
                 at = skip_ws(text, j + 1);
                 if (at < text.size() || final) continue;
@@ -382,88 +395,6 @@ call_section json_answer(tool_format f, std::string_view text, bool final) {
     return fail();
 }
 
-// Gemma 4 values: <|"|>text<|"|>, numbers, true/false/null, {key:value,...}, [value,...].
-class gemma_reader {
-  public:
-    explicit gemma_reader(std::string_view s) : s_(s) {}
-    bool read_all(ojson& out) {
-        if (!value(out)) return false;
-        return skip_ws(s_, i_) == s_.size();
-    }
-
-  private:
-    static constexpr std::string_view quote = "<|\"|>";
-    bool value(ojson& out) {
-        i_ = skip_ws(s_, i_);
-        if (i_ >= s_.size()) return false;
-        if (s_.substr(i_).starts_with(quote)) return string(out);
-        if (s_[i_] == '{') return object(out);
-        if (s_[i_] == '[') return array(out);
-        size_t end = i_;
-        while (end < s_.size() && s_[end] != ',' && s_[end] != '}' && s_[end] != ']') ++end;
-        const std::string_view word = trim(s_.substr(i_, end - i_));
-        out = ojson::parse(word, nullptr, false);
-        if (out.is_discarded() || out.is_object() || out.is_array() || out.is_string()) return false;
-        i_ = end;
-        return true;
-    }
-    bool string(ojson& out) {
-        const size_t close = s_.find(quote, i_ + quote.size());
-        if (close == std::string_view::npos) return false;
-        out = std::string(s_.substr(i_ + quote.size(), close - i_ - quote.size()));
-        i_ = close + quote.size();
-        return true;
-    }
-    bool object(ojson& out) {
-        out = ojson::object();
-        i_ = skip_ws(s_, i_ + 1);
-        if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
-        for (;;) {
-            i_ = skip_ws(s_, i_);
-            std::string key;
-            if (s_.substr(i_).starts_with(quote)) {
-                ojson k;
-                if (!string(k)) return false;
-                key = k.get<std::string>();
-            } else {
-                const size_t colon = s_.find(':', i_);
-                if (colon == std::string_view::npos) return false;
-                key = std::string(trim(s_.substr(i_, colon - i_)));
-                if (!is_name(key)) return false;
-                i_ = colon;
-            }
-            i_ = skip_ws(s_, i_);
-            if (i_ >= s_.size() || s_[i_] != ':') return false;
-            ++i_;
-            if (!value(out[key])) return false;
-            i_ = skip_ws(s_, i_);
-            if (i_ < s_.size() && s_[i_] == ',') {
-                ++i_;
-                continue;
-            }
-            if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
-            return false;
-        }
-    }
-    bool array(ojson& out) {
-        out = ojson::array();
-        i_ = skip_ws(s_, i_ + 1);
-        if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
-        for (;;) {
-            if (!value(out.emplace_back())) return false;
-            i_ = skip_ws(s_, i_);
-            if (i_ < s_.size() && s_[i_] == ',') {
-                ++i_;
-                continue;
-            }
-            if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
-            return false;
-        }
-    }
-    std::string_view s_;
-    size_t i_ = 0;
-};
-
 }  // namespace
 
 size_t json_value_end(std::string_view s, size_t i) {
@@ -487,13 +418,6 @@ size_t json_value_end(std::string_view s, size_t i) {
         }
     }
     return std::string_view::npos;
-}
-
-bool gemma_args_to_json(std::string_view text, std::string& json_out) {
-    ojson v;
-    if (!gemma_reader(text).read_all(v) || !v.is_object()) return false;
-    json_out = v.dump();
-    return true;
 }
 
 std::vector<std::string> tool_call_markers(tool_format f) {

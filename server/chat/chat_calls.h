@@ -40,8 +40,4 @@ bool tool_call_at_start(tool_format f, std::string_view text);
 // The end of the JSON value (object or array) that starts at text[i]; npos while incomplete.
 size_t json_value_end(std::string_view text, size_t i);
 
-// Gemma 4's argument syntax ({key:<|"|>text<|"|>,n:1,flag:true,list:[...]}) as a JSON text; false
-// if `text` is not exactly one such object.
-bool gemma_args_to_json(std::string_view text, std::string& json_out);
-
 }  // namespace tandem

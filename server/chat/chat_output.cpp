@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/chat/chat_args.h"
 #include "server/chat/chat_calls.h"
 
 namespace tandem {
@@ -200,18 +201,70 @@ bool chat_output_parser::step_content(bool final, chat_delta& out) {
 
 bool chat_output_parser::take_section(std::string_view marker, bool final, chat_delta& out) {
     const std::string marker_text(marker);  // call_markers_ may be the marker's owner; keep a copy
-    call_section sec = parse_call_section(syntax_.tools, std::string_view(buf_).substr(pos_), marker_text, final);
-    if (sec.what == call_section::status::need_more && !final) return false;
+    const std::string_view rest = std::string_view(buf_).substr(pos_);
+    call_section sec = parse_call_section(syntax_.tools, rest, marker_text, final);
+    if (sec.what == call_section::status::need_more && !final) {
+        stream_calls(scan_call_heads(syntax_, rest, marker_text), out);
+        return false;
+    }
     mode_ = mode::content;
     if (sec.what != call_section::status::ok) {  // not a call after all: the text stays content
+        open_.clear();
         emit_content(marker_text, out);
         pos_ += marker_text.size();
         return true;
     }
-    for (parsed_call& c : sec.calls) add_call(std::move(c.name), std::move(c.arguments), out);
+    complete_calls(sec.calls, scan_call_heads(syntax_, rest.substr(0, sec.consumed), marker_text), out);
     pos_ += sec.consumed;
     trim_content_ws_ = !sec.content_follows;
     return true;
+}
+
+bool chat_output_parser::may_add_call(size_t j) const {
+    return opts_.parallel_tool_calls || n_calls_ + static_cast<int32_t>(j) == 0;
+}
+
+// Each head not yet begun in the stream begins (id and name); each sends the argument text it added.
+void chat_output_parser::stream_calls(const std::vector<call_head>& heads, chat_delta& out) {
+    for (size_t j = 0; j < heads.size() && may_add_call(j); ++j) {
+        const call_head& h = heads[j];
+        if (j == open_.size()) {
+            open_.push_back({n_streamed_++, h.name, ""});
+            out.call_deltas.push_back({open_.back().index, call_id(static_cast<size_t>(n_calls_) + j), h.name, ""});
+        }
+        open_call& c = open_[j];
+        if (c.name != h.name || !h.args.json.starts_with(c.sent)) return;  // cannot happen: heads only grow
+        if (h.args.json.size() > c.sent.size()) {
+            out.call_deltas.push_back({c.index, "", "", h.args.json.substr(c.sent.size())});
+            c.sent = h.args.json;
+        }
+    }
+}
+
+// The section's calls, whole. Arguments are the heads' rewrite where the shape read the call (so a
+// streamed call's pieces add up to them), else the family parser's; a streamed call ends with the
+// rest of its arguments, the others are sent whole.
+void chat_output_parser::complete_calls(std::vector<parsed_call>& calls, const std::vector<call_head>& heads,
+                                        chat_delta& out) {
+    const std::vector<open_call> open = std::move(open_);
+    open_.clear();
+    for (size_t j = 0; j < calls.size() && may_add_call(0); ++j) {
+        parsed_call& c = calls[j];
+        if (j < heads.size() && heads[j].name == c.name && heads[j].args.whole()) c.arguments = heads[j].args.json;
+        const open_call* o = j < open.size() ? &open[j] : nullptr;
+        if (o && (o->name != c.name || !c.arguments.starts_with(o->sent))) o = nullptr;  // begun wrong: anew
+        tool_call t{call_id(static_cast<size_t>(n_calls_)), std::move(c.name), std::move(c.arguments)};
+        if (o) {
+            if (t.arguments.size() > o->sent.size())
+                out.call_deltas.push_back({o->index, "", "", t.arguments.substr(o->sent.size())});
+        } else {
+            const int32_t index = n_streamed_++;
+            out.call_deltas.push_back({index, t.id, t.name, ""});
+            out.call_deltas.push_back({index, "", "", t.arguments});
+        }
+        ++n_calls_;
+        out.calls.push_back(std::move(t));
+    }
 }
 
 // gpt-oss: [<|start|>assistant[ to=...]]<|channel|>CHANNEL[ to=functions.NAME][ <|constrain|>json]<|message|>
@@ -259,14 +312,26 @@ bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
     const marker_hit hit = find_first(buf_, pos_, ends);
     const bool closed = hit.at != std::string::npos;
     if (harmony_kind_ == body_kind::call) {
-        if (!closed && !final) return false;
         const size_t end = closed ? hit.at : buf_.size();
+        const size_t i = skip_ws(buf_, pos_);
+        std::vector<call_head> heads;
+        if (i < end && buf_[i] == '{') {
+            call_head h{harmony_recipient_, rewrite_args(std::string_view(buf_).substr(i, end - i), {})};
+            if (!h.args.bad) heads.push_back(std::move(h));
+        }
+        if (!closed && !final) {
+            stream_calls(heads, out);
+            return false;
+        }
         const std::string_view body = std::string_view(buf_).substr(pos_, end - pos_);
         const nlohmann::ordered_json args = nlohmann::ordered_json::parse(body, nullptr, false);
-        if (!args.is_discarded() && args.is_object())
-            add_call(harmony_recipient_, args.dump(), out);
-        else
+        if (!args.is_discarded() && args.is_object()) {
+            std::vector<parsed_call> calls{{harmony_recipient_, args.dump()}};
+            complete_calls(calls, heads, out);
+        } else {
+            open_.clear();
             emit_content(body, out);
+        }
         pos_ = end;
     } else {
         const size_t end = closed ? hit.at : final ? buf_.size() : held_from(buf_, pos_, ends);
@@ -284,17 +349,14 @@ void chat_output_parser::emit_content(std::string_view text, chat_delta& out) {
     out.content += text;
 }
 
-void chat_output_parser::add_call(std::string name, std::string arguments, chat_delta& out) {
-    if (!opts_.parallel_tool_calls && n_calls_ > 0) return;
-    ++n_calls_;
-    out.calls.push_back(tool_call{new_call_id(), std::move(name), std::move(arguments)});
-}
-
-std::string chat_output_parser::new_call_id() {
+const std::string& chat_output_parser::call_id(size_t k) {
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    std::string id = "call_";
-    for (int i = 0; i < 24; ++i) id += alphabet[rng_() % (sizeof(alphabet) - 1)];
-    return id;
+    while (ids_.size() <= k) {
+        std::string id = "call_";
+        for (int i = 0; i < 24; ++i) id += alphabet[rng_() % (sizeof(alphabet) - 1)];
+        ids_.push_back(std::move(id));
+    }
+    return ids_[k];
 }
 
 }  // namespace tandem

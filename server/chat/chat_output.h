@@ -1,7 +1,8 @@
 // A chat answer split as it is decoded: reasoning, content and tool calls, for any chat_syntax
 // family. Fed text pieces in order; a marker cut by a piece boundary is held back until decided, so
 // every split of an answer yields the same reasoning, content and calls. Malformed output (an
-// unclosed call, bad JSON) is kept as content, never an error.
+// unclosed call, bad JSON) is kept as content, never an error. A call written in the family's
+// tool_call_shape also streams while it is written: its name once read, then its arguments.
 #pragma once
 
 #include <cstdint>
@@ -14,17 +15,32 @@
 
 namespace tandem {
 
+struct call_head;    // chat_args.h
+struct parsed_call;  // chat_calls.h
+
 struct tool_call {
     std::string id;         // "call_" + 24 letters and digits
     std::string name;       // the function's name
     std::string arguments;  // a JSON object, as text
 };
 
-// What one push made: text to append to each part, and the calls completed (in order).
+// A streamed piece of a call: the first piece of each call has its id and name (and no arguments),
+// the next ones add argument text. The pieces of a call that completes add up to its arguments. A
+// call that turns out malformed after it began stops there: its text comes back as content and it
+// is not among the completed calls.
+struct tool_call_delta {
+    int32_t index = 0;      // the call's place among the calls begun in this answer's stream
+    std::string id, name;   // the first piece only
+    std::string arguments;  // text to append
+};
+
+// What one push made: text to append to each part, the calls completed (in order: the whole
+// answer's tool_calls) and the calls' streamed pieces.
 struct chat_delta {
     std::string reasoning, content;
     std::vector<tool_call> calls;
-    bool empty() const { return reasoning.empty() && content.empty() && calls.empty(); }
+    std::vector<tool_call_delta> call_deltas;
+    bool empty() const { return reasoning.empty() && content.empty() && calls.empty() && call_deltas.empty(); }
 };
 
 struct chat_parse_options {
@@ -55,9 +71,13 @@ class chat_output_parser {
     bool step_harmony_body(bool final, chat_delta& out);
     // Tries the call section at pos_ (`marker` its opening text); false: wait for more text.
     bool take_section(std::string_view marker, bool final, chat_delta& out);
-    void add_call(std::string name, std::string arguments, chat_delta& out);
+    // Streaming the calls of the section at pos_ before it is whole (heads: chat_args' reading of
+    // it), completing them when it is, or dropping them when it turns out not to be calls.
+    void stream_calls(const std::vector<call_head>& heads, chat_delta& out);
+    void complete_calls(std::vector<parsed_call>& calls, const std::vector<call_head>& heads, chat_delta& out);
+    bool may_add_call(size_t j) const;  // parallel_tool_calls: the section's j-th call is kept
     void emit_content(std::string_view text, chat_delta& out);
-    std::string new_call_id();
+    const std::string& call_id(size_t k);  // the answer's k-th call's id
 
     chat_syntax syntax_;
     chat_parse_options opts_;
@@ -67,7 +87,16 @@ class chat_output_parser {
     mode mode_ = mode::start;
     bool trim_content_ws_ = false;  // after reasoning or a call: the content's leading white space goes
     bool reasoning_started_ = false;
-    int32_t n_calls_ = 0;
+    int32_t n_calls_ = 0;  // calls completed
+    // The section's calls streamed before it is whole: their place in the stream, name, argument
+    // text sent so far.
+    struct open_call {
+        int32_t index;
+        std::string name, sent;
+    };
+    std::vector<open_call> open_;
+    int32_t n_streamed_ = 0;        // calls begun in the stream (dropped ones included)
+    std::vector<std::string> ids_;  // by a completed call's place: a dropped call's id goes to the next
     body_kind harmony_kind_ = body_kind::content;
     std::string harmony_recipient_;
     std::mt19937_64 rng_;

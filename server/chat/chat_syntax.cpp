@@ -36,7 +36,7 @@ chat_syntax gemma4() {
     s.shape.call_prefix = "<|tool_call>call:";
     s.shape.call_suffix = "<tool_call|>";
     s.shape.args_at = tool_args_at::inline_;
-    s.shape.json_args = false;
+    s.shape.args = gram::value_syntax_gemma4();
     s.preserved_tokens = {"<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|\"|>"};
     return s;
 }
@@ -94,6 +94,7 @@ chat_syntax llama3() {
     chat_syntax s;
     s.name = "llama3";
     s.tools = tool_format::llama3;
+    s.shape.separator = ";";  // several calls are joined by ';' (chat_calls' json_answer)
     s.shape.args_at = tool_args_at::parameters;
     s.preserved_tokens = {"<|python_tag|>"};
     return s;

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/grammar/value_syntax.h"
+
 namespace tandem {
 
 // How a family writes tool calls (each value names one call grammar in chat_output.cpp).
@@ -30,15 +32,16 @@ enum class tool_args_at {
     inline_,     // the name is written in the wrapper and the arguments object follows it
 };
 
-// The shape of a forced tool call, for the grammar part (tool_choice "required"): the answer is
-// prefix, then one or more calls separated by `separator`, then suffix. A call is call_prefix, then
-// either a JSON object {"name": N, <args key>: {...}} (args_at arguments / parameters) or, for
-// inline_, the function name, name_suffix and the arguments object; then call_suffix.
+// The shape of a tool call as the family writes it: the answer is prefix, then one or more calls
+// separated by `separator`, then suffix. A call is call_prefix, then either a JSON object
+// {"name": N, <args key>: {...}} (args_at arguments / parameters) or, for inline_, the function
+// name, name_suffix and the arguments object; then call_suffix. A forced call (tool_choice
+// "required") is generated in this shape, and a call written in it streams its arguments as they come.
 struct tool_call_shape {
     std::string prefix, separator, suffix;
     std::string call_prefix, name_suffix, call_suffix;
     tool_args_at args_at = tool_args_at::arguments;
-    bool json_args = true;  // false: the arguments object is written in the family's own syntax (Gemma 4)
+    gram::value_syntax args;  // how the arguments object is written (JSON; Gemma 4 its own syntax)
 };
 
 struct chat_syntax {

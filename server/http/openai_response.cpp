@@ -58,6 +58,7 @@ void choice_output::add_parsed(const chat_delta& d) {
     reasoning_ += d.reasoning;
     delta_reasoning_ += d.reasoning;
     calls_.insert(calls_.end(), d.calls.begin(), d.calls.end());
+    delta_calls_.insert(delta_calls_.end(), d.call_deltas.begin(), d.call_deltas.end());
 }
 
 void choice_output::add_logprob(const stream_event& ev) {
@@ -124,10 +125,8 @@ std::string choice_output::take_reasoning() {
     return std::exchange(delta_reasoning_, std::string());
 }
 
-std::vector<tool_call> choice_output::take_tool_calls() {
-    std::vector<tool_call> out(calls_.begin() + n_calls_taken_, calls_.end());
-    n_calls_taken_ = static_cast<int32_t>(calls_.size());
-    return out;
+std::vector<tool_call_delta> choice_output::take_call_deltas() {
+    return std::exchange(delta_calls_, {});
 }
 
 json choice_output::take_logprobs() {
@@ -185,16 +184,18 @@ json chunk_chat_delta(const response_meta& m, int32_t index, json delta, const j
     return j;
 }
 
-std::vector<json> tool_call_deltas(int32_t first_index, const std::vector<tool_call>& calls) {
+std::vector<json> tool_call_chunks(const std::vector<tool_call_delta>& deltas) {
     std::vector<json> out;
-    for (size_t i = 0; i < calls.size(); ++i) {
-        const int32_t index = first_index + static_cast<int32_t>(i);
-        out.push_back({{"tool_calls", json::array({{{"index", index},
-                                                    {"id", calls[i].id},
-                                                    {"type", "function"},
-                                                    {"function", {{"name", calls[i].name}, {"arguments", ""}}}}})}});
+    for (const tool_call_delta& d : deltas) {
+        if (!d.name.empty()) {
+            out.push_back({{"tool_calls", json::array({{{"index", d.index},
+                                                        {"id", d.id},
+                                                        {"type", "function"},
+                                                        {"function", {{"name", d.name}, {"arguments", ""}}}}})}});
+            continue;
+        }
         out.push_back(
-            {{"tool_calls", json::array({{{"index", index}, {"function", {{"arguments", calls[i].arguments}}}}})}});
+            {{"tool_calls", json::array({{{"index", d.index}, {"function", {{"arguments", d.arguments}}}}})}});
     }
     return out;
 }

@@ -33,10 +33,10 @@ class choice_output {
     // Chat: splits the text into reasoning, content and tool calls (call before the first event).
     void set_parser(chat_syntax syntax, const chat_parse_options& opts);
 
-    // Text (content), reasoning, tool calls and logprobs produced since the last take (streaming).
+    // Text (content), reasoning, tool-call pieces and logprobs produced since the last take (streaming).
     std::string take_text();
     std::string take_reasoning();
-    std::vector<tool_call> take_tool_calls();
+    std::vector<tool_call_delta> take_call_deltas();
     nlohmann::json take_logprobs();  // null when logprobs are off or nothing new
 
     bool finished() const { return finish_.has_value(); }
@@ -46,9 +46,8 @@ class choice_output {
     int32_t n_generated() const { return n_generated_; }
     const std::string& text() const { return text_; }  // the content
     const std::string& reasoning() const { return reasoning_; }
-    const std::vector<tool_call>& tool_calls() const { return calls_; }
-    int32_t n_calls_taken() const { return n_calls_taken_; }          // streaming: the next call's index
-    const nlohmann::json& logprobs() const { return all_logprobs_; }  // whole-response shape
+    const std::vector<tool_call>& tool_calls() const { return calls_; }  // completed
+    const nlohmann::json& logprobs() const { return all_logprobs_; }     // whole-response shape
 
     void set_prefix(const std::string& text);  // completions echo: the prompt before the output
 
@@ -72,7 +71,7 @@ class choice_output {
     std::string text_, delta_text_;
     std::string reasoning_, delta_reasoning_;
     std::vector<tool_call> calls_;
-    int32_t n_calls_taken_ = 0;
+    std::vector<tool_call_delta> delta_calls_;
     std::optional<chat_output_parser> parser_;
     nlohmann::json all_logprobs_, delta_logprobs_;
     int64_t text_offset_ = 0;
@@ -94,9 +93,9 @@ nlohmann::json chunk_delta(const response_meta& m, int32_t index, const std::str
 // A chat chunk whose delta is given whole ({"reasoning_content": ...}, {"tool_calls": [...]}).
 nlohmann::json chunk_chat_delta(const response_meta& m, int32_t index, nlohmann::json delta,
                                 const nlohmann::json& logprobs);
-// OpenAI's streamed tool calls: per call a first delta (index, id, type, name, arguments ""), then
-// one with its arguments. `first_index` numbers the first of `calls` within its choice.
-std::vector<nlohmann::json> tool_call_deltas(int32_t first_index, const std::vector<tool_call>& calls);
+// OpenAI's streamed tool calls: a call's first delta (index, id, type, name, arguments ""), then its
+// argument text, a delta per piece (a piece per generated token), however the stream batches them.
+std::vector<nlohmann::json> tool_call_chunks(const std::vector<tool_call_delta>& deltas);
 nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion);
 
 // Tandem's extension field (llama-server's name and keys): the choices' speculative-decoding counts

@@ -196,10 +196,9 @@ std::string stream_events(job& j, const response_meta& meta) {
     std::string out;
     for (choice_run& run : j.choices) {
         choice_output& c = run.out;
-        const int32_t first_call = c.n_calls_taken();
         const std::string reasoning = c.take_reasoning();
         const std::string text = c.take_text();
-        const std::vector<tool_call> calls = c.take_tool_calls();
+        const std::vector<tool_call_delta> calls = c.take_call_deltas();
         const json lp = c.take_logprobs();
         const bool finishing = c.finished() && !c.error() && !run.finish_sent;
         // logprobs ride on the content chunk, else on the reasoning chunk, else on an empty content chunk
@@ -209,7 +208,7 @@ std::string stream_events(job& j, const response_meta& meta) {
                                              lp_on_reasoning ? lp : json(nullptr)));
         if (!text.empty() || (!lp.is_null() && !lp_on_reasoning))
             out += sse_data(chunk_delta(meta, c.index(), text, std::nullopt, lp));
-        for (json& d : tool_call_deltas(first_call, calls))
+        for (json& d : tool_call_chunks(calls))
             out += sse_data(chunk_chat_delta(meta, c.index(), std::move(d), nullptr));
         if (finishing) {  // as OpenAI: a chunk of its own, with an empty delta (chat) or text (completions)
             json fin = chunk_delta(meta, c.index(), "", c.finish_reason(), nullptr);

@@ -34,28 +34,23 @@ std::shared_ptr<const gram::compiled_grammar> tool_call_grammar(const generation
     // until max_tokens cut the answer off (and an unfinished answer comes back as text).
     spec.max_items = g.parallel_tool_calls && g.tool_choice != "function" ? k_max_parallel_calls : 1;
     if (reasoning_open) spec.text_until = syntax.think_end;
-    const bool inline_name = shape.args_at == tool_args_at::inline_;
-    if (syntax.tools == tool_format::none || !shape.json_args || (inline_name && tools.size() != 1)) {
+    if (syntax.tools == tool_format::none) {
         throw_invalid("tool_choice", "'tool_choice' '" + g.tool_choice +
-                                         "' is not supported for this model's tool-call format (" + syntax.name + ")" +
-                                         (inline_name && shape.json_args ? " with more than one tool" : "") +
-                                         " yet; use 'auto' or name one function");
+                                         "' is not supported for this model's tool-call format (" + syntax.name +
+                                         "); use 'auto'");
+    }
+    gram::call_form form;
+    form.args = shape.args;
+    if (shape.args_at == tool_args_at::inline_) {
+        form.name_key.clear();  // the name in the call's wrapper, an alternation over the tools
+        form.name_suffix = shape.name_suffix;
+    } else if (shape.args_at == tool_args_at::parameters) {
+        form.args_key = "parameters";
     }
     const std::string key = "tool_calls\n" + syntax.name + "\n" + std::to_string(spec.max_items) + "\n" +
                             spec.text_until + "\n" + tools.dump();
     try {
-        return gram::grammar_cached(key, [&] {
-            if (!inline_name) {
-                return gram::grammar_from_tool_calls(
-                    tools, spec, true, "name", shape.args_at == tool_args_at::parameters ? "parameters" : "arguments");
-            }
-            // The family writes the name outside the JSON: one tool, its name in the call's wrapper.
-            const nlohmann::ordered_json& fn = tools[0]["function"];
-            spec.item_prefix += fn["name"].get<std::string>() + shape.name_suffix;
-            const nlohmann::ordered_json params =
-                fn.contains("parameters") ? fn["parameters"] : nlohmann::ordered_json{{"type", "object"}};
-            return gram::grammar_from_sequence(params, spec, true);
-        });
+        return gram::grammar_cached(key, [&] { return gram::grammar_from_tool_calls(tools, spec, true, form); });
     } catch (const error& e) {
         throw_invalid("tools", std::string("a tool's parameters cannot be enforced: ") + e.what());
     }

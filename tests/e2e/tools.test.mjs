@@ -1,11 +1,15 @@
 // Tool calling through the openai SDK on stories260K (no chat template: ChatML with the tools as a
 // system message, calls in the generic JSON format): tool_choice "required" or a named function
 // forces calls whose arguments validate against the tool's parameters, whole and streamed as OpenAI
-// streams them; the calls and the tool's result go back into the next request's prompt.
-import { test, before, after } from "node:test";
+// streams them; the calls and the tool's result go back into the next request's prompt. The same
+// on gemma4-tiny with Gemma 4's template (calls in its own argument syntax) and on stories260K with
+// functionary v3.2's (the name written before the arguments), choosing among several tools.
+import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { startServer } from "./server.mjs";
+
+const template = (name) => new URL(`../data/chat_templates/${name}`, import.meta.url).pathname;
 
 let srv, client;
 before(async () => {
@@ -31,14 +35,36 @@ const time = {
   type: "function",
   function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "integer" } }, required: ["zone"] } },
 };
+// Gemma 4's template reads each property's type (an enum without one makes it fail, as in Jinja2).
+const weather_typed = structuredClone(weather);
+weather_typed.function.parameters.properties.unit = { type: "string", enum: ["c", "f"] };
 const ask = [{ role: "user", content: "What is the weather in Paris?" }];
 
 function check_weather_args(args) {
   const a = JSON.parse(args);
   assert.deepEqual(Object.keys(a).sort(), ["city", "unit"]);
   assert.equal(typeof a.city, "string");
-  assert.ok(a.city.length <= 12, a.city);
+  assert.ok([...a.city].length <= 12, a.city);
   assert.ok(["c", "f"].includes(a.unit), a.unit);
+}
+
+function check_time_args(args) {
+  const a = JSON.parse(args);
+  assert.ok(Object.keys(a).includes("zone"), args);
+  assert.ok(Number.isInteger(a.zone), args);
+}
+
+// One forced call among get_weather and get_time, its arguments valid against its own tool.
+function check_one_call(c) {
+  assert.equal(c.finish_reason, "tool_calls", JSON.stringify(c));
+  assert.equal(c.message.content, null);
+  assert.equal(c.message.tool_calls.length, 1, JSON.stringify(c.message));
+  const call = c.message.tool_calls[0];
+  assert.match(call.id, /^call_/);
+  if (call.function.name === "get_time") check_time_args(call.function.arguments);
+  else if (call.function.name === "get_weather") check_weather_args(call.function.arguments);
+  else assert.fail(`unknown function ${call.function.name}`);
+  return call;
 }
 
 test("tool_choice required forces a call whose arguments validate, for every seed", async () => {
@@ -73,28 +99,38 @@ test("a named function is the one called", async () => {
   }
 });
 
-test("streamed calls: the name first, then the arguments, finish_reason tool_calls; equal to the whole answer", async () => {
-  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 9 };
-  const whole = (await client.chat.completions.create(body)).choices[0].message.tool_calls[0];
-  let name = null, id = null, args = "", finish = null, first = null;
-  for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) {
+// Streams a forced call and checks it as OpenAI streams one: a first delta with the id, the name and
+// empty arguments, then the arguments in several deltas as they are generated, adding up to the
+// arguments of the same request answered whole; finish_reason tool_calls.
+async function check_streamed_call(c, body) {
+  const whole = (await c.chat.completions.create(body)).choices[0].message.tool_calls[0];
+  let args = "", finish = null, first = null, n_arg_deltas = 0;
+  for await (const chunk of await c.chat.completions.create({ ...body, stream: true })) {
     const ch = chunk.choices[0];
     if (!ch) continue;
     for (const tc of ch.delta.tool_calls ?? []) {
       assert.equal(tc.index, 0);
       if (first === null) first = tc;
-      if (tc.function?.name) name = tc.function.name;
-      if (tc.id) id = tc.id;
+      else assert.equal(tc.function?.name, undefined, "only the first delta names the function");
+      if (first !== tc && tc.function?.arguments) ++n_arg_deltas;
       args += tc.function?.arguments ?? "";
     }
     if (ch.finish_reason) finish = ch.finish_reason;
   }
-  assert.equal(first.function.name, "get_weather", "the first delta names the function");
+  assert.equal(first.function.name, whole.function.name, "the first delta names the function");
+  assert.equal(first.function.arguments, "");
   assert.match(first.id, /^call_/);
-  assert.equal(name, whole.function.name);
   assert.equal(args, whole.function.arguments);
-  assert.ok(id);
+  assert.ok(n_arg_deltas >= 3, `the arguments came in ${n_arg_deltas} deltas`);
   assert.equal(finish, "tool_calls");
+  return whole;
+}
+
+test("streamed calls: the name first, then the arguments in several deltas; equal to the whole answer", async () => {
+  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 9 };
+  const whole = await check_streamed_call(client, body);
+  assert.equal(whole.function.name, "get_weather");
+  check_weather_args(whole.function.arguments);
 });
 
 test("a tool round trip: the call and its result go back into the prompt, and the model answers", async () => {
@@ -128,4 +164,78 @@ test("response_format cannot be combined with a forced call; an unknown named fu
     }),
     (e) => e.status === 400 && /tool_choice/.test(e.param),
   );
+});
+
+// Gemma 4 writes <|tool_call>call:NAME{key:<|"|>text<|"|>,n:1}<tool_call|>: the grammar forces that
+// syntax, and the calls come back as OpenAI's with JSON arguments.
+describe("gemma4-tiny with Gemma 4's template", () => {
+  let g4, c4;
+  before(async () => {
+    g4 = await startServer("gemma4-tiny-F32.gguf", ["--chat-template-file", template("gemma4.jinja")]);
+    c4 = new OpenAI({ baseURL: `${g4.url}/v1`, apiKey: "none" });
+  });
+  after(async () => assert.equal((await g4.stop()).code, 0));
+
+  test("tool_choice required among two tools: one call whose arguments validate, for every seed", async () => {
+    const names = new Set();
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const r = await c4.chat.completions.create({
+        model: "m", messages: ask, tools: [weather_typed, time], tool_choice: "required", parallel_tool_calls: false,
+        max_tokens: 200, seed, temperature: 1,
+      });
+      names.add(check_one_call(r.choices[0]).function.name);
+    }
+    assert.deepEqual([...names].sort(), ["get_time", "get_weather"], "both tools are chosen across the seeds");
+  });
+
+  test("a named function is the one called", async () => {
+    for (const name of ["get_weather", "get_time"]) {
+      const r = await c4.chat.completions.create({
+        model: "m", messages: ask, tools: [weather_typed, time], tool_choice: { type: "function", function: { name } },
+        max_tokens: 200, seed: 7,
+      });
+      const call = check_one_call(r.choices[0]);
+      assert.equal(call.function.name, name);
+    }
+  });
+
+  test("a streamed call: its name, then its arguments as JSON in several deltas", async () => {
+    for (const seed of [1, 2]) {
+      const body = {
+        model: "m", messages: ask, tools: [weather_typed, time], tool_choice: { type: "function", function: { name: "get_weather" } },
+        max_tokens: 200, seed, temperature: 1,
+      };
+      const whole = await check_streamed_call(c4, body);
+      check_weather_args(whole.function.arguments);
+    }
+  });
+});
+
+// functionary v3.2 writes the recipient's name, a newline and the arguments: tool_choice required
+// with several tools is an alternation over the names, each followed by its own arguments.
+describe("stories260K with functionary v3.2's template", () => {
+  let fs, cf;
+  before(async () => {
+    fs = await startServer("stories260K.gguf", ["--chat-template-file", template("functionary-v3.2.jinja")]);
+    cf = new OpenAI({ baseURL: `${fs.url}/v1`, apiKey: "none" });
+  });
+  after(async () => assert.equal((await fs.stop()).code, 0));
+
+  test("tool_choice required chooses among several tools, each call valid against its own tool", async () => {
+    const seen = [];
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await cf.chat.completions.create({
+        model: "m", messages: ask, tools: [weather, time], tool_choice: "required", max_tokens: 300, seed, temperature: 1,
+      });
+      const c = r.choices[0];
+      assert.equal(c.finish_reason, "tool_calls", JSON.stringify(c));
+      assert.ok(c.message.tool_calls.length >= 1);
+      for (const call of c.message.tool_calls) {
+        seen.push(call.function.name);
+        if (call.function.name === "get_time") check_time_args(call.function.arguments);
+        else check_weather_args(call.function.arguments);
+      }
+    }
+    assert.ok(seen.includes("get_time") && seen.includes("get_weather"), seen.join());
+  });
 });

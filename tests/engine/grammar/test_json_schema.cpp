@@ -246,7 +246,7 @@ TEST(JsonSchema, ToolCallsKeepTheirOwnDefs) {
     EXPECT_FALSE(accepts(g, R"([{"name":"tag","arguments":{"t":"a"}}])"));  // tag's item is an integer
     EXPECT_FALSE(accepts(g, R"([{"name":"add","arguments":{"item":1}}])"));
     EXPECT_FALSE(accepts(g, R"([])"));
-    const grammar p = grammar_from_tool_calls(tools, spec, true, "name", "parameters");
+    const grammar p = grammar_from_tool_calls(tools, spec, true, call_form{"name", "parameters", "", {}});
     EXPECT_TRUE(accepts(p, R"([{"name":"tag","parameters":{"t":1}}])"));
     try {
         (void)grammar_from_tool_calls(
@@ -257,6 +257,88 @@ TEST(JsonSchema, ToolCallsKeepTheirOwnDefs) {
     } catch (const error& e) {
         EXPECT_NE(std::string(e.what()).find("tool 'f'"), std::string::npos) << e.what();
     }
+}
+
+// Gemma 4's argument syntax: strings between <|"|> markers with no escapes (any text but the marker),
+// keys bare when they are names, no white space; lengths count characters.
+TEST(JsonSchema, GemmaArgumentSyntax) {
+    grammar_builder b;
+    json_grammar jg(b, true, value_syntax_gemma4());
+    const grammar g = b.finish(jg.schema(json::parse(R"({"type":"object","properties":{
+        "city":{"type":"string","maxLength":5},"unit":{"enum":["c","f"]},"n":{"type":"integer"},
+        "tags":{"type":"array","items":{"type":"string"}},"when":{"type":"string","format":"date"},
+        "my key":{"const":{"a b":[true,null]}}},"required":["city"]})")));
+    const std::string q = "<|\"|>";
+    EXPECT_TRUE(accepts(g, "{city:" + q + "Paris" + q + "}"));
+    EXPECT_TRUE(accepts(g, "{city:" + q + "" + q + ",unit:" + q + "f" + q + ",n:-12}"));
+    EXPECT_TRUE(accepts(g, "{city:" + q + "a\"b\\<" + q + "}"));  // no escapes; '<' alone is text
+    EXPECT_TRUE(accepts(g, "{city:" + q + "<|\"|" + q + "}"));    // the marker's prefix is text
+    EXPECT_TRUE(accepts(g, "{city:" + q + "東京é" + q + "}"));    // characters, not bytes
+    EXPECT_TRUE(accepts(g, "{city:" + q + "x" + q + ",tags:[" + q + "a" + q + "," + q + q + "]}"));
+    EXPECT_TRUE(accepts(g, "{city:" + q + "x" + q + ",when:" + q + "2026-04-01" + q + "}"));
+    EXPECT_TRUE(accepts(g, "{city:" + q + "x" + q + "," + q + "my key" + q + ":{" + q + "a b" + q +
+                               ":[true,null]}}"));                // keys that are not names are quoted
+    EXPECT_FALSE(accepts(g, "{city:" + q + "Zurich" + q + "}"));  // 6 > maxLength 5
+    EXPECT_FALSE(accepts(g, "{\"city\":\"Paris\"}"));             // JSON is not this syntax
+    EXPECT_FALSE(accepts(g, "{city: " + q + "Paris" + q + "}"));  // no white space
+    EXPECT_FALSE(accepts(g, "{city:" + q + "x" + q + ",unit:" + q + "k" + q + "}"));
+    EXPECT_FALSE(accepts(g, "{city:" + q + "a" + q + "b" + q + "}"));  // the marker ends the string
+    EXPECT_FALSE(accepts(g, "{city:" + q + "a\x01" + q + "}"));        // control bytes
+    // a string with the marker inside cannot be written raw
+    grammar_builder b2;
+    json_grammar jg2(b2, true, value_syntax_gemma4());
+    EXPECT_THROW((void)jg2.schema(json::parse(R"({"const":"a<|\"|>b"})")), error);
+}
+
+// A quote with a border ("aa"): closing must not complete an earlier occurrence ("xa" + "aa" would
+// read as "x" then "a"), and the unbounded string's count saturates at minLength.
+TEST(JsonSchema, RawStringsWithABorderedQuote) {
+    grammar_builder b;
+    json_grammar jg(b, true, value_syntax{"aa", true, false, false});
+    const grammar g = b.finish(jg.schema(json::parse(R"({"type":"string","minLength":2})")));
+    EXPECT_TRUE(accepts(g, "aaxyaa"));
+    EXPECT_TRUE(accepts(g, "aaxbxaa"));
+    EXPECT_FALSE(accepts(g, "aaxaaa"));  // content "xa" ends in the quote's first byte
+    EXPECT_FALSE(accepts(g, "aaxaa"));   // one character
+    EXPECT_FALSE(accepts(g, "aaxaaxaa"));
+    grammar_builder b1;
+    json_grammar jg1(b1, true, value_syntax{"aa", true, false, false});
+    const grammar g1 = b1.finish(jg1.schema(json::parse(R"({"type":"string","maxLength":1})")));
+    EXPECT_TRUE(accepts(g1, "aaxaa"));
+    EXPECT_TRUE(accepts(g1, "aaaa"));
+    EXPECT_FALSE(accepts(g1, "aaaaa"));  // "a" cannot be closed
+}
+
+// Families that write the name in the call's wrapper: an alternation over the tools, each name
+// followed by its own arguments.
+TEST(JsonSchema, InlineNamesChooseAmongTools) {
+    const json tools = json::parse(R"([{"type":"function","function":{"name":"get","parameters":{
+        "type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}}},
+        {"type":"function","function":{"name":"get_all","parameters":{"type":"object","properties":{
+        "q":{"type":"string"}},"required":["q"]}}}])");
+    sequence_spec spec;
+    spec.item_prefix = "<function=";
+    spec.item_suffix = "</function>";
+    spec.max_items = 2;
+    call_form form;
+    form.name_key.clear();
+    form.name_suffix = ">";
+    const grammar g = grammar_from_tool_calls(tools, spec, true, form);
+    EXPECT_TRUE(accepts(g, R"(<function=get>{"id":1}</function>)"));
+    EXPECT_TRUE(accepts(g, R"(<function=get_all>{"q":"x"}</function><function=get>{"id":2}</function>)"));
+    EXPECT_FALSE(accepts(g, R"(<function=get>{"q":"x"}</function>)"));  // get's own arguments
+    EXPECT_FALSE(accepts(g, R"(<function=get_all>{"id":1}</function>)"));
+    EXPECT_FALSE(accepts(g, R"(<function=other>{}</function>)"));
+    // Gemma 4: the arguments in its own syntax
+    sequence_spec gs;
+    gs.item_prefix = "<|tool_call>call:";
+    gs.item_suffix = "<tool_call|>";
+    form.name_suffix = "";
+    form.args = value_syntax_gemma4();
+    const grammar gg = grammar_from_tool_calls(tools, gs, true, form);
+    EXPECT_TRUE(accepts(gg, "<|tool_call>call:get_all{q:<|\"|>a b<|\"|>}<tool_call|>"));
+    EXPECT_TRUE(accepts(gg, "<|tool_call>call:get{id:7}<tool_call|>"));
+    EXPECT_FALSE(accepts(gg, "<|tool_call>call:get{id:<|\"|>7<|\"|>}<tool_call|>"));
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 // chunk splits (many seeds, down to single bytes): every split must give the expected result.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
+#include "server/chat/chat_args.h"
 #include "server/chat/chat_calls.h"
 #include "server/chat/chat_output.h"
 
@@ -38,19 +40,66 @@ void add(result& r, const chat_delta& d) {
     }
 }
 
-// Feeds `text` in pieces cut at random places (seed 0: whole).
-result parse(const chat_syntax& s, const chat_parse_options& o, const std::string& text, uint32_t seed) {
+// The calls as streamed: by stream index, the first piece's id and name and the argument pieces.
+struct streamed {
+    std::string id, name, arguments;
+    int n_pieces = 0;
+};
+
+void add_pieces(std::map<int32_t, streamed>& st, const chat_delta& d) {
+    for (const tool_call_delta& p : d.call_deltas) {
+        if (!p.name.empty()) {
+            EXPECT_FALSE(st.contains(p.index)) << "call " << p.index << " begun twice";
+            EXPECT_TRUE(p.arguments.empty());
+            st[p.index] = {p.id, p.name, "", 0};
+            continue;
+        }
+        ASSERT_TRUE(st.contains(p.index)) << "arguments before the call's name";
+        st[p.index].arguments += p.arguments;
+        ++st[p.index].n_pieces;
+    }
+}
+
+// Every completed call was streamed, in order: its id and name first, then pieces adding up to its
+// arguments (calls begun and dropped in between are skipped).
+void expect_streamed_as_completed(const std::map<int32_t, streamed>& st, const std::vector<tool_call>& calls) {
+    auto it = st.begin();
+    for (const tool_call& c : calls) {
+        while (it != st.end() &&
+               !(it->second.id == c.id && it->second.name == c.name && it->second.arguments == c.arguments))
+            ++it;
+        ASSERT_NE(it, st.end()) << "call " << c.name << "(" << c.arguments << ") not streamed as completed";
+        ++it;
+    }
+}
+
+// Feeds `text` in pieces cut at random places (seed 0: whole). `n_pieces`: the argument pieces the
+// calls streamed in.
+result parse(const chat_syntax& s, const chat_parse_options& o, const std::string& text, uint32_t seed,
+             int* n_pieces = nullptr) {
     chat_output_parser p(s, o);
     result r;
+    std::vector<tool_call> calls;
+    std::map<int32_t, streamed> st;
+    auto take = [&](const chat_delta& d) {
+        add(r, d);
+        calls.insert(calls.end(), d.calls.begin(), d.calls.end());
+        add_pieces(st, d);
+    };
     std::mt19937 rng(seed);
     size_t i = 0;
     while (i < text.size()) {
         const size_t max_piece = seed % 3 == 0 ? 1 : seed % 3 == 1 ? 4 : 16;
         const size_t n = seed == 0 ? text.size() : 1 + rng() % max_piece;
-        add(r, p.push(std::string_view(text).substr(i, n)));
+        take(p.push(std::string_view(text).substr(i, n)));
         i += n;
     }
-    add(r, p.finish());
+    take(p.finish());
+    expect_streamed_as_completed(st, calls);
+    if (n_pieces) {
+        *n_pieces = 0;
+        for (const auto& [index, c] : st) *n_pieces += c.n_pieces;
+    }
     return r;
 }
 
@@ -237,6 +286,65 @@ TEST(ChatOutput, GenericJson) {
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
 }
 
+// The shape a forced call is generated in (chat_syntax's tool_call_shape, which tool_grammar turns
+// into a grammar) is read back by the family's parser: two calls, joined as the shape joins them.
+TEST(ChatOutput, ForcedCallShapesParse) {
+    for (const char* markers :
+         {"<tool_call> <think>", "<|start_header_id|>ipython", "[TOOL_CALLS]", "<｜tool▁calls▁begin｜>",
+          "<|start_header_id|> <function=", ">>>all", "<|tool_call>", "<|channel|>", "{{ x }}"}) {
+        const chat_syntax s = family(markers);
+        const tool_call_shape& sh = s.shape;
+        const bool gemma = sh.args.raw_strings;
+        const std::string args = gemma ? "{k:<|\"|>v, w<|\"|>,n:1}" : "{\"k\": \"v, w\", \"n\": 1}";
+        auto call = [&](const std::string& name) {
+            const std::string body = sh.args_at == tool_args_at::inline_
+                                         ? name + sh.name_suffix + args
+                                         : "{\"name\": \"" + name + "\", \"" +
+                                               (sh.args_at == tool_args_at::parameters ? "parameters" : "arguments") +
+                                               "\": " + args + "}";
+            return sh.call_prefix + body + sh.call_suffix;
+        };
+        const std::string text = sh.prefix + call("get_a") + sh.separator + call("get_b") + sh.suffix;
+        const std::string want_args = R"({"k":"v, w","n":1})";
+        expect_all_splits(s, tools_on(), text, {"", "", {{"get_a", want_args}, {"get_b", want_args}}});
+        // byte by byte, each call's arguments stream as they are written (not once whole)
+        int n_pieces = 0;
+        (void)parse(s, tools_on(), text, 3, &n_pieces);
+        EXPECT_GE(n_pieces, 2 * 8) << s.name;
+    }
+}
+
+// A call that begins streaming and then turns out malformed is dropped: its text is content, it is
+// not among the calls, and the next call gets the id it would have had without it.
+TEST(ChatOutput, StreamedCallThatBreaksIsDropped) {
+    const std::string bad = "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\": }}\n</tool_call>";
+    const std::string good = "<tool_call>\n{\"name\": \"g\", \"arguments\": {\"c\": \"x\"}}\n</tool_call>";
+    expect_all_splits(hermes, tools_on(), bad + " then " + good,
+                      {"",
+                       bad + " then ",
+                       {{"g", R"({"c":"x")"
+                              "}"}}});
+    chat_parse_options o = tools_on();
+    o.id_seed = 42;
+    chat_output_parser whole(hermes, o), bytes(hermes, o);
+    const chat_delta w = whole.push(good);
+    std::vector<tool_call_delta> pieces;
+    std::vector<tool_call> calls;
+    const std::string text = bad + good;
+    for (size_t i = 0; i < text.size(); ++i) {
+        chat_delta d = bytes.push(text.substr(i, 1));
+        pieces.insert(pieces.end(), d.call_deltas.begin(), d.call_deltas.end());
+        calls.insert(calls.end(), d.calls.begin(), d.calls.end());
+    }
+    ASSERT_EQ(w.calls.size(), 1u);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].id, w.calls[0].id);
+    ASSERT_FALSE(pieces.empty());
+    EXPECT_EQ(pieces.front().name, "f");  // begun in the stream before it broke
+    EXPECT_EQ(pieces.front().index, 0);
+    EXPECT_EQ(pieces.back().index, 1);
+}
+
 // Random answers built from every family's marker fragments, JSON pieces and text: for each family
 // and option set, every chunk split gives the same result as the whole (and nothing throws).
 TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
@@ -313,11 +421,15 @@ TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
 }
 
 TEST(ChatCalls, GemmaArguments) {
-    std::string out;
-    ASSERT_TRUE(gemma_args_to_json("{a:{b:<|\"|>c, d<|\"|>},e:[],f:null,g:-1.5}", out));
-    EXPECT_EQ(out, R"({"a":{"b":"c, d"},"e":[],"f":null,"g":-1.5})");
-    EXPECT_FALSE(gemma_args_to_json("{a:}", out));
-    EXPECT_FALSE(gemma_args_to_json("{a:1} extra", out));
+    const std::string text = "{a:{b:<|\"|>c, d<|\"|>},e:[],f:null,g:-1.5} extra";
+    const args_rewrite r = rewrite_args(text, gram::value_syntax_gemma4());
+    ASSERT_TRUE(r.whole());
+    EXPECT_EQ(r.json, R"({"a":{"b":"c, d"},"e":[],"f":null,"g":-1.5})");
+    EXPECT_EQ(r.end, text.find(" extra"));
+    EXPECT_TRUE(rewrite_args("{a:}", gram::value_syntax_gemma4()).bad);
+    EXPECT_TRUE(rewrite_args("{a b:1}", gram::value_syntax_gemma4()).bad);
+    EXPECT_EQ(rewrite_args("{ k :<|\"|>x<tool_call|><|\"|>,<|\"|>q k<|\"|>:true}", gram::value_syntax_gemma4()).json,
+              R"({"k":"x<tool_call|>","q k":true})");
 }
 
 TEST(ChatCalls, JsonValueEnd) {

@@ -58,7 +58,8 @@ TEST(ChatSyntax, ToolCallShapes) {
     EXPECT_EQ(m.shape.prefix, "[TOOL_CALLS][");
     const chat_syntax g = chat_syntax_detect(read_template("gemma4.jinja"));
     EXPECT_EQ(g.shape.args_at, tool_args_at::inline_);
-    EXPECT_FALSE(g.shape.json_args);
+    EXPECT_TRUE(g.shape.args.raw_strings);
+    EXPECT_EQ(g.shape.args.quote, "<|\"|>");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // and finish_reason "tool_calls", whole and as streamed deltas; the reasoning_format field and option.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "server/http/chat_output_setup.h"
 #include "server/http/errors.h"
 #include "server/http/openai_response.h"
@@ -72,9 +74,10 @@ TEST(ChatResponse, ToolCallsWhole) {
 }
 
 TEST(ChatResponse, StreamedToolCallDeltas) {
-    const std::vector<tool_call> calls = {{"call_a", "f", "{\"x\":1}"}, {"call_b", "g", "{}"}};
-    const std::vector<json> d = tool_call_deltas(2, calls);
-    ASSERT_EQ(d.size(), 4u);
+    const std::vector<tool_call_delta> pieces = {
+        {2, "call_a", "f", ""}, {2, "", "", "{\"x\""}, {2, "", "", ":1}"}, {3, "call_b", "g", ""}, {3, "", "", "{}"}};
+    const std::vector<json> d = tool_call_chunks(pieces);
+    ASSERT_EQ(d.size(), 5u);
     const json& first = d[0]["tool_calls"][0];
     EXPECT_EQ(first["index"], 2);
     EXPECT_EQ(first["id"], "call_a");
@@ -84,8 +87,10 @@ TEST(ChatResponse, StreamedToolCallDeltas) {
     const json& args = d[1]["tool_calls"][0];
     EXPECT_EQ(args["index"], 2);
     EXPECT_FALSE(args.contains("id"));
-    EXPECT_EQ(args["function"]["arguments"], "{\"x\":1}");
-    EXPECT_EQ(d[2]["tool_calls"][0]["index"], 3);
+    EXPECT_EQ(args["function"]["arguments"], "{\"x\"");
+    EXPECT_EQ(d[2]["tool_calls"][0]["function"]["arguments"], ":1}");
+    EXPECT_EQ(d[3]["tool_calls"][0]["index"], 3);
+    EXPECT_EQ(d[4]["tool_calls"][0]["function"]["arguments"], "{}");
     const json chunk = chunk_chat_delta(meta, 0, d[0], nullptr);
     EXPECT_EQ(chunk["object"], "chat.completion.chunk");
     EXPECT_EQ(chunk["choices"][0]["delta"], d[0]);
@@ -102,25 +107,42 @@ TEST(ChatResponse, TakenDeltasAddUpToTheWhole) {
         "Let me look.\n</think>\n\nOne moment.<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n"
         "<tool_call>\n{\"name\": \"b\", \"arguments\": {\"k\": [1, 2]}}\n</tool_call>";
     std::string reasoning, content;
-    std::vector<tool_call> calls;
-    for (size_t i = 0; i < answer.size(); i += 3) {
-        c.consume(text_event(answer.substr(i, 3)));
+    std::map<int32_t, tool_call> calls;  // by stream index
+    int n_argument_chunks = 0;
+    auto take = [&] {
         reasoning += c.take_reasoning();
         content += c.take_text();
-        for (tool_call& t : c.take_tool_calls()) calls.push_back(t);
+        for (const json& d : tool_call_chunks(c.take_call_deltas())) {
+            const json& t = d["tool_calls"][0];
+            tool_call& call = calls[t["index"].get<int32_t>()];
+            if (t.contains("id")) {
+                call.id = t["id"];
+                call.name = t["function"]["name"];
+            } else {
+                ++n_argument_chunks;
+            }
+            call.arguments += t["function"]["arguments"].get<std::string>();
+        }
+    };
+    for (size_t i = 0; i < answer.size(); i += 3) {
+        c.consume(text_event(answer.substr(i, 3)));
+        take();
     }
     c.consume(done_event(finish_reason::stop));
-    reasoning += c.take_reasoning();
-    content += c.take_text();
-    for (tool_call& t : c.take_tool_calls()) calls.push_back(t);
+    take();
     EXPECT_EQ(reasoning, "Let me look.");
     EXPECT_EQ(content, "One moment.");
     EXPECT_EQ(reasoning, c.reasoning());
     EXPECT_EQ(content, c.text());
     ASSERT_EQ(calls.size(), 2u);
+    ASSERT_EQ(c.tool_calls().size(), 2u);
+    for (int32_t k = 0; k < 2; ++k) {
+        EXPECT_EQ(calls[k].id, c.tool_calls()[k].id);
+        EXPECT_EQ(calls[k].name, c.tool_calls()[k].name);
+        EXPECT_EQ(calls[k].arguments, c.tool_calls()[k].arguments);
+    }
     EXPECT_EQ(calls[1].arguments, "{\"k\":[1,2]}");
-    EXPECT_EQ(calls[1].id, c.tool_calls()[1].id);
-    EXPECT_EQ(c.n_calls_taken(), 2);
+    EXPECT_GT(n_argument_chunks, 3);  // the arguments came as they were written, in 3-byte pieces
 }
 
 TEST(ChatResponse, ReasoningFormatField) {

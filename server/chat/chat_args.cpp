@@ -1,0 +1,404 @@
+// The arguments rewriter (an explicit stack, so deep nesting cannot overflow the call stack) and the
+// call-head scanner. Scalars and strings are re-serialised by nlohmann itself, so a whole object's
+// rewrite equals what parsing it and dumping it gives (keys in the text's order, duplicates kept).
+#include "server/chat/chat_args.h"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+namespace tandem {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+enum class step { ok, more, bad };
+
+bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+size_t skip_ws(std::string_view s, size_t i) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    return i;
+}
+
+bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+}
+
+// Text as the inside of a JSON string (valid UTF-8 in, nlohmann's escapes out).
+std::string escaped(const std::string& raw) {
+    const std::string q = nlohmann::json(raw).dump();
+    return q.substr(1, q.size() - 2);
+}
+
+// The length of the UTF-8 sequence at s[i] (the well-formed table, as JSON parsers check it);
+// 0: invalid; npos: cut off by the end of s.
+size_t utf8_length(std::string_view s, size_t i) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    for (size_t k = 1; k < n; ++k) {
+        if (i + k >= s.size()) return std::string_view::npos;
+        const unsigned char x = b(i + k);
+        if (x < (k == 1 ? lo : 0x80) || x > (k == 1 ? hi : 0xBF)) return 0;
+    }
+    return n;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// Four hex digits at s[i] as a code unit; -1 if not hex, -2 if cut off.
+int32_t hex4(std::string_view s, size_t i) {
+    int32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+        if (i + k >= s.size()) return -2;
+        const char c = s[i + k];
+        const int d = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+class args_writer {
+  public:
+    args_writer(std::string_view in, const gram::value_syntax& syn) : in_(in), syn_(syn) {}
+    args_rewrite run();
+
+  private:
+    enum class expect { key_or_close, key, colon, value_or_close, value, comma_or_close };
+    struct frame {
+        bool object;
+        expect next;
+    };
+    step value();
+    step key();
+    step open(char c);
+    step close(char c);
+    step json_string();
+    step raw_string();
+    step bare_key();
+    step scalar();
+
+    std::string_view in_;
+    const gram::value_syntax& syn_;
+    size_t i_ = 0;
+    std::string out_;
+    std::vector<frame> stack_;
+};
+
+args_rewrite args_writer::run() {
+    args_rewrite r;
+    step st = in_.empty() ? step::more : in_[0] == '{' ? open('{') : step::bad;
+    while (st == step::ok && !stack_.empty()) {
+        i_ = skip_ws(in_, i_);
+        if (i_ >= in_.size()) {
+            st = step::more;
+            break;
+        }
+        frame& f = stack_.back();
+        const char c = in_[i_];
+        const char closer = f.object ? '}' : ']';
+        switch (f.next) {
+            case expect::key_or_close:
+            case expect::value_or_close:
+                if (c == closer) {
+                    st = close(c);
+                    break;
+                }
+                f.next = f.object ? expect::key : expect::value;
+                break;
+            case expect::key:
+                f.next = expect::colon;
+                st = key();
+                break;
+            case expect::colon:
+                if (c != ':') {
+                    st = step::bad;
+                    break;
+                }
+                out_ += ':';
+                ++i_;
+                f.next = expect::value;
+                break;
+            case expect::value:
+                f.next = expect::comma_or_close;  // before value(), which may push a frame
+                st = value();
+                break;
+            case expect::comma_or_close:
+                if (c == closer) {
+                    st = close(c);
+                } else if (c == ',') {
+                    out_ += ',';
+                    ++i_;
+                    f.next = f.object ? expect::key : expect::value;
+                } else {
+                    st = step::bad;
+                }
+                break;
+        }
+    }
+    r.json = std::move(out_);
+    r.bad = st == step::bad;
+    if (st == step::ok) r.end = i_;
+    return r;
+}
+
+step args_writer::open(char c) {
+    out_ += c;
+    ++i_;
+    stack_.push_back({c == '{', c == '{' ? expect::key_or_close : expect::value_or_close});
+    return step::ok;
+}
+
+step args_writer::close(char c) {
+    out_ += c;
+    ++i_;
+    stack_.pop_back();
+    return step::ok;
+}
+
+step args_writer::value() {
+    const std::string_view rest = in_.substr(i_);
+    if (rest.starts_with(syn_.quote)) return syn_.raw_strings ? raw_string() : json_string();
+    if (syn_.quote.starts_with(rest)) return step::more;  // a quote cut off
+    if (rest[0] == '{' || rest[0] == '[') return open(rest[0]);
+    return scalar();
+}
+
+step args_writer::key() {
+    const std::string_view rest = in_.substr(i_);
+    if (rest.starts_with(syn_.quote)) return syn_.raw_strings ? raw_string() : json_string();
+    if (syn_.bare_keys) return syn_.quote.starts_with(rest) ? step::more : bare_key();
+    return step::bad;
+}
+
+// "..." with JSON's escapes; the characters read so far are written.
+step args_writer::json_string() {
+    out_ += '"';
+    ++i_;
+    std::string raw;
+    const auto stop = [&](step s) {
+        out_ += escaped(raw);
+        return s;
+    };
+    while (i_ < in_.size()) {
+        const char c = in_[i_];
+        if (c == '"') {
+            out_ += escaped(raw) + '"';
+            ++i_;
+            return step::ok;
+        }
+        if (static_cast<unsigned char>(c) < 0x20) return stop(step::bad);
+        if (c != '\\') {
+            const size_t n = utf8_length(in_, i_);
+            if (n == 0) return stop(step::bad);
+            if (n == std::string_view::npos) return stop(step::more);
+            raw.append(in_.substr(i_, n));
+            i_ += n;
+            continue;
+        }
+        if (i_ + 1 >= in_.size()) return stop(step::more);
+        const char e = in_[i_ + 1];
+        static constexpr std::string_view simple = "\"\\/bfnrt", meaning = "\"\\/\b\f\n\r\t";
+        if (const size_t k = simple.find(e); k != std::string_view::npos) {
+            raw += meaning[k];
+            i_ += 2;
+            continue;
+        }
+        if (e != 'u') return stop(step::bad);
+        int32_t cp = hex4(in_, i_ + 2);
+        if (cp < 0) return stop(cp == -2 ? step::more : step::bad);
+        size_t used = 6;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return stop(step::bad);  // a low surrogate first
+        if (cp >= 0xD800 && cp <= 0xDBFF) {                        // a pair: \uD8xx\uDCxx
+            const std::string_view next = in_.substr(i_ + 6);
+            if (next.size() < 2) return stop(std::string_view("\\u").starts_with(next) ? step::more : step::bad);
+            if (!next.starts_with("\\u")) return stop(step::bad);
+            const int32_t lo = hex4(in_, i_ + 8);
+            if (lo < 0) return stop(lo == -2 ? step::more : step::bad);
+            if (lo < 0xDC00 || lo > 0xDFFF) return stop(step::bad);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            used = 12;
+        }
+        append_utf8(raw, static_cast<uint32_t>(cp));
+        i_ += used;
+    }
+    return stop(step::more);
+}
+
+// quote, any text without the quote (no escapes), quote. Held back while open: the text that may
+// begin the quote and a cut UTF-8 sequence.
+step args_writer::raw_string() {
+    const std::string& q = syn_.quote;
+    i_ += q.size();
+    out_ += '"';
+    const size_t close = in_.find(q, i_);
+    std::string_view text = in_.substr(i_, close == std::string_view::npos ? std::string_view::npos : close - i_);
+    if (close == std::string_view::npos) {
+        for (size_t k = std::min(text.size(), q.size() - 1); k > 0; --k) {
+            if (text.ends_with(std::string_view(q).substr(0, k))) {
+                text.remove_suffix(k);
+                break;
+            }
+        }
+    }
+    size_t valid = 0;
+    while (valid < text.size()) {
+        const size_t n = utf8_length(text, valid);
+        if (n == 0) return step::bad;
+        if (n == std::string_view::npos) {
+            if (close != std::string_view::npos) return step::bad;  // cut by the closing quote
+            break;
+        }
+        valid += n;
+    }
+    out_ += escaped(std::string(text.substr(0, valid)));
+    if (close == std::string_view::npos) return step::more;
+    out_ += '"';
+    i_ = close + q.size();
+    return step::ok;
+}
+
+// A key written as a name (Gemma 4): up to the ':', white space around it.
+step args_writer::bare_key() {
+    const size_t colon = in_.find(':', i_);
+    std::string_view k = in_.substr(i_, colon == std::string_view::npos ? std::string_view::npos : colon - i_);
+    size_t n = 0;
+    while (n < k.size() && is_name_char(k[n])) ++n;
+    if (skip_ws(k, n) != k.size()) return step::bad;  // something other than a name and white space
+    if (colon == std::string_view::npos) return step::more;
+    if (n == 0) return step::bad;
+    out_ += '"' + escaped(std::string(k.substr(0, n))) + '"';
+    i_ = colon;
+    return step::ok;
+}
+
+// A number, true, false or null, printed by nlohmann once its end is seen.
+step args_writer::scalar() {
+    size_t e = i_;
+    while (e < in_.size() && !is_space(in_[e]) && in_[e] != ',' && in_[e] != '}' && in_[e] != ']') ++e;
+    if (e == in_.size()) return step::more;
+    const ojson v = ojson::parse(in_.substr(i_, e - i_), nullptr, false);
+    if (v.is_discarded() || v.is_structured() || v.is_string()) return step::bad;
+    out_ += v.dump();
+    i_ = e;
+    return step::ok;
+}
+
+// Matches `lit` at text[i] ignoring white space in both: 1 matched (i moves past it), 0 the text
+// ends first, -1 something else.
+int match_loose(std::string_view text, size_t& i, std::string_view lit) {
+    size_t j = i;
+    for (char c : lit) {
+        if (is_space(c)) continue;
+        j = skip_ws(text, j);
+        if (j >= text.size()) return 0;
+        if (text[j] != c) return -1;
+        ++j;
+    }
+    i = j;
+    return 1;
+}
+
+// A JSON string at text[i] (white space first) as a non-empty name; false if not (yet) there.
+bool json_name(std::string_view text, size_t& i, std::string& name) {
+    size_t j = skip_ws(text, i);
+    if (j >= text.size() || text[j] != '"') return false;
+    size_t e = j + 1;
+    while (e < text.size() && text[e] != '"') e += text[e] == '\\' ? 2 : 1;
+    if (e >= text.size()) return false;
+    const ojson v = ojson::parse(text.substr(j, e + 1 - j), nullptr, false);
+    if (v.is_discarded() || !v.is_string() || v.get<std::string>().empty()) return false;
+    name = v.get<std::string>();
+    i = e + 1;
+    return true;
+}
+
+// A call's head up to its arguments' '{': the name inline, or {"name": N, "arguments"|"parameters":.
+bool read_head(const tool_call_shape& sh, std::string_view text, size_t& i, std::string& name) {
+    if (sh.args_at == tool_args_at::inline_) {
+        size_t j = skip_ws(text, i), e = j;
+        while (e < text.size() && is_name_char(text[e])) ++e;
+        if (e == j || e >= text.size()) return false;
+        name = std::string(text.substr(j, e - j));
+        i = e;
+        return match_loose(text, i, sh.name_suffix) == 1;
+    }
+    if (match_loose(text, i, "{\"name\":") != 1 || !json_name(text, i, name) || match_loose(text, i, ",") != 1)
+        return false;
+    size_t j = i;
+    if (match_loose(text, j, "\"arguments\":") != 1) {
+        j = i;
+        if (match_loose(text, j, "\"parameters\":") != 1) return false;
+    }
+    i = j;
+    return true;
+}
+
+}  // namespace
+
+args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax) {
+    return args_writer(text, syntax).run();
+}
+
+std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker) {
+    const tool_call_shape& sh = s.shape;
+    std::vector<call_head> heads;
+    size_t i = 0;
+    // A section that opens at its separator (functionary v3.2's ">>>") starts right after it.
+    if (!marker.empty() && sh.prefix.empty() && marker == sh.separator) i = marker.size();
+    if (match_loose(text, i, sh.prefix) != 1) return heads;
+    for (;;) {
+        if (!heads.empty() && match_loose(text, i, sh.separator) != 1) break;
+        call_head h;
+        if (match_loose(text, i, sh.call_prefix) != 1 || !read_head(sh, text, i, h.name)) break;
+        i = skip_ws(text, i);
+        if (i >= text.size() || text[i] != '{') break;
+        h.args = rewrite_args(text.substr(i), sh.args);
+        if (h.args.bad) break;
+        heads.push_back(h);
+        if (!h.args.whole()) break;
+        i += h.args.end;
+        if (sh.args_at != tool_args_at::inline_ && match_loose(text, i, "}") != 1) break;
+        if (match_loose(text, i, sh.call_suffix) != 1) break;
+    }
+    return heads;
+}
+
+}  // namespace tandem
