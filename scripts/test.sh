@@ -17,8 +17,10 @@ stage "sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, sch
 asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
             test_scheduler test_http_units test_http_server test_daemon test_jinja test_kernel_attention test_thread_pool
             test_spec_units test_spec_drafters test_spec_engine)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=ON \
-      -DTANDEM_SANITIZE=address,undefined >/dev/null
+# -O1 -g1 (line tables: reports still name file and line): GCC builds the sanitized code at -O2 -g
+# in about 2.5x the time, for tests that run about as fast either way.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+      -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DTANDEM_WERROR=ON -DTANDEM_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}"
 regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
 (cd build-asan && ctest --output-on-failure -j2 -R "$regex") || status=$?

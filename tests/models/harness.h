@@ -67,22 +67,25 @@ inline int32_t argmax(const float* x, int64_t n) {
     return static_cast<int32_t>(std::max_element(x, x + n) - x);
 }
 
-// The device the model tests run on: the CPU, or (the tests built with TANDEM_TEST_DEVICE, label
-// vulkan) a Vulkan device: TANDEM_TEST_VK_DEVICE (vulkan:N) or the machine's first, lavapipe in CI.
-#ifdef TANDEM_TEST_DEVICE
-constexpr bool k_test_on_vulkan = true;
+// The device the model tests run on: the CPU, or the Vulkan device TANDEM_TEST_DEVICE names
+// (`vulkan`: the machine's first, lavapipe in CI; or `vulkan:N`). ctest runs the golden and
+// batch-invariance executables a second time with it set (label vulkan).
+inline const char* test_device_spec() {
+    const char* spec = std::getenv("TANDEM_TEST_DEVICE");
+    return spec && *spec && std::string(spec) != "cpu" ? spec : nullptr;
+}
+inline bool test_on_vulkan() {
+    return test_device_spec() != nullptr;
+}
 inline std::shared_ptr<vulkan_device> test_vulkan_device() {
     static std::shared_ptr<vulkan_device> dev = [] {
-        const char* spec = std::getenv("TANDEM_TEST_VK_DEVICE");
+        const std::string spec = test_device_spec();
         const std::vector<vk::device_info> all = vk::list_devices();
         if (all.empty()) throw std::runtime_error("no Vulkan device on this machine (install mesa-vulkan-drivers)");
-        return std::make_shared<vulkan_device>(spec ? vk::pick_device(spec) : all.front());
+        return std::make_shared<vulkan_device>(spec == "vulkan" ? all.front() : vk::pick_device(spec));
     }();
     return dev;
 }
-#else
-constexpr bool k_test_on_vulkan = false;
-#endif
 
 // A model with its file, backend and a KV pool big enough for a few sequences.
 struct model_rig {
@@ -101,11 +104,10 @@ struct model_rig {
         n_blocks = n_blocks_;
         file = gguf::file::open(path);
         pool = std::make_unique<thread_pool>(n_threads);
-#ifdef TANDEM_TEST_DEVICE
-        be = std::make_unique<vulkan_backend>(test_vulkan_device());
-#else
-        be = std::make_unique<cpu_backend>(*pool);
-#endif
+if (test_on_vulkan())
+            be = std::make_unique<vulkan_backend>(test_vulkan_device());
+        else
+            be = std::make_unique<cpu_backend>(*pool);
         m = model_load(*file, *be);
         for (const kv_group_spec& g : m->kv_groups()) {
             kv_group_view v;

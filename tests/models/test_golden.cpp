@@ -1,6 +1,6 @@
 // Logits and greedy continuations of every supported model in ../shared/golden against llama.cpp,
-// at every CPU dispatch level this machine has, within the tolerances of golden/README.md; built a
-// second time with TANDEM_TEST_DEVICE (test_models_golden_vulkan) for a Vulkan device.
+// at every CPU dispatch level this machine has, within the tolerances of golden/README.md; run a
+// second time with TANDEM_TEST_DEVICE=vulkan (ctest's test_models_golden_vulkan) on a Vulkan device.
 #include "kernels/dispatch.h"
 #include "tests/models/harness.h"
 
@@ -18,7 +18,7 @@ void PrintTo(const golden_case& c, std::ostream* os) {
 
 // Every CPU level; on a Vulkan device the CPU level does not matter (one run).
 std::vector<cpu_level> levels_here() {
-    if (k_test_on_vulkan) return {cpu_level_detect()};
+    if (test_on_vulkan()) return {cpu_level_detect()};
     std::vector<cpu_level> v{cpu_level::scalar};
     if (cpu_level_detect() >= cpu_level::avx2) v.push_back(cpu_level::avx2);
     if (cpu_level_detect() >= cpu_level::avx512) v.push_back(cpu_level::avx512);
@@ -93,7 +93,7 @@ TEST_P(golden_test, logits_and_greedy_match_llama_cpp) {
             // prompt of each model (prompt logits and its greedy steps), to keep CI in its budget.
             for (const auto& p : run["prompts"]) {
                 check_prompt(rig, gc, p.get<std::string>());
-                if (k_test_on_vulkan) break;
+                if (test_on_vulkan()) break;
             }
         }
         EXPECT_TRUE(found) << gc.dir << " is not in golden/index.json";
