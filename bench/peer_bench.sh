@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Tandem beside llama.cpp on the same files, interleaved in one run: pp512 and tg128 (`tandem bench`
 # against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps against llama-bench
-# -p 1,2,4,8,16 -n 0) and the memory-bandwidth bound of tg, printed as one table of ratios.
+# -p 1,2,4,8,16 -n 0) and the memory-bandwidth bound of tg, printed as one table of ratios. The rows
+# of a step see CTX tokens of context on both sides (bench_steps --ctx, llama-bench -d); llama.cpp's
+# rows share one sequence's context where Tandem's are one sequence each, so Tandem's step also reads
+# N times the K/V.
 # Files are written by `tandem make-model` (the shapes of ../shared/bench/PEER.md, real llama-spm
 # vocabulary; types it cannot write, e.g. iq4_xs or q3_k_m, by llama-quantize from its F16 file)
 # into DIR and reused. Build first: scripts/build.sh. Progress goes to stderr, the
 # table to stdout.
-# usage: bench/peer_bench.sh [-d DIR] [-r ROUNDS] [-t THREADS] [SHAPE:TYPE ...]
+# usage: bench/peer_bench.sh [-d DIR] [-r ROUNDS] [-t THREADS] [-c CTX] [SHAPE:TYPE ...]
 #   default cases: llama-110m and llama-1b in f16, q8_0, q4_0, q4_k_m; ROUNDS (default 3) rounds
-#   alternate the engines and the medians are printed.
+#   alternate the engines and the medians are printed; CTX (default 128): context of each step row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=/tmp/tandem-peer rounds=3 threads=2
-while getopts "d:r:t:" opt; do
+dir=/tmp/tandem-peer rounds=3 threads=2 ctx=128
+while getopts "d:r:t:c:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) rounds=$OPTARG ;;
     t) threads=$OPTARG ;;
-    *) sed -n 7,9p "$0" >&2; exit 2 ;;
+    c) ctx=$OPTARG ;;
+    *) sed -n 12,14p "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -71,10 +75,10 @@ for c in "${cases[@]}"; do
       awk -v c="$c" '/^pp512:/ {print c, "tandem pp", $2} /^tg128:/ {print c, "tandem tg", $2}' >>"$results"
     llama_bench -m "$f" -p 512 -n 128 -r 1 |
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); if ($(NF-7) > 0) print c, "llama pp", $(NF-1); else print c, "llama tg", $(NF-1)}' >>"$results"
-    "$steps" -m "$f" -t "$threads" --rows "$rows" --steps 5 2>/dev/null |
+    "$steps" -m "$f" -t "$threads" --rows "$rows" --ctx "$ctx" --steps 5 2>/dev/null |
       awk -v c="$c" '/^  rows/ {sub(":", "", $2); print c, "tandem rows" $2, $5}
         /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}' >>"$results"
-    llama_bench -m "$f" -p "$rows" -n 0 -r 3 |
+    llama_bench -m "$f" -p "$rows" -n 0 -d "$ctx" -r 3 |
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); print c, "llama rows" $(NF-7), $(NF-1)}' >>"$results"
   done
 done
