@@ -104,7 +104,7 @@ struct model_rig {
         n_blocks = n_blocks_;
         file = gguf::file::open(path);
         pool = std::make_unique<thread_pool>(n_threads);
-if (test_on_vulkan())
+        if (test_on_vulkan())
             be = std::make_unique<vulkan_backend>(test_vulkan_device());
         else
             be = std::make_unique<cpu_backend>(*pool);
@@ -140,9 +140,7 @@ if (test_on_vulkan())
         return t;
     }
 
-    int32_t n_vocab() const {
-        return m->info().n_vocab;
-    }
+    int32_t n_vocab() const { return m->info().n_vocab; }
 };
 
 // One sequence's state in a harness run: its tokens so far and its block table.
