@@ -12,7 +12,7 @@ fuzz_build() {
     [[ $# -gt 0 ]] && shift && link=("$@")
     local objdir="$bin.objs"
     rm -rf "$objdir" && mkdir -p "$objdir"
-    local flags="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"
+    local flags="-std=c++20 -g1 -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"
     flags+=" -fno-sanitize-recover=all $extra"
     local i=0 src
     for src in "$main" "${libs[@]}"; do
