@@ -4,12 +4,18 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/fp16.h"
 #include "kernels/types.h"
 
 namespace tandem::cpu {
+
+// Shared by the AVX2 matmul files: activation rows per register tile (16 ymm registers: 4 rows of
+// accumulators plus temporaries), and the bytes of weight rows kept in L2 while every row tile passes.
+constexpr int k_max_rows = 4;
+constexpr size_t k_block_bytes = 256 << 10;
 
 inline float h2f(uint16_t h) {
     return _cvtsh_ss(h);

@@ -15,9 +15,7 @@
 namespace tandem::cpu {
 namespace {
 
-constexpr size_t k_block_bytes = 256 << 10;  // weight rows per L2-resident block, in bytes (few-row path)
-constexpr int k_max_rows = 4;                // activation rows per tile of the few-row path
-constexpr int64_t k_prefetch_bytes = 512;    // how far ahead of the weight row being read to prefetch
+constexpr int64_t k_prefetch_bytes = 512;  // how far ahead of the weight row being read to prefetch
 
 // From this many activation rows on, the blocked path: its weights are converted to f32 once per
 // block for all rows, which a few rows do not repay.

@@ -16,9 +16,7 @@
 namespace tandem::cpu {
 namespace {
 
-constexpr int k_max_rows = 4;                // 16 ymm registers: 4 rows of accumulators plus temporaries
-constexpr size_t k_block_bytes = 256 << 10;  // weight rows per L2-resident block, in bytes
-constexpr int64_t k_prefetch_bytes = 1024;   // how far ahead of the weight group being decoded to prefetch
+constexpr int64_t k_prefetch_bytes = 1024;  // how far ahead of the weight group being decoded to prefetch
 
 inline int hsum_i32(__m256i v) {
     __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
