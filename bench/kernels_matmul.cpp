@@ -2,6 +2,7 @@
 // the cost relative to one row, and GB/s of weight bytes read; plus a STREAM-like triad for the
 // machine's memory bandwidth. Weights rotate through copies larger than the L3 cache so that
 // few-row figures measure DRAM, as a real model would.
+// Types the active level reads packed (kernels/pack.h) are timed both ways.
 // Usage: bench_kernels [--threads N] [--types f16,q8_0,...] [--rows 1,2,4] [--shapes 2048x8192,...]
 // (a shape is output rows x input columns)
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
 #include "kernels/membw.h"
+#include "kernels/pack.h"
 #include "kernels/quant.h"
 #include "kernels/thread_pool.h"
 
@@ -45,12 +47,21 @@ std::vector<uint8_t> make_weights(dtype t, int64_t n_out, int64_t n_in, std::mt1
     return w;
 }
 
-void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t>& rows_list, thread_pool& pool) {
+// packed: the weight's packed layout (kernels/pack.h), as the CPU backend reads it where the level
+// has a packed kernel.
+void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t>& rows_list, thread_pool& pool,
+                 bool packed) {
     std::mt19937 rng(42);
-    const std::vector<uint8_t> w0 = make_weights(t, n_out, n_in, rng);
+    std::vector<uint8_t> w0 = make_weights(t, n_out, n_in, rng);
     const size_t bytes = w0.size();
     const int n_copies = static_cast<int>(std::max<size_t>(1, (size_t{160} << 20) / bytes + 1));
     std::vector<std::vector<uint8_t>> copies(static_cast<size_t>(n_copies), w0);
+    if (packed) {  // the packed copies stand in for both arguments: only they are read
+        for (auto& c : copies) pack_weight(t, w0.data(), n_in, 0, n_out, c.data());
+    }
+    const auto run = [&](const std::vector<uint8_t>& w, int64_t n_rows, std::vector<float>& x, std::vector<float>& y) {
+        matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, packed ? w.data() : nullptr);
+    };
     const int64_t max_rows = *std::max_element(rows_list.begin(), rows_list.end());
     std::vector<float> x(static_cast<size_t>(max_rows * n_in)), y(static_cast<size_t>(max_rows * n_out));
     std::normal_distribution<float> nd;
@@ -58,12 +69,12 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
     double t1 = 0;
     int next = 0;
     for (int64_t n_rows : rows_list) {
-        matmul(t, copies[0].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);  // warm-up
+        run(copies[0], n_rows, x, y);  // warm-up
         std::vector<double> times;
         const auto start = steady_clock::now();
         while (times.size() < 5 || (seconds_since(start) < 0.4 && times.size() < 200)) {
             const auto t0 = steady_clock::now();
-            matmul(t, copies[static_cast<size_t>(next)].data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
+            run(copies[static_cast<size_t>(next)], n_rows, x, y);
             times.push_back(seconds_since(t0));
             next = (next + 1) % n_copies;
         }
@@ -71,10 +82,12 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
         const double med = times[0];  // best of: the machine is shared, interference only adds time
         if (n_rows == rows_list.front()) t1 = med;
         std::printf(
-            "%-5s %5lldx%-5lld rows %4lld  %9.3f ms (best)  x%6.2f of %lld-row  %7.1f GB/s weights  %8.1f GFLOP/s\n",
-            std::string(dtype_info_of(t).name).c_str(), static_cast<long long>(n_out), static_cast<long long>(n_in),
-            static_cast<long long>(n_rows), med * 1e3, med / t1, static_cast<long long>(rows_list.front()),
-            static_cast<double>(bytes) / med / 1e9, 2.0 * static_cast<double>(n_out * n_in * n_rows) / med / 1e9);
+            "%-5s%-7s %5lldx%-5lld rows %4lld  %9.3f ms (best)  x%6.2f of %lld-row  %7.1f GB/s weights  %8.1f "
+            "GFLOP/s\n",
+            std::string(dtype_info_of(t).name).c_str(), packed ? " packed" : "", static_cast<long long>(n_out),
+            static_cast<long long>(n_in), static_cast<long long>(n_rows), med * 1e3, med / t1,
+            static_cast<long long>(rows_list.front()), static_cast<double>(bytes) / med / 1e9,
+            2.0 * static_cast<double>(n_out * n_in * n_rows) / med / 1e9);
         std::fflush(stdout);
     }
 }
@@ -104,7 +117,9 @@ int main(int argc, char** argv) {
         }
         for (const std::string& shape : shapes) {
             const size_t x = shape.find('x');
-            bench_shape(*t, std::stoll(shape.substr(0, x)), std::stoll(shape.substr(x + 1)), rows_list, pool);
+            const int64_t n_out = std::stoll(shape.substr(0, x)), n_in = std::stoll(shape.substr(x + 1));
+            bench_shape(*t, n_out, n_in, rows_list, pool, false);
+            if (matmul_packs(*t, n_out, n_in)) bench_shape(*t, n_out, n_in, rows_list, pool, true);
         }
     }
     return 0;

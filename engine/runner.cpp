@@ -47,6 +47,9 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
         if (device_) return std::make_unique<vulkan_backend>(device_);
         return std::make_unique<cpu_backend>(*pool_);
     };
+    // Pages first: loading then reads mapped memory (and releases what the CPU backend packs).
+    anchor_file.prefault();
+    if (draft_file) draft_file->prefault();
     backend_ = make_backend();
     model_ = model_load(anchor_file, *backend_);
     std::vector<kv_group_spec> specs = model_->kv_groups();
@@ -62,8 +65,6 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
                         " KV groups together; at most " + std::to_string(k_max_kv_groups) + " are supported");
         }
     }
-    anchor_file.prefault();
-    if (draft_file) draft_file->prefault();
     int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
                                          : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
                                                                 static_cast<size_t>(cfg.kv_budget_bytes));

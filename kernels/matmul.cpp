@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/dispatch.h"
+#include "kernels/pack.h"
 #include "kernels/quant.h"
 #include "kernels/ref/ref.h"
 
@@ -24,7 +25,7 @@ struct act_buffer {
 };
 
 void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out, int64_t n_in,
-                 const float* x, int64_t n_rows, float* y, thread_pool& pool) {
+                 const float* x, int64_t n_rows, float* y, thread_pool& pool, const uint8_t* packed) {
     thread_local act_buffer buf;  // grows to the largest shape seen; no allocation in steady state
     cpu::act_q8 a;
     a.n_in = n_in;
@@ -48,8 +49,20 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     pool.parallel_for(n_rows, 1, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) k.quantize_act(x + r * n_in, a, r);
     });
+    if (packed) {
+        pool.parallel_for(n_out / k_pack_rows, k_row_grain / k_pack_rows, [&](int64_t b, int64_t e) {
+            k.matmul_packed(wt, packed, b * k_pack_rows, e * k_pack_rows, n_out, a, n_rows, y);
+        });
+        return;
+    }
     pool.parallel_for(n_out, k_row_grain,
                       [&](int64_t b, int64_t e) { k.matmul_q8(wt, w, row_bytes, b, e, n_out, a, n_rows, y); });
+}
+
+// The table of the highest level up to the active one that reads packed weights of type wt (with its
+// own quantize_act: the packed kernels take their level's activation encoding).
+const cpu::kernel_table* packed_table(dtype wt) {
+    return cpu::table_where([&](const cpu::kernel_table& k) { return k.has_packed && k.has_packed(wt); });
 }
 
 // Any type, any level: decode a block of weight rows to f32, then dot them with every activation row.
@@ -87,20 +100,27 @@ const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtyp
 
 }  // namespace
 
+bool matmul_packs(dtype wt, int64_t n_out, int64_t n_in) {
+    return pack_supported(wt) && packed_table(wt) && n_out % k_pack_rows == 0 && n_in % 32 == 0;
+}
+
 int64_t matmul_act_block(dtype wt) {
     const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt);
     return k ? k->act_block(wt) : 0;
 }
 
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
-            thread_pool& pool) {
+            thread_pool& pool, const void* packed) {
     TANDEM_CHECK(n_out >= 0 && n_in >= 0 && n_rows >= 0);
     TANDEM_CHECK(n_in % dtype_info_of(wt).block_elems == 0);
     if (n_out == 0 || n_rows == 0) return;
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
-    if (const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt)) {
-        matmul_int8(*k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool);
+    if (const cpu::kernel_table* kp = packed ? packed_table(wt) : nullptr) {
+        TANDEM_CHECK(n_out % k_pack_rows == 0);
+        matmul_int8(*kp, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool, static_cast<const uint8_t*>(packed));
+    } else if (const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt)) {
+        matmul_int8(*k, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool, nullptr);
     } else if (const cpu::kernel_table* kf = table_with(&cpu::kernel_table::has_float, wt)) {
         pool.parallel_for(n_out, k_row_grain, [&](int64_t b, int64_t e) {
             kf->matmul_float(wt, wb, row_bytes, n_in, b, e, n_out, x, n_rows, y);

@@ -13,8 +13,15 @@ namespace tandem {
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i]  for r < n_rows, o < n_out.
 // W: n_out rows of n_in elements of type wt (row o at w + o * dtype_row_bytes(wt, n_in)), e.g. straight from an mmapped
 // GGUF tensor.
+// packed: w in the layout of kernels/pack.h (pack_weight), or null. matmul reads it where the active
+// level has a packed kernel for wt (matmul_packs), and w otherwise.
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y,
-            thread_pool& pool);
+            thread_pool& pool, const void* packed = nullptr);
+
+// Whether matmul at the active level reads a packed copy of such a weight (kernels/pack.h), with its
+// own packed kernel or a lower level's: worth packing at load. (A level set later without one, the
+// scalar level, reads the original.)
+bool matmul_packs(dtype wt, int64_t n_out, int64_t n_in);
 
 // How many consecutive activation elements share one 8-bit scale when matmul meets weights of type wt
 // at the active dispatch level (llama.cpp's q8_0 / q8_K: 32, or 256 for the K-quants at AVX2), or 0

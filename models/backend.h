@@ -21,10 +21,11 @@ struct tensor_info;
 // A weight tensor as the backend holds it: n_out rows of n_in elements (GGUF ne[0] = n_in).
 struct weight {
     dtype type = dtype::f32;
-    int64_t n_in = 0;            // row length
-    int64_t n_out = 0;           // rows (product of the other dims)
-    const void* host = nullptr;  // mmapped GGUF bytes
-    int32_t handle = -1;         // backend-specific (device copy), -1 on CPU
+    int64_t n_in = 0;              // row length
+    int64_t n_out = 0;             // rows (product of the other dims)
+    const void* host = nullptr;    // mmapped GGUF bytes
+    int32_t handle = -1;           // backend-specific (device copy), -1 on CPU
+    const void* packed = nullptr;  // CPU: the kernels' packed copy (kernels/pack.h), or null
     explicit operator bool() const { return host != nullptr; }
 };
 

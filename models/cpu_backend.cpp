@@ -1,8 +1,13 @@
 // CPU implementations of the backend ops on the host arena.
 #include "models/cpu_backend.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <tuple>
 
 #include "common/check.h"
@@ -10,6 +15,7 @@
 #include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/pack.h"
 #include "kernels/quant.h"
 #include "kernels/thread_pool.h"
 #include "models/gguf/gguf.h"
@@ -32,6 +38,16 @@ void for_each_span(thread_pool& pool, int64_t rows, int64_t cols, const F& fn) {
     });
 }
 
+// TANDEM_CPU_PACK=0 keeps every weight in the mapped file (no packed copies: less load time, and the
+// layout the unpacked kernels read, as before).
+bool packing_enabled() {
+    static const bool on = [] {
+        const char* env = std::getenv("TANDEM_CPU_PACK");
+        return !env || std::string_view(env) != "0";
+    }();
+    return on;
+}
+
 }  // namespace
 
 cpu_backend::cpu_backend(thread_pool& pool) : pool_(pool) {}
@@ -42,9 +58,44 @@ weight cpu_backend::load_weight(const gguf::tensor_info& t) {
     w.n_in = t.ne[0];
     w.n_out = t.n_elements / t.ne[0];
     w.host = t.data;
+    // Token tables are read by row (embed); a weight the matmul kernels read faster packed gets its
+    // packed copy (the loader then releases the mapped original's pages).
+    if (packing_enabled() && t.n_dims == 2 && !t.name.starts_with("token_embd") &&
+        matmul_packs(w.type, w.n_out, w.n_in)) {
+        uint8_t* p = packed_alloc(t.n_bytes);
+        const int64_t n_groups = w.n_out / k_pack_rows;
+        pool_.parallel_for(n_groups, 16, [&](int64_t b, int64_t e) {
+            pack_weight(w.type, t.data, w.n_in, b * k_pack_rows, e * k_pack_rows, p);
+        });
+        w.packed = p;
+    }
     return w;
 }
 
+cpu_backend::anon_memory::anon_memory(size_t n) {
+    constexpr size_t k_huge = size_t{2} << 20;
+    size = (n + k_huge - 1) / k_huge * k_huge;
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw error("out of memory for a packed weight copy of " + std::to_string(n) + " bytes");
+    madvise(p, size, MADV_HUGEPAGE);  // advisory: without it the copy is slower to make, not wrong
+    data = static_cast<uint8_t*>(p);
+}
+
+uint8_t* cpu_backend::packed_alloc(size_t n) {
+    constexpr size_t k_chunk = size_t{64} << 20;
+    n = (n + 63) / 64 * 64;
+    if (packed_.empty() || packed_.back()->size - packed_used_ < n) {
+        packed_.push_back(std::make_unique<anon_memory>(std::max(n, k_chunk)));
+        packed_used_ = 0;
+    }
+    uint8_t* p = packed_.back()->data + packed_used_;
+    packed_used_ += n;
+    return p;
+}
+
+cpu_backend::anon_memory::~anon_memory() {
+    munmap(data, size);
+}
 void cpu_backend::set_kv(std::span<const kv_group_view> groups) {
     kv_.assign(groups.begin(), groups.end());
 }
@@ -92,7 +143,7 @@ void cpu_backend::embed(const weight& table, act out) {
 void cpu_backend::matmul(const weight& w, act x, act y) {
     TANDEM_CHECK(x.cols == w.n_in && y.cols == w.n_out && x.rows == y.rows);
     if (x.stride == x.cols && y.stride == y.cols) {
-        tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(x), x.rows, ptr(y), pool_);
+        tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(x), x.rows, ptr(y), pool_, w.packed);
         return;
     }
     // Strided views: pack into contiguous scratch first.
@@ -101,7 +152,7 @@ void cpu_backend::matmul(const weight& w, act x, act y) {
     xc.stride = x.cols;
     yc.stride = y.cols;
     for (int64_t r = 0; r < x.rows; ++r) std::memcpy(ptr(xc) + r * x.cols, ptr(x) + r * x.stride, 4 * x.cols);
-    tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(xc), x.rows, ptr(yc), pool_);
+    tandem::matmul(w.type, w.host, w.n_out, w.n_in, ptr(xc), x.rows, ptr(yc), pool_, w.packed);
     for (int64_t r = 0; r < y.rows; ++r) std::memcpy(ptr(y) + r * y.stride, ptr(yc) + r * y.cols, 4 * y.cols);
     arena_used_ = mark;
 }

@@ -1,5 +1,6 @@
-// The CPU backend: activations in one host arena, weights used in place from the mmap,
-// compute on the kernels' thread pool.
+// The CPU backend: activations in one host arena, weights used in place from the mmap (or, for the
+// types the active level's kernels read faster packed, from a packed copy made at load), compute on
+// the kernels' thread pool.
 #pragma once
 
 #include <memory>
@@ -42,7 +43,23 @@ class cpu_backend final : public backend {
     float* ptr(act a) { return arena_.data() + a.offset; }
     const float* weight_f32(const weight& w);  // w must be f32 (norm weights, scalars)
 
+    // Anonymous memory on huge pages where the kernel gives them (a packed copy of a large model
+    // would otherwise take a page fault per 4 KiB: a quarter of a second per 100 MB here). Packed
+    // copies are cut from chunks of at least 64 MiB, so small tensors do not each round up to 2 MiB.
+    struct anon_memory {
+        explicit anon_memory(size_t n);
+        ~anon_memory();
+        anon_memory(const anon_memory&) = delete;
+        anon_memory& operator=(const anon_memory&) = delete;
+        uint8_t* data = nullptr;
+        size_t size = 0;
+    };
+
+    uint8_t* packed_alloc(size_t n);  // 64-byte aligned room for a packed copy, in packed_
+
     thread_pool& pool_;
+    std::vector<std::unique_ptr<anon_memory>> packed_;  // chunks of packed weight copies, owned
+    size_t packed_used_ = 0;                            // bytes taken of the last chunk
     std::vector<float> arena_;
     int64_t arena_used_ = 0;
     std::vector<kv_group_view> kv_;

@@ -97,7 +97,9 @@ weight model_loader::load(const std::string& name, std::initializer_list<int64_t
         fail("tensor " + name + " has type " + type_name + ", which Tandem cannot compute with yet");
     }
     try {
-        return be_.load_weight(*t);
+        weight w = be_.load_weight(*t);
+        if (w.packed) f_.release({t->data, t->n_bytes});
+        return w;
     } catch (const error& e) {  // a device out of memory: say which tensor did not fit
         char size[32];
         std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(t->n_bytes) / (1 << 20));

@@ -72,12 +72,22 @@ struct kernel_table {
     bool (*dequantize)(dtype t, const void* src, float* dst, int64_t n);
     const attention_kernels* attention;     // nullptr where the level has none of its own
     const activation_kernels* activations;  // nullptr where the level has none of its own
+    // Weight types with a kernel for the packed layout (kernels/pack.h); nullptr: none at this level.
+    bool (*has_packed)(dtype wt);
+    // As matmul_q8 over a packed weight; o_begin and o_end are multiples of 8.
+    void (*matmul_packed)(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out,
+                          const act_q8& a, int64_t n_rows, float* y);
 };
 
 // The AVX2 float-weight matmul (float_matmul_avx2.cpp), as kernel_table::has_float / matmul_float.
 bool avx2_has_float(dtype wt);
 void avx2_matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_in, int64_t o_begin, int64_t o_end,
                        int64_t n_out, const float* x, int64_t n_rows, float* y);
+
+// The AVX2 packed-weight matmul (matmul_packed_avx2.cpp), as kernel_table::has_packed / matmul_packed.
+bool avx2_has_packed(dtype wt);
+void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
+                        int64_t n_rows, float* y);
 
 const attention_kernels* avx2_attention();
 const activation_kernels* avx2_activations();

@@ -677,7 +677,9 @@ const kernel_table* avx2_kernels() {
                                     avx2_matmul_float,
                                     dequantize,
                                     avx2_attention(),
-                                    avx2_activations()};
+                                    avx2_activations(),
+                                    avx2_has_packed,
+                                    avx2_matmul_packed};
     return &table;
 }
 

@@ -164,6 +164,14 @@ void file::prefault() const {
     madvise(map_->addr, map_->n_bytes, MADV_WILLNEED);  // advisory: a failure only costs speed
 }
 
+void file::release(std::span<const uint8_t> part) const {
+    if (!map_ || part.empty()) return;
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = (reinterpret_cast<uintptr_t>(part.data()) + page - 1) / page * page;
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(part.data()) + part.size()) / page * page;
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);  // advisory
+}
+
 std::unique_ptr<file> file::from_memory(std::span<const uint8_t> bytes, std::string name) {
     std::unique_ptr<file> f(new file());
     f->path_ = std::move(name);

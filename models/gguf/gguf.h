@@ -84,6 +84,10 @@ class file {
     // Maps every page of a file-backed mapping now (MADV_POPULATE_READ; readahead where the kernel
     // lacks it), so the first forward pass does not pay a page fault per 4 KiB of weights.
     void prefault() const;
+    // Drops this process's pages of part of a file-backed mapping (MADV_DONTNEED on the whole pages
+    // inside `part`), for tensors the backend copied: they come back from the page cache if read
+    // again. Nothing for a file from_memory.
+    void release(std::span<const uint8_t> part) const;
 
     // Metadata getters: nullopt when the key is absent; throw tandem::error naming file and key when
     // the key exists with an incompatible type. Integer getters accept any integer type whose value

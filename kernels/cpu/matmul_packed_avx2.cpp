@@ -1,0 +1,158 @@
+// AVX2 int8 matmul over packed weights (kernels/pack.h): 8 weight rows x R activation rows per
+// register tile. A chunk load holds 4 elements of each of the 8 rows; the 4 activation codes of the
+// same elements, broadcast, meet it in one maddubs, so int32 lane i sums row i. A block's integer
+// sums take one float step for all 8 outputs: y += d_w * (d_x * sum) (q8_0), or with q4_0's offset
+// of 8, y += d_w * (d_x * sum - 8 * s_x) where s_x = d_x * (sum of the block's activation codes).
+// The block sum is exact in integers and the float steps run in block order, so an output's
+// arithmetic is the same whatever R, the other rows and the thread split are (batch invariance).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/avx2_common.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/pack.h"
+
+namespace tandem::cpu {
+namespace {
+
+constexpr int64_t k_prefetch_bytes = 1024;
+
+inline __m256i broadcast4(const int8_t* x) {
+    int32_t v;
+    __builtin_memcpy(&v, x, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// q8_0: signed codes, through the sign trick (maddubs(|w|, sign(x, w)) == w * x); a pair of
+// products can reach 2 * 128 * 127, so each maddubs is widened to int32 at once.
+struct packed_q8_0 {
+    static constexpr int64_t k_tile = 8 * 34;
+    template <int R>
+    static void block_sums(const uint8_t* codes, const int8_t* const* x, __m256i* isum) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+            const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * c));
+            const __m256i aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(broadcast4(x[r] + 4 * c), w));
+                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
+            }
+        }
+    }
+    static constexpr float k_offset = 0.0f;
+};
+
+// q4_0: unsigned nibbles u in [0, 15]; a pair reaches 2 * 15 * 127 = 3810, so the 8 chunks of a
+// block sum in int16 (at most 30480) and widen once.
+struct packed_q4_0 {
+    static constexpr int64_t k_tile = 8 * 18;
+    template <int R>
+    static void block_sums(const uint8_t* codes, const int8_t* const* x, __m256i* isum) {
+        const __m256i mask = _mm256_set1_epi8(0x0f);
+        __m256i s16[R];
+        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * c));
+            const __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(lo, broadcast4(x[r] + 4 * c)));
+                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(hi, broadcast4(x[r] + 4 * c + 16)));
+            }
+        }
+        const __m256i ones = _mm256_set1_epi16(1);
+        for (int r = 0; r < R; ++r) isum[r] = _mm256_madd_epi16(s16[r], ones);
+    }
+    static constexpr float k_offset = -8.0f;
+};
+
+// One group of 8 weight rows against activation rows r0..r0 + R - 1: y[r][o0 .. o0 + 7].
+template <class P, int R>
+void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xs[R];
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) {
+        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        xs[r] = a.s + (r0 + r) * a.s_stride;
+        acc[r] = _mm256_setzero_ps();
+    }
+    const __m256 offset = _mm256_set1_ps(P::k_offset);
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* tile = group + b * P::k_tile;
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 64, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 128, _MM_HINT_T0);
+        if constexpr (P::k_tile > 192) {
+            _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 192, _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 256, _MM_HINT_T0);
+        }
+        const int8_t* xb[R];
+        for (int r = 0; r < R; ++r) xb[r] = xq[r] + 32 * b;
+        __m256i isum[R];
+        P::template block_sums<R>(tile + 16, xb, isum);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + b));
+            if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(xs[r] + b), t);
+            acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
+}
+
+template <class P>
+void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
+                   int64_t n_rows, float* y) {
+    const int64_t nb = a.n_in / 32;
+    const int64_t group_bytes = nb * P::k_tile;
+    // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
+    const int64_t gb = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes) / group_bytes);
+    for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
+        const int64_t g1 = std::min(o_end / 8, g0 + gb);
+        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+            for (int64_t g = g0; g < g1; ++g) {
+                const uint8_t* group = packed + g * group_bytes;
+                float* yo = y + r0 * n_out + 8 * g;
+                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
+                    case 1:
+                        group_rows<P, 1>(group, nb, a, r0, yo, n_out);
+                        break;
+                    case 2:
+                        group_rows<P, 2>(group, nb, a, r0, yo, n_out);
+                        break;
+                    case 3:
+                        group_rows<P, 3>(group, nb, a, r0, yo, n_out);
+                        break;
+                    default:
+                        group_rows<P, 4>(group, nb, a, r0, yo, n_out);
+                        break;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+bool avx2_has_packed(dtype wt) {
+    return wt == dtype::q8_0 || wt == dtype::q4_0;
+}
+
+void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
+                        int64_t n_rows, float* y) {
+    if (wt == dtype::q8_0)
+        matmul_groups<packed_q8_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else
+        matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
+}
+
+}  // namespace tandem::cpu

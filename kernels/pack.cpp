@@ -1,0 +1,58 @@
+// The packed weight layout (pack.h), written with plain loops: it runs once per tensor at load.
+#include "kernels/pack.h"
+
+#include <cstring>
+
+#include "common/check.h"
+#include "kernels/blocks.h"
+
+namespace tandem {
+namespace {
+
+// A tile is 4-byte runs of the blocks' code bytes: q8_0's byte i is element i, and q4_0's byte i
+// holds element i (low nibble) and element i + 16 (high nibble), which is where pack.h puts chunks
+// c and c + 4 for i = 4c + e.
+template <class B>
+void pack_tile(const B* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+    constexpr int k_runs = sizeof(B::qs) / 4;
+    for (int r = 0; r < k_pack_rows; ++r) std::memcpy(tile + 2 * r, &rows[r][b].d, 2);
+    uint8_t* out = tile + 2 * k_pack_rows;
+    for (int r = 0; r < k_pack_rows; ++r) {
+        const auto* qs = reinterpret_cast<const uint8_t*>(rows[r][b].qs);
+        for (int c = 0; c < k_runs; ++c) std::memcpy(out + 32 * c + 4 * r, qs + 4 * c, 4);
+    }
+}
+
+template <class B>
+void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* dst) {
+    const size_t tile = k_pack_rows * sizeof(B);
+    for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
+        const B* rows[k_pack_rows];
+        for (int r = 0; r < k_pack_rows; ++r) rows[r] = w + (o + r) * nb;
+        uint8_t* group = dst + static_cast<size_t>(o / k_pack_rows * nb) * tile;
+        for (int64_t b = 0; b < nb; ++b) pack_tile(rows, b, group + static_cast<size_t>(b) * tile);
+    }
+}
+
+}  // namespace
+
+bool pack_supported(dtype t) {
+    return t == dtype::q8_0 || t == dtype::q4_0;
+}
+
+size_t pack_tile_bytes(dtype t) {
+    TANDEM_CHECK(pack_supported(t));
+    return k_pack_rows * dtype_info_of(t).block_bytes;
+}
+
+void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst) {
+    TANDEM_CHECK(pack_supported(t) && n_in % 32 == 0);
+    TANDEM_CHECK(o_begin % k_pack_rows == 0 && o_end % k_pack_rows == 0 && o_begin <= o_end);
+    auto* d = static_cast<uint8_t*>(dst);
+    if (t == dtype::q8_0)
+        pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
+    else
+        pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
+}
+
+}  // namespace tandem

@@ -1,0 +1,36 @@
+// Weights repacked at load into the layout the many-row int8 kernels read fastest: the blocks of 8
+// consecutive weight rows interleaved, so that one 256-bit load holds 4 elements of each of the 8
+// rows and an int32 lane of the product is one output row's partial sum (no horizontal sums, and
+// one float step per block for 8 outputs). Only for levels with a kernel for it (matmul_packs); the
+// GGUF bytes stay mapped, and matmul reads them whenever the active level has no packed kernel.
+//
+// A weight of n_out rows (a multiple of 8) of nb blocks of 32 becomes n_out / 8 groups, group g
+// holding its nb tiles in block order. The tile of block b holds the 8 rows' f16 scales (row order),
+// then their codes in 8 chunks of 32 bytes, chunk c for elements 4c..4c+3: byte 4 * row + e is
+// element 4c + e of that row.
+//   q8_0: the signed codes, one per byte (272-byte tiles: 8 blocks of 34).
+//   q4_0: the unsigned nibbles u (value (u - 8) * d); chunk c < 4 in the low nibbles and chunk
+//         c + 4 in the high nibbles of the same 32 bytes (144-byte tiles: 8 blocks of 18).
+// So a packed weight takes exactly the bytes of the original tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/types.h"
+
+namespace tandem {
+
+constexpr int64_t k_pack_rows = 8;  // weight rows per interleaved group
+
+// Types with a packed layout (the layout exists whatever the level; matmul_packs asks the level).
+bool pack_supported(dtype t);
+// Bytes of one tile (8 rows x one block) of a packable type.
+size_t pack_tile_bytes(dtype t);
+
+// Writes the packed layout of w (n_out x n_in of type t, n_out a multiple of k_pack_rows) to dst,
+// which holds dtype_row_bytes(t, n_in) * n_out bytes. Rows [o_begin, o_end) only (multiples of 8),
+// so callers can split the work.
+void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst);
+
+}  // namespace tandem

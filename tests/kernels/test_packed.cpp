@@ -1,0 +1,183 @@
+// Packed weights (kernels/pack.h): the packed matmul against the exact reference on the original
+// bytes, batch invariance of the packed path, the packing split into ranges, and a level without a
+// packed kernel reading the original.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/matmul.h"
+#include "kernels/pack.h"
+#include "kernels/ref/ref.h"
+#include "kernels/thread_pool.h"
+#include "tests/kernels/random_inputs.h"
+
+namespace tandem {
+namespace {
+
+using test::level_guard;
+
+constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0};
+
+std::vector<uint8_t> packed_copy(dtype t, const std::vector<uint8_t>& w, int64_t n_out, int64_t n_in) {
+    std::vector<uint8_t> p(w.size());
+    pack_weight(t, w.data(), n_in, 0, n_out, p.data());
+    return p;
+}
+
+// The levels of this CPU whose matmul reads packed weights of type t.
+std::vector<cpu_level> packing_levels(dtype t) {
+    std::vector<cpu_level> v;
+    level_guard guard;
+    for (cpu_level l : test::levels()) {
+        cpu_level_set(l);
+        if (matmul_packs(t, 8, 32)) v.push_back(l);
+    }
+    return v;
+}
+
+double nmse(const std::vector<float>& got, const std::vector<float>& want) {
+    double err2 = 0, ref2 = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        err2 += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+        ref2 += static_cast<double>(want[i]) * want[i];
+    }
+    return err2 / ref2;
+}
+
+TEST(Packed, AvailableWhereTheIsaHasAKernel) {
+    // The AVX2 kernel exists on every x86-64 CPU with AVX2: the packed path must be tested there.
+    if (cpu_level_detect() >= cpu_level::avx2) {
+        for (dtype t : k_packable) EXPECT_FALSE(packing_levels(t).empty()) << dtype_info_of(t).name;
+    }
+    level_guard guard;
+    cpu_level_set(cpu_level::scalar);
+    EXPECT_FALSE(matmul_packs(dtype::q8_0, 64, 64));
+    if (cpu_level_detect() >= cpu_level::avx2) {
+        cpu_level_set(cpu_level::avx2);
+        EXPECT_TRUE(matmul_packs(dtype::q4_0, 64, 64));
+        EXPECT_FALSE(matmul_packs(dtype::q4_0, 60, 64)) << "rows not a multiple of 8";
+        EXPECT_FALSE(matmul_packs(dtype::q4_k, 64, 256)) << "no packed layout";
+    }
+}
+
+// Activations on the int8 grid quantize exactly, so the packed path equals the exact reference up to
+// float rounding: a code, scale or offset read from the wrong place of the layout fails this.
+TEST(Packed, ExactOnTheInt8Grid) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool pool(2);
+    std::uniform_int_distribution<int> code(-127, 127);
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    for (dtype t : k_packable) {
+        for (cpu_level l : packing_levels(t)) {
+            cpu_level_set(l);
+            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
+            const int64_t n_out = 48, n_in = 800, n_rows = 6;  // 25 blocks
+            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+            std::vector<float> x(static_cast<size_t>(n_rows * n_in));
+            for (size_t b = 0; b < x.size() / 32; ++b) {
+                const float s = scale(rng);
+                for (size_t i = 0; i < 32; ++i) x[32 * b + i] = s * static_cast<float>(i == b % 32 ? 127 : code(rng));
+            }
+            std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
+            ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
+            matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
+            EXPECT_LE(nmse(y, want), 1e-11);
+        }
+    }
+}
+
+// Real-valued activations: the error is the activations' 8-bit rounding, as on the unpacked path.
+TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool pool(2);
+    for (dtype t : k_packable) {
+        for (cpu_level l : packing_levels(t)) {
+            cpu_level_set(l);
+            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
+            const int64_t n_out = 64, n_in = 2048;
+            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+            for (int64_t n_rows : {1, 3, 4, 9, 17}) {
+                const std::vector<float> x = test::random_acts(n_rows * n_in, rng, false);
+                std::vector<float> y(static_cast<size_t>(n_rows * n_out)), plain(y.size()), want(y.size());
+                ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
+                matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
+                matmul(t, w.data(), n_out, n_in, x.data(), n_rows, plain.data(), pool);
+                const double packed_err = nmse(y, want), plain_err = nmse(plain, want);
+                EXPECT_LE(packed_err, 2e-4) << "rows " << n_rows;
+                EXPECT_LE(packed_err, 2 * plain_err + 1e-7) << "rows " << n_rows << " unpacked NMSE " << plain_err;
+            }
+        }
+    }
+}
+
+TEST(Packed, BatchInvariant) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool one(1), two(2), three(3);
+    constexpr int64_t n_out = 72, n_in = 544, n_rows = 38;
+    for (dtype t : k_packable) {
+        for (cpu_level l : packing_levels(t)) {
+            cpu_level_set(l);
+            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
+            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+            const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
+            std::vector<float> all(static_cast<size_t>(n_rows * n_out));
+            matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), one, p.data());
+            for (thread_pool* pool : {&one, &two, &three}) {
+                for (int64_t n : {1, 2, 3, 5, 16, 33}) {
+                    for (int64_t off : {int64_t{0}, int64_t{1}, n_rows - n}) {
+                        std::vector<float> y(static_cast<size_t>(n * n_out));
+                        matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
+                        EXPECT_EQ(std::memcmp(y.data(), all.data() + off * n_out, y.size() * sizeof(float)), 0)
+                            << n << " rows from " << off << ", " << pool->size() << " threads";
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(Packed, RangesPackTheSameAsOnePass) {
+    test::seeded_rng rng;
+    for (dtype t : k_packable) {
+        const int64_t n_out = 40, n_in = 96;
+        const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+        const std::vector<uint8_t> whole = packed_copy(t, w, n_out, n_in);
+        std::vector<uint8_t> parts(w.size());
+        pack_weight(t, w.data(), n_in, 16, 40, parts.data());
+        pack_weight(t, w.data(), n_in, 0, 16, parts.data());
+        EXPECT_EQ(parts, whole) << dtype_info_of(t).name;
+        EXPECT_NE(whole, w) << "packing moved nothing";
+    }
+}
+
+// A level without a packed kernel (set after packing) reads the original bytes: the same bits as
+// the unpacked call there.
+TEST(Packed, LevelWithoutAPackedKernelReadsTheOriginal) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool pool(2);
+    for (dtype t : k_packable) {
+        const int64_t n_out = 16, n_in = 128, n_rows = 3;
+        const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+        const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+        const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
+        cpu_level_set(cpu_level::scalar);
+        std::vector<float> y(static_cast<size_t>(n_rows * n_out)), plain(y.size());
+        matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
+        matmul(t, w.data(), n_out, n_in, x.data(), n_rows, plain.data(), pool);
+        EXPECT_EQ(y, plain) << dtype_info_of(t).name;
+    }
+}
+
+}  // namespace
+}  // namespace tandem
