@@ -57,7 +57,10 @@ void bench_shape(dtype t, int64_t n_out, int64_t n_in, const std::vector<int64_t
     const int n_copies = static_cast<int>(std::max<size_t>(1, (size_t{160} << 20) / bytes + 1));
     std::vector<std::vector<uint8_t>> copies(static_cast<size_t>(n_copies), w0);
     if (packed) {  // the packed copies stand in for both arguments: only they are read
-        for (auto& c : copies) pack_weight(t, w0.data(), n_in, 0, n_out, c.data());
+        for (auto& c : copies) {
+            c.resize(pack_bytes(t, n_out, n_in));
+            pack_weight(t, w0.data(), n_in, 0, n_out, c.data());
+        }
     }
     const auto run = [&](const std::vector<uint8_t>& w, int64_t n_rows, std::vector<float>& x, std::vector<float>& y) {
         matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, packed ? w.data() : nullptr);

@@ -59,12 +59,6 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
                       [&](int64_t b, int64_t e) { k.matmul_q8(wt, w, row_bytes, b, e, n_out, a, n_rows, y); });
 }
 
-// The table of the highest level up to the active one that reads packed weights of type wt (with its
-// own quantize_act: the packed kernels take their level's activation encoding).
-const cpu::kernel_table* packed_table(dtype wt) {
-    return cpu::table_where([&](const cpu::kernel_table& k) { return k.has_packed && k.has_packed(wt); });
-}
-
 // Any type, any level: decode a block of weight rows to f32, then dot them with every activation row.
 void matmul_generic(const cpu::kernel_table* k, dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_out,
                     int64_t n_in, const float* x, int64_t n_rows, float* y, thread_pool& pool) {
@@ -98,10 +92,23 @@ const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtyp
     return cpu::table_where([&](const cpu::kernel_table& k) { return (k.*has)(wt); });
 }
 
+// The table of the highest level up to the active one that reads packed weights of type wt (with its
+// own quantize_act: the packed kernels take their level's activation encoding).
+// A lower level's is borrowed only where it quantizes the activations as finely as the active level
+// would for wt (AVX2's packed q4_K would trade AVX-512's scale per 32 activations for one per 256).
+const cpu::kernel_table* packed_table(dtype wt) {
+    const cpu::kernel_table* k =
+        cpu::table_where([&](const cpu::kernel_table& t) { return t.has_packed && t.has_packed(wt); });
+    const cpu::kernel_table* own = table_with(&cpu::kernel_table::has_q8, wt);
+    if (k && own && own != k && own->act_block(wt) != k->act_block(wt)) return nullptr;
+    return k;
+}
+
 }  // namespace
 
 bool matmul_packs(dtype wt, int64_t n_out, int64_t n_in) {
-    return pack_supported(wt) && packed_table(wt) && n_out % k_pack_rows == 0 && n_in % 32 == 0;
+    return pack_supported(wt) && packed_table(wt) && n_out % k_pack_rows == 0 &&
+           n_in % dtype_info_of(wt).block_elems == 0;
 }
 
 int64_t matmul_act_block(dtype wt) {

@@ -2,6 +2,7 @@
 #include "kernels/pack.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "common/check.h"
 #include "kernels/blocks.h"
@@ -13,6 +14,13 @@ namespace {
 // holds element i (low nibble) and element i + 16 (high nibble), which is where pack.h puts chunks
 // c and c + 4 for i = 4c + e.
 template <class B>
+constexpr dtype dtype_of() {
+    if constexpr (std::is_same_v<B, block_q8_0>) return dtype::q8_0;
+    if constexpr (std::is_same_v<B, block_q4_0>) return dtype::q4_0;
+    return dtype::q4_k;
+}
+
+template <class B>
 void pack_tile(const B* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     constexpr int k_runs = sizeof(B::qs) / 4;
     for (int r = 0; r < k_pack_rows; ++r) std::memcpy(tile + 2 * r, &rows[r][b].d, 2);
@@ -23,9 +31,26 @@ void pack_tile(const B* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     }
 }
 
+void pack_tile(const block_q4_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+    for (int r = 0; r < k_pack_rows; ++r) {
+        const block_q4_k& x = rows[r][b];
+        std::memcpy(tile + 2 * r, &x.d, 2);
+        std::memcpy(tile + 16 + 2 * r, &x.dmin, 2);
+        uint8_t sc[8], mn[8];
+        unpack_k_scales(x.scales, sc, mn);
+        for (int j = 0; j < 8; ++j) {
+            tile[32 + 8 * j + r] = sc[j];
+            tile[96 + 8 * j + r] = mn[j];
+        }
+        for (int p = 0; p < 4; ++p) {
+            for (int k = 0; k < 8; ++k) std::memcpy(tile + 160 + 256 * p + 32 * k + 4 * r, x.qs + 32 * p + 4 * k, 4);
+        }
+    }
+}
+
 template <class B>
 void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* dst) {
-    const size_t tile = k_pack_rows * sizeof(B);
+    const size_t tile = pack_tile_bytes(dtype_of<B>());
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
         const B* rows[k_pack_rows];
         for (int r = 0; r < k_pack_rows; ++r) rows[r] = w + (o + r) * nb;
@@ -37,22 +62,28 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
 }  // namespace
 
 bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0;
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k;
 }
 
 size_t pack_tile_bytes(dtype t) {
     TANDEM_CHECK(pack_supported(t));
-    return k_pack_rows * dtype_info_of(t).block_bytes;
+    return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k ? 32 : 0);
+}
+
+size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in) {
+    return pack_tile_bytes(t) * static_cast<size_t>(n_out / k_pack_rows * (n_in / dtype_info_of(t).block_elems));
 }
 
 void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst) {
-    TANDEM_CHECK(pack_supported(t) && n_in % 32 == 0);
+    TANDEM_CHECK(pack_supported(t) && n_in % dtype_info_of(t).block_elems == 0);
     TANDEM_CHECK(o_begin % k_pack_rows == 0 && o_end % k_pack_rows == 0 && o_begin <= o_end);
     auto* d = static_cast<uint8_t*>(dst);
     if (t == dtype::q8_0)
         pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
-    else
+    else if (t == dtype::q4_0)
         pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
+    else
+        pack_rows(static_cast<const block_q4_k*>(w), n_in / 256, o_begin, o_end, d);
 }
 
 }  // namespace tandem

@@ -4,14 +4,19 @@
 // one float step per block for 8 outputs). Only for levels with a kernel for it (matmul_packs); the
 // GGUF bytes stay mapped, and matmul reads them whenever the active level has no packed kernel.
 //
-// A weight of n_out rows (a multiple of 8) of nb blocks of 32 becomes n_out / 8 groups, group g
-// holding its nb tiles in block order. The tile of block b holds the 8 rows' f16 scales (row order),
-// then their codes in 8 chunks of 32 bytes, chunk c for elements 4c..4c+3: byte 4 * row + e is
-// element 4c + e of that row.
-//   q8_0: the signed codes, one per byte (272-byte tiles: 8 blocks of 34).
+// A weight of n_out rows (a multiple of 8) of nb blocks becomes n_out / 8 groups, group g holding
+// its nb tiles in block order.
+//   q8_0, q4_0 (32-element blocks): a tile holds the 8 rows' f16 scales d (row order), then their
+//   codes in 8 chunks of 32 bytes, chunk c for elements 4c..4c+3: byte 4 * row + e is element
+//   4c + e of that row. q8_0: the signed codes, one per byte (272-byte tiles: 8 blocks of 34).
 //   q4_0: the unsigned nibbles u (value (u - 8) * d); chunk c < 4 in the low nibbles and chunk
-//         c + 4 in the high nibbles of the same 32 bytes (144-byte tiles: 8 blocks of 18).
-// So a packed weight takes exactly the bytes of the original tensor.
+//   c + 4 in the high nibbles of the same 32 bytes (144-byte tiles: 8 blocks of 18). So these
+//   take exactly the bytes of the original tensor.
+//   q4_K (256-element super-blocks): the 8 rows' d, then their dmin (f16, 16 bytes each), the
+//   six-bit sub-block scales as bytes (byte 8j + row: sub-block j), the mins likewise, then the
+//   nibbles: sub-blocks 2p and 2p + 1 (low / high nibbles) of pair p in 8 runs of 32 bytes, run k
+//   holding elements 4k..4k+3 of both sub-blocks, byte 4 * row + e (1184-byte tiles: 8 blocks of
+//   144 and 32 bytes of unpacked scales, 2.8% more than the original).
 #pragma once
 
 #include <cstddef>
@@ -25,11 +30,12 @@ constexpr int64_t k_pack_rows = 8;  // weight rows per interleaved group
 
 // Types with a packed layout (the layout exists whatever the level; matmul_packs asks the level).
 bool pack_supported(dtype t);
-// Bytes of one tile (8 rows x one block) of a packable type.
+// Bytes of one tile (8 rows x one block) of a packable type, and of a whole packed weight.
 size_t pack_tile_bytes(dtype t);
+size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in);
 
 // Writes the packed layout of w (n_out x n_in of type t, n_out a multiple of k_pack_rows) to dst,
-// which holds dtype_row_bytes(t, n_in) * n_out bytes. Rows [o_begin, o_end) only (multiples of 8),
+// which holds pack_bytes(t, n_out, n_in) bytes. Rows [o_begin, o_end) only (multiples of 8),
 // so callers can split the work.
 void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst);
 

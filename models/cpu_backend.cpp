@@ -62,7 +62,7 @@ weight cpu_backend::load_weight(const gguf::tensor_info& t) {
     // packed copy (the loader then releases the mapped original's pages).
     if (packing_enabled() && t.n_dims == 2 && !t.name.starts_with("token_embd") &&
         matmul_packs(w.type, w.n_out, w.n_in)) {
-        uint8_t* p = packed_alloc(t.n_bytes);
+        uint8_t* p = packed_alloc(pack_bytes(w.type, w.n_out, w.n_in));
         const int64_t n_groups = w.n_out / k_pack_rows;
         pool_.parallel_for(n_groups, 16, [&](int64_t b, int64_t e) {
             pack_weight(w.type, t.data, w.n_in, b * k_pack_rows, e * k_pack_rows, p);

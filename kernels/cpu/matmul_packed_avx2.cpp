@@ -44,6 +44,9 @@ struct packed_q8_0 {
         }
     }
     static constexpr float k_offset = 0.0f;
+    static constexpr int64_t k_block = 32;
+    template <int R>
+    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
 };
 
 // q4_0: unsigned nibbles u in [0, 15]; a pair reaches 2 * 15 * 127 = 3810, so the 8 chunks of a
@@ -69,6 +72,9 @@ struct packed_q4_0 {
         for (int r = 0; r < R; ++r) isum[r] = _mm256_madd_epi16(s16[r], ones);
     }
     static constexpr float k_offset = -8.0f;
+    static constexpr int64_t k_block = 32;
+    template <int R>
+    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
 };
 
 // One group of 8 weight rows against activation rows r0..r0 + R - 1: y[r][o0 .. o0 + 7].
@@ -109,10 +115,90 @@ void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, f
     for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
 }
 
+template <int R>
+void packed_q8_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    group_rows<packed_q8_0, R>(group, nb, a, r0, y, n_out);
+}
+template <int R>
+void packed_q4_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    group_rows<packed_q4_0, R>(group, nb, a, r0, y, n_out);
+}
+
+// q4_K, one super-block of 8 rows at a time: per sub-block j, 8 runs of maddubs(nibbles, codes) sum in
+// int16 (at most 8 * 2 * 15 * 127 = 30480), then madd with the rows' six-bit scales (each int16 pair
+// of lane i: row i's scale) into the super-block's int32 sums (at most 8 * 2 * 30480 * 63). Then
+// y += d_w * d_x * sum - dmin_w * sum_j min_j * s_x[j], s_x[j] = d_x * (sum of sub-block j's codes).
+// Activations have one scale per super-block (act_block 256).
+template <int R>
+void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    constexpr int64_t k_tile = 8 * 144 + 32;
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xs[R];
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) {
+        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        xs[r] = a.s + (r0 + r) * a.s_stride;
+        acc[r] = _mm256_setzero_ps();
+    }
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    for (int64_t sb = 0; sb < nb; ++sb) {
+        const uint8_t* tile = group + sb * k_tile;
+        for (int64_t off = 0; off < k_tile; off += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
+        __m256i isum[R];
+        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* runs = tile + 160 + 256 * (j / 2);
+            const int shift = 4 * (j % 2);
+            __m256i s16[R];
+            for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; ++k) {
+                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
+                const __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
+#pragma GCC unroll 4
+                for (int r = 0; r < R; ++r)
+                    s16[r] = _mm256_add_epi16(s16[r],
+                                              _mm256_maddubs_epi16(u, broadcast4(xq[r] + 256 * sb + 32 * j + 4 * k)));
+            }
+            // Row i's scale in both int16 halves of lane i.
+            const __m256i sc32 =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j)));
+            const __m256i sc = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
+            for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
+        __m256 mins[8];
+        for (int j = 0; j < 8; ++j)
+            mins[j] = _mm256_cvtepi32_ps(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 96 + 8 * j))));
+        for (int r = 0; r < R; ++r) {
+            __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(xs[r] + 8 * sb));
+            for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(xs[r] + 8 * sb + j), m);
+            const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + 8 * sb));
+            acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
+            acc[r] = _mm256_fnmadd_ps(dmin, m, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
+}
+
+struct packed_q4_k {
+    static constexpr int64_t k_tile = 8 * 144 + 32;
+    static constexpr int64_t k_block = 256;
+    template <int R>
+    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+        group_rows_q4_k<R>(group, nb, a, r0, y, n_out);
+    }
+};
+
 template <class P>
 void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                    int64_t n_rows, float* y) {
-    const int64_t nb = a.n_in / 32;
+    const int64_t nb = a.n_in / P::k_block;
     const int64_t group_bytes = nb * P::k_tile;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
     const int64_t gb = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes) / group_bytes);
@@ -124,16 +210,16 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
                 float* yo = y + r0 * n_out + 8 * g;
                 switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
                     case 1:
-                        group_rows<P, 1>(group, nb, a, r0, yo, n_out);
+                        P::template rows<1>(group, nb, a, r0, yo, n_out);
                         break;
                     case 2:
-                        group_rows<P, 2>(group, nb, a, r0, yo, n_out);
+                        P::template rows<2>(group, nb, a, r0, yo, n_out);
                         break;
                     case 3:
-                        group_rows<P, 3>(group, nb, a, r0, yo, n_out);
+                        P::template rows<3>(group, nb, a, r0, yo, n_out);
                         break;
                     default:
-                        group_rows<P, 4>(group, nb, a, r0, yo, n_out);
+                        P::template rows<4>(group, nb, a, r0, yo, n_out);
                         break;
                 }
             }
@@ -144,15 +230,17 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0;
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k;
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                         int64_t n_rows, float* y) {
     if (wt == dtype::q8_0)
         matmul_groups<packed_q8_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else
+    else if (wt == dtype::q4_0)
         matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else
+        matmul_groups<packed_q4_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
 }
 
 }  // namespace tandem::cpu

@@ -20,10 +20,10 @@ namespace {
 
 using test::level_guard;
 
-constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0};
+constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q4_k};
 
 std::vector<uint8_t> packed_copy(dtype t, const std::vector<uint8_t>& w, int64_t n_out, int64_t n_in) {
-    std::vector<uint8_t> p(w.size());
+    std::vector<uint8_t> p(pack_bytes(t, n_out, n_in));
     pack_weight(t, w.data(), n_in, 0, n_out, p.data());
     return p;
 }
@@ -34,9 +34,14 @@ std::vector<cpu_level> packing_levels(dtype t) {
     level_guard guard;
     for (cpu_level l : test::levels()) {
         cpu_level_set(l);
-        if (matmul_packs(t, 8, 32)) v.push_back(l);
+        if (matmul_packs(t, 8, 256)) v.push_back(l);
     }
     return v;
+}
+
+// An odd number of blocks of t: n32 elements for the 32-element types, 256 * k256 for the K-quants.
+int64_t odd_n_in(dtype t, int64_t n32, int64_t k256) {
+    return dtype_info_of(t).block_elems == 32 ? n32 : 256 * k256;
 }
 
 double nmse(const std::vector<float>& got, const std::vector<float>& want) {
@@ -60,7 +65,7 @@ TEST(Packed, AvailableWhereTheIsaHasAKernel) {
         cpu_level_set(cpu_level::avx2);
         EXPECT_TRUE(matmul_packs(dtype::q4_0, 64, 64));
         EXPECT_FALSE(matmul_packs(dtype::q4_0, 60, 64)) << "rows not a multiple of 8";
-        EXPECT_FALSE(matmul_packs(dtype::q4_k, 64, 256)) << "no packed layout";
+        EXPECT_FALSE(matmul_packs(dtype::q6_k, 64, 256)) << "no packed layout";
     }
 }
 
@@ -76,12 +81,14 @@ TEST(Packed, ExactOnTheInt8Grid) {
         for (cpu_level l : packing_levels(t)) {
             cpu_level_set(l);
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
-            const int64_t n_out = 48, n_in = 800, n_rows = 6;  // 25 blocks
+            const int64_t n_out = 48, n_in = odd_n_in(t, 800, 5), n_rows = 6;
             const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
             const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
             std::vector<float> x(static_cast<size_t>(n_rows * n_in));
+            const size_t blocks_per_scale = static_cast<size_t>(matmul_act_block(t) / 32);
+            float s = 0;
             for (size_t b = 0; b < x.size() / 32; ++b) {
-                const float s = scale(rng);
+                if (b % blocks_per_scale == 0) s = scale(rng);
                 for (size_t i = 0; i < 32; ++i) x[32 * b + i] = s * static_cast<float>(i == b % 32 ? 127 : code(rng));
             }
             std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
@@ -111,7 +118,7 @@ TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
                 matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
                 matmul(t, w.data(), n_out, n_in, x.data(), n_rows, plain.data(), pool);
                 const double packed_err = nmse(y, want), plain_err = nmse(plain, want);
-                EXPECT_LE(packed_err, 2e-4) << "rows " << n_rows;
+                EXPECT_LE(packed_err, 5e-4) << "rows " << n_rows;
                 EXPECT_LE(packed_err, 2 * plain_err + 1e-7) << "rows " << n_rows << " unpacked NMSE " << plain_err;
             }
         }
@@ -122,8 +129,9 @@ TEST(Packed, BatchInvariant) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool one(1), two(2), three(3);
-    constexpr int64_t n_out = 72, n_in = 544, n_rows = 38;
+    constexpr int64_t n_out = 72, n_rows = 38;
     for (dtype t : k_packable) {
+        const int64_t n_in = odd_n_in(t, 544, 3);
         for (cpu_level l : packing_levels(t)) {
             cpu_level_set(l);
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
@@ -149,10 +157,10 @@ TEST(Packed, BatchInvariant) {
 TEST(Packed, RangesPackTheSameAsOnePass) {
     test::seeded_rng rng;
     for (dtype t : k_packable) {
-        const int64_t n_out = 40, n_in = 96;
+        const int64_t n_out = 40, n_in = odd_n_in(t, 96, 1);
         const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
         const std::vector<uint8_t> whole = packed_copy(t, w, n_out, n_in);
-        std::vector<uint8_t> parts(w.size());
+        std::vector<uint8_t> parts(whole.size());
         pack_weight(t, w.data(), n_in, 16, 40, parts.data());
         pack_weight(t, w.data(), n_in, 0, 16, parts.data());
         EXPECT_EQ(parts, whole) << dtype_info_of(t).name;
@@ -167,7 +175,7 @@ TEST(Packed, LevelWithoutAPackedKernelReadsTheOriginal) {
     level_guard guard;
     thread_pool pool(2);
     for (dtype t : k_packable) {
-        const int64_t n_out = 16, n_in = 128, n_rows = 3;
+        const int64_t n_out = 16, n_in = odd_n_in(t, 128, 1), n_rows = 3;
         const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
         const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
         const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
