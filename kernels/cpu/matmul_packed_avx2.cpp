@@ -8,6 +8,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "kernels/cpu/avx2_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -36,7 +38,7 @@ struct packed_q8_0 {
         for (int c = 0; c < 8; ++c) {
             const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * c));
             const __m256i aw = _mm256_sign_epi8(w, w);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(broadcast4(x[r] + 4 * c), w));
                 isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
@@ -45,6 +47,7 @@ struct packed_q8_0 {
     }
     static constexpr float k_offset = 0.0f;
     static constexpr int64_t k_block = 32;
+    static constexpr int k_rows = 4;  // activation rows per register tile (6 spill: 148 -> 135 GFLOP/s)
     template <int R>
     static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
 };
@@ -58,11 +61,11 @@ struct packed_q4_0 {
         const __m256i mask = _mm256_set1_epi8(0x0f);
         __m256i s16[R];
         for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) {
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * c));
             const __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(lo, broadcast4(x[r] + 4 * c)));
                 s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(hi, broadcast4(x[r] + 4 * c + 16)));
@@ -73,6 +76,7 @@ struct packed_q4_0 {
     }
     static constexpr float k_offset = -8.0f;
     static constexpr int64_t k_block = 32;
+    static constexpr int k_rows = 6;  // 4: 156 GFLOP/s, 6: 164
     template <int R>
     static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
 };
@@ -105,7 +109,7 @@ void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, f
         __m256i isum[R];
         P::template block_sums<R>(tile + 16, xb, isum);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + b));
             if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(xs[r] + b), t);
@@ -158,7 +162,7 @@ void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
             for (int k = 0; k < 8; ++k) {
                 const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
                 const __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int r = 0; r < R; ++r)
                     s16[r] = _mm256_add_epi16(s16[r],
                                               _mm256_maddubs_epi16(u, broadcast4(xq[r] + 256 * sb + 32 * j + 4 * k)));
@@ -189,11 +193,25 @@ void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
 struct packed_q4_k {
     static constexpr int64_t k_tile = 8 * 144 + 32;
     static constexpr int64_t k_block = 256;
+    static constexpr int k_rows = 4;
     template <int R>
     static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
         group_rows_q4_k<R>(group, nb, a, r0, y, n_out);
     }
 };
+
+using tile_fn = void (*)(const uint8_t*, int64_t, const act_q8&, int64_t, float*, int64_t);
+
+// P::rows<R> for R = 1 .. P::k_rows, indexed by R - 1.
+template <class P, size_t... I>
+constexpr std::array<tile_fn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
+    return {&P::template rows<static_cast<int>(I) + 1>...};
+}
+template <class P>
+const std::array<tile_fn, P::k_rows>& tile_fns() {
+    static constexpr auto fns = tile_table<P>(std::make_index_sequence<P::k_rows>{});
+    return fns;
+}
 
 template <class P>
 void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
@@ -204,24 +222,11 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
     const int64_t gb = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes) / group_bytes);
     for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
         const int64_t g1 = std::min(o_end / 8, g0 + gb);
-        for (int64_t r0 = 0; r0 < n_rows; r0 += k_max_rows) {
+        for (int64_t r0 = 0; r0 < n_rows; r0 += P::k_rows) {
             for (int64_t g = g0; g < g1; ++g) {
                 const uint8_t* group = packed + g * group_bytes;
                 float* yo = y + r0 * n_out + 8 * g;
-                switch (std::min<int64_t>(k_max_rows, n_rows - r0)) {
-                    case 1:
-                        P::template rows<1>(group, nb, a, r0, yo, n_out);
-                        break;
-                    case 2:
-                        P::template rows<2>(group, nb, a, r0, yo, n_out);
-                        break;
-                    case 3:
-                        P::template rows<3>(group, nb, a, r0, yo, n_out);
-                        break;
-                    default:
-                        P::template rows<4>(group, nb, a, r0, yo, n_out);
-                        break;
-                }
+                tile_fns<P>()[std::min<int64_t>(P::k_rows, n_rows - r0) - 1](group, nb, a, r0, yo, n_out);
             }
         }
     }
