@@ -29,6 +29,12 @@ void dequantize_row(dtype t, const void* src, float* dst, int64_t n) {
 }
 
 void quantize_row(dtype t, const float* src, void* dst, int64_t n) {
+    // f16 (the default KV cache type) through F16C: the same round-to-nearest-even as the reference,
+    // bit for bit except NaN payloads.
+    if (t == dtype::f16 && cpu_level_active() >= cpu_level::avx2) {
+        cpu::avx2_to_f16(src, static_cast<uint16_t*>(dst), n);
+        return;
+    }
     ref::quantize_row(t, src, dst, n);
 }
 

@@ -89,6 +89,9 @@ bool avx2_has_packed(dtype wt);
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                         int64_t n_rows, float* y);
 
+// y[i] = x[i] as f16, rounded to nearest even (F16C).
+void avx2_to_f16(const float* x, uint16_t* y, int64_t n);
+
 const attention_kernels* avx2_attention();
 const activation_kernels* avx2_activations();
 
