@@ -17,6 +17,7 @@ template <class B>
 constexpr dtype dtype_of() {
     if constexpr (std::is_same_v<B, block_q8_0>) return dtype::q8_0;
     if constexpr (std::is_same_v<B, block_q4_0>) return dtype::q4_0;
+    if constexpr (std::is_same_v<B, block_q6_k>) return dtype::q6_k;
     return dtype::q4_k;
 }
 
@@ -48,6 +49,22 @@ void pack_tile(const block_q4_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     }
 }
 
+void pack_tile(const block_q6_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+    for (int r = 0; r < k_pack_rows; ++r) {
+        const block_q6_k& x = rows[r][b];
+        std::memcpy(tile + 2 * r, &x.d, 2);
+        for (int s = 0; s < 16; ++s) tile[16 + 8 * s + r] = static_cast<uint8_t>(x.scales[s]);
+        for (int h = 0; h < 2; ++h) {
+            for (int k = 0; k < 8; ++k) {
+                uint8_t* run = tile + 144 + 96 * (8 * h + k) + 4 * r;
+                std::memcpy(run, x.ql + 64 * h + 4 * k, 4);
+                std::memcpy(run + 32, x.ql + 64 * h + 32 + 4 * k, 4);
+                std::memcpy(run + 64, x.qh + 32 * h + 4 * k, 4);
+            }
+        }
+    }
+}
+
 template <class B>
 void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* dst) {
     const size_t tile = pack_tile_bytes(dtype_of<B>());
@@ -62,7 +79,7 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
 }  // namespace
 
 bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k;
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q6_k;
 }
 
 size_t pack_tile_bytes(dtype t) {
@@ -82,8 +99,10 @@ void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t 
         pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
     else if (t == dtype::q4_0)
         pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
-    else
+    else if (t == dtype::q4_k)
         pack_rows(static_cast<const block_q4_k*>(w), n_in / 256, o_begin, o_end, d);
+    else
+        pack_rows(static_cast<const block_q6_k*>(w), n_in / 256, o_begin, o_end, d);
 }
 
 }  // namespace tandem

@@ -17,6 +17,11 @@
 //   nibbles: sub-blocks 2p and 2p + 1 (low / high nibbles) of pair p in 8 runs of 32 bytes, run k
 //   holding elements 4k..4k+3 of both sub-blocks, byte 4 * row + e (1184-byte tiles: 8 blocks of
 //   144 and 32 bytes of unpacked scales, 2.8% more than the original).
+//   q6_K: the 8 rows' d (f16), the signed sub-block scales (byte 16 + 8s + row: the scale of
+//   elements 16s..16s+15), then for each half h (128 elements) and run k (0..7) 96 bytes: the rows'
+//   ql bytes 64h + 4k.. (low nibbles: elements 4k.., high: 64 + 4k..), ql bytes 64h + 32 + 4k..
+//   (elements 32 + 4k.., 96 + 4k..) and qh bytes 32h + 4k.. (their top two bits, 2 bits each in that
+//   order), each 4 bytes per row (1680-byte tiles: exactly 8 blocks of 210).
 #pragma once
 
 #include <cstddef>

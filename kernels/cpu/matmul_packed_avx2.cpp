@@ -200,6 +200,99 @@ struct packed_q4_k {
     }
 };
 
+// q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits: a nibble of ql and two bits
+// of qh (pack.h), assembled per run; q in [0, 63] meets the activation codes in maddubs (a pair at
+// most 2 * 63 * 127 = 16002, so two runs sum in int16), and each 16-element sub-block's pair of runs
+// widens through madd with the rows' signed scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
+// h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
+template <int R>
+void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    constexpr int64_t k_tile = 8 * 210;
+    const int8_t* xq[R];
+    const float* xd[R];
+    const float* xh[R];
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) {
+        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+        xd[r] = a.d + (r0 + r) * a.d_stride;
+        xh[r] = a.h + (r0 + r) * a.h_stride;
+        acc[r] = _mm256_setzero_ps();
+    }
+    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
+    for (int64_t sb = 0; sb < nb; ++sb) {
+        const uint8_t* tile = group + sb * k_tile;
+        for (int64_t off = 0; off < k_tile; off += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
+        __m256i isum[R];
+        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+#pragma GCC unroll 2
+                for (int kk = 0; kk < 2; ++kk) {
+                    // The 8 rows' scale of sub-block 8h + 2j + kk in both int16 halves of each lane.
+                    const __m128i s8 =
+                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * (8 * h + 2 * j + kk)));
+                    const __m256i sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
+#pragma GCC unroll 2
+                    for (int pair = 0; pair < 2; ++pair) {
+                        __m256i s16[R];
+                        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+                        for (int k = 4 * kk + 2 * pair; k < 4 * kk + 2 * pair + 2; ++k) {
+                            const uint8_t* run = tile + 144 + 96 * (8 * h + k);
+                            const __m256i src =
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 32 * (j % 2)));
+                            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 64));
+                            const __m256i lo =
+                                j < 2 ? _mm256_and_si256(src, low4) : _mm256_and_si256(_mm256_srli_epi16(src, 4), low4);
+                            __m256i hi;
+                            if (j == 0)
+                                hi = _mm256_slli_epi16(hb, 4);
+                            else if (j == 1)
+                                hi = _mm256_slli_epi16(hb, 2);
+                            else if (j == 2)
+                                hi = hb;
+                            else
+                                hi = _mm256_srli_epi16(hb, 2);
+                            const __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
+                            const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
+#pragma GCC unroll 8
+                            for (int r = 0; r < R; ++r)
+                                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(xq[r] + e)));
+                        }
+                        for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                    }
+                }
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+        for (int r = 0; r < R; ++r) {
+            __m256 m = _mm256_setzero_ps();
+            for (int s = 0; s < 16; ++s) {
+                const __m256 scf = _mm256_cvtepi32_ps(
+                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * s))));
+                m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(xh[r] + 16 * sb + s), m);
+            }
+            const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + 8 * sb),
+                                             _mm256_mul_ps(_mm256_set1_ps(-32.0f), m));
+            acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
+}
+
+struct packed_q6_k {
+    static constexpr int64_t k_tile = 8 * 210;
+    static constexpr int64_t k_block = 256;
+    static constexpr int k_rows = 4;
+    template <int R>
+    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+        group_rows_q6_k<R>(group, nb, a, r0, y, n_out);
+    }
+};
+
 using tile_fn = void (*)(const uint8_t*, int64_t, const act_q8&, int64_t, float*, int64_t);
 
 // P::rows<R> for R = 1 .. P::k_rows, indexed by R - 1.
@@ -235,7 +328,7 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k;
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k;
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
@@ -244,8 +337,10 @@ void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_
         matmul_groups<packed_q8_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else if (wt == dtype::q4_0)
         matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else
+    else if (wt == dtype::q4_k)
         matmul_groups<packed_q4_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else
+        matmul_groups<packed_q6_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
 }
 
 }  // namespace tandem::cpu
