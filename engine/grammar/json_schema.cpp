@@ -476,24 +476,37 @@ uint32_t json_grammar::array(const json& s, const std::string& at) {
     return b_.rule_of({seq_cat({seq_lit("["), r(w), r(rest), seq_lit("]")})});
 }
 
-grammar grammar_from_json_schema(const json& schema, bool strict) {
-    grammar_builder b;
-    json_grammar jg(b, strict);
-    const uint32_t root = jg.schema(schema);
-    return b.finish(root);
+std::string reasoning_lead::key() const {
+    if (empty()) return "";
+    return (open ? "open\n" : "optional\n") + start + "\n" + end;
 }
 
-grammar grammar_json_object() {
+uint32_t lead_then(grammar_builder& b, const reasoning_lead& lead, const seq& body) {
+    if (lead.empty()) return body.size() == 1 && body[0].is_rule ? body[0].rule : b.rule_of({body});
+    const uint32_t thought = b.text_until(lead.end, body);  // the reasoning's text, its end, the answer
+    if (lead.open) return thought;
+    if (lead.start.empty()) throw error("grammar: a reasoning block without its start marker");
+    return b.rule_of({seq_cat({seq_lit(lead.start), r(thought)}), body});
+}
+
+grammar grammar_from_json_schema(const json& schema, bool strict, const reasoning_lead& lead) {
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t value = jg.schema(schema);
+    return b.finish(lead_then(b, lead, r(value)));
+}
+
+grammar grammar_json_object(const reasoning_lead& lead) {
     grammar_builder b;
     json_grammar jg(b, false);
-    return b.finish(jg.any_object());
+    const uint32_t value = jg.any_object();
+    return b.finish(lead_then(b, lead, r(value)));
 }
 
 namespace {
-// prefix items suffix, after the free text of spec.text_until if there is one.
+// prefix items suffix, after the spec's reasoning lead.
 uint32_t sequence_root(grammar_builder& b, const sequence_spec& spec, uint32_t items) {
-    const seq body = seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)});
-    return spec.text_until.empty() ? b.rule_of({body}) : b.text_until(spec.text_until, body);
+    return lead_then(b, spec.lead, seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)}));
 }
 }  // namespace
 

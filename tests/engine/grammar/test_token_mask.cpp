@@ -92,10 +92,12 @@ TEST(TokenMask, MatchesBruteForceOnSchema) {
 
 TEST(TokenMask, MatchesBruteForceAfterFreeText) {
     sequence_spec spec;
-    spec.text_until = "\"]}";
+    spec.lead = {"", "\"]}", true};
     const auto g = std::make_shared<compiled_grammar>(
         grammar_from_sequence(json::parse(R"({"type":"object","properties":{"name":{"type":"string"}}})"), spec, true));
     check_masks_along(g, {"name: ab \"] \"]\"]}{\"name\":\"ab\"}", "\"]}{}"});
+    const auto optional = std::make_shared<compiled_grammar>(grammar_json_object({"[[", "]]", false}));
+    check_masks_along(optional, {"[[ a ] b ]]{}", "{\"x\": 1}", "[[]]{}"});
 }
 
 TEST(TokenMask, MatcherWalksStayValid) {
