@@ -3,7 +3,9 @@
 // of them), properties, required, additionalProperties (false or a schema; absent: not allowed in
 // strict mode or when properties are given), items, prefixItems, minItems/maxItems, enum, const,
 // anyOf/oneOf (oneOf as anyOf), allOf of one schema, $ref into the document (recursive refs
-// included), nullable, string minLength/maxLength and format date / time / date-time / uuid / email.
+// included), nullable, string minLength/maxLength, format date / time / date-time / uuid / email and
+// pattern (string_pattern.h's subset), minimum/maximum/exclusiveMinimum/exclusiveMaximum on integers
+// (exact ranges) and numbers (whole-number bounds; written without an exponent; number_range.h).
 // Annotations (title, description, default, examples, ...) are ignored. Anything else is refused
 // with a tandem::error naming the keyword and where it is. Properties come in the schema's order.
 // Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever. Values

@@ -90,6 +90,14 @@ TEST(TokenMask, MatchesBruteForceOnSchema) {
     check_masks_along(s, {R"({"name":"abcd","tags":["abc","ab"],"n":-12})", R"({"name":"","n":0})"});
 }
 
+TEST(TokenMask, MatchesBruteForceOnRangesAndPatterns) {
+    const char* s = R"({"type":"object","properties":{"n":{"type":"integer","minimum":-40,"maximum":1234},
+        "x":{"type":"number","exclusiveMinimum":0,"maximum":10},"id":{"type":"string","pattern":"^[A-Z]{2}-\\d+$"},
+        "t":{"type":"string","pattern":"ab|c\""}},"required":["n","x","id","t"]})";
+    check_masks_along(
+        s, {R"({"n":-40,"x":0.25,"id":"AB-12","t":"xabx"})", R"({"n":1234,"x":10.0,"id":"QZ-0","t":"c\"!"})"});
+}
+
 TEST(TokenMask, MatchesBruteForceAfterFreeText) {
     sequence_spec spec;
     spec.lead = {"", "\"]}", true};
