@@ -179,8 +179,10 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     }
     co_await s.watch_stop();
     if (auto err = j.first_error()) {
+        // Written as the reply itself: past watch_stop the session is finishing, where send_error
+        // (for a handler that fails after it may have replied) sends nothing.
         const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
-        co_await s.send_error(e);
+        co_await s.send(api_error_response(e));
         co_return;
     }
     http_response res{http::status::ok, 11};
