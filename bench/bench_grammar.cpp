@@ -41,6 +41,21 @@ const char* k_schema = R"({"type":"object","properties":{
  "$defs":{"event":{"type":"object","properties":{"year":{"type":"integer"},"event":{"type":"string"}},
      "required":["year","event"],"additionalProperties":false}}})";
 
+// The same document under numeric bounds and patterns (the keywords pydantic's ge/le and regex emit).
+const char* k_schema_bounded = R"({"type":"object","properties":{
+  "id":{"type":"integer","minimum":1,"maximum":100000},
+  "name":{"type":"string","pattern":"^[A-Z][a-z]+( [A-Z][a-z]+)*$"},
+  "tags":{"type":"array","items":{"type":"string","pattern":"^[a-z]+$"},"maxItems":8},
+  "address":{"type":"object","properties":{"city":{"type":"string"},"zip":{"type":"string","pattern":"^[A-Z0-9]{2,8}$"},
+     "geo":{"type":"array","prefixItems":[{"type":"number","minimum":-90,"maximum":90},
+       {"type":"number","minimum":-180,"maximum":180}],"items":false}},
+     "required":["city","zip","geo"],"additionalProperties":false},
+  "active":{"type":"boolean"},"notes":{"type":["string","null"]},
+  "history":{"type":"array","items":{"$ref":"#/$defs/event"}}},
+ "required":["id","name","tags","address","active","notes","history"],"additionalProperties":false,
+ "$defs":{"event":{"type":"object","properties":{"year":{"type":"integer","exclusiveMinimum":1000,"maximum":2100},
+     "event":{"type":"string"}},"required":["year","event"],"additionalProperties":false}}})";
+
 double us_since(clk::time_point t0) {
     return std::chrono::duration<double, std::micro>(clk::now() - t0).count();
 }
@@ -99,14 +114,16 @@ void bench_vocab(const std::string& name, const token_index& v, double build_ms)
     struct kase {
         const char* what;
         std::string doc;
-        bool schema;
+        const char* schema;  // nullptr: json_object
     };
-    const kase cases[] = {{"json_object", k_object_doc, false}, {"nested schema", doc_min, true}};
+    const kase cases[] = {{"json_object", k_object_doc, nullptr},
+                          {"nested schema", doc_min, k_schema},
+                          {"bounds+patterns", doc_min, k_schema_bounded}};
     std::vector<float> logits(static_cast<size_t>(v.n_vocab()), 0.5f);
     for (const kase& k : cases) {
         const auto t0 = clk::now();
         auto g = std::make_shared<compiled_grammar>(
-            k.schema ? grammar_from_json_schema(nlohmann::ordered_json::parse(k_schema), true) : grammar_json_object());
+            k.schema ? grammar_from_json_schema(nlohmann::ordered_json::parse(k.schema), true) : grammar_json_object());
         const double compile_us = us_since(t0);
         const pass_result cold = run_pass(g, v, k.doc);
         const pass_result warm = run_pass(g, v, k.doc);

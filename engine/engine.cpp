@@ -207,7 +207,13 @@ class engine_impl final : public engine {
             stopping = stopping_;
         }
         for (auto& s : fresh_) {
-            if (s->grammar) s->gm = std::make_unique<gram::grammar_matcher>(s->grammar, vocab_index());
+            if (s->grammar) {
+                s->gm = std::make_unique<gram::grammar_matcher>(s->grammar, vocab_index());
+                std::vector<std::pair<int32_t, std::string>> shown;  // control tokens streamed as text
+                for (int32_t id : s->shown_special)
+                    if (vocab_index().piece(id).empty()) shown.emplace_back(id, tok_->token_piece(id, true));
+                s->gm->show_tokens(std::move(shown));
+            }
             sched_->add(std::move(s));
         }
         fresh_.clear();

@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <optional>
 #include <set>
 
 #include "common/error.h"
+#include "engine/grammar/number_range.h"
+#include "engine/grammar/string_pattern.h"
 
 namespace tandem::gram {
 namespace {
@@ -21,11 +24,28 @@ using json = nlohmann::ordered_json;
 const std::set<std::string> k_annotations = {"title", "description", "default",    "examples", "$schema",
                                              "$id",   "$comment",    "deprecated", "readOnly", "writeOnly",
                                              "$defs", "definitions", "strict",     "name",     "nullable"};
-const std::set<std::string> k_handled = {"type",  "properties",  "required",  "additionalProperties",
-                                         "items", "prefixItems", "minItems",  "maxItems",
-                                         "enum",  "const",       "anyOf",     "oneOf",
-                                         "allOf", "$ref",        "minLength", "maxLength",
-                                         "format"};
+const std::set<std::string> k_handled = {"type",
+                                         "properties",
+                                         "required",
+                                         "additionalProperties",
+                                         "items",
+                                         "prefixItems",
+                                         "minItems",
+                                         "maxItems",
+                                         "enum",
+                                         "const",
+                                         "anyOf",
+                                         "oneOf",
+                                         "allOf",
+                                         "$ref",
+                                         "minLength",
+                                         "maxLength",
+                                         "format",
+                                         "pattern",
+                                         "minimum",
+                                         "maximum",
+                                         "exclusiveMinimum",
+                                         "exclusiveMaximum"};
 
 byte_set digits() {
     return byte_set{}.add_range('0', '9');
@@ -45,6 +65,62 @@ int64_t count_of(const json& s, const char* key, int64_t fallback, const std::st
     const int64_t n = v.get<int64_t>();
     if (n > k_max_repeat) refuse(at, std::string(key) + " above " + std::to_string(k_max_repeat) + " is not supported");
     return n;
+}
+
+// A bound as an integer, clamped to +-(k_max_magnitude + 1); a fraction rounds up or down (`up`) and
+// sets `fractional`.
+int64_t bound_value(const json& v, bool up, bool& fractional) {
+    constexpr int64_t k_lim = k_max_magnitude + 1;
+    if (v.is_number_unsigned()) return static_cast<int64_t>(std::min<uint64_t>(v.get<uint64_t>(), k_lim));
+    if (v.is_number_integer()) return std::clamp<int64_t>(v.get<int64_t>(), -k_lim, k_lim);
+    const double d = v.get<double>();
+    const double rounded = up ? std::ceil(d) : std::floor(d);
+    fractional = fractional || rounded != d;
+    return static_cast<int64_t>(std::clamp(rounded, -static_cast<double>(k_lim), static_cast<double>(k_lim)));
+}
+
+// minimum / maximum / exclusiveMinimum / exclusiveMaximum (numbers, or draft 4's booleans that make
+// minimum / maximum exclusive) as bounds; nullopt when none is given. Integers get inclusive bounds
+// (x > 2.5 is x >= 3); numbers take integer bounds only.
+std::optional<number_bounds> bounds_of(const json& s, bool integer, const std::string& at) {
+    const char* keys[] = {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"};
+    bool any = false;
+    for (const char* k : keys) {
+        if (!s.contains(k)) continue;
+        const json& v = s.at(k);
+        const bool flag = k[0] == 'e' && v.is_boolean();
+        if (!v.is_number() && !flag) refuse(at, std::string(k) + " must be a number");
+        any = any || !flag;
+    }
+    if (!any) return std::nullopt;
+    number_bounds nb;
+    bool fractional = false;
+    for (int upper = 0; upper < 2; ++upper) {
+        const json* incl = s.contains(keys[upper * 2]) ? &s.at(keys[upper * 2]) : nullptr;
+        const json* excl = s.contains(keys[upper * 2 + 1]) ? &s.at(keys[upper * 2 + 1]) : nullptr;
+        bool exclusive = false;
+        if (excl && excl->is_boolean()) exclusive = excl->get<bool>(), excl = nullptr;
+        std::optional<int64_t>& bound = upper ? nb.hi : nb.lo;
+        bool& bound_exclusive = upper ? nb.hi_exclusive : nb.lo_exclusive;
+        // The tighter of the two: an exclusive bound b is b + 1 (integers) or b, exclusive (numbers).
+        auto tighten = [&](int64_t v, bool excl_v) {
+            const bool tighter =
+                !bound || (upper ? v < *bound || (v == *bound && excl_v) : v > *bound || (v == *bound && excl_v));
+            if (tighter) bound = v, bound_exclusive = excl_v;
+        };
+        if (incl) tighten(bound_value(*incl, !upper, fractional), exclusive);
+        if (excl) tighten(bound_value(*excl, upper != 0, fractional), true);
+        if (bound && integer && bound_exclusive) *bound += upper ? -1 : 1, bound_exclusive = false;
+    }
+    if (fractional && !integer)
+        refuse(at, "minimum / maximum of a number must be whole numbers (a limit of this server)");
+    const bool lo_out = nb.lo && *nb.lo > k_max_magnitude, hi_out = nb.hi && *nb.hi < -k_max_magnitude;
+    if (lo_out || hi_out) refuse(at, "minimum / maximum beyond the largest number written (16 digits)");
+    if (nb.lo && *nb.lo < -k_max_magnitude) nb.lo.reset();
+    if (nb.hi && *nb.hi > k_max_magnitude) nb.hi.reset();
+    if (nb.lo && nb.hi && (*nb.lo > *nb.hi || (*nb.lo == *nb.hi && (nb.lo_exclusive || nb.hi_exclusive))))
+        refuse(at, "no value lies within minimum / maximum");
+    return nb;
 }
 
 // A key that may go unquoted in bare-key syntax (Gemma 4's reader takes these).
@@ -320,14 +396,30 @@ uint32_t json_grammar::compile_typed(const json& s, const std::string& type, con
     if (type == "object") return object(s, at);
     if (type == "array") return array(s, at);
     if (type == "string") return string(s, at);
-    if (type == "number") return number();
-    if (type == "integer") return integer();
+    if (type == "number" || type == "integer") {
+        const bool whole = type == "integer";
+        const std::optional<number_bounds> nb = bounds_of(s, whole, at);
+        if (!nb) return whole ? integer() : number();
+        if (!whole) return number_range(b_, *nb);
+        return integer_range(b_, nb->lo.value_or(-k_max_magnitude), nb->hi.value_or(k_max_magnitude));
+    }
     if (type == "boolean") return b_.rule_of({seq_lit("true"), seq_lit("false")});
     if (type == "null") return b_.rule_of({seq_lit("null")});
     refuse(at, "unknown type '" + type + "'");
 }
 
 uint32_t json_grammar::string(const json& s, const std::string& at) {
+    if (s.contains("pattern")) {
+        if (!s.at("pattern").is_string()) refuse(at, "pattern must be a string");
+        if (s.contains("format") || s.contains("minLength") || s.contains("maxLength"))
+            refuse(at, "pattern together with format, minLength or maxLength is not supported");
+        if (syntax_.raw_strings) refuse(at, "pattern is not supported in this model's argument syntax");
+        try {
+            return pattern_string(b_, s.at("pattern").get<std::string>(), utf8_multibyte());
+        } catch (const error& e) {
+            refuse(at, e.what());
+        }
+    }
     if (s.contains("format")) {
         if (!s.at("format").is_string()) refuse(at, "format must be a string");
         if (s.contains("minLength") || s.contains("maxLength"))
@@ -476,24 +568,37 @@ uint32_t json_grammar::array(const json& s, const std::string& at) {
     return b_.rule_of({seq_cat({seq_lit("["), r(w), r(rest), seq_lit("]")})});
 }
 
-grammar grammar_from_json_schema(const json& schema, bool strict) {
-    grammar_builder b;
-    json_grammar jg(b, strict);
-    const uint32_t root = jg.schema(schema);
-    return b.finish(root);
+std::string reasoning_lead::key() const {
+    if (empty()) return "";
+    return (open ? "open\n" : "optional\n") + start + "\n" + end;
 }
 
-grammar grammar_json_object() {
+uint32_t lead_then(grammar_builder& b, const reasoning_lead& lead, const seq& body) {
+    if (lead.empty()) return body.size() == 1 && body[0].is_rule ? body[0].rule : b.rule_of({body});
+    const uint32_t thought = b.text_until(lead.end, body);  // the reasoning's text, its end, the answer
+    if (lead.open) return thought;
+    if (lead.start.empty()) throw error("grammar: a reasoning block without its start marker");
+    return b.rule_of({seq_cat({seq_lit(lead.start), r(thought)}), body});
+}
+
+grammar grammar_from_json_schema(const json& schema, bool strict, const reasoning_lead& lead) {
+    grammar_builder b;
+    json_grammar jg(b, strict);
+    const uint32_t value = jg.schema(schema);
+    return b.finish(lead_then(b, lead, r(value)));
+}
+
+grammar grammar_json_object(const reasoning_lead& lead) {
     grammar_builder b;
     json_grammar jg(b, false);
-    return b.finish(jg.any_object());
+    const uint32_t value = jg.any_object();
+    return b.finish(lead_then(b, lead, r(value)));
 }
 
 namespace {
-// prefix items suffix, after the free text of spec.text_until if there is one.
+// prefix items suffix, after the spec's reasoning lead.
 uint32_t sequence_root(grammar_builder& b, const sequence_spec& spec, uint32_t items) {
-    const seq body = seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)});
-    return spec.text_until.empty() ? b.rule_of({body}) : b.text_until(spec.text_until, body);
+    return lead_then(b, spec.lead, seq_cat({seq_lit(spec.prefix), r(items), seq_lit(spec.suffix)}));
 }
 }  // namespace
 

@@ -3,7 +3,9 @@
 // of them), properties, required, additionalProperties (false or a schema; absent: not allowed in
 // strict mode or when properties are given), items, prefixItems, minItems/maxItems, enum, const,
 // anyOf/oneOf (oneOf as anyOf), allOf of one schema, $ref into the document (recursive refs
-// included), nullable, string minLength/maxLength and format date / time / date-time / uuid / email.
+// included), nullable, string minLength/maxLength, format date / time / date-time / uuid / email and
+// pattern (string_pattern.h's subset), minimum/maximum/exclusiveMinimum/exclusiveMaximum on integers
+// (exact ranges) and numbers (whole-number bounds; written without an exponent; number_range.h).
 // Annotations (title, description, default, examples, ...) are ignored. Anything else is refused
 // with a tandem::error naming the keyword and where it is. Properties come in the schema's order.
 // Whitespace between tokens is bounded (k_max_indent) so a model cannot loop on it forever. Values
@@ -67,9 +69,22 @@ class json_grammar {
     uint32_t value_ = UINT32_MAX, object_ = UINT32_MAX, multibyte_ = UINT32_MAX, key_ = UINT32_MAX;
 };
 
-// response_format json_schema: the schema's texts; json_object: any object.
-grammar grammar_from_json_schema(const nlohmann::ordered_json& schema, bool strict);
-grammar grammar_json_object();
+// Free text a grammar lets through before the constrained answer: a thinking model's reasoning, so
+// the constraint binds after it. `end` empty: none. `open` (the prompt opened the block, R1's
+// "<think>\n"): any text up to and including the first `end` comes first. Otherwise the answer may
+// start with a block `start` ... `end` (a model that opens its reasoning itself: Qwen3, Gemma 4).
+struct reasoning_lead {
+    std::string start, end;
+    bool open = false;
+    bool empty() const { return end.empty(); }
+    std::string key() const;  // distinguishes grammars in a cache key ("" when empty)
+};
+// A rule matching the lead, then `body`.
+uint32_t lead_then(grammar_builder& b, const reasoning_lead& lead, const seq& body);
+
+// response_format json_schema: the schema's texts; json_object: any object; after `lead`.
+grammar grammar_from_json_schema(const nlohmann::ordered_json& schema, bool strict, const reasoning_lead& lead = {});
+grammar grammar_json_object(const reasoning_lead& lead = {});
 
 // For forced tool calls (tool_choice "required" or a named function): `prefix`, then between
 // min_items and max_items (max < 0: no bound) values of `schema`, each written as item_prefix
@@ -79,9 +94,7 @@ grammar grammar_json_object();
 struct sequence_spec {
     std::string prefix, item_prefix, item_suffix, separator, suffix;
     int64_t min_items = 1, max_items = 1;
-    // Non-empty: free text before the prefix, up to and including the first occurrence of this marker
-    // (a thinking model's reasoning, e.g. "</think>"), so the grammar binds only after it.
-    std::string text_until;
+    reasoning_lead lead;  // before the prefix
 };
 grammar grammar_from_sequence(const nlohmann::ordered_json& schema, const sequence_spec& spec, bool strict);
 // How one tool call is written. An object {"<name_key>": "<function name>", "<args_key>": ARGS}

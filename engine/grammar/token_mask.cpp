@@ -231,6 +231,18 @@ void mask_logits(std::span<float> logits, std::span<const uint64_t> allowed) {
 grammar_matcher::grammar_matcher(std::shared_ptr<const compiled_grammar> g, const token_index& vocab)
     : g_(std::move(g)), vocab_(vocab), st_(parse_start(g_->rules())) {}
 
+// The cached mask, unless a shown token is allowed here: then a copy with its bit set.
+std::span<const uint64_t> grammar_matcher::mask() const {
+    const std::span<const uint64_t> base = g_->mask(st_, vocab_);
+    bool copied = false;
+    for (const auto& [id, text] : shown_) {
+        if (ended_ || parse_advance(g_->rules(), st_, text).dead()) continue;
+        if (!copied) with_shown_.assign(base.begin(), base.end()), copied = true;
+        with_shown_[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+    }
+    return copied ? std::span<const uint64_t>(with_shown_) : base;
+}
+
 bool grammar_matcher::accept(int32_t token) {
     if (ended_ || token < 0 || token >= vocab_.n_vocab()) return false;
     if (vocab_.is_eog(token)) {
@@ -239,7 +251,10 @@ bool grammar_matcher::accept(int32_t token) {
         st_.stacks.clear();
         return true;
     }
-    const std::string& p = vocab_.piece(token);
+    const std::string* piece = &vocab_.piece(token);
+    for (const auto& [id, text] : shown_)
+        if (id == token && piece->empty()) piece = &text;
+    const std::string& p = *piece;
     if (p.empty()) return false;
     parse_state next = parse_advance(g_->rules(), st_, p);
     if (next.dead()) return false;

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/grammar/grammar.h"
@@ -91,7 +92,11 @@ class grammar_matcher {
   public:
     grammar_matcher(std::shared_ptr<const compiled_grammar> g, const token_index& vocab);
 
-    std::span<const uint64_t> mask() const { return g_->mask(st_, vocab_); }
+    // Control tokens this sequence shows as text (sequence::shown_special, e.g. Gemma 4's
+    // "<channel|>", which ends its reasoning): the vocabulary's pieces leave them out, so they are
+    // allowed here where the grammar takes their text. (id, text) pairs.
+    void show_tokens(std::vector<std::pair<int32_t, std::string>> shown) { shown_ = std::move(shown); }
+    std::span<const uint64_t> mask() const;
     // Advances by the token if the grammar allows it; false (and no change) if not.
     bool accept(int32_t token);
     // The text so far is complete and nothing may follow it: the sequence should end here.
@@ -104,6 +109,8 @@ class grammar_matcher {
     const token_index& vocab_;
     parse_state st_;
     bool ended_ = false;  // an end-of-generation token was accepted
+    std::vector<std::pair<int32_t, std::string>> shown_;
+    mutable std::vector<uint64_t> with_shown_;  // the cached mask plus the shown tokens allowed (reused)
 };
 
 }  // namespace tandem::gram

@@ -82,7 +82,7 @@ int32_t hex4(std::string_view s, size_t i) {
 class args_writer {
   public:
     args_writer(std::string_view in, const gram::value_syntax& syn) : in_(in), syn_(syn) {}
-    args_rewrite run();
+    args_rewrite run(args_resume* resume);
 
   private:
     enum class expect { key_or_close, key, colon, value_or_close, value, comma_or_close };
@@ -95,7 +95,11 @@ class args_writer {
     step open(char c);
     step close(char c);
     step json_string();
+    step json_string_body();
     step raw_string();
+    step raw_string_body();
+    void load(args_resume& r);  // takes r's output
+    void save(args_resume& r);  // gives its output to r
     step bare_key();
     step scalar();
 
@@ -104,13 +108,45 @@ class args_writer {
     size_t i_ = 0;
     std::string out_;
     std::vector<frame> stack_;
+    uint8_t in_string_ = 0;  // the last step stopped for more text inside a string (args_resume)
 };
 
-args_rewrite args_writer::run() {
+// A frame as one byte: bit 3 object, bits 0-2 what it expects next.
+void args_writer::load(args_resume& r) {
+    i_ = r.i;
+    out_ = std::move(r.out);
+    stack_.clear();
+    for (uint8_t b : r.stack) stack_.push_back({(b & 8) != 0, static_cast<expect>(b & 7)});
+}
+
+void args_writer::save(args_resume& r) {
+    r.i = i_;
+    r.out = std::move(out_);
+    r.stack.clear();
+    for (const frame& f : stack_)
+        r.stack.push_back(static_cast<uint8_t>((f.object ? 8 : 0) | static_cast<int>(f.next)));
+    r.in_string = in_string_;
+}
+
+// With `resume`, a stop inside a string goes on in that string; any other stop goes back to the
+// token it was reading (its checkpoint: position, output length, the top frame's expectation).
+args_rewrite args_writer::run(args_resume* resume) {
     args_rewrite r;
-    step st = in_.empty() ? step::more : in_[0] == '{' ? open('{') : step::bad;
+    step st;
+    if (resume && !resume->stack.empty()) {
+        load(*resume);
+        st = resume->in_string == 0 ? step::ok : resume->in_string == 1 ? json_string_body() : raw_string_body();
+    } else {
+        st = in_.empty() ? step::more : in_[0] == '{' ? open('{') : step::bad;
+    }
+    struct checkpoint {
+        size_t i, n_out;
+        frame top;
+    } cp{i_, out_.size(), {}};
     while (st == step::ok && !stack_.empty()) {
         i_ = skip_ws(in_, i_);
+        cp = {i_, out_.size(), stack_.back()};
+        in_string_ = 0;
         if (i_ >= in_.size()) {
             st = step::more;
             break;
@@ -157,7 +193,18 @@ args_rewrite args_writer::run() {
                 break;
         }
     }
-    r.json = std::move(out_);
+    r.json = out_;
+    if (resume) {
+        *resume = args_resume{};
+        if (st == step::more && !stack_.empty()) {  // the stop to go on from
+            if (in_string_ == 0) {
+                i_ = cp.i;
+                out_.resize(cp.n_out);
+                stack_.back() = cp.top;
+            }
+            save(*resume);
+        }
+    }
     r.bad = st == step::bad;
     if (st == step::ok) r.end = i_;
     return r;
@@ -192,13 +239,19 @@ step args_writer::key() {
     return step::bad;
 }
 
-// "..." with JSON's escapes; the characters read so far are written.
+// "..." with JSON's escapes; the characters read so far are written (escaping is per character, so
+// a string may stop at any character and go on later).
 step args_writer::json_string() {
     out_ += '"';
     ++i_;
+    return json_string_body();
+}
+
+step args_writer::json_string_body() {
     std::string raw;
     const auto stop = [&](step s) {
         out_ += escaped(raw);
+        if (s == step::more) in_string_ = 1;  // i_ is at the first character not written
         return s;
     };
     while (i_ < in_.size()) {
@@ -249,9 +302,13 @@ step args_writer::json_string() {
 // quote, any text without the quote (no escapes), quote. Held back while open: the text that may
 // begin the quote and a cut UTF-8 sequence.
 step args_writer::raw_string() {
-    const std::string& q = syn_.quote;
-    i_ += q.size();
+    i_ += syn_.quote.size();
     out_ += '"';
+    return raw_string_body();
+}
+
+step args_writer::raw_string_body() {
+    const std::string& q = syn_.quote;
     const size_t close = in_.find(q, i_);
     std::string_view text = in_.substr(i_, close == std::string_view::npos ? std::string_view::npos : close - i_);
     if (close == std::string_view::npos) {
@@ -273,7 +330,11 @@ step args_writer::raw_string() {
         valid += n;
     }
     out_ += escaped(std::string(text.substr(0, valid)));
-    if (close == std::string_view::npos) return step::more;
+    if (close == std::string_view::npos) {
+        i_ += valid;  // the held-back end (a quote's start, a cut character) is read again
+        in_string_ = 2;
+        return step::more;
+    }
     out_ += '"';
     i_ = close + q.size();
     return step::ok;
@@ -357,11 +418,22 @@ bool read_head(const tool_call_shape& sh, std::string_view text, size_t& i, std:
 
 }  // namespace
 
-args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax) {
-    return args_writer(text, syntax).run();
+args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax, args_resume* resume) {
+    return args_writer(text, syntax).run(resume);
 }
 
-std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker) {
+args_rewrite rewrite_args_at(std::string_view text, size_t i, const gram::value_syntax& syntax, args_resume* resume) {
+    if (!resume) return rewrite_args(text.substr(i), syntax);
+    const bool same = resume->start == i;
+    args_resume next;
+    args_rewrite r = rewrite_args(text.substr(i), syntax, same ? resume : &next);
+    if (!same && !next.stack.empty()) *resume = std::move(next);  // an open call: its stop replaces the last
+    if (!resume->stack.empty() && (same || resume->start == std::string_view::npos)) resume->start = i;
+    return r;
+}
+
+std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker,
+                                       args_resume* resume) {
     const tool_call_shape& sh = s.shape;
     std::vector<call_head> heads;
     size_t i = 0;
@@ -374,11 +446,13 @@ std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view te
         if (match_loose(text, i, sh.call_prefix) != 1 || !read_head(sh, text, i, h.name)) break;
         i = skip_ws(text, i);
         if (i >= text.size() || text[i] != '{') break;
-        h.args = rewrite_args(text.substr(i), sh.args);
+        h.args = rewrite_args_at(text, i, sh.args, resume);  // finished calls are read again
         if (h.args.bad) break;
-        heads.push_back(h);
-        if (!h.args.whole()) break;
-        i += h.args.end;
+        const bool whole = h.args.whole();
+        const size_t args_end = h.args.end;
+        heads.push_back(std::move(h));
+        if (!whole) break;
+        i += args_end;
         if (sh.args_at != tool_args_at::inline_ && match_loose(text, i, "}") != 1) break;
         if (match_loose(text, i, sh.call_suffix) != 1) break;
     }

@@ -4,6 +4,7 @@
 // of the rewrite of the whole, whatever the chunking.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,8 +23,25 @@ struct args_rewrite {
     bool whole() const { return !bad && end != std::string_view::npos; }
 };
 
+// Where a rewrite stopped for more text, so a rewrite of the same text grown longer goes on from
+// there instead of from the start (streaming a long argument token by token stays linear). A pure
+// speed-up: the result is what a fresh rewrite gives. Empty (start npos) until a rewrite stops open.
+struct args_resume {
+    size_t start = std::string_view::npos;  // the arguments' offset in the text scan_call_heads read
+    size_t i = 0;                           // read up to here (a token or character boundary)
+    std::string out;                        // written so far
+    std::vector<uint8_t> stack;             // the open objects and arrays, in the writer's encoding
+    uint8_t in_string = 0;                  // stopped inside a string: 1 JSON's, 2 a raw one
+};
+
 // `text` starts at the object's '{' and is written in `syntax` (JSON, or Gemma 4's {key:<|"|>..<|"|>}).
-args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax);
+// `resume`: a stop of an earlier rewrite of a prefix of `text` (used when its stack is not empty),
+// replaced by this rewrite's stop (cleared when it is not open).
+args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax, args_resume* resume = nullptr);
+
+// rewrite_args of text[i, ...), going on from `resume` when its stop was made at that offset of the
+// same (shorter) text; `resume` then holds this rewrite's stop if it is open. Null: a fresh rewrite.
+args_rewrite rewrite_args_at(std::string_view text, size_t i, const gram::value_syntax& syntax, args_resume* resume);
 
 // A call read from a section's start: its name, and its arguments so far.
 struct call_head {
@@ -34,6 +52,8 @@ struct call_head {
 // The calls at the start of `text` (a call section from its `marker`, or the answer's start when the
 // marker is empty) written in s.shape, as far as the text goes: every head but the last has whole
 // arguments. Stops at the first text not in the shape (the family's parser still decides the section).
-std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker);
+// `resume`: kept by the caller between scans of the same section as it grows (see args_resume).
+std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker,
+                                       args_resume* resume = nullptr);
 
 }  // namespace tandem

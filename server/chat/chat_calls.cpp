@@ -91,11 +91,11 @@ status object_call_at(std::string_view text, size_t i, bool final, parsed_call& 
 }
 
 // Arguments object at text[i], in `syntax` (JSON unless given), rewritten as compact JSON.
-status args_at(std::string_view text, size_t i, bool final, std::string& args, size_t& end,
+status args_at(std::string_view text, size_t i, bool final, std::string& args, size_t& end, args_resume* resume,
                const gram::value_syntax& syntax = {}) {
     if (i >= text.size()) return final ? status::fail : status::need_more;
     if (text[i] != '{') return status::fail;
-    args_rewrite r = rewrite_args(text.substr(i), syntax);
+    args_rewrite r = rewrite_args_at(text, i, syntax, resume);
     if (r.bad) return status::fail;
     if (!r.whole()) return final ? status::fail : status::need_more;
     args = std::move(r.json);
@@ -114,7 +114,7 @@ call_section hermes(std::string_view text, std::string_view marker, bool final) 
 }
 
 // <|tool_call>call:NAME{gemma args}<tool_call|>, read structurally (a string may hold "<tool_call|>").
-call_section gemma4(std::string_view text, std::string_view marker, bool final) {
+call_section gemma4(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
     constexpr std::string_view call = "call:", close = "<tool_call|>";
     size_t i = skip_ws(text, marker.size());
     const std::string_view rest = text.substr(i);
@@ -128,7 +128,7 @@ call_section gemma4(std::string_view text, std::string_view marker, bool final) 
     parsed_call& c = out.calls.emplace_back();
     c.name = std::string(text.substr(i, brace - i));
     size_t end = 0;
-    const status st = args_at(text, brace, final, c.arguments, end, gram::value_syntax_gemma4());
+    const status st = args_at(text, brace, final, c.arguments, end, resume, gram::value_syntax_gemma4());
     if (st != status::ok) return call_section{st};
     end = skip_ws(text, end);
     const std::string_view after = text.substr(end);
@@ -140,7 +140,7 @@ call_section gemma4(std::string_view text, std::string_view marker, bool final) 
 }
 
 // [TOOL_CALLS][{...}, ...]  or  [TOOL_CALLS]NAME[ARGS]{...}
-call_section mistral(std::string_view text, std::string_view marker, bool final) {
+call_section mistral(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
     size_t i = skip_ws(text, marker.size());
     if (i >= text.size()) return need_more_or_fail(final);
     call_section out{status::ok};
@@ -167,7 +167,7 @@ call_section mistral(std::string_view text, std::string_view marker, bool final)
     c.name = std::string(text.substr(i, tag - i));
     if (!is_name(c.name)) return fail();
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, tag + args_tag.size()), final, c.arguments, end);
+    const status st = args_at(text, skip_ws(text, tag + args_tag.size()), final, c.arguments, end, resume);
     if (st != status::ok) return call_section{st};
     out.consumed = end;
     return out;
@@ -175,7 +175,7 @@ call_section mistral(std::string_view text, std::string_view marker, bool final)
 
 // One DeepSeek call from <｜tool▁call▁begin｜> at text[i]: "function<｜tool▁sep｜>NAME\n```json\n{...}\n```"
 // (V3, R1) or "NAME<｜tool▁sep｜>{...}" (V3.1), then <｜tool▁call▁end｜>.
-status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c, size_t& end) {
+status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c, size_t& end, args_resume* resume) {
     const auto more = [&] { return final ? status::fail : status::need_more; };
     i += ds_call_begin.size();
     const size_t sep = text.find(ds_sep, i);
@@ -199,7 +199,7 @@ status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c
     }
     if (!is_name(c.name)) return status::fail;
     size_t args_end = 0;
-    const status st = args_at(text, j, final, c.arguments, args_end);
+    const status st = args_at(text, j, final, c.arguments, args_end, resume);
     if (st != status::ok) return st;
     j = skip_ws(text, args_end);
     if (text.substr(j).starts_with("```")) j = skip_ws(text, j + 3);
@@ -212,7 +212,7 @@ status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c
                : status::fail;
 }
 
-call_section deepseek(std::string_view text, std::string_view marker, bool final) {
+call_section deepseek(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
     size_t i = marker == ds_calls_begin ? marker.size() : 0;
     call_section out{status::ok};
     for (;;) {
@@ -224,7 +224,7 @@ call_section deepseek(std::string_view text, std::string_view marker, bool final
         }
         if (rest.starts_with(ds_call_begin)) {
             size_t end = 0;
-            const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end);
+            const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end, resume);
             if (st != status::ok) return call_section{st};
             i = end;
             continue;
@@ -304,7 +304,7 @@ call_section python_tag(std::string_view text, std::string_view marker, bool fin
 }
 
 // <function=NAME>{...}</function>
-call_section functionary_31(std::string_view text, std::string_view marker, bool final) {
+call_section functionary_31(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
     if (marker == "<|python_tag|>") return python_tag(text, marker, final);
     const size_t gt = text.find('>', marker.size());
     if (gt == std::string_view::npos) {
@@ -316,7 +316,7 @@ call_section functionary_31(std::string_view text, std::string_view marker, bool
     c.name = std::string(text.substr(marker.size(), gt - marker.size()));
     if (!is_name(c.name)) return fail();
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, gt + 1), final, c.arguments, end);
+    const status st = args_at(text, skip_ws(text, gt + 1), final, c.arguments, end, resume);
     if (st != status::ok) return call_section{st};
     constexpr std::string_view close = "</function>";
     const std::string_view rest = text.substr(end);
@@ -328,7 +328,7 @@ call_section functionary_31(std::string_view text, std::string_view marker, bool
 }
 
 // [>>>]RECIPIENT\n then text ("all"), Python code ("python") or a JSON arguments object.
-call_section functionary_32(std::string_view text, std::string_view marker, bool final) {
+call_section functionary_32(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
     const size_t nl = text.find('\n', marker.size());
     const std::string_view name =
         text.substr(marker.size(), nl == std::string_view::npos ? text.npos : nl - marker.size());
@@ -350,7 +350,7 @@ call_section functionary_32(std::string_view text, std::string_view marker, bool
     parsed_call& c = out.calls.emplace_back();
     c.name = std::string(name);
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, nl + 1), final, c.arguments, end);
+    const status st = args_at(text, skip_ws(text, nl + 1), final, c.arguments, end, resume);
     if (st != status::ok) return call_section{st};
     out.consumed = end;
     return out;
@@ -451,20 +451,21 @@ bool tool_call_at_start(tool_format f, std::string_view text) {
     return i < text.size() && text[i] == '{';
 }
 
-call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final) {
+call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final,
+                                args_resume* resume) {
     switch (f) {
         case tool_format::hermes:
             return hermes(text, marker, final);
         case tool_format::gemma4:
-            return gemma4(text, marker, final);
+            return gemma4(text, marker, final, resume);
         case tool_format::mistral:
-            return mistral(text, marker, final);
+            return mistral(text, marker, final, resume);
         case tool_format::deepseek:
-            return deepseek(text, marker, final);
+            return deepseek(text, marker, final, resume);
         case tool_format::functionary_31:
-            return functionary_31(text, marker, final);
+            return functionary_31(text, marker, final, resume);
         case tool_format::functionary_32:
-            return functionary_32(text, marker, final);
+            return functionary_32(text, marker, final, resume);
         case tool_format::llama3:
             return marker.empty() ? json_answer(f, text, final) : python_tag(text, marker, final);
         case tool_format::generic:

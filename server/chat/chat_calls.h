@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/chat/chat_args.h"
 #include "server/chat/chat_syntax.h"
 
 namespace tandem {
@@ -30,8 +31,10 @@ struct call_section {
 std::vector<std::string> tool_call_markers(tool_format f);
 
 // Parses the call section starting at `text` (which begins with `marker`, possibly empty for the
-// formats that open at the answer's start). `final`: no more text will come.
-call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final);
+// formats that open at the answer's start). `final`: no more text will come. `resume`: kept by the
+// caller while the same section grows, so arguments are read on from where the last parse stopped.
+call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final,
+                                args_resume* resume = nullptr);
 
 // At the answer's start, formats whose calls have no marker (Llama 3 JSON, functionary v3.2's
 // recipient line, the generic JSON object): whether to try a section at `text` (white space skipped).

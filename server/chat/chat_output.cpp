@@ -202,11 +202,12 @@ bool chat_output_parser::step_content(bool final, chat_delta& out) {
 bool chat_output_parser::take_section(std::string_view marker, bool final, chat_delta& out) {
     const std::string marker_text(marker);  // call_markers_ may be the marker's owner; keep a copy
     const std::string_view rest = std::string_view(buf_).substr(pos_);
-    call_section sec = parse_call_section(syntax_.tools, rest, marker_text, final);
+    call_section sec = parse_call_section(syntax_.tools, rest, marker_text, final, &args_resume_);
     if (sec.what == call_section::status::need_more && !final) {
-        stream_calls(scan_call_heads(syntax_, rest, marker_text), out);
+        stream_calls(scan_call_heads(syntax_, rest, marker_text, &args_resume_), out);
         return false;
     }
+    args_resume_ = {};  // the section is decided: the next one starts afresh
     mode_ = mode::content;
     if (sec.what != call_section::status::ok) {  // not a call after all: the text stays content
         open_.clear();
@@ -236,7 +237,7 @@ void chat_output_parser::stream_calls(const std::vector<call_head>& heads, chat_
         if (c.name != h.name || !h.args.json.starts_with(c.sent)) return;  // cannot happen: heads only grow
         if (h.args.json.size() > c.sent.size()) {
             out.call_deltas.push_back({c.index, "", "", h.args.json.substr(c.sent.size())});
-            c.sent = h.args.json;
+            c.sent.append(h.args.json, c.sent.size());
         }
     }
 }

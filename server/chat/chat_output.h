@@ -11,11 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "server/chat/chat_args.h"
 #include "server/chat/chat_syntax.h"
 
 namespace tandem {
 
-struct call_head;    // chat_args.h
 struct parsed_call;  // chat_calls.h
 
 struct tool_call {
@@ -95,6 +95,7 @@ class chat_output_parser {
         std::string name, sent;
     };
     std::vector<open_call> open_;
+    args_resume args_resume_;       // where the section's open call's arguments were last read to
     int32_t n_streamed_ = 0;        // calls begun in the stream (dropped ones included)
     std::vector<std::string> ids_;  // by a completed call's place: a dropped call's id goes to the next
     body_kind harmony_kind_ = body_kind::content;

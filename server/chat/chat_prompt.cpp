@@ -274,6 +274,17 @@ nlohmann::ordered_json chat_prompt_context(const chat_template_caps& caps, const
     return ctx;
 }
 
+bool chat_thinking_enabled(const chat_template_caps& caps, const nlohmann::json& defaults,
+                           const generation_request& g) {
+    bool on = true;
+    for (const nlohmann::json* kwargs : {&defaults, &g.chat_template_kwargs}) {
+        if (!kwargs->is_object()) continue;
+        const auto it = kwargs->find("enable_thinking");
+        if (it != kwargs->end() && it->is_boolean()) on = it->get<bool>();
+    }
+    return caps.thinking && on;
+}
+
 std::string chat_prompt_build(const chat_render_fn& render, const chat_template_caps& caps, const chat_vocab& vocab,
                               const generation_request& g, const nlohmann::json& defaults, std::time_t now) {
     const ojson& messages = g.messages;

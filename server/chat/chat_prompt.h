@@ -35,6 +35,11 @@ struct chat_template_caps {
 chat_template_caps chat_template_detect(const chat_render_fn& render);
 nlohmann::json chat_template_caps_json(const chat_template_caps& caps);  // llama.cpp's /props names
 
+// Whether the request has the model think: its template reacts to enable_thinking (caps.thinking)
+// and enable_thinking is on (llama.cpp's default), as the server's chat_template_kwargs `defaults`
+// and then the request's own set it.
+bool chat_thinking_enabled(const chat_template_caps& caps, const nlohmann::json& defaults, const generation_request& g);
+
 // The vocabulary's side of the prompt.
 struct chat_vocab {
     std::string bos_text;  // "" when the vocab has no BOS

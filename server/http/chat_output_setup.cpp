@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <span>
 
+#include "server/chat/chat_prompt.h"
+
 namespace tandem {
 namespace {
 
@@ -16,13 +18,18 @@ std::vector<int32_t> marker_tokens(const text_codec& codec, const std::string& m
 
 output_setup chat_output_setup(const served_model& b, const server_config& cfg, const generation_request& g,
                                const std::vector<int32_t>& prompt) {
-    output_setup o{chat_syntax_detect(b.chat_template), {}, {}, {}};
+    output_setup o{chat_syntax_detect(b.chat_template), {}, {}, {}, {}};
     const std::string& format = g.reasoning_format.empty() ? cfg.reasoning_format : g.reasoning_format;
     o.opts.split_reasoning = format != "none";
     // The prompt's end says whether the answer starts inside the reasoning (R1's "<think>\n").
     const size_t n_tail = std::min<size_t>(prompt.size(), 16);
     const std::string tail = b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
     o.opts.reasoning_open = chat_prompt_opens_reasoning(o.syntax, tail);
+    // A constrained answer (response_format, forced calls) comes after the reasoning: the block the
+    // prompt opened, or one the model may open itself when its template has thinking on.
+    if (!o.syntax.think_end.empty() &&
+        (o.opts.reasoning_open || chat_thinking_enabled(b.caps, b.chat_template_kwargs, g)))
+        o.lead = {o.syntax.think_start, o.syntax.think_end, o.opts.reasoning_open};
     o.opts.parse_tools = g.tools.is_array() && !g.tools.empty() && g.tool_choice != "none";
     o.opts.parallel_tool_calls = g.parallel_tool_calls;
     for (const std::string& t : o.syntax.preserved_tokens) {

@@ -7,8 +7,6 @@
 #include <limits>
 
 #include "common/error.h"
-#include "engine/grammar/grammar_cache.h"
-#include "engine/grammar/json_schema.h"
 #include "server/chat/chat_syntax.h"
 #include "server/http/errors.h"
 
@@ -323,9 +321,9 @@ json parse_json_object(const std::string& body) {
 }
 
 // response_format: {"type": "text"}, {"type": "json_object"} (llama.cpp's extension: with a
-// "schema"), or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}, compiled to a
-// grammar (cached by schema text). The schema is read again from the body in its own key order,
-// since properties are generated in the order the schema lists them.
+// "schema"), or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; answer_grammar
+// compiles the schema. It is read again from the body in its own key order, since properties are
+// generated in the order the schema lists them.
 void parse_response_format(const json& obj, const std::string& body, generation_request& r) {
     const json* rf = field(obj, "response_format");
     if (!rf) return;
@@ -353,21 +351,16 @@ void parse_response_format(const json& obj, const std::string& body, generation_
         if (!s->is_boolean()) throw_invalid(param, "'response_format.json_schema.strict' must be a boolean");
         strict = s->get<bool>();
     }
+    r.json_answer = true;
+    r.json_strict = strict;
     if (!schema) {
         if (t == "json_schema") throw_invalid(param, "'response_format.json_schema.schema' is required");
-        r.grammar = gram::grammar_cached("json_object", [] { return gram::grammar_json_object(); });
         return;
     }
     if (!schema->is_object() && !schema->is_boolean())
         throw_invalid(param, "'response_format' schema must be a JSON object");
-    nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(body)["response_format"];
-    ordered = js ? ordered["json_schema"]["schema"] : ordered["schema"];
-    const std::string key = std::string(strict ? "strict:" : "loose:") + ordered.dump();
-    try {
-        r.grammar = gram::grammar_cached(key, [&] { return gram::grammar_from_json_schema(ordered, strict); });
-    } catch (const error& e) {
-        throw_invalid(param, std::string("'response_format': ") + e.what());
-    }
+    const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(body)["response_format"];
+    r.json_schema = js ? ordered["json_schema"]["schema"] : ordered["schema"];
 }
 
 generation_request parse_chat_request(const std::string& body, const parse_limits& limits) {

@@ -57,7 +57,13 @@ struct generation_request {
     std::string tool_choice_name;      // tool_choice == "function": the function's name
     bool parallel_tool_calls = true;   // false: at most one tool call per answer
     nlohmann::json response_format;    // null, or {"type": "json_object"} / {"type": "json_schema", ...}
-    // response_format compiled (json_object or json_schema); null for text or none.
+    // response_format json_object or json_schema: the answer is JSON, valid against json_schema when
+    // that is not null (kept in the request's key order: properties are generated in it).
+    bool json_answer = false;
+    nlohmann::ordered_json json_schema;
+    bool json_strict = false;
+    // The grammar the answers are generated under (answer_grammar, once the prompt is known: a
+    // thinking model's reasoning comes first); null: unconstrained.
     std::shared_ptr<const gram::compiled_grammar> grammar;
     nlohmann::json chat_template_kwargs;  // null, or an object of extra template variables
     std::string reasoning_effort;         // "", "low", "medium" or "high"

@@ -8,11 +8,11 @@
 
 #include "common/error.h"
 #include "server/chat/chat_prompt.h"
+#include "server/http/answer_grammar.h"
 #include "server/http/chat_output_setup.h"
 #include "server/http/routes.h"
 #include "server/http/server_state.h"
 #include "server/http/sse.h"
-#include "server/http/tool_grammar.h"
 
 namespace tandem {
 
@@ -137,7 +137,7 @@ std::vector<completion_params> engine_requests(const generation_request& g,
         p.max_tokens = g.max_tokens;
         p.n_logprobs = g.logprobs ? g.n_top_logprobs : -1;
         p.stop = g.stop;
-        p.grammar = g.grammar;  // response_format (one compiled grammar, a matcher per choice)
+        p.grammar = g.grammar;  // one compiled grammar, a matcher per choice
     }
     return out;
 }
@@ -179,8 +179,10 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     }
     co_await s.watch_stop();
     if (auto err = j.first_error()) {
+        // Written as the reply itself: past watch_stop the session is finishing, where send_error
+        // (for a handler that fails after it may have replied) sends nothing.
         const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
-        co_await s.send_error(e);
+        co_await s.send(api_error_response(e));
         co_return;
     }
     http_response res{http::status::ok, 11};
@@ -274,18 +276,18 @@ net::awaitable<void> run_generation(server_state& st, http_session& s, served_mo
     int64_t n_prompt = 0;
     for (const std::vector<int32_t>& prompt : prompts) n_prompt += static_cast<int64_t>(prompt.size());
 
+    std::optional<output_setup> chat_out;
+    if (g.chat) chat_out = chat_output_setup(b, st.cfg, g, prompts.front());
+    // response_format or forced tool calls: the answers are generated under a grammar.
+    g.grammar =
+        answer_grammar(g, chat_out ? &chat_out->syntax : nullptr, chat_out ? chat_out->lead : gram::reasoning_lead{});
     job j{st, s, b, g, {}};
     j.n_prompt = n_prompt;
     std::vector<completion_params> requests = engine_requests(g, prompts);
-    std::optional<output_setup> chat_out;
-    if (g.chat) {
-        chat_out = chat_output_setup(b, st.cfg, g, prompts.front());
-        // tool_choice "required" or a named function: the calls are generated under a grammar.
-        const auto tools_grammar = tool_call_grammar(g, chat_out->syntax, chat_out->opts.reasoning_open);
+    if (chat_out) {
         for (completion_params& p : requests) {
             p.shown_special = chat_out->shown_special;
             p.reasoning = chat_out->reasoning;
-            if (tools_grammar) p.grammar = tools_grammar;
         }
     }
     submit_all(j, std::move(requests));

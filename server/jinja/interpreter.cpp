@@ -367,11 +367,17 @@ value interpreter::invoke_macro(const stmt& def, call_args& args, const std::vec
 
 // --- expressions -------------------------------------------------------------------------------
 
-// Jinja2's Undefined renders empty and is falsy, but looking into it (x.y, x[k]) raises.
-const value& interpreter::defined_or_throw(const expr& e, const value& v) {
-    if (!v.is_undefined()) return v;
-    if (e.kind == expr_kind::name) throw value_error{"'" + e.name + "' is undefined"};
-    throw value_error{"an undefined value has no attributes or items"};
+// Looking into an undefined value (x.y, x[k]) gives undefined, as llama.cpp's engine does (checked
+// with its /apply-template); Python Jinja2's default Undefined raises instead. Real templates rely on
+// it: Gemma 4's reads value['type'][0] of a tool property without a type, which llama.cpp renders
+// as an empty type. Calling an undefined value still fails.
+value interpreter::look_into(const expr& e, bool item) {
+    const value base = eval(*e.args[0]);
+    if (base.is_undefined()) {
+        if (item) (void)eval(*e.args[1]);  // the key's own errors still count
+        return value();
+    }
+    return item ? get_item(base, eval(*e.args[1])) : get_attr(*this, base, e.name);
 }
 
 value interpreter::eval(const expr& e) {
@@ -402,9 +408,9 @@ value interpreter::eval(const expr& e) {
                 return m;
             }
             case expr_kind::attr:
-                return get_attr(*this, defined_or_throw(*e.args[0], eval(*e.args[0])), e.name);
+                return look_into(e, false);
             case expr_kind::item:
-                return get_item(defined_or_throw(*e.args[0], eval(*e.args[0])), eval(*e.args[1]));
+                return look_into(e, true);
             case expr_kind::slice:
                 return eval_slice(e);
             case expr_kind::call:

@@ -46,7 +46,7 @@ class interpreter {
     std::string capture(const stmt_list& body);
 
     value eval(const expr& e);
-    static const value& defined_or_throw(const expr& e, const value& v);
+    value look_into(const expr& e, bool item);  // x.y (item false) or x[k] (item true)
     value eval_binary(const expr& e);
     value eval_attr(const expr& e);
     value eval_item(const expr& e);

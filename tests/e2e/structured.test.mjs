@@ -1,8 +1,9 @@
 // Structured output through the real server and the official openai SDK: response_format
 // json_schema gives JSON that parses and validates against the schema (checked here field by field)
 // for several seeds, streamed and not, on chat and completions, on stories260K and llama-spm-tiny;
-// json_object gives an object; n-gram speculation answers what plain decoding answers; an
-// unsupported keyword is a 400 naming response_format; a max_tokens that cuts the JSON gives "length".
+// json_object gives an object; integer and number bounds and patterns hold for many seeds; n-gram
+// speculation answers what plain decoding answers; an unsupported keyword is a 400 naming
+// response_format; a max_tokens that cuts the JSON gives "length".
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -76,6 +77,38 @@ test("json_schema on chat: valid JSON for every seed, streamed and not", async (
   }
 });
 
+// What pydantic and zod write for bounded numbers and patterned strings (ge/le/gt/lt, regex).
+const bounded = {
+  type: "object",
+  properties: {
+    age: { type: "integer", minimum: 18, maximum: 130 },
+    score: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+    delta: { type: "integer", exclusiveMaximum: 0 },
+    code: { type: "string", pattern: "^[A-Z]{3}-\\d{2,4}$" },
+    tag: { type: "string", pattern: "^(ok|fine)( [a-z]{1,5})?$" },
+  },
+  required: ["age", "score", "delta", "code", "tag"],
+  additionalProperties: false,
+};
+
+test("minimum / maximum / exclusive bounds and pattern hold for every seed", async () => {
+  const response_format = { type: "json_schema", json_schema: { name: "bounded", schema: bounded, strict: true } };
+  for (const name of ["stories", "llama"]) {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const body = { model: "m", messages, max_tokens: 400, temperature: 1, seed, response_format };
+      const r = await clients[name].chat.completions.create(body);
+      const text = r.choices[0].message.content;
+      assert.equal(r.choices[0].finish_reason, "stop", `${name} seed ${seed}: ${text}`);
+      const j = JSON.parse(text);
+      assert.ok(Number.isInteger(j.age) && j.age >= 18 && j.age <= 130, text);
+      assert.ok(typeof j.score === "number" && j.score > 0 && j.score <= 1, text);
+      assert.ok(Number.isInteger(j.delta) && j.delta < 0, text);
+      assert.match(j.code, /^[A-Z]{3}-\d{2,4}$/, text);
+      assert.match(j.tag, /^(ok|fine)( [a-z]{1,5})?$/, text);
+    }
+  }
+});
+
 test("the SDK's own parser (beta.chat.completions.parse) reads the answer", async () => {
   const r = await clients.llama.beta.chat.completions.parse({ model: "m", messages, max_tokens: 400, seed: 9, response_format: responseFormat });
   assert.equal(r.choices[0].finish_reason, "stop");
@@ -125,8 +158,10 @@ test("bad response_format: 400 naming response_format and the problem", async ()
       },
     );
   };
-  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "string", pattern: "^a$" } } }, "'pattern'");
-  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { n: { type: "integer", minimum: 0 } } } } }, "'minimum'");
+  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "string", not: { const: "a" } } } }, "'not'");
+  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { n: { type: "integer", multipleOf: 2 } } } } }, "'multipleOf'");
+  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "string", pattern: "(?=a)" } } }, "lookaround");
+  await bad({ type: "json_schema", json_schema: { name: "x", schema: { type: "number", minimum: 0.5 } } }, "minimum");
   await bad({ type: "xml" }, "'xml'");
   await bad({ type: "json_schema" }, "json_schema");
   await bad("json", "must be an object");

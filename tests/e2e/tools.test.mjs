@@ -35,7 +35,7 @@ const time = {
   type: "function",
   function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "integer" } }, required: ["zone"] } },
 };
-// Gemma 4's template reads each property's type (an enum without one makes it fail, as in Jinja2).
+// Gemma 4's template prints each property's type (one without renders an empty type, as llama.cpp's does).
 const weather_typed = structuredClone(weather);
 weather_typed.function.parameters.properties.unit = { type: "string", enum: ["c", "f"] };
 const ask = [{ role: "user", content: "What is the weather in Paris?" }];

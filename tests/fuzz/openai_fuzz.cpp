@@ -1,10 +1,11 @@
 // libFuzzer target for the HTTP/JSON layer: arbitrary request bodies through the OpenAI request
 // parsers, and every chat request that parses through a real chat template (the templates of
 // tests/data/chat_templates, named by TANDEM_FUZZ_TEMPLATES) by chat_prompt_build, as the server
-// builds its prompts, and through tool_call_grammar (the tools' schemas compiled in the template
-// family's call format). The only exception allowed out is api_exception (a 400 for the client, also
-// when the template failed on these messages). The body is also read as a model's answer in that
-// family's format: whole and in pieces it must split the same way.
+// builds its prompts, and through answer_grammar (response_format's schema, or the tools' schemas
+// compiled in the template family's call format, after a reasoning lead). The only exception
+// allowed out is api_exception (a 400 for the client, also when the template failed on these
+// messages). The body is also read as a model's answer in that family's format: whole and in
+// pieces it must split the same way.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -18,9 +19,9 @@
 #include "common/error.h"
 #include "server/chat/chat_output.h"
 #include "server/chat/chat_prompt.h"
+#include "server/http/answer_grammar.h"
 #include "server/http/errors.h"
 #include "server/http/openai_parse.h"
-#include "server/http/tool_grammar.h"
 #include "server/jinja/template.h"
 
 namespace {
@@ -117,7 +118,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const tandem::api_exception&) {  // the template failed on these messages: a 400
     }
     try {
-        (void)tandem::tool_call_grammar(r, t.syntax, (size & 1) != 0);
+        // The reasoning lead as a thinking prompt gives it: none, optional, or opened by the prompt.
+        const tandem::gram::reasoning_lead lead{t.syntax.think_start, (size & 3) != 0 ? t.syntax.think_end : "",
+                                                (size & 1) != 0};
+        (void)tandem::answer_grammar(r, &t.syntax, lead);
     } catch (const tandem::api_exception&) {  // a schema or tool_choice the grammar refuses: a 400
     }
     return 0;

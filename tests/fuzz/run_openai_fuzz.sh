@@ -16,7 +16,7 @@ echo "run_openai_fuzz: compiling the fuzz target with $cxx into $out"
 # Whole directories of the parser's dependencies: fuzz_build links only the objects referenced.
 fuzz_build run_openai_fuzz "$out/openai_fuzz" "$cxx" "-DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -I$src" \
     "$src/tests/fuzz/openai_fuzz.cpp" "$src/server/http/openai_parse.cpp" "$src/server/http/errors.cpp" \
-    "$src/server/http/tool_grammar.cpp" \
+    "$src/server/http/answer_grammar.cpp" \
     "$src"/server/chat/*.cpp "$src"/server/jinja/*.cpp "$src"/engine/grammar/*.cpp -- -lspdlog -lfmt \
     || die "building openai_fuzz failed"
 rm -rf "$out/corpus" && mkdir -p "$out/corpus"

@@ -90,12 +90,40 @@ TEST(TokenMask, MatchesBruteForceOnSchema) {
     check_masks_along(s, {R"({"name":"abcd","tags":["abc","ab"],"n":-12})", R"({"name":"","n":0})"});
 }
 
+TEST(TokenMask, MatchesBruteForceOnRangesAndPatterns) {
+    const char* s = R"({"type":"object","properties":{"n":{"type":"integer","minimum":-40,"maximum":1234},
+        "x":{"type":"number","exclusiveMinimum":0,"maximum":10},"id":{"type":"string","pattern":"^[A-Z]{2}-\\d+$"},
+        "t":{"type":"string","pattern":"ab|c\""}},"required":["n","x","id","t"]})";
+    check_masks_along(
+        s, {R"({"n":-40,"x":0.25,"id":"AB-12","t":"xabx"})", R"({"n":1234,"x":10.0,"id":"QZ-0","t":"c\"!"})"});
+}
+
 TEST(TokenMask, MatchesBruteForceAfterFreeText) {
     sequence_spec spec;
-    spec.text_until = "\"]}";
+    spec.lead = {"", "\"]}", true};
     const auto g = std::make_shared<compiled_grammar>(
         grammar_from_sequence(json::parse(R"({"type":"object","properties":{"name":{"type":"string"}}})"), spec, true));
     check_masks_along(g, {"name: ab \"] \"]\"]}{\"name\":\"ab\"}", "\"]}{}"});
+    const auto optional = std::make_shared<compiled_grammar>(grammar_json_object({"[[", "]]", false}));
+    check_masks_along(optional, {"[[ a ] b ]]{}", "{\"x\": 1}", "[[]]{}"});
+}
+
+// A control token the sequence shows as text (id 0 here, "" in the vocabulary) is allowed exactly
+// where the grammar takes its text: Gemma 4 ends its reasoning with such a token.
+TEST(TokenMask, ShownControlTokensAreAllowedByTheirText) {
+    const token_index vocab = make_index();
+    const auto g = std::make_shared<compiled_grammar>(grammar_json_object({"", "<channel|>", true}));
+    grammar_matcher m(g, vocab);
+    EXPECT_FALSE(mask_has(m.mask(), 0));  // not shown: never
+    m.show_tokens({{0, "<channel|>"}});
+    EXPECT_TRUE(mask_has(m.mask(), 0));                    // the reasoning may end here
+    EXPECT_FALSE(mask_has(g->mask(m.state(), vocab), 0));  // the shared cached mask is untouched
+    ASSERT_TRUE(m.accept(0));
+    EXPECT_FALSE(mask_has(m.mask(), 0));  // inside the JSON: not allowed
+    EXPECT_FALSE(m.accept(0));
+    ASSERT_TRUE(m.accept(static_cast<int32_t>(1 + '{')));  // byte tokens: id 1 + byte
+    ASSERT_TRUE(m.accept(static_cast<int32_t>(1 + '}')));
+    EXPECT_TRUE(m.can_end());
 }
 
 TEST(TokenMask, MatcherWalksStayValid) {

@@ -46,6 +46,13 @@ TIME_TOOL = {
     "type": "function",
     "function": {"name": "get_time", "description": "Current local time", "parameters": {"type": "object", "properties": {}}},
 }
+# A property with no "type" (an enum alone, as zod and pydantic write for literals): Gemma 4's template
+# reads its type anyway, which Python Jinja2 refuses and llama.cpp renders as an empty type.
+UNTYPED_TOOL = {
+    "type": "function",
+    "function": {"name": "set_unit", "description": "Set the unit",
+                 "parameters": {"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]}},
+}
 CALL = {"id": "call_1", "type": "function",
         "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}
 
@@ -63,6 +70,7 @@ CASES = {
     "no_generation_prompt": {"messages": [U1, A1], "add_generation_prompt": False},
     "tools": {"messages": [SYS, U2], "tools": [WEATHER_TOOL, TIME_TOOL]},
     "tool_choice_none": {"messages": [U2], "tools": [WEATHER_TOOL], "tool_choice": "none"},
+    "untyped_tool_property": {"messages": [U2], "tools": [UNTYPED_TOOL]},
     "tool_call_history": {
         "messages": [U2, {"role": "assistant", "content": None, "tool_calls": [CALL]},
                      {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp_c\": 18}"}],

@@ -17,10 +17,27 @@ using ojson = nlohmann::ordered_json;
 
 const gram::value_syntax json_syntax{};
 
+// Prefixes of `text` growing by 1 to 7 bytes, each rewritten on from where the last one stopped
+// (args_resume), give what a fresh rewrite of each gives: the resume changes only the work.
+void expect_resume_agrees(const std::string& text, const gram::value_syntax& syn, uint32_t seed) {
+    std::mt19937 rng(seed);
+    args_resume resume;
+    for (size_t k = 0;; k = std::min(text.size(), k + 1 + rng() % 7)) {
+        const std::string_view prefix = std::string_view(text).substr(0, k);
+        const args_rewrite fresh = rewrite_args(prefix, syn);
+        const args_rewrite goes_on = rewrite_args(prefix, syn, &resume);
+        ASSERT_EQ(goes_on.json, fresh.json) << "prefix " << k << " of " << text;
+        ASSERT_EQ(goes_on.bad, fresh.bad) << "prefix " << k << " of " << text;
+        ASSERT_EQ(goes_on.end, fresh.end) << "prefix " << k << " of " << text;
+        if (k == text.size()) break;
+    }
+}
+
 // Every prefix of `text` rewrites to a prefix of the whole's rewrite, never bad and never whole
 // before the object closes at `end`.
 void expect_prefixes_grow(const std::string& text, const gram::value_syntax& syn, const std::string& whole,
                           size_t end) {
+    for (uint32_t seed = 1; seed <= 3; ++seed) expect_resume_agrees(text, syn, seed);
     for (size_t k = 0; k < text.size(); ++k) {
         const args_rewrite r = rewrite_args(std::string_view(text).substr(0, k), syn);
         ASSERT_FALSE(r.bad) << "prefix " << k << " of " << text;
@@ -173,6 +190,7 @@ TEST(ChatArgs, MutationsAgreeWithNlohmann) {
             if (text.empty()) text = "{";
         }
         if (text[0] != '{') continue;
+        expect_resume_agrees(text, json_syntax, static_cast<uint32_t>(n));
         const args_rewrite r = rewrite_args(text, json_syntax);
         const ojson parsed = ojson::parse(text, nullptr, false);
         const bool nl_object = !parsed.is_discarded() && parsed.is_object();

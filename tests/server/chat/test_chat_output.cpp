@@ -286,7 +286,7 @@ TEST(ChatOutput, GenericJson) {
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
 }
 
-// The shape a forced call is generated in (chat_syntax's tool_call_shape, which tool_grammar turns
+// The shape a forced call is generated in (chat_syntax's tool_call_shape, which answer_grammar turns
 // into a grammar) is read back by the family's parser: two calls, joined as the shape joins them.
 TEST(ChatOutput, ForcedCallShapesParse) {
     for (const char* markers :

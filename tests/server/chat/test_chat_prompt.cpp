@@ -89,6 +89,22 @@ TEST(ChatPrompt, KwargsOverrideTheServerDefaultsAndEnableThinkingDefaultsToTrue)
               "hey high");
 }
 
+// Thinking is on when the template reacts to enable_thinking and it is true: what lets a grammar
+// wait for the reasoning block a model may open itself.
+TEST(ChatPrompt, ThinkingIsOnWhenTheTemplateHasItAndKwargsDoNotTurnItOff) {
+    const fixture full(k_full), plain(k_plain);
+    auto req = [](const std::string& extra) {
+        return parse_chat_request(R"({"messages":[{"role":"user","content":"Hi"}])" + extra + "}", parse_limits{});
+    };
+    const nlohmann::json off = {{"enable_thinking", false}};
+    EXPECT_TRUE(chat_thinking_enabled(full.caps, nullptr, req("")));
+    EXPECT_FALSE(chat_thinking_enabled(full.caps, off, req("")));
+    EXPECT_TRUE(chat_thinking_enabled(full.caps, off, req(R"(,"chat_template_kwargs":{"enable_thinking":true})")));
+    EXPECT_FALSE(
+        chat_thinking_enabled(full.caps, nullptr, req(R"(,"chat_template_kwargs":{"enable_thinking":false})")));
+    EXPECT_FALSE(chat_thinking_enabled(plain.caps, nullptr, req("")));  // the template knows no thinking
+}
+
 TEST(ChatPrompt, ToolCallsAndResultsReachTheTemplate) {
     const std::string body =
         R"({"messages":[{"role":"user","content":"W?"},{"role":"assistant","content":null,"tool_calls":[)"

@@ -317,6 +317,18 @@ TEST_F(ServerTest, ChatCompletionNonStreaming) {
     EXPECT_EQ(eng_->submitted()[0].sampling.temperature, 0.0f);
 }
 
+// An engine request that ends in an error (e.g. a grammar that allows no token) answers a 500 in
+// OpenAI's shape. Before, the whole reply's error went to a session already past its watch (the
+// finishing state), which sent nothing: the client waited forever.
+TEST_F(ServerTest, AnEngineErrorIsA500NotASilence) {
+    fake_script script = hello();
+    script.end = finish_reason::error;
+    start(std::move(script));
+    const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + "}");
+    ASSERT_EQ(r.status, 500) << r.body;
+    EXPECT_EQ(r.json_body()["error"]["type"], "server_error");
+}
+
 TEST_F(ServerTest, ChatStreamingIsOpenaiFramed) {
     start(hello());
     const reply r = request(port_, "POST", "/v1/chat/completions",
