@@ -18,6 +18,7 @@ constexpr dtype dtype_of() {
     if constexpr (std::is_same_v<B, block_q8_0>) return dtype::q8_0;
     if constexpr (std::is_same_v<B, block_q4_0>) return dtype::q4_0;
     if constexpr (std::is_same_v<B, block_q6_k>) return dtype::q6_k;
+    if constexpr (std::is_same_v<B, block_q5_k>) return dtype::q5_k;
     return dtype::q4_k;
 }
 
@@ -32,9 +33,12 @@ void pack_tile(const B* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     }
 }
 
-void pack_tile(const block_q4_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+// q4_K, and q5_K with its qh runs after the nibbles (B is one of the two).
+template <class B>
+requires(std::is_same_v<B, block_q4_k> || std::is_same_v<B, block_q5_k>) void pack_tile(const B* rows[k_pack_rows],
+                                                                                        int64_t b, uint8_t* tile) {
     for (int r = 0; r < k_pack_rows; ++r) {
-        const block_q4_k& x = rows[r][b];
+        const B& x = rows[r][b];
         std::memcpy(tile + 2 * r, &x.d, 2);
         std::memcpy(tile + 16 + 2 * r, &x.dmin, 2);
         uint8_t sc[8], mn[8];
@@ -45,6 +49,9 @@ void pack_tile(const block_q4_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
         }
         for (int p = 0; p < 4; ++p) {
             for (int k = 0; k < 8; ++k) std::memcpy(tile + 160 + 256 * p + 32 * k + 4 * r, x.qs + 32 * p + 4 * k, 4);
+        }
+        if constexpr (std::is_same_v<B, block_q5_k>) {
+            for (int k = 0; k < 8; ++k) std::memcpy(tile + 1184 + 32 * k + 4 * r, x.qh + 4 * k, 4);
         }
     }
 }
@@ -79,12 +86,12 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
 }  // namespace
 
 bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q6_k;
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k;
 }
 
 size_t pack_tile_bytes(dtype t) {
     TANDEM_CHECK(pack_supported(t));
-    return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k ? 32 : 0);
+    return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
 }
 
 size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in) {
@@ -101,6 +108,8 @@ void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t 
         pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
     else if (t == dtype::q4_k)
         pack_rows(static_cast<const block_q4_k*>(w), n_in / 256, o_begin, o_end, d);
+    else if (t == dtype::q5_k)
+        pack_rows(static_cast<const block_q5_k*>(w), n_in / 256, o_begin, o_end, d);
     else
         pack_rows(static_cast<const block_q6_k*>(w), n_in / 256, o_begin, o_end, d);
 }

@@ -133,9 +133,12 @@ void packed_q4_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_
 // of lane i: row i's scale) into the super-block's int32 sums (at most 8 * 2 * 30480 * 63). Then
 // y += d_w * d_x * sum - dmin_w * sum_j min_j * s_x[j], s_x[j] = d_x * (sum of sub-block j's codes).
 // Activations have one scale per super-block (act_block 256).
-template <int R>
-void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    constexpr int64_t k_tile = 8 * 144 + 32;
+// q5_K (k_five) adds the 5th bits, interleaved as the nibbles after them (qh runs), and as its codes
+// reach 31 (a pair 2 * 31 * 127 = 7874) widens every 4 runs instead of 8.
+template <bool k_five, int R>
+void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
+    constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
     const int8_t* xq[R];
     const float* xd[R];
     const float* xs[R];
@@ -153,25 +156,33 @@ void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
             _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
         __m256i isum[R];
         for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
             const uint8_t* runs = tile + 160 + 256 * (j / 2);
             const int shift = 4 * (j % 2);
-            __m256i s16[R];
-            for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-            for (int k = 0; k < 8; ++k) {
-                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
-                const __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
-#pragma GCC unroll 8
-                for (int r = 0; r < R; ++r)
-                    s16[r] = _mm256_add_epi16(s16[r],
-                                              _mm256_maddubs_epi16(u, broadcast4(xq[r] + 256 * sb + 32 * j + 4 * k)));
-            }
             // Row i's scale in both int16 halves of lane i.
-            const __m256i sc32 =
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j)));
-            const __m256i sc = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
-            for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+            const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j));
+            const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
+#pragma GCC unroll 2
+            for (int k0 = 0; k0 < 8; k0 += k_widen) {
+                __m256i s16[R];
+                for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int k = k0; k < k0 + k_widen; ++k) {
+                    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
+                    __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
+                    if constexpr (k_five) {  // bit j of the qh byte, as 0x10
+                        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 1184 + 32 * k));
+                        const __m256i bit = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
+                        u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
+                    }
+#pragma GCC unroll 8
+                    for (int r = 0; r < R; ++r)
+                        s16[r] = _mm256_add_epi16(
+                            s16[r], _mm256_maddubs_epi16(u, broadcast4(xq[r] + 256 * sb + 32 * j + 4 * k)));
+                }
+                for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+            }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
         const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
@@ -190,15 +201,18 @@ void group_rows_q4_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
     for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
 }
 
-struct packed_q4_k {
-    static constexpr int64_t k_tile = 8 * 144 + 32;
+template <bool k_five>
+struct packed_k {
+    static constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
     template <int R>
     static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-        group_rows_q4_k<R>(group, nb, a, r0, y, n_out);
+        group_rows_k<k_five, R>(group, nb, a, r0, y, n_out);
     }
 };
+using packed_q4_k = packed_k<false>;
+using packed_q5_k = packed_k<true>;
 
 // q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits: a nibble of ql and two bits
 // of qh (pack.h), assembled per run; q in [0, 63] meets the activation codes in maddubs (a pair at
@@ -328,7 +342,7 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q6_k;
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
@@ -339,6 +353,8 @@ void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_
         matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else if (wt == dtype::q4_k)
         matmul_groups<packed_q4_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else if (wt == dtype::q5_k)
+        matmul_groups<packed_q5_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else
         matmul_groups<packed_q6_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
 }

@@ -20,7 +20,7 @@ namespace {
 
 using test::level_guard;
 
-constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q4_k, dtype::q6_k};
+constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q4_k, dtype::q5_k, dtype::q6_k};
 
 std::vector<uint8_t> packed_copy(dtype t, const std::vector<uint8_t>& w, int64_t n_out, int64_t n_in) {
     std::vector<uint8_t> p(pack_bytes(t, n_out, n_in));
@@ -65,7 +65,7 @@ TEST(Packed, AvailableWhereTheIsaHasAKernel) {
         cpu_level_set(cpu_level::avx2);
         EXPECT_TRUE(matmul_packs(dtype::q4_0, 64, 64));
         EXPECT_FALSE(matmul_packs(dtype::q4_0, 60, 64)) << "rows not a multiple of 8";
-        EXPECT_FALSE(matmul_packs(dtype::q5_k, 64, 256)) << "no packed layout";
+        EXPECT_FALSE(matmul_packs(dtype::q3_k, 64, 256)) << "no packed layout";
     }
 }
 
