@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "common/check.h"
@@ -32,13 +34,34 @@ std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float*
     return f;
 }
 
+matmul_plan matmul_plan_for(const device_info& d) {
+    matmul_plan m;
+    const char* off = std::getenv("TANDEM_VK_NO_SUBGROUP");
+    const bool pow2 = d.subgroup_size >= 4 && (d.subgroup_size & (d.subgroup_size - 1)) == 0;
+    m.subgroup = d.subgroup_arithmetic && pow2 && d.subgroup_size <= 128 && !(off && std::strcmp(off, "1") == 0);
+    // One subgroup per output where the device has them, else 16 lanes; 64-256 invocations.
+    m.lanes = pow2 && d.subgroup_size <= 128 ? d.subgroup_size : 16;
+    m.outs = std::max<uint32_t>(1, 64 / m.lanes) * (m.lanes <= 16 ? 1 : 2);
+    while (m.outs > 1 && m.outs * m.lanes > d.max_workgroup_invocations) m.outs /= 2;
+    // Tiles of 16 rows, where matmul_tiled.comp's shared memory fits: 16 x (lanes x 32) activations
+    // and the tree's 16 x WG. (On lavapipe 32 rows spill the accumulators and run 2x slower.)
+    const uint64_t tile_bytes = 4ull * 16 * (m.lanes * 32 + m.outs * m.lanes);
+    m.tile_rows = tile_bytes <= d.max_shared_bytes ? 16 : 0;
+    return m;
+}
+
+ops::ops(pipelines& pl, recorder& rec) : pl_(pl), rec_(rec), plan_(matmul_plan_for(pl.ctx().info())) {}
+
 void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) {
     TANDEM_CHECK(x.rows == y.rows && x.cols % unit_elems(f) == 0);
-    const uint32_t spec[] = {64, static_cast<uint32_t>(f)};
-    const pipeline& p = pl_.get("matmul", 3, 28, spec);
+    // Above 8 rows the tiled shader: the same sums (matmul_lanes.glsl), with fewer weight decodes.
+    const bool tiled = x.rows > 8 && plan_.tile_rows > 0;
+    const uint32_t spec[] = {plan_.outs * plan_.lanes, static_cast<uint32_t>(f), plan_.outs, plan_.subgroup ? 1u : 0u,
+                             plan_.tile_rows};
+    const pipeline& p = pl_.get(tiled ? "matmul_tiled" : "matmul", 3, 28, std::span(spec, tiled ? 5 : 4));
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
-    grid(y.cols, gx, gy);
+    grid((y.cols + plan_.outs - 1) / plan_.outs, gx, gy);
     rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
 }
 
