@@ -1,7 +1,8 @@
 // Per-shader timings of the Vulkan backend on one device: each op at model-like shapes, recorded
-// `reps` times (with the barrier the backend puts after every op) into one command buffer, submitted
-// once; the figure is the wall time per dispatch. On lavapipe these only rank the shaders against
-// each other; on a GPU, matmul's GB/s against the device's memory bandwidth is the number to watch.
+// `reps` times into one command buffer with a barrier after each (the worst case, every op reading
+// the last), submitted once; the figure is the wall time per dispatch. On lavapipe these only rank
+// the shaders against each other; on a GPU, matmul's GB/s against the device's memory bandwidth is
+// the number to watch.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>

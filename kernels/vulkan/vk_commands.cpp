@@ -1,5 +1,6 @@
 #include "kernels/vulkan/vk_commands.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,8 @@ void recorder::begin() {
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
     n_dispatches_ = 0;
+    n_barriers_ = 0;
+    since_barrier_.clear();
     recording_ = true;
 }
 
@@ -96,7 +99,22 @@ void recorder::dispatch(const pipeline& p, std::initializer_list<slice> buffers,
     ++n_dispatches_;
 }
 
+void recorder::track(std::initializer_list<access> uses) {
+    bool hazard = false;
+    for (const access& u : uses) {
+        for (const access& a : since_barrier_) {
+            const bool overlap = a.buffer == u.buffer && a.lo < u.hi && u.lo < a.hi;
+            if (overlap && (a.write || u.write)) hazard = true;
+        }
+    }
+    if (hazard) barrier();
+    for (const access& u : uses)
+        if (u.lo < u.hi) since_barrier_.push_back(u);
+}
+
 void recorder::barrier() {
+    since_barrier_.clear();
+    ++n_barriers_;
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
@@ -106,12 +124,19 @@ void recorder::barrier() {
 }
 
 void recorder::copy(const slice& src, const slice& dst, uint64_t bytes) {
-    const VkBufferCopy region{src.offset, dst.offset, bytes};
-    vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+    copy_regions(src.buffer, dst.buffer, {VkBufferCopy{src.offset, dst.offset, bytes}});
 }
 
 void recorder::copy_regions(VkBuffer src, VkBuffer dst, const std::vector<VkBufferCopy>& regions) {
-    if (!regions.empty()) vkCmdCopyBuffer(cmd_, src, dst, static_cast<uint32_t>(regions.size()), regions.data());
+    if (regions.empty()) return;
+    // The regions' spans in each buffer: one barrier check for the whole copy.
+    access from{src, UINT64_MAX, 0, false}, to{dst, UINT64_MAX, 0, true};
+    for (const VkBufferCopy& r : regions) {
+        from.lo = std::min(from.lo, r.srcOffset), from.hi = std::max(from.hi, r.srcOffset + r.size);
+        to.lo = std::min(to.lo, r.dstOffset), to.hi = std::max(to.hi, r.dstOffset + r.size);
+    }
+    track({from, to});
+    vkCmdCopyBuffer(cmd_, src, dst, static_cast<uint32_t>(regions.size()), regions.data());
 }
 
 void recorder::submit_and_wait() {

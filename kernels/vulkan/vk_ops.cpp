@@ -23,6 +23,25 @@ void grid(uint64_t n_groups, uint32_t& gx, uint32_t& gy) {
     gy = static_cast<uint32_t>((n_groups + gx - 1) / gx);
 }
 
+// The bytes a view covers (its first element to its last), and a whole slice's.
+access span_of(const view& v, bool write) {
+    const uint64_t lo = v.buf.offset + 4ull * v.off;
+    const uint64_t n = v.rows == 0 || v.cols == 0 ? 0 : uint64_t{v.rows - 1} * v.stride + v.cols;
+    return {v.buf.buffer, lo, lo + 4 * n, write};
+}
+access reads(const view& v) {
+    return span_of(v, false);
+}
+access writes(const view& v) {
+    return span_of(v, true);
+}
+access reads(const slice& s) {
+    return {s.buffer, s.offset, s.offset + s.size, false};
+}
+access writes(const slice& s) {
+    return {s.buffer, s.offset, s.offset + s.size, true};
+}
+
 }  // namespace
 
 std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float* factors) {
@@ -62,6 +81,7 @@ void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) 
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
     grid((y.cols + plan_.outs - 1) / plan_.outs, gx, gy);
+    rec_.track({reads(w), reads(x), writes(y)});
     rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
 }
 
@@ -73,6 +93,7 @@ void ops::embed(weight_format f, const slice& table, uint32_t row0, uint32_t n_r
     TANDEM_CHECK(out.cols % unit_elems(f) == 0);
     uint32_t gx, gy;
     grid((uint64_t{out.rows} * (out.cols / unit_elems(f)) + 255) / 256, gx, gy);
+    rec_.track({reads(table), reads(tokens), writes(out)});
     rec_.dispatch(p, {table, tokens, out.buf}, push, gx, gy);
 }
 
@@ -88,6 +109,7 @@ void ops::eltwise(eltwise_op op, const view& a, const view& b, const view& out, 
            out.off, out.stride, c};
     uint32_t gx, gy;
     grid((uint64_t{a.rows} * a.cols + 255) / 256, gx, gy);
+    rec_.track({reads(a), reads(b), writes(out)});
     rec_.dispatch(p, {a.buf, b.buf, out.buf}, &push, gx, gy);
 }
 
@@ -101,6 +123,7 @@ void ops::rmsnorm(const view& x, const slice& w, const view& y, uint32_t group, 
     } push{group, x.cols / group, x.rows, x.off, x.stride, y.off, y.stride, eps, w ? 1u : 0u};
     uint32_t gx, gy;
     grid(uint64_t{x.rows} * (x.cols / group), gx, gy);
+    rec_.track({reads(x), w ? reads(w) : reads(x), writes(y)});
     rec_.dispatch(p, {x.buf, w ? w : x.buf, y.buf}, &push, gx, gy);
 }
 
@@ -115,6 +138,7 @@ void ops::rope(const view& x, const slice& positions, const slice& freqs, uint32
     } push{x.rows, n_heads, head_dim, n_rot, x.off, x.stride, freq_scale, neox ? 1u : 0u};
     uint32_t gx, gy;
     grid((uint64_t{x.rows} * n_heads * (n_rot / 2) + 63) / 64, gx, gy);
+    rec_.track({writes(x), reads(positions), reads(freqs)});  // in place
     rec_.dispatch(p, {x.buf, positions, freqs}, &push, gx, gy);
 }
 
@@ -128,6 +152,7 @@ void ops::kv_store(const kv_device_layout& l, const slice& pool, uint32_t layer_
     uint32_t gx, gy;
     grid((uint64_t{k.rows} * l.n_kv_heads * 2 + 63) / 64, gx, gy);
     TANDEM_CHECK(gy == 1);
+    rec_.track({reads(k), reads(v), reads(slots), writes(pool)});
     rec_.dispatch(p, {k.buf, pool, slots}, push, gx, gy);
 }
 
@@ -146,6 +171,7 @@ void ops::attention(const kv_device_layout& l, const slice& pool, const view& q,
            a.scale,      a.window,     a.see_self ? 1u : 0u};
     uint32_t gx, gy;
     grid(uint64_t{q.rows} * a.n_heads, gx, gy);
+    rec_.track({reads(q), reads(pool), reads(tokens), reads(tables), writes(out)});
     rec_.dispatch(p, {q.buf, out.buf, pool, tokens, tables}, &push, gx, gy);
 }
 

@@ -1,8 +1,8 @@
 // The forward pass's operations recorded on device memory: each call picks its pipeline (made once),
 // binds whole buffers, pushes the shape with element offsets and strides (so a view into the
 // activation arena needs no aligned descriptor offset) and dispatches over a grid sized for the work
-// (2-D where one dimension's 65535 groups would not do). Barriers are the caller's: it knows where
-// data flows.
+// (2-D where one dimension's 65535 groups would not do). Each declares what it reads and writes
+// (recorder::track), so the recorder puts barriers only where data flows.
 #pragma once
 
 #include <cstdint>
