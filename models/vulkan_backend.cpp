@@ -46,8 +46,14 @@ vulkan_backend::vulkan_backend(std::shared_ptr<vulkan_device> dev) : dev_(std::m
 }
 
 vulkan_backend::~vulkan_backend() {
-    // Nothing may still run on the memory given back.
-    if (dev_->rec.recording()) dev_->rec.submit_and_wait();
+    // Nothing may still run on the memory given back. A lost device has nothing running, and a
+    // destructor must not throw: the context's vkDeviceWaitIdle is all that is left to do.
+    if (dev_->rec.recording()) {
+        try {
+            dev_->rec.submit_and_wait();
+        } catch (const error&) {
+        }
+    }
     for (device_weight& w : weights_)
         for (weight_part& p : w.parts) dev_->device_mem.free(p.data);
     for (device_kv& k : kv_) dev_->device_mem.free(k.pool);

@@ -50,7 +50,8 @@ class recorder {
     // Byte ranges of one buffer to another (or the same buffer, ranges not overlapping).
     void copy_regions(VkBuffer src, VkBuffer dst, const std::vector<VkBufferCopy>& regions);
     bool recording() const { return recording_; }
-    // Submits what was recorded and waits; throws tandem::error (VK_ERROR_DEVICE_LOST, ...) on failure.
+    // Submits what was recorded and waits; throws tandem::device_lost when the device is lost
+    // (or TANDEM_VK_LOSE_DEVICE_AFTER's test hook says so), tandem::error on other failures.
     void submit_and_wait();
     uint32_t dispatches() const { return n_dispatches_; }
     uint32_t barriers() const { return n_barriers_; }  // recorded since begin()
@@ -64,6 +65,7 @@ class recorder {
     VkDescriptorPool descriptors_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
     uint32_t max_dispatches_ = 0, n_dispatches_ = 0, n_barriers_ = 0;
+    int64_t lose_after_ = -1;            // TANDEM_VK_LOSE_DEVICE_AFTER
     std::vector<access> since_barrier_;  // what the work recorded since the last barrier touches
     bool recording_ = false;
 };

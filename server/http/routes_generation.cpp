@@ -180,7 +180,9 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     co_await s.watch_stop();
     if (auto err = j.first_error()) {
         const api_error e = s.forced() ? error_shutting_down() : error_internal(*err);
-        co_await s.send_error(e);
+        // send(), not send_error(): watch_stop() has moved the session on from `handling`, and
+        // send_error() would take it for a reply already sent and drop the error (the client hung).
+        co_await s.send(api_error_response(e));
         co_return;
     }
     http_response res{http::status::ok, 11};

@@ -211,6 +211,38 @@ TEST_F(VulkanRuntime, PipelineCacheGoesToDiskAndBack) {
     }
 }
 
+// TANDEM_VK_LOSE_DEVICE_AFTER, the test hook of the e2e device-loss test, read when a recorder is
+// made: after N submits that ran shaders, each fence wait reports VK_ERROR_DEVICE_LOST as
+// tandem::device_lost (copies alone neither count nor fail); a malformed value is refused. The
+// variable is cleared at once, so no other recorder of this process sees it.
+TEST_F(VulkanRuntime, LostDeviceHookThrowsDeviceLost) {
+    bench_rig r(*ctx);
+    const slice a = r.upload(std::vector<float>(64, 1.0f)), b = r.upload(std::vector<float>(64, 0.0f));
+    setenv("TANDEM_VK_LOSE_DEVICE_AFTER", "x", 1);
+    EXPECT_THROW(recorder{*ctx}, error);
+    setenv("TANDEM_VK_LOSE_DEVICE_AFTER", "1", 1);
+    recorder rec(*ctx);
+    unsetenv("TANDEM_VK_LOSE_DEVICE_AFTER");
+    ops op(r.pl, rec);
+    const view va{a, 0, 1, 64, 64}, vb{b, 0, 1, 64, 64};
+    auto run = [&](bool with_shader) {
+        rec.begin();
+        if (with_shader) op.eltwise(eltwise_op::add, va, va, vb);
+        if (!with_shader) rec.copy(a, b, 256);
+        rec.submit_and_wait();
+    };
+    run(true);   // the one submit allowed
+    run(false);  // copies only: not counted
+    try {
+        run(true);
+        ADD_FAILURE() << "the device was not lost";
+    } catch (const device_lost& e) {
+        EXPECT_NE(std::string(e.what()).find("VK_ERROR_DEVICE_LOST"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(run(true), device_lost) << "a lost device stays lost";
+    EXPECT_NO_THROW(run(false));
+}
+
 TEST_F(VulkanRuntime, DispatchChecksItsBindings) {
     pipelines pl(*ctx);
     allocator dev(*ctx, memory_kind::device);

@@ -317,6 +317,17 @@ TEST_F(ServerTest, ChatCompletionNonStreaming) {
     EXPECT_EQ(eng_->submitted()[0].sampling.temperature, 0.0f);
 }
 
+// A request the engine ends with an error (a failed forward, a lost device) is a 500 in OpenAI's shape,
+// not a connection closed without a reply (the error once went unsent after the disconnect watch).
+TEST_F(ServerTest, EngineErrorIsA500NotASilentClose) {
+    fake_script script = hello();
+    script.end = finish_reason::error;
+    start(script);
+    const reply r = request(port_, "POST", "/v1/chat/completions", chat_hi + "}");
+    ASSERT_EQ(r.status, 500) << r.body;
+    EXPECT_EQ(r.json_body()["error"]["type"], "server_error");
+}
+
 TEST_F(ServerTest, ChatStreamingIsOpenaiFramed) {
     start(hello());
     const reply r = request(port_, "POST", "/v1/chat/completions",
