@@ -77,7 +77,10 @@ void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) 
     const bool tiled = x.rows > 8 && plan_.tile_rows > 0;
     const uint32_t spec[] = {plan_.outs * plan_.lanes, static_cast<uint32_t>(f), plan_.outs, plan_.subgroup ? 1u : 0u,
                              plan_.tile_rows};
-    const pipeline& p = pl_.get(tiled ? "matmul_tiled" : "matmul", 3, 28, std::span(spec, tiled ? 5 : 4));
+    // The _tree modules have no subgroupAdd in them (a device without it may not be given one).
+    const char* name =
+        tiled ? (plan_.subgroup ? "matmul_tiled" : "matmul_tiled_tree") : (plan_.subgroup ? "matmul" : "matmul_tree");
+    const pipeline& p = pl_.get(name, 3, 28, std::span(spec, tiled ? 5 : 4));
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
     grid((y.cols + plan_.outs - 1) / plan_.outs, gx, gy);

@@ -5,8 +5,12 @@
 // then the LANES partial sums are added by subgroupAdd when SUBGROUP_REDUCE is set and a subgroup is
 // exactly one output's lanes, else by a shared-memory tree. The includer declares ROWS (activation
 // rows per pass, the size of its accumulator array) before the include.
+// Built twice (kernels/vulkan/CMakeLists.txt): NAME_tree with NO_SUBGROUP_ARITHMETIC has no subgroupAdd
+// at all, for devices without subgroup arithmetic (SUBGROUP_REDUCE must then be false).
 #extension GL_KHR_shader_subgroup_basic : require
+#ifndef NO_SUBGROUP_ARITHMETIC
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 
 layout(local_size_x_id = 0) in;  // invocations per workgroup: OUTS * LANES, LANES a power of 2
 layout(constant_id = 1) const uint FORMAT = 0;
@@ -48,6 +52,7 @@ uint lane_id() {
 // the workgroup calls it (the tree's barriers); `valid`: this slot's output exists.
 void reduce_and_store(float acc[ROWS], uint r0, uint rows, uint o, bool valid) {
     const uint lane = lane_id();
+#ifndef NO_SUBGROUP_ARITHMETIC
     if (lanes_are_subgroups()) {
         for (uint r = 0; r < ROWS; ++r) {
             if (r >= rows) break;
@@ -56,6 +61,7 @@ void reduce_and_store(float acc[ROWS], uint r0, uint rows, uint o, bool valid) {
         }
         return;
     }
+#endif
     const uint t = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, base = t - lane;
     for (uint r = 0; r < ROWS; ++r) part[r * n + t] = acc[r];
     barrier();
