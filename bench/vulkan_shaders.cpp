@@ -1,7 +1,8 @@
 // Per-shader timings of the Vulkan backend on one device: each op at model-like shapes, recorded
-// `reps` times (with the barrier the backend puts after every op) into one command buffer, submitted
-// once; the figure is the wall time per dispatch. On lavapipe these only rank the shaders against
-// each other; on a GPU, matmul's GB/s against the device's memory bandwidth is the number to watch.
+// `reps` times into one command buffer with a barrier after each (the worst case, every op reading
+// the last), submitted once; the figure is the wall time per dispatch. On lavapipe these only rank
+// the shaders against each other; on a GPU, matmul's GB/s against the device's memory bandwidth is
+// the number to watch.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -99,12 +100,12 @@ int main(int argc, char** argv) {
         std::printf("device %s (%s), %d dispatches per figure, dim %u\n", d.name.c_str(), d.type.c_str(), reps, dim);
         std::printf("%-34s %12s %12s\n", "op", "us/dispatch", "GB/s");
         std::mt19937 rng(1);
-        const uint32_t rows_max = 16;
+        const uint32_t rows_max = 64;  // matmul's largest batch (the tiled shader); other ops take 16
         const slice x = r.zeros(size_t{dim} * rows_max * 4), y = r.zeros(size_t{dim} * rows_max * 4);
         for (dtype t : {dtype::f32, dtype::f16, dtype::q8_0, dtype::q4_0, dtype::q5_0, dtype::q4_k, dtype::q6_k}) {
             const std::vector<uint32_t> words = random_weights(t, dim, dim, rng);
             const slice w = r.upload(words);
-            for (uint32_t rows : {1u, 4u, 8u, 16u}) {
+            for (uint32_t rows : {1u, 4u, 8u, 16u, 64u}) {
                 const double us = r.time_us(reps, [&] {
                     r.op.matmul(format_for(t, dim), w, {x, 0, rows, dim, dim}, {y, 0, rows, dim, dim});
                 });
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
             }
             r.dev.free(w);
         }
-        const view v16{x, 0, rows_max, dim, dim}, o16{y, 0, rows_max, dim, dim};
+        const view v16{x, 0, 16, dim, dim}, o16{y, 0, 16, dim, dim};
         std::printf("%-34s %12.1f\n", "add (16 rows)",
                     r.time_us(reps, [&] { r.op.eltwise(eltwise_op::add, v16, v16, o16); }));
         std::printf("%-34s %12.1f\n", "swiglu (16 rows)",
@@ -123,9 +124,9 @@ int main(int argc, char** argv) {
         std::printf("%-34s %12.1f\n", "rmsnorm (16 rows)",
                     r.time_us(reps, [&] { r.op.rmsnorm(v16, slice{}, o16, dim, 1e-6f); }));
         const std::vector<float> freqs = rope_frequencies(64, 10000.0f, nullptr);
-        std::vector<uint32_t> fw(freqs.size()), pos(rows_max);
+        std::vector<uint32_t> fw(freqs.size()), pos(16);
         std::memcpy(fw.data(), freqs.data(), freqs.size() * 4);
-        for (uint32_t i = 0; i < rows_max; ++i) pos[i] = 100 + i;
+        for (uint32_t i = 0; i < 16; ++i) pos[i] = 100 + i;
         const slice sf = r.upload(fw), sp = r.upload(pos);
         std::printf("%-34s %12.1f\n", "rope (16 rows, head dim 64)",
                     r.time_us(reps, [&] { r.op.rope(v16, sp, sf, dim / 64, 64, 64, 1.0f, true); }));
@@ -137,13 +138,13 @@ int main(int argc, char** argv) {
                 const slice pool = r.zeros(uint64_t{l.block_words} * n_blocks);
                 std::vector<uint32_t> table(n_blocks), tokpos;
                 for (uint32_t b = 0; b < n_blocks; ++b) table[b] = b;
-                for (uint32_t i = 0; i < rows_max; ++i) tokpos.push_back(ctx_len - rows_max + i), tokpos.push_back(0);
+                for (uint32_t i = 0; i < 16; ++i) tokpos.push_back(ctx_len - 16 + i), tokpos.push_back(0);
                 const slice st = r.upload(table), stp = r.upload(tokpos);
                 ops::attention_args a;
                 a.n_heads = 32, a.table_stride = n_blocks, a.scale = 0.125f;
                 const uint32_t qw = 32 * 64;
                 const double us = r.time_us(reps, [&] {
-                    r.op.attention(l, pool, {x, 0, rows_max, qw, qw}, {y, 0, rows_max, qw, qw}, stp, st, a);
+                    r.op.attention(l, pool, {x, 0, 16, qw, qw}, {y, 0, 16, qw, qw}, stp, st, a);
                 });
                 const std::string name =
                     "attention " + std::string(dtype_info_of(kt).name) + " ctx " + std::to_string(ctx_len) + " x16";

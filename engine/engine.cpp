@@ -181,6 +181,11 @@ class engine_impl final : public engine {
         return metrics_;
     }
 
+    std::optional<std::string> failure() const override {
+        std::lock_guard<std::mutex> lock(sig_->mu);
+        return failure_;
+    }
+
     void shutdown() override {
         {
             std::lock_guard<std::mutex> lock(sig_->mu);
@@ -256,7 +261,13 @@ class engine_impl final : public engine {
             step_plan plan = sched_->schedule();
             // Nothing runnable: either no work, or every stream is full (a reader's pop wakes us).
             idle = plan.empty();
-            if (!plan.empty()) step(plan);
+            if (!plan.empty()) {
+                try {
+                    step(plan);
+                } catch (const device_lost& e) {
+                    lose_device(e.what());  // the next take_inbox ends the rest and the loop
+                }
+            }
             publish_metrics();
         }
         publish_metrics();
@@ -270,6 +281,19 @@ class engine_impl final : public engine {
                 c.n > 0 ? 100.0 * static_cast<double>(c.n_none) / static_cast<double>(c.n) : 0.0, c.n,
                 policy_->shared_acceptance());
         }
+    }
+
+    // The device is gone with the weights and the KV cache on it: every request ends with the error,
+    // new ones are refused as at shutdown, the loop ends, and failure() tells the server to exit.
+    void lose_device(const std::string& what) {
+        spdlog::critical("{}: the compute device was lost; ending every request and stopping the engine", what);
+        {
+            std::lock_guard<std::mutex> lock(sig_->mu);
+            failure_ = what;
+            stopping_ = true;
+        }
+        sched_->abort_all(finish_reason::error, "the compute device was lost: " + what);
+        emit();
     }
 
     static std::string cost_points(const step_costs& c) {
@@ -323,6 +347,8 @@ class engine_impl final : public engine {
         step_output out;
         try {
             out = runner_.forward(plan, seqs_, kv_, want_hidden);
+        } catch (const device_lost&) {
+            throw;                           // no step can follow: loop() ends every request
         } catch (const std::exception& e) {  // never expected; fail the step's requests, keep serving
             spdlog::error("forward failed: {}", e.what());
             for (const sched_item& it : plan.items)
@@ -461,7 +487,7 @@ class engine_impl final : public engine {
     sched_output out_;                 // the last emitted output (its buffers are reused)
 
     // The engine thread's wake-up: shared with the request streams (which may outlive the engine)
-    // through weak pointers. mu guards the inbox, aborts, stopping_ and space.
+    // through weak pointers. mu guards the inbox, aborts, stopping_, failure_ and space.
     struct wake_signal {
         std::mutex mu;
         std::condition_variable cv;
@@ -474,6 +500,7 @@ class engine_impl final : public engine {
     std::vector<uint64_t> fresh_aborts_;
     std::unique_ptr<gram::token_index> vocab_index_;  // engine thread
     bool stopping_ = false;
+    std::optional<std::string> failure_;  // why the engine stopped on its own (a lost device)
     uint64_t next_id_ = 1;
     std::atomic<int64_t> n_waiting_{0};
     std::atomic<std::chrono::steady_clock::rep> heartbeat_{std::chrono::steady_clock::now().time_since_epoch().count()};

@@ -222,6 +222,10 @@ class engine {
     // When the engine loop last went round: at least every idle_wake_ms while idle, once per step while
     // busy. A service manager's watchdog follows it (a wedged engine stops it).
     virtual std::chrono::steady_clock::time_point heartbeat() const = 0;
+    // Why the engine stopped by itself, once it has: the compute device was lost (tandem::device_lost).
+    // By then every request has ended with an error and new ones are refused as at shutdown; the
+    // server should exit non-zero for its service manager to restart it.
+    virtual std::optional<std::string> failure() const { return std::nullopt; }
     // Stops admitting, aborts everything still running, joins the engine thread.
     virtual void shutdown() = 0;
 };

@@ -1,5 +1,6 @@
-// Vulkan implementations of the backend ops: each records a dispatch (then a barrier, as the next
-// op reads what this one wrote) into the device's command buffer; read() submits and waits.
+// Vulkan implementations of the backend ops: each records a dispatch into the device's command
+// buffer, the recorder putting a barrier before it only where it reads or overwrites what an earlier
+// op since the last barrier touched (vk::recorder::track); read() submits and waits.
 #include "models/vulkan_backend.h"
 
 #include <algorithm>
@@ -45,8 +46,14 @@ vulkan_backend::vulkan_backend(std::shared_ptr<vulkan_device> dev) : dev_(std::m
 }
 
 vulkan_backend::~vulkan_backend() {
-    // Nothing may still run on the memory given back.
-    if (dev_->rec.recording()) dev_->rec.submit_and_wait();
+    // Nothing may still run on the memory given back. A lost device has nothing running, and a
+    // destructor must not throw: the context's vkDeviceWaitIdle is all that is left to do.
+    if (dev_->rec.recording()) {
+        try {
+            dev_->rec.submit_and_wait();
+        } catch (const error&) {
+        }
+    }
     for (device_weight& w : weights_)
         for (weight_part& p : w.parts) dev_->device_mem.free(p.data);
     for (device_kv& k : kv_) dev_->device_mem.free(k.pool);
@@ -126,10 +133,6 @@ vk::view vulkan_backend::view(act a) const {
 
 void vulkan_backend::ensure_recording() {
     if (!dev_->rec.recording()) dev_->rec.begin();
-}
-
-void vulkan_backend::step() {
-    dev_->rec.barrier();
 }
 
 vk::slice vulkan_backend::stage(uint64_t bytes) {
@@ -216,7 +219,6 @@ act vulkan_backend::alloc(int64_t rows, int64_t cols) {
 void vulkan_backend::embed(const weight& table, act out) {
     const device_weight& d = dw(table);
     for (const weight_part& p : d.parts) dev_->ops.embed(d.format, p.data, p.row0, p.rows, tokens_s_, view(out));
-    step();
 }
 
 void vulkan_backend::matmul(const weight& w, act x, act y) {
@@ -228,35 +230,29 @@ void vulkan_backend::matmul(const weight& w, act x, act y) {
         yp.cols = p.rows;
         dev_->ops.matmul(d.format, p.data, view(x), yp);
     }
-    step();
 }
 
 void vulkan_backend::add_row(act y, const weight& b) {
     const device_weight& d = dw(b);
     TANDEM_CHECK(d.format == vk::weight_format::f32 && d.parts.size() == 1);
     dev_->ops.eltwise(vk::eltwise_op::add, view(y), {d.parts[0].data, 0, 1, u32(y.cols), 0}, view(y));
-    step();
 }
 
 void vulkan_backend::add(act a, act b, act out) {
     dev_->ops.eltwise(vk::eltwise_op::add, view(a), view(b), view(out));
-    step();
 }
 
 void vulkan_backend::scale(act x, float s) {
     dev_->ops.eltwise(vk::eltwise_op::scale, view(x), view(x), view(x), s);
-    step();
 }
 
 void vulkan_backend::scale_by(act x, const weight& scalar) {
     const device_weight& d = dw(scalar);
     dev_->ops.eltwise(vk::eltwise_op::mul, view(x), {d.parts[0].data, 0, 1, 1, 0}, view(x));
-    step();
 }
 
 void vulkan_backend::rmsnorm(act x, act out, int64_t group, const weight* w, float eps) {
     dev_->ops.rmsnorm(view(x), w ? dw(*w).parts[0].data : vk::slice{}, view(out), u32(group), eps);
-    step();
 }
 
 void vulkan_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
@@ -270,28 +266,23 @@ void vulkan_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
     }
     dev_->ops.rope(view(x), positions_s_, it->second, u32(x.cols / head_dim), u32(head_dim), u32(cfg.n_rot),
                    cfg.freq_scale, cfg.neox);
-    step();
 }
 
 void vulkan_backend::swiglu(act gate, act up, act out) {
     dev_->ops.eltwise(vk::eltwise_op::swiglu, view(gate), view(up), view(out));
-    step();
 }
 
 void vulkan_backend::geglu_tanh(act gate, act up, act out) {
     dev_->ops.eltwise(vk::eltwise_op::geglu_tanh, view(gate), view(up), view(out));
-    step();
 }
 
 void vulkan_backend::softcap(act x, float c) {
     dev_->ops.eltwise(vk::eltwise_op::softcap, view(x), view(x), view(x), c);
-    step();
 }
 
 void vulkan_backend::kv_store(int32_t group, int32_t layer_slot, act k, act v) {
     const device_kv& kv = kv_[static_cast<size_t>(group)];
     dev_->ops.kv_store(kv.layout, kv.pool, u32(layer_slot), view(k), view(v), slots_s_[static_cast<size_t>(group)]);
-    step();
 }
 
 void vulkan_backend::attention(int32_t group, int32_t layer_slot, act q, act out, int64_t n_heads, float scale,
@@ -305,7 +296,6 @@ void vulkan_backend::attention(int32_t group, int32_t layer_slot, act q, act out
     a.window = sliding_window;
     a.see_self = see_self;
     dev_->ops.attention(kv.layout, kv.pool, view(q), view(out), tokpos_s_, tables_s_[static_cast<size_t>(group)], a);
-    step();
 }
 
 void vulkan_backend::gather_logit_rows(act x, act out) {
@@ -320,7 +310,6 @@ void vulkan_backend::gather_logit_rows(act x, act out) {
         }
     }
     dev_->rec.copy_regions(arena_.buffer, arena_.buffer, regions);
-    step();
 }
 
 std::vector<VkBufferCopy> vulkan_backend::row_regions(act x, const vk::slice& packed, bool to_packed) const {
@@ -353,7 +342,6 @@ void vulkan_backend::write(act x, std::span<const float> src) {
     const vk::slice s = stage(row * static_cast<uint64_t>(x.rows));
     std::memcpy(s.mapped, src.data(), row * static_cast<uint64_t>(x.rows));
     dev_->rec.copy_regions(s.buffer, arena_.buffer, row_regions(x, s, false));
-    step();
 }
 
 }  // namespace tandem

@@ -81,7 +81,6 @@ class vulkan_backend final : public backend {
     vk::view view(act a) const;
     const device_weight& dw(const weight& w) const;
     void ensure_recording();
-    void step();  // a barrier between dependent dispatches
     // A host-visible slice of at least `bytes` from the per-forward staging area (valid until the
     // next submit).
     vk::slice stage(uint64_t bytes);

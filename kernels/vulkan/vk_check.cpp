@@ -41,6 +41,7 @@ void check(VkResult r, const char* what) {
         msg += " (is a Vulkan driver installed? Debian: mesa-vulkan-drivers for lavapipe, or the GPU vendor's)";
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
         msg += " (the device has too little free memory for this model and cache)";
+    if (r == VK_ERROR_DEVICE_LOST) throw device_lost(msg + " (the device was lost: a GPU reset or driver fault)");
     throw error(msg);
 }
 

@@ -15,7 +15,8 @@ namespace tandem::vk {
 const char* result_name(VkResult r);
 
 // Throws tandem::error("Vulkan: <what> failed: <result>") unless r is VK_SUCCESS (or VK_INCOMPLETE,
-// which enumeration calls return with a full array anyway).
+// which enumeration calls return with a full array anyway); tandem::device_lost for
+// VK_ERROR_DEVICE_LOST.
 void check(VkResult r, const char* what);
 
 }  // namespace tandem::vk

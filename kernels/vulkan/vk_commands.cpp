@@ -1,5 +1,8 @@
 #include "kernels/vulkan/vk_commands.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -11,9 +14,26 @@
 namespace tandem::vk {
 namespace {
 constexpr uint32_t k_buffers_per_dispatch = 8;  // the most storage buffers a shader binds
-}
 
-recorder::recorder(const context& ctx, uint32_t max_dispatches) : ctx_(ctx), max_dispatches_(max_dispatches) {
+// TANDEM_VK_LOSE_DEVICE_AFTER=N, a test hook and not a setting: every fence wait after the first N
+// submits of the process that ran shaders (uploads, which some devices do at load, do not count)
+// reports VK_ERROR_DEVICE_LOST, as after a GPU reset, so the tests can see what the server does
+// then. -1 when unset; a malformed value is an error at start.
+int64_t lose_device_after() {
+    const char* s = std::getenv("TANDEM_VK_LOSE_DEVICE_AFTER");
+    if (!s || !*s) return -1;
+    char* end = nullptr;
+    const long long v = std::strtoll(s, &end, 10);
+    if (*end != '\0' || v < 0)
+        throw error(std::string("TANDEM_VK_LOSE_DEVICE_AFTER: expected a number of submits, got \"") + s + "\"");
+    return v;
+}
+std::atomic<int64_t> n_submits{0};  // of the process, for the hook
+
+}  // namespace
+
+recorder::recorder(const context& ctx, uint32_t max_dispatches)
+    : ctx_(ctx), max_dispatches_(max_dispatches), lose_after_(lose_device_after()) {
     VkDevice dev = ctx_.device();
     try {
         VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -58,6 +78,8 @@ void recorder::begin() {
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
     n_dispatches_ = 0;
+    n_barriers_ = 0;
+    since_barrier_.clear();
     recording_ = true;
 }
 
@@ -96,7 +118,22 @@ void recorder::dispatch(const pipeline& p, std::initializer_list<slice> buffers,
     ++n_dispatches_;
 }
 
+void recorder::track(std::initializer_list<access> uses) {
+    bool hazard = false;
+    for (const access& u : uses) {
+        for (const access& a : since_barrier_) {
+            const bool overlap = a.buffer == u.buffer && a.lo < u.hi && u.lo < a.hi;
+            if (overlap && (a.write || u.write)) hazard = true;
+        }
+    }
+    if (hazard) barrier();
+    for (const access& u : uses)
+        if (u.lo < u.hi) since_barrier_.push_back(u);
+}
+
 void recorder::barrier() {
+    since_barrier_.clear();
+    ++n_barriers_;
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
@@ -106,12 +143,19 @@ void recorder::barrier() {
 }
 
 void recorder::copy(const slice& src, const slice& dst, uint64_t bytes) {
-    const VkBufferCopy region{src.offset, dst.offset, bytes};
-    vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+    copy_regions(src.buffer, dst.buffer, {VkBufferCopy{src.offset, dst.offset, bytes}});
 }
 
 void recorder::copy_regions(VkBuffer src, VkBuffer dst, const std::vector<VkBufferCopy>& regions) {
-    if (!regions.empty()) vkCmdCopyBuffer(cmd_, src, dst, static_cast<uint32_t>(regions.size()), regions.data());
+    if (regions.empty()) return;
+    // The regions' spans in each buffer: one barrier check for the whole copy.
+    access from{src, UINT64_MAX, 0, false}, to{dst, UINT64_MAX, 0, true};
+    for (const VkBufferCopy& r : regions) {
+        from.lo = std::min(from.lo, r.srcOffset), from.hi = std::max(from.hi, r.srcOffset + r.size);
+        to.lo = std::min(to.lo, r.dstOffset), to.hi = std::max(to.hi, r.dstOffset + r.size);
+    }
+    track({from, to});
+    vkCmdCopyBuffer(cmd_, src, dst, static_cast<uint32_t>(regions.size()), regions.data());
 }
 
 void recorder::submit_and_wait() {
@@ -128,8 +172,13 @@ void recorder::submit_and_wait() {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
     check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit");
-    check(vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
-    check(vkResetFences(ctx_.device(), 1, &fence_), "vkResetFences");
+    VkResult waited = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX);
+    // The fence is made ready for the next submit before any error (a signaled fence must not be
+    // submitted). The hook's loss comes after a real wait: nothing is left running on the memory.
+    if (waited == VK_SUCCESS) waited = vkResetFences(ctx_.device(), 1, &fence_);
+    if (lose_after_ >= 0 && n_dispatches_ > 0 && n_submits.fetch_add(1) >= lose_after_ && waited == VK_SUCCESS)
+        waited = VK_ERROR_DEVICE_LOST;
+    check(waited, "vkWaitForFences / vkResetFences");
 }
 
 }  // namespace tandem::vk

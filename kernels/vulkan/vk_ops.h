@@ -1,13 +1,14 @@
 // The forward pass's operations recorded on device memory: each call picks its pipeline (made once),
 // binds whole buffers, pushes the shape with element offsets and strides (so a view into the
 // activation arena needs no aligned descriptor offset) and dispatches over a grid sized for the work
-// (2-D where one dimension's 65535 groups would not do). Barriers are the caller's: it knows where
-// data flows.
+// (2-D where one dimension's 65535 groups would not do). Each declares what it reads and writes
+// (recorder::track), so the recorder puts barriers only where data flows.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "kernels/vulkan/vk_device.h"
 #include "kernels/vulkan/vk_kv.h"
 #include "kernels/vulkan/vk_memory.h"
 #include "kernels/vulkan/vk_weights.h"
@@ -28,9 +29,27 @@ enum class eltwise_op : uint32_t { add = 0, scale = 1, swiglu = 2, geglu_tanh = 
 // freqs[i] = base^(-2i/n_rot) / (factors ? factors[i] : 1) for i < n_rot/2: the table rope reads.
 std::vector<float> rope_frequencies(int32_t n_rot, float freq_base, const float* factors);
 
+// How matmul spreads an output row over invocations (shaders/matmul_lanes.glsl): `outs` outputs per
+// workgroup of `outs * lanes` invocations; the lanes' sums added by subgroupAdd (`subgroup`) or a
+// shared-memory tree. `tile_rows`: rows per pass of the tiled shader used above 8 rows (0: none, the
+// 8-row shader takes every size).
+struct matmul_plan {
+    uint32_t outs = 8, lanes = 8, tile_rows = 16;
+    bool subgroup = false;
+};
+
+// The plan for a device: subgroupAdd over lanes of the device's subgroup size where it reports
+// subgroup arithmetic in compute shaders, unless TANDEM_VK_NO_SUBGROUP=1 (the fallback, for
+// comparison and for the tests); tiles as large as its shared memory allows.
+matmul_plan matmul_plan_for(const device_info& d);
+
 class ops {
   public:
-    ops(pipelines& pl, recorder& rec) : pl_(pl), rec_(rec) {}
+    ops(pipelines& pl, recorder& rec);
+
+    const matmul_plan& plan() const { return plan_; }
+    // Tests run both reductions; a plan with subgroup set needs a device with subgroup arithmetic.
+    void set_plan(const matmul_plan& p) { plan_ = p; }
 
     // y (rows, n_out) = x (rows, n_in) W^T, W (n_out rows of n_in) in device format f (vk_weights.h).
     void matmul(weight_format f, const slice& w, const view& x, const view& y);
@@ -67,6 +86,7 @@ class ops {
   private:
     pipelines& pl_;
     recorder& rec_;
+    matmul_plan plan_;
 };
 
 }  // namespace tandem::vk

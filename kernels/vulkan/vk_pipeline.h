@@ -45,6 +45,7 @@ class pipelines {
     const pipeline& get(std::string_view shader, uint32_t n_buffers, uint32_t push_bytes,
                         std::span<const uint32_t> spec = {});
     size_t size() const { return made_.size(); }
+    const context& ctx() const { return ctx_; }
 
   private:
     const context& ctx_;

@@ -1,6 +1,7 @@
 // serve(): the daemon around http_server: log the configuration, listen, load the model (503 until
-// then; systemd hears READY=1 only after), wait for SIGINT/SIGTERM, drain, exit 0. Also builds the
-// served model (engine + chat template).
+// then; systemd hears READY=1 only after), wait for SIGINT/SIGTERM, drain, exit 0 (or exit 1 after
+// the engine stopped by itself: a lost device). Also builds the served model (engine + chat template).
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -140,7 +141,22 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
         watchdog_ticks.emplace(srv.executor(), pinger->period(), [&pinger](steady_time now) { pinger->tick(now); });
         watchdog_ticks->start();
     }
+    // An engine that stopped by itself (a lost device: tandem::device_lost) has ended every request
+    // with an error; the daemon stops too, exiting 1 so that systemd (Restart=on-failure) starts a
+    // fresh process, with a fresh device, rather than serving 503s for ever.
+    std::atomic<bool> failed{false};
+    periodic_timer failure_ticks(srv.executor(), 200ms, [eng, &failed, &notify, &srv](steady_time) {
+        if (failed.load()) return;
+        if (const std::optional<std::string> why = eng->failure()) {
+            failed.store(true);
+            spdlog::critical("the engine stopped: {}; the server exits with status 1 to be restarted", *why);
+            notify.status("failed: " + *why);
+            srv.request_stop();
+        }
+    });
+    failure_ticks.start();
     signals.join();
+    failure_ticks.stop();
     notify.stopping("draining: in-flight requests get up to " + std::to_string(static_cast<int>(cfg.drain_timeout)) +
                     " s");
     // The drain, then up to 4 s to end the rest and stop the engine: a drain_timeout longer than the
@@ -150,7 +166,7 @@ int serve(const server_config& cfg, std::function<std::unique_ptr<engine>(const 
     srv.stop();  // the engine keeps its heartbeat while it drains, so the watchdog pings on until here
     if (watchdog_ticks) watchdog_ticks->stop();
     spdlog::info("stopped");
-    return 0;
+    return failed.load() ? 1 : 0;
 }
 
 }  // namespace tandem

@@ -1,7 +1,8 @@
 // `tandem serve --device vulkan:N` end to end (label vulkan; lavapipe in CI): the same greedy text
 // as the CPU, streamed and whole, through the openai SDK; a device that does not exist is refused at
 // start with the devices listed, and so is a model past the device's memory; `tandem devices` shows
-// the device.
+// the device; a device lost while serving ends the requests in flight with errors and the server
+// exits 1.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -101,4 +102,31 @@ test("speculative decoding with the MTP assistant on the Vulkan device gives the
   } finally {
     for (const s of [a, b]) assert.equal((await s.stop()).code, 0);
   }
+});
+
+test("a lost device ends the requests in flight with a 500, says so in the log, and the server exits 1", async () => {
+  // TANDEM_VK_LOSE_DEVICE_AFTER: the recorder's test hook, VK_ERROR_DEVICE_LOST from the fence wait
+  // after that many forward submits (a few tokens into the two requests below).
+  const s = await startServer("stories260K.gguf", ["--parallel", "4", "--device", DEVICE], {
+    TANDEM_VK_LOSE_DEVICE_AFTER: "6",
+  });
+  const post = (stream) =>
+    fetch(`${s.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", prompt: "Once upon a time", max_tokens: 60, temperature: 0, stream }),
+    });
+  const [whole, streamed] = await Promise.all([post(false), post(true)]);
+  assert.equal(whole.status, 500);
+  const err = (await whole.json()).error;
+  assert.equal(err.type, "server_error");
+  assert.match(err.message, /the compute device was lost: .*VK_ERROR_DEVICE_LOST/);
+  assert.equal(streamed.status, 200, "the stream had begun");
+  const events = await streamed.text();
+  assert.match(events, /data: \{"error":\{.*the compute device was lost/, "the stream ends with an error event");
+  const { code, signal } = await s.exited;
+  assert.equal(signal, null);
+  assert.equal(code, 1, "exits 1 for systemd's Restart=on-failure");
+  assert.match(s.log(), /critical.*VK_ERROR_DEVICE_LOST.*the compute device was lost/);
+  assert.match(s.log(), /the server exits with status 1 to be restarted/);
 });

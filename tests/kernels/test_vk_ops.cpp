@@ -36,6 +36,37 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
         ASSERT_NEAR(got[i], want[i], abs_tol + rel * std::fabs(want[i])) << "element " << i;
 }
 
+// Barriers only where data flows (recorder::track): two ops writing different rows of one buffer
+// from the same input need none between them; an op reading both needs one (read after write); an
+// op writing in place what it reads needs one after that (write after read), and the results are
+// those of the chain. The 64-row sizes leave lavapipe's threads room to run the ops out of order.
+TEST_F(VulkanRuntime, BarriersOnlyWhereDataFlows) {
+    bench_rig r(*ctx);
+    std::mt19937 rng(11);
+    const uint32_t rows = 64, cols = 257;
+    const std::vector<float> a = randoms(size_t{rows} * cols, rng);
+    const slice sa = r.upload(a), so = r.upload(std::vector<float>(size_t{3} * rows * cols, 0.0f));
+    const view va{sa, 0, rows, cols, cols}, b{so, 0, rows, cols, cols}, c{so, rows * cols, rows, cols, cols},
+        d{so, 2 * rows * cols, rows, cols, cols};
+    r.rec.begin();
+    r.op.eltwise(eltwise_op::scale, va, va, b, 2.0f);  // b = 2a
+    r.op.eltwise(eltwise_op::scale, va, va, c, 3.0f);  // c = 3a: no barrier, other rows of the buffer
+    EXPECT_EQ(r.rec.barriers(), 0u);
+    r.op.eltwise(eltwise_op::add, b, c, d);  // d = b + c: reads what both wrote
+    EXPECT_EQ(r.rec.barriers(), 1u);
+    r.op.eltwise(eltwise_op::scale, b, b, b, 0.5f);  // b = a in place: overwrites what d's op read
+    EXPECT_EQ(r.rec.barriers(), 2u);
+    r.op.eltwise(eltwise_op::scale, c, c, c, 2.0f);  // c = 6a: d's op read it, but a barrier since
+    EXPECT_EQ(r.rec.barriers(), 2u);
+    r.rec.submit_and_wait();
+    const std::vector<float> got = r.read(so, size_t{3} * rows * cols);
+    for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(got[i], 2.0f * a[i] * 0.5f) << i;
+        ASSERT_EQ(got[a.size() + i], 3.0f * a[i] * 2.0f) << i;
+        ASSERT_EQ(got[2 * a.size() + i], 2.0f * a[i] + 3.0f * a[i]) << i;
+    }
+}
+
 // Whole rows through views with offsets and strides, a bias row broadcast over rows (add) and one
 // scalar over everything (mul), against the CPU's scalar code.
 TEST_F(VulkanRuntime, EltwiseOpsMatchTheCpu) {

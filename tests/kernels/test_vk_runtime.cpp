@@ -120,8 +120,9 @@ TEST_F(VulkanRuntime, AllocatorRefusesPastItsLimit) {
 }
 
 // y = x W^T on the device against double precision, at sizes that leave tails everywhere: rows
-// not a multiple of the shader's 8, n_in not a multiple of the workgroup, n_out over one grid row;
-// x and y are views at an offset with a row stride wider than the row, as activations in the arena.
+// not a multiple of the shader's 8 (11: the tiled shader), n_in not a multiple of the lanes, n_out
+// over one grid row (65535 workgroups of 8 outputs); x and y are views at an offset with a row
+// stride wider than the row, as activations in the arena.
 TEST_F(VulkanRuntime, MatmulF32MatchesTheHost) {
     pipelines pl(*ctx);
     allocator dev(*ctx, memory_kind::device), host(*ctx, memory_kind::host);
@@ -132,44 +133,52 @@ TEST_F(VulkanRuntime, MatmulF32MatchesTheHost) {
     struct shape {
         uint32_t n_in, n_out, n_rows;
     };
-    for (const shape sh :
-         {shape{300, 37, 1}, shape{300, 37, 11}, shape{64, 5, 8}, shape{7, 70000, 2}, shape{1000, 3, 3}}) {
-        SCOPED_TRACE("n_in " + std::to_string(sh.n_in) + " n_out " + std::to_string(sh.n_out) + " rows " +
-                     std::to_string(sh.n_rows));
-        const uint32_t x_off = 5, x_stride = sh.n_in + 3, y_off = 9, y_stride = sh.n_out + 1;
-        std::vector<float> w(size_t{sh.n_in} * sh.n_out), x(x_off + size_t{x_stride} * sh.n_rows);
-        for (float& v : w) v = u(rng);
-        for (float& v : x) v = u(rng);
-        const uint64_t wb = w.size() * 4, xb = x.size() * 4, yb = (y_off + size_t{y_stride} * sh.n_rows) * 4;
-        const slice stage_w = host.alloc(wb), stage_x = host.alloc(xb), back = host.alloc(yb);
-        const slice dw = dev.alloc(wb), dx = dev.alloc(xb), dy = dev.alloc(yb);
-        std::memcpy(stage_w.mapped, w.data(), wb);
-        std::memcpy(stage_x.mapped, x.data(), xb);
-        rec.begin();
-        rec.copy(stage_w, dw, wb);
-        rec.copy(stage_x, dx, xb);
-        rec.barrier();
-        op.matmul(weight_format::f32, dw, {dx, x_off, sh.n_rows, sh.n_in, x_stride},
-                  {dy, y_off, sh.n_rows, sh.n_out, y_stride});
-        rec.barrier();
-        rec.copy(dy, back, yb);
-        rec.submit_and_wait();
-        const float* y = static_cast<const float*>(back.mapped);
-        for (uint32_t r = 0; r < sh.n_rows; ++r) {
-            for (uint32_t o = 0; o < sh.n_out; ++o) {
-                double want = 0, mag = 0;
-                for (uint32_t i = 0; i < sh.n_in; ++i) {
-                    const double t = double{w[size_t{o} * sh.n_in + i]} * x[x_off + size_t{r} * x_stride + i];
-                    want += t, mag += std::fabs(t);
+    // Both lane reductions where the device has subgroupAdd (matmul_plan), each shape once per plan.
+    std::vector<matmul_plan> plans{op.plan()};
+    if (op.plan().subgroup) plans.push_back(op.plan()), plans.back().subgroup = false;
+    for (const matmul_plan& plan : plans) {
+        SCOPED_TRACE(plan.subgroup ? "subgroupAdd" : "shared-memory tree");
+        op.set_plan(plan);
+        for (const shape sh :
+             {shape{300, 37, 1}, shape{300, 37, 11}, shape{64, 5, 8}, shape{7, 530000, 2}, shape{1000, 3, 3}}) {
+            SCOPED_TRACE("n_in " + std::to_string(sh.n_in) + " n_out " + std::to_string(sh.n_out) + " rows " +
+                         std::to_string(sh.n_rows));
+            const uint32_t x_off = 5, x_stride = sh.n_in + 3, y_off = 9, y_stride = sh.n_out + 1;
+            std::vector<float> w(size_t{sh.n_in} * sh.n_out), x(x_off + size_t{x_stride} * sh.n_rows);
+            for (float& v : w) v = u(rng);
+            for (float& v : x) v = u(rng);
+            const uint64_t wb = w.size() * 4, xb = x.size() * 4, yb = (y_off + size_t{y_stride} * sh.n_rows) * 4;
+            const slice stage_w = host.alloc(wb), stage_x = host.alloc(xb), back = host.alloc(yb);
+            const slice dw = dev.alloc(wb), dx = dev.alloc(xb), dy = dev.alloc(yb);
+            std::memcpy(stage_w.mapped, w.data(), wb);
+            std::memcpy(stage_x.mapped, x.data(), xb);
+            rec.begin();
+            rec.copy(stage_w, dw, wb);
+            rec.copy(stage_x, dx, xb);
+            rec.barrier();
+            op.matmul(weight_format::f32, dw, {dx, x_off, sh.n_rows, sh.n_in, x_stride},
+                      {dy, y_off, sh.n_rows, sh.n_out, y_stride});
+            rec.barrier();
+            rec.copy(dy, back, yb);
+            rec.submit_and_wait();
+            const float* y = static_cast<const float*>(back.mapped);
+            for (uint32_t r = 0; r < sh.n_rows; ++r) {
+                for (uint32_t o = 0; o < sh.n_out; ++o) {
+                    double want = 0, mag = 0;
+                    for (uint32_t i = 0; i < sh.n_in; ++i) {
+                        const double t = double{w[size_t{o} * sh.n_in + i]} * x[x_off + size_t{r} * x_stride + i];
+                        want += t, mag += std::fabs(t);
+                    }
+                    ASSERT_NEAR(y[y_off + size_t{r} * y_stride + o], want, 1e-6 * mag + 1e-7)
+                        << "row " << r << " out " << o;
                 }
-                ASSERT_NEAR(y[y_off + size_t{r} * y_stride + o], want, 1e-6 * mag + 1e-7)
-                    << "row " << r << " out " << o;
             }
+            for (const slice& s : {stage_w, stage_x, back}) host.free(s);
+            for (const slice& s : {dw, dx, dy}) dev.free(s);
         }
-        for (const slice& s : {stage_w, stage_x, back}) host.free(s);
-        for (const slice& s : {dw, dx, dy}) dev.free(s);
     }
-    EXPECT_EQ(pl.size(), 1u) << "one pipeline, made once";
+    // Per plan one pipeline for 1-8 rows and one for more (tiled), each made once.
+    EXPECT_EQ(pl.size(), plans.size() * (op.plan().tile_rows > 0 ? 2 : 1));
 }
 
 TEST_F(VulkanRuntime, PipelineCacheGoesToDiskAndBack) {
@@ -200,6 +209,38 @@ TEST_F(VulkanRuntime, PipelineCacheGoesToDiskAndBack) {
     } catch (const error& e) {
         EXPECT_NE(std::string(e.what()).find("no_such_shader"), std::string::npos);
     }
+}
+
+// TANDEM_VK_LOSE_DEVICE_AFTER, the test hook of the e2e device-loss test, read when a recorder is
+// made: after N submits that ran shaders, each fence wait reports VK_ERROR_DEVICE_LOST as
+// tandem::device_lost (copies alone neither count nor fail); a malformed value is refused. The
+// variable is cleared at once, so no other recorder of this process sees it.
+TEST_F(VulkanRuntime, LostDeviceHookThrowsDeviceLost) {
+    bench_rig r(*ctx);
+    const slice a = r.upload(std::vector<float>(64, 1.0f)), b = r.upload(std::vector<float>(64, 0.0f));
+    setenv("TANDEM_VK_LOSE_DEVICE_AFTER", "x", 1);
+    EXPECT_THROW(recorder{*ctx}, error);
+    setenv("TANDEM_VK_LOSE_DEVICE_AFTER", "1", 1);
+    recorder rec(*ctx);
+    unsetenv("TANDEM_VK_LOSE_DEVICE_AFTER");
+    ops op(r.pl, rec);
+    const view va{a, 0, 1, 64, 64}, vb{b, 0, 1, 64, 64};
+    auto run = [&](bool with_shader) {
+        rec.begin();
+        if (with_shader) op.eltwise(eltwise_op::add, va, va, vb);
+        if (!with_shader) rec.copy(a, b, 256);
+        rec.submit_and_wait();
+    };
+    run(true);   // the one submit allowed
+    run(false);  // copies only: not counted
+    try {
+        run(true);
+        ADD_FAILURE() << "the device was not lost";
+    } catch (const device_lost& e) {
+        EXPECT_NE(std::string(e.what()).find("VK_ERROR_DEVICE_LOST"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(run(true), device_lost) << "a lost device stays lost";
+    EXPECT_NO_THROW(run(false));
 }
 
 TEST_F(VulkanRuntime, DispatchChecksItsBindings) {

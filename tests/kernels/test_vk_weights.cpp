@@ -1,8 +1,9 @@
 // Every computable weight type on the device (kernels/vulkan/vk_weights.h, decoded in the shaders by
 // shaders/weights.glsl): the matmul and embedding shaders against kernels/ref's decoder on random
 // blocks (every code bit random, scales sane), rows whose units leave a tail past the workgroup, an
-// odd row count, 1, 3, 8 and 9 input rows, and each tensor split into two parts at a row whose bytes
-// do not start on a word, as the backend splits a tensor past the device's buffer range.
+// odd row count, 1, 3, 8, 9 and 40 input rows (40: the tiled shader), under both lane reductions, and
+// each tensor split into two parts at a row whose bytes do not start on a word, as the backend splits
+// a tensor past the device's buffer range. Rows are bitwise the same alone or batched.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -111,38 +112,95 @@ TEST(VulkanWeights, DeviceBytesEqualTheFileBytes) {
     }
 }
 
+// The matmul plans a test runs: the device's, and the shared-memory tree in its place when the
+// device's plan adds the lanes with subgroupAdd (both paths stay covered on a device with subgroups).
+std::vector<matmul_plan> plans(const ops& op) {
+    std::vector<matmul_plan> v{op.plan()};
+    if (op.plan().subgroup) {
+        v.push_back(op.plan());
+        v.back().subgroup = false;
+    }
+    return v;
+}
+
+std::string name_of(const matmul_plan& p) {
+    return std::string(p.subgroup ? "subgroupAdd" : "shared tree") + ", " + std::to_string(p.outs) + " outputs of " +
+           std::to_string(p.lanes) + " lanes, tiles of " + std::to_string(p.tile_rows) + " rows";
+}
+
 // y = x W^T for every type against the decoded weights in double precision. A decode error moves an
 // output by at least one quantization step of one weight times its input, ~1e-4 of the magnitude
-// bound used here (sum of |w x|); f32 rounding stays below 2e-6 of it.
+// bound used here (sum of |w x|); f32 rounding stays below 2e-6 of it. 1-9 rows take the 8-row
+// shader, 40 rows the tiled one (a whole tile and a part).
 TEST_F(VulkanRuntime, MatmulEveryWeightTypeMatchesTheReference) {
     bench_rig r(*ctx);
     test::seeded_rng rng;
     const uint32_t n_out = 13, split = 5;
-    for (const type_case& c : cases()) {
-        SCOPED_TRACE(name_of(c));
-        const split_weight w(r, c.t, n_out, c.n_in, split, rng);
-        for (const uint32_t rows : {1u, 3u, 8u, 9u}) {
-            SCOPED_TRACE(std::to_string(rows) + " input rows");
-            const uint32_t x_off = 3, x_stride = c.n_in + 4, y_off = 1, y_stride = n_out + 2;
-            const std::vector<float> x = uniforms(x_off + size_t{x_stride} * rows, rng);
-            const slice sx = r.upload(x), sy = r.upload(std::vector<float>(y_off + size_t{y_stride} * rows, -9.0f));
-            r.rec.begin();
-            for (const split_weight::part& p : w.parts)
-                r.op.matmul(w.format, p.s, {sx, x_off, rows, c.n_in, x_stride},
-                            {sy, y_off + p.row0, rows, p.rows, y_stride});
-            r.rec.submit_and_wait();
-            const std::vector<float> y = r.read(sy, y_off + size_t{y_stride} * rows);
-            for (uint32_t row = 0; row < rows; ++row) {
-                for (uint32_t o = 0; o < n_out; ++o) {
-                    double want = 0, mag = 0;
-                    for (uint32_t i = 0; i < c.n_in; ++i) {
-                        const double p = double{w.decoded[size_t{o} * c.n_in + i]} * x[x_off + row * x_stride + i];
-                        want += p, mag += std::fabs(p);
+    for (const matmul_plan& plan : plans(r.op)) {
+        SCOPED_TRACE(name_of(plan));
+        r.op.set_plan(plan);
+        for (const type_case& c : cases()) {
+            SCOPED_TRACE(name_of(c));
+            const split_weight w(r, c.t, n_out, c.n_in, split, rng);
+            for (const uint32_t rows : {1u, 3u, 8u, 9u, 40u}) {
+                SCOPED_TRACE(std::to_string(rows) + " input rows");
+                const uint32_t x_off = 3, x_stride = c.n_in + 4, y_off = 1, y_stride = n_out + 2;
+                const std::vector<float> x = uniforms(x_off + size_t{x_stride} * rows, rng);
+                const slice sx = r.upload(x), sy = r.upload(std::vector<float>(y_off + size_t{y_stride} * rows, -9.0f));
+                r.rec.begin();
+                for (const split_weight::part& p : w.parts)
+                    r.op.matmul(w.format, p.s, {sx, x_off, rows, c.n_in, x_stride},
+                                {sy, y_off + p.row0, rows, p.rows, y_stride});
+                r.rec.submit_and_wait();
+                const std::vector<float> y = r.read(sy, y_off + size_t{y_stride} * rows);
+                for (uint32_t row = 0; row < rows; ++row) {
+                    for (uint32_t o = 0; o < n_out; ++o) {
+                        double want = 0, mag = 0;
+                        for (uint32_t i = 0; i < c.n_in; ++i) {
+                            const double p = double{w.decoded[size_t{o} * c.n_in + i]} * x[x_off + row * x_stride + i];
+                            want += p, mag += std::fabs(p);
+                        }
+                        ASSERT_NEAR(y[y_off + row * y_stride + o], want, 2e-6 * mag + 1e-7)
+                            << "row " << row << " out " << o;
                     }
-                    ASSERT_NEAR(y[y_off + row * y_stride + o], want, 2e-6 * mag + 1e-7)
-                        << "row " << row << " out " << o;
+                    ASSERT_EQ(y[y_off + row * y_stride + n_out], -9.0f) << "wrote past the row";
                 }
-                ASSERT_EQ(y[y_off + row * y_stride + n_out], -9.0f) << "wrote past the row";
+            }
+        }
+    }
+}
+
+// Batch invariance: each of 40 rows through the tiled shader equals, bitwise, the same row alone
+// through the 8-row shader, and the rows of a 5-row dispatch likewise (the models' batching test
+// relies on it), for a plain, a repacked and two K-quant types, under each plan.
+TEST_F(VulkanRuntime, MatmulRowsAreTheSameAloneOrBatched) {
+    bench_rig r(*ctx);
+    test::seeded_rng rng;
+    const uint32_t n_out = 21, rows = 40;  // n_out rows of a weight of n_out + 3 (its first part)
+    for (const matmul_plan& plan : plans(r.op)) {
+        SCOPED_TRACE(name_of(plan));
+        r.op.set_plan(plan);
+        for (dtype t : {dtype::f32, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
+            SCOPED_TRACE(dtype_info_of(t).name);
+            const uint32_t n_in = row_length(t);
+            const split_weight w(r, t, n_out + 3, n_in, n_out, rng);
+            const slice sx = r.upload(uniforms(size_t{n_in} * rows, rng));
+            const slice sy = r.upload(std::vector<float>(size_t{n_out} * rows, 0.0f));
+            const slice s1 = r.upload(std::vector<float>(size_t{n_out} * rows, 0.0f));
+            const slice s5 = r.upload(std::vector<float>(size_t{n_out} * rows, 0.0f));
+            const slice& ws = w.parts[0].s;
+            r.rec.begin();
+            r.op.matmul(w.format, ws, {sx, 0, rows, n_in, n_in}, {sy, 0, rows, n_out, n_out});
+            for (uint32_t row = 0; row < rows; ++row)
+                r.op.matmul(w.format, ws, {sx, row * n_in, 1, n_in, n_in}, {s1, row * n_out, 1, n_out, n_out});
+            for (uint32_t row = 0; row < rows; row += 5)
+                r.op.matmul(w.format, ws, {sx, row * n_in, 5, n_in, n_in}, {s5, row * n_out, 5, n_out, n_out});
+            r.rec.submit_and_wait();
+            const std::vector<float> all = r.read(sy, size_t{n_out} * rows), one = r.read(s1, size_t{n_out} * rows),
+                                     five = r.read(s5, size_t{n_out} * rows);
+            for (size_t i = 0; i < all.size(); ++i) {
+                ASSERT_EQ(all[i], one[i]) << "row " << i / n_out << " out " << i % n_out;
+                ASSERT_EQ(five[i], one[i]) << "row " << i / n_out << " out " << i % n_out;
             }
         }
     }

@@ -59,8 +59,12 @@ class fake_engine final : public engine {
         return std::chrono::steady_clock::now() - (wedged_.load() ? std::chrono::hours(1) : std::chrono::hours(0));
     }
     void shutdown() override;
+    std::optional<std::string> failure() const override {  // "device lost" once failed_ is set
+        return failed_.load() ? std::optional<std::string>("device lost") : std::nullopt;
+    }
 
     std::atomic<bool> queue_full_{false};
+    std::atomic<bool> failed_{false};  // the engine stopped by itself (as after a lost device)
     std::atomic<bool> wedged_{false};  // the engine loop stops going round (its heartbeat goes stale)
     std::vector<completion_params> submitted() const;
     std::vector<uint64_t> aborted() const;

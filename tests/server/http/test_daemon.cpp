@@ -1,7 +1,8 @@
 // serve(), the daemon, under a service manager: a datagram socket of the test's own stands in for
 // systemd's NOTIFY_SOCKET; the fake engine loads slowly, then wedges. Checks that READY=1 comes only
 // once /health answers 200, that loading extends the start timeout, that WATCHDOG=1 follows the
-// engine's heartbeat, and that SIGTERM sends STOPPING=1 before the drain.
+// engine's heartbeat, and that SIGTERM sends STOPPING=1 before the drain; and that an engine that
+// stops by itself (a lost device) makes serve() stop and return 1, for systemd to restart it.
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -169,6 +170,34 @@ TEST(Daemon, TellsSystemdReadyOnlyWhenServingPingsWhileTheEngineLivesAndStopping
     EXPECT_LT(i_ready, i_stop);
     ::unsetenv("NOTIFY_SOCKET");
     ::unsetenv("WATCHDOG_USEC");
+}
+
+TEST(Daemon, AnEngineThatStopsByItselfStopsTheServerWithStatus1) {
+    notify_listener sd;
+    ::setenv("NOTIFY_SOCKET", sd.path().c_str(), 1);
+    server_config cfg;
+    cfg.model_path = "fake.gguf";
+    cfg.port = 0;
+    cfg.drain_timeout = 1;
+    std::atomic<test::fake_engine*> eng{nullptr};
+    std::future<int> exit_code = std::async(std::launch::async, [&] {
+        return serve(cfg, [&](const engine_config&) -> std::unique_ptr<engine> {
+            auto e = std::make_unique<test::fake_engine>(test::fake_script{});
+            eng = e.get();
+            return e;
+        });
+    });
+    std::vector<message> msgs;
+    sd.read_until(
+        msgs, [](const std::string& m) { return m.find("READY=1") != std::string::npos; }, std::chrono::seconds(10));
+    ASSERT_EQ(count(msgs, "READY=1"), 1u);
+    eng.load()->failed_ = true;
+    ASSERT_EQ(exit_code.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "serve() did not stop";
+    EXPECT_EQ(exit_code.get(), 1);
+    sd.read_until(
+        msgs, [](const std::string&) { return false; }, std::chrono::milliseconds(100));
+    EXPECT_EQ(count(msgs, "STATUS=failed: device lost"), 1u);
+    ::unsetenv("NOTIFY_SOCKET");
 }
 
 }  // namespace
