@@ -99,16 +99,17 @@ const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtyp
 const cpu::kernel_table* packed_table(dtype wt) {
     const cpu::kernel_table* k =
         cpu::table_where([&](const cpu::kernel_table& t) { return t.has_packed && t.has_packed(wt); });
-    const cpu::kernel_table* own = table_with(&cpu::kernel_table::has_q8, wt);
-    if (k && own && own != k && own->act_block(wt) != k->act_block(wt)) return nullptr;
-    return k;
+    if (!k) return nullptr;
+    if (const cpu::kernel_table* own = table_with(&cpu::kernel_table::has_q8, wt))
+        return own == k || own->act_block(wt) == k->act_block(wt) ? k : nullptr;
+    // Float weights: packed only at the level of the packed kernel, not in place of a higher level's own.
+    return table_with(&cpu::kernel_table::has_float, wt) == k ? k : nullptr;
 }
 
 }  // namespace
 
 bool matmul_packs(dtype wt, int64_t n_out, int64_t n_in) {
-    return pack_supported(wt) && packed_table(wt) && n_out % k_pack_rows == 0 &&
-           n_in % dtype_info_of(wt).block_elems == 0;
+    return pack_supported(wt) && packed_table(wt) && n_out % k_pack_rows == 0 && n_in % pack_tile_elems(wt) == 0;
 }
 
 int64_t matmul_act_block(dtype wt) {
@@ -123,7 +124,14 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
     if (n_out == 0 || n_rows == 0) return;
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t row_bytes = dtype_row_bytes(wt, n_in);
-    if (const cpu::kernel_table* kp = packed ? packed_table(wt) : nullptr) {
+    const cpu::kernel_table* kp = packed ? packed_table(wt) : nullptr;
+    if (kp && !kp->has_q8(wt)) {  // a packed float weight
+        TANDEM_CHECK(n_out % k_pack_rows == 0 && n_in % pack_tile_elems(wt) == 0);
+        const auto* p = static_cast<const uint8_t*>(packed);
+        pool.parallel_for(n_out / k_pack_rows, k_row_grain / k_pack_rows, [&](int64_t b, int64_t e) {
+            kp->matmul_packed_float(wt, p, n_in, b * k_pack_rows, e * k_pack_rows, n_out, x, n_rows, y);
+        });
+    } else if (kp) {
         TANDEM_CHECK(n_out % k_pack_rows == 0);
         matmul_int8(*kp, wt, wb, row_bytes, n_out, n_in, x, n_rows, y, pool, static_cast<const uint8_t*>(packed));
     } else if (const cpu::kernel_table* k = table_with(&cpu::kernel_table::has_q8, wt)) {

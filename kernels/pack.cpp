@@ -83,26 +83,48 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
     }
 }
 
+// f16 / bf16: element e of rows o..o+7 in row order, for every e.
+void pack_float_rows(const uint16_t* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint16_t* dst) {
+    for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
+        uint16_t* group = dst + o * n_in;
+        for (int64_t e = 0; e < n_in; ++e) {
+            for (int r = 0; r < k_pack_rows; ++r) group[e * k_pack_rows + r] = w[(o + r) * n_in + e];
+        }
+    }
+}
+
+bool is_float16(dtype t) {
+    return t == dtype::f16 || t == dtype::bf16;
+}
+
 }  // namespace
 
 bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k;
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k ||
+           is_float16(t);
+}
+
+int64_t pack_tile_elems(dtype t) {
+    return is_float16(t) ? 8 : dtype_info_of(t).block_elems;
 }
 
 size_t pack_tile_bytes(dtype t) {
     TANDEM_CHECK(pack_supported(t));
+    if (is_float16(t)) return k_pack_rows * 8 * 2;
     return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
 }
 
 size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in) {
-    return pack_tile_bytes(t) * static_cast<size_t>(n_out / k_pack_rows * (n_in / dtype_info_of(t).block_elems));
+    return pack_tile_bytes(t) * static_cast<size_t>(n_out / k_pack_rows * (n_in / pack_tile_elems(t)));
 }
 
 void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst) {
-    TANDEM_CHECK(pack_supported(t) && n_in % dtype_info_of(t).block_elems == 0);
+    TANDEM_CHECK(pack_supported(t) && n_in % pack_tile_elems(t) == 0);
     TANDEM_CHECK(o_begin % k_pack_rows == 0 && o_end % k_pack_rows == 0 && o_begin <= o_end);
     auto* d = static_cast<uint8_t*>(dst);
-    if (t == dtype::q8_0)
+    if (is_float16(t))
+        pack_float_rows(static_cast<const uint16_t*>(w), n_in, o_begin, o_end, static_cast<uint16_t*>(dst));
+    else if (t == dtype::q8_0)
         pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
     else if (t == dtype::q4_0)
         pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);

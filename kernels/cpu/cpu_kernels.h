@@ -77,6 +77,9 @@ struct kernel_table {
     // As matmul_q8 over a packed weight; o_begin and o_end are multiples of 8.
     void (*matmul_packed)(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out,
                           const act_q8& a, int64_t n_rows, float* y);
+    // As matmul_float over a packed float weight (f16, bf16); o_begin and o_end are multiples of 8.
+    void (*matmul_packed_float)(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
+                                int64_t n_out, const float* x, int64_t n_rows, float* y);
 };
 
 // The AVX2 float-weight matmul (float_matmul_avx2.cpp), as kernel_table::has_float / matmul_float.
@@ -88,6 +91,9 @@ void avx2_matmul_float(dtype wt, const uint8_t* w, size_t row_bytes, int64_t n_i
 bool avx2_has_packed(dtype wt);
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                         int64_t n_rows, float* y);
+
+void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
+                              int64_t n_out, const float* x, int64_t n_rows, float* y);
 
 // y[i] = x[i] as f16, rounded to nearest even (F16C).
 void avx2_to_f16(const float* x, uint16_t* y, int64_t n);

@@ -679,7 +679,8 @@ const kernel_table* avx2_kernels() {
                                     avx2_attention(),
                                     avx2_activations(),
                                     avx2_has_packed,
-                                    avx2_matmul_packed};
+                                    avx2_matmul_packed,
+                                    avx2_matmul_packed_float};
     return &table;
 }
 

@@ -339,10 +339,96 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
     }
 }
 
+// ---- f16 / bf16 weights, packed: one FMA chain per output over the elements in order ----
+//
+// Element e of 8 rows is one 16-byte load and conversion; each activation row's x[e], broadcast,
+// meets it in one FMA into that row's 8 outputs. G groups of 8 outputs x R rows per tile, G * R >= 8
+// where the outputs allow, so at least 8 independent chains hide the FMA latency even for one row.
+// Each output's sum is the same chain from zero whatever G, R and the split: batch invariant.
+
+template <bool k_bf16>
+inline __m256 load_row8(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if constexpr (k_bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+template <bool k_bf16, int G, int R>
+void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
+    __m256 acc[G][R];
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < R; ++r) acc[g][r] = _mm256_setzero_ps();
+    for (int64_t e = 0; e < n_in; ++e) {
+        if (e % 4 == 0) {
+            for (int g = 0; g < G; ++g)
+                _mm_prefetch(reinterpret_cast<const char*>(groups + g * 8 * n_in + 8 * e) + 512, _MM_HINT_T0);
+        }
+        __m256 w[G];
+        for (int g = 0; g < G; ++g) w[g] = load_row8<k_bf16>(groups + g * 8 * n_in + 8 * e);
+        for (int r = 0; r < R; ++r) {
+            const __m256 xb = _mm256_broadcast_ss(x + r * n_in + e);
+            for (int g = 0; g < G; ++g) acc[g][r] = _mm256_fmadd_ps(w[g], xb, acc[g][r]);
+        }
+    }
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * g, acc[g][r]);
+}
+
+using float_tile_fn = void (*)(const uint16_t*, int64_t, const float*, float*, int64_t);
+
+// float_tile<G, R> for R = 1 .. 8 and G = 1 or the widest G (8 / R rounded down to 1, 2, 4 or 8).
+template <bool k_bf16, int R>
+constexpr int widest_g() {
+    return R == 1 ? 8 : R == 2 ? 4 : R <= 4 ? 2 : 1;
+}
+template <bool k_bf16, size_t... I>
+constexpr std::array<float_tile_fn, sizeof...(I)> float_wide(std::index_sequence<I...>) {
+    return {&float_tile<k_bf16, widest_g<k_bf16, static_cast<int>(I) + 1>(), static_cast<int>(I) + 1>...};
+}
+template <bool k_bf16, size_t... I>
+constexpr std::array<float_tile_fn, sizeof...(I)> float_single(std::index_sequence<I...>) {
+    return {&float_tile<k_bf16, 1, static_cast<int>(I) + 1>...};
+}
+
+template <bool k_bf16>
+void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
+                         const float* x, int64_t n_rows, float* y) {
+    static constexpr auto wide = float_wide<k_bf16>(std::make_index_sequence<8>{});
+    static constexpr auto single = float_single<k_bf16>(std::make_index_sequence<8>{});
+    static constexpr std::array<int, 8> widths = {8, 4, 2, 2, 1, 1, 1, 1};
+    const auto* w = reinterpret_cast<const uint16_t*>(packed);
+    const int64_t group_elems = 8 * n_in;
+    // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
+    const int64_t gb = std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / (2 * group_elems));
+    for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
+        const int64_t g1 = std::min(o_end / 8, g0 + gb);
+        for (int64_t r0 = 0; r0 < n_rows; r0 += 8) {
+            const int64_t nr = std::min<int64_t>(8, n_rows - r0);
+            const int64_t width = widths[static_cast<size_t>(nr - 1)];
+            int64_t g = g0;
+            for (; g + width <= g1; g += width)
+                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
+                                                  n_out);
+            for (; g < g1; ++g)
+                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
+                                                    n_out);
+        }
+    }
+}
+
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
+           wt == dtype::f16 || wt == dtype::bf16;
+}
+
+void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
+                              int64_t n_out, const float* x, int64_t n_rows, float* y) {
+    if (wt == dtype::bf16)
+        matmul_float_groups<true>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
+    else
+        matmul_float_groups<false>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,

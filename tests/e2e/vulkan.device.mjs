@@ -106,9 +106,10 @@ test("speculative decoding with the MTP assistant on the Vulkan device gives the
 
 test("a lost device ends the requests in flight with a 500, says so in the log, and the server exits 1", async () => {
   // TANDEM_VK_LOSE_DEVICE_AFTER: the recorder's test hook, VK_ERROR_DEVICE_LOST from the fence wait
-  // after that many forward submits (a few tokens into the two requests below).
+  // after that many forward submits: some tokens into the two requests below, late enough that both
+  // are admitted even when the machine is busy (both still have tokens to go at max_tokens 60).
   const s = await startServer("stories260K.gguf", ["--parallel", "4", "--device", DEVICE], {
-    TANDEM_VK_LOSE_DEVICE_AFTER: "6",
+    TANDEM_VK_LOSE_DEVICE_AFTER: "20",
   });
   const post = (stream) =>
     fetch(`${s.url}/v1/completions`, {
