@@ -87,8 +87,12 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
 void pack_float_rows(const uint16_t* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint16_t* dst) {
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
         uint16_t* group = dst + o * n_in;
-        for (int64_t e = 0; e < n_in; ++e) {
-            for (int r = 0; r < k_pack_rows; ++r) group[e * k_pack_rows + r] = w[(o + r) * n_in + e];
+        for (int64_t e0 = 0; e0 < n_in; e0 += 8) {  // an 8 x 8 transpose at a time (n_in is a multiple of 8)
+            uint16_t t[k_pack_rows][8];
+            for (int r = 0; r < k_pack_rows; ++r) std::memcpy(t[r], w + (o + r) * n_in + e0, sizeof t[r]);
+            for (int e = 0; e < 8; ++e) {
+                for (int r = 0; r < k_pack_rows; ++r) group[(e0 + e) * k_pack_rows + r] = t[r][e];
+            }
         }
     }
 }
