@@ -33,6 +33,24 @@ struct act_q8 {
     dtype wt = dtype::q8_0;
 };
 
+// The pointers of R consecutive activation rows of a, from row r0: codes, scales, block sums and
+// half sums (null where a has none).
+template <int R>
+struct act_rows {
+    const int8_t* q[R];
+    const float* d[R];
+    const float* s[R];
+    const float* h[R];
+    act_rows(const act_q8& a, int64_t r0) {
+        for (int r = 0; r < R; ++r) {
+            q[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
+            d[r] = a.d + (r0 + r) * a.d_stride;
+            s[r] = a.s + (r0 + r) * a.s_stride;
+            h[r] = a.h ? a.h + (r0 + r) * a.h_stride : nullptr;
+        }
+    }
+};
+
 // Attention over f32 K/V rows in three pieces, which attention.cpp runs over a whole gather or block
 // run by block run: the arithmetic of a score or of an output column is the same however the rows
 // are split.

@@ -387,18 +387,11 @@ inline void prefetch_group(const uint8_t* w, int64_t g) {
 // basis of batch invariance.
 template <class D, int R>
 void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xs[R];
+    const act_rows<R> xr(a, r0);
     // Each group sums into a fresh t[r] (from zero), so the dependency chains of consecutive groups
     // overlap; acc[r] takes one add per group.
     __m256 acc[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        xs[r] = a.s + (r0 + r) * a.s_stride;
-        acc[r] = _mm256_setzero_ps();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     const int64_t n_groups = (nb + 7) / 8;
     for (int64_t g = 0; g < n_groups; ++g) {
@@ -409,13 +402,13 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
         prefetch_group<D>(w, g);
         auto scales = [&](__m256 ws8) {
 #pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xd[r] + k0)));
+            for (int r = 0; r < R; ++r) _mm256_store_ps(prod[r], _mm256_mul_ps(ws8, _mm256_loadu_ps(xr.d[r] + k0)));
         };
         auto step = [&](int64_t j, __m256i w) {
             const __m256i aw = D::k_unsigned ? w : _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
+                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q[r] + 32 * (k0 + j)));
                 const __m256i p16 =
                     D::k_unsigned ? _mm256_maddubs_epi16(w, x) : _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
                 const __m256 v = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
@@ -424,7 +417,7 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
         };
         auto mins = [&](__m256 m8) {
 #pragma GCC unroll 4
-            for (int r = 0; r < R; ++r) t[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xs[r] + k0), t[r]);
+            for (int r = 0; r < R; ++r) t[r] = _mm256_fnmadd_ps(m8, _mm256_loadu_ps(xr.s[r] + k0), t[r]);
         };
         D::group(w, g, nb, scales, step, mins);
         for (int r = 0; r < R; ++r) acc[r] = _mm256_add_ps(acc[r], t[r]);
@@ -438,16 +431,10 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 template <class D, int R>
 void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
     static_assert(D::k_unsigned, "maddubs takes the weight codes as its unsigned operand: no sign trick here");
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xm[R];  // the activation sums the mins meet: per block, or per half block (k_half_mins)
+    const act_rows<R> xr(a, r0);
+    const float* const* xm = D::k_half_mins ? xr.h : xr.s;  // the activation sums the mins meet
     __m256 acc[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        xm[r] = D::k_half_mins ? a.h + (r0 + r) * a.h_stride : a.s + (r0 + r) * a.s_stride;
-        acc[r] = _mm256_setzero_ps();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < nb / 8; ++g) {
         prefetch_group<D>(w, g);
         const int64_t k0 = 8 * g;
@@ -456,15 +443,15 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
         const k_tail tail = D::group(w, g, [&](int j, __m256i wq, __m256i sc16) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * (k0 + j)));
+                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q[r] + 32 * (k0 + j)));
                 isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wq, x), sc16));
             }
         });
         const __m256 d = _mm256_set1_ps(tail.d);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-            acc[r] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, _mm256_broadcast_ss(xd[r] + k0)), acc[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, _mm256_broadcast_ss(xr.d[r] + k0)),
+                                     acc[r]);
             if constexpr (D::k_half_mins) {
                 acc[r] = _mm256_fnmadd_ps(tail.m[0], _mm256_loadu_ps(xm[r] + 2 * k0), acc[r]);
                 acc[r] = _mm256_fnmadd_ps(tail.m[1], _mm256_loadu_ps(xm[r] + 2 * k0 + 8), acc[r]);

@@ -26,6 +26,13 @@ inline __m256i broadcast4(const int8_t* x) {
     return _mm256_set1_epi32(v);
 }
 
+// The hardware prefetcher stops at 4 KiB pages: fetch the super-block tile two ahead explicitly.
+template <int64_t k_tile>
+inline void prefetch_tile_ahead(const uint8_t* tile) {
+    for (int64_t off = 0; off < k_tile; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
+}
+
 // q8_0: signed codes, through the sign trick (maddubs(|w|, sign(x, w)) == w * x); a pair of
 // products can reach 2 * 128 * 127, so each maddubs is widened to int32 at once.
 struct packed_q8_0 {
@@ -84,16 +91,9 @@ struct packed_q4_0 {
 // One group of 8 weight rows against activation rows r0..r0 + R - 1: y[r][o0 .. o0 + 7].
 template <class P, int R>
 void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xs[R];
+    const act_rows<R> x(a, r0);
     __m256 acc[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        xs[r] = a.s + (r0 + r) * a.s_stride;
-        acc[r] = _mm256_setzero_ps();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256 offset = _mm256_set1_ps(P::k_offset);
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* tile = group + b * P::k_tile;
@@ -105,14 +105,14 @@ void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, f
             _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 256, _MM_HINT_T0);
         }
         const int8_t* xb[R];
-        for (int r = 0; r < R; ++r) xb[r] = xq[r] + 32 * b;
+        for (int r = 0; r < R; ++r) xb[r] = x.q[r] + 32 * b;
         __m256i isum[R];
         P::template block_sums<R>(tile + 16, xb, isum);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + b));
-            if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(xs[r] + b), t);
+            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + b));
+            if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(x.s[r] + b), t);
             acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
         }
     }
@@ -139,23 +139,14 @@ template <bool k_five, int R>
 void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
     constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xs[R];
+    const act_rows<R> x(a, r0);
     __m256 acc[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        xs[r] = a.s + (r0 + r) * a.s_stride;
-        acc[r] = _mm256_setzero_ps();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256i mask = _mm256_set1_epi8(0x0f);
     for (int64_t sb = 0; sb < nb; ++sb) {
         const uint8_t* tile = group + sb * k_tile;
-        for (int64_t off = 0; off < k_tile; off += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
-        __m256i isum[R];
-        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+        prefetch_tile_ahead<k_tile>(tile);
+        __m256i isum[R] = {};
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
             const uint8_t* runs = tile + 160 + 256 * (j / 2);
@@ -179,7 +170,7 @@ void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0,
 #pragma GCC unroll 8
                     for (int r = 0; r < R; ++r)
                         s16[r] = _mm256_add_epi16(
-                            s16[r], _mm256_maddubs_epi16(u, broadcast4(xq[r] + 256 * sb + 32 * j + 4 * k)));
+                            s16[r], _mm256_maddubs_epi16(u, broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k)));
                 }
                 for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
             }
@@ -191,9 +182,9 @@ void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0,
             mins[j] = _mm256_cvtepi32_ps(
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 96 + 8 * j))));
         for (int r = 0; r < R; ++r) {
-            __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(xs[r] + 8 * sb));
-            for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(xs[r] + 8 * sb + j), m);
-            const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + 8 * sb));
+            __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(x.s[r] + 8 * sb));
+            for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(x.s[r] + 8 * sb + j), m);
+            const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb));
             acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
             acc[r] = _mm256_fnmadd_ps(dmin, m, acc[r]);
         }
@@ -222,23 +213,14 @@ using packed_q5_k = packed_k<true>;
 template <int R>
 void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
     constexpr int64_t k_tile = 8 * 210;
-    const int8_t* xq[R];
-    const float* xd[R];
-    const float* xh[R];
+    const act_rows<R> x(a, r0);
     __m256 acc[R];
-    for (int r = 0; r < R; ++r) {
-        xq[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
-        xd[r] = a.d + (r0 + r) * a.d_stride;
-        xh[r] = a.h + (r0 + r) * a.h_stride;
-        acc[r] = _mm256_setzero_ps();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
     for (int64_t sb = 0; sb < nb; ++sb) {
         const uint8_t* tile = group + sb * k_tile;
-        for (int64_t off = 0; off < k_tile; off += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
-        __m256i isum[R];
-        for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
+        prefetch_tile_ahead<k_tile>(tile);
+        __m256i isum[R] = {};
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 4
@@ -274,7 +256,7 @@ void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
                             const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
 #pragma GCC unroll 8
                             for (int r = 0; r < R; ++r)
-                                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(xq[r] + e)));
+                                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(x.q[r] + e)));
                         }
                         for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
                     }
@@ -287,9 +269,9 @@ void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
             for (int s = 0; s < 16; ++s) {
                 const __m256 scf = _mm256_cvtepi32_ps(
                     _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * s))));
-                m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(xh[r] + 16 * sb + s), m);
+                m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(x.h[r] + 16 * sb + s), m);
             }
-            const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(xd[r] + 8 * sb),
+            const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb),
                                              _mm256_mul_ps(_mm256_set1_ps(-32.0f), m));
             acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
         }

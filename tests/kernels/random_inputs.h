@@ -112,6 +112,21 @@ inline std::vector<float> random_acts(int64_t n, std::mt19937& rng, bool outlier
     return x;
 }
 
+// n activations already on the int8 grid: in each 32-block one code of 127 and the rest integers in
+// [-127, 127], times a scale shared by act_block elements (a multiple of 32), so they quantize exactly.
+inline std::vector<float> grid_acts(int64_t n, int64_t act_block, std::mt19937& rng) {
+    std::uniform_int_distribution<int> code(-127, 127);
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    std::vector<float> x(static_cast<size_t>(n));
+    const size_t blocks_per_scale = static_cast<size_t>(act_block / 32);
+    float s = 0;
+    for (size_t b = 0; b < x.size() / 32; ++b) {
+        if (b % blocks_per_scale == 0) s = scale(rng);
+        for (size_t i = 0; i < 32; ++i) x[32 * b + i] = s * static_cast<float>(i == b % 32 ? 127 : code(rng));
+    }
+    return x;
+}
+
 inline std::vector<cpu_level> levels() {
     std::vector<cpu_level> v;
     for (cpu_level l : {cpu_level::scalar, cpu_level::avx2, cpu_level::avx512}) {

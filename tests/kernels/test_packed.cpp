@@ -80,8 +80,6 @@ TEST(Packed, ExactOnTheInt8Grid) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool pool(2);
-    std::uniform_int_distribution<int> code(-127, 127);
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
     for (dtype t : k_packable) {
         if (is_float(t)) continue;  // no activation quantization: NearTheReference bounds them at 1e-10
         for (cpu_level l : packing_levels(t)) {
@@ -90,13 +88,7 @@ TEST(Packed, ExactOnTheInt8Grid) {
             const int64_t n_out = 48, n_in = odd_n_in(t, 800, 5), n_rows = 6;
             const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
             const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            std::vector<float> x(static_cast<size_t>(n_rows * n_in));
-            const size_t blocks_per_scale = static_cast<size_t>(matmul_act_block(t) / 32);
-            float s = 0;
-            for (size_t b = 0; b < x.size() / 32; ++b) {
-                if (b % blocks_per_scale == 0) s = scale(rng);
-                for (size_t i = 0; i < 32; ++i) x[32 * b + i] = s * static_cast<float>(i == b % 32 ? 127 : code(rng));
-            }
+            const std::vector<float> x = test::grid_acts(n_rows * n_in, matmul_act_block(t), rng);
             std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
             ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
             matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());

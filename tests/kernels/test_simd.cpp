@@ -185,8 +185,6 @@ TEST(Simd, MatmulExactOnTheInt8Grid) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool pool(2);
-    std::uniform_int_distribution<int> code(-127, 127);
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
     for (cpu_level l : levels()) {
         cpu_level_set(l);
         for (dtype t : k_types) {
@@ -194,13 +192,8 @@ TEST(Simd, MatmulExactOnTheInt8Grid) {
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
             const int64_t n_out = 37, n_in = 768, n_rows = 6;
             const std::vector<uint8_t> w = random_weights(t, n_out, n_in, rng);
-            std::vector<float> x(static_cast<size_t>(n_rows * n_in));
-            const size_t blocks_per_scale = static_cast<size_t>(std::max<int64_t>(matmul_act_block(t), 32) / 32);
-            float s = 0;
-            for (size_t b = 0; b < x.size() / 32; ++b) {
-                if (b % blocks_per_scale == 0) s = scale(rng);
-                for (size_t i = 0; i < 32; ++i) x[32 * b + i] = s * static_cast<float>(i == b % 32 ? 127 : code(rng));
-            }
+            const std::vector<float> x =
+                test::grid_acts(n_rows * n_in, std::max<int64_t>(matmul_act_block(t), 32), rng);
             std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
             ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
             matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
