@@ -29,6 +29,8 @@ struct weight {
     explicit operator bool() const { return host != nullptr; }
 };
 
+enum class weight_use { matmul, rows };
+
 // A 2-D f32 activation view in the backend's arena: rows x cols, row r starts at r * stride.
 struct act {
     int64_t offset = 0;  // in floats, from the arena base
@@ -50,7 +52,9 @@ class backend {
   public:
     virtual ~backend() = default;
 
-    virtual weight load_weight(const gguf::tensor_info& t) = 0;
+    // `use`: how the model reads it. A backend may keep a matmul operand in its own layout (the CPU's
+    // packed copies); a table read by rows (embed) stays as the file has it.
+    virtual weight load_weight(const gguf::tensor_info& t, weight_use use) = 0;
     virtual void set_kv(std::span<const kv_group_view> groups) = 0;
 
     // Starts a forward over `b`: resets the arena and uploads token ids, positions and tables.

@@ -52,16 +52,15 @@ bool packing_enabled() {
 
 cpu_backend::cpu_backend(thread_pool& pool) : pool_(pool) {}
 
-weight cpu_backend::load_weight(const gguf::tensor_info& t) {
+weight cpu_backend::load_weight(const gguf::tensor_info& t, weight_use use) {
     weight w;
     w.type = t.type;
     w.n_in = t.ne[0];
     w.n_out = t.n_elements / t.ne[0];
     w.host = t.data;
-    // Token tables are read by row (embed); a weight the matmul kernels read faster packed gets its
-    // packed copy (the loader then releases the mapped original's pages).
-    if (packing_enabled() && t.n_dims == 2 && !t.name.starts_with("token_embd") &&
-        matmul_packs(w.type, w.n_out, w.n_in)) {
+    // A matmul operand the kernels read faster packed gets its packed copy (the loader then releases
+    // the mapped original's pages); tables read by rows stay in the mapping.
+    if (use == weight_use::matmul && packing_enabled() && t.n_dims == 2 && matmul_packs(w.type, w.n_out, w.n_in)) {
         uint8_t* p = packed_alloc(pack_bytes(w.type, w.n_out, w.n_in));
         const int64_t n_groups = w.n_out / k_pack_rows;
         pool_.parallel_for(n_groups, 16, [&](int64_t b, int64_t e) {
@@ -96,6 +95,7 @@ uint8_t* cpu_backend::packed_alloc(size_t n) {
 cpu_backend::anon_memory::~anon_memory() {
     munmap(data, size);
 }
+
 void cpu_backend::set_kv(std::span<const kv_group_view> groups) {
     kv_.assign(groups.begin(), groups.end());
 }

@@ -16,7 +16,7 @@ class cpu_backend final : public backend {
   public:
     explicit cpu_backend(thread_pool& pool);
 
-    weight load_weight(const gguf::tensor_info& t) override;
+    weight load_weight(const gguf::tensor_info& t, weight_use use) override;
     void set_kv(std::span<const kv_group_view> groups) override;
     batch_layout begin(const batch& b) override;
     act alloc(int64_t rows, int64_t cols) override;

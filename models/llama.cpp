@@ -49,7 +49,7 @@ class llama_model final : public model {
         load_rope_scaling(ld);
         c.n_vocab = ld.rows_of("token_embd.weight");
 
-        tok_embd_ = ld.require("token_embd.weight", {c.n_embd, c.n_vocab});
+        tok_embd_ = ld.require_table("token_embd.weight", {c.n_embd, c.n_vocab});
         out_norm_ = ld.require_f32("output_norm.weight", {c.n_embd});
         output_ = ld.optional("output.weight", {c.n_embd, c.n_vocab});
         if (!output_) output_ = tok_embd_;  // tied embeddings

@@ -74,7 +74,8 @@ int64_t model_loader::rows_of(const std::string& name) {
     return t->ne[1];
 }
 
-weight model_loader::load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only) {
+weight model_loader::load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only,
+                          weight_use use) {
     asked_.insert(name);
     const gguf::tensor_info* t = f_.find_tensor(name);
     if (!t) return {};
@@ -97,7 +98,7 @@ weight model_loader::load(const std::string& name, std::initializer_list<int64_t
         fail("tensor " + name + " has type " + type_name + ", which Tandem cannot compute with yet");
     }
     try {
-        weight w = be_.load_weight(*t);
+        weight w = be_.load_weight(*t, f32_only ? weight_use::rows : use);
         if (w.packed) f_.release({t->data, t->n_bytes});
         return w;
     } catch (const error& e) {  // a device out of memory: say which tensor did not fit
@@ -117,6 +118,12 @@ weight model_loader::optional_f32(const std::string& name, std::initializer_list
 
 weight model_loader::require(const std::string& name, std::initializer_list<int64_t> shape) {
     weight w = load(name, shape, false);
+    if (!w) fail("missing tensor " + name);
+    return w;
+}
+
+weight model_loader::require_table(const std::string& name, std::initializer_list<int64_t> shape) {
+    weight w = load(name, shape, false, weight_use::rows);
     if (!w) fail("missing tensor " + name);
     return w;
 }

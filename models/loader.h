@@ -34,6 +34,9 @@ class model_loader {
 
     // A tensor that must exist with exactly this ne[] shape (missing trailing dims are 1).
     weight require(const std::string& name, std::initializer_list<int64_t> shape);
+    // The same for a table the model reads by rows (embed: token and per-layer embeddings), which the
+    // backend keeps as the file has it (a tied output head then multiplies by it unpacked).
+    weight require_table(const std::string& name, std::initializer_list<int64_t> shape);
     // The same, but absent is fine (returns an empty weight).
     weight optional(const std::string& name, std::initializer_list<int64_t> shape);
     // Norm weights, biases and scalar scales: backends read them in place as f32, so any other type
@@ -57,7 +60,8 @@ class model_loader {
 
   private:
     std::string key(const std::string& k) const { return arch_ + "." + k; }
-    weight load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only);
+    weight load(const std::string& name, std::initializer_list<int64_t> shape, bool f32_only,
+                weight_use use = weight_use::matmul);
     const gguf::file& f_;
     backend& be_;
     std::string arch_;

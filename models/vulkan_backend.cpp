@@ -73,7 +73,7 @@ int64_t vulkan_backend::max_kv_blocks(const vulkan_device& dev, std::span<const 
     return most;
 }
 
-weight vulkan_backend::load_weight(const gguf::tensor_info& t) {
+weight vulkan_backend::load_weight(const gguf::tensor_info& t, weight_use) {
     weight w;
     w.type = t.type;
     w.n_in = t.ne[0];

@@ -40,7 +40,7 @@ class vulkan_backend final : public backend {
     static int64_t max_kv_blocks(const vulkan_device& dev, std::span<const kv_group_spec> specs, dtype kv_type,
                                  int32_t block_size);
 
-    weight load_weight(const gguf::tensor_info& t) override;
+    weight load_weight(const gguf::tensor_info& t, weight_use use) override;
     void set_kv(std::span<const kv_group_view> groups) override;
     batch_layout begin(const batch& b) override;
     act alloc(int64_t rows, int64_t cols) override;

@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/thread_pool.h"
+#include "models/cpu_backend.h"
 #include "models/loader.h"
 #include "tests/models/gguf/gguf_test_writer.h"
 #include "tests/models/harness.h"
@@ -176,6 +179,26 @@ TEST(load_checks, loader_reports_tensors_never_asked_for) {
     EXPECT_FALSE(ld.optional("absent.weight", {4}));
     ld.optional_f32("d.weight", {4});
     EXPECT_EQ(ld.unused_tensors(), std::vector<std::string>{"c.weight"});
+}
+
+// On the CPU at AVX2, a Q8_0 matmul operand gets a packed copy and a table read by rows does not
+// (a packed token table would be a copy nobody reads, and its mapped pages released for nothing).
+TEST(load_checks, tables_read_by_rows_are_not_packed) {
+    if (cpu_level_detect() < cpu_level::avx2) GTEST_SKIP() << "no packed kernels below AVX2";
+    cpu_level_set(cpu_level::avx2);
+    auto f = gguf::file::open(shared_path("models/llama-spm-tiny-Q8_0.gguf"));
+    const gguf::tensor_info* emb = f->find_tensor("token_embd.weight");
+    const gguf::tensor_info* wq = f->find_tensor("blk.0.attn_q.weight");
+    ASSERT_TRUE(emb && wq);
+    ASSERT_EQ(emb->type, dtype::q8_0);
+    thread_pool pool(1);
+    cpu_backend be(pool);
+    model_loader ld(*f, be);
+    const weight table = ld.require_table("token_embd.weight", {emb->ne[0], emb->ne[1]});
+    const weight operand = ld.require("blk.0.attn_q.weight", {wq->ne[0], wq->ne[1]});
+    cpu_level_set(cpu_level_detect());
+    EXPECT_EQ(table.packed, nullptr);
+    EXPECT_NE(operand.packed, nullptr);
 }
 
 TEST(load_checks, shared_models_use_every_tensor) {
