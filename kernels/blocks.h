@@ -108,6 +108,61 @@ struct block_tq2_0 {
     uint16_t d;
 };
 
+// The IQ1 / IQ2 / IQ3 types: 256 elements in 8 groups of 32 whose codes come from a codebook
+// (kernels/iq_grids.h) of 8- or 4-element points, with signs and scales per group. The element order
+// and values are documented at their reference decoders (ref/dequant_ref.cpp).
+struct block_iq2_xxs {
+    uint16_t d;
+    uint16_t qs[32];  // group g: qs[4g .. 4g + 1] 4 point indices, qs[4g + 2 .. 4g + 3] signs and scale
+};
+struct block_iq2_xs {
+    uint16_t d;
+    uint16_t qs[32];  // 9-bit point index, 7-bit sign pattern
+    uint8_t scales[8];
+};
+struct block_iq2_s {
+    uint16_t d;
+    uint8_t qs[64];  // 32 point indices' low 8 bits, then 32 sign bytes
+    uint8_t qh[8];
+    uint8_t scales[8];
+};
+struct block_iq3_xxs {
+    uint16_t d;
+    uint8_t qs[96];  // 64 point indices, then 8 x 32 bits of signs and scale
+};
+struct block_iq3_s {
+    uint16_t d;
+    uint8_t qs[64];
+    uint8_t qh[8];
+    uint8_t signs[32];
+    uint8_t scales[4];
+};
+struct block_iq1_s {
+    uint16_t d;
+    uint8_t qs[32];
+    uint16_t qh[8];
+};
+struct block_iq1_m {  // no d field: its f16 bits are the top nibbles of the four 16-bit scale words
+    uint8_t qs[32];
+    uint8_t qh[16];
+    uint8_t scales[8];
+};
+
+// A 7-bit sign pattern of iq2_xxs / iq2_xs / iq3_xxs with its parity as bit 7 (the number of negative
+// elements of a group of 8 is even).
+constexpr uint8_t iq_signs(int pattern) {
+    return static_cast<uint8_t>(pattern | (__builtin_popcount(static_cast<unsigned>(pattern)) & 1) << 7);
+}
+constexpr auto k_iq_sign_patterns = [] {
+    struct {
+        uint8_t v[128];
+    } t{};
+    for (int i = 0; i < 128; ++i) t.v[i] = iq_signs(i);
+    return t;
+}();
+// The offset that iq1_s / iq1_m add to each code, as a fraction of the scale.
+constexpr float k_iq1_delta = 0.125f;
+
 // The 16 values of an iq4_nl / iq4_xs nibble (GGUF's non-linear 4-bit codebook).
 constexpr int8_t k_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 // The E2M1 values of an FP4 nibble, doubled to integers (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives);
@@ -121,6 +176,9 @@ static_assert(sizeof(block_q2_k) == 84 && sizeof(block_q3_k) == 110 && sizeof(bl
 static_assert(sizeof(block_iq4_xs) == 136 && sizeof(block_mxfp4) == 17);
 static_assert(sizeof(block_q1_0) == 18 && sizeof(block_q2_0) == 18 && sizeof(block_tq2_0) == 66);
 static_assert(sizeof(block_tq1_0) == 54);
+static_assert(sizeof(block_iq2_xxs) == 66 && sizeof(block_iq2_xs) == 74 && sizeof(block_iq2_s) == 82);
+static_assert(sizeof(block_iq3_xxs) == 98 && sizeof(block_iq3_s) == 110);
+static_assert(sizeof(block_iq1_s) == 50 && sizeof(block_iq1_m) == 56);
 
 // Unpacks the 12-byte q4_K/q5_K scale field into 8 scales and 8 mins (6 bits each):
 // sub-blocks 0..3 take the low 6 bits of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 take

@@ -22,3 +22,41 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def gguf_tensors(path):
+    """The tensors of a GGUF file as (name, dims, type id), read from its header."""
+    import struct
+    with open(path, "rb") as f:
+        def read(fmt):
+            return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
+
+        def string():
+            return f.read(read("Q")).decode("utf-8", "replace")
+
+        scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+        def skip(t):
+            if t == 8:
+                string()
+            elif t == 9:
+                et, n = read("I"), read("Q")
+                for _ in range(n):
+                    skip(et)
+            else:
+                read(scalar[t])
+
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        read("I")
+        n_tensors, n_kv = read("Q"), read("Q")
+        for _ in range(n_kv):
+            string()
+            skip(read("I"))
+        out = []
+        for _ in range(n_tensors):
+            name = string()
+            dims = [read("Q") for _ in range(read("I"))]
+            out.append((name, dims, read("I")))
+            read("Q")
+        return out

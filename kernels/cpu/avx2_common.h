@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/fp16.h"
 #include "kernels/types.h"
@@ -66,6 +67,34 @@ inline __m256 exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// 0xff in byte e where bit e of bits is set, else 0.
+inline __m256i bit_bytes(uint32_t bits) {
+    const __m256i spread =
+        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                            _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// The float parts of a K-quant super-block (the int8 matmul's super-block decoders, k_int_sums): d
+// scales the integer sum; the output loses m[0][j] * s[8g + j] (mins per 32 elements, q4_K / q5_K)
+// or, with k_half_mins (q6_K, per 16), m[0][c] * h[16g + c] + m[1][c] * h[16g + 8 + c].
+struct k_tail {
+    float d;
+    __m256 m[2];
+};
+
+// The int16 scales of one step of a 16-scale super-block: chunk 2s on elements 0-15, 2s + 1 on 16-31.
+inline __m256i scales_of_step(const int16_t* sc, int s) {
+    return _mm256_setr_m128i(_mm_set1_epi16(sc[2 * s]), _mm_set1_epi16(sc[2 * s + 1]));
 }
 
 }  // namespace tandem::cpu

@@ -11,6 +11,7 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu/avx2_common.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/iq_groups_avx2.h"
 #include "kernels/fp16.h"
 
 namespace tandem::cpu {
@@ -28,7 +29,23 @@ inline int hsum_i32(__m256i v) {
 // Weight types whose kernel sums each 256-element super-block in integers (row_q8_int): their
 // activations take one scale per super-block, as llama.cpp's q8_K, stored in each of its 8 blocks.
 bool super_block_scale(dtype wt) {
-    return wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k;
+    switch (wt) {
+        case dtype::q2_k:
+        case dtype::q3_k:
+        case dtype::q4_k:
+        case dtype::q5_k:
+        case dtype::q6_k:
+        case dtype::iq2_xxs:
+        case dtype::iq2_xs:
+        case dtype::iq2_s:
+        case dtype::iq3_xxs:
+        case dtype::iq3_s:
+        case dtype::iq1_s:
+        case dtype::iq1_m:
+            return true;
+        default:
+            return false;
+    }
 }
 
 int64_t act_block(dtype wt) {
@@ -81,7 +98,7 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
 // of elements 2k, 2k + 1), then the tail: the super-block's float scale and its mins. row_q8_int sums
 // the whole super-block in integers, as the activations have one scale per super-block there.
 // Unsigned decoders give codes in [0, 63], which meet the signed activation codes directly in
-// maddubs; signed ones (q8_0) need the sign trick.
+// maddubs; signed ones (q8_0, the IQ codebook types) need the sign trick.
 
 inline __m256 scales8_f16(const uint16_t* h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
@@ -124,13 +141,7 @@ inline __m256i nibbles32(const uint8_t* qs) {
 
 // 0x10 in byte e where bit e of the 32-bit qh is set (the 5th bit of q5_0 / q5_1 element e).
 inline __m256i fifth_bits(const uint8_t* qh4) {
-    uint32_t qh;
-    std::memcpy(&qh, qh4, 4);
-    const __m256i spread =
-        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
-                            _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+    return _mm256_and_si256(bit_bytes(load_u32(qh4)), _mm256_set1_epi8(0x10));
 }
 
 struct group_q8_0 {
@@ -173,14 +184,6 @@ using group_q4_0 = group_small<block_q4_0, false>;
 using group_q4_1 = group_small<block_q4_1, false>;
 using group_q5_0 = group_small<block_q5_0, true>;
 using group_q5_1 = group_small<block_q5_1, true>;
-
-// The float parts of a K-quant super-block: d scales the integer sum; the output loses
-// m[0][j] * s[8g + j] (mins per 32 elements, q4_K / q5_K) or, with k_half_mins (q6_K, per 16),
-// m[0][c] * h[16g + c] + m[1][c] * h[16g + 8 + c].
-struct k_tail {
-    float d;
-    __m256 m[2];
-};
 
 // sc16 for a step whose 32 elements share int16 scale lane j of s16 (lanes 0-7, both halves).
 inline __m256i scale_of_step(__m256i s16, int j) {
@@ -270,12 +273,6 @@ struct group_q6_k {
         return {d, {mins8(0), mins8(1)}};
     }
 };
-
-// The int16 scales of one step of a 16-scale K-quant super-block: chunk 2s on elements 0-15, 2s + 1
-// on 16-31.
-inline __m256i scales_of_step(const int16_t* sc, int s) {
-    return _mm256_setr_m128i(_mm_set1_epi16(sc[2 * s]), _mm_set1_epi16(sc[2 * s + 1]));
-}
 
 // q2_K and q3_K: two halves of 128; step 4h + j takes bits 2j, 2j + 1 of qs[32h + l] for its element
 // l (q3_K adds bit 4h + j of hmask[l] as a third bit), and the scales of 16-element chunks 2s, 2s + 1.
@@ -425,12 +422,11 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
     for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
 }
 
-// One weight row against R activation rows, for the K-quants: each super-block's steps are summed in
-// int32 (codes times sub-block scales, exact in int32), then scaled once by the weight's d times the
+// One weight row against R activation rows, for the K-quants and the IQ codebook types: each super-block's steps are
+// summed in int32 (codes times sub-block scales, exact in int32), then scaled once by the weight's d times the
 // activation's super-block scale. Per output the arithmetic is the same whatever R is.
 template <class D, int R>
 void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    static_assert(D::k_unsigned, "maddubs takes the weight codes as its unsigned operand: no sign trick here");
     const act_rows<R> xr(a, r0);
     const float* const* xm = D::k_half_mins ? xr.h : xr.s;  // the activation sums the mins meet
     __m256 acc[R];
@@ -444,7 +440,10 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
                 const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q[r] + 32 * (k0 + j)));
-                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wq, x), sc16));
+                const __m256i p16 = D::k_unsigned
+                                        ? _mm256_maddubs_epi16(wq, x)
+                                        : _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(x, wq));
+                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p16, sc16));
             }
         });
         const __m256 d = _mm256_set1_ps(tail.d);
@@ -493,6 +492,20 @@ bool with_decoder(dtype wt, F&& f) {
             return f(group_iq4_xs{}), true;
         case dtype::mxfp4:
             return f(group_mxfp4{}), true;
+        case dtype::iq2_xxs:
+            return f(group_iq2_xxs{}), true;
+        case dtype::iq2_xs:
+            return f(group_iq2_xs{}), true;
+        case dtype::iq2_s:
+            return f(group_iq2_s{}), true;
+        case dtype::iq3_xxs:
+            return f(group_iq3_xxs{}), true;
+        case dtype::iq3_s:
+            return f(group_iq3_s{}), true;
+        case dtype::iq1_s:
+            return f(group_iq1_s{}), true;
+        case dtype::iq1_m:
+            return f(group_iq1_m{}), true;
         default:
             return false;
     }

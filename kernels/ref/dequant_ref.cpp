@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "kernels/blocks.h"
 #include "kernels/fp16.h"
+#include "kernels/ref/iq_ref.h"
 #include "kernels/ref/ref.h"
 
 namespace tandem::ref {
@@ -277,6 +278,13 @@ constexpr decoder_entry k_decoders[] = {
     {dtype::iq4_nl, blocks<block_iq4_nl, k_qk, deq_iq4_nl>},
     {dtype::iq4_xs, blocks<block_iq4_xs, k_qk_k, deq_iq4_xs>},
     {dtype::mxfp4, blocks<block_mxfp4, k_qk, deq_mxfp4>},
+    {dtype::iq2_xxs, deq_iq2_xxs},
+    {dtype::iq2_xs, deq_iq2_xs},
+    {dtype::iq2_s, deq_iq2_s},
+    {dtype::iq3_xxs, deq_iq3_xxs},
+    {dtype::iq3_s, deq_iq3_s},
+    {dtype::iq1_s, deq_iq1_s},
+    {dtype::iq1_m, deq_iq1_m},
     {dtype::q1_0, blocks<block_q1_0, 128, deq_q1_0>},
     {dtype::q2_0, blocks<block_q2_0, 64, deq_q2_0>},
     {dtype::tq1_0, blocks<block_tq1_0, k_qk_k, deq_tq1_0>},

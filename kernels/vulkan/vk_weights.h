@@ -11,7 +11,8 @@
 //          iq4_nl, iq4_xs, mxfp4, q1_0, q2_0, tq1_0, tq2_0): the GGUF bytes as they are, rows back to
 //          back, plus one padding word per part (the shaders read any 4 bytes as two words); the
 //          device holds what the file holds.
-// f16 and bf16 rows of an odd length are decoded to f32 at upload (only tiny tensors have them).
+// f16 and bf16 rows of an odd length (only tiny tensors have them) and the IQ1 / IQ2 / IQ3 codebook
+// types (no shader decodes them yet) are decoded to f32 at upload.
 // A tensor larger than the device's storage buffer range is split into parts of whole rows, each
 // laid out as above on its own.
 #pragma once

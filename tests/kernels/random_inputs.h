@@ -94,6 +94,12 @@ inline std::vector<uint8_t> random_weights(dtype t, int64_t n_rows, int64_t n, s
             case dtype::mxfp4:
                 b[0] = static_cast<uint8_t>(118 + rng() % 8);  // scales 2^-10 .. 2^-3
                 break;
+            case dtype::iq1_m: {  // d's 4 nibbles are the top nibbles of the 16-bit scale words at 48
+                const uint16_t h = f32_to_fp16(d);
+                for (int k = 0; k < 4; ++k)
+                    b[49 + 2 * k] = static_cast<uint8_t>((b[49 + 2 * k] & 0x0f) | ((h >> (4 * k)) & 0xf) << 4);
+                break;
+            }
             default:
                 put_f16(b, d);
                 break;

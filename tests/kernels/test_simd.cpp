@@ -25,10 +25,11 @@ using test::levels;
 using test::random_acts;
 using test::random_weights;
 
-const dtype k_types[] = {dtype::f32,   dtype::f16,  dtype::bf16, dtype::q8_0,   dtype::q4_0,
-                         dtype::q4_1,  dtype::q5_0, dtype::q5_1, dtype::q2_k,   dtype::q3_k,
-                         dtype::q4_k,  dtype::q5_k, dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs,
-                         dtype::mxfp4, dtype::q1_0, dtype::q2_0, dtype::tq1_0,  dtype::tq2_0};
+const dtype k_types[] = {dtype::f32,   dtype::f16,    dtype::bf16,    dtype::q8_0,   dtype::q4_0,  dtype::q4_1,
+                         dtype::q5_0,  dtype::q5_1,   dtype::q2_k,    dtype::q3_k,   dtype::q4_k,  dtype::q5_k,
+                         dtype::q6_k,  dtype::iq4_nl, dtype::iq4_xs,  dtype::mxfp4,  dtype::q1_0,  dtype::q2_0,
+                         dtype::tq1_0, dtype::tq2_0,  dtype::iq2_xxs, dtype::iq2_xs, dtype::iq2_s, dtype::iq3_xxs,
+                         dtype::iq3_s, dtype::iq1_s,  dtype::iq1_m};
 
 // Every block-quantized type has an int8 kernel (at AVX-512, some borrow AVX2's).
 bool int8_path(dtype t) {
@@ -211,8 +212,10 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
     // A realistic shape where the NMSE target (~1e-4 of exact math) must hold for the int8 path.
     test::seeded_rng rng;
     thread_pool pool(2);
-    for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
-                    dtype::q6_k, dtype::q2_k, dtype::q3_k, dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4}) {
+    for (dtype t :
+         {dtype::q8_0,   dtype::q4_0,  dtype::q4_1,    dtype::q5_0,   dtype::q5_1,   dtype::q4_k,  dtype::q5_k,
+          dtype::q6_k,   dtype::q2_k,  dtype::q3_k,    dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4, dtype::iq2_xxs,
+          dtype::iq2_xs, dtype::iq2_s, dtype::iq3_xxs, dtype::iq3_s,  dtype::iq1_s,  dtype::iq1_m}) {
         SCOPED_TRACE(std::string(dtype_info_of(t).name));
         error_stats stats;
         check_matmul(t, 64, 2048, 16, pool, rng, stats, /*outliers=*/false);

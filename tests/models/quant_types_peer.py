@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The weight types Tandem decodes only through kernels/ref's decoder table (q2_K, q3_K, iq4_nl,
-iq4_xs), checked against llama.cpp on files llama.cpp's own llama-quantize writes: for each type,
+"""The weight types beyond the golden files (q2_K, q3_K, the IQ types, q1_0, q2_0, tq1_0, tq2_0),
+checked against llama.cpp on files llama.cpp's own llama-quantize writes: for each type,
 the F16 llama-spm-tiny file is quantized, served by `llama-server` and by `tandem serve`, and the
 top log-probabilities of the first generated token of several prompts must agree (the same tokens,
 log-probs within a tolerance that allows for llama.cpp's 8-bit activations). A wrong block layout
@@ -15,9 +15,13 @@ import tempfile
 import time
 import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from peer_tools import free_port, peer_libs  # noqa: E402
+from peer_tools import free_port, gguf_tensors, peer_libs  # noqa: E402
 
-TYPES = ["Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS", "Q1_0", "Q2_0", "TQ1_0", "TQ2_0"]
+# llama-quantize's type name -> the GGUF type id most of the file's matrices must then have.
+TYPES = {"Q2_K": 10, "Q3_K_M": 11, "IQ4_NL": 20, "IQ4_XS": 23, "Q1_0": 41, "Q2_0": 42, "TQ1_0": 34, "TQ2_0": 35,
+         "IQ2_XXS": 16, "IQ2_XS": 17, "IQ2_M": 22, "IQ3_XXS": 18, "IQ3_S": 21, "IQ1_S": 19, "IQ1_M": 29}
+# The codebook types, which llama-quantize writes (IQ1 / IQ2) only with an importance matrix.
+NEEDS_IMATRIX = {"IQ2_XXS", "IQ2_XS", "IQ2_M", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M"}
 PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
 TOP = 8          # log-probs compared per prompt
 TOLERANCE = 0.05  # nats; observed gaps are about 0.01
@@ -26,6 +30,25 @@ TOLERANCE = 0.05  # nats; observed gaps are about 0.01
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
+
+
+def write_imatrix(path, model):
+    """An importance matrix of ones for every matrix of model, in llama.cpp's legacy binary layout (entry
+    count; per entry its name, call count, value count and values; then the last call and a dataset name)."""
+    import struct
+    mats = [(name, dims[0]) for name, dims, _ in gguf_tensors(model) if len(dims) == 2]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(mats)))
+        for name, n in mats:
+            b = name.encode()
+            f.write(struct.pack("<i", len(b)) + b + struct.pack("<ii", 1, n) + struct.pack(f"<{n}f", *([1.0] * n)))
+        f.write(struct.pack("<ii", 1, 4) + b"ones")
+
+
+def quantized_share(model, type_id):
+    """The share of model's matrices stored as type_id."""
+    mats = [t for _, dims, t in gguf_tensors(model) if len(dims) == 2]
+    return sum(t == type_id for t in mats) / len(mats)
 
 
 def post(port, path, body, timeout=60):
@@ -95,12 +118,18 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         lib = peer_libs(peer, tmp)
         env = dict(os.environ, LD_LIBRARY_PATH=lib)
-        for kind in TYPES:
+        imatrix = os.path.join(tmp, "ones.imatrix")
+        write_imatrix(imatrix, base)
+        for kind, type_id in TYPES.items():
             model = os.path.join(tmp, f"tiny-{kind}.gguf")
-            q = subprocess.run([os.path.join(lib, "llama-quantize"), base, model, kind, "2"], env=env,
+            extra = ["--imatrix", imatrix] if kind in NEEDS_IMATRIX else []
+            q = subprocess.run([os.path.join(lib, "llama-quantize"), *extra, base, model, kind, "2"], env=env,
                                capture_output=True, text=True)
             if q.returncode != 0:
                 fail(f"llama-quantize {kind}: {q.stderr[-2000:]}")
+            share = quantized_share(model, type_id)
+            if share < 0.5:
+                fail(f"llama-quantize {kind} stored only {share:.0%} of the matrices as type {type_id}")
             p_port, t_port = free_port(), free_port()
             p_log, t_log = os.path.join(tmp, "peer.log"), os.path.join(tmp, "tandem.log")
             p = serve([os.path.join(lib, "llama-server"), "-m", model, "-t", "2", "-c", "512", "--no-webui",
@@ -113,8 +142,8 @@ def main():
                 for proc in (p, t):
                     proc.terminate()
                     proc.wait(timeout=30)
-            print(f"{kind}: top-{TOP} log-probs of {len(PROMPTS)} prompts agree with llama.cpp, "
-                  f"largest gap {worst:.4f} nats")
+            print(f"{kind} ({share:.0%} of the matrices): top-{TOP} log-probs of {len(PROMPTS)} prompts agree "
+                  f"with llama.cpp, largest gap {worst:.4f} nats")
     print("all types agree")
 
 

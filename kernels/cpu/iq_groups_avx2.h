@@ -1,0 +1,186 @@
+// AVX2 super-block decoders of the IQ1 / IQ2 / IQ3 codebook types for the int8 matmul (the
+// k_int_sums decoders of kernels_avx2.cpp; include only from files compiled with -mavx2).
+//
+// Each value is D * S * C: a float D per super-block (d / 8 for the IQ2 and IQ1 types, d / 4 for
+// iq3_xxs, d for iq3_s), an odd integer scale S per 16 elements (2s + 1) and a signed code C: a
+// codebook magnitude with its sign, or for the IQ1 types 8 * point +- 1 (their offset of 1/8). So a
+// super-block sums exactly in integers, as the K-quants do: |C| <= 62 keeps maddubs's pair sums
+// within int16 and S <= 31 the madd sums within int32. D * S rounds as the reference's scale does,
+// so dequantizing through these gives the reference's values bitwise.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/blocks.h"
+#include "kernels/cpu/avx2_common.h"
+#include "kernels/iq_grids.h"
+
+namespace tandem::cpu {
+
+// Magnitudes negated where neg is 0xff.
+inline __m256i iq_signed(__m256i magnitudes, __m256i neg) {
+    return _mm256_sub_epi8(_mm256_xor_si256(magnitudes, neg), neg);
+}
+
+// The 4 seven-bit sign patterns at bits 0, 7, 14, 21 of bits, with their parity bits, as the sign
+// bytes of elements 0-7, 8-15, 16-23, 24-31.
+inline uint32_t iq_sign_bytes(uint32_t bits) {
+    uint32_t s = 0;
+    for (int l = 0; l < 4; ++l) s |= uint32_t{k_iq_sign_patterns.v[(bits >> (7 * l)) & 127]} << (8 * l);
+    return s;
+}
+
+inline __m256i iq_points8(const uint64_t* grid, int i0, int i1, int i2, int i3) {
+    return _mm256_setr_epi64x(static_cast<int64_t>(grid[i0]), static_cast<int64_t>(grid[i1]),
+                              static_cast<int64_t>(grid[i2]), static_cast<int64_t>(grid[i3]));
+}
+
+// The int16 scales 2s + 1 of elements 0-15 (low nibble of b) and 16-31 (high nibble).
+inline __m256i iq_nibble_scales(uint8_t b) {
+    return _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (b & 0xf) + 1)),
+                             _mm_set1_epi16(static_cast<int16_t>(2 * (b >> 4) + 1)));
+}
+
+struct iq_group_base {
+    static constexpr bool k_unsigned = false, k_int_sums = true, k_half_mins = false;
+    static k_tail tail(float d) { return {d, {_mm256_setzero_ps(), _mm256_setzero_ps()}}; }
+};
+
+struct group_iq2_xxs : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq2_xxs);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq2_xxs& b = reinterpret_cast<const block_iq2_xxs*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * j);
+            const uint32_t aux = load_u32(q + 4);
+            const __m256i mag = iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]);
+            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(aux))),
+                 _mm256_set1_epi16(static_cast<int16_t>(2 * (aux >> 28) + 1)));
+        }
+        return tail(h2f(b.d) * 0.125f);
+    }
+};
+
+struct group_iq2_xs : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq2_xs);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq2_xs& b = reinterpret_cast<const block_iq2_xs*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const uint16_t* q = b.qs + 4 * j;
+            const __m256i mag = iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
+            uint32_t patterns = 0;
+            for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
+            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(patterns))), iq_nibble_scales(b.scales[j]));
+        }
+        return tail(h2f(b.d) * 0.125f);
+    }
+};
+
+struct group_iq2_s : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq2_s);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq2_s& b = reinterpret_cast<const block_iq2_s*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* q = b.qs + 4 * j;
+            const int h = b.qh[j];
+            const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6,
+                                           q[2] | (h & 0x30) << 4, q[3] | (h & 0xc0) << 2);
+            step(j, iq_signed(mag, bit_bytes(load_u32(b.qs + 32 + 4 * j))), iq_nibble_scales(b.scales[j]));
+        }
+        return tail(h2f(b.d) * 0.125f);
+    }
+};
+
+struct group_iq3_xxs : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq3_xxs);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq3_xxs& b = reinterpret_cast<const block_iq3_xxs*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* q = b.qs + 8 * j;
+            const uint32_t aux = load_u32(b.qs + 64 + 4 * j);
+            const auto p = [&](int m) { return static_cast<int>(k_iq3xxs_grid[q[m]]); };
+            const __m256i mag = _mm256_setr_epi32(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7));
+            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(aux))),
+                 _mm256_set1_epi16(static_cast<int16_t>(2 * (aux >> 28) + 1)));
+        }
+        return tail(h2f(b.d) * 0.25f);
+    }
+};
+
+struct group_iq3_s : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq3_s);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq3_s& b = reinterpret_cast<const block_iq3_s*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* q = b.qs + 8 * j;
+            const int h = b.qh[j];
+            const auto p = [&](int m) { return static_cast<int>(k_iq3s_grid[q[m] | ((h >> m) & 1) << 8]); };
+            const __m256i mag = _mm256_setr_epi32(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7));
+            const int s = (b.scales[j / 2] >> (4 * (j % 2))) & 0xf;
+            step(j, iq_signed(mag, bit_bytes(load_u32(b.signs + 4 * j))),
+                 _mm256_set1_epi16(static_cast<int16_t>(2 * s + 1)));
+        }
+        return tail(h2f(b.d));
+    }
+};
+
+// The IQ1 codes 8 * point + 1, or - 1 where the point's offset is negative (neg: 0xff bytes).
+inline __m256i iq1_codes(__m256i points, __m256i neg) {
+    const __m256i eight = _mm256_sign_epi8(_mm256_set1_epi8(8), points);
+    return _mm256_add_epi8(eight, _mm256_or_si256(neg, _mm256_set1_epi8(1)));
+}
+
+inline __m256i iq1_neg(bool n0, bool n1, bool n2, bool n3) {
+    return _mm256_setr_epi64x(-int64_t{n0}, -int64_t{n1}, -int64_t{n2}, -int64_t{n3});
+}
+
+struct group_iq1_s : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq1_s);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq1_s& b = reinterpret_cast<const block_iq1_s*>(row)[g];
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* q = b.qs + 4 * j;
+            const int h = b.qh[j];
+            const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
+                                              q[2] | (h & 0x1c0) << 2, q[3] | (h & 0xe00) >> 1);
+            const bool neg = (h & 0x8000) != 0;
+            step(j, iq1_codes(points, iq1_neg(neg, neg, neg, neg)),
+                 _mm256_set1_epi16(static_cast<int16_t>(2 * ((h >> 12) & 7) + 1)));
+        }
+        return tail(h2f(b.d) * 0.125f);
+    }
+};
+
+struct group_iq1_m : iq_group_base {
+    static constexpr int64_t k_group_bytes = sizeof(block_iq1_m);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_iq1_m& b = reinterpret_cast<const block_iq1_m*>(row)[g];
+        uint16_t sc[4];
+        std::memcpy(sc, b.scales, sizeof sc);
+        const auto d = static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) | ((sc[2] >> 4) & 0xf00) |
+                                             (sc[3] & 0xf000));
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* q = b.qs + 4 * j;
+            const int h0 = b.qh[2 * j], h1 = b.qh[2 * j + 1];
+            const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h0 & 7) << 8, q[1] | (h0 & 0x70) << 4,
+                                              q[2] | (h1 & 7) << 8, q[3] | (h1 & 0x70) << 4);
+            const __m256i neg = iq1_neg(h0 & 8, h0 & 0x80, h1 & 8, h1 & 0x80);
+            const int s = sc[j / 2] >> (6 * (j % 2));
+            step(j, iq1_codes(points, neg),
+                 _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
+                                   _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1))));
+        }
+        return tail(h2f(d) * 0.125f);
+    }
+};
+
+}  // namespace tandem::cpu
