@@ -6,7 +6,8 @@
 # rows share one sequence's context where Tandem's are one sequence each, so Tandem's step also reads
 # N times the K/V.
 # Files are written by `tandem make-model` (the shapes of ../shared/bench/PEER.md, real llama-spm
-# vocabulary; types it cannot write, e.g. iq4_xs or q3_k_m, by llama-quantize from its F16 file)
+# vocabulary; types it cannot write, e.g. iq4_xs, q3_k_m or iq2_xxs, by llama-quantize from its F16
+# file, with an importance matrix of ones for the IQ1 / IQ2 / IQ3 types)
 # into DIR and reused. Build first: scripts/build.sh. Progress goes to stderr, the
 # table to stdout.
 # usage: bench/peer_bench.sh [-d DIR] [-r ROUNDS] [-t THREADS] [-c CTX] [SHAPE:TYPE ...]
@@ -65,7 +66,14 @@ for c in "${cases[@]}"; do
       *) # any other type: llama.cpp's own quantizer, from the F16 file
         f16="$dir/$shape-f16.gguf"
         [ -f "$f16" ] || "$bin" make-model --shape "$shape" --type f16 --vocab "$vocab" -o "$f16" >&2
-        LD_LIBRARY_PATH="$peer_lib" "$peer_lib/llama-quantize" "$f16" "$f" "${type^^}" 2 >/dev/null 2>&1 ||
+        imatrix=()
+        case $type in
+          iq1* | iq2* | iq3*) # llama-quantize writes these only with an importance matrix: ones
+            python3 -c 'import sys; sys.path.insert(0, "tests"); from peer_tools import write_ones_imatrix as w; w(*sys.argv[1:])' \
+              "$dir/$shape.imatrix" "$f16"
+            imatrix=(--imatrix "$dir/$shape.imatrix") ;;
+        esac
+        LD_LIBRARY_PATH="$peer_lib" "$peer_lib/llama-quantize" "${imatrix[@]}" "$f16" "$f" "${type^^}" 2 >/dev/null 2>&1 ||
           { echo "peer_bench: llama-quantize cannot write $type" >&2; exit 1; } ;;
     esac
   fi

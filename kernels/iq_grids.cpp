@@ -5,6 +5,7 @@
 
 namespace tandem {
 
+// clang-format off
 // iq2_xxs: 256 points of 8 magnitudes (8, 25 or 43)
 const uint64_t k_iq2xxs_grid[256] = {
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
@@ -1117,5 +1118,6 @@ const uint64_t k_iq1s_grid[2048] = {
     0x0101010101ffff01, 0x0101010101ff01ff, 0x0101010101ff0101, 0x0101010101000000,
     0x010101010101ffff, 0x010101010101ff01, 0x01010101010101ff, 0x0101010101010101,
 };
+// clang-format on
 
 }  // namespace tandem

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/types.h"
+
 namespace tandem {
 
 extern const uint64_t k_iq2xxs_grid[256];
@@ -13,6 +15,22 @@ extern const uint64_t k_iq2s_grid[1024];
 extern const uint32_t k_iq3xxs_grid[256];
 extern const uint32_t k_iq3s_grid[512];
 extern const uint64_t k_iq1s_grid[2048];
+
+// The types that read these codebooks: iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m.
+inline bool iq_codebook_type(dtype t) {
+    switch (t) {
+        case dtype::iq2_xxs:
+        case dtype::iq2_xs:
+        case dtype::iq2_s:
+        case dtype::iq3_xxs:
+        case dtype::iq3_s:
+        case dtype::iq1_s:
+        case dtype::iq1_m:
+            return true;
+        default:
+            return false;
+    }
+}
 
 // Byte k of a point.
 inline int iq_point_byte(uint64_t point, int k) {

@@ -144,9 +144,10 @@ def main():
     print()
     print("namespace tandem {")
     print()
-    for name, ctype, points, comment in tables:
-        print(table(name, ctype, points, comment))
-        print()
+    print("// clang-format off")
+    print("\n\n".join(table(name, ctype, points, comment) for name, ctype, points, comment in tables))
+    print("// clang-format on")
+    print()
     print("}  // namespace tandem")
 
 

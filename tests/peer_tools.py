@@ -60,3 +60,17 @@ def gguf_tensors(path):
             out.append((name, dims, read("I")))
             read("Q")
         return out
+
+
+def write_ones_imatrix(path, model):
+    """An importance matrix of ones for every matrix of model (llama-quantize needs one for the IQ1 /
+    IQ2 types), in llama.cpp's legacy binary layout: the entry count; per entry its name, call count,
+    value count and values; then the last call and a dataset name."""
+    import struct
+    mats = [(name, dims[0]) for name, dims, _ in gguf_tensors(model) if len(dims) == 2]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(mats)))
+        for name, n in mats:
+            b = name.encode()
+            f.write(struct.pack("<i", len(b)) + b + struct.pack("<ii", 1, n) + struct.pack(f"<{n}f", *([1.0] * n)))
+        f.write(struct.pack("<ii", 1, 4) + b"ones")

@@ -43,91 +43,88 @@ inline __m256i iq_nibble_scales(uint8_t b) {
                              _mm_set1_epi16(static_cast<int16_t>(2 * (b >> 4) + 1)));
 }
 
-struct iq_group_base {
+// A step's codes and its int16 scales (lanes 0-7: elements 0-15, lanes 8-15: elements 16-31).
+struct iq_step {
+    __m256i codes, scales;
+};
+
+inline iq_step iq_step_of(__m256i codes, int scale) {
+    return {codes, _mm256_set1_epi16(static_cast<int16_t>(scale))};
+}
+
+// The super-block decoder of block type B: Impl::decode(b, j) gives step j, Impl::d(b) the float D.
+template <class B, class Impl>
+struct iq_group {
     static constexpr bool k_unsigned = false, k_int_sums = true, k_half_mins = false;
-    static k_tail tail(float d) { return {d, {_mm256_setzero_ps(), _mm256_setzero_ps()}}; }
-};
-
-struct group_iq2_xxs : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq2_xxs);
+    static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq2_xxs& b = reinterpret_cast<const block_iq2_xxs*>(row)[g];
+        const B& b = reinterpret_cast<const B*>(row)[g];
         for (int j = 0; j < 8; ++j) {
-            const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * j);
-            const uint32_t aux = load_u32(q + 4);
-            const __m256i mag = iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]);
-            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(aux))),
-                 _mm256_set1_epi16(static_cast<int16_t>(2 * (aux >> 28) + 1)));
+            const iq_step s = Impl::decode(b, j);
+            step(j, s.codes, s.scales);
         }
-        return tail(h2f(b.d) * 0.125f);
+        return {Impl::d(b), {_mm256_setzero_ps(), _mm256_setzero_ps()}};
     }
 };
 
-struct group_iq2_xs : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq2_xs);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq2_xs& b = reinterpret_cast<const block_iq2_xs*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
-            const uint16_t* q = b.qs + 4 * j;
-            const __m256i mag = iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
-            uint32_t patterns = 0;
-            for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
-            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(patterns))), iq_nibble_scales(b.scales[j]));
-        }
-        return tail(h2f(b.d) * 0.125f);
+struct group_iq2_xxs : iq_group<block_iq2_xxs, group_iq2_xxs> {
+    static float d(const block_iq2_xxs& b) { return h2f(b.d) * 0.125f; }
+    static iq_step decode(const block_iq2_xxs& b, int j) {
+        const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * j);
+        const uint32_t aux = load_u32(q + 4);
+        const __m256i mag = iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]);
+        return iq_step_of(iq_signed(mag, bit_bytes(iq_sign_bytes(aux))), static_cast<int>(2 * (aux >> 28) + 1));
     }
 };
 
-struct group_iq2_s : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq2_s);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq2_s& b = reinterpret_cast<const block_iq2_s*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* q = b.qs + 4 * j;
-            const int h = b.qh[j];
-            const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6,
-                                           q[2] | (h & 0x30) << 4, q[3] | (h & 0xc0) << 2);
-            step(j, iq_signed(mag, bit_bytes(load_u32(b.qs + 32 + 4 * j))), iq_nibble_scales(b.scales[j]));
-        }
-        return tail(h2f(b.d) * 0.125f);
+struct group_iq2_xs : iq_group<block_iq2_xs, group_iq2_xs> {
+    static float d(const block_iq2_xs& b) { return h2f(b.d) * 0.125f; }
+    static iq_step decode(const block_iq2_xs& b, int j) {
+        const uint16_t* q = b.qs + 4 * j;
+        const __m256i mag = iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
+        uint32_t patterns = 0;
+        for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
+        return {iq_signed(mag, bit_bytes(iq_sign_bytes(patterns))), iq_nibble_scales(b.scales[j])};
     }
 };
 
-struct group_iq3_xxs : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq3_xxs);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq3_xxs& b = reinterpret_cast<const block_iq3_xxs*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* q = b.qs + 8 * j;
-            const uint32_t aux = load_u32(b.qs + 64 + 4 * j);
-            const auto p = [&](int m) { return static_cast<int>(k_iq3xxs_grid[q[m]]); };
-            const __m256i mag = _mm256_setr_epi32(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7));
-            step(j, iq_signed(mag, bit_bytes(iq_sign_bytes(aux))),
-                 _mm256_set1_epi16(static_cast<int16_t>(2 * (aux >> 28) + 1)));
-        }
-        return tail(h2f(b.d) * 0.25f);
+struct group_iq2_s : iq_group<block_iq2_s, group_iq2_s> {
+    static float d(const block_iq2_s& b) { return h2f(b.d) * 0.125f; }
+    static iq_step decode(const block_iq2_s& b, int j) {
+        const uint8_t* q = b.qs + 4 * j;
+        const int h = b.qh[j];
+        const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6, q[2] | (h & 0x30) << 4,
+                                       q[3] | (h & 0xc0) << 2);
+        return {iq_signed(mag, bit_bytes(load_u32(b.qs + 32 + 4 * j))), iq_nibble_scales(b.scales[j])};
     }
 };
 
-struct group_iq3_s : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq3_s);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq3_s& b = reinterpret_cast<const block_iq3_s*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* q = b.qs + 8 * j;
-            const int h = b.qh[j];
-            const auto p = [&](int m) { return static_cast<int>(k_iq3s_grid[q[m] | ((h >> m) & 1) << 8]); };
-            const __m256i mag = _mm256_setr_epi32(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7));
-            const int s = (b.scales[j / 2] >> (4 * (j % 2))) & 0xf;
-            step(j, iq_signed(mag, bit_bytes(load_u32(b.signs + 4 * j))),
-                 _mm256_set1_epi16(static_cast<int16_t>(2 * s + 1)));
-        }
-        return tail(h2f(b.d));
+// Eight 4-element points as one register.
+template <class I>
+inline __m256i iq_points4(const uint32_t* grid, I&& index) {
+    const auto p = [&](int m) { return static_cast<int>(grid[index(m)]); };
+    return _mm256_setr_epi32(p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7));
+}
+
+struct group_iq3_xxs : iq_group<block_iq3_xxs, group_iq3_xxs> {
+    static float d(const block_iq3_xxs& b) { return h2f(b.d) * 0.25f; }
+    static iq_step decode(const block_iq3_xxs& b, int j) {
+        const uint8_t* q = b.qs + 8 * j;
+        const uint32_t aux = load_u32(b.qs + 64 + 4 * j);
+        const __m256i mag = iq_points4(k_iq3xxs_grid, [&](int m) { return q[m]; });
+        return iq_step_of(iq_signed(mag, bit_bytes(iq_sign_bytes(aux))), static_cast<int>(2 * (aux >> 28) + 1));
+    }
+};
+
+struct group_iq3_s : iq_group<block_iq3_s, group_iq3_s> {
+    static float d(const block_iq3_s& b) { return h2f(b.d); }
+    static iq_step decode(const block_iq3_s& b, int j) {
+        const uint8_t* q = b.qs + 8 * j;
+        const int h = b.qh[j];
+        const __m256i mag = iq_points4(k_iq3s_grid, [&](int m) { return q[m] | ((h >> m) & 1) << 8; });
+        const int s = (b.scales[j / 2] >> (4 * (j % 2))) & 0xf;
+        return iq_step_of(iq_signed(mag, bit_bytes(load_u32(b.signs + 4 * j))), 2 * s + 1);
     }
 };
 
@@ -141,45 +138,39 @@ inline __m256i iq1_neg(bool n0, bool n1, bool n2, bool n3) {
     return _mm256_setr_epi64x(-int64_t{n0}, -int64_t{n1}, -int64_t{n2}, -int64_t{n3});
 }
 
-struct group_iq1_s : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq1_s);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq1_s& b = reinterpret_cast<const block_iq1_s*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* q = b.qs + 4 * j;
-            const int h = b.qh[j];
-            const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
-                                              q[2] | (h & 0x1c0) << 2, q[3] | (h & 0xe00) >> 1);
-            const bool neg = (h & 0x8000) != 0;
-            step(j, iq1_codes(points, iq1_neg(neg, neg, neg, neg)),
-                 _mm256_set1_epi16(static_cast<int16_t>(2 * ((h >> 12) & 7) + 1)));
-        }
-        return tail(h2f(b.d) * 0.125f);
+struct group_iq1_s : iq_group<block_iq1_s, group_iq1_s> {
+    static float d(const block_iq1_s& b) { return h2f(b.d) * 0.125f; }
+    static iq_step decode(const block_iq1_s& b, int j) {
+        const uint8_t* q = b.qs + 4 * j;
+        const int h = b.qh[j];
+        const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
+                                          q[2] | (h & 0x1c0) << 2, q[3] | (h & 0xe00) >> 1);
+        const bool neg = (h & 0x8000) != 0;
+        return iq_step_of(iq1_codes(points, iq1_neg(neg, neg, neg, neg)), 2 * ((h >> 12) & 7) + 1);
     }
 };
 
-struct group_iq1_m : iq_group_base {
-    static constexpr int64_t k_group_bytes = sizeof(block_iq1_m);
-    template <class F>
-    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
-        const block_iq1_m& b = reinterpret_cast<const block_iq1_m*>(row)[g];
-        uint16_t sc[4];
-        std::memcpy(sc, b.scales, sizeof sc);
-        const auto d = static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) | ((sc[2] >> 4) & 0xf00) |
-                                             (sc[3] & 0xf000));
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* q = b.qs + 4 * j;
-            const int h0 = b.qh[2 * j], h1 = b.qh[2 * j + 1];
-            const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h0 & 7) << 8, q[1] | (h0 & 0x70) << 4,
-                                              q[2] | (h1 & 7) << 8, q[3] | (h1 & 0x70) << 4);
-            const __m256i neg = iq1_neg(h0 & 8, h0 & 0x80, h1 & 8, h1 & 0x80);
-            const int s = sc[j / 2] >> (6 * (j % 2));
-            step(j, iq1_codes(points, neg),
-                 _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
-                                   _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1))));
-        }
-        return tail(h2f(d) * 0.125f);
+struct group_iq1_m : iq_group<block_iq1_m, group_iq1_m> {
+    static uint16_t word(const block_iq1_m& b, int k) {
+        uint16_t w;
+        std::memcpy(&w, b.scales + 2 * k, 2);
+        return w;
+    }
+    static float d(const block_iq1_m& b) {
+        return h2f(static_cast<uint16_t>((word(b, 0) >> 12) | ((word(b, 1) >> 8) & 0xf0) | ((word(b, 2) >> 4) & 0xf00) |
+                                         (word(b, 3) & 0xf000))) *
+               0.125f;
+    }
+    static iq_step decode(const block_iq1_m& b, int j) {
+        const uint8_t* q = b.qs + 4 * j;
+        const int h0 = b.qh[2 * j], h1 = b.qh[2 * j + 1];
+        const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h0 & 7) << 8, q[1] | (h0 & 0x70) << 4,
+                                          q[2] | (h1 & 7) << 8, q[3] | (h1 & 0x70) << 4);
+        const __m256i neg = iq1_neg(h0 & 8, h0 & 0x80, h1 & 8, h1 & 0x80);
+        const int s = word(b, j / 2) >> (6 * (j % 2));
+        return {iq1_codes(points, neg),
+                _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
+                                  _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1)))};
     }
 };
 

@@ -26,26 +26,12 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(t);
 }
 
-// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int): their
+// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int, the K-quants and
+// the IQ codebook types): their
 // activations take one scale per super-block, as llama.cpp's q8_K, stored in each of its 8 blocks.
 bool super_block_scale(dtype wt) {
-    switch (wt) {
-        case dtype::q2_k:
-        case dtype::q3_k:
-        case dtype::q4_k:
-        case dtype::q5_k:
-        case dtype::q6_k:
-        case dtype::iq2_xxs:
-        case dtype::iq2_xs:
-        case dtype::iq2_s:
-        case dtype::iq3_xxs:
-        case dtype::iq3_s:
-        case dtype::iq1_s:
-        case dtype::iq1_m:
-            return true;
-        default:
-            return false;
-    }
+    return wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
+           iq_codebook_type(wt);
 }
 
 int64_t act_block(dtype wt) {

@@ -46,38 +46,47 @@ void deq_iq2_xxs(const void* src, float* y, int64_t n) {
     }
 }
 
-// iq2_xs: qs[4g + l] is a 9-bit point index and a 7-bit sign pattern; scales[g] holds the scales of
-// elements 0-15 (low nibble) and 16-31 (high): value d * (s + 1/2) / 4 * code.
-void deq_iq2_xs(const void* src, float* y, int64_t n) {
-    const auto* b = static_cast<const block_iq2_xs*>(src);
+namespace {
+
+struct point_signs {
+    uint64_t point;
+    unsigned signs;
+};
+
+// iq2_xs and iq2_s: point l of group g is point(b, g, l) = {codebook point, its 8 signs}; scales[g]
+// holds the scales of elements 0-15 (low nibble) and 16-31 (high): value d * (s + 1/2) / 4 * code.
+template <class B, class P>
+void deq_iq2_scaled(const B* b, float* y, int64_t n, P&& point) {
     for (int64_t i = 0; i < n / k_qk_k; ++i) {
         const float d = fp16_to_f32(b[i].d);
         for (int g = 0; g < 8; ++g, y += 32) {
             for (int l = 0; l < 4; ++l) {
                 const int s = (b[i].scales[g] >> (4 * (l / 2))) & 0xf;
                 const float dl = d * (0.5f + static_cast<float>(s)) * 0.25f;
-                const uint16_t q = b[i].qs[4 * g + l];
-                put_signed(y + 8 * l, dl, k_iq2xs_grid[q & 511], 8, iq_signs(q >> 9));
+                const auto [p, signs] = point(b[i], g, l);
+                put_signed(y + 8 * l, dl, p, 8, signs);
             }
         }
     }
 }
 
+}  // namespace
+
+// iq2_xs: qs[4g + l] is a 9-bit point index and a 7-bit sign pattern.
+void deq_iq2_xs(const void* src, float* y, int64_t n) {
+    deq_iq2_scaled(static_cast<const block_iq2_xs*>(src), y, n, [](const block_iq2_xs& b, int g, int l) {
+        const uint16_t q = b.qs[4 * g + l];
+        return point_signs{k_iq2xs_grid[q & 511], iq_signs(q >> 9)};
+    });
+}
+
 // iq2_s: point l of group g has index qs[4g + l] | bits 2l, 2l + 1 of qh[g] as bits 8, 9, and its 8
-// signs are the byte qs[32 + 4g + l]; scales as iq2_xs.
+// signs are the byte qs[32 + 4g + l].
 void deq_iq2_s(const void* src, float* y, int64_t n) {
-    const auto* b = static_cast<const block_iq2_s*>(src);
-    for (int64_t i = 0; i < n / k_qk_k; ++i) {
-        const float d = fp16_to_f32(b[i].d);
-        for (int g = 0; g < 8; ++g, y += 32) {
-            for (int l = 0; l < 4; ++l) {
-                const int s = (b[i].scales[g] >> (4 * (l / 2))) & 0xf;
-                const float dl = d * (0.5f + static_cast<float>(s)) * 0.25f;
-                const int index = b[i].qs[4 * g + l] | ((b[i].qh[g] >> (2 * l)) & 3) << 8;
-                put_signed(y + 8 * l, dl, k_iq2s_grid[index], 8, b[i].qs[32 + 4 * g + l]);
-            }
-        }
-    }
+    deq_iq2_scaled(static_cast<const block_iq2_s*>(src), y, n, [](const block_iq2_s& b, int g, int l) {
+        const int index = b.qs[4 * g + l] | ((b.qh[g] >> (2 * l)) & 3) << 8;
+        return point_signs{k_iq2s_grid[index], b.qs[32 + 4 * g + l]};
+    });
 }
 
 // iq3_xxs: qs[8g + m] indexes the 4-element point m of group g; the 32 bits at qs + 64 + 4g hold 4
@@ -142,8 +151,8 @@ void deq_iq1_m(const void* src, float* y, int64_t n) {
     for (int64_t i = 0; i < n / k_qk_k; ++i) {
         uint16_t sc[4];
         std::memcpy(sc, b[i].scales, sizeof sc);
-        const float d = fp16_to_f32(static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) |
-                                                          ((sc[2] >> 4) & 0xf00) | (sc[3] & 0xf000)));
+        const float d = fp16_to_f32(
+            static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) | ((sc[2] >> 4) & 0xf00) | (sc[3] & 0xf000)));
         for (int g = 0; g < 8; ++g, y += 32) {
             for (int l = 0; l < 4; ++l) {
                 const int s = (sc[g / 2] >> (6 * (g % 2) + 3 * (l / 2))) & 7;

@@ -30,7 +30,11 @@ std::string peer_library() {
         if (e.path().filename().string().rfind("libggml-base.so", 0) != 0) continue;
         std::ifstream f(e.path(), std::ios::binary);
         char magic[4] = {};
-        if (f.read(magic, 4) && std::memcmp(magic, "\x7f" "ELF", 4) == 0) return e.path().string();
+        if (f.read(magic, 4) && std::memcmp(magic,
+                                            "\x7f"
+                                            "ELF",
+                                            4) == 0)
+            return e.path().string();
     }
     return {};
 }
@@ -66,7 +70,8 @@ void expect_peer_floats(dtype t, const std::vector<uint8_t>& w, int64_t n, peer_
     int64_t bad = 0;
     for (int64_t i = 0; i < n; ++i) {
         if (same(got[i], want[i])) continue;
-        if (++bad <= 3) ADD_FAILURE() << what << ": reference element " << i << " is " << got[i] << ", llama.cpp's " << want[i];
+        if (++bad <= 3)
+            ADD_FAILURE() << what << ": reference element " << i << " is " << got[i] << ", llama.cpp's " << want[i];
     }
     for (cpu_level level : test::levels()) {
         test::level_guard guard;
@@ -86,8 +91,8 @@ void expect_peer_floats(dtype t, const std::vector<uint8_t>& w, int64_t n, peer_
 TEST(DecodersPeer, EveryBlockTypeDecodesAsLlamaCpp) {
     void* lib = peer_handle();
     ASSERT_NE(lib, nullptr) << "llama.cpp's libggml-base.so under " << TANDEM_SHARED_DIR
-                            << "/peer/lib is missing or does not load (" << (peer_library().empty() ? "absent" : dlerror())
-                            << "): it is this test's oracle";
+                            << "/peer/lib is missing or does not load ("
+                            << (peer_library().empty() ? "absent" : dlerror()) << "): it is this test's oracle";
     test::seeded_rng rng;
     for (dtype t : block_types()) {
         const dtype_info& info = dtype_info_of(t);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/iq_grids.h"
 #include "kernels/ref/ref.h"
 #include "kernels/vulkan/vk_weights.h"
 #include "tests/kernels/random_inputs.h"
@@ -90,30 +91,15 @@ std::string name_of(const type_case& c) {
     return std::string(dtype_info_of(c.t).name) + " n_in " + std::to_string(c.n_in);
 }
 
-// The IQ1 / IQ2 / IQ3 codebook types, which no shader decodes yet: widened to f32 at upload.
-bool codebook_type(dtype t) {
-    switch (t) {
-        case dtype::iq2_xxs:
-        case dtype::iq2_xs:
-        case dtype::iq2_s:
-        case dtype::iq3_xxs:
-        case dtype::iq3_s:
-        case dtype::iq1_s:
-        case dtype::iq1_m:
-            return true;
-        default:
-            return false;
-    }
-}
-
 // Block types keep the file's bytes on the device (plus at most 3 bytes and a padding word per part):
-// no type but f16 / bf16 rows of an odd length and the codebook types is widened at upload.
+// no type but f16 / bf16 rows of an odd length and the IQ codebook types (no shader decodes them yet)
+// is widened at upload.
 TEST(VulkanWeights, DeviceBytesEqualTheFileBytes) {
     for (const type_case& c : cases()) {
         SCOPED_TRACE(name_of(c));
         const uint64_t file_bytes = dtype_row_bytes(c.t, c.n_in) * 1000;
         const uint64_t device_bytes = 4 * part_words(c.t, 1000, c.n_in);
-        if (c.t == dtype::f32 || c.n_in % 2 == 1 || codebook_type(c.t)) {
+        if (c.t == dtype::f32 || c.n_in % 2 == 1 || iq_codebook_type(c.t)) {
             EXPECT_EQ(device_bytes, 4ull * 1000 * c.n_in);
         } else if (c.t == dtype::q8_0 || c.t == dtype::q4_0) {  // the scales as f32: 36/34, 20/18
             EXPECT_EQ(device_bytes, file_bytes + 2000 * c.n_in / 32);

@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from peer_tools import free_port, gguf_tensors, peer_libs  # noqa: E402
+from peer_tools import free_port, gguf_tensors, peer_libs, write_ones_imatrix  # noqa: E402
 
 # llama-quantize's type name -> the GGUF type id most of the file's matrices must then have.
 TYPES = {"Q2_K": 10, "Q3_K_M": 11, "IQ4_NL": 20, "IQ4_XS": 23, "Q1_0": 41, "Q2_0": 42, "TQ1_0": 34, "TQ2_0": 35,
@@ -30,19 +30,6 @@ TOLERANCE = 0.05  # nats; observed gaps are about 0.01
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
-
-
-def write_imatrix(path, model):
-    """An importance matrix of ones for every matrix of model, in llama.cpp's legacy binary layout (entry
-    count; per entry its name, call count, value count and values; then the last call and a dataset name)."""
-    import struct
-    mats = [(name, dims[0]) for name, dims, _ in gguf_tensors(model) if len(dims) == 2]
-    with open(path, "wb") as f:
-        f.write(struct.pack("<i", len(mats)))
-        for name, n in mats:
-            b = name.encode()
-            f.write(struct.pack("<i", len(b)) + b + struct.pack("<ii", 1, n) + struct.pack(f"<{n}f", *([1.0] * n)))
-        f.write(struct.pack("<ii", 1, 4) + b"ones")
 
 
 def quantized_share(model, type_id):
@@ -119,7 +106,7 @@ def main():
         lib = peer_libs(peer, tmp)
         env = dict(os.environ, LD_LIBRARY_PATH=lib)
         imatrix = os.path.join(tmp, "ones.imatrix")
-        write_imatrix(imatrix, base)
+        write_ones_imatrix(imatrix, base)
         for kind, type_id in TYPES.items():
             model = os.path.join(tmp, f"tiny-{kind}.gguf")
             extra = ["--imatrix", imatrix] if kind in NEEDS_IMATRIX else []
