@@ -29,7 +29,9 @@ struct weight {
     explicit operator bool() const { return host != nullptr; }
 };
 
-enum class weight_use { matmul, rows };
+// How a model reads a weight: as a matmul operand, by rows (embed), or both (a token table tied to the
+// output head).
+enum class weight_use { matmul, rows, rows_and_matmul };
 
 // A 2-D f32 activation view in the backend's arena: rows x cols, row r starts at r * stride.
 struct act {
@@ -53,7 +55,7 @@ class backend {
     virtual ~backend() = default;
 
     // `use`: how the model reads it. A backend may keep a matmul operand in its own layout (the CPU's
-    // packed copies); a table read by rows (embed) stays as the file has it.
+    // packed copies); embed reads rows as the file has them (a tied table gets both).
     virtual weight load_weight(const gguf::tensor_info& t, weight_use use) = 0;
     virtual void set_kv(std::span<const kv_group_view> groups) = 0;
 

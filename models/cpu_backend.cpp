@@ -59,8 +59,9 @@ weight cpu_backend::load_weight(const gguf::tensor_info& t, weight_use use) {
     w.n_out = t.n_elements / t.ne[0];
     w.host = t.data;
     // A matmul operand the kernels read faster packed gets its packed copy (the loader then releases
-    // the mapped original's pages); tables read by rows stay in the mapping.
-    if (use == weight_use::matmul && packing_enabled() && t.n_dims == 2 && matmul_packs(w.type, w.n_out, w.n_in)) {
+    // the mapped original's pages); embed reads rows from the mapping, so a tied table's rows page back
+    // in as tokens use them (a few of the vocabulary's), and a table read by rows only is not copied.
+    if (use != weight_use::rows && packing_enabled() && t.n_dims == 2 && matmul_packs(w.type, w.n_out, w.n_in)) {
         uint8_t* p = packed_alloc(pack_bytes(w.type, w.n_out, w.n_in));
         const int64_t n_groups = w.n_out / k_pack_rows;
         pool_.parallel_for(n_groups, 16, [&](int64_t b, int64_t e) {

@@ -44,10 +44,10 @@ class gemma4_model final : public model {
         n_vocab_ = ld.rows_of("token_embd.weight");
         if (n_shared < 0 || n_shared >= n_layer_) ld.fail("attention.shared_kv_layers out of range");
 
-        tok_embd_ = ld.require_table("token_embd.weight", {n_embd_, n_vocab_});
+        const auto [table, output] = ld.require_embeddings("token_embd.weight", "output.weight", n_embd_, n_vocab_);
+        tok_embd_ = table;
+        output_ = output;  // the table itself (tied), as in every published Gemma 4
         out_norm_ = ld.require_f32("output_norm.weight", {n_embd_});
-        output_ = ld.optional("output.weight", {n_embd_, n_vocab_});
-        if (!output_) output_ = tok_embd_;  // tied embeddings, as in every published Gemma 4
         if (n_ple_ > 0) {
             ple_embd_ = ld.require_table("per_layer_token_embd.weight", {n_layer_ * n_ple_, n_vocab_});
             ple_proj_ = ld.require("per_layer_model_proj.weight", {n_embd_, n_layer_ * n_ple_});

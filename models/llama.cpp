@@ -49,10 +49,10 @@ class llama_model final : public model {
         load_rope_scaling(ld);
         c.n_vocab = ld.rows_of("token_embd.weight");
 
-        tok_embd_ = ld.require_table("token_embd.weight", {c.n_embd, c.n_vocab});
+        const auto [table, output] = ld.require_embeddings("token_embd.weight", "output.weight", c.n_embd, c.n_vocab);
+        tok_embd_ = table;
+        output_ = output;  // the table itself when tied
         out_norm_ = ld.require_f32("output_norm.weight", {c.n_embd});
-        output_ = ld.optional("output.weight", {c.n_embd, c.n_vocab});
-        if (!output_) output_ = tok_embd_;  // tied embeddings
         rope_freqs_ = ld.optional_f32("rope_freqs.weight", {c.rope.n_rot / 2});
         const int64_t q_w = c.n_head * c.head_dim, kv_w = c.n_kv * c.head_dim;
         for (int64_t i = 0; i < c.n_layer; ++i) {

@@ -128,6 +128,16 @@ weight model_loader::require_table(const std::string& name, std::initializer_lis
     return w;
 }
 
+model_loader::embeddings model_loader::require_embeddings(const std::string& table, const std::string& output,
+                                                          int64_t n_embd, int64_t n_vocab) {
+    embeddings e;
+    e.output = optional(output, {n_embd, n_vocab});
+    e.table = load(table, {n_embd, n_vocab}, false, e.output ? weight_use::rows : weight_use::rows_and_matmul);
+    if (!e.table) fail("missing tensor " + table);
+    if (!e.output) e.output = e.table;
+    return e;
+}
+
 weight model_loader::require_f32(const std::string& name, std::initializer_list<int64_t> shape) {
     weight w = load(name, shape, true);
     if (!w) fail("missing tensor " + name);

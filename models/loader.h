@@ -34,9 +34,15 @@ class model_loader {
 
     // A tensor that must exist with exactly this ne[] shape (missing trailing dims are 1).
     weight require(const std::string& name, std::initializer_list<int64_t> shape);
-    // The same for a table the model reads by rows (embed: token and per-layer embeddings), which the
-    // backend keeps as the file has it (a tied output head then multiplies by it unpacked).
+    // The same for a table the model reads by rows (embed: per-layer embeddings), which the backend
+    // keeps as the file has it.
     weight require_table(const std::string& name, std::initializer_list<int64_t> shape);
+    // The token table and the output head: `output` if the file has it, else the table itself (tied),
+    // then loaded as both a table and a matmul operand (so the CPU backend packs it for the head).
+    struct embeddings {
+        weight table, output;
+    };
+    embeddings require_embeddings(const std::string& table, const std::string& output, int64_t n_embd, int64_t n_vocab);
     // The same, but absent is fine (returns an empty weight).
     weight optional(const std::string& name, std::initializer_list<int64_t> shape);
     // Norm weights, biases and scalar scales: backends read them in place as f32, so any other type

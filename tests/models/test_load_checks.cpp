@@ -201,6 +201,25 @@ TEST(load_checks, tables_read_by_rows_are_not_packed) {
     EXPECT_NE(operand.packed, nullptr);
 }
 
+// A token table tied to the output head (this file has no output.weight) is a matmul operand too:
+// packed for the head, its rows still read from the file by embed (the golden tests check both).
+TEST(load_checks, a_tied_token_table_is_packed_for_the_head) {
+    if (cpu_level_detect() < cpu_level::avx2) GTEST_SKIP() << "no packed kernels below AVX2";
+    cpu_level_set(cpu_level::avx2);
+    auto f = gguf::file::open(shared_path("models/llama-spm-tiny-Q8_0.gguf"));
+    const gguf::tensor_info* emb = f->find_tensor("token_embd.weight");
+    ASSERT_TRUE(emb);
+    ASSERT_EQ(f->find_tensor("output.weight"), nullptr);
+    thread_pool pool(1);
+    cpu_backend be(pool);
+    model_loader ld(*f, be);
+    const auto [table, output] = ld.require_embeddings("token_embd.weight", "output.weight", emb->ne[0], emb->ne[1]);
+    cpu_level_set(cpu_level_detect());
+    EXPECT_NE(table.packed, nullptr);
+    EXPECT_EQ(output.packed, table.packed);
+    EXPECT_EQ(output.host, emb->data);
+}
+
 TEST(load_checks, shared_models_use_every_tensor) {
     for (const char* name : {"gemma4-tiny-F32.gguf", "stories260K.gguf", "qwen3-bpe-tiny-Q8_0.gguf"}) {
         const std::string log = captured_log([&] { model_rig rig(shared_path(std::string("models/") + name)); });
