@@ -57,9 +57,10 @@ std::vector<dtype> block_types() {
 }
 
 // Equal floats (so bitwise equal but for the sign of a zero: the AVX2 decoders' code * scale - min
-// gives +0 where llama.cpp's (code - offset) * scale may give -0), or both NaN.
+// gives +0 where llama.cpp's (code - offset) * scale may give -0), or both not finite (raw bytes hold
+// infinite and NaN scales, and 0 * inf and inf - inf are NaN where a different order gives inf).
 bool same(float a, float b) {
-    return (std::isnan(a) && std::isnan(b)) || a == b;
+    return (!std::isfinite(a) && !std::isfinite(b)) || a == b;
 }
 
 // n elements decoded by Tandem's reference, by every SIMD level, and by the peer: all the same bits.
