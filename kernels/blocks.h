@@ -153,13 +153,6 @@ struct block_iq1_m {  // no d field: its f16 bits are the top nibbles of the fou
 constexpr uint8_t iq_signs(int pattern) {
     return static_cast<uint8_t>(pattern | (__builtin_popcount(static_cast<unsigned>(pattern)) & 1) << 7);
 }
-constexpr auto k_iq_sign_patterns = [] {
-    struct {
-        uint8_t v[128];
-    } t{};
-    for (int i = 0; i < 128; ++i) t.v[i] = iq_signs(i);
-    return t;
-}();
 // The offset that iq1_s / iq1_m add to each code, as a fraction of the scale.
 constexpr float k_iq1_delta = 0.125f;
 

@@ -6,7 +6,9 @@
 // codebook magnitude with its sign, or for the IQ1 types 8 * point +- 1 (their offset of 1/8). So a
 // super-block sums exactly in integers, as the K-quants do: |C| <= 62 keeps maddubs's pair sums
 // within int16 and S <= 31 the madd sums within int32. D * S rounds as the reference's scale does,
-// so dequantizing through these gives the reference's values bitwise.
+// so dequantizing through these gives the reference's values bitwise. A step hands over |C| (the
+// unsigned operand of maddubs) and the sign of C as +-1 bytes, which the kernel puts on the
+// activations (sign(x, s)): no sign trick on the weights.
 #pragma once
 
 #include <immintrin.h>
@@ -19,17 +21,26 @@
 
 namespace tandem::cpu {
 
-// Magnitudes negated where neg is 0xff.
-inline __m256i iq_signed(__m256i magnitudes, __m256i neg) {
-    return _mm256_sub_epi8(_mm256_xor_si256(magnitudes, neg), neg);
+// The +-1 bytes of a 7-bit sign pattern (with its parity bit: iq_signs), one 8-element group.
+constexpr auto k_iq_sign_bytes = [] {
+    struct {
+        uint64_t v[128];
+    } t{};
+    for (int p = 0; p < 128; ++p) {
+        for (int k = 0; k < 8; ++k) t.v[p] |= uint64_t{(iq_signs(p) >> k) & 1 ? 0xffu : 0x01u} << (8 * k);
+    }
+    return t;
+}();
+
+// The signs of 4 groups of 8 from the 4 seven-bit patterns at bits 0, 7, 14 and 21 of bits.
+inline __m256i iq_pattern_signs(uint32_t bits) {
+    const auto m = [&](int l) { return static_cast<int64_t>(k_iq_sign_bytes.v[(bits >> (7 * l)) & 127]); };
+    return _mm256_setr_epi64x(m(0), m(1), m(2), m(3));
 }
 
-// The 4 seven-bit sign patterns at bits 0, 7, 14, 21 of bits, with their parity bits, as the sign
-// bytes of elements 0-7, 8-15, 16-23, 24-31.
-inline uint32_t iq_sign_bytes(uint32_t bits) {
-    uint32_t s = 0;
-    for (int l = 0; l < 4; ++l) s |= uint32_t{k_iq_sign_patterns.v[(bits >> (7 * l)) & 127]} << (8 * l);
-    return s;
+// The signs of 32 elements stored one bit each (set: negative), as +-1 bytes.
+inline __m256i iq_bit_signs(uint32_t bits) {
+    return _mm256_or_si256(bit_bytes(bits), _mm256_set1_epi8(1));
 }
 
 inline __m256i iq_points8(const uint64_t* grid, int i0, int i1, int i2, int i3) {
@@ -43,26 +54,27 @@ inline __m256i iq_nibble_scales(uint8_t b) {
                              _mm_set1_epi16(static_cast<int16_t>(2 * (b >> 4) + 1)));
 }
 
-// A step's codes and its int16 scales (lanes 0-7: elements 0-15, lanes 8-15: elements 16-31).
+// A step's code magnitudes, its int16 scales (lanes 0-7: elements 0-15, lanes 8-15: elements 16-31)
+// and its codes' signs (+-1 bytes).
 struct iq_step {
-    __m256i codes, scales;
+    __m256i magnitudes, scales, signs;
 };
 
-inline iq_step iq_step_of(__m256i codes, int scale) {
-    return {codes, _mm256_set1_epi16(static_cast<int16_t>(scale))};
+inline __m256i iq_scale16(int scale) {
+    return _mm256_set1_epi16(static_cast<int16_t>(scale));
 }
 
 // The super-block decoder of block type B: Impl::decode(b, j) gives step j, Impl::d(b) the float D.
 template <class B, class Impl>
 struct iq_group {
-    static constexpr bool k_unsigned = false, k_int_sums = true, k_half_mins = false;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false, k_signs = true;
     static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
         for (int j = 0; j < 8; ++j) {
             const iq_step s = Impl::decode(b, j);
-            step(j, s.codes, s.scales);
+            step(j, s.magnitudes, s.scales, s.signs);
         }
         return {Impl::d(b), {_mm256_setzero_ps(), _mm256_setzero_ps()}};
     }
@@ -73,8 +85,8 @@ struct group_iq2_xxs : iq_group<block_iq2_xxs, group_iq2_xxs> {
     static iq_step decode(const block_iq2_xxs& b, int j) {
         const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * j);
         const uint32_t aux = load_u32(q + 4);
-        const __m256i mag = iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]);
-        return iq_step_of(iq_signed(mag, bit_bytes(iq_sign_bytes(aux))), static_cast<int>(2 * (aux >> 28) + 1));
+        return {iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]), iq_scale16(static_cast<int>(2 * (aux >> 28) + 1)),
+                iq_pattern_signs(aux)};
     }
 };
 
@@ -82,10 +94,10 @@ struct group_iq2_xs : iq_group<block_iq2_xs, group_iq2_xs> {
     static float d(const block_iq2_xs& b) { return h2f(b.d) * 0.125f; }
     static iq_step decode(const block_iq2_xs& b, int j) {
         const uint16_t* q = b.qs + 4 * j;
-        const __m256i mag = iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
         uint32_t patterns = 0;
         for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
-        return {iq_signed(mag, bit_bytes(iq_sign_bytes(patterns))), iq_nibble_scales(b.scales[j])};
+        return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), iq_nibble_scales(b.scales[j]),
+                iq_pattern_signs(patterns)};
     }
 };
 
@@ -96,7 +108,7 @@ struct group_iq2_s : iq_group<block_iq2_s, group_iq2_s> {
         const int h = b.qh[j];
         const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6, q[2] | (h & 0x30) << 4,
                                        q[3] | (h & 0xc0) << 2);
-        return {iq_signed(mag, bit_bytes(load_u32(b.qs + 32 + 4 * j))), iq_nibble_scales(b.scales[j])};
+        return {mag, iq_nibble_scales(b.scales[j]), iq_bit_signs(load_u32(b.qs + 32 + 4 * j))};
     }
 };
 
@@ -112,8 +124,8 @@ struct group_iq3_xxs : iq_group<block_iq3_xxs, group_iq3_xxs> {
     static iq_step decode(const block_iq3_xxs& b, int j) {
         const uint8_t* q = b.qs + 8 * j;
         const uint32_t aux = load_u32(b.qs + 64 + 4 * j);
-        const __m256i mag = iq_points4(k_iq3xxs_grid, [&](int m) { return q[m]; });
-        return iq_step_of(iq_signed(mag, bit_bytes(iq_sign_bytes(aux))), static_cast<int>(2 * (aux >> 28) + 1));
+        return {iq_points4(k_iq3xxs_grid, [&](int m) { return q[m]; }),
+                iq_scale16(static_cast<int>(2 * (aux >> 28) + 1)), iq_pattern_signs(aux)};
     }
 };
 
@@ -124,14 +136,16 @@ struct group_iq3_s : iq_group<block_iq3_s, group_iq3_s> {
         const int h = b.qh[j];
         const __m256i mag = iq_points4(k_iq3s_grid, [&](int m) { return q[m] | ((h >> m) & 1) << 8; });
         const int s = (b.scales[j / 2] >> (4 * (j % 2))) & 0xf;
-        return iq_step_of(iq_signed(mag, bit_bytes(load_u32(b.signs + 4 * j))), 2 * s + 1);
+        return {mag, iq_scale16(2 * s + 1), iq_bit_signs(load_u32(b.signs + 4 * j))};
     }
 };
 
-// The IQ1 codes 8 * point + 1, or - 1 where the point's offset is negative (neg: 0xff bytes).
-inline __m256i iq1_codes(__m256i points, __m256i neg) {
+// The IQ1 codes 8 * point + 1, or - 1 where the point's offset is negative (neg: 0xff bytes), as a
+// step (never 0, so a code is its own sign).
+inline iq_step iq1_step(__m256i points, __m256i neg, __m256i scales) {
     const __m256i eight = _mm256_sign_epi8(_mm256_set1_epi8(8), points);
-    return _mm256_add_epi8(eight, _mm256_or_si256(neg, _mm256_set1_epi8(1)));
+    const __m256i codes = _mm256_add_epi8(eight, _mm256_or_si256(neg, _mm256_set1_epi8(1)));
+    return {_mm256_abs_epi8(codes), scales, codes};
 }
 
 inline __m256i iq1_neg(bool n0, bool n1, bool n2, bool n3) {
@@ -146,7 +160,7 @@ struct group_iq1_s : iq_group<block_iq1_s, group_iq1_s> {
         const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
                                           q[2] | (h & 0x1c0) << 2, q[3] | (h & 0xe00) >> 1);
         const bool neg = (h & 0x8000) != 0;
-        return iq_step_of(iq1_codes(points, iq1_neg(neg, neg, neg, neg)), 2 * ((h >> 12) & 7) + 1);
+        return iq1_step(points, iq1_neg(neg, neg, neg, neg), iq_scale16(2 * ((h >> 12) & 7) + 1));
     }
 };
 
@@ -168,9 +182,9 @@ struct group_iq1_m : iq_group<block_iq1_m, group_iq1_m> {
                                           q[2] | (h1 & 7) << 8, q[3] | (h1 & 0x70) << 4);
         const __m256i neg = iq1_neg(h0 & 8, h0 & 0x80, h1 & 8, h1 & 0x80);
         const int s = word(b, j / 2) >> (6 * (j % 2));
-        return {iq1_codes(points, neg),
-                _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
-                                  _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1)))};
+        return iq1_step(points, neg,
+                        _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
+                                          _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1))));
     }
 };
 

@@ -84,7 +84,8 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
 // of elements 2k, 2k + 1), then the tail: the super-block's float scale and its mins. row_q8_int sums
 // the whole super-block in integers, as the activations have one scale per super-block there.
 // Unsigned decoders give codes in [0, 63], which meet the signed activation codes directly in
-// maddubs; signed ones (q8_0, the IQ codebook types) need the sign trick.
+// maddubs; signed ones (q8_0) need the sign trick. The IQ codebook types give magnitudes with their
+// signs apart (k_signs), which go on the activations.
 
 inline __m256 scales8_f16(const uint16_t* h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
@@ -180,7 +181,7 @@ inline __m256i scale_of_step(__m256i s16, int j) {
 // j = 2c, high for 2c + 1) with its 6-bit scale; q5_K adds bit j of qh[l] as the 5th bit of element l.
 template <class B, bool k_five_bits>
 struct group_k {
-    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false, k_signs = false;
     static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
@@ -220,7 +221,7 @@ using group_q5_k = group_k<block_q5_k, true>;
 // so a step's sc16 holds two scales (elements 0-15, 16-31), and the mins, 32 * d * sc, meet the
 // activations' half sums.
 struct group_q6_k {
-    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true, k_signs = false;
     static constexpr int64_t k_group_bytes = sizeof(block_q6_k);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
@@ -265,7 +266,7 @@ struct group_q6_k {
 // q2_K: value d * scale * code - dmin * min; q3_K: d * scale * (code - 4), so its mins are 4 d scale.
 template <class B>
 struct group_low_k {
-    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true;
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true, k_signs = false;
     static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
@@ -413,6 +414,8 @@ void row_q8(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y,
 // activation's super-block scale. Per output the arithmetic is the same whatever R is.
 template <class D, int R>
 void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+    static_assert(D::k_unsigned,
+                  "maddubs takes the weight codes as its unsigned operand (signs go on the activations)");
     const act_rows<R> xr(a, r0);
     const float* const* xm = D::k_half_mins ? xr.h : xr.s;  // the activation sums the mins meet
     __m256 acc[R];
@@ -422,14 +425,12 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
         const int64_t k0 = 8 * g;
         __m256i isum[R];
         for (int r = 0; r < R; ++r) isum[r] = _mm256_setzero_si256();
-        const k_tail tail = D::group(w, g, [&](int j, __m256i wq, __m256i sc16) {
+        const k_tail tail = D::group(w, g, [&](int j, __m256i wq, __m256i sc16, __m256i signs = __m256i{}) {
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q[r] + 32 * (k0 + j)));
-                const __m256i p16 = D::k_unsigned
-                                        ? _mm256_maddubs_epi16(wq, x)
-                                        : _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(x, wq));
-                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p16, sc16));
+                __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q[r] + 32 * (k0 + j)));
+                if constexpr (D::k_signs) x = _mm256_sign_epi8(x, signs);
+                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wq, x), sc16));
             }
         });
         const __m256 d = _mm256_set1_ps(tail.d);
@@ -578,7 +579,8 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
         if constexpr (D::k_int_sums) {
             // Step j's scale on elements 4i..4i+3 is d times sc16 lanes 2i and 2i + 1 (equal): d / 2
             // times their sum, exactly d * sc in one rounding.
-            const auto step = [&](int j, __m256i w, __m256i sc16) {
+            const auto step = [&](int j, __m256i w, __m256i sc16, __m256i signs = __m256i{}) {
+                if constexpr (D::k_signs) w = _mm256_sign_epi8(w, signs);
                 put_step(j, w, _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, _mm256_set1_epi16(1))));
             };
             const k_tail tail = D::group(row, g, step);
