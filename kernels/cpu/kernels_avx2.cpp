@@ -272,24 +272,38 @@ struct group_low_k {
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
         constexpr bool k_q3 = std::is_same_v<B, block_q3_k>;
-        alignas(16) int16_t sc[16];
-        alignas(32) float mins[16];
         const float d = h2f(b.d);
-        if constexpr (k_q3) {
-            int s3[16];
-            unpack_q3_k_scales(b.scales, s3);
-            for (int c = 0; c < 16; ++c) {
-                sc[c] = static_cast<int16_t>(s3[c]);
-                mins[c] = 4.0f * d * static_cast<float>(s3[c]);
-            }
+        const __m128i mask4 = _mm_set1_epi8(0x0f);
+        // The 16 scales (int16, for the steps) and the mins (floats, per 16 elements).
+        __m128i sc8, mn8;  // 16 bytes each: signed scales and codes of the mins
+        float mscale;
+        if constexpr (k_q3) {  // unpack_q3_k_scales on vectors: low nibbles of bytes 0-7 then their high
+            // nibbles; bits 2(i / 4), 2(i / 4) + 1 of byte 8 + i % 4 above them; minus 32
+            const __m128i lo8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales));
+            const __m128i lo =
+                _mm_unpacklo_epi64(_mm_and_si128(lo8, mask4), _mm_and_si128(_mm_srli_epi16(lo8, 4), mask4));
+            const __m128i h4 = _mm_set1_epi32(static_cast<int>(load_u32(b.scales + 8)));
+            __m128i hi = _mm_blend_epi32(h4, _mm_srli_epi32(h4, 2), 0x2);
+            hi = _mm_blend_epi32(hi, _mm_srli_epi32(h4, 4), 0x4);
+            hi = _mm_and_si128(_mm_blend_epi32(hi, _mm_srli_epi32(h4, 6), 0x8), _mm_set1_epi8(3));
+            sc8 = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+            mn8 = sc8;  // the mins are 4 d times the scales
+            mscale = 4.0f * d;
         } else {
-            const float dmin = h2f(b.dmin);
-            for (int c = 0; c < 16; ++c) {
-                sc[c] = static_cast<int16_t>(b.scales[c] & 0xf);
-                mins[c] = dmin * static_cast<float>(b.scales[c] >> 4);
-            }
+            const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+            sc8 = _mm_and_si128(sb, mask4);
+            mn8 = _mm_and_si128(_mm_srli_epi16(sb, 4), mask4);
+            mscale = h2f(b.dmin);
         }
+        alignas(32) int16_t sc[16];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(sc8));
+        const __m256 ms = _mm256_set1_ps(mscale);
+        const k_tail tail{d,
+                          {_mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(mn8))),
+                           _mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(mn8, 8))))}};
         const __m256i mask3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+        __m256i hm = _mm256_setzero_si256();
+        if constexpr (k_q3) hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
@@ -297,14 +311,13 @@ struct group_low_k {
             for (int j = 0; j < 4; ++j) {
                 __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), mask3);
                 if constexpr (k_q3) {
-                    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
                     const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
                     u = _mm256_or_si256(u, _mm256_slli_epi16(hb, 2));
                 }
                 step(4 * h + j, u, scales_of_step(sc, 4 * h + j));
             }
         }
-        return {d, {_mm256_load_ps(mins), _mm256_load_ps(mins + 8)}};
+        return tail;
     }
 };
 using group_q2_k = group_low_k<block_q2_k>;
