@@ -84,7 +84,9 @@ runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& ancho
 std::string runner::device_description() const {
     if (!device_) return "cpu";
     const vk::device_info& d = device_->ctx.info();
-    return "vulkan:" + std::to_string(d.index) + " " + d.name;
+    return "vulkan:" + std::to_string(d.index) + " " + d.name + ", " +
+           std::to_string(device_->device_mem.bytes_reserved() >> 20) + " MiB of device memory reserved, up to " +
+           device_->device_mem.limit_source();
 }
 
 kv_cache_config runner::kv_config() const {
