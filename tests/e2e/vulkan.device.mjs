@@ -193,6 +193,30 @@ test("tandem devices lists the device", async () => {
   assert.match(gpu.log(), /on vulkan:\d+ .*, \d+ MiB of device memory reserved, up to (the device's \d+ MiB of memory|the device's memory budget of \d+ MiB \(VK_EXT_memory_budget)/, "serve names its memory limit");
 });
 
+// `tandem bench` with tiny shapes: stdout has the figures, stderr the engine's log.
+function bench(args) {
+  return new Promise((resolve, reject) =>
+    execFile(BIN, ["bench", "-m", model("stories260K.gguf"), "--device", DEVICE, "-r", "1", ...args], (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }),
+    ),
+  );
+}
+
+test("tandem bench --device measures pp, tg and the N-stream step cost on the device, plain and speculative", async () => {
+  const plain = await bench(["-p", "16", "-n", "4", "--np", "1,2", "--ctx", "8", "--steps", "3"]);
+  assert.match(plain.stdout, new RegExp(`^device: ${DEVICE},`, "m"));
+  assert.match(plain.stdout, /^pp16: [\d.]+ tok\/s\ntg4: [\d.]+ tok\/s$/m);
+  assert.match(plain.stdout, /^ {2}streams {2}2: +[\d.]+ ms\/step +[\d.]+ tok\/s +cost [\d.]+x 1 stream$/m);
+  assert.match(plain.stderr, new RegExp(`on ${DEVICE} `), "the engine ran on the device");
+  // Speculative mode: both runs (plain and with the drafter) on the device too.
+  const spec = await bench(["-md", model("stories260K.gguf"), "-n", "8", "--np", "1", "--draft-max", "2"]);
+  assert.match(spec.stdout, new RegExp(`^speculative decoding on ${DEVICE}:`, "m"));
+  assert.match(spec.stdout, /^k <= 2 +[\d.]+ tok\/s/m);
+  const engines = spec.stderr.match(/\] model .* on (\S+) /g) ?? [];
+  assert.equal(engines.length, 2, spec.stderr);
+  for (const line of engines) assert.match(line, new RegExp(`on ${DEVICE} `));
+});
+
 test("speculative decoding with the MTP assistant on the Vulkan device gives the CPU's greedy text", async () => {
   const args = ["--parallel", "2", "-md", `${process.env.TANDEM_SHARED_DIR}/models/gemma4-assistant-tiny-F32.gguf`];
   const a = await startServer("gemma4-tiny-F32.gguf", args);
