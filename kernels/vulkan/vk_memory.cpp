@@ -34,7 +34,7 @@ uint64_t limit_from_env() {
 
 memory_limit device_memory_limit(uint64_t heap_bytes, const std::optional<heap_budget>& budget, uint64_t env_bytes) {
     if (env_bytes) return {env_bytes, "the limit of " + mib(env_bytes) + " set by TANDEM_VK_MEMORY_LIMIT_MIB"};
-    if (budget) {
+    if (budget && budget->budget > 0) {  // the spec says non-zero; a driver that reports 0 gets the heap
         const uint64_t room = budget->budget > budget->usage ? budget->budget - budget->usage : 0;
         const uint64_t bytes = std::min(room, heap_bytes);
         return {bytes, "the device's memory budget of " + mib(bytes) +

@@ -29,7 +29,8 @@ struct memory_limit {
 };
 
 // env_bytes (TANDEM_VK_MEMORY_LIMIT_MIB, 0 when unset) wins; else the room VK_EXT_memory_budget
-// reports (budget - usage, at most the heap; 0 when the process is over budget); else heap_bytes.
+// reports (budget - usage, at most the heap; 0 when the process is over budget); else (also for a
+// budget of 0, which the spec forbids) heap_bytes.
 memory_limit device_memory_limit(uint64_t heap_bytes, const std::optional<heap_budget>& budget, uint64_t env_bytes);
 
 struct slice {

@@ -141,6 +141,7 @@ TEST(VulkanMemory, LimitComesFromTheHookTheBudgetOrTheHeap) {
         << budget.source;
     EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{9000 * M, 0}, 0).bytes, 4096 * M);   // never past the heap
     EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{1000 * M, 1200 * M}, 0).bytes, 0u);  // over budget
+    EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{0, 0}, 0).bytes, 4096 * M);  // a driver reporting no budget
     const memory_limit hook = device_memory_limit(8192 * M, heap_budget{6000 * M, 0}, 130 * M);
     EXPECT_EQ(hook.bytes, 130 * M);
     EXPECT_EQ(hook.source, "the limit of 130 MiB set by TANDEM_VK_MEMORY_LIMIT_MIB");
