@@ -4,6 +4,7 @@
 // the shaders against each other; on a GPU, matmul's GB/s against the device's memory bandwidth is
 // the number to watch.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -99,6 +100,17 @@ int main(int argc, char** argv) {
         rig r(d);
         std::printf("device %s (%s), %d dispatches per figure, dim %u\n", d.name.c_str(), d.type.c_str(), reps, dim);
         std::printf("%-34s %12s %12s\n", "op", "us/dispatch", "GB/s");
+        // The device's memory bandwidth, the bound of a decode step (every weight byte read once):
+        // one buffer copied to another, bytes read and written over the time.
+        {
+            const uint64_t bytes = std::min<uint64_t>(r.dev.max_slice_bytes(), uint64_t{64} << 20);
+            const slice a = r.dev.alloc(bytes), b = r.dev.alloc(bytes);
+            const double us = r.time_us(reps, [&] { r.rec.copy(a, b, bytes); });
+            const std::string name = "copy " + std::to_string(bytes >> 20) + " MiB (memory bandwidth)";
+            std::printf("%-34s %12.1f %12.2f\n", name.c_str(), us, 2.0 * static_cast<double>(bytes) / us / 1e3);
+            r.dev.free(a);
+            r.dev.free(b);
+        }
         std::mt19937 rng(1);
         const uint32_t rows_max = 64;  // matmul's largest batch (the tiled shader); other ops take 16
         const slice x = r.zeros(size_t{dim} * rows_max * 4), y = r.zeros(size_t{dim} * rows_max * 4);

@@ -95,7 +95,7 @@ class engine_impl final : public engine {
         metrics_.kv_blocks_total = kv_.stats().n_blocks_total;
         spdlog::info(
             "model {} ({}): {} layers, vocab {}, context {} per sequence; KV cache {} blocks x {} tokens "
-            "in {:.1f} MiB reserved ({}), touched only as it fills; on {}",
+            "in {:.1f} MiB ({}; host memory is committed only as it fills); on {}",
             summary_.name, mi.arch, mi.n_layer, mi.n_vocab, summary_.n_ctx, kv_.stats().n_blocks_total,
             cfg.kv_block_size, static_cast<double>(runner_.kv_bytes()) / (1 << 20), dtype_info_of(cfg.kv_type).name,
             runner_.device_description());

@@ -124,6 +124,7 @@ struct stream_event {
     finish_reason reason = finish_reason::stop;  // for done
     std::string error;                           // for done with reason error
     int32_t n_prompt = 0;                        // for done: usage
+    int32_t n_prompt_cached = 0;                 // for done: of n_prompt, tokens served from the prefix cache
     int32_t n_generated = 0;
     int32_t n_draft_tokens = 0;  // for done: draft tokens the anchor verified, and how many it accepted
     int32_t n_draft_accepted = 0;

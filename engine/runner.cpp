@@ -2,102 +2,59 @@
 #include "engine/runner.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-#include <thread>
 
 #include "common/error.h"
+#include "models/kv_pool.h"
 
 namespace tandem {
-namespace {
-
-// Where the driver's compiled pipelines are kept between runs: systemd's CacheDirectory= (the GPU
-// drop-in sets it), else $XDG_CACHE_HOME/tandem or ~/.cache/tandem; "" (no disk cache) when none of
-// them can be made.
-std::string pipeline_cache_file(const vk::device_info& d) {
-    std::filesystem::path dir;
-    if (const char* c = std::getenv("CACHE_DIRECTORY")) {
-        dir = std::string(c).substr(0, std::string(c).find(':'));
-    } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
-        dir = std::filesystem::path(x) / "tandem";
-    } else if (const char* h = std::getenv("HOME"); h && *h) {
-        dir = std::filesystem::path(h) / ".cache" / "tandem";
-    } else {
-        return "";
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return "";
-    return (dir / ("vulkan-pipelines-" + std::to_string(d.index) + ".bin")).string();
-}
-
-}  // namespace
 
 runner::runner(const engine_config& cfg, spec_type spec, const gguf::file& anchor_file, const gguf::file* draft_file)
-    : block_size_(cfg.kv_block_size) {
-    const int n_threads = cfg.n_threads > 0 ? cfg.n_threads : std::max(1u, std::thread::hardware_concurrency());
-    pool_ = std::make_unique<thread_pool>(n_threads);
-    // The one place that knows devices: a backend per model, on the CPU or on one Vulkan device.
-    const bool on_cpu = cfg.device.empty() || cfg.device == "cpu";
-    if (!on_cpu) {
-        const vk::device_info d = vk::pick_device(cfg.device);
-        device_ = std::make_shared<vulkan_device>(d, pipeline_cache_file(d));
-    }
-    const auto make_backend = [&]() -> std::unique_ptr<backend> {
-        if (device_) return std::make_unique<vulkan_backend>(device_);
-        return std::make_unique<cpu_backend>(*pool_);
-    };
+    : device_(std::make_unique<compute_device>(cfg.device, cfg.n_threads)), block_size_(cfg.kv_block_size) {
     // Pages first: loading then reads mapped memory (and releases what the CPU backend packs).
     anchor_file.prefault();
     if (draft_file) draft_file->prefault();
-    backend_ = make_backend();
+    backend_ = device_->make_backend();
     model_ = model_load(anchor_file, *backend_);
-    std::vector<kv_group_spec> specs = model_->kv_groups();
-    n_anchor_groups_ = static_cast<int>(specs.size());
+    const std::vector<kv_group_spec> anchor_specs = model_->kv_groups();
+    specs_ = anchor_specs;
+    n_anchor_groups_ = static_cast<int>(specs_.size());
     if (spec == spec_type::mtp) {
         mtp_ = drafter_load(*draft_file, *backend_, *model_);  // reads the anchor's KV through its backend
     } else if (spec == spec_type::draft) {
-        draft_backend_ = make_backend();
+        draft_backend_ = device_->make_backend();
         draft_model_ = model_load(*draft_file, *draft_backend_);
-        for (const kv_group_spec& s : draft_model_->kv_groups()) specs.push_back(s);
-        if (specs.size() > static_cast<size_t>(k_max_kv_groups)) {
-            throw error(draft_file->path() + ": the anchor and the draft model need " + std::to_string(specs.size()) +
+        for (const kv_group_spec& s : draft_model_->kv_groups()) specs_.push_back(s);
+        if (specs_.size() > static_cast<size_t>(k_max_kv_groups)) {
+            throw error(draft_file->path() + ": the anchor and the draft model need " + std::to_string(specs_.size()) +
                         " KV groups together; at most " + std::to_string(k_max_kv_groups) + " are supported");
         }
     }
-    int64_t n_blocks = cfg.kv_blocks > 0 ? cfg.kv_blocks
-                                         : kv_blocks_for_budget(specs, cfg.kv_type, cfg.kv_block_size,
-                                                                static_cast<size_t>(cfg.kv_budget_bytes));
+    n_blocks_ = cfg.kv_blocks > 0 ? cfg.kv_blocks
+                                  : kv_blocks_for_budget(specs_, cfg.kv_type, cfg.kv_block_size,
+                                                         static_cast<size_t>(cfg.kv_budget_bytes));
     // A device pool is one buffer: a budget past the device's buffer range gets what fits.
-    if (device_ && cfg.kv_blocks <= 0)
-        n_blocks = std::min(n_blocks, vulkan_backend::max_kv_blocks(*device_, specs, cfg.kv_type, cfg.kv_block_size));
-    std::vector<kv_group_view> views;
-    for (const kv_group_spec& s : specs) {
-        pools_.emplace_back(s, cfg.kv_type, cfg.kv_block_size, n_blocks);
-        views.push_back(pools_.back().view());
-    }
-    const auto anchor_views = std::span<const kv_group_view>(views).first(static_cast<size_t>(n_anchor_groups_));
-    backend_->set_kv(anchor_views);
-    if (draft_backend_) draft_backend_->set_kv(std::span<const kv_group_view>(views).subspan(anchor_views.size()));
+    if (cfg.kv_blocks <= 0)
+        n_blocks_ = std::min(n_blocks_, device_->max_kv_blocks(specs_, cfg.kv_type, cfg.kv_block_size));
+    // Each backend holds its model's groups; the engine's block tables index them in specs_'s order.
+    backend_->alloc_kv(anchor_specs, cfg.kv_type, cfg.kv_block_size, n_blocks_);
+    if (draft_backend_)
+        draft_backend_->alloc_kv(std::span<const kv_group_spec>(specs_).subspan(anchor_specs.size()), cfg.kv_type,
+                                 cfg.kv_block_size, n_blocks_);
 }
 
 std::string runner::device_description() const {
-    if (!device_) return "cpu";
-    const vk::device_info& d = device_->ctx.info();
-    return "vulkan:" + std::to_string(d.index) + " " + d.name;
+    return device_->description();
 }
 
 kv_cache_config runner::kv_config() const {
     kv_cache_config kc;
     kc.block_size = block_size_;
-    for (const kv_pool& p : pools_) kc.groups.push_back({static_cast<int32_t>(p.n_blocks()), p.spec().sliding_window});
+    for (const kv_group_spec& s : specs_) kc.groups.push_back({static_cast<int32_t>(n_blocks_), s.sliding_window});
     return kc;
 }
 
 size_t runner::kv_bytes() const {
-    size_t n = 0;
-    for (const kv_pool& p : pools_) n += p.mapped_bytes();
-    return n;
+    return backend_->kv_bytes() + (draft_backend_ ? draft_backend_->kv_bytes() : 0);
 }
 
 step_output runner::forward(const step_plan& plan, std::span<sequence* const> seqs, const kv_cache_manager& kv,

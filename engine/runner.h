@@ -1,8 +1,9 @@
-// The model stack the engine thread drives: the thread pool, the anchor model and, with
-// speculation, the drafter's model (an MTP assistant on the anchor's backend, or a draft model
-// with a backend of its own), and the KV pools of every group (the anchor's, then the draft
-// model's). `forward` turns a step plan into the logits (and hidden states) of its sampled rows.
-// The block tables are the engine's (kv_cache_manager); the runner owns only memory and compute.
+// The model stack the engine thread drives: the compute device (models/backend_factory.h, the one
+// place that knows devices), the anchor model and, with speculation, the drafter's model (an MTP
+// assistant on the anchor's backend, or a draft model with a backend of its own), and the KV groups
+// (the anchor's, then the draft model's), whose pools each backend allocates in its own memory.
+// `forward` turns a step plan into the logits (and hidden states) of its sampled rows. The block
+// tables are the engine's (kv_cache_manager): block ids are all the engine holds of the KV cache.
 #pragma once
 
 #include <memory>
@@ -10,13 +11,10 @@
 
 #include "engine/engine.h"
 #include "engine/kv/kv_cache_manager.h"
-#include "engine/kv/kv_pool.h"
 #include "engine/sched/scheduler.h"
-#include "kernels/thread_pool.h"
-#include "models/cpu_backend.h"
+#include "models/backend_factory.h"
 #include "models/gguf/gguf.h"
 #include "models/model.h"
-#include "models/vulkan_backend.h"
 
 namespace tandem {
 
@@ -40,7 +38,7 @@ class runner {
     runner(const engine_config& cfg, spec_type spec, const gguf::file& anchor_file, const gguf::file* draft_file);
 
     const model& anchor() const { return *model_; }
-    thread_pool& pool() { return *pool_; }
+    thread_pool& pool() { return device_->pool(); }
     backend& anchor_backend() { return *backend_; }
     mtp_drafter* mtp() { return mtp_.get(); }            // null unless spec = mtp
     model* draft_model() { return draft_model_.get(); }  // null unless spec = draft
@@ -58,13 +56,13 @@ class runner {
                         bool want_hidden);
 
   private:
-    std::unique_ptr<thread_pool> pool_;
-    std::shared_ptr<vulkan_device> device_;  // null on the CPU
+    std::unique_ptr<compute_device> device_;  // declared first: the backends use it until they go
     std::unique_ptr<backend> backend_, draft_backend_;
     std::unique_ptr<model> model_, draft_model_;
     std::unique_ptr<mtp_drafter> mtp_;
     int n_anchor_groups_ = 0;
-    std::vector<kv_pool> pools_;
+    std::vector<kv_group_spec> specs_;  // every KV group: the anchor's, then the draft model's
+    int64_t n_blocks_ = 0;              // per group
     int32_t block_size_ = 16;
     std::vector<float> logits_, hidden_;
     batch batch_;

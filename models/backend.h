@@ -33,6 +33,14 @@ struct weight {
 // output head).
 enum class weight_use { matmul, rows, rows_and_matmul };
 
+// RoPE as a model asks for it: the kernel's settings (cfg.freq_factors left null) and the frequency
+// factors, when the file has them, as a weight (llama 3's and Gemma 4's rope_freqs: n_rot / 2 f32
+// divisors of theta), so a backend reads them from its own copy, as any weight.
+struct rope_spec {
+    rope_config cfg;
+    const weight* freq_factors = nullptr;
+};
+
 // A 2-D f32 activation view in the backend's arena: rows x cols, row r starts at r * stride.
 struct act {
     int64_t offset = 0;  // in floats, from the arena base
@@ -57,7 +65,12 @@ class backend {
     // `use`: how the model reads it. A backend may keep a matmul operand in its own layout (the CPU's
     // packed copies); embed reads rows as the file has them (a tied table gets both).
     virtual weight load_weight(const gguf::tensor_info& t, weight_use use) = 0;
-    virtual void set_kv(std::span<const kv_group_view> groups) = 0;
+    // The KV pools, in the backend's memory (host on the CPU, device on Vulkan): for each group of
+    // `specs` (group index = position), n_blocks blocks of block_size tokens stored as `type`;
+    // replaces earlier pools. Throws tandem::error for a bad spec or type, or pools that do not fit.
+    // The engine keeps only block ids (its block tables); models reach a pool by group index.
+    virtual void alloc_kv(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, int64_t n_blocks) = 0;
+    virtual size_t kv_bytes() const = 0;  // what the pools take (on the CPU: reserved, committed as written)
 
     // Starts a forward over `b`: resets the arena and uploads token ids, positions and tables.
     virtual batch_layout begin(const batch& b) = 0;
@@ -73,7 +86,7 @@ class backend {
     // RMS-normalises each group of `group` columns (group = cols: whole rows; = head_dim: per head),
     // then multiplies by w (length group; null: no weight).
     virtual void rmsnorm(act x, act out, int64_t group, const weight* w, float eps) = 0;
-    virtual void rope(act x, int64_t head_dim, const rope_config& cfg) = 0;  // at the batch positions
+    virtual void rope(act x, int64_t head_dim, const rope_spec& r) = 0;  // at the batch positions
     virtual void swiglu(act gate, act up, act out) = 0;
     virtual void geglu_tanh(act gate, act up, act out) = 0;
     virtual void softcap(act x, float c) = 0;

@@ -97,8 +97,19 @@ cpu_backend::anon_memory::~anon_memory() {
     munmap(data, size);
 }
 
-void cpu_backend::set_kv(std::span<const kv_group_view> groups) {
-    kv_.assign(groups.begin(), groups.end());
+void cpu_backend::alloc_kv(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, int64_t n_blocks) {
+    kv_.clear();
+    pools_.clear();
+    for (const kv_group_spec& s : specs) {
+        pools_.emplace_back(s, type, block_size, n_blocks);
+        kv_.push_back(pools_.back().view());
+    }
+}
+
+size_t cpu_backend::kv_bytes() const {
+    size_t n = 0;
+    for (const kv_pool& p : pools_) n += p.mapped_bytes();
+    return n;
 }
 
 batch_layout cpu_backend::begin(const batch& b) {
@@ -195,7 +206,11 @@ void cpu_backend::rmsnorm(act x, act out, int64_t group, const weight* w, float 
     }
 }
 
-void cpu_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
+void cpu_backend::rope(act x, int64_t head_dim, const rope_spec& spec) {
+    TANDEM_CHECK(spec.cfg.freq_factors == nullptr);  // the factors come as a weight
+    rope_config cfg = spec.cfg;
+    // rope_freqs is f32 (checked at load) and mapped: read in place.
+    if (spec.freq_factors) cfg.freq_factors = static_cast<const float*>(spec.freq_factors->host);
     for (int64_t r = 0; r < x.rows; ++r) {
         op_rope(ptr(x) + r * x.stride, x.cols / head_dim, head_dim, positions_[r], cfg);
     }

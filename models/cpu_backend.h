@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/backend.h"
+#include "models/kv_pool.h"
 
 namespace tandem {
 
@@ -17,7 +18,8 @@ class cpu_backend final : public backend {
     explicit cpu_backend(thread_pool& pool);
 
     weight load_weight(const gguf::tensor_info& t, weight_use use) override;
-    void set_kv(std::span<const kv_group_view> groups) override;
+    void alloc_kv(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, int64_t n_blocks) override;
+    size_t kv_bytes() const override;
     batch_layout begin(const batch& b) override;
     act alloc(int64_t rows, int64_t cols) override;
 
@@ -28,7 +30,7 @@ class cpu_backend final : public backend {
     void scale(act x, float s) override;
     void scale_by(act x, const weight& scalar) override;
     void rmsnorm(act x, act out, int64_t group, const weight* w, float eps) override;
-    void rope(act x, int64_t head_dim, const rope_config& cfg) override;
+    void rope(act x, int64_t head_dim, const rope_spec& r) override;
     void swiglu(act gate, act up, act out) override;
     void geglu_tanh(act gate, act up, act out) override;
     void softcap(act x, float c) override;
@@ -62,7 +64,8 @@ class cpu_backend final : public backend {
     size_t packed_used_ = 0;                            // bytes taken of the last chunk
     std::vector<float> arena_;
     int64_t arena_used_ = 0;
-    std::vector<kv_group_view> kv_;
+    std::vector<kv_pool> pools_;     // one per KV group
+    std::vector<kv_group_view> kv_;  // their views
     // The current batch, flattened: per token its id, position and sequence.
     std::vector<int32_t> tokens_, positions_, token_seq_;
     std::vector<int64_t> seq_row0_;  // first flattened row of each sequence

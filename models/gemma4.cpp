@@ -175,7 +175,7 @@ void gemma4_model::forward(backend& be, const batch& b, const forward_out& out) 
         const gemma4_layer& L = layers_[il];
         const int64_t hd = L.head_dim, n_kv = groups_[L.kv.group].n_kv_heads;
         act q = q_buf.reshaped(T, n_head_ * hd), o = o_buf.reshaped(T, n_head_ * hd);
-        const rope_config rope = types_.rope(L.swa);
+        const rope_spec rope = types_.rope(L.swa);
         L.attn.query(be, x, h, q, hd, rope, eps_);
         if (L.owns_kv) {
             act k = k_buf.reshaped(T, n_kv * hd), v = v_buf.reshaped(T, n_kv * hd);

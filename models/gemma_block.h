@@ -56,10 +56,9 @@ struct gemma_layer_types {
         rope_freqs = ld.optional_f32("rope_freqs.weight", {rope_full.n_rot / 2});
     }
     int64_t head_dim(bool sliding) const { return sliding ? hd_swa : hd_full; }
-    rope_config rope(bool sliding) const {
-        rope_config r = sliding ? rope_swa : rope_full;
-        if (!sliding && rope_freqs) r.freq_factors = static_cast<const float*>(rope_freqs.host);
-        return r;
+    rope_spec rope(bool sliding) const {
+        if (sliding) return {rope_swa, nullptr};
+        return {rope_full, rope_freqs ? &rope_freqs : nullptr};
     }
 };
 
@@ -75,7 +74,7 @@ struct gemma_attn_q {
         post_norm = ld.require_f32(p + "post_attention_norm.weight", {n_embd});
     }
     // h = norm(x); q = rope(q_norm(h Wq))
-    void query(backend& be, act x, act h, act q, int64_t hd, const rope_config& rope, float eps) const {
+    void query(backend& be, act x, act h, act q, int64_t hd, const rope_spec& rope, float eps) const {
         be.rmsnorm(x, h, x.cols, &norm, eps);
         be.matmul(wq, h, q);
         be.rmsnorm(q, q, hd, &q_norm, eps);

@@ -1,5 +1,5 @@
 // How a model describes its KV needs: one spec per KV group. The block layout itself is
-// kernels/kv_layout.h; the engine (engine/kv) owns the memory and the block tables.
+// kernels/kv_layout.h; the backend owns the memory (backend::alloc_kv), the engine the block tables.
 #pragma once
 
 #include <cstddef>

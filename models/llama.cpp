@@ -112,9 +112,7 @@ void llama_model::forward(backend& be, const batch& b, const forward_out& out) {
     const llama_config& c = cfg_;
     const batch_layout lay = be.begin(b);
     const int64_t T = lay.n_tokens, hd = c.head_dim;
-    rope_config rope = c.rope;
-    // rope_freqs is f32 (checked at load) and mmapped; the CPU backend reads it in place.
-    if (rope_freqs_) rope.freq_factors = static_cast<const float*>(rope_freqs_.host);
+    const rope_spec rope{c.rope, rope_freqs_ ? &rope_freqs_ : nullptr};
 
     act x = be.alloc(T, c.n_embd), h = be.alloc(T, c.n_embd);
     act q = be.alloc(T, c.n_head * hd), k = be.alloc(T, c.n_kv * hd), v = be.alloc(T, c.n_kv * hd);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "kernels/vulkan/vk_weights.h"
 #include "models/gguf/gguf.h"
+#include "models/kv_pool.h"
 
 namespace tandem {
 namespace {
@@ -107,19 +108,27 @@ weight vulkan_backend::load_weight(const gguf::tensor_info& t, weight_use) {
     return w;
 }
 
-void vulkan_backend::set_kv(std::span<const kv_group_view> groups) {
+void vulkan_backend::alloc_kv(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, int64_t n_blocks) {
     for (device_kv& k : kv_) dev_->device_mem.free(k.pool);
     kv_.clear();
-    for (const kv_group_view& g : groups) {
-        const auto n_layers = static_cast<int32_t>(g.block_bytes / (2 * g.part_bytes));
-        vk::kv_device_layout l(g.type, g.block_size, g.n_kv_heads, g.head_dim, n_layers);
-        const uint64_t bytes = 4ull * l.block_words * static_cast<uint64_t>(g.n_blocks);
+    if (n_blocks <= 0 || n_blocks > INT32_MAX)
+        throw error("kv cache: block count must be in [1, 2^31), got " + std::to_string(n_blocks));
+    for (const kv_group_spec& s : specs) {
+        kv_block_bytes(s, type, block_size);  // the checks every backend makes: spec, type, head_dim
+        vk::kv_device_layout l(type, block_size, s.n_kv_heads, s.head_dim, s.n_layers);
+        const uint64_t bytes = 4ull * l.block_words * static_cast<uint64_t>(n_blocks);
         if (bytes > dev_->device_mem.max_slice_bytes())
             throw error("Vulkan: a KV pool of " + std::to_string(bytes >> 20) +
                         " MiB exceeds the device's buffer range of " +
                         std::to_string(dev_->device_mem.max_slice_bytes() >> 20) + " MiB: lower --kv-memory");
         kv_.push_back({l, dev_->device_mem.alloc(bytes)});
     }
+}
+
+size_t vulkan_backend::kv_bytes() const {
+    size_t n = 0;
+    for (const device_kv& k : kv_) n += k.pool.size;
+    return n;
 }
 
 const vulkan_backend::device_weight& vulkan_backend::dw(const weight& w) const {
@@ -255,11 +264,16 @@ void vulkan_backend::rmsnorm(act x, act out, int64_t group, const weight* w, flo
     dev_->ops.rmsnorm(view(x), w ? dw(*w).parts[0].data : vk::slice{}, view(out), u32(group), eps);
 }
 
-void vulkan_backend::rope(act x, int64_t head_dim, const rope_config& cfg) {
-    const auto key = std::make_tuple(cfg.n_rot, cfg.freq_base, cfg.freq_factors);
+void vulkan_backend::rope(act x, int64_t head_dim, const rope_spec& spec) {
+    TANDEM_CHECK(spec.cfg.freq_factors == nullptr);  // the factors come as a weight
+    const rope_config& cfg = spec.cfg;
+    const auto key = std::make_tuple(cfg.n_rot, cfg.freq_base, spec.freq_factors ? spec.freq_factors->handle : -1);
     auto it = rope_tables_.find(key);
     if (it == rope_tables_.end()) {
-        const std::vector<float> f = vk::rope_frequencies(cfg.n_rot, cfg.freq_base, cfg.freq_factors);
+        // The per-pair frequencies, built once per (n_rot, base, factors) from the factors' file
+        // bytes (f32, checked at load; the device copy holds the same).
+        const float* factors = spec.freq_factors ? static_cast<const float*>(spec.freq_factors->host) : nullptr;
+        const std::vector<float> f = vk::rope_frequencies(cfg.n_rot, cfg.freq_base, factors);
         const vk::slice s = dev_->host_mem.alloc(std::max<size_t>(f.size(), 1) * 4);
         std::memcpy(s.mapped, f.data(), f.size() * 4);
         it = rope_tables_.emplace(key, s).first;

@@ -1,8 +1,7 @@
 // The Vulkan backend: weights uploaded once in the shaders' formats (kernels/vulkan/vk_weights.h),
-// the KV pools in device memory (one pool buffer per group, the host pools the engine sizes left
-// untouched), activations in one device arena, and a forward recorded into one command buffer
-// that runs when the model reads its results (read() is the synchronisation point). Sampling stays
-// on the CPU: the logits rows are read back per step.
+// the KV pools in device memory (one pool buffer per group), activations in one device arena, and a forward recorded
+// into one command buffer that runs when the model reads its results (read() is the synchronisation point). Sampling
+// stays on the CPU: the logits rows are read back per step.
 #pragma once
 
 #include <map>
@@ -41,7 +40,8 @@ class vulkan_backend final : public backend {
                                  int32_t block_size);
 
     weight load_weight(const gguf::tensor_info& t, weight_use use) override;
-    void set_kv(std::span<const kv_group_view> groups) override;
+    void alloc_kv(std::span<const kv_group_spec> specs, dtype type, int32_t block_size, int64_t n_blocks) override;
+    size_t kv_bytes() const override;
     batch_layout begin(const batch& b) override;
     act alloc(int64_t rows, int64_t cols) override;
 
@@ -52,7 +52,7 @@ class vulkan_backend final : public backend {
     void scale(act x, float s) override;
     void scale_by(act x, const weight& scalar) override;
     void rmsnorm(act x, act out, int64_t group, const weight* w, float eps) override;
-    void rope(act x, int64_t head_dim, const rope_config& cfg) override;
+    void rope(act x, int64_t head_dim, const rope_spec& r) override;
     void swiglu(act gate, act up, act out) override;
     void geglu_tanh(act gate, act up, act out) override;
     void softcap(act x, float c) override;
@@ -102,7 +102,7 @@ class vulkan_backend final : public backend {
     const batch* batch_ = nullptr;
     vk::slice staging_;
     uint64_t staging_used_ = 0;
-    std::map<std::tuple<int32_t, float, const float*>, vk::slice> rope_tables_;
+    std::map<std::tuple<int32_t, float, int32_t>, vk::slice> rope_tables_;  // (n_rot, base, factors' handle)
 };
 
 }  // namespace tandem

@@ -14,7 +14,7 @@ stage "build"
 bash scripts/build.sh
 
 stage "sanitizer build (address,undefined): parsers, tokenizer, KV, sampler, scheduler, HTTP, Jinja, attention, speculative decoding"
-asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_sampler
+asan_tests=(gguf_corrupt_test gguf_model_test test_tokenizer_unit test_tokenizer_model test_kv test_kv_pool test_sampler
             test_scheduler test_http_units test_http_server test_daemon test_jinja test_kernel_attention test_thread_pool
             test_spec_units test_spec_drafters test_spec_engine)
 # -O1 -g1 (line tables: reports still name file and line): GCC builds the sanitized code at -O2 -g

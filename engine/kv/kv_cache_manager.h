@@ -1,5 +1,5 @@
 // The paged KV cache's bookkeeping (vLLM v1 shape): one block_allocator per KV group and, per
-// sequence, one block table per group. It owns no KV memory (kv_pool does) and is used by the
+// sequence, one block table per group. It owns no KV memory (the backend does) and is used by the
 // engine thread only (no mutex). Sequences cross this API as integer ids.
 //
 // Life of a sequence: match_prefix() at admission (attaches cached full blocks), then each step

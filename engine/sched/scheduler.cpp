@@ -91,6 +91,7 @@ int32_t scheduler::admit_one(int32_t room, step_plan& plan) {
         return 0;  // no room: it waits until running sequences free blocks
     }
     prefix_hit_tokens_ += hit;
+    if (s.n_prompt_cached < 0) s.n_prompt_cached = static_cast<int32_t>(hit);  // a re-admission hits its own blocks
     s.admitted_at = admit_counter_++;
     plan.items.push_back({s.id, s.n_computed, n, 0, s.n_computed + n == static_cast<int64_t>(s.tokens.size())});
     running_.push_back(std::move(waiting_.front()));

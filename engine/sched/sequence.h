@@ -66,8 +66,9 @@ struct sequence {
     uint64_t id = 0;
     std::vector<int32_t> tokens;  // prompt, then generated tokens
     int32_t n_prompt = 0;
-    int64_t n_computed = 0;   // tokens whose K/V are in the cache; catches up to tokens.size()
-    int32_t max_tokens = -1;  // generated tokens allowed (-1: until the context ends)
+    int32_t n_prompt_cached = -1;  // prompt tokens the prefix cache served at first admission (-1: not admitted)
+    int64_t n_computed = 0;        // tokens whose K/V are in the cache; catches up to tokens.size()
+    int32_t max_tokens = -1;       // generated tokens allowed (-1: until the context ends)
     int32_t n_logprobs = -1;
     bool ignore_eos = false;
     std::unique_ptr<sampler> smp;

@@ -1,5 +1,7 @@
 #include "engine/sched/stream_output.h"
 
+#include <algorithm>
+
 namespace tandem {
 namespace {
 
@@ -10,6 +12,7 @@ stream_event done_event(const sequence& s) {
     ev.error = s.error;
     ev.text = s.tail_text;
     ev.n_prompt = s.n_prompt;
+    ev.n_prompt_cached = std::max(s.n_prompt_cached, 0);
     ev.n_generated = s.n_generated();
     ev.n_draft_tokens = s.spec.n_draft_tokens;
     ev.n_draft_accepted = s.spec.n_accepted;

@@ -60,6 +60,26 @@ const char* type_name(VkPhysicalDeviceType t) {
     }
 }
 
+bool has_extension(VkPhysicalDevice pd, const char* name) {
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
+    std::vector<VkExtensionProperties> all(n);
+    if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, all.data()) != VK_SUCCESS) return false;
+    for (uint32_t i = 0; i < n; ++i)
+        if (std::strcmp(all[i].extensionName, name) == 0) return true;
+    return false;
+}
+
+// Heap `heap`'s budget and usage; an extension the device supports may be queried before any
+// logical device exists (physical-device-level functionality, Vulkan 1.1).
+heap_budget query_budget(VkPhysicalDevice pd, int32_t heap) {
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT b{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 mem{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+    mem.pNext = &b;
+    vkGetPhysicalDeviceMemoryProperties2(pd, &mem);
+    return {b.heapBudget[heap], b.heapUsage[heap]};
+}
+
 device_info describe(VkPhysicalDevice pd, int32_t index) {
     VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -88,8 +108,17 @@ device_info describe(VkPhysicalDevice pd, int32_t index) {
     d.driver = std::string(driver.driverName) + (driver.driverInfo[0] ? std::string(" ") + driver.driverInfo : "");
     d.api_version = props.properties.apiVersion;
     for (uint32_t h = 0; h < mem.memoryHeapCount; ++h) {
-        if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
-            d.device_local_bytes = std::max<uint64_t>(d.device_local_bytes, mem.memoryHeaps[h].size);
+        if ((mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            mem.memoryHeaps[h].size > d.device_local_bytes) {
+            d.device_local_bytes = mem.memoryHeaps[h].size;
+            d.device_local_heap = static_cast<int32_t>(h);
+        }
+    }
+    d.memory_budget = d.device_local_heap >= 0 && has_extension(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    if (d.memory_budget) {
+        const heap_budget b = query_budget(pd, d.device_local_heap);
+        d.device_local_budget = b.budget;
+        d.device_local_usage = b.usage;
     }
     d.max_storage_buffer_range = lim.maxStorageBufferRange;
     d.max_allocation_bytes = m3.maxMemoryAllocationSize;
@@ -197,6 +226,11 @@ context::context(const device_info& d) : info_(d) {
         f12.shaderInt8 = d.shader_int8;
         VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
         dci.pNext = &f11;
+        const char* budget_ext = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+        if (d.memory_budget) {
+            dci.enabledExtensionCount = 1;
+            dci.ppEnabledExtensionNames = &budget_ext;
+        }
         dci.queueCreateInfoCount = 1;
         dci.pQueueCreateInfos = &qci;
         check(vkCreateDevice(physical_, &dci, nullptr, &device_), "vkCreateDevice");
@@ -213,6 +247,11 @@ context::~context() {
         vkDestroyDevice(device_, nullptr);
     }
     vkDestroyInstance(instance_, nullptr);
+}
+
+std::optional<heap_budget> context::memory_budget() const {
+    if (!info_.memory_budget) return std::nullopt;
+    return query_budget(physical_, info_.device_local_heap);
 }
 
 int32_t context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@ struct device_info {
     std::string driver;               // driver name and version, as the driver reports them
     uint32_t api_version = 0;         // VK_MAKE_API_VERSION
     uint64_t device_local_bytes = 0;  // the largest device-local heap
+    int32_t device_local_heap = -1;   // its index
+    // VK_EXT_memory_budget: the driver's estimate of what this process may use of that heap (other
+    // processes' use taken off) and what it uses now, at enumeration; false where the device lacks
+    // the extension (lavapipe), and then only the heap's size is known.
+    bool memory_budget = false;
+    uint64_t device_local_budget = 0;
+    uint64_t device_local_usage = 0;
     uint64_t max_storage_buffer_range = 0;
     uint64_t max_allocation_bytes = 0;
     uint32_t max_shared_bytes = 0;
@@ -44,6 +52,11 @@ std::vector<device_info> list_devices();
 // was asked and what exists.
 device_info pick_device(const std::string& spec);
 
+// What VK_EXT_memory_budget reports for one heap: the budget this process may use and its usage.
+struct heap_budget {
+    uint64_t budget = 0, usage = 0;
+};
+
 // An open device: instance, logical device and one compute queue. Not copyable; one per process
 // is the usual use.
 class context {
@@ -60,6 +73,9 @@ class context {
     VkQueue queue() const { return queue_; }
     uint32_t queue_family() const { return queue_family_; }
     uint64_t min_storage_offset_alignment() const { return min_storage_alignment_; }
+    // The device-local heap's budget and usage now (VK_EXT_memory_budget), or nothing where the
+    // device lacks the extension.
+    std::optional<heap_budget> memory_budget() const;
     // Index of a memory type with all of `required` among `type_bits`, preferring `preferred` too;
     // -1 when none.
     int32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;

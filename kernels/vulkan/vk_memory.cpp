@@ -32,6 +32,18 @@ uint64_t limit_from_env() {
 
 }  // namespace
 
+memory_limit device_memory_limit(uint64_t heap_bytes, const std::optional<heap_budget>& budget, uint64_t env_bytes) {
+    if (env_bytes) return {env_bytes, "the limit of " + mib(env_bytes) + " set by TANDEM_VK_MEMORY_LIMIT_MIB"};
+    if (budget && budget->budget > 0) {  // the spec says non-zero; a driver that reports 0 gets the heap
+        const uint64_t room = budget->budget > budget->usage ? budget->budget - budget->usage : 0;
+        const uint64_t bytes = std::min(room, heap_bytes);
+        return {bytes, "the device's memory budget of " + mib(bytes) +
+                           " (VK_EXT_memory_budget: " + mib(budget->budget) + " for this process, " +
+                           mib(budget->usage) + " in use, of a " + mib(heap_bytes) + " heap)"};
+    }
+    return {heap_bytes, "the device's " + mib(heap_bytes) + " of memory"};
+}
+
 allocator::allocator(const context& ctx, memory_kind kind, uint64_t chunk_bytes)
     : ctx_(ctx), kind_(kind), align_(ctx.min_storage_offset_alignment()) {
     const device_info& d = ctx.info();
@@ -39,12 +51,10 @@ allocator::allocator(const context& ctx, memory_kind kind, uint64_t chunk_bytes)
         std::min<uint64_t>(d.max_storage_buffer_range, d.max_allocation_bytes ? d.max_allocation_bytes : ~0ull);
     chunk_bytes_ = std::min(chunk_bytes, max_slice_);
     if (kind == memory_kind::device) {
-        limit_ = d.device_local_bytes;
-        limit_source_ = "the device's " + mib(limit_) + " of memory";
-        if (const uint64_t env = limit_from_env()) {
-            limit_ = env;
-            limit_source_ = "the limit of " + mib(limit_) + " set by TANDEM_VK_MEMORY_LIMIT_MIB";
-        }
+        const memory_limit m = device_memory_limit(d.device_local_bytes, ctx.memory_budget(), limit_from_env());
+        limited_ = true;
+        limit_ = m.bytes;
+        limit_source_ = m.source;
     }
 }
 
@@ -63,7 +73,7 @@ allocator::~allocator() {
 }
 
 int32_t allocator::add_chunk(uint64_t bytes) {
-    if (limit_ && reserved_ + bytes > limit_) out_of_memory(bytes, "it would pass " + limit_source_);
+    if (limited_ && reserved_ + bytes > limit_) out_of_memory(bytes, "it would pass " + limit_source_);
     VkDevice dev = ctx_.device();
     chunk c;
     c.size = bytes;
@@ -128,7 +138,7 @@ slice allocator::alloc(uint64_t bytes) {
         }
         // A full chunk where the limit leaves room for one, else just what is asked for.
         const uint64_t room = limit_ > reserved_ ? limit_ - reserved_ : 0;
-        if (pass == 0) add_chunk(std::max(need, limit_ ? std::min(chunk_bytes_, room) : chunk_bytes_));
+        if (pass == 0) add_chunk(std::max(need, limited_ ? std::min(chunk_bytes_, room) : chunk_bytes_));
     }
     TANDEM_CHECK(false);  // a fresh chunk of at least `need` bytes always fits
     return {};

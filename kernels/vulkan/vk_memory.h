@@ -2,22 +2,36 @@
 // buffer, so a tensor, a KV pool or an activation arena is a (buffer, offset, size) slice and the
 // driver sees a few allocations instead of thousands (drivers cap them: maxMemoryAllocationCount is
 // 4096 on many GPUs). A slice never exceeds the device's maxStorageBufferRange (128 MiB on lavapipe):
-// larger tensors are split by rows by the caller. Device memory is reserved up to the size of the
-// device's largest device-local heap (drivers may let an allocation past it succeed and then fail or
-// thrash later), or TANDEM_VK_MEMORY_LIMIT_MIB, a test hook (README) that makes a small device of a
-// large one so running out can be tested.
+// larger tensors are split by rows by the caller. Device memory is reserved up to what the driver's
+// VK_EXT_memory_budget leaves this process on the largest device-local heap when the allocator is
+// made (what other processes use taken off), else up to the heap's size (drivers may let an
+// allocation past it succeed and then fail or thrash later), or TANDEM_VK_MEMORY_LIMIT_MIB, a test
+// hook (README) that makes a small device of a large one so running out can be tested.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tandem::vk {
 
 class context;
+struct heap_budget;
+
+// The most device memory an allocator may reserve, and what set it (for the out-of-memory error).
+struct memory_limit {
+    uint64_t bytes = 0;
+    std::string source;
+};
+
+// env_bytes (TANDEM_VK_MEMORY_LIMIT_MIB, 0 when unset) wins; else the room VK_EXT_memory_budget
+// reports (budget - usage, at most the heap; 0 when the process is over budget); else (also for a
+// budget of 0, which the spec forbids) heap_bytes.
+memory_limit device_memory_limit(uint64_t heap_bytes, const std::optional<heap_budget>& budget, uint64_t env_bytes);
 
 struct slice {
     VkBuffer buffer = VK_NULL_HANDLE;
@@ -52,7 +66,8 @@ class allocator {
     size_t chunks() const { return chunks_.size(); }
     bool host_visible() const { return host_visible_; }
     uint64_t max_slice_bytes() const { return max_slice_; }
-    uint64_t limit_bytes() const { return limit_; }  // 0: none
+    uint64_t limit_bytes() const { return limit_; }  // 0: none (host memory)
+    const std::string& limit_source() const { return limit_source_; }
 
   private:
     struct chunk {
@@ -68,7 +83,8 @@ class allocator {
     const context& ctx_;
     memory_kind kind_;
     uint64_t chunk_bytes_, align_, max_slice_;
-    uint64_t limit_ = 0;  // the most bytes all chunks may reserve together (0: no limit)
+    bool limited_ = false;
+    uint64_t limit_ = 0;  // the most bytes all chunks may reserve together, when limited_
     std::string limit_source_;
     bool host_visible_ = false;
     std::vector<chunk> chunks_;

@@ -10,6 +10,7 @@ namespace tandem {
 
 struct spec_bench_options {
     std::string model, draft_model;
+    std::string device = "cpu";  // both runs, plain and speculative
     spec_type spec = spec_type::automatic;
     int32_t threads = 0, n_gen = 128, reps = 1;
     dtype kv_type = dtype::f16;

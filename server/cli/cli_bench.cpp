@@ -91,8 +91,8 @@ void bench(const bench_options& o) {
     std::printf("model: %s (%s, vocab %d, %.1f MiB file)\n", o.model.c_str(), info.architecture.c_str(), info.n_vocab,
                 static_cast<double>(std::filesystem::file_size(o.model)) / (1 << 20));
     const int32_t n_threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
-    std::printf("threads: %d, kv: %s, median of %d rep%s\n", n_threads, o.kv_type.c_str(), o.reps,
-                o.reps == 1 ? "" : "s");
+    std::printf("device: %s, threads: %d, kv: %s, median of %d rep%s\n", o.device.c_str(), n_threads, o.kv_type.c_str(),
+                o.reps, o.reps == 1 ? "" : "s");
 
     // Untimed: the KV pool commits its pages on first write, and the runner grows its buffers to
     // the largest step; neither should land in a timed request.
@@ -166,6 +166,7 @@ void cli_add_bench(CLI::App& app) {
         if (!t || *t == spec_type::none) throw error("--spec-type: expected auto, mtp, draft or ngram");
         s.spec = *t;
         s.threads = o->threads;
+        s.device = o->device;
         s.n_gen = o->n_gen;
         s.reps = o->reps;
         s.kv_type = cli_kv_type(o->kv_type);

@@ -42,6 +42,7 @@ void bench_spec(const spec_bench_options& o) {
     engine_config base;
     base.model_path = o.model;
     base.n_threads = o.threads;
+    base.device = o.device;
     base.kv_type = o.kv_type;
     base.parallel = *std::max_element(o.streams.begin(), o.streams.end());
     base.stream_capacity = o.n_gen + 1;
@@ -50,9 +51,10 @@ void bench_spec(const spec_bench_options& o) {
     spec.spec = o.spec;
     spec.draft_adaptive = !o.fixed;
     std::printf(
-        "speculative decoding: anchor %s, drafter %s, %d greedy tokens per stream, best of %d; "
+        "speculative decoding on %s: anchor %s, drafter %s, %d greedy tokens per stream, best of %d; "
         "speed-up: median (range) over the %d rounds of the ratio to the plain run of the same round\n",
-        o.model.c_str(), o.draft_model.empty() ? "n-gram" : o.draft_model.c_str(), o.n_gen, o.reps, o.reps);
+        o.device.c_str(), o.model.c_str(), o.draft_model.empty() ? "n-gram" : o.draft_model.c_str(), o.n_gen, o.reps,
+        o.reps);
     std::printf("%-22s", "");
     for (int32_t n : o.streams) std::printf("  %-40s", (std::to_string(n) + (n == 1 ? " stream" : " streams")).c_str());
     std::printf("\n");

@@ -53,11 +53,15 @@ void cli_add_devices(CLI::App& app) {
             if (d.shader_int8) features += " int8";
             if (d.storage_16bit) features += " storage16";
             if (d.storage_8bit) features += " storage8";
+            // What serve may use: the budget VK_EXT_memory_budget gives this process, else the heap.
+            const std::string budget = d.memory_budget ? " (budget " + mib(d.device_local_budget) + ", " +
+                                                             mib(d.device_local_usage) + " in use)"
+                                                       : " (no VK_EXT_memory_budget: the heap's size is the limit)";
             std::printf(
-                "vulkan:%-4d %s (%s; Vulkan %s; %s): %s device-local, buffer range %s, allocation %s, "
+                "vulkan:%-4d %s (%s; Vulkan %s; %s): %s device-local%s, buffer range %s, allocation %s, "
                 "shared %u KiB, %u invocations;%s%s\n",
                 d.index, d.name.c_str(), d.type.c_str(), d.api_string().c_str(), d.driver.c_str(),
-                mib(d.device_local_bytes).c_str(), mib(d.max_storage_buffer_range).c_str(),
+                mib(d.device_local_bytes).c_str(), budget.c_str(), mib(d.max_storage_buffer_range).c_str(),
                 mib(d.max_allocation_bytes).c_str(), d.max_shared_bytes / 1024, d.max_workgroup_invocations,
                 features.c_str(),
                 d.is_cpu() ? " (a CPU device: used only as vulkan:N or with TANDEM_VK_ALLOW_CPU=1)" : "");

@@ -98,7 +98,8 @@ void choice_output::consume(const stream_event& ev) {
         return;
     }
     if (parser_) add_parsed(parser_->finish());
-    timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.first_token_seconds, ev.generation_seconds};
+    timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.n_prompt_cached, ev.first_token_seconds,
+                ev.generation_seconds};
     switch (ev.reason) {
         case finish_reason::stop:
             finish_ = calls_.empty() ? "stop" : "tool_calls";
@@ -136,9 +137,11 @@ json choice_output::take_logprobs() {
     return empty ? json(nullptr) : out;
 }
 
-json usage_json(int64_t n_prompt, int64_t n_completion) {
-    return {
-        {"prompt_tokens", n_prompt}, {"completion_tokens", n_completion}, {"total_tokens", n_prompt + n_completion}};
+json usage_json(int64_t n_prompt, int64_t n_completion, int64_t n_cached) {
+    return {{"prompt_tokens", n_prompt},
+            {"completion_tokens", n_completion},
+            {"total_tokens", n_prompt + n_completion},
+            {"prompt_tokens_details", {{"cached_tokens", n_cached}}}};
 }
 
 namespace {
@@ -200,10 +203,10 @@ std::vector<json> tool_call_chunks(const std::vector<tool_call_delta>& deltas) {
     return out;
 }
 
-json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion) {
+json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion, int64_t n_cached) {
     json j = chunk_base(m);
     j["choices"] = json::array();
-    j["usage"] = usage_json(n_prompt, n_completion);
+    j["usage"] = usage_json(n_prompt, n_completion, n_cached);
     return j;
 }
 
@@ -248,7 +251,8 @@ json message_json(const choice_output& c) {
 
 }  // namespace
 
-json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt) {
+json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt,
+                   int64_t n_cached) {
     json out = {{"id", m.id},
                 {"object", m.chat ? "chat.completion" : "text_completion"},
                 {"created", m.created},
@@ -266,7 +270,7 @@ json response_json(const response_meta& m, const std::vector<choice_output>& cho
         n_completion += c.n_generated();
     }
     out["choices"] = arr;
-    out["usage"] = usage_json(n_prompt, n_completion);
+    out["usage"] = usage_json(n_prompt, n_completion, n_cached);
     out["timings"] = timings_json(choices);
     return out;
 }

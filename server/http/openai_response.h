@@ -54,6 +54,7 @@ class choice_output {
     // The engine's own account of this choice (from its done event; zeros until it arrives).
     struct engine_timings {
         int32_t n_draft = 0, n_draft_accepted = 0;
+        int32_t n_prompt_cached = 0;  // prompt tokens the prefix cache served
         double first_token_seconds = 0, generation_seconds = 0;
     };
     const engine_timings& timings() const { return timings_; }
@@ -84,7 +85,7 @@ class choice_output {
 // A token piece as valid UTF-8 (partial characters become U+FFFD).
 std::string piece_text(const text_codec& codec, int32_t id);
 
-nlohmann::json usage_json(int64_t n_prompt, int64_t n_completion);
+nlohmann::json usage_json(int64_t n_prompt, int64_t n_completion, int64_t n_cached = 0);
 
 // Streaming: the first chat chunk of a choice (role), a delta chunk, and the closing usage chunk.
 nlohmann::json chunk_role(const response_meta& m, int32_t index);
@@ -96,13 +97,14 @@ nlohmann::json chunk_chat_delta(const response_meta& m, int32_t index, nlohmann:
 // OpenAI's streamed tool calls: a call's first delta (index, id, type, name, arguments ""), then its
 // argument text, a delta per piece (a piece per generated token), however the stream batches them.
 std::vector<nlohmann::json> tool_call_chunks(const std::vector<tool_call_delta>& deltas);
-nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion);
+nlohmann::json chunk_usage(const response_meta& m, int64_t n_prompt, int64_t n_completion, int64_t n_cached = 0);
 
 // Tandem's extension field (llama-server's name and keys): the choices' speculative-decoding counts
 // and the engine's times, summed over `choices`.
 nlohmann::json timings_json(std::span<const choice_output> choices);
 
 // Non-streaming: the whole response.
-nlohmann::json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt);
+nlohmann::json response_json(const response_meta& m, const std::vector<choice_output>& choices, int64_t n_prompt,
+                             int64_t n_cached = 0);
 
 }  // namespace tandem

@@ -81,6 +81,15 @@ struct job {
         }
     }
 
+    // usage.prompt_tokens_details.cached_tokens: each prompt counted once (as in n_prompt), by its
+    // first choice (the n choices of a prompt are n engine requests that may hit differently).
+    int64_t n_prompt_cached() const {
+        int64_t n = 0;
+        for (size_t i = 0; i < choices.size(); i += static_cast<size_t>(g.n))
+            n += choices[i].out.timings().n_prompt_cached;
+        return n;
+    }
+
     int64_t n_generated() const {
         int64_t n = 0;
         for (const choice_run& c : choices) n += c.out.n_generated();
@@ -187,7 +196,8 @@ net::awaitable<void> reply_whole(job& j, const response_meta& meta) {
     }
     http_response res{http::status::ok, 11};
     res.set(http::field::content_type, "application/json");
-    res.body() = response_json(meta, j.outputs(), j.n_prompt).dump(-1, ' ', false, json::error_handler_t::replace);
+    res.body() = response_json(meta, j.outputs(), j.n_prompt, j.n_prompt_cached())
+                     .dump(-1, ' ', false, json::error_handler_t::replace);
     co_await s.send(std::move(res));
 }
 
@@ -251,7 +261,7 @@ net::awaitable<void> reply_stream(job& j, const response_meta& meta) {
                                                                     std::chrono::duration<double>(ping));
         if (!co_await s.wake().wait_until(deadline) && !j.any_token) out += sse_ping();
     }
-    if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated()));
+    if (meta.include_usage) out += sse_data(chunk_usage(meta, j.n_prompt, j.n_generated(), j.n_prompt_cached()));
     out += sse_done();
     if (co_await s.send_chunk(out)) co_await s.send_sse_end();
 }

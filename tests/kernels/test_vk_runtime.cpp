@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -97,7 +98,12 @@ TEST_F(VulkanRuntime, AllocatorSubAllocatesAlignsAndMerges) {
 TEST_F(VulkanRuntime, AllocatorRefusesPastItsLimit) {
     {
         allocator a(*ctx, memory_kind::device);
-        EXPECT_EQ(a.limit_bytes(), ctx->info().device_local_bytes);
+        const std::optional<heap_budget> b = ctx->memory_budget();
+        EXPECT_EQ(b.has_value(), ctx->info().memory_budget);
+        // lavapipe has no VK_EXT_memory_budget: the heap's size; a GPU: the room its budget leaves.
+        EXPECT_EQ(a.limit_bytes(),
+                  b ? std::min(b->budget - std::min(b->usage, b->budget), ctx->info().device_local_bytes)
+                    : ctx->info().device_local_bytes);
     }
     ::setenv("TANDEM_VK_MEMORY_LIMIT_MIB", "3", 1);
     allocator a(*ctx, memory_kind::device);
@@ -117,6 +123,28 @@ TEST_F(VulkanRuntime, AllocatorRefusesPastItsLimit) {
     a.free(s1);
     EXPECT_EQ(a.alloc(1 << 20).offset, s1.offset);
     a.free(s2);
+}
+
+// The limit an allocator starts with: the test hook, else the room VK_EXT_memory_budget reports
+// (budget less usage, never past the heap, nothing when over budget), else the heap's size; the
+// source says which, for the out-of-memory error.
+TEST(VulkanMemory, LimitComesFromTheHookTheBudgetOrTheHeap) {
+    constexpr uint64_t M = 1 << 20;
+    const memory_limit heap = device_memory_limit(2048 * M, std::nullopt, 0);
+    EXPECT_EQ(heap.bytes, 2048 * M);
+    EXPECT_EQ(heap.source, "the device's 2048 MiB of memory");
+    const memory_limit budget = device_memory_limit(8192 * M, heap_budget{6000 * M, 1000 * M}, 0);
+    EXPECT_EQ(budget.bytes, 5000 * M);
+    EXPECT_NE(budget.source.find("memory budget of 5000 MiB (VK_EXT_memory_budget: 6000 MiB for this process, "
+                                 "1000 MiB in use, of a 8192 MiB heap)"),
+              std::string::npos)
+        << budget.source;
+    EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{9000 * M, 0}, 0).bytes, 4096 * M);   // never past the heap
+    EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{1000 * M, 1200 * M}, 0).bytes, 0u);  // over budget
+    EXPECT_EQ(device_memory_limit(4096 * M, heap_budget{0, 0}, 0).bytes, 4096 * M);  // a driver reporting no budget
+    const memory_limit hook = device_memory_limit(8192 * M, heap_budget{6000 * M, 0}, 130 * M);
+    EXPECT_EQ(hook.bytes, 130 * M);
+    EXPECT_EQ(hook.source, "the limit of 130 MiB set by TANDEM_VK_MEMORY_LIMIT_MIB");
 }
 
 // y = x W^T on the device against double precision, at sizes that leave tails everywhere: rows

@@ -93,8 +93,6 @@ struct model_rig {
     std::unique_ptr<thread_pool> pool;
     std::unique_ptr<backend> be;
     std::unique_ptr<model> m;
-    std::vector<std::vector<uint8_t>> storage;
-    std::vector<kv_group_view> views;
     int32_t block_size = 16;
     int32_t n_blocks = 0;
     std::vector<int32_t> free_blocks;
@@ -109,21 +107,7 @@ struct model_rig {
         else
             be = std::make_unique<cpu_backend>(*pool);
         m = model_load(*file, *be);
-        for (const kv_group_spec& g : m->kv_groups()) {
-            kv_group_view v;
-            v.block_size = block_size;
-            v.n_kv_heads = g.n_kv_heads;
-            v.head_dim = g.head_dim;
-            v.type = kv_type;
-            v.row_bytes = dtype_row_bytes(kv_type, g.head_dim);
-            v.part_bytes = static_cast<size_t>(block_size) * g.n_kv_heads * v.row_bytes;
-            v.block_bytes = 2 * v.part_bytes * g.n_layers;
-            v.n_blocks = n_blocks;
-            storage.emplace_back(v.block_bytes * n_blocks, 0);
-            v.base = storage.back().data();
-            views.push_back(v);
-        }
-        be->set_kv(views);
+        be->alloc_kv(m->kv_groups(), kv_type, block_size, n_blocks);
         free_blocks.resize(n_blocks);
         std::iota(free_blocks.begin(), free_blocks.end(), 0);
         if (scatter_seed) std::shuffle(free_blocks.begin(), free_blocks.end(), std::mt19937(scatter_seed));

@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "models/gguf/gguf.h"
+#include "models/kv_pool.h"
 #include "models/model.h"
 #include "models/vulkan_backend.h"
 
@@ -53,6 +55,38 @@ TEST(VulkanMemory, WeightsPastTheDeviceMemoryAreAClearErrorAtLoad) {
             EXPECT_NE(what.find("need more memory than the device has free"), std::string::npos) << what;
         }
         EXPECT_GT(dev->device_mem.bytes_in_use(), 0u);  // the arena and the weights loaded so far
+    }
+    EXPECT_EQ(dev->device_mem.bytes_in_use(), 0u);
+}
+
+// The backend allocates the KV pools in device memory (issue 13: the engine holds only block ids):
+// kv_bytes() is what the pools took, a second alloc_kv replaces the pools (nothing leaks), bad
+// geometry is refused with the same checks as the CPU's pools, and the backend gives it all back.
+TEST(VulkanMemory, TheBackendAllocatesTheKvPoolsOnTheDevice) {
+    auto dev = std::make_shared<vulkan_device>(test_device());
+    {
+        vulkan_backend be(dev);
+        const uint64_t before = dev->device_mem.bytes_in_use();
+        const std::vector<kv_group_spec> specs{{2, 2, 64, 0}, {1, 1, 128, 32}};
+        be.alloc_kv(specs, dtype::f16, 16, 10);
+        const size_t ten = be.kv_bytes();
+        EXPECT_GE(ten, 10 * (kv_block_bytes(specs[0], dtype::f16, 16) + kv_block_bytes(specs[1], dtype::f16, 16)));
+        EXPECT_EQ(dev->device_mem.bytes_in_use() - before, ten);
+        be.alloc_kv(specs, dtype::q8_0, 16, 20);
+        EXPECT_EQ(dev->device_mem.bytes_in_use() - before, be.kv_bytes());
+        EXPECT_GT(be.kv_bytes(), ten);
+        auto refused = [&](dtype t, int64_t n_blocks, std::vector<kv_group_spec> s, const std::string& want) {
+            try {
+                be.alloc_kv(s, t, 16, n_blocks);
+                ADD_FAILURE() << "accepted: " << want;
+            } catch (const error& e) {
+                EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+            }
+        };
+        refused(dtype::q4_k, 10, specs, "unsupported KV type q4_K");
+        refused(dtype::f16, 0, specs, "block count must be in [1, 2^31), got 0");
+        refused(dtype::q8_0, 10, {{1, 1, 48, 0}}, "needs head_dim % 32 == 0");
+        refused(dtype::f16, 10, {{0, 1, 64, 0}}, "invalid KV group spec");
     }
     EXPECT_EQ(dev->device_mem.bytes_in_use(), 0u);
 }

@@ -212,6 +212,23 @@ TEST(scheduler, repeated_prompt_hits_the_prefix_cache) {
     ASSERT_EQ(p.items.size(), 1u);
     EXPECT_EQ(p.items[0].start, 8);  // two full blocks reused; the last token block is recomputed
     EXPECT_EQ(r.sched.prefix_hit_tokens(), 8);
+    r.step();
+    // usage.prompt_tokens_details.cached_tokens comes from the done event.
+    EXPECT_EQ(drain(*a).back().n_prompt_cached, 0);
+    EXPECT_EQ(drain(*b).back().n_prompt_cached, 8);
+}
+
+TEST(scheduler, cached_prompt_tokens_are_those_of_the_first_admission) {
+    // As in out_of_blocks_preempts...: the newer sequence is preempted once its first blocks are full
+    // and cached, so its re-admission hits its own blocks; only a hit at first admission is the
+    // prompt's (usage reports what the client's prompt found, not what preemption left behind).
+    rig r(6, 4, 100, 64);
+    r.add(8, 12);
+    auto s = r.add(8, 12, 50);
+    for (int i = 0; i < 40 && (r.sched.n_running() + r.sched.n_waiting()) > 0; ++i) r.step();
+    ASSERT_GE(r.sched.n_preemptions(), 1);
+    ASSERT_GT(r.sched.prefix_hit_tokens(), 0) << "the re-admission hit the cache";
+    EXPECT_EQ(drain(*s).back().n_prompt_cached, 0);
 }
 
 }  // namespace

@@ -93,9 +93,11 @@ TEST(Sse, ChunkShapes) {
     const nlohmann::json fin = chunk_delta(m, 0, "", std::string("stop"), nullptr);
     EXPECT_EQ(fin["choices"][0]["delta"], nlohmann::json::object());
     EXPECT_EQ(fin["choices"][0]["finish_reason"], "stop");
-    const nlohmann::json usage = chunk_usage(m, 5, 3);
+    const nlohmann::json usage = chunk_usage(m, 5, 3, 4);
     EXPECT_TRUE(usage["choices"].empty());
     EXPECT_EQ(usage["usage"]["total_tokens"], 8);
+    EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"], 4);  // OpenAI's field for prefix hits
+    EXPECT_EQ(usage_json(5, 3)["prompt_tokens_details"]["cached_tokens"], 0);
     m.chat = false;
     EXPECT_EQ(chunk_delta(m, 2, "hi", std::nullopt, nullptr)["choices"][0]["text"], "hi");
 }

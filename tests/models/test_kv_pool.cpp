@@ -10,8 +10,9 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "engine/kv/block_allocator.h"
-#include "engine/kv/kv_pool.h"
+#include "kernels/thread_pool.h"
+#include "models/cpu_backend.h"
+#include "models/kv_pool.h"
 
 namespace tandem {
 namespace {
@@ -110,10 +111,10 @@ TEST(kv_pool, resident_memory_grows_with_blocks_written) {
     const size_t huge = 2u << 20;  // transparent huge pages may round up to 2 MiB
     EXPECT_LE(resident_bytes(pool), huge);
 
-    block_allocator alloc(static_cast<int32_t>(pool.n_blocks()), 16);
+    int32_t next = 0;
     auto write_blocks = [&](int n) {
         for (int i = 0; i < n; ++i) {
-            const int32_t b = alloc.allocate();
+            const int32_t b = next++;
             std::memset(v.base + static_cast<size_t>(b) * v.block_bytes, 1, v.block_bytes);
         }
     };
@@ -126,6 +127,22 @@ TEST(kv_pool, resident_memory_grows_with_blocks_written) {
     EXPECT_GE(r, 1024 * v.block_bytes);
     EXPECT_LE(r, 1024 * v.block_bytes + huge);
     EXPECT_LT(r, pool.mapped_bytes() / 3);
+}
+
+// The CPU backend allocates its KV pools itself (backend::alloc_kv): kv_bytes() is their mapping,
+// a second call replaces them, and bad geometry is refused as kv_pool refuses it.
+TEST(kv_pool, the_cpu_backend_allocates_its_pools) {
+    thread_pool threads(1);
+    cpu_backend be(threads);
+    const std::vector<kv_group_spec> specs{spec_of(2, 2, 64), spec_of(1, 1, 128)};
+    be.alloc_kv(specs, dtype::f16, 16, 10);
+    EXPECT_EQ(be.kv_bytes(), kv_pool(specs[0], dtype::f16, 16, 10).mapped_bytes() +
+                                 kv_pool(specs[1], dtype::f16, 16, 10).mapped_bytes());
+    be.alloc_kv(specs, dtype::q8_0, 16, 1000);
+    EXPECT_EQ(be.kv_bytes(), kv_pool(specs[0], dtype::q8_0, 16, 1000).mapped_bytes() +
+                                 kv_pool(specs[1], dtype::q8_0, 16, 1000).mapped_bytes());
+    EXPECT_THROW(be.alloc_kv(specs, dtype::q4_k, 16, 10), error);
+    EXPECT_THROW(be.alloc_kv(specs, dtype::f16, 16, 0), error);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // kv_pool: one MAP_NORESERVE anonymous mapping per KV group; pages are committed on first write.
-#include "engine/kv/kv_pool.h"
+#include "models/kv_pool.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -1,5 +1,6 @@
-// The memory of one KV group: n_blocks fixed-size blocks (layout in kernels/kv_layout.h) in one
-// lazily committed anonymous mapping, so resident memory grows only with the blocks written.
+// The memory of one KV group on the CPU backend: n_blocks fixed-size blocks (layout in
+// kernels/kv_layout.h) in one lazily committed anonymous mapping, so resident memory grows only with
+// the blocks written. Also the KV geometry every backend checks and sizes by (kv_block_bytes).
 #pragma once
 
 #include <cstddef>
