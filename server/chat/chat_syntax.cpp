@@ -86,6 +86,11 @@ chat_syntax mistral() {
     s.shape.prefix = "[TOOL_CALLS][";
     s.shape.separator = ", ";
     s.shape.suffix = "]";
+    tool_call_shape named;  // [TOOL_CALLS]NAME[ARGS]{...} (Mistral Small 3.2, Magistral, Devstral)
+    named.call_prefix = "[TOOL_CALLS]";
+    named.name_suffix = "[ARGS]";
+    named.args_at = tool_args_at::inline_;
+    s.other_shapes = {named};
     s.preserved_tokens = {"[TOOL_CALLS]", "[ARGS]"};
     return s;
 }
@@ -119,6 +124,10 @@ chat_syntax generic() {
     s.shape.prefix = "{\"tool_calls\": [";
     s.shape.separator = ", ";
     s.shape.suffix = "]}";
+    tool_call_shape one;  // {"tool_call": {"name": N, "arguments": {...}}}
+    one.prefix = "{\"tool_call\": ";
+    one.suffix = "}";
+    s.other_shapes = {one};
     return s;
 }
 

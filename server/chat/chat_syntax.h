@@ -51,6 +51,8 @@ struct chat_syntax {
     std::string think_start, think_end;
     tool_format tools = tool_format::none;
     tool_call_shape shape;
+    // Other shapes the family writes calls in: read (so their calls stream), never generated.
+    std::vector<tool_call_shape> other_shapes;
     // Control tokens the parser must see in the text (the engine renders them for such requests).
     std::vector<std::string> preserved_tokens;
 };
