@@ -58,6 +58,24 @@ args_resume* args_of(section_resume* r) {
     return r ? &r->args : nullptr;
 }
 
+// A section of several calls: a resumed read starts after the calls read whole before (at `from`
+// when there are none); the calls read whole are kept there; a section read whole has them first.
+size_t resume_at(const section_resume* r, size_t from) {
+    return r && !r->done.empty() ? r->done_end : from;
+}
+
+void keep_done(section_resume* r, std::vector<parsed_call>& calls, size_t end) {
+    if (!r) return;
+    for (parsed_call& c : calls) r->done.push_back(std::move(c));
+    calls.clear();
+    r->done_end = end;
+}
+
+call_section with_done(const section_resume* r, call_section out) {
+    if (r) out.calls.insert(out.calls.begin(), r->done.begin(), r->done.end());
+    return out;
+}
+
 // Arguments as OpenAI gives them: a JSON object's text (a string holding JSON is taken as that JSON).
 bool arguments_text(const ojson& args, std::string& out) {
     if (args.is_object()) {
@@ -224,28 +242,29 @@ status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c
 }
 
 call_section deepseek(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
-    size_t i = marker == ds_calls_begin ? marker.size() : 0;
+    size_t i = resume_at(resume, marker == ds_calls_begin ? marker.size() : 0);
     call_section out{status::ok};
     for (;;) {
         const size_t j = skip_ws(text, i);
         const std::string_view rest = text.substr(j);
         if (rest.starts_with(ds_calls_end)) {
             out.consumed = j + ds_calls_end.size();
-            return out;
+            return with_done(resume, std::move(out));
         }
         if (rest.starts_with(ds_call_begin)) {
             size_t end = 0;
             const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end, args_of(resume));
             if (st != status::ok) return call_section{st};
             i = end;
+            keep_done(resume, out.calls, end);
             continue;
         }
         // Text after the calls without the closing marker: the section ends at the last call.
         const bool could_be_marker = ds_calls_end.starts_with(rest) || ds_call_begin.starts_with(rest) || rest.empty();
         if (could_be_marker && !final) return call_section{status::need_more};
-        if (out.calls.empty()) return fail();
         out.consumed = i;
-        return out;
+        out = with_done(resume, std::move(out));
+        return out.calls.empty() ? fail() : out;
     }
 }
 
@@ -373,7 +392,7 @@ call_section json_answer(tool_format f, std::string_view text, bool final, secti
     const size_t i = skip_ws(text, 0);
     call_section out{status::ok};
     if (f == tool_format::llama3) {
-        size_t at = i;
+        size_t at = skip_ws(text, resume_at(resume, i));
         for (;;) {
             size_t end = 0;
             const status st =
@@ -383,11 +402,12 @@ call_section json_answer(tool_format f, std::string_view text, bool final, secti
             const size_t j = skip_ws(text, end);
             if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
             if (j < text.size() && text[j] == ';') {
+                keep_done(resume, out.calls, j + 1);
                 at = skip_ws(text, j + 1);
                 if (at < text.size() || final) continue;
                 return call_section{status::need_more};
             }
-            return out;
+            return with_done(resume, std::move(out));
         }
     }
     // generic: decided on the whole answer only

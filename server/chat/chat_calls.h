@@ -43,6 +43,10 @@ struct section_resume {
     args_resume args;     // the open call's arguments (rewrite_args_at)
     json_scan value;      // the JSON value whose end is looked for
     size_t searched = 0;  // a closing marker is not in the text before this offset
+    // A section of several calls (DeepSeek's, Llama 3's joined by ';'): those read whole so far, and
+    // where the text after them starts.
+    std::vector<parsed_call> done;
+    size_t done_end = 0;
 };
 
 // The markers that open a call section in running text (empty for formats without one).

@@ -471,6 +471,9 @@ TEST(ChatCalls, ResumedSectionReadsAgree) {
         {tool_format::deepseek, "<｜tool▁calls▁begin｜>",
          "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n" + args +
              "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+        {tool_format::deepseek, "<｜tool▁calls▁begin｜>",
+         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n" + args +
+             "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>g<｜tool▁sep｜>{}<｜tool▁call▁end｜> x"},
         {tool_format::gemma4, "<|tool_call>", "<|tool_call>call:f{a:<|\"|>x}<|\"|>,b:[1]}<tool_call|>"},
     };
     auto same = [](const call_section& a, const call_section& b) {
