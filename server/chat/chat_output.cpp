@@ -121,6 +121,11 @@ void chat_output_parser::run(bool final, chat_delta& out) {
 bool chat_output_parser::step_start(bool final) {
     if (syntax_.tools == tool_format::harmony) {
         mode_ = mode::harmony_header;
+        if (opts_.reasoning_open) {  // the prompt opened the analysis message
+            harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::content;
+            harmony_searched_ = pos_;
+            mode_ = mode::harmony_body;
+        }
         return true;
     }
     if (!opts_.split_reasoning || syntax_.think_start.empty()) {

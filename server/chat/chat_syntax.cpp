@@ -18,6 +18,13 @@ chat_syntax think_tags(chat_syntax s) {
 chat_syntax harmony() {
     chat_syntax s;
     s.name = "gpt-oss";
+    // The analysis channel is the reasoning; the parser reads the channels themselves (chat_output),
+    // these are for a constrained answer and the reasoning budget.
+    s.think_start = "<|channel|>analysis<|message|>";
+    s.think_end = "<|end|>";
+    s.think_next = "<|start|>assistant";
+    s.content_start = "<|channel|>final<|message|>";
+    s.thinks_always = true;
     s.tools = tool_format::harmony;
     s.shape.call_prefix = "<|channel|>commentary to=functions.";
     s.shape.name_suffix = " <|constrain|>json<|message|>";

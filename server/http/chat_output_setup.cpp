@@ -26,10 +26,11 @@ output_setup chat_output_setup(const served_model& b, const server_config& cfg, 
     const std::string tail = b.codec->decode(std::span<const int32_t>(prompt).last(n_tail));
     o.opts.reasoning_open = chat_prompt_opens_reasoning(o.syntax, tail);
     // A constrained answer (response_format, forced calls) comes after the reasoning: the block the
-    // prompt opened, or one the model may open itself when its template has thinking on.
-    if (!o.syntax.think_end.empty() &&
-        (o.opts.reasoning_open || chat_thinking_enabled(b.caps, b.chat_template_kwargs, g)))
-        o.lead = {o.syntax.think_start, o.syntax.think_end, o.opts.reasoning_open};
+    // prompt opened, or one the model may open itself when its template has thinking on (or when the
+    // family always reasons).
+    const bool may_think = o.syntax.thinks_always || chat_thinking_enabled(b.caps, b.chat_template_kwargs, g);
+    if (!o.syntax.think_end.empty() && (o.opts.reasoning_open || may_think))
+        o.lead = {o.syntax.think_start, o.syntax.think_end, o.opts.reasoning_open, o.syntax.think_next, ""};
     o.opts.parse_tools = g.tools.is_array() && !g.tools.empty() && g.tool_choice != "none";
     o.opts.parallel_tool_calls = g.parallel_tool_calls;
     for (const std::string& t : o.syntax.preserved_tokens) {
@@ -39,7 +40,7 @@ output_setup chat_output_setup(const served_model& b, const server_config& cfg, 
     if (cfg.reasoning_budget >= 0 && !o.syntax.think_end.empty()) {
         o.reasoning.limit = cfg.reasoning_budget;
         o.reasoning.start = marker_tokens(*b.codec, o.syntax.think_start);
-        o.reasoning.end = marker_tokens(*b.codec, o.syntax.think_end);
+        o.reasoning.end = marker_tokens(*b.codec, o.syntax.think_end + o.syntax.think_next);
         o.reasoning.open = o.opts.reasoning_open;
     }
     return o;

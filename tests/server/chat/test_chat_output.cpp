@@ -276,6 +276,29 @@ TEST(ChatOutput, GptOssHarmony) {
                       "2 + 2 = 4.<|return|>",
                       {"Simple.", "2 + 2 = 4.", {}});
     expect_all_splits(h, {}, "Plain text, no channels.", {"", "Plain text, no channels.", {}});
+    // the recipient in the message header instead of the channel's
+    expect_all_splits(h, tools_on(),
+                      "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.lookup"
+                      "<|channel|>commentary json<|message|>{\"q\": \"x\"}<|call|>",
+                      {"Look it up.", "", {{"lookup", R"({"q":"x"})"}}});
+    // reasoning_format none: the analysis message stays in the content as written
+    chat_parse_options inline_ = tools_on();
+    inline_.split_reasoning = false;
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
+                      {"", "<|channel|>analysis<|message|>Hm.Hi.", {}});
+    // the constrained answer's form (answer_grammar): analysis, the next header, the final channel
+    expect_all_splits(h, {},
+                      "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
+                      "{\"a\":1}",
+                      {"Think.", "{\"a\":1}", {}});
+    // a prompt that opened the analysis message: the answer starts inside it
+    chat_parse_options open = tools_on();
+    open.reasoning_open = true;
+    expect_all_splits(h, open,
+                      "Still thinking.<|end|><|start|>assistant<|channel|>commentary to=functions.f <|constrain|>"
+                      "json<|message|>{\"k\": 2}<|call|>",
+                      {"Still thinking.", "", {{"f", R"({"k":2})"}}});
 }
 
 TEST(ChatOutput, GenericJson) {
