@@ -193,8 +193,9 @@ TEST(ChatResponse, OutputSetupFollowsTemplateRequestAndOptions) {
     o = chat_output_setup(b, cfg, g, open);
     EXPECT_EQ(o.reasoning.limit, 5);
     EXPECT_TRUE(o.reasoning.open);
-    EXPECT_EQ(o.reasoning.end, b.codec->encode("</think>", false, true));
-    EXPECT_EQ(o.reasoning.start, b.codec->encode("<think>", false, true));
+    EXPECT_EQ(o.reasoning.end_tokens, b.codec->encode("</think>", false, true));
+    EXPECT_EQ(o.reasoning.start, "<think>");
+    EXPECT_EQ(o.reasoning.end, "</think>");
 }
 
 bool grammar_accepts(const gram::compiled_grammar& cg, const std::string& text) {
@@ -248,9 +249,13 @@ TEST(ChatResponse, GptOssAnswersAfterItsAnalysis) {
     EXPECT_EQ(reasoning, msg["reasoning_content"]);
     EXPECT_EQ(content, msg["content"]);
 
+    // a prompt that opened the analysis message (a prefill), read however many tokens it takes
+    EXPECT_TRUE(
+        chat_output_setup(b, cfg, g, b.codec->encode("<|start|>assistant<|channel|>analysis<|message|>\n", false, true))
+            .opts.reasoning_open);
     // a reasoning budget ends the analysis message and opens the next one
     cfg.reasoning_budget = 4;
-    EXPECT_EQ(chat_output_setup(b, cfg, g, {}).reasoning.end,
+    EXPECT_EQ(chat_output_setup(b, cfg, g, {}).reasoning.end_tokens,
               b.codec->encode("<|end|><|start|>assistant", false, true));
 }
 
