@@ -413,9 +413,8 @@ uint32_t json_grammar::string(const json& s, const std::string& at) {
         if (!s.at("pattern").is_string()) refuse(at, "pattern must be a string");
         if (s.contains("format") || s.contains("minLength") || s.contains("maxLength"))
             refuse(at, "pattern together with format, minLength or maxLength is not supported");
-        if (syntax_.raw_strings) refuse(at, "pattern is not supported in this model's argument syntax");
         try {
-            return pattern_string(b_, s.at("pattern").get<std::string>(), utf8_multibyte());
+            return pattern_string(b_, s.at("pattern").get<std::string>(), utf8_multibyte(), syntax_);
         } catch (const error& e) {
             refuse(at, e.what());
         }
