@@ -1,7 +1,8 @@
 // Tool calls before their section is whole, so their arguments can stream as they are generated:
 // the arguments rewritten as JSON token by token, and the calls at a section's start read in the
-// family's tool_call_shape. Pure functions of the text so far: the rewrite of a prefix is a prefix
-// of the rewrite of the whole, whatever the chunking.
+// family's tool_call_shapes, read on as the section grows. What they give is a function of the text
+// so far (a resumed read gives what a fresh one does): the rewrite of a prefix is a prefix of the
+// rewrite of the whole, whatever the chunking.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ struct args_rewrite {
 // is `out` and the result's json is left empty (a copy per push would be quadratic again). Empty
 // (start npos) until a rewrite stops open.
 struct args_resume {
-    size_t start = std::string_view::npos;  // the arguments' offset in the text scan_call_heads read
+    size_t start = std::string_view::npos;  // the arguments' offset in the text read (the section's)
     size_t i = 0;                           // read up to here (a token or character boundary)
     std::string out;                        // written so far
     std::vector<uint8_t> stack;             // the open objects and arrays, in the writer's encoding
