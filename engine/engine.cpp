@@ -144,6 +144,7 @@ class engine_impl final : public engine {
         seq->budget.limit = params.reasoning.limit;
         seq->budget.start = std::move(params.reasoning.start);
         seq->budget.end = std::move(params.reasoning.end);
+        seq->budget.end_tokens = std::move(params.reasoning.end_tokens);
         seq->budget.begin(params.reasoning.open);
         seq->spec.draft_kv = spec_ == spec_type::draft;
         seq->spec.draft_smp = std::move(draft_smp);

@@ -95,11 +95,12 @@ struct completion_params {
     // [TOOL_CALLS], which the answer's parser must see); others show nothing.
     std::vector<int32_t> shown_special;
     // Reasoning budget: after `limit` tokens inside the reasoning block (opened by the prompt when
-    // `open`, else when the model writes the `start` tokens), the engine writes the `end` tokens
-    // itself and the model goes on with its answer. -1: no limit.
+    // `open`, else when the generated text shows `start`, in whatever tokens), the engine writes the
+    // `end_tokens` itself (they read `end`) and the model goes on with its answer. -1: no limit.
     struct reasoning_limit {
         int32_t limit = -1;
-        std::vector<int32_t> start, end;
+        std::string start, end;
+        std::vector<int32_t> end_tokens;
         bool open = false;
     } reasoning;
     // Structured output: every generated token must continue a text of this grammar (its mask sets

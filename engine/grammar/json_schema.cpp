@@ -413,9 +413,8 @@ uint32_t json_grammar::string(const json& s, const std::string& at) {
         if (!s.at("pattern").is_string()) refuse(at, "pattern must be a string");
         if (s.contains("format") || s.contains("minLength") || s.contains("maxLength"))
             refuse(at, "pattern together with format, minLength or maxLength is not supported");
-        if (syntax_.raw_strings) refuse(at, "pattern is not supported in this model's argument syntax");
         try {
-            return pattern_string(b_, s.at("pattern").get<std::string>(), utf8_multibyte());
+            return pattern_string(b_, s.at("pattern").get<std::string>(), utf8_multibyte(), syntax_);
         } catch (const error& e) {
             refuse(at, e.what());
         }
@@ -569,16 +568,18 @@ uint32_t json_grammar::array(const json& s, const std::string& at) {
 }
 
 std::string reasoning_lead::key() const {
-    if (empty()) return "";
-    return (open ? "open\n" : "optional\n") + start + "\n" + end;
+    if (empty() && answer_start.empty()) return "";
+    return (open ? "open\n" : "optional\n") + start + "\n" + end + "\n" + after + "\n" + answer_start;
 }
 
 uint32_t lead_then(grammar_builder& b, const reasoning_lead& lead, const seq& body) {
-    if (lead.empty()) return body.size() == 1 && body[0].is_rule ? body[0].rule : b.rule_of({body});
-    const uint32_t thought = b.text_until(lead.end, body);  // the reasoning's text, its end, the answer
+    const seq answer = seq_cat({seq_lit(lead.answer_start), body});
+    if (lead.empty()) return answer.size() == 1 && answer[0].is_rule ? answer[0].rule : b.rule_of({answer});
+    // the reasoning's text, its end, what follows it, the answer
+    const uint32_t thought = b.text_until(lead.end, seq_cat({seq_lit(lead.after), answer}));
     if (lead.open) return thought;
     if (lead.start.empty()) throw error("grammar: a reasoning block without its start marker");
-    return b.rule_of({seq_cat({seq_lit(lead.start), r(thought)}), body});
+    return b.rule_of({seq_cat({seq_lit(lead.start), r(thought)}), answer});
 }
 
 grammar grammar_from_json_schema(const json& schema, bool strict, const reasoning_lead& lead) {

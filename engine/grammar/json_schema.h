@@ -72,12 +72,16 @@ class json_grammar {
 // Free text a grammar lets through before the constrained answer: a thinking model's reasoning, so
 // the constraint binds after it. `end` empty: none. `open` (the prompt opened the block, R1's
 // "<think>\n"): any text up to and including the first `end` comes first. Otherwise the answer may
-// start with a block `start` ... `end` (a model that opens its reasoning itself: Qwen3, Gemma 4).
+// start with a block `start` ... `end` (a model that opens its reasoning itself: Qwen3, Gemma 4,
+// gpt-oss). A block is followed by `after`, and the answer, with or without a block before it, opens
+// with `answer_start` (gpt-oss: the analysis message ends with <|end|>, the next message's header
+// "<|start|>assistant" follows, and an answer in text is the final channel's message).
 struct reasoning_lead {
     std::string start, end;
     bool open = false;
+    std::string after, answer_start;
     bool empty() const { return end.empty(); }
-    std::string key() const;  // distinguishes grammars in a cache key ("" when empty)
+    std::string key() const;  // distinguishes grammars in a cache key ("" when there is nothing to let through)
 };
 // A rule matching the lead, then `body`.
 uint32_t lead_then(grammar_builder& b, const reasoning_lead& lead, const seq& body);

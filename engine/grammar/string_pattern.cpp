@@ -46,8 +46,13 @@ char_class negated(const char_class& c) {
 
 class pattern_compiler {
   public:
-    pattern_compiler(grammar_builder& b, std::string_view p, uint32_t multibyte)
-        : b_(b), p_(p), multibyte_(multibyte) {}
+    pattern_compiler(grammar_builder& b, std::string_view p, uint32_t multibyte, const value_syntax& syntax)
+        : b_(b), p_(p), multibyte_(multibyte), syntax_(syntax) {
+        if (syntax_.raw_strings) {
+            if (syntax_.quote.empty()) fail("a raw string syntax without a quote");
+            kept_out_ = syntax_.quote.find('"') != std::string::npos ? '"' : syntax_.quote[0];
+        }
+    }
 
     uint32_t string_rule() {
         std::vector<seq> alts;
@@ -58,7 +63,8 @@ class pattern_compiler {
             alts.push_back(seq_cat({start ? seq{} : r(any_text()), body.s, end ? seq{} : r(any_text())}));
         } while (eat('|'));
         if (pos_ < p_.size()) fail("an unmatched ')'");
-        return b_.rule_of({seq_cat({seq_lit("\""), r(b_.rule_of(alts)), seq_lit("\"")})});
+        const std::string q = syntax_.raw_strings ? syntax_.quote : "\"";
+        return b_.rule_of({seq_cat({seq_lit(q), r(b_.rule_of(alts)), seq_lit(q)})});
     }
 
   private:
@@ -297,6 +303,7 @@ class pattern_compiler {
     // The JSON text of one character of the class: printable ASCII as is (but '"' and '\'),
     // escapes for those and for control characters, any non-ASCII UTF-8 character when it belongs.
     seq encode(const char_class& c) {
+        if (syntax_.raw_strings) return encode_raw(c);
         std::vector<seq> alts;
         byte_set raw;
         for (int b = 0x20; b < 0x80; ++b)
@@ -328,17 +335,44 @@ class pattern_compiler {
         return r(b_.rule_of(alts));
     }
 
+    // A raw string's character: itself (tab, newline, carriage return and printable ASCII but the
+    // kept-out character), or any non-ASCII UTF-8 character when it belongs.
+    seq encode_raw(const char_class& c) {
+        byte_set raw;
+        for (int b = 0; b < 0x80; ++b) {
+            const bool writable = b >= 0x20 || b == '\t' || b == '\n' || b == '\r';
+            if (writable && b != kept_out_ && c.ascii.has(static_cast<uint8_t>(b))) raw.add(static_cast<uint8_t>(b));
+        }
+        std::vector<seq> alts;
+        if (!(raw == byte_set{})) alts.push_back({sym_bytes(raw)});
+        if (c.non_ascii) alts.push_back(r(multibyte_));
+        if (alts.empty()) {
+            if (c.ascii.has(static_cast<uint8_t>(kept_out_)))
+                fail(std::string("'") + kept_out_ +
+                     "' cannot be written in this model's argument strings (they are "
+                     "written without it, so that they never hold their quote " +
+                     syntax_.quote + ")");
+            fail(
+                "a class that matches nothing in this model's argument strings (control characters other "
+                "than tab, newline and carriage return cannot be written)");
+        }
+        if (alts.size() == 1) return alts[0];
+        return r(b_.rule_of(alts));
+    }
+
     grammar_builder& b_;
     std::string_view p_;
     size_t pos_ = 0;
     uint32_t multibyte_;
+    const value_syntax& syntax_;
+    char kept_out_ = 0;  // raw strings: the quote's character never written
     uint32_t any_ = UINT32_MAX;
 };
 
 }  // namespace
 
-uint32_t pattern_string(grammar_builder& b, std::string_view pattern, uint32_t multibyte) {
-    return pattern_compiler(b, pattern, multibyte).string_rule();
+uint32_t pattern_string(grammar_builder& b, std::string_view pattern, uint32_t multibyte, const value_syntax& syntax) {
+    return pattern_compiler(b, pattern, multibyte, syntax).string_rule();
 }
 
 }  // namespace tandem::gram

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "engine/grammar/grammar.h"
+#include "engine/grammar/value_syntax.h"
 
 namespace tandem::gram {
 
@@ -19,6 +20,12 @@ namespace tandem::gram {
 // (`"`, `\` and control characters escaped). `multibyte`: a rule for one non-ASCII UTF-8 character.
 // Throws tandem::error naming what is not supported (lookaround, backreferences, \b, anchors
 // elsewhere, classes of non-ASCII characters) or malformed.
-uint32_t pattern_string(grammar_builder& b, std::string_view pattern, uint32_t multibyte);
+// `syntax`: the strings' syntax. With raw strings (Gemma 4's <|"|>text<|"|>) characters are written
+// as themselves (tab, newline and carriage return the only control characters), and the text must
+// not hold the quote: it is kept out by never writing one of the quote's characters ('"' when the
+// quote has one), so a pattern's strings are those of its matches without that character, and a
+// pattern that can only match with it is refused, naming it.
+uint32_t pattern_string(grammar_builder& b, std::string_view pattern, uint32_t multibyte,
+                        const value_syntax& syntax = {});
 
 }  // namespace tandem::gram

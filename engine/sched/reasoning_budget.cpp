@@ -5,37 +5,43 @@
 #include <algorithm>
 
 namespace tandem {
-namespace {
-
-bool ends_with(std::span<const int32_t> tokens, const std::vector<int32_t>& marker) {
-    return !marker.empty() && tokens.size() >= marker.size() &&
-           std::equal(marker.begin(), marker.end(), tokens.end() - static_cast<ptrdiff_t>(marker.size()));
-}
-
-}  // namespace
 
 void reasoning_budget::begin(bool open) {
-    done = limit < 0 || end.empty();
+    done = limit < 0 || end_tokens.empty();
     inside = open;
+    tail_.clear();
     if (!done && inside && limit == 0) force();
 }
 
 void reasoning_budget::force() {
-    forced.assign(end.begin(), end.end());
+    forced.assign(end_tokens.begin(), end_tokens.end());
     done = true;
 }
 
-void reasoning_budget::observe(std::span<const int32_t> generated) {
+// The text is searched from where the last token's text could still begin a marker, so a marker
+// split over tokens, or inside one token's text with more around it, is found.
+void reasoning_budget::observe(std::string_view piece) {
     if (done) return;
+    tail_ += piece;
+    bool opened_now = false;
     if (!inside) {
-        if (!ends_with(generated, start)) return;
+        const size_t at = start.empty() ? std::string::npos : tail_.find(start);
+        if (at == std::string::npos) {
+            if (tail_.size() >= start.size()) tail_.erase(0, tail_.size() - std::max<size_t>(start.size(), 1) + 1);
+            return;
+        }
+        tail_.erase(0, at + start.size());  // the end marker may follow in the same text
         inside = true;
+        opened_now = true;
         n_inside = 0;
-        if (limit == 0) force();
+    }
+    if (!end.empty() && tail_.find(end) != std::string::npos) {  // the model closed it within budget
+        done = true;
         return;
     }
-    if (ends_with(generated, end)) {  // the model closed it within budget
-        done = true;
+    if (tail_.size() >= end.size()) tail_.erase(0, tail_.size() - std::max<size_t>(end.size(), 1) + 1);
+    if (opened_now) {
+        if (limit == 0) force();
         return;
     }
     if (++n_inside >= limit) force();

@@ -166,12 +166,17 @@ void scheduler::add_drafts(step_plan& plan, int32_t budget) {
     }
 }
 
-bool scheduler::finished(sequence& s, finish_reason& why, std::string& text) {
+std::string scheduler::shown_piece(const sequence& s, int32_t token) const {
+    if ((cfg_.is_eog && cfg_.is_eog(token)) || !cfg_.token_piece) return "";
+    const bool shown = cfg_.special_piece && std::binary_search(s.shown_special.begin(), s.shown_special.end(), token);
+    return shown ? cfg_.special_piece(token) : cfg_.token_piece(token);
+}
+
+bool scheduler::finished(sequence& s, finish_reason& why, std::string_view piece, std::string& text) {
     const int32_t last = s.tokens.back();
     const bool eog = cfg_.is_eog && cfg_.is_eog(last);
     text.clear();
-    const bool shown = cfg_.special_piece && std::binary_search(s.shown_special.begin(), s.shown_special.end(), last);
-    if (!eog && cfg_.token_piece) text = s.text.push(shown ? cfg_.special_piece(last) : cfg_.token_piece(last));
+    if (!eog && cfg_.token_piece) text = s.text.push(piece);
     if (s.grammar_stuck) {
         why = finish_reason::error;
         s.error = "the grammar allows no token of the vocabulary here";
@@ -237,8 +242,9 @@ void scheduler::update(const step_plan& plan, const sample_fn& sample) {
             e.token = t.token;
             e.logprob = t.logprob;
             e.top = std::move(t.top);
-            s.ended = finished(s, s.why, e.text);
-            s.budget.observe(std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.n_prompt)));
+            const std::string piece = shown_piece(s, t.token);
+            s.ended = finished(s, s.why, piece, e.text);
+            s.budget.observe(piece);
             // A budget that starts forcing ends the round: the rest of the drafts cannot be the forced tokens.
             if (s.ended || !matches || s.budget.forcing()) break;
         }

@@ -132,9 +132,11 @@ class scheduler {
     void preempt(sequence& s);
     // Frees the sequence's blocks and moves it to the output's finished sequences.
     void finish(std::unique_ptr<sequence> s, finish_reason why, const std::string& message = {});
-    // Whether the sequence's last token ends it; called once per token (it feeds the text stream,
-    // and returns in `text` what the token adds to the shown text).
-    bool finished(sequence& s, finish_reason& why, std::string& text);
+    // Whether the sequence's last token ends it; called once per token with its shown_piece (it feeds
+    // the text stream, and returns in `text` what the token adds to the shown text).
+    bool finished(sequence& s, finish_reason& why, std::string_view piece, std::string& text);
+    // The bytes the sequence's text shows for a token it generated (none for an end of generation).
+    std::string shown_piece(const sequence& s, int32_t token) const;
     void add_drafts(step_plan& plan, int32_t budget);
     void commit(sequence& s);
     void record_round(sequence& s, int32_t n_draft, int32_t n_accepted);

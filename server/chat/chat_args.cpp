@@ -193,18 +193,20 @@ args_rewrite args_writer::run(args_resume* resume) {
                 break;
         }
     }
-    r.json = out_;
+    bool saved = false;
     if (resume) {
         *resume = args_resume{};
-        if (st == step::more && !stack_.empty()) {  // the stop to go on from
+        if (st == step::more && !stack_.empty()) {  // the stop to go on from; its text stays there
             if (in_string_ == 0) {
                 i_ = cp.i;
-                out_.resize(cp.n_out);
+                out_.resize(cp.n_out);  // (nothing is written between a checkpoint and such a stop)
                 stack_.back() = cp.top;
             }
             save(*resume);
+            saved = true;
         }
     }
+    if (!saved) r.json = std::move(out_);
     r.bad = st == step::bad;
     if (st == step::ok) r.end = i_;
     return r;
@@ -381,42 +383,177 @@ int match_loose(std::string_view text, size_t& i, std::string_view lit) {
     return 1;
 }
 
-// A JSON string at text[i] (white space first) as a non-empty name; false if not (yet) there.
-bool json_name(std::string_view text, size_t& i, std::string& name) {
+// A JSON string at text[i] (white space first) as a non-empty name: 1 read (i moves past it), 0 the
+// text ends first, -1 something else.
+int json_name(std::string_view text, size_t& i, std::string& name) {
     size_t j = skip_ws(text, i);
-    if (j >= text.size() || text[j] != '"') return false;
+    if (j >= text.size()) return 0;
+    if (text[j] != '"') return -1;
     size_t e = j + 1;
     while (e < text.size() && text[e] != '"') e += text[e] == '\\' ? 2 : 1;
-    if (e >= text.size()) return false;
+    if (e >= text.size()) return 0;
     const ojson v = ojson::parse(text.substr(j, e + 1 - j), nullptr, false);
-    if (v.is_discarded() || !v.is_string() || v.get<std::string>().empty()) return false;
+    if (v.is_discarded() || !v.is_string() || v.get<std::string>().empty()) return -1;
     name = v.get<std::string>();
     i = e + 1;
-    return true;
+    return 1;
 }
 
 // A call's head up to its arguments' '{': the name inline, or {"name": N, "arguments"|"parameters":.
-bool read_head(const tool_call_shape& sh, std::string_view text, size_t& i, std::string& name) {
+// 1 read (i moves past it), 0 the text ends first, -1 not the shape.
+int read_head(const tool_call_shape& sh, std::string_view text, size_t& i, std::string& name) {
     if (sh.args_at == tool_args_at::inline_) {
         size_t j = skip_ws(text, i), e = j;
         while (e < text.size() && is_name_char(text[e])) ++e;
-        if (e == j || e >= text.size()) return false;
+        if (e >= text.size()) return 0;
+        if (e == j) return -1;
         name = std::string(text.substr(j, e - j));
         i = e;
-        return match_loose(text, i, sh.name_suffix) == 1;
+        return match_loose(text, i, sh.name_suffix);
     }
-    if (match_loose(text, i, "{\"name\":") != 1 || !json_name(text, i, name) || match_loose(text, i, ",") != 1)
-        return false;
+    for (int m : {match_loose(text, i, "{\"name\":"), json_name(text, i, name), match_loose(text, i, ",")})
+        if (m != 1) return m;
     size_t j = i;
-    if (match_loose(text, j, "\"arguments\":") != 1) {
+    int m = match_loose(text, j, "\"arguments\":");
+    if (m < 0) {
         j = i;
-        if (match_loose(text, j, "\"parameters\":") != 1) return false;
+        m = match_loose(text, j, "\"parameters\":");
     }
-    i = j;
-    return true;
+    if (m == 1) i = j;
+    return m;
 }
 
 }  // namespace
+
+// One shape's reading of a section: the calls read so far, the last one's arguments maybe open.
+class call_scan::shape_reader {
+  public:
+    shape_reader(tool_call_shape sh, std::string marker) : sh_(std::move(sh)), marker_(std::move(marker)) {}
+    void read(std::string_view text);
+    bool off() const { return phase_ == phase::off; }
+    const std::vector<call_head>& heads() const { return heads_; }
+    std::string_view args(size_t j) const {
+        return j + 1 == heads_.size() && phase_ == phase::args ? std::string_view(resume_.out) : heads_[j].args.json;
+    }
+
+  private:
+    // What is read next: the prefix, a call (separator, call prefix, head up to the arguments' '{'),
+    // the open call's arguments, what closes the call; off: the text left the shape.
+    enum class phase { prefix, call, args, suffix, off };
+    int read_call(std::string_view text);  // 1 a head was read, 0 more text is needed, -1 off
+    int read_suffix(std::string_view text);
+
+    tool_call_shape sh_;
+    std::string marker_;
+    phase phase_ = phase::prefix;
+    std::vector<call_head> heads_;  // the last one's json is empty while its arguments are open
+    size_t at_ = 0;                 // phase call: where the next call (its separator) starts
+    size_t args_at_ = 0;            // phase args: the open call's '{'; phase suffix: past its '}'
+    args_resume resume_;            // phase args: where its arguments were read to, their text so far
+};
+
+void call_scan::shape_reader::read(std::string_view text) {
+    for (;;) {
+        int m = 0;
+        switch (phase_) {
+            case phase::prefix: {
+                // A section that opens at its separator (functionary v3.2's ">>>") starts right after it.
+                size_t i = !marker_.empty() && sh_.prefix.empty() && marker_ == sh_.separator ? marker_.size() : 0;
+                m = match_loose(text, i, sh_.prefix);
+                if (m == 1) {
+                    at_ = i;
+                    phase_ = phase::call;
+                }
+                break;
+            }
+            case phase::call:
+                m = read_call(text);
+                if (m == 1) phase_ = phase::args;
+                break;
+            case phase::args: {
+                args_rewrite r = rewrite_args_at(text, args_at_, sh_.args, &resume_);
+                if (r.bad) {
+                    heads_.pop_back();
+                    m = -1;
+                } else if (r.whole()) {
+                    args_at_ += r.end;
+                    heads_.back().args = std::move(r);
+                    phase_ = phase::suffix;
+                    m = 1;
+                }
+                break;
+            }
+            case phase::suffix:
+                m = read_suffix(text);
+                if (m == 1) phase_ = phase::call;
+                break;
+            case phase::off:
+                return;
+        }
+        if (m < 0) phase_ = phase::off;
+        if (m != 1) return;
+    }
+}
+
+int call_scan::shape_reader::read_call(std::string_view text) {
+    size_t i = at_;
+    call_head h;
+    if (!heads_.empty())
+        if (const int m = match_loose(text, i, sh_.separator); m != 1) return m;
+    if (const int m = match_loose(text, i, sh_.call_prefix); m != 1) return m;
+    if (const int m = read_head(sh_, text, i, h.name); m != 1) return m;
+    i = skip_ws(text, i);
+    if (i >= text.size()) return 0;
+    if (text[i] != '{') return -1;
+    args_at_ = i;
+    resume_ = {};
+    heads_.push_back(std::move(h));
+    return 1;
+}
+
+int call_scan::shape_reader::read_suffix(std::string_view text) {
+    size_t i = args_at_;
+    if (sh_.args_at != tool_args_at::inline_)
+        if (const int m = match_loose(text, i, "}"); m != 1) return m;
+    const int m = match_loose(text, i, sh_.call_suffix);
+    if (m == 1) at_ = i;
+    return m;
+}
+
+call_scan::call_scan(const chat_syntax& s, std::string marker) {
+    readers_.emplace_back(s.shape, marker);
+    for (const tool_call_shape& sh : s.other_shapes) readers_.emplace_back(sh, marker);
+}
+
+call_scan::call_scan(const call_scan&) = default;
+call_scan::call_scan(call_scan&&) noexcept = default;
+call_scan& call_scan::operator=(const call_scan&) = default;
+call_scan& call_scan::operator=(call_scan&&) noexcept = default;
+call_scan::~call_scan() = default;
+
+// The shapes are read side by side until one has read a call's name; the family's shapes differ
+// before that (so which one is kept does not depend on how the text was cut).
+void call_scan::read(std::string_view text) {
+    for (shape_reader& r : readers_) r.read(text);
+    if (readers_.size() < 2) return;
+    for (size_t k = 0; k < readers_.size(); ++k) {
+        if (readers_[k].heads().empty()) continue;
+        shape_reader kept = std::move(readers_[k]);
+        readers_.clear();
+        readers_.push_back(std::move(kept));
+        return;
+    }
+    std::erase_if(readers_, [](const shape_reader& r) { return r.off(); });
+}
+
+const std::vector<call_head>& call_scan::heads() const {
+    static const std::vector<call_head> none;
+    return readers_.empty() ? none : readers_[0].heads();  // (no reader has a head while several are left)
+}
+
+std::string_view call_scan::args(size_t j) const {
+    return readers_[0].args(j);
+}
 
 args_rewrite rewrite_args(std::string_view text, const gram::value_syntax& syntax, args_resume* resume) {
     return args_writer(text, syntax).run(resume);
@@ -432,30 +569,12 @@ args_rewrite rewrite_args_at(std::string_view text, size_t i, const gram::value_
     return r;
 }
 
-std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker,
-                                       args_resume* resume) {
-    const tool_call_shape& sh = s.shape;
-    std::vector<call_head> heads;
-    size_t i = 0;
-    // A section that opens at its separator (functionary v3.2's ">>>") starts right after it.
-    if (!marker.empty() && sh.prefix.empty() && marker == sh.separator) i = marker.size();
-    if (match_loose(text, i, sh.prefix) != 1) return heads;
-    for (;;) {
-        if (!heads.empty() && match_loose(text, i, sh.separator) != 1) break;
-        call_head h;
-        if (match_loose(text, i, sh.call_prefix) != 1 || !read_head(sh, text, i, h.name)) break;
-        i = skip_ws(text, i);
-        if (i >= text.size() || text[i] != '{') break;
-        h.args = rewrite_args_at(text, i, sh.args, resume);  // finished calls are read again
-        if (h.args.bad) break;
-        const bool whole = h.args.whole();
-        const size_t args_end = h.args.end;
-        heads.push_back(std::move(h));
-        if (!whole) break;
-        i += args_end;
-        if (sh.args_at != tool_args_at::inline_ && match_loose(text, i, "}") != 1) break;
-        if (match_loose(text, i, sh.call_suffix) != 1) break;
-    }
+std::vector<call_head> scan_call_heads(const chat_syntax& s, std::string_view text, std::string_view marker) {
+    call_scan scan(s, std::string(marker));
+    scan.read(text);
+    if (scan.size() == 0) return {};
+    std::vector<call_head> heads = scan.heads();
+    heads.back().args.json = std::string(scan.args(heads.size() - 1));
     return heads;
 }
 

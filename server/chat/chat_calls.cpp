@@ -3,6 +3,7 @@
 // cannot be read returns fail, and the caller keeps its text as content.
 #include "server/chat/chat_calls.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -53,6 +54,28 @@ call_section fail() {
     return call_section{status::fail};
 }
 
+args_resume* args_of(section_resume* r) {
+    return r ? &r->args : nullptr;
+}
+
+// A section of several calls: a resumed read starts after the calls read whole before (at `from`
+// when there are none); the calls read whole are kept there; a section read whole has them first.
+size_t resume_at(const section_resume* r, size_t from) {
+    return r && !r->done.empty() ? r->done_end : from;
+}
+
+void keep_done(section_resume* r, std::vector<parsed_call>& calls, size_t end) {
+    if (!r) return;
+    for (parsed_call& c : calls) r->done.push_back(std::move(c));
+    calls.clear();
+    r->done_end = end;
+}
+
+call_section with_done(const section_resume* r, call_section out) {
+    if (r) out.calls.insert(out.calls.begin(), r->done.begin(), r->done.end());
+    return out;
+}
+
 // Arguments as OpenAI gives them: a JSON object's text (a string holding JSON is taken as that JSON).
 bool arguments_text(const ojson& args, std::string& out) {
     if (args.is_object()) {
@@ -81,10 +104,11 @@ bool call_from_object(const ojson& obj, parsed_call& call) {
 }
 
 // The JSON object at text[i] as a call; `end` is set past it. need_more while incomplete.
-status object_call_at(std::string_view text, size_t i, bool final, parsed_call& call, size_t& end) {
+status object_call_at(std::string_view text, size_t i, bool final, parsed_call& call, size_t& end,
+                      json_scan* resume = nullptr) {
     if (i >= text.size()) return final ? status::fail : status::need_more;
     if (text[i] != '{') return status::fail;
-    end = json_value_end(text, i);
+    end = json_value_end(text, i, resume);
     if (end == std::string_view::npos) return final ? status::fail : status::need_more;
     const ojson obj = ojson::parse(text.substr(i, end - i), nullptr, false);
     return !obj.is_discarded() && call_from_object(obj, call) ? status::ok : status::fail;
@@ -104,17 +128,22 @@ status args_at(std::string_view text, size_t i, bool final, std::string& args, s
 }
 
 // <tool_call>{...}</tool_call>
-call_section hermes(std::string_view text, std::string_view marker, bool final) {
-    const size_t close = text.find("</tool_call>", marker.size());
-    if (close == std::string_view::npos) return need_more_or_fail(final);
+call_section hermes(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
+    constexpr std::string_view closer = "</tool_call>";
+    const size_t from = std::max(marker.size(), resume ? resume->searched : 0);
+    const size_t close = text.find(closer, from);
+    if (close == std::string_view::npos) {
+        if (resume && text.size() >= closer.size()) resume->searched = std::max(from, text.size() - closer.size() + 1);
+        return need_more_or_fail(final);
+    }
     const ojson obj = ojson::parse(trim(text.substr(marker.size(), close - marker.size())), nullptr, false);
-    call_section out{status::ok, close + std::string_view("</tool_call>").size()};
+    call_section out{status::ok, close + closer.size()};
     if (obj.is_discarded() || !call_from_object(obj, out.calls.emplace_back())) return fail();
     return out;
 }
 
 // <|tool_call>call:NAME{gemma args}<tool_call|>, read structurally (a string may hold "<tool_call|>").
-call_section gemma4(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
+call_section gemma4(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
     constexpr std::string_view call = "call:", close = "<tool_call|>";
     size_t i = skip_ws(text, marker.size());
     const std::string_view rest = text.substr(i);
@@ -128,7 +157,7 @@ call_section gemma4(std::string_view text, std::string_view marker, bool final, 
     parsed_call& c = out.calls.emplace_back();
     c.name = std::string(text.substr(i, brace - i));
     size_t end = 0;
-    const status st = args_at(text, brace, final, c.arguments, end, resume, gram::value_syntax_gemma4());
+    const status st = args_at(text, brace, final, c.arguments, end, args_of(resume), gram::value_syntax_gemma4());
     if (st != status::ok) return call_section{st};
     end = skip_ws(text, end);
     const std::string_view after = text.substr(end);
@@ -140,12 +169,12 @@ call_section gemma4(std::string_view text, std::string_view marker, bool final, 
 }
 
 // [TOOL_CALLS][{...}, ...]  or  [TOOL_CALLS]NAME[ARGS]{...}
-call_section mistral(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
+call_section mistral(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
     size_t i = skip_ws(text, marker.size());
     if (i >= text.size()) return need_more_or_fail(final);
     call_section out{status::ok};
     if (text[i] == '[') {
-        const size_t end = json_value_end(text, i);
+        const size_t end = json_value_end(text, i, resume ? &resume->value : nullptr);
         if (end == std::string_view::npos) return need_more_or_fail(final);
         const ojson arr = ojson::parse(text.substr(i, end - i), nullptr, false);
         if (arr.is_discarded() || !arr.is_array() || arr.empty()) return fail();
@@ -167,7 +196,7 @@ call_section mistral(std::string_view text, std::string_view marker, bool final,
     c.name = std::string(text.substr(i, tag - i));
     if (!is_name(c.name)) return fail();
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, tag + args_tag.size()), final, c.arguments, end, resume);
+    const status st = args_at(text, skip_ws(text, tag + args_tag.size()), final, c.arguments, end, args_of(resume));
     if (st != status::ok) return call_section{st};
     out.consumed = end;
     return out;
@@ -212,29 +241,30 @@ status deepseek_call(std::string_view text, size_t i, bool final, parsed_call& c
                : status::fail;
 }
 
-call_section deepseek(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
-    size_t i = marker == ds_calls_begin ? marker.size() : 0;
+call_section deepseek(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
+    size_t i = resume_at(resume, marker == ds_calls_begin ? marker.size() : 0);
     call_section out{status::ok};
     for (;;) {
         const size_t j = skip_ws(text, i);
         const std::string_view rest = text.substr(j);
         if (rest.starts_with(ds_calls_end)) {
             out.consumed = j + ds_calls_end.size();
-            return out;
+            return with_done(resume, std::move(out));
         }
         if (rest.starts_with(ds_call_begin)) {
             size_t end = 0;
-            const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end, resume);
+            const status st = deepseek_call(text, j, final, out.calls.emplace_back(), end, args_of(resume));
             if (st != status::ok) return call_section{st};
             i = end;
+            keep_done(resume, out.calls, end);
             continue;
         }
         // Text after the calls without the closing marker: the section ends at the last call.
         const bool could_be_marker = ds_calls_end.starts_with(rest) || ds_call_begin.starts_with(rest) || rest.empty();
         if (could_be_marker && !final) return call_section{status::need_more};
-        if (out.calls.empty()) return fail();
         out.consumed = i;
-        return out;
+        out = with_done(resume, std::move(out));
+        return out.calls.empty() ? fail() : out;
     }
 }
 
@@ -304,7 +334,7 @@ call_section python_tag(std::string_view text, std::string_view marker, bool fin
 }
 
 // <function=NAME>{...}</function>
-call_section functionary_31(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
+call_section functionary_31(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
     if (marker == "<|python_tag|>") return python_tag(text, marker, final);
     const size_t gt = text.find('>', marker.size());
     if (gt == std::string_view::npos) {
@@ -316,7 +346,7 @@ call_section functionary_31(std::string_view text, std::string_view marker, bool
     c.name = std::string(text.substr(marker.size(), gt - marker.size()));
     if (!is_name(c.name)) return fail();
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, gt + 1), final, c.arguments, end, resume);
+    const status st = args_at(text, skip_ws(text, gt + 1), final, c.arguments, end, args_of(resume));
     if (st != status::ok) return call_section{st};
     constexpr std::string_view close = "</function>";
     const std::string_view rest = text.substr(end);
@@ -328,7 +358,7 @@ call_section functionary_31(std::string_view text, std::string_view marker, bool
 }
 
 // [>>>]RECIPIENT\n then text ("all"), Python code ("python") or a JSON arguments object.
-call_section functionary_32(std::string_view text, std::string_view marker, bool final, args_resume* resume) {
+call_section functionary_32(std::string_view text, std::string_view marker, bool final, section_resume* resume) {
     const size_t nl = text.find('\n', marker.size());
     const std::string_view name =
         text.substr(marker.size(), nl == std::string_view::npos ? text.npos : nl - marker.size());
@@ -350,7 +380,7 @@ call_section functionary_32(std::string_view text, std::string_view marker, bool
     parsed_call& c = out.calls.emplace_back();
     c.name = std::string(name);
     size_t end = 0;
-    const status st = args_at(text, skip_ws(text, nl + 1), final, c.arguments, end, resume);
+    const status st = args_at(text, skip_ws(text, nl + 1), final, c.arguments, end, args_of(resume));
     if (st != status::ok) return call_section{st};
     out.consumed = end;
     return out;
@@ -358,24 +388,26 @@ call_section functionary_32(std::string_view text, std::string_view marker, bool
 
 // The whole answer as one JSON object (Llama 3.x: {"name", "parameters"}, possibly several joined by
 // ';'; generic: {"tool_call": {...}} or {"tool_calls": [...]}).
-call_section json_answer(tool_format f, std::string_view text, bool final) {
+call_section json_answer(tool_format f, std::string_view text, bool final, section_resume* resume) {
     const size_t i = skip_ws(text, 0);
     call_section out{status::ok};
     if (f == tool_format::llama3) {
-        size_t at = i;
+        size_t at = skip_ws(text, resume_at(resume, i));
         for (;;) {
             size_t end = 0;
-            const status st = object_call_at(text, at, final, out.calls.emplace_back(), end);
+            const status st =
+                object_call_at(text, at, final, out.calls.emplace_back(), end, resume ? &resume->value : nullptr);
             if (st != status::ok) return call_section{st};
             out.consumed = end;
             const size_t j = skip_ws(text, end);
             if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
             if (j < text.size() && text[j] == ';') {
+                keep_done(resume, out.calls, j + 1);
                 at = skip_ws(text, j + 1);
                 if (at < text.size() || final) continue;
                 return call_section{status::need_more};
             }
-            return out;
+            return with_done(resume, std::move(out));
         }
     }
     // generic: decided on the whole answer only
@@ -397,9 +429,12 @@ call_section json_answer(tool_format f, std::string_view text, bool final) {
 
 }  // namespace
 
-size_t json_value_end(std::string_view s, size_t i) {
-    int depth = 0;
-    bool in_string = false;
+size_t json_value_end(std::string_view s, size_t start, json_scan* resume) {
+    json_scan at{start, start, 0, false};
+    if (resume && resume->start == start) at = *resume;
+    size_t i = at.i;
+    int32_t depth = at.depth;
+    bool in_string = at.in_string;
     for (; i < s.size(); ++i) {
         const char c = s[i];
         if (in_string) {
@@ -414,9 +449,13 @@ size_t json_value_end(std::string_view s, size_t i) {
         } else if (c == '{' || c == '[') {
             ++depth;
         } else if (c == '}' || c == ']') {
-            if (--depth == 0) return i + 1;
+            if (--depth == 0) {
+                if (resume && resume->start == start) *resume = {};
+                return i + 1;
+            }
         }
     }
+    if (resume) *resume = {start, i, depth, in_string};  // i is past the end after a final backslash
     return std::string_view::npos;
 }
 
@@ -452,10 +491,10 @@ bool tool_call_at_start(tool_format f, std::string_view text) {
 }
 
 call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final,
-                                args_resume* resume) {
+                                section_resume* resume) {
     switch (f) {
         case tool_format::hermes:
-            return hermes(text, marker, final);
+            return hermes(text, marker, final, resume);
         case tool_format::gemma4:
             return gemma4(text, marker, final, resume);
         case tool_format::mistral:
@@ -467,9 +506,9 @@ call_section parse_call_section(tool_format f, std::string_view text, std::strin
         case tool_format::functionary_32:
             return functionary_32(text, marker, final, resume);
         case tool_format::llama3:
-            return marker.empty() ? json_answer(f, text, final) : python_tag(text, marker, final);
+            return marker.empty() ? json_answer(f, text, final, resume) : python_tag(text, marker, final);
         case tool_format::generic:
-            return json_answer(f, text, final);
+            return json_answer(f, text, final, resume);
         case tool_format::none:
         case tool_format::harmony:
             break;

@@ -3,6 +3,7 @@
 // chat_output; pure functions, so every chunk split of an answer reaches the same decisions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,20 +28,43 @@ struct call_section {
     bool content_follows = false;  // functionary v3.2 "all\n": the section opened plain text
 };
 
+// Where json_value_end stopped for more text in a value that grows.
+struct json_scan {
+    size_t start = std::string_view::npos;  // the value's offset in the text
+    size_t i = 0;                           // read up to here
+    int32_t depth = 0;
+    bool in_string = false;
+};
+
+// What the family parsers keep between reads of the same call section as it grows, so each read goes
+// on where the last one stopped instead of from the marker (streaming a long call stays linear). A
+// pure speed-up: the result is what a fresh read gives. Offsets are into the section's text.
+struct section_resume {
+    args_resume args;     // the open call's arguments (rewrite_args_at)
+    json_scan value;      // the JSON value whose end is looked for
+    size_t searched = 0;  // a closing marker is not in the text before this offset
+    // A section of several calls (DeepSeek's, Llama 3's joined by ';'): those read whole so far, and
+    // where the text after them starts.
+    std::vector<parsed_call> done;
+    size_t done_end = 0;
+};
+
 // The markers that open a call section in running text (empty for formats without one).
 std::vector<std::string> tool_call_markers(tool_format f);
 
 // Parses the call section starting at `text` (which begins with `marker`, possibly empty for the
 // formats that open at the answer's start). `final`: no more text will come. `resume`: kept by the
-// caller while the same section grows, so arguments are read on from where the last parse stopped.
+// caller while the same section grows (see section_resume).
 call_section parse_call_section(tool_format f, std::string_view text, std::string_view marker, bool final,
-                                args_resume* resume = nullptr);
+                                section_resume* resume = nullptr);
 
 // At the answer's start, formats whose calls have no marker (Llama 3 JSON, functionary v3.2's
 // recipient line, the generic JSON object): whether to try a section at `text` (white space skipped).
 bool tool_call_at_start(tool_format f, std::string_view text);
 
 // The end of the JSON value (object or array) that starts at text[i]; npos while incomplete.
-size_t json_value_end(std::string_view text, size_t i);
+// `resume`: goes on from its stop when that was made in the value at i (of the same, shorter text),
+// and holds this scan's stop when the value is incomplete.
+size_t json_value_end(std::string_view text, size_t i, json_scan* resume = nullptr);
 
 }  // namespace tandem

@@ -27,10 +27,13 @@ struct marker_hit {
     size_t index = 0;
 };
 
+// The first marker at or after `from` (each marker searched only as far as an earlier hit).
 marker_hit find_first(const std::string& s, size_t from, const std::vector<std::string>& markers) {
     marker_hit hit;
     for (size_t m = 0; m < markers.size(); ++m) {
-        const size_t at = s.find(markers[m], from);
+        const std::string_view within =
+            std::string_view(s).substr(0, hit.at == std::string::npos ? s.size() : hit.at + markers[m].size());
+        const size_t at = within.find(markers[m], from);
         if (at < hit.at) hit = {at, m};
     }
     return hit;
@@ -118,6 +121,11 @@ void chat_output_parser::run(bool final, chat_delta& out) {
 bool chat_output_parser::step_start(bool final) {
     if (syntax_.tools == tool_format::harmony) {
         mode_ = mode::harmony_header;
+        if (opts_.reasoning_open) {  // the prompt opened the analysis message
+            harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::content;
+            harmony_searched_ = pos_;
+            mode_ = mode::harmony_body;
+        }
         return true;
     }
     if (!opts_.split_reasoning || syntax_.think_start.empty()) {
@@ -202,12 +210,16 @@ bool chat_output_parser::step_content(bool final, chat_delta& out) {
 bool chat_output_parser::take_section(std::string_view marker, bool final, chat_delta& out) {
     const std::string marker_text(marker);  // call_markers_ may be the marker's owner; keep a copy
     const std::string_view rest = std::string_view(buf_).substr(pos_);
-    call_section sec = parse_call_section(syntax_.tools, rest, marker_text, final, &args_resume_);
+    call_section sec = parse_call_section(syntax_.tools, rest, marker_text, final, &section_);
     if (sec.what == call_section::status::need_more && !final) {
-        stream_calls(scan_call_heads(syntax_, rest, marker_text, &args_resume_), out);
+        if (!scan_) scan_.emplace(syntax_, marker_text);
+        scan_->read(rest);
+        for (size_t j = 0; j < scan_->size() && may_add_call(j); ++j)
+            stream_call(j, scan_->heads()[j].name, scan_->args(j), out);
         return false;
     }
-    args_resume_ = {};  // the section is decided: the next one starts afresh
+    section_ = {};  // the section is decided: the next one starts afresh
+    scan_.reset();
     mode_ = mode::content;
     if (sec.what != call_section::status::ok) {  // not a call after all: the text stays content
         open_.clear();
@@ -225,20 +237,21 @@ bool chat_output_parser::may_add_call(size_t j) const {
     return opts_.parallel_tool_calls || n_calls_ + static_cast<int32_t>(j) == 0;
 }
 
-// Each head not yet begun in the stream begins (id and name); each sends the argument text it added.
-void chat_output_parser::stream_calls(const std::vector<call_head>& heads, chat_delta& out) {
-    for (size_t j = 0; j < heads.size() && may_add_call(j); ++j) {
-        const call_head& h = heads[j];
-        if (j == open_.size()) {
-            open_.push_back({n_streamed_++, h.name, ""});
-            out.call_deltas.push_back({open_.back().index, call_id(static_cast<size_t>(n_calls_) + j), h.name, ""});
-        }
-        open_call& c = open_[j];
-        if (c.name != h.name || !h.args.json.starts_with(c.sent)) return;  // cannot happen: heads only grow
-        if (h.args.json.size() > c.sent.size()) {
-            out.call_deltas.push_back({c.index, "", "", h.args.json.substr(c.sent.size())});
-            c.sent.append(h.args.json, c.sent.size());
-        }
+// The section's j-th call begins in the stream (id and name) if it has not, and sends the argument
+// text it added. Called for j = 0, 1, ... in order.
+void chat_output_parser::stream_call(size_t j, const std::string& name, std::string_view args, chat_delta& out) {
+    if (j == open_.size()) {
+        open_.push_back({n_streamed_++, name, ""});
+        out.call_deltas.push_back({open_.back().index, call_id(static_cast<size_t>(n_calls_) + j), name, ""});
+    }
+    open_call& c = open_[j];
+    // A call's name and arguments only grow as its section does (test_chat_args checks the scan);
+    // comparing the whole text sent on every push would make streaming quadratic.
+    if (c.name != name || args.size() < c.sent.size()) return;
+    if (args.size() > c.sent.size()) {
+        const std::string_view added = args.substr(c.sent.size());
+        out.call_deltas.push_back({c.index, "", "", std::string(added)});
+        c.sent.append(added);
     }
 }
 
@@ -294,6 +307,9 @@ bool chat_output_parser::step_harmony_header(bool final, chat_delta& out) {
     std::string recipient = header_word(header, "to=");
     if (recipient.starts_with("functions.")) recipient.erase(0, 10);
     harmony_recipient_ = recipient;
+    harmony_searched_ = m + k_message.size();
+    harmony_resume_ = {};
+    harmony_args_ = {};
     if (!recipient.empty())
         harmony_kind_ = opts_.parse_tools ? body_kind::call : body_kind::content;
     else if (channel == "analysis")
@@ -310,21 +326,22 @@ bool chat_output_parser::step_harmony_header(bool final, chat_delta& out) {
 bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
     static const std::vector<std::string> ends = {"<|end|>", "<|call|>", "<|return|>", std::string(k_start),
                                                   std::string(k_channel)};
-    const marker_hit hit = find_first(buf_, pos_, ends);
+    const marker_hit hit = find_first(buf_, std::max(pos_, harmony_searched_), ends);
     const bool closed = hit.at != std::string::npos;
+    if (!closed) harmony_searched_ = std::max(harmony_searched_, held_from(buf_, harmony_searched_, ends));
     if (harmony_kind_ == body_kind::call) {
         const size_t end = closed ? hit.at : buf_.size();
-        const size_t i = skip_ws(buf_, pos_);
+        const std::string_view body = std::string_view(buf_).substr(pos_, end - pos_);
+        if (!closed && !final) {
+            stream_harmony_call(body, out);
+            return false;
+        }
         std::vector<call_head> heads;
+        const size_t i = skip_ws(buf_, pos_);
         if (i < end && buf_[i] == '{') {
             call_head h{harmony_recipient_, rewrite_args(std::string_view(buf_).substr(i, end - i), {})};
             if (!h.args.bad) heads.push_back(std::move(h));
         }
-        if (!closed && !final) {
-            stream_calls(heads, out);
-            return false;
-        }
-        const std::string_view body = std::string_view(buf_).substr(pos_, end - pos_);
         const nlohmann::ordered_json args = nlohmann::ordered_json::parse(body, nullptr, false);
         if (!args.is_discarded() && args.is_object()) {
             std::vector<parsed_call> calls{{harmony_recipient_, args.dump()}};
@@ -344,6 +361,19 @@ bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
     if (closed && hit.index < 3) pos_ += ends[hit.index].size();  // <|end|>, <|call|>, <|return|> close it
     mode_ = mode::harmony_header;
     return closed;
+}
+
+// A call body before its end marker: its arguments read on from where the last push stopped.
+void chat_output_parser::stream_harmony_call(std::string_view body, chat_delta& out) {
+    size_t i = 0;
+    while (i < body.size() && is_space(body[i])) ++i;
+    if (i == body.size() || body[i] != '{' || harmony_args_.bad || !may_add_call(0)) return;
+    if (!harmony_args_.whole()) {
+        args_rewrite r = rewrite_args_at(body, i, {}, &harmony_resume_);
+        if (r.bad || r.whole()) harmony_args_ = std::move(r);
+        if (harmony_args_.bad) return;
+    }
+    stream_call(0, harmony_recipient_, harmony_args_.whole() ? harmony_args_.json : harmony_resume_.out, out);
 }
 
 void chat_output_parser::emit_content(std::string_view text, chat_delta& out) {

@@ -6,17 +6,17 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "server/chat/chat_args.h"
+#include "server/chat/chat_calls.h"
 #include "server/chat/chat_syntax.h"
 
 namespace tandem {
-
-struct parsed_call;  // chat_calls.h
 
 struct tool_call {
     std::string id;         // "call_" + 24 letters and digits
@@ -71,9 +71,10 @@ class chat_output_parser {
     bool step_harmony_body(bool final, chat_delta& out);
     // Tries the call section at pos_ (`marker` its opening text); false: wait for more text.
     bool take_section(std::string_view marker, bool final, chat_delta& out);
-    // Streaming the calls of the section at pos_ before it is whole (heads: chat_args' reading of
-    // it), completing them when it is, or dropping them when it turns out not to be calls.
-    void stream_calls(const std::vector<call_head>& heads, chat_delta& out);
+    // Streaming the calls of the section at pos_ before it is whole (the j-th as read so far: its
+    // name and arguments), completing them when it is, or dropping them when it turns out not to be calls.
+    void stream_call(size_t j, const std::string& name, std::string_view args, chat_delta& out);
+    void stream_harmony_call(std::string_view body, chat_delta& out);
     void complete_calls(std::vector<parsed_call>& calls, const std::vector<call_head>& heads, chat_delta& out);
     bool may_add_call(size_t j) const;  // parallel_tool_calls: the section's j-th call is kept
     void emit_content(std::string_view text, chat_delta& out);
@@ -95,11 +96,16 @@ class chat_output_parser {
         std::string name, sent;
     };
     std::vector<open_call> open_;
-    args_resume args_resume_;       // where the section's open call's arguments were last read to
+    // The open section as read so far: by the family's parser, and by the call-head scan that streams it.
+    section_resume section_;
+    std::optional<call_scan> scan_;
     int32_t n_streamed_ = 0;        // calls begun in the stream (dropped ones included)
     std::vector<std::string> ids_;  // by a completed call's place: a dropped call's id goes to the next
     body_kind harmony_kind_ = body_kind::content;
     std::string harmony_recipient_;
+    size_t harmony_searched_ = 0;  // the body's end markers are not in buf_ before this offset
+    args_resume harmony_resume_;   // a call body's arguments as read so far (offsets from its start)
+    args_rewrite harmony_args_;    // ... once whole or bad
     std::mt19937_64 rng_;
 };
 

@@ -18,6 +18,13 @@ chat_syntax think_tags(chat_syntax s) {
 chat_syntax harmony() {
     chat_syntax s;
     s.name = "gpt-oss";
+    // The analysis channel is the reasoning; the parser reads the channels themselves (chat_output),
+    // these are for a constrained answer and the reasoning budget.
+    s.think_start = "<|channel|>analysis<|message|>";
+    s.think_end = "<|end|>";
+    s.think_next = "<|start|>assistant";
+    s.content_start = "<|channel|>final<|message|>";
+    s.thinks_always = true;
     s.tools = tool_format::harmony;
     s.shape.call_prefix = "<|channel|>commentary to=functions.";
     s.shape.name_suffix = " <|constrain|>json<|message|>";
@@ -86,6 +93,11 @@ chat_syntax mistral() {
     s.shape.prefix = "[TOOL_CALLS][";
     s.shape.separator = ", ";
     s.shape.suffix = "]";
+    tool_call_shape named;  // [TOOL_CALLS]NAME[ARGS]{...} (Mistral Small 3.2, Magistral, Devstral)
+    named.call_prefix = "[TOOL_CALLS]";
+    named.name_suffix = "[ARGS]";
+    named.args_at = tool_args_at::inline_;
+    s.other_shapes = {named};
     s.preserved_tokens = {"[TOOL_CALLS]", "[ARGS]"};
     return s;
 }
@@ -119,6 +131,10 @@ chat_syntax generic() {
     s.shape.prefix = "{\"tool_calls\": [";
     s.shape.separator = ", ";
     s.shape.suffix = "]}";
+    tool_call_shape one;  // {"tool_call": {"name": N, "arguments": {...}}}
+    one.prefix = "{\"tool_call\": ";
+    one.suffix = "}";
+    s.other_shapes = {one};
     return s;
 }
 

@@ -47,10 +47,15 @@ struct tool_call_shape {
 struct chat_syntax {
     std::string name;  // "hermes", "qwen3", "deepseek-r1", ... (logs, /props)
     // Reasoning: an answer that starts with think_start (after white space) reasons until think_end;
-    // empty markers: the family does not reason in text.
-    std::string think_start, think_end;
+    // empty markers: the family does not reason in text. A constrained answer (response_format, forced
+    // calls) is generated after the reasoning: think_next follows think_end, and an answer in text
+    // opens with content_start (gpt-oss: "<|start|>assistant", then "<|channel|>final<|message|>").
+    std::string think_start, think_end, think_next, content_start;
+    bool thinks_always = false;  // it reasons whatever the template's switches (gpt-oss: reasoning_effort)
     tool_format tools = tool_format::none;
     tool_call_shape shape;
+    // Other shapes the family writes calls in: read (so their calls stream), never generated.
+    std::vector<tool_call_shape> other_shapes;
     // Control tokens the parser must see in the text (the engine renders them for such requests).
     std::vector<std::string> preserved_tokens;
 };

@@ -38,7 +38,11 @@ std::shared_ptr<const gram::compiled_grammar> answer_grammar(const generation_re
     if (g.json_answer && forces_calls(g))
         throw_invalid("response_format",
                       "'response_format' cannot be combined with a 'tool_choice' that forces a call");
-    if (g.json_answer) return response_format_grammar(g, lead);
+    if (g.json_answer) {
+        gram::reasoning_lead l = lead;
+        if (syntax) l.answer_start = syntax->content_start;  // gpt-oss: the final channel's message
+        return response_format_grammar(g, l);
+    }
     return syntax ? tool_call_grammar(g, *syntax, lead) : nullptr;
 }
 

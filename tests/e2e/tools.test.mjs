@@ -2,7 +2,7 @@
 // system message, calls in the generic JSON format): tool_choice "required" or a named function
 // forces calls whose arguments validate against the tool's parameters, whole and streamed as OpenAI
 // streams them; the calls and the tool's result go back into the next request's prompt. The same
-// on gemma4-tiny with Gemma 4's template (calls in its own argument syntax) and on stories260K with
+// on gemma4-tiny with Gemma 4's template (calls in its own argument syntax, patterns too) and on stories260K with
 // functionary v3.2's (the name written before the arguments), choosing among several tools.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -196,6 +196,31 @@ describe("gemma4-tiny with Gemma 4's template", () => {
       });
       const call = check_one_call(r.choices[0]);
       assert.equal(call.function.name, name);
+    }
+  });
+
+  test("a pattern holds in Gemma 4's argument strings, for every seed", async () => {
+    const code = { type: "string", pattern: "^[A-Z]{3}-\\d{2}$" };
+    const note = { type: "string", pattern: "^<[a-z]{1,6}( [a-z]{1,6}){0,2}>$" };
+    const book = {
+      type: "function",
+      function: {
+        name: "book",
+        parameters: { type: "object", properties: { code, note }, required: ["code", "note"], additionalProperties: false },
+      },
+    };
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await c4.chat.completions.create({
+        model: "m", messages: ask, tools: [book], tool_choice: "required", max_tokens: 300, seed, temperature: 1,
+      });
+      const c = r.choices[0];
+      assert.equal(c.finish_reason, "tool_calls", JSON.stringify(c));
+      assert.equal(c.message.tool_calls.length, 1, JSON.stringify(c.message));
+      const call = c.message.tool_calls[0];
+      assert.equal(call.function.name, "book");
+      const a = JSON.parse(call.function.arguments);
+      assert.match(a.code, new RegExp(code.pattern), call.function.arguments);
+      assert.match(a.note, new RegExp(note.pattern), call.function.arguments);
     }
   });
 

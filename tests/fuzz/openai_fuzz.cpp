@@ -120,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         // The reasoning lead as a thinking prompt gives it: none, optional, or opened by the prompt.
         const tandem::gram::reasoning_lead lead{t.syntax.think_start, (size & 3) != 0 ? t.syntax.think_end : "",
-                                                (size & 1) != 0};
+                                                (size & 1) != 0, t.syntax.think_next, ""};
         (void)tandem::answer_grammar(r, &t.syntax, lead);
     } catch (const tandem::api_exception&) {  // a schema or tool_choice the grammar refuses: a 400
     }

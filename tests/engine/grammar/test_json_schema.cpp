@@ -217,7 +217,7 @@ TEST(JsonSchema, SequenceForToolCalls) {
 
 TEST(JsonSchema, FreeTextUntilAMarker) {
     sequence_spec spec;
-    spec.lead = {"<think>", "</think>", true};
+    spec.lead = {"<think>", "</think>", true, "", ""};
     spec.prefix = "\n";
     const grammar g = grammar_from_sequence(json::parse(R"({"type":"object","properties":{"a":{"type":"integer"}},
         "required":["a"]})"),
@@ -234,7 +234,7 @@ TEST(JsonSchema, FreeTextUntilAMarker) {
 // the answer is the same either way, and nothing may come before the block.
 TEST(JsonSchema, OptionalReasoningBlockBeforeTheAnswer) {
     const json schema = json::parse(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})");
-    const reasoning_lead lead{"<|channel>thought", "<channel|>", false};
+    const reasoning_lead lead{"<|channel>thought", "<channel|>", false, "", ""};
     const grammar g = grammar_from_json_schema(schema, true, lead);
     EXPECT_TRUE(accepts(g, "{\"a\":1}"));
     EXPECT_TRUE(accepts(g, "<|channel>thought\nhm {\"a\": <channel|>{\"a\":2}"));
@@ -246,11 +246,39 @@ TEST(JsonSchema, OptionalReasoningBlockBeforeTheAnswer) {
     EXPECT_TRUE(accepts(o, "<|channel>thought\n{<channel|>{\"k\": []}"));
     EXPECT_FALSE(accepts(o, "<|channel>thought\n<channel|>[]"));
     // Opened by the prompt: the reasoning is not optional (the answer starts inside it).
-    const grammar open = grammar_json_object({"<think>", "</think>", true});
+    const grammar open = grammar_json_object({"<think>", "</think>", true, "", ""});
     EXPECT_TRUE(accepts(open, "so {}</think>{}"));
     EXPECT_FALSE(accepts(open, "{}"));
     EXPECT_EQ(reasoning_lead{}.key(), "");
-    EXPECT_NE(lead.key(), (reasoning_lead{"<|channel>thought", "<channel|>", true}.key()));
+    EXPECT_NE(lead.key(), (reasoning_lead{"<|channel>thought", "<channel|>", true, "", ""}.key()));
+}
+
+// gpt-oss: the reasoning is an analysis message; the answer follows in the next message's final
+// channel, whether or not the model reasoned first.
+TEST(JsonSchema, HarmonyReasoningThenTheFinalChannel) {
+    const json schema = json::parse(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})");
+    reasoning_lead lead{"<|channel|>analysis<|message|>", "<|end|>", false, "<|start|>assistant", ""};
+    lead.answer_start = "<|channel|>final<|message|>";
+    const grammar g = grammar_from_json_schema(schema, true, lead);
+    EXPECT_TRUE(accepts(g,
+                        "<|channel|>analysis<|message|>Need {a}.<|end|><|start|>assistant<|channel|>final"
+                        "<|message|>{\"a\":1}"));
+    EXPECT_TRUE(accepts(g, "<|channel|>final<|message|>{\"a\":2}"));
+    EXPECT_FALSE(accepts(g, "{\"a\":1}"));  // the final channel's header first
+    EXPECT_FALSE(accepts(g, "<|channel|>analysis<|message|>x<|end|><|channel|>final<|message|>{\"a\":1}"));
+    EXPECT_FALSE(accepts(g, "<|channel|>analysis<|message|>x<|end|><|start|>assistant{\"a\":1}"));
+    // a forced call has its own channel header (the shape's call prefix): no answer_start
+    sequence_spec spec;
+    spec.lead = {"<|channel|>analysis<|message|>", "<|end|>", false, "<|start|>assistant", ""};
+    spec.item_prefix = "<|channel|>commentary to=functions.f <|constrain|>json<|message|>";
+    spec.item_suffix = "<|call|>";
+    const grammar calls = grammar_from_sequence(schema, spec, true);
+    EXPECT_TRUE(accepts(calls,
+                        "<|channel|>analysis<|message|>Call f.<|end|><|start|>assistant<|channel|>commentary "
+                        "to=functions.f <|constrain|>json<|message|>{\"a\":3}<|call|>"));
+    EXPECT_TRUE(accepts(calls, "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\":3}<|call|>"));
+    EXPECT_NE(lead.key(), spec.lead.key());
+    EXPECT_NE((reasoning_lead{"", "", false, "", "<|channel|>final<|message|>"}.key()), "");
 }
 
 TEST(JsonSchema, ToolCallsKeepTheirOwnDefs) {

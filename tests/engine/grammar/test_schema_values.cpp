@@ -111,8 +111,25 @@ TEST(SchemaValues, NumberRangesWithIntegerBounds) {
               std::string::npos);
 }
 
-// Patterns against std::regex_search on random strings over an alphabet that hits their classes,
-// written as JSON strings (the grammar sees the escaped text).
+// Random strings over an alphabet that hits the patterns' classes, and some chosen ones.
+std::vector<std::string> pattern_samples() {
+    const std::string alphabet = "abcdfoqrxyzAB019 -+.@\"\\\n\t{<|>";
+    std::mt19937 rng(11);
+    std::vector<std::string> samples = {"",    "abc",   "12-345", "foobarbaz", "color", "colour", "a@b.cd",
+                                        "a_1", "axc",   "xxx",    "Ab Cd",     "\"q\"", "a\\b",   "-1.5",
+                                        "bcd", "abcd",  "x]",     "ab cd",     "AB\nC", "{",      "zz",
+                                        "<|>", "x<|>y", "<|\"|",  "<|\"|>"};
+    for (int i = 0; i < 1500; ++i) {
+        std::string s;
+        const int n = static_cast<int>(rng() % 9);
+        for (int k = 0; k < n; ++k) s += alphabet[rng() % alphabet.size()];
+        samples.push_back(s);
+    }
+    return samples;
+}
+
+// Patterns against std::regex_search on random strings, written as JSON strings (the grammar sees
+// the escaped text).
 TEST(SchemaValues, PatternsMatchAsEcmaScriptSearches) {
     const char* patterns[] = {"^[a-z]+$",
                               "abc",
@@ -136,17 +153,7 @@ TEST(SchemaValues, PatternsMatchAsEcmaScriptSearches) {
                               "^[\\x41-\\x43\\n]*?$",
                               "\\{",
                               "^[^a-c]{2}$"};
-    const std::string alphabet = "abcdfoqrxyzAB019 -+.@\"\\\n\t{";
-    std::mt19937 rng(11);
-    std::vector<std::string> samples = {"",    "abc",  "12-345", "foobarbaz", "color", "colour", "a@b.cd",
-                                        "a_1", "axc",  "xxx",    "Ab Cd",     "\"q\"", "a\\b",   "-1.5",
-                                        "bcd", "abcd", "x]",     "ab cd",     "AB\nC", "{",      "zz"};
-    for (int i = 0; i < 1500; ++i) {
-        std::string s;
-        const int n = static_cast<int>(rng() % 9);
-        for (int k = 0; k < n; ++k) s += alphabet[rng() % alphabet.size()];
-        samples.push_back(s);
-    }
+    const std::vector<std::string> samples = pattern_samples();
     for (const char* p : patterns) {
         const grammar g = compile({{"type", "string"}, {"pattern", p}});
         const std::regex re(p, std::regex::ECMAScript);
@@ -162,6 +169,52 @@ TEST(SchemaValues, PatternsMatchAsEcmaScriptSearches) {
     EXPECT_TRUE(accepts(compile({{"type", "string"}, {"pattern", "^caf\xc3\xa9$"}}), "\"caf\xc3\xa9\""));
     EXPECT_TRUE(accepts(compile({{"type", "string"}, {"pattern", "^.[^a]$"}}), "\"\xe2\x82\xac\xc3\xa9\""));
     EXPECT_FALSE(accepts(compile({{"type", "string"}, {"pattern", "^[a-z]$"}}), "\"\xc3\xa9\""));
+}
+
+// Gemma 4's argument strings (<|"|>text<|"|>, no escapes): a pattern's strings are its matches
+// written raw and without '"' (so they never hold the quote); the same patterns against the same
+// searches, and a pattern that needs '"' refused, naming it.
+TEST(SchemaValues, PatternsInGemmaArgumentStrings) {
+    const char* patterns[] = {"^[a-z]+$",
+                              "abc",
+                              "^\\d{2}-\\d{1,3}$",
+                              "^(foo|bar)+baz?$",
+                              "^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$",
+                              "^a.c$",
+                              "^$",
+                              "^a\\\\b",
+                              "^[^a-c]{2}$",
+                              "<\\|>",
+                              "^\\S+\\s\\S+$",
+                              "\\{",
+                              "^[\\x41-\\x43\\n]*?$"};
+    const std::string q = "<|\"|>";
+    const std::vector<std::string> samples = pattern_samples();
+    for (const char* p : patterns) {
+        grammar_builder b;
+        json_grammar jg(b, true, value_syntax_gemma4());
+        const grammar g = b.finish(jg.schema({{"type", "string"}, {"pattern", p}}));
+        const std::regex re(p, std::regex::ECMAScript);
+        int n_match = 0;
+        for (const std::string& s : samples) {
+            const bool want = std::regex_search(s, re) && s.find('"') == std::string::npos;
+            n_match += want;
+            ASSERT_EQ(accepts(g, q + s + q), want) << "pattern " << p << " on " << s;
+        }
+        EXPECT_GT(n_match, 0) << p;
+        EXPECT_FALSE(accepts(g, json("abc").dump())) << p;  // JSON's quotes are not this syntax
+    }
+    for (const char* p : {"^\"q\"$", "[\"]", "\\x22"}) {
+        grammar_builder b;
+        json_grammar jg(b, true, value_syntax_gemma4());
+        try {
+            (void)jg.schema({{"type", "string"}, {"pattern", p}});
+            ADD_FAILURE() << p << " was accepted";
+        } catch (const error& e) {
+            const std::string why = e.what();
+            EXPECT_NE(why.find("'\"' cannot be written"), std::string::npos) << p << ": " << why;
+        }
+    }
 }
 
 TEST(SchemaValues, PatternsOutsideTheSubsetAreRefused) {

@@ -100,11 +100,11 @@ TEST(TokenMask, MatchesBruteForceOnRangesAndPatterns) {
 
 TEST(TokenMask, MatchesBruteForceAfterFreeText) {
     sequence_spec spec;
-    spec.lead = {"", "\"]}", true};
+    spec.lead = {"", "\"]}", true, "", ""};
     const auto g = std::make_shared<compiled_grammar>(
         grammar_from_sequence(json::parse(R"({"type":"object","properties":{"name":{"type":"string"}}})"), spec, true));
     check_masks_along(g, {"name: ab \"] \"]\"]}{\"name\":\"ab\"}", "\"]}{}"});
-    const auto optional = std::make_shared<compiled_grammar>(grammar_json_object({"[[", "]]", false}));
+    const auto optional = std::make_shared<compiled_grammar>(grammar_json_object({"[[", "]]", false, "", ""}));
     check_masks_along(optional, {"[[ a ] b ]]{}", "{\"x\": 1}", "[[]]{}"});
 }
 
@@ -112,7 +112,7 @@ TEST(TokenMask, MatchesBruteForceAfterFreeText) {
 // where the grammar takes its text: Gemma 4 ends its reasoning with such a token.
 TEST(TokenMask, ShownControlTokensAreAllowedByTheirText) {
     const token_index vocab = make_index();
-    const auto g = std::make_shared<compiled_grammar>(grammar_json_object({"", "<channel|>", true}));
+    const auto g = std::make_shared<compiled_grammar>(grammar_json_object({"", "<channel|>", true, "", ""}));
     grammar_matcher m(g, vocab);
     EXPECT_FALSE(mask_has(m.mask(), 0));  // not shown: never
     m.show_tokens({{0, "<channel|>"}});

@@ -31,17 +31,17 @@ struct rig : test::sched_rig {
 TEST(reasoning_budget, state_counts_inside_the_block_only) {
     reasoning_budget b;
     b.limit = 2;
-    b.start = {k_start};
-    b.end = {k_end1};
+    b.start = "<think>";
+    b.end = "</think>";
+    b.end_tokens = {k_end1};
     b.begin(false);
-    std::vector<int32_t> gen;
-    for (int32_t t : {5, 6, k_start, 7}) {
-        gen.push_back(t);
-        b.observe(gen);
-        EXPECT_FALSE(b.forcing()) << t;
+    // the start marker in other tokens than its own, with text around it
+    for (const char* piece : {"Hi <", "th", "ink>(", "a"}) {
+        b.observe(piece);
+        EXPECT_FALSE(b.forcing()) << piece;
+        EXPECT_TRUE(b.inside || std::string_view(piece) != "ink>(");
     }
-    gen.push_back(8);  // the second token inside
-    b.observe(gen);
+    b.observe("b");  // the second token inside
     ASSERT_TRUE(b.forcing());
     EXPECT_EQ(b.take_forced(), k_end1);
     EXPECT_FALSE(b.take_forced().has_value());
@@ -52,19 +52,40 @@ TEST(reasoning_budget, state_counts_inside_the_block_only) {
     closed.done = false;
     closed.inside = true;
     closed.n_inside = 0;
-    gen = {k_end1};
-    closed.observe(gen);
+    closed.limit = 5;
+    for (const char* piece : {"x</", "thi", "nk>\n"}) closed.observe(piece);
     EXPECT_TRUE(closed.done);
     EXPECT_FALSE(closed.forcing());
 
+    reasoning_budget both;  // opened and closed in one token's text
+    both.limit = 1;
+    both.start = "<think>";
+    both.end = "</think>";
+    both.end_tokens = {k_end1};
+    both.begin(false);
+    both.observe("<think>ok</think>");
+    EXPECT_TRUE(both.done);
+    both.observe("x");
+    EXPECT_FALSE(both.forcing());
+
+    reasoning_budget never;  // the start marker never whole: nothing counts
+    never.limit = 1;
+    never.start = "<think>";
+    never.end = "</think>";
+    never.end_tokens = {k_end1};
+    never.begin(false);
+    for (const char* piece : {"<thin", "g>", "<", "think", "x"}) never.observe(piece);
+    EXPECT_FALSE(never.inside);
+    EXPECT_FALSE(never.forcing());
+
     reasoning_budget zero;
     zero.limit = 0;
-    zero.end = {k_end1};
+    zero.end_tokens = {k_end1};
     zero.begin(true);  // no thinking at all: the end marker comes first
     EXPECT_EQ(zero.take_forced(), k_end1);
 
     reasoning_budget none;
-    none.end = {k_end1};
+    none.end_tokens = {k_end1};
     none.begin(true);  // -1: no limit
     EXPECT_TRUE(none.done);
 }
@@ -79,8 +100,9 @@ std::vector<int32_t> run_budget(rig& r, int32_t limit, bool open, const std::vec
     s->smp = std::make_unique<sampler>(sampling_params{}, 100);
     s->stream = std::make_shared<request_stream>(s->id, 1000);
     s->budget.limit = limit;
-    s->budget.start = {k_start};
-    s->budget.end = {k_end1, k_end2};
+    s->budget.start = "i";  // the rig's text of k_start
+    s->budget.end = "jk";   // of k_end1, k_end2
+    s->budget.end_tokens = {k_end1, k_end2};
     s->budget.begin(open);
     auto stream = s->stream;
     const uint64_t id = s->id;

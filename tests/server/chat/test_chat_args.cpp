@@ -18,7 +18,8 @@ using ojson = nlohmann::ordered_json;
 const gram::value_syntax json_syntax{};
 
 // Prefixes of `text` growing by 1 to 7 bytes, each rewritten on from where the last one stopped
-// (args_resume), give what a fresh rewrite of each gives: the resume changes only the work.
+// (args_resume), give what a fresh rewrite of each gives: the resume changes only the work (while the
+// object is open its text is the resume's, not copied into the result).
 void expect_resume_agrees(const std::string& text, const gram::value_syntax& syn, uint32_t seed) {
     std::mt19937 rng(seed);
     args_resume resume;
@@ -26,7 +27,9 @@ void expect_resume_agrees(const std::string& text, const gram::value_syntax& syn
         const std::string_view prefix = std::string_view(text).substr(0, k);
         const args_rewrite fresh = rewrite_args(prefix, syn);
         const args_rewrite goes_on = rewrite_args(prefix, syn, &resume);
-        ASSERT_EQ(goes_on.json, fresh.json) << "prefix " << k << " of " << text;
+        const bool open = !resume.stack.empty();
+        ASSERT_EQ(open ? resume.out : goes_on.json, fresh.json) << "prefix " << k << " of " << text;
+        ASSERT_TRUE(!open || goes_on.json.empty()) << "prefix " << k << " of " << text;
         ASSERT_EQ(goes_on.bad, fresh.bad) << "prefix " << k << " of " << text;
         ASSERT_EQ(goes_on.end, fresh.end) << "prefix " << k << " of " << text;
         if (k == text.size()) break;
@@ -232,6 +235,60 @@ TEST(ChatArgs, CallHeadsInEachShape) {
     heads = scan_call_heads(generic, "{\"tool_calls\": [{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", ", "");
     ASSERT_EQ(heads.size(), 1u);
     EXPECT_TRUE(heads[0].args.whole());
+}
+
+// A call_scan fed a section as it grows (by 1 to 7 bytes) reads, at every length, what a fresh
+// scan of that much text reads: going on from the last read changes only the work.
+void expect_scan_reads_on(const chat_syntax& s, const std::string& text, const std::string& marker) {
+    for (uint32_t seed = 1; seed <= 5; ++seed) {
+        std::mt19937 rng(seed);
+        call_scan scan(s, marker);
+        for (size_t k = 0;; k = std::min(text.size(), k + 1 + rng() % 7)) {
+            const std::string_view prefix = std::string_view(text).substr(0, k);
+            scan.read(prefix);
+            const std::vector<call_head> fresh = scan_call_heads(s, prefix, marker);
+            ASSERT_EQ(scan.size(), fresh.size()) << s.name << " prefix " << k << " of " << text;
+            for (size_t j = 0; j < fresh.size(); ++j) {
+                ASSERT_EQ(scan.heads()[j].name, fresh[j].name) << s.name << " prefix " << k << " of " << text;
+                ASSERT_EQ(scan.args(j), fresh[j].args.json) << s.name << " prefix " << k << " of " << text;
+                ASSERT_EQ(scan.heads()[j].args.whole(), fresh[j].args.whole()) << s.name << " prefix " << k;
+            }
+            if (k == text.size()) break;
+        }
+    }
+}
+
+TEST(ChatArgs, CallScanReadsOnAsAFreshScan) {
+    const std::string args = R"({"city": "Oslo, \"NO\"", "days": [1, 2], "deep": {"x": null}})";
+    const struct {
+        const char* markers;
+        std::string marker, text;
+    } cases[] = {
+        {"<tool_call>", "<tool_call>",
+         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": " + args +
+             "}\n</tool_call>\n<tool_call>\n"
+             "{\"name\": \"t\", \"arguments\": {}}\n</tool_call>"},
+        {"[TOOL_CALLS]", "[TOOL_CALLS]",
+         "[TOOL_CALLS][{\"name\": \"a\", \"arguments\": " + args + "}, {\"name\": \"b\", \"arguments\": {}}]"},
+        {"[TOOL_CALLS]", "[TOOL_CALLS]", "[TOOL_CALLS]get_weather[ARGS]" + args + "[TOOL_CALLS]b[ARGS]{}"},
+        {"<|start_header_id|>ipython", "",
+         "{\"name\": \"a\", \"parameters\": " + args +
+             "}; {\"name\": \"b\", "
+             "\"parameters\": {}}"},
+        {"{{ x }}", "", "{\"tool_calls\": [{\"name\": \"a\", \"arguments\": " + args + "}]}"},
+        {"{{ x }}", "", "{\"tool_call\": {\"name\": \"a\", \"arguments\": " + args + "}}"},
+        {"{{ x }}", "", "{\"tool_call\": {\"name\": \"a\", \"arguments\": {\"k\": ]}}"},  // broken arguments
+        {"{{ x }}", "", "{\"response\": \"not a call\"}"},
+        {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁begin｜>",
+         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>a\n```json\n" + args +
+             "\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<"
+             "｜tool▁call▁end｜>"},
+        {"<|tool_call>", "<|tool_call>",
+         "<|tool_call>call:f{a:<|\"|>x, "
+         "y<|\"|>,b:[1,2]}<tool_call|><|tool_call>call:g{c:<|\"|>東京<|\"|>}<tool_call|>"},
+        {">>>all", ">>>", ">>>get_time\n" + args + ">>>b\n{}"},
+    };
+    for (const auto& c : cases) expect_scan_reads_on(chat_syntax_detect(c.markers), c.text, c.marker);
 }
 
 }  // namespace

@@ -276,6 +276,29 @@ TEST(ChatOutput, GptOssHarmony) {
                       "2 + 2 = 4.<|return|>",
                       {"Simple.", "2 + 2 = 4.", {}});
     expect_all_splits(h, {}, "Plain text, no channels.", {"", "Plain text, no channels.", {}});
+    // the recipient in the message header instead of the channel's
+    expect_all_splits(h, tools_on(),
+                      "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.lookup"
+                      "<|channel|>commentary json<|message|>{\"q\": \"x\"}<|call|>",
+                      {"Look it up.", "", {{"lookup", R"({"q":"x"})"}}});
+    // reasoning_format none: the analysis message stays in the content as written
+    chat_parse_options inline_ = tools_on();
+    inline_.split_reasoning = false;
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
+                      {"", "<|channel|>analysis<|message|>Hm.Hi.", {}});
+    // the constrained answer's form (answer_grammar): analysis, the next header, the final channel
+    expect_all_splits(h, {},
+                      "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
+                      "{\"a\":1}",
+                      {"Think.", "{\"a\":1}", {}});
+    // a prompt that opened the analysis message: the answer starts inside it
+    chat_parse_options open = tools_on();
+    open.reasoning_open = true;
+    expect_all_splits(h, open,
+                      "Still thinking.<|end|><|start|>assistant<|channel|>commentary to=functions.f <|constrain|>"
+                      "json<|message|>{\"k\": 2}<|call|>",
+                      {"Still thinking.", "", {{"f", R"({"k":2})"}}});
 }
 
 TEST(ChatOutput, GenericJson) {
@@ -420,6 +443,84 @@ TEST(ChatOutput, RandomAnswersAreSplitInvariant) {
     }
 }
 
+// A long argument streams in pieces as it is written, in every family's call shapes (also those it
+// reads but never generates: Mistral's [ARGS] calls, the generic single "tool_call").
+TEST(ChatOutput, LongArgumentsStreamInEveryFamily) {
+    const std::string text(600, 'x');
+    const std::string json_args = "{\"text\": \"" + text + "\", \"n\": 1}";
+    const std::string want_args = R"({"text":")" + text + R"(","n":1})";
+    const struct {
+        const char* markers;
+        std::string answer;
+    } cases[] = {
+        {"<tool_call>", "<tool_call>\n{\"name\": \"w\", \"arguments\": " + json_args + "}\n</tool_call>"},
+        {"[TOOL_CALLS]", "[TOOL_CALLS][{\"name\": \"w\", \"arguments\": " + json_args + "}]"},
+        {"[TOOL_CALLS]", "[TOOL_CALLS]w[ARGS]" + json_args},
+        {"<|start_header_id|>ipython", "{\"name\": \"w\", \"parameters\": " + json_args + "}"},
+        {"{{ x }}", "{\"tool_calls\": [{\"name\": \"w\", \"arguments\": " + json_args + "}]}"},
+        {"{{ x }}", "{\"tool_call\": {\"name\": \"w\", \"arguments\": " + json_args + "}}"},
+        {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>w\n```json\n" +
+                                       json_args + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+        {"<|tool_call>", "<|tool_call>call:w{text:<|\"|>" + text + "<|\"|>,n:1}<tool_call|>"},
+        {"<|channel|>", "<|channel|>commentary to=functions.w <|constrain|>json<|message|>" + json_args + "<|call|>"},
+    };
+    for (const auto& c : cases) {
+        const chat_syntax s = family(c.markers);
+        expect_all_splits(s, tools_on(), c.answer, {"", "", {{"w", want_args}}});
+        int n_pieces = 0;
+        (void)parse(s, tools_on(), c.answer, 3, &n_pieces);  // byte by byte
+        EXPECT_GE(n_pieces, 500) << s.name << ": " << c.answer;
+    }
+}
+
+// The family parsers read a growing section on from their last read (section_resume): at every
+// length they decide what a fresh read decides.
+TEST(ChatCalls, ResumedSectionReadsAgree) {
+    const std::string args = R"({"s": "a \"}\" ]", "v": [1, {"w": "\\"}]})";
+    const struct {
+        tool_format f;
+        std::string marker, text;
+    } cases[] = {
+        {tool_format::hermes, "<tool_call>",
+         "<tool_call>\n{\"name\": \"f\", \"arguments\": " + args + "}\n</tool_call> x"},
+        {tool_format::hermes, "<tool_call>", "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}</tool_call"},
+        {tool_format::mistral, "[TOOL_CALLS]", "[TOOL_CALLS][{\"name\": \"f\", \"arguments\": " + args + "}] x"},
+        {tool_format::mistral, "[TOOL_CALLS]", "[TOOL_CALLS][{\"name\": \"f\", \"arguments\": " + args + "]"},
+        {tool_format::mistral, "[TOOL_CALLS]", "[TOOL_CALLS]f[ARGS]" + args + " x"},
+        {tool_format::llama3, "",
+         "{\"name\": \"f\", \"parameters\": " + args + "}; {\"name\": \"g\", \"parameters\": " + args + "} x"},
+        {tool_format::llama3, "", "{\"name\": \"f\", \"parameters\": " + args + "}}"},
+        {tool_format::generic, "", "{\"tool_call\": {\"name\": \"f\", \"arguments\": " + args + "}}"},
+        {tool_format::deepseek, "<｜tool▁calls▁begin｜>",
+         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n" + args +
+             "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+        {tool_format::deepseek, "<｜tool▁calls▁begin｜>",
+         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n" + args +
+             "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>g<｜tool▁sep｜>{}<｜tool▁call▁end｜> x"},
+        {tool_format::gemma4, "<|tool_call>", "<|tool_call>call:f{a:<|\"|>x}<|\"|>,b:[1]}<tool_call|>"},
+    };
+    auto same = [](const call_section& a, const call_section& b) {
+        if (a.what != b.what || a.consumed != b.consumed || a.calls.size() != b.calls.size()) return false;
+        for (size_t j = 0; j < a.calls.size(); ++j)
+            if (a.calls[j].name != b.calls[j].name || a.calls[j].arguments != b.calls[j].arguments) return false;
+        return true;
+    };
+    for (const auto& c : cases) {
+        for (uint32_t seed = 1; seed <= 5; ++seed) {
+            std::mt19937 rng(seed);
+            section_resume resume;
+            for (size_t k = c.marker.size();; k = std::min(c.text.size(), k + 1 + rng() % 7)) {
+                const std::string_view prefix = std::string_view(c.text).substr(0, k);
+                const bool final = k == c.text.size();
+                const call_section fresh = parse_call_section(c.f, prefix, c.marker, final);
+                const call_section goes_on = parse_call_section(c.f, prefix, c.marker, final, &resume);
+                ASSERT_TRUE(same(fresh, goes_on)) << "prefix " << k << " of " << c.text;
+                if (final || fresh.what != call_section::status::need_more) break;
+            }
+        }
+    }
+}
+
 TEST(ChatCalls, GemmaArguments) {
     const std::string text = "{a:{b:<|\"|>c, d<|\"|>},e:[],f:null,g:-1.5} extra";
     const args_rewrite r = rewrite_args(text, gram::value_syntax_gemma4());
@@ -436,6 +537,14 @@ TEST(ChatCalls, JsonValueEnd) {
     EXPECT_EQ(json_value_end(R"({"a":"}"})", 0), 9u);
     EXPECT_EQ(json_value_end(R"({"a":"\"}"})", 0), 11u);
     EXPECT_EQ(json_value_end(R"({"a":[1,)", 0), std::string_view::npos);
+    // read on from a stop: inside a string, after a backslash, in nested values
+    const std::string text = R"(x {"a":"\"}\\", "b": [{"c": "]"}]} y)";
+    for (size_t cut = 3; cut < text.size(); ++cut) {
+        json_scan resume;
+        const size_t first = json_value_end(std::string_view(text).substr(0, cut), 2, &resume);
+        if (first != std::string_view::npos) continue;
+        EXPECT_EQ(json_value_end(text, 2, &resume), text.size() - 2) << "cut at " << cut;
+    }
 }
 
 }  // namespace

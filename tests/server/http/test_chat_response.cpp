@@ -4,6 +4,9 @@
 
 #include <map>
 
+#include "engine/grammar/parse_state.h"
+#include "engine/grammar/token_mask.h"
+#include "server/http/answer_grammar.h"
 #include "server/http/chat_output_setup.h"
 #include "server/http/errors.h"
 #include "server/http/openai_response.h"
@@ -190,8 +193,70 @@ TEST(ChatResponse, OutputSetupFollowsTemplateRequestAndOptions) {
     o = chat_output_setup(b, cfg, g, open);
     EXPECT_EQ(o.reasoning.limit, 5);
     EXPECT_TRUE(o.reasoning.open);
-    EXPECT_EQ(o.reasoning.end, b.codec->encode("</think>", false, true));
-    EXPECT_EQ(o.reasoning.start, b.codec->encode("<think>", false, true));
+    EXPECT_EQ(o.reasoning.end_tokens, b.codec->encode("</think>", false, true));
+    EXPECT_EQ(o.reasoning.start, "<think>");
+    EXPECT_EQ(o.reasoning.end, "</think>");
+}
+
+bool grammar_accepts(const gram::compiled_grammar& cg, const std::string& text) {
+    const gram::parse_state st = gram::parse_advance(cg.rules(), gram::parse_start(cg.rules()), text);
+    return !st.dead() && st.accept;
+}
+
+// gpt-oss: its analysis message is the reasoning (it reasons whatever the template's switches), so
+// a json answer is generated after it, in the final channel of the next message; the answer splits
+// into reasoning_content and content whole and streamed.
+TEST(ChatResponse, GptOssAnswersAfterItsAnalysis) {
+    served_model b = test::fake_model({}, nullptr);
+    b.chat_template = "{{ '<|start|>assistant' }}<|channel|>final<|message|>";
+    server_config cfg;
+    generation_request g = chat_request();
+    g.json_answer = true;  // response_format json_object
+    const output_setup o = chat_output_setup(b, cfg, g, b.codec->encode("<|start|>assistant", false, true));
+    EXPECT_EQ(o.syntax.name, "gpt-oss");
+    EXPECT_EQ(o.lead.start, "<|channel|>analysis<|message|>");
+    EXPECT_EQ(o.lead.end, "<|end|>");
+    EXPECT_EQ(o.lead.after, "<|start|>assistant");
+    EXPECT_FALSE(o.lead.open);
+    const auto grammar = answer_grammar(g, &o.syntax, o.lead);
+    ASSERT_TRUE(grammar);
+    const std::string answer =
+        "<|channel|>analysis<|message|>The user wants JSON.<|end|><|start|>assistant<|channel|>final<|message|>"
+        "{\"a\": [1, 2]}";
+    EXPECT_TRUE(grammar_accepts(*grammar, answer));
+    EXPECT_TRUE(grammar_accepts(*grammar, "<|channel|>final<|message|>{}"));
+    EXPECT_FALSE(grammar_accepts(*grammar, "{}"));
+    EXPECT_FALSE(grammar_accepts(*grammar, "<|channel|>analysis<|message|>{}"));
+
+    test::fake_codec codec;
+    choice_output whole(codec, 0, g), streamed(codec, 0, g);
+    whole.set_parser(o.syntax, o.opts);
+    streamed.set_parser(o.syntax, o.opts);
+    whole.consume(text_event(answer));
+    whole.consume(done_event(finish_reason::stop));
+    const json msg = response_json(meta, {whole}, 3)["choices"][0]["message"];
+    EXPECT_EQ(msg["reasoning_content"], "The user wants JSON.");
+    EXPECT_EQ(msg["content"], "{\"a\": [1, 2]}");
+    std::string reasoning, content;
+    for (size_t i = 0; i < answer.size(); i += 5) {
+        streamed.consume(text_event(answer.substr(i, 5)));
+        reasoning += streamed.take_reasoning();
+        content += streamed.take_text();
+    }
+    streamed.consume(done_event(finish_reason::stop));
+    reasoning += streamed.take_reasoning();
+    content += streamed.take_text();
+    EXPECT_EQ(reasoning, msg["reasoning_content"]);
+    EXPECT_EQ(content, msg["content"]);
+
+    // a prompt that opened the analysis message (a prefill), read however many tokens it takes
+    EXPECT_TRUE(
+        chat_output_setup(b, cfg, g, b.codec->encode("<|start|>assistant<|channel|>analysis<|message|>\n", false, true))
+            .opts.reasoning_open);
+    // a reasoning budget ends the analysis message and opens the next one
+    cfg.reasoning_budget = 4;
+    EXPECT_EQ(chat_output_setup(b, cfg, g, {}).reasoning.end_tokens,
+              b.codec->encode("<|end|><|start|>assistant", false, true));
 }
 
 }  // namespace
