@@ -15,8 +15,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,6 +24,7 @@
 #include "kernels/matmul.h"
 #include "kernels/pack.h"
 #include "kernels/thread_pool.h"
+#include "tests/peer_lib.h"
 
 namespace {
 
@@ -47,30 +46,13 @@ struct peer {
     const ggml_cpu_traits* (*traits)(uint32_t) = nullptr;
 };
 
-// The ELF file among a library's names under dir (the unversioned names may be link stubs).
-std::string elf_named(const std::filesystem::path& dir, const std::string& prefix) {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-        if (e.path().filename().string().rfind(prefix, 0) != 0) continue;
-        std::ifstream f(e.path(), std::ios::binary);
-        char magic[4] = {};
-        if (f.read(magic, 4) && std::memcmp(magic,
-                                            "\x7f"
-                                            "ELF",
-                                            4) == 0)
-            return e.path().string();
-    }
-    return {};
-}
-
 peer load_peer(const std::string& shared) {
-    const std::filesystem::path dir = std::filesystem::path(shared) / "peer" / "lib";
     // libggml-base first, globally, so libggml-cpu's dependency on it is met by its soname.
-    void* base = dlopen(elf_named(dir, "libggml-base.so").c_str(), RTLD_NOW | RTLD_GLOBAL);
-    void* cpu = base ? dlopen(elf_named(dir, "libggml-cpu.so").c_str(), RTLD_NOW | RTLD_GLOBAL) : nullptr;
+    void* base = dlopen(test::peer_library(shared, "libggml-base.so").c_str(), RTLD_NOW | RTLD_GLOBAL);
+    void* cpu = base ? dlopen(test::peer_library(shared, "libggml-cpu.so").c_str(), RTLD_NOW | RTLD_GLOBAL) : nullptr;
     if (!cpu) {
-        std::fprintf(stderr, "bench_peer_kernels: cannot load llama.cpp's libraries under %s: %s\n",
-                     dir.string().c_str(), dlerror());
+        std::fprintf(stderr, "bench_peer_kernels: cannot load llama.cpp's libraries under %s/peer/lib: %s\n",
+                     shared.c_str(), dlerror());
         std::exit(1);
     }
     if (auto init = reinterpret_cast<void (*)()>(dlsym(cpu, "ggml_cpu_init"))) init();

@@ -8,40 +8,22 @@
 
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "kernels/quant.h"
 #include "kernels/ref/ref.h"
 #include "tests/kernels/random_inputs.h"
+#include "tests/peer_lib.h"
 
 namespace tandem {
 namespace {
 
 using peer_decoder = void (*)(const void*, float*, int64_t);
 
-// The peer's libggml-base shared object; its unversioned names are link stubs, not ELF files.
-std::string peer_library() {
-    const std::filesystem::path dir = std::filesystem::path(TANDEM_SHARED_DIR) / "peer" / "lib";
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-        if (e.path().filename().string().rfind("libggml-base.so", 0) != 0) continue;
-        std::ifstream f(e.path(), std::ios::binary);
-        char magic[4] = {};
-        if (f.read(magic, 4) && std::memcmp(magic,
-                                            "\x7f"
-                                            "ELF",
-                                            4) == 0)
-            return e.path().string();
-    }
-    return {};
-}
-
 void* peer_handle() {
     static void* const handle = [] {
-        const std::string path = peer_library();
+        const std::string path = test::peer_library(TANDEM_SHARED_DIR, "libggml-base.so");
         return path.empty() ? nullptr : dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     }();
     return handle;
@@ -93,7 +75,8 @@ TEST(DecodersPeer, EveryBlockTypeDecodesAsLlamaCpp) {
     void* lib = peer_handle();
     ASSERT_NE(lib, nullptr) << "llama.cpp's libggml-base.so under " << TANDEM_SHARED_DIR
                             << "/peer/lib is missing or does not load ("
-                            << (peer_library().empty() ? "absent" : dlerror()) << "): it is this test's oracle";
+                            << (test::peer_library(TANDEM_SHARED_DIR, "libggml-base.so").empty() ? "absent" : dlerror())
+                            << "): it is this test's oracle";
     test::seeded_rng rng;
     for (dtype t : block_types()) {
         const dtype_info& info = dtype_info_of(t);
