@@ -33,7 +33,9 @@ struct rig {
     recorder rec;
     ops op;
     explicit rig(const device_info& d)
-        : ctx(d), pl(ctx), dev(ctx, memory_kind::device), host(ctx, memory_kind::host), rec(ctx), op(pl, rec) {}
+        : ctx(d), pl(ctx), dev(ctx, memory_kind::device), host(ctx, memory_kind::host), rec(ctx), op(pl, rec) {
+        op.set_codebooks(upload(codebook_words()));
+    }
     // A device slice holding `bytes` of the given words (uploaded through a host slice).
     slice upload(const std::vector<uint32_t>& words) {
         const uint64_t bytes = words.size() * 4;

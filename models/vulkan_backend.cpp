@@ -40,6 +40,24 @@ vulkan_device::vulkan_device(const vk::device_info& d, const std::string& pipeli
       rec(ctx),
       ops(pipelines, rec) {}
 
+void vulkan_device::ensure_codebooks() {
+    if (codebooks) return;
+    const std::vector<uint32_t> words = vk::codebook_words();
+    const uint64_t bytes = words.size() * 4;
+    codebooks = device_mem.alloc(bytes);
+    if (codebooks.mapped) {
+        std::memcpy(codebooks.mapped, words.data(), bytes);
+    } else {
+        const vk::slice s = host_mem.alloc(bytes);
+        std::memcpy(s.mapped, words.data(), bytes);
+        rec.begin();
+        rec.copy(s, codebooks, bytes);
+        rec.submit_and_wait();
+        host_mem.free(s);
+    }
+    ops.set_codebooks(codebooks);
+}
+
 vulkan_backend::vulkan_backend(std::shared_ptr<vulkan_device> dev) : dev_(std::move(dev)) {
     const uint64_t bytes = std::min<uint64_t>(dev_->device_mem.max_slice_bytes(), uint64_t{512} << 20);
     arena_ = dev_->device_mem.alloc(bytes);
@@ -82,6 +100,7 @@ weight vulkan_backend::load_weight(const gguf::tensor_info& t, weight_use) {
     w.host = t.data;
     device_weight d;
     d.format = vk::format_for(t.type, w.n_in);
+    if (d.format >= vk::weight_format::iq2_xxs) dev_->ensure_codebooks();
     d.n_in = u32(w.n_in);
     d.n_out = u32(w.n_out);
     const auto rows_per_part =

@@ -28,6 +28,9 @@ struct vulkan_device {
     vk::allocator device_mem, host_mem;
     vk::recorder rec;
     vk::ops ops;
+    vk::slice codebooks;  // the IQ formats' codebooks (vk::codebook_words): uploaded by the first such weight
+
+    void ensure_codebooks();
 };
 
 class vulkan_backend final : public backend {

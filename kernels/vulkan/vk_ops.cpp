@@ -71,6 +71,12 @@ matmul_plan matmul_plan_for(const device_info& d) {
 
 ops::ops(pipelines& pl, recorder& rec) : pl_(pl), rec_(rec), plan_(matmul_plan_for(pl.ctx().info())) {}
 
+slice ops::codebooks_for(weight_format f, const slice& w) const {
+    if (f < weight_format::iq2_xxs) return codebooks_ ? codebooks_ : w;
+    TANDEM_CHECK(codebooks_);  // set_codebooks first: the IQ formats read them
+    return codebooks_;
+}
+
 void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) {
     TANDEM_CHECK(x.rows == y.rows && x.cols % unit_elems(f) == 0);
     // Above 8 rows the tiled shader: the same sums (matmul_lanes.glsl), with fewer weight decodes.
@@ -80,24 +86,24 @@ void ops::matmul(weight_format f, const slice& w, const view& x, const view& y) 
     // The _tree modules have no subgroupAdd in them (a device without it may not be given one).
     const char* name =
         tiled ? (plan_.subgroup ? "matmul_tiled" : "matmul_tiled_tree") : (plan_.subgroup ? "matmul" : "matmul_tree");
-    const pipeline& p = pl_.get(name, 3, 28, std::span(spec, tiled ? 5 : 4));
+    const pipeline& p = pl_.get(name, 4, 28, std::span(spec, tiled ? 5 : 4));
     const uint32_t push[] = {x.cols, y.cols, x.rows, x.off, x.stride, y.off, y.stride};
     uint32_t gx, gy;
     grid((y.cols + plan_.outs - 1) / plan_.outs, gx, gy);
     rec_.track({reads(w), reads(x), writes(y)});
-    rec_.dispatch(p, {w, x.buf, y.buf}, push, gx, gy);
+    rec_.dispatch(p, {w, x.buf, y.buf, codebooks_for(f, w)}, push, gx, gy);
 }
 
 void ops::embed(weight_format f, const slice& table, uint32_t row0, uint32_t n_rows, const slice& tokens,
                 const view& out) {
     const uint32_t spec[] = {static_cast<uint32_t>(f)};
-    const pipeline& p = pl_.get("embed", 3, 24, spec);
+    const pipeline& p = pl_.get("embed", 4, 24, spec);
     const uint32_t push[] = {out.cols, n_rows, row0, out.rows, out.off, out.stride};
     TANDEM_CHECK(out.cols % unit_elems(f) == 0);
     uint32_t gx, gy;
     grid((uint64_t{out.rows} * (out.cols / unit_elems(f)) + 255) / 256, gx, gy);
     rec_.track({reads(table), reads(tokens), writes(out)});
-    rec_.dispatch(p, {table, tokens, out.buf}, push, gx, gy);
+    rec_.dispatch(p, {table, tokens, out.buf, codebooks_for(f, table)}, push, gx, gy);
 }
 
 void ops::eltwise(eltwise_op op, const view& a, const view& b, const view& out, float c) {

@@ -48,6 +48,9 @@ class ops {
     ops(pipelines& pl, recorder& rec);
 
     const matmul_plan& plan() const { return plan_; }
+    // The buffer of codebook_words() (vk_weights.h) the IQ1 / IQ2 / IQ3 formats read; matmul and
+    // embed in those formats need it.
+    void set_codebooks(const slice& s) { codebooks_ = s; }
     // Tests run both reductions; a plan with subgroup set needs a device with subgroup arithmetic.
     void set_plan(const matmul_plan& p) { plan_ = p; }
 
@@ -87,6 +90,11 @@ class ops {
     pipelines& pl_;
     recorder& rec_;
     matmul_plan plan_;
+    slice codebooks_;
+
+    // What binding 3 of matmul and embed holds: the codebooks, or (a format that reads none, before
+    // any are set) the weights again.
+    slice codebooks_for(weight_format f, const slice& w) const;
 };
 
 }  // namespace tandem::vk

@@ -8,6 +8,7 @@
 #include "common/check.h"
 #include "kernels/blocks.h"
 #include "kernels/fp16.h"
+#include "kernels/iq_grids.h"
 #include "kernels/quant.h"
 
 namespace tandem::vk {
@@ -20,14 +21,17 @@ struct raw_entry {
 
 // The types the shaders read in GGUF's own block layout.
 constexpr raw_entry k_raw[] = {
-    {dtype::q4_1, weight_format::q4_1},     {dtype::q5_0, weight_format::q5_0},
-    {dtype::q5_1, weight_format::q5_1},     {dtype::q2_k, weight_format::q2_k},
-    {dtype::q3_k, weight_format::q3_k},     {dtype::q4_k, weight_format::q4_k},
-    {dtype::q5_k, weight_format::q5_k},     {dtype::q6_k, weight_format::q6_k},
-    {dtype::iq4_nl, weight_format::iq4_nl}, {dtype::iq4_xs, weight_format::iq4_xs},
-    {dtype::mxfp4, weight_format::mxfp4},   {dtype::q1_0, weight_format::q1_0},
-    {dtype::q2_0, weight_format::q2_0},     {dtype::tq1_0, weight_format::tq1_0},
-    {dtype::tq2_0, weight_format::tq2_0},
+    {dtype::q4_1, weight_format::q4_1},       {dtype::q5_0, weight_format::q5_0},
+    {dtype::q5_1, weight_format::q5_1},       {dtype::q2_k, weight_format::q2_k},
+    {dtype::q3_k, weight_format::q3_k},       {dtype::q4_k, weight_format::q4_k},
+    {dtype::q5_k, weight_format::q5_k},       {dtype::q6_k, weight_format::q6_k},
+    {dtype::iq4_nl, weight_format::iq4_nl},   {dtype::iq4_xs, weight_format::iq4_xs},
+    {dtype::mxfp4, weight_format::mxfp4},     {dtype::q1_0, weight_format::q1_0},
+    {dtype::q2_0, weight_format::q2_0},       {dtype::tq1_0, weight_format::tq1_0},
+    {dtype::tq2_0, weight_format::tq2_0},     {dtype::iq2_xxs, weight_format::iq2_xxs},
+    {dtype::iq2_xs, weight_format::iq2_xs},   {dtype::iq2_s, weight_format::iq2_s},
+    {dtype::iq3_xxs, weight_format::iq3_xxs}, {dtype::iq3_s, weight_format::iq3_s},
+    {dtype::iq1_s, weight_format::iq1_s},     {dtype::iq1_m, weight_format::iq1_m},
 };
 
 bool is_raw(weight_format f) {
@@ -63,6 +67,25 @@ void repack_q4_0(const uint8_t* src, int64_t n_blocks, uint32_t* out) {
 }
 
 }  // namespace
+
+std::vector<uint32_t> codebook_words() {
+    std::vector<uint32_t> w;
+    w.reserve(8448);
+    const auto points8 = [&](const uint64_t* grid, size_t n) {
+        for (size_t i = 0; i < n; ++i) {
+            w.push_back(static_cast<uint32_t>(grid[i]));
+            w.push_back(static_cast<uint32_t>(grid[i] >> 32));
+        }
+    };
+    points8(k_iq2xxs_grid, 256);
+    points8(k_iq2xs_grid, 512);
+    points8(k_iq2s_grid, 1024);
+    w.insert(w.end(), k_iq3xxs_grid, k_iq3xxs_grid + 256);
+    w.insert(w.end(), k_iq3s_grid, k_iq3s_grid + 512);
+    points8(k_iq1s_grid, 2048);
+    TANDEM_CHECK(w.size() == 8448);
+    return w;
+}
 
 weight_format format_for(dtype t, int64_t n_in) {
     switch (t) {

@@ -8,11 +8,11 @@
 //          (GGUF's q4_0 holds element j and j + 16 in one byte: repacked here once, at upload; 20
 //          bytes per block, GGUF's 18);
 //   every other computable type (bf16 with rows of an even length, q4_1, q5_0, q5_1, q2_K ... q6_K,
-//          iq4_nl, iq4_xs, mxfp4, q1_0, q2_0, tq1_0, tq2_0): the GGUF bytes as they are, rows back to
+//          iq4_nl, iq4_xs, mxfp4, q1_0, q2_0, tq1_0, tq2_0, the IQ1 / IQ2 / IQ3 codebook types, whose
+//          codebooks are a buffer of their own: codebook_words): the GGUF bytes as they are, rows back to
 //          back, plus one padding word per part (the shaders read any 4 bytes as two words); the
 //          device holds what the file holds.
-// f16 and bf16 rows of an odd length (only tiny tensors have them) and the IQ1 / IQ2 / IQ3 codebook
-// types (no shader decodes them yet) are decoded to f32 at upload.
+// f16 and bf16 rows of an odd length are decoded to f32 at upload (only tiny tensors have them).
 // A tensor larger than the device's storage buffer range is split into parts of whole rows, each
 // laid out as above on its own.
 #pragma once
@@ -46,7 +46,19 @@ enum class weight_format : uint32_t {
     q2_0 = 17,
     tq1_0 = 18,
     tq2_0 = 19,
+    iq2_xxs = 20,
+    iq2_xs = 21,
+    iq2_s = 22,
+    iq3_xxs = 23,
+    iq3_s = 24,
+    iq1_s = 25,
+    iq1_m = 26,
 };
+
+// The IQ1 / IQ2 / IQ3 codebooks (kernels/iq_grids.h) as the words of one buffer, which the matmul and
+// embedding shaders read at binding 3 (weights.glsl): iq2xxs at word 0 (256 points of two words),
+// iq2xs at 512, iq2s at 1536, iq3xxs at 3584 (one word a point), iq3s at 3840, iq1s at 4352; 8448 words.
+std::vector<uint32_t> codebook_words();
 
 // The device format a GGUF type is uploaded in.
 weight_format format_for(dtype t, int64_t n_in);

@@ -62,7 +62,9 @@ struct bench_rig {
     recorder rec;
     ops op;
     std::vector<slice> held;
-    explicit bench_rig(context& ctx) : pl(ctx), mem(ctx, memory_kind::host), rec(ctx), op(pl, rec) {}
+    explicit bench_rig(context& ctx) : pl(ctx), mem(ctx, memory_kind::host), rec(ctx), op(pl, rec) {
+        op.set_codebooks(upload(codebook_words()));
+    }
     ~bench_rig() {
         for (const slice& s : held) mem.free(s);
     }

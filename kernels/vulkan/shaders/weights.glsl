@@ -7,13 +7,19 @@
 //   fields are put together from two words; the upload adds one padding word for the last read).
 // Every block format takes units of 16 elements: each of its sub-blocks (16, 32 or a block) has one
 // scale, and the 16 codes of a unit are one bit field of 16 consecutive bytes, except where noted.
-// Element orders are those of kernels/ref/dequant_ref.cpp, the reference these decoders match.
+// Element orders are those of kernels/ref/dequant_ref.cpp (dequant_iq_ref.cpp for 20-26), the
+// reference these decoders match.
+//   20-26 iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m: GGUF's blocks, whose codes index the
+//   codebooks bound at binding 3 (vk_weights.h codebook_words: the word offsets below).
 
 layout(std430, binding = 0) readonly buffer weights { uint w[]; };
+layout(std430, binding = 3) readonly buffer codebooks { uint cb[]; };
 
 const uint F_F32 = 0, F_F16 = 1, F_Q8_0 = 2, F_Q4_0 = 3, F_BF16 = 4, F_Q4_1 = 5, F_Q5_0 = 6, F_Q5_1 = 7;
 const uint F_Q2_K = 8, F_Q3_K = 9, F_Q4_K = 10, F_Q5_K = 11, F_Q6_K = 12, F_IQ4_NL = 13, F_IQ4_XS = 14;
 const uint F_MXFP4 = 15, F_Q1_0 = 16, F_Q2_0 = 17, F_TQ1_0 = 18, F_TQ2_0 = 19;
+const uint F_IQ2_XXS = 20, F_IQ2_XS = 21, F_IQ2_S = 22, F_IQ3_XXS = 23, F_IQ3_S = 24, F_IQ1_S = 25, F_IQ1_M = 26;
+const uint CB_IQ2_XXS = 0, CB_IQ2_XS = 512, CB_IQ2_S = 1536, CB_IQ3_XXS = 3584, CB_IQ3_S = 3840, CB_IQ1_S = 4352;
 
 const uint MAX_UNIT = 16;
 const uint UNIT = FORMAT == F_F32 ? 1 : FORMAT == F_F16 || FORMAT == F_BF16 ? 2 : FORMAT == F_Q8_0 ? 4
@@ -205,6 +211,105 @@ void unit_packed(uint row, uint j, uint n_in, out float v[MAX_UNIT]) {
     }
 }
 
+// Byte k (0-7) of 8-element point i of the codebook at word offset t, and byte k (0-3) of a 4-element one.
+uint cb_byte8(uint t, uint i, uint k) {
+    return bitfieldExtract(cb[t + 2 * i + k / 4], int(8 * (k % 4)), 8);
+}
+uint cb_byte4(uint t, uint i, uint k) {
+    return bitfieldExtract(cb[t + i], int(8 * k), 8);
+}
+// A 7-bit sign pattern with its parity as bit 7 (an even number of negative elements per 8).
+uint iq_signs(uint p) {
+    return p | ((bitCount(p) & 1) << 7);
+}
+float signed_code(uint magnitude, uint signs, uint k) {
+    return ((signs >> k) & 1) != 0 ? -float(magnitude) : float(magnitude);
+}
+
+// The codebook types: a unit is half of a group of 32, points 2h and 2h + 1 of 8 elements (or 4h ..
+// 4h + 3 of 4) of group g; scales and signs as in dequant_iq_ref.cpp.
+void unit_iq(uint row, uint j, uint n_in, out float v[MAX_UNIT]) {
+    const uint e = 16 * j, r = e % 256, g = r / 32, h = (r % 32) / 16;
+    if (FORMAT == F_IQ2_XXS || FORMAT == F_IQ2_XS || FORMAT == F_IQ2_S) {
+        const uint bb = FORMAT == F_IQ2_XXS ? 66 : FORMAT == F_IQ2_XS ? 74 : 82;
+        const uint b = block_at(row, n_in, e, 256, bb);
+        const float d = w_f16(b);
+        for (uint p = 0; p < 2; ++p) {
+            const uint l = 2 * h + p;
+            uint index, signs, s, t;
+            if (FORMAT == F_IQ2_XXS) {
+                const uint aux = w_u32(b + 2 + 8 * g + 4);
+                index = w_u8(b + 2 + 8 * g + l);
+                signs = iq_signs((aux >> (7 * l)) & 127);
+                s = aux >> 28;
+                t = CB_IQ2_XXS;
+            } else if (FORMAT == F_IQ2_XS) {
+                const uint q = w_u16(b + 2 + 2 * (4 * g + l));
+                index = q & 511;
+                signs = iq_signs(q >> 9);
+                s = (w_u8(b + 66 + g) >> (4 * h)) & 15;
+                t = CB_IQ2_XS;
+            } else {
+                index = w_u8(b + 2 + 4 * g + l) | (((w_u8(b + 66 + g) >> (2 * l)) & 3) << 8);
+                signs = w_u8(b + 34 + 4 * g + l);
+                s = (w_u8(b + 74 + g) >> (4 * h)) & 15;
+                t = CB_IQ2_S;
+            }
+            const float dl = d * (0.5 + float(s)) * 0.25;
+            for (uint k = 0; k < 8; ++k) v[8 * p + k] = dl * signed_code(cb_byte8(t, index, k), signs, k);
+        }
+    } else if (FORMAT == F_IQ3_XXS || FORMAT == F_IQ3_S) {
+        const bool xxs = FORMAT == F_IQ3_XXS;
+        const uint b = block_at(row, n_in, e, 256, xxs ? 98 : 110), d_b = b;
+        const float d = w_f16(d_b);
+        float dl;
+        uint aux = 0;
+        if (xxs) {
+            aux = w_u32(b + 66 + 4 * g);
+            dl = d * (0.5 + float(aux >> 28)) * 0.5;
+        } else {
+            dl = d * float(1 + 2 * ((w_u8(b + 106 + g / 2) >> (4 * (g % 2))) & 15));
+        }
+        for (uint p = 0; p < 4; ++p) {
+            const uint m = 4 * h + p;  // the point's place in its group; elements 4m .. 4m + 3
+            uint index, signs;
+            if (xxs) {
+                index = w_u8(b + 2 + 8 * g + m);
+                signs = iq_signs((aux >> (7 * (m / 2))) & 127) >> (4 * (m % 2));
+            } else {
+                index = w_u8(b + 2 + 8 * g + m) | (((w_u8(b + 66 + g) >> m) & 1) << 8);
+                signs = w_u8(b + 74 + 4 * g + m / 2) >> (4 * (m % 2));
+            }
+            const uint t = xxs ? CB_IQ3_XXS : CB_IQ3_S;
+            for (uint k = 0; k < 4; ++k) v[4 * p + k] = dl * signed_code(cb_byte4(t, index, k), signs, k);
+        }
+    } else {  // iq1_s, iq1_m: value dl * (point + delta), point bytes in {-1, 0, 1}
+        const bool m1 = FORMAT == F_IQ1_M;
+        const uint b = block_at(row, n_in, e, 256, m1 ? 56 : 50);
+        for (uint p = 0; p < 2; ++p) {
+            const uint l = 2 * h + p;
+            uint index;
+            float dl, delta;
+            if (m1) {
+                const uint s0 = w_u16(b + 48), s1 = w_u16(b + 50), s2 = w_u16(b + 52), s3 = w_u16(b + 54);
+                const float d = unpackHalf2x16((s0 >> 12) | ((s1 >> 8) & 0xf0) | ((s2 >> 4) & 0xf00) | (s3 & 0xf000)).x;
+                const uint sw = w_u16(b + 48 + 2 * (g / 2));
+                dl = d * float(2 * ((sw >> (6 * (g % 2) + 3 * (l / 2))) & 7) + 1);
+                const uint qh = w_u8(b + 32 + 2 * g + l / 2) >> (4 * (l % 2));
+                delta = (qh & 8) != 0 ? -0.125 : 0.125;
+                index = w_u8(b + 4 * g + l) | ((qh & 7) << 8);
+            } else {
+                const uint qh = w_u16(b + 34 + 2 * g);
+                dl = w_f16(b) * float(2 * ((qh >> 12) & 7) + 1);
+                delta = (qh & 0x8000) != 0 ? -0.125 : 0.125;
+                index = w_u8(b + 2 + 4 * g + l) | (((qh >> (3 * l)) & 7) << 8);
+            }
+            for (uint k = 0; k < 8; ++k)
+                v[8 * p + k] = dl * (float(bitfieldExtract(int(cb_byte8(CB_IQ1_S, index, k)), 0, 8)) + delta);
+        }
+    }
+}
+
 // The UNIT weights of unit j (elements j * UNIT ...) of row `row` of a part of n_rows rows.
 void weight_unit(uint row, uint j, uint n_in, uint n_rows, out float v[MAX_UNIT]) {
     if (FORMAT <= F_BF16) {
@@ -215,6 +320,8 @@ void weight_unit(uint row, uint j, uint n_in, uint n_rows, out float v[MAX_UNIT]
         unit_k4(row, j, n_in, v);
     } else if (FORMAT == F_Q2_K || FORMAT == F_Q3_K || FORMAT == F_Q6_K || FORMAT == F_TQ2_0) {
         unit_k2(row, j, n_in, v);
+    } else if (FORMAT >= F_IQ2_XXS) {
+        unit_iq(row, j, n_in, v);
     } else {
         unit_packed(row, j, n_in, v);
     }
