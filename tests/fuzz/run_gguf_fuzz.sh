@@ -21,7 +21,7 @@ source "$(dirname "$0")/fuzz_lib.sh"
 mkdir -p "$out"
 echo "run_gguf_fuzz: compiling the fuzz target with $cxx into $out"
 fuzz_build run_gguf_fuzz "$out/gguf_fuzz" "$cxx" "-I$src" "$src/tests/fuzz/gguf_fuzz.cpp" \
-    "$src"/models/gguf/*.cpp "$src/kernels/types.cpp" "$src/kernels/ref/dequant_ref.cpp" \
+    "$src"/models/gguf/*.cpp "$src/kernels/types.cpp" "$src"/kernels/ref/dequant*.cpp "$src/kernels/iq_grids.cpp" \
     || die "building gguf_fuzz failed"
 "$cxx" -std=c++20 -O1 -I"$src" "$src/tests/fuzz/make_gguf_seeds.cpp" -o "$out/make_gguf_seeds" \
     || die "compiling make_gguf_seeds failed"
