@@ -26,9 +26,9 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(t);
 }
 
-// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int, the K-quants and
-// the IQ codebook types): their
-// activations take one scale per super-block, as llama.cpp's q8_K, stored in each of its 8 blocks.
+// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int: the K-quants and
+// the IQ codebook types): their activations take one scale per super-block, as llama.cpp's q8_K,
+// stored in each of its 8 blocks.
 bool super_block_scale(dtype wt) {
     return wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
            iq_codebook_type(wt);

@@ -260,8 +260,8 @@ void unit_iq(uint row, uint j, uint n_in, out float v[MAX_UNIT]) {
         }
     } else if (FORMAT == F_IQ3_XXS || FORMAT == F_IQ3_S) {
         const bool xxs = FORMAT == F_IQ3_XXS;
-        const uint b = block_at(row, n_in, e, 256, xxs ? 98 : 110), d_b = b;
-        const float d = w_f16(d_b);
+        const uint b = block_at(row, n_in, e, 256, xxs ? 98 : 110);
+        const float d = w_f16(b);
         float dl;
         uint aux = 0;
         if (xxs) {
