@@ -281,12 +281,7 @@ TEST(ChatOutput, GptOssHarmony) {
                       "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.lookup"
                       "<|channel|>commentary json<|message|>{\"q\": \"x\"}<|call|>",
                       {"Look it up.", "", {{"lookup", R"({"q":"x"})"}}});
-    // reasoning_format none: the analysis message stays in the content as written
-    chat_parse_options inline_ = tools_on();
-    inline_.split_reasoning = false;
-    expect_all_splits(h, inline_,
-                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
-                      {"", "<|channel|>analysis<|message|>Hm.Hi.", {}});
+    // reasoning_format none: see GptOssInlineReasoning
     // the constrained answer's form (answer_grammar): analysis, the next header, the final channel
     expect_all_splits(h, {},
                       "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
@@ -299,6 +294,49 @@ TEST(ChatOutput, GptOssHarmony) {
                       "Still thinking.<|end|><|start|>assistant<|channel|>commentary to=functions.f <|constrain|>"
                       "json<|message|>{\"k\": 2}<|call|>",
                       {"Still thinking.", "", {{"f", R"({"k":2})"}}});
+}
+
+// reasoning_format none: the analysis message stays in the content as written, header and end marker
+// included, and the answer follows it without its own header, as llama-server (--jinja, reasoning
+// format none) gives it: "<|channel|>analysis<|message|>Hm.<|end|>Hi." for the first text below.
+TEST(ChatOutput, GptOssInlineReasoning) {
+    const chat_syntax h = family("<|channel|>");
+    chat_parse_options inline_ = tools_on();
+    inline_.split_reasoning = false;
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
+                      {"", "<|channel|>analysis<|message|>Hm.<|end|>Hi.", {}});
+    expect_all_splits(
+        h, inline_,
+        "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>analysis<|message|>More."
+        "<|end|><|start|>assistant<|channel|>final<|message|>Hi.<|return|>",
+        {"", "<|channel|>analysis<|message|>Hm.<|end|><|channel|>analysis<|message|>More.<|end|>Hi.", {}});
+    // the constrained answer's form; and a call after the analysis is still a call
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
+                      "{\"a\":1}",
+                      {"", "<|channel|>analysis<|message|>Think.<|end|>{\"a\":1}", {}});
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Call f.<|end|><|start|>assistant<|channel|>commentary "
+                      "to=functions.f <|constrain|>json<|message|>{\"k\": 2}<|call|>",
+                      {"", "<|channel|>analysis<|message|>Call f.<|end|>", {{"f", R"({"k":2})"}}});
+    // an unfinished analysis message: as far as it was written
+    expect_all_splits(h, inline_, "<|channel|>analysis<|message|>Hm, let",
+                      {"", "<|channel|>analysis<|message|>Hm, let", {}});
+    // a prompt that opened the analysis message: its text and end marker (the header is the prompt's)
+    inline_.reasoning_open = true;
+    expect_all_splits(h, inline_, "Still.<|end|><|start|>assistant<|channel|>final<|message|>Done.",
+                      {"", "Still.<|end|>Done.", {}});
+    // without tools a call message is text, kept as written too
+    chat_parse_options no_tools;
+    no_tools.split_reasoning = false;
+    expect_all_splits(h, no_tools,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>commentary to=functions.f "
+                      "<|constrain|>json<|message|>{\"k\": 2}<|call|>",
+                      {"",
+                       "<|channel|>analysis<|message|>Hm.<|end|><|channel|>commentary to=functions.f <|constrain|>json"
+                       "<|message|>{\"k\": 2}<|call|>",
+                       {}});
 }
 
 TEST(ChatOutput, GenericJson) {
