@@ -106,7 +106,7 @@ chat_syntax llama3() {
     chat_syntax s;
     s.name = "llama3";
     s.tools = tool_format::llama3;
-    s.shape.separator = ";";  // several calls are joined by ';' (chat_calls' json_answer)
+    s.shape.separator = ";";  // several calls are joined by ';' (chat_calls' llama3_answer)
     s.shape.args_at = tool_args_at::parameters;
     s.preserved_tokens = {"<|python_tag|>"};
     return s;

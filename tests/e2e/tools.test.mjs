@@ -166,6 +166,30 @@ test("response_format cannot be combined with a forced call; an unknown named fu
   );
 });
 
+// tool_choice auto: an answer that opens like the generic call object ("{") but cannot be one streams
+// as it is generated, not at its end (logit_bias makes the model write "{{{...").
+test("tool_choice auto: text that cannot be a call streams token by token", async () => {
+  const r = await fetch(`${srv.url}/tokenize`, { method: "POST", body: JSON.stringify({ content: "{" }) });
+  const brace = (await r.json()).tokens.at(-1);
+  const body = { model: "m", messages: ask, tools: [weather], max_tokens: 64, temperature: 0, logit_bias: { [brace]: 100 } };
+  const whole = (await client.chat.completions.create(body)).choices[0].message;
+  assert.ok(whole.content.startsWith("{{"), JSON.stringify(whole));
+  assert.equal(whole.tool_calls, undefined);
+  let content = "", n_deltas = 0, finish = null;
+  for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    if (c.delta.content) ++n_deltas;
+    content += c.delta.content ?? "";
+    assert.equal(c.delta.tool_calls, undefined);
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+  assert.equal(content, whole.content);
+  assert.equal(finish, "length");
+  // held back, it would come in one delta at the end (a busy server merges the deltas of a fast model)
+  assert.ok(n_deltas >= 3, `the content came in ${n_deltas} deltas`);
+});
+
 // Gemma 4 writes <|tool_call>call:NAME{key:<|"|>text<|"|>,n:1}<tool_call|>: the grammar forces that
 // syntax, and the calls come back as OpenAI's with JSON arguments.
 describe("gemma4-tiny with Gemma 4's template", () => {

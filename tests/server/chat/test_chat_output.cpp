@@ -347,6 +347,40 @@ TEST(ChatOutput, GenericJson) {
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
 }
 
+// The content pushed so far, in random chunks (seed 0: whole), before the answer ends.
+std::string content_before_end(const chat_syntax& s, const chat_parse_options& o, const std::string& text,
+                               uint32_t seed) {
+    chat_output_parser p(s, o);
+    std::mt19937 rng(seed);
+    std::string content;
+    for (size_t i = 0, n = 0; i < text.size(); i += n) {
+        n = seed == 0 ? text.size() : 1 + rng() % 6;
+        content += p.push(std::string_view(text).substr(i, n)).content;
+    }
+    return content;
+}
+
+// With tools offered, a generic answer that opens like a call object streams as content once it
+// cannot be one (not an object, an object that is no call, text after the object), not at its end;
+// a call, and an object still open, wait.
+TEST(ChatOutput, GenericJsonStreamsWhatCannotBeACall) {
+    const chat_syntax g = family("{{ messages }}");
+    const std::string call = R"({"tool_call": {"name": "f", "arguments": {"q": 1}}})";
+    for (const std::string& text : {std::string("{there} once upon a time"), std::string(R"({"response": "hi"})"),
+                                    std::string(R"( {"response": "hi"} and more)"), call + " and more",
+                                    std::string(R"({"tool_call": {"name": "f", "arguments": [1]}})")}) {
+        expect_all_splits(g, tools_on(), text, {"", text, {}});
+        for (uint32_t seed = 0; seed < 50; ++seed)
+            ASSERT_EQ(content_before_end(g, tools_on(), text, seed), text) << "seed " << seed;
+    }
+    expect_all_splits(g, tools_on(), call, {"", "", {{"f", R"({"q":1})"}}});
+    // another key first is still a call
+    expect_all_splits(g, tools_on(), R"({"a": 0, "tool_call": {"name": "f", "arguments": {"q": 1}}})",
+                      {"", "", {{"f", R"({"q":1})"}}});
+    for (const std::string& text : {call, call.substr(0, 20), std::string(R"({"response": "hi)")})
+        for (uint32_t seed = 0; seed < 50; ++seed) ASSERT_EQ(content_before_end(g, tools_on(), text, seed), "");
+}
+
 // The shape a forced call is generated in (chat_syntax's tool_call_shape, which answer_grammar turns
 // into a grammar) is read back by the family's parser: two calls, joined as the shape joins them.
 TEST(ChatOutput, ForcedCallShapesParse) {
