@@ -26,6 +26,8 @@ chat_syntax harmony() {
     s.content_start = "<|channel|>final<|message|>";
     s.thinks_always = true;
     s.tools = tool_format::harmony;
+    // Each call is a message of its own: the ones after the first open with the assistant's role.
+    s.shape.separator = "<|start|>assistant";
     s.shape.call_prefix = "<|channel|>commentary to=functions.";
     s.shape.name_suffix = " <|constrain|>json<|message|>";
     s.shape.call_suffix = "<|call|>";
