@@ -243,22 +243,25 @@ std::span<const uint64_t> grammar_matcher::mask() const {
     return copied ? std::span<const uint64_t>(with_shown_) : base;
 }
 
+// An end-of-generation token shown as text (gpt-oss's "<|call|>", which closes a call) is that text
+// where the grammar takes it, so forced calls may go on after it; elsewhere it ends the text.
 bool grammar_matcher::accept(int32_t token) {
+    static const std::string no_text;
     if (ended_ || token < 0 || token >= vocab_.n_vocab()) return false;
-    if (vocab_.is_eog(token)) {
-        if (!st_.accept) return false;
-        ended_ = true;
-        st_.stacks.clear();
-        return true;
-    }
-    const std::string* piece = &vocab_.piece(token);
+    const bool eog = vocab_.is_eog(token);
+    const std::string* piece = eog ? &no_text : &vocab_.piece(token);
     for (const auto& [id, text] : shown_)
         if (id == token && piece->empty()) piece = &text;
-    const std::string& p = *piece;
-    if (p.empty()) return false;
-    parse_state next = parse_advance(g_->rules(), st_, p);
-    if (next.dead()) return false;
-    st_ = std::move(next);
+    if (!piece->empty()) {
+        parse_state next = parse_advance(g_->rules(), st_, *piece);
+        if (!next.dead()) {
+            st_ = std::move(next);
+            return true;
+        }
+    }
+    if (!eog || !st_.accept) return false;
+    ended_ = true;
+    st_.stacks.clear();
     return true;
 }
 

@@ -102,6 +102,8 @@ class grammar_matcher {
     // The text so far is complete and nothing may follow it: the sequence should end here.
     bool done() const { return ended_ || (st_.accept && !st_.can_continue()); }
     bool can_end() const { return st_.accept; }
+    // An end-of-generation token ended the text (not one taken as text: see accept).
+    bool ended() const { return ended_; }
     const parse_state& state() const { return st_; }
 
   private:

@@ -166,15 +166,22 @@ void scheduler::add_drafts(step_plan& plan, int32_t budget) {
     }
 }
 
+// An end-of-generation token that the grammar took as text (see grammar_matcher::accept) is text:
+// the grammar says whether the sequence ends there.
+bool scheduler::ends_generation(const sequence& s, int32_t token) const {
+    if (!cfg_.is_eog || !cfg_.is_eog(token)) return false;
+    return !s.gm || s.gm->ended() || s.grammar_stuck;
+}
+
 std::string scheduler::shown_piece(const sequence& s, int32_t token) const {
-    if ((cfg_.is_eog && cfg_.is_eog(token)) || !cfg_.token_piece) return "";
+    if (ends_generation(s, token) || !cfg_.token_piece) return "";
     const bool shown = cfg_.special_piece && std::binary_search(s.shown_special.begin(), s.shown_special.end(), token);
     return shown ? cfg_.special_piece(token) : cfg_.token_piece(token);
 }
 
 bool scheduler::finished(sequence& s, finish_reason& why, std::string_view piece, std::string& text) {
     const int32_t last = s.tokens.back();
-    const bool eog = cfg_.is_eog && cfg_.is_eog(last);
+    const bool eog = ends_generation(s, last);
     text.clear();
     if (!eog && cfg_.token_piece) text = s.text.push(piece);
     if (s.grammar_stuck) {

@@ -137,6 +137,8 @@ class scheduler {
     bool finished(sequence& s, finish_reason& why, std::string_view piece, std::string& text);
     // The bytes the sequence's text shows for a token it generated (none for an end of generation).
     std::string shown_piece(const sequence& s, int32_t token) const;
+    // Whether a token the sequence generated is an end of generation (not one its grammar took as text).
+    bool ends_generation(const sequence& s, int32_t token) const;
     void add_drafts(step_plan& plan, int32_t budget);
     void commit(sequence& s);
     void record_round(sequence& s, int32_t n_draft, int32_t n_accepted);

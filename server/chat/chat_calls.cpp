@@ -386,45 +386,59 @@ call_section functionary_32(std::string_view text, std::string_view marker, bool
     return out;
 }
 
-// The whole answer as one JSON object (Llama 3.x: {"name", "parameters"}, possibly several joined by
-// ';'; generic: {"tool_call": {...}} or {"tool_calls": [...]}).
-call_section json_answer(tool_format f, std::string_view text, bool final, section_resume* resume) {
+// {"tool_call": {...}} or {"tool_calls": [{...}, ...]} (generic) as calls.
+bool generic_calls(const ojson& obj, std::vector<parsed_call>& calls) {
+    if (obj.is_discarded() || !obj.is_object()) return false;
+    if (obj.contains("tool_call")) return call_from_object(obj["tool_call"], calls.emplace_back());
+    const auto list = obj.find("tool_calls");
+    if (list == obj.end() || !list->is_array() || list->empty()) return false;
+    for (const ojson& o : *list)
+        if (!call_from_object(o, calls.emplace_back())) return false;
+    return true;
+}
+
+// generic: the whole answer is the object. What cannot become one fails as soon as it shows, so it
+// streams as content: text that is not an object's beginning, an object that is not a call, text
+// after the object. A call waits for the answer's end, as text may still follow it. The object read
+// whole is kept in `resume` (its calls, its end), so the pushes after it cost no new read.
+call_section generic_answer(std::string_view text, bool final, section_resume* resume) {
     const size_t i = skip_ws(text, 0);
     call_section out{status::ok};
-    if (f == tool_format::llama3) {
-        size_t at = skip_ws(text, resume_at(resume, i));
-        for (;;) {
-            size_t end = 0;
-            const status st =
-                object_call_at(text, at, final, out.calls.emplace_back(), end, resume ? &resume->value : nullptr);
-            if (st != status::ok) return call_section{st};
-            out.consumed = end;
-            const size_t j = skip_ws(text, end);
-            if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
-            if (j < text.size() && text[j] == ';') {
-                keep_done(resume, out.calls, j + 1);
-                at = skip_ws(text, j + 1);
-                if (at < text.size() || final) continue;
-                return call_section{status::need_more};
-            }
-            return with_done(resume, std::move(out));
-        }
+    size_t end = resume ? resume->done_end : 0;
+    if (end == 0) {
+        const args_rewrite r = rewrite_args_at(text, i, {}, args_of(resume));
+        if (r.bad) return fail();
+        if (!r.whole()) return need_more_or_fail(final);
+        end = i + r.end;
+        if (!generic_calls(ojson::parse(text.substr(i, end - i), nullptr, false), out.calls)) return fail();
+        keep_done(resume, out.calls, end);
     }
-    // generic: decided on the whole answer only
+    if (skip_ws(text, end) < text.size()) return fail();
     if (!final) return call_section{status::need_more};
-    const ojson obj = ojson::parse(trim(text), nullptr, false);
-    if (obj.is_discarded() || !obj.is_object()) return fail();
     out.consumed = text.size();
-    if (obj.contains("tool_call")) {
-        if (!call_from_object(obj["tool_call"], out.calls.emplace_back())) return fail();
-        return out;
+    return with_done(resume, std::move(out));
+}
+
+// Llama 3.x: the whole answer as {"name", "parameters"} objects, several joined by ';'.
+call_section llama3_answer(std::string_view text, bool final, section_resume* resume) {
+    call_section out{status::ok};
+    size_t at = skip_ws(text, resume_at(resume, 0));
+    for (;;) {
+        size_t end = 0;
+        const status st =
+            object_call_at(text, at, final, out.calls.emplace_back(), end, resume ? &resume->value : nullptr);
+        if (st != status::ok) return call_section{st};
+        out.consumed = end;
+        const size_t j = skip_ws(text, end);
+        if (j == text.size() && !final) return call_section{status::need_more};  // a ';' may follow
+        if (j < text.size() && text[j] == ';') {
+            keep_done(resume, out.calls, j + 1);
+            at = skip_ws(text, j + 1);
+            if (at < text.size() || final) continue;
+            return call_section{status::need_more};
+        }
+        return with_done(resume, std::move(out));
     }
-    if (obj.contains("tool_calls") && obj["tool_calls"].is_array() && !obj["tool_calls"].empty()) {
-        for (const ojson& o : obj["tool_calls"])
-            if (!call_from_object(o, out.calls.emplace_back())) return fail();
-        return out;
-    }
-    return fail();
 }
 
 }  // namespace
@@ -506,9 +520,9 @@ call_section parse_call_section(tool_format f, std::string_view text, std::strin
         case tool_format::functionary_32:
             return functionary_32(text, marker, final, resume);
         case tool_format::llama3:
-            return marker.empty() ? json_answer(f, text, final, resume) : python_tag(text, marker, final);
+            return marker.empty() ? llama3_answer(text, final, resume) : python_tag(text, marker, final);
         case tool_format::generic:
-            return json_answer(f, text, final, resume);
+            return generic_answer(text, final, resume);
         case tool_format::none:
         case tool_format::harmony:
             break;

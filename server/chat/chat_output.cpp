@@ -122,7 +122,7 @@ bool chat_output_parser::step_start(bool final) {
     if (syntax_.tools == tool_format::harmony) {
         mode_ = mode::harmony_header;
         if (opts_.reasoning_open) {  // the prompt opened the analysis message
-            harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::content;
+            harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::as_written;
             harmony_searched_ = pos_;
             mode_ = mode::harmony_body;
         }
@@ -311,13 +311,19 @@ bool chat_output_parser::step_harmony_header(bool final, chat_delta& out) {
     harmony_resume_ = {};
     harmony_args_ = {};
     if (!recipient.empty())
-        harmony_kind_ = opts_.parse_tools ? body_kind::call : body_kind::content;
+        harmony_kind_ = opts_.parse_tools ? body_kind::call : body_kind::as_written;
     else if (channel == "analysis")
-        harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::content;
+        harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::as_written;
     else
         harmony_kind_ = body_kind::content;
-    const bool raw = harmony_kind_ == body_kind::content && (channel == "analysis" || !recipient.empty());
-    if (raw) emit_content(std::string_view(buf_).substr(pos_, m + k_message.size() - pos_), out);  // kept inline
+    if (harmony_kind_ == body_kind::as_written) {
+        // Shown from its channel on, as llama-server shows it: "<|start|>assistant" only separates
+        // the messages (a recipient written there stays).
+        constexpr std::string_view role = "<|start|>assistant";
+        size_t from = i;
+        if (header.starts_with(role) && header.substr(role.size()).starts_with(k_channel)) from += role.size();
+        emit_content(std::string_view(buf_).substr(from, m + k_message.size() - from), out);
+    }
     pos_ = m + k_message.size();
     mode_ = mode::harmony_body;
     return true;
@@ -357,6 +363,7 @@ bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
         dst.append(buf_, pos_, end - pos_);
         pos_ = end;
         if (!closed) return false;
+        if (harmony_kind_ == body_kind::as_written && hit.index < 3) dst += ends[hit.index];  // its end marker too
     }
     if (closed && hit.index < 3) pos_ += ends[hit.index].size();  // <|end|>, <|call|>, <|return|> close it
     mode_ = mode::harmony_header;

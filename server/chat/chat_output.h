@@ -60,7 +60,10 @@ class chat_output_parser {
 
   private:
     enum class mode { start, reasoning, content_start, content, harmony_header, harmony_body };
-    enum class body_kind { reasoning, content, call };
+    // A harmony message's text: reasoning (analysis), the answer (final, commentary), a call, or kept
+    // in the content as written, header and end marker included (analysis with reasoning_format
+    // none, a call when the request offers no tools).
+    enum class body_kind { reasoning, content, call, as_written };
 
     void run(bool final, chat_delta& out);
     bool step_start(bool final);

@@ -26,6 +26,8 @@ chat_syntax harmony() {
     s.content_start = "<|channel|>final<|message|>";
     s.thinks_always = true;
     s.tools = tool_format::harmony;
+    // Each call is a message of its own: the ones after the first open with the assistant's role.
+    s.shape.separator = "<|start|>assistant";
     s.shape.call_prefix = "<|channel|>commentary to=functions.";
     s.shape.name_suffix = " <|constrain|>json<|message|>";
     s.shape.call_suffix = "<|call|>";
@@ -106,7 +108,7 @@ chat_syntax llama3() {
     chat_syntax s;
     s.name = "llama3";
     s.tools = tool_format::llama3;
-    s.shape.separator = ";";  // several calls are joined by ';' (chat_calls' json_answer)
+    s.shape.separator = ";";  // several calls are joined by ';' (chat_calls' llama3_answer)
     s.shape.args_at = tool_args_at::parameters;
     s.preserved_tokens = {"<|python_tag|>"};
     return s;

@@ -124,12 +124,17 @@ test("gpt-oss: the analysis message is reasoning_content, the final channel's JS
   const request = { ...(await body("gptoss")), logit_bias: undefined };
   const raw = (await clients.gptoss.chat.completions.create({ ...request, reasoning_format: "none" })).choices[0]
     .message.content;
-  // Inline, the analysis message keeps its header; the next message's header is not shown.
-  const header = "<|channel|>analysis<|message|>";
+  // Inline (as llama-server shows it), the analysis message as written, header and end marker
+  // included; the final message's text follows without its header. The same streamed.
+  const header = "<|channel|>analysis<|message|>", end = "<|end|>";
   assert.ok(raw.startsWith(header), JSON.stringify(raw));
-  const json = raw.slice(raw.lastIndexOf("{"));
+  const reasoning = raw.slice(header.length, raw.indexOf(end));
+  const json = raw.slice(header.length + reasoning.length + end.length);
   validate(json);
-  const msg = await expectSplit("gptoss", request, { reasoning: raw.slice(header.length, -json.length), content: json });
+  const inline = await streamed(clients.gptoss, { ...request, reasoning_format: "none" });
+  assert.equal(inline.content, raw);
+  assert.equal(inline.reasoning, "");
+  const msg = await expectSplit("gptoss", request, { reasoning, content: json });
   assert.ok(!msg.reasoning_content.includes("{"), msg.reasoning_content);
 });
 

@@ -166,6 +166,30 @@ test("response_format cannot be combined with a forced call; an unknown named fu
   );
 });
 
+// tool_choice auto: an answer that opens like the generic call object ("{") but cannot be one streams
+// as it is generated, not at its end (logit_bias makes the model write "{{{...").
+test("tool_choice auto: text that cannot be a call streams token by token", async () => {
+  const r = await fetch(`${srv.url}/tokenize`, { method: "POST", body: JSON.stringify({ content: "{" }) });
+  const brace = (await r.json()).tokens.at(-1);
+  const body = { model: "m", messages: ask, tools: [weather], max_tokens: 64, temperature: 0, logit_bias: { [brace]: 100 } };
+  const whole = (await client.chat.completions.create(body)).choices[0].message;
+  assert.ok(whole.content.startsWith("{{"), JSON.stringify(whole));
+  assert.equal(whole.tool_calls, undefined);
+  let content = "", n_deltas = 0, finish = null;
+  for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    if (c.delta.content) ++n_deltas;
+    content += c.delta.content ?? "";
+    assert.equal(c.delta.tool_calls, undefined);
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+  assert.equal(content, whole.content);
+  assert.equal(finish, "length");
+  // held back, it would come in one delta at the end (a busy server merges the deltas of a fast model)
+  assert.ok(n_deltas >= 3, `the content came in ${n_deltas} deltas`);
+});
+
 // Gemma 4 writes <|tool_call>call:NAME{key:<|"|>text<|"|>,n:1}<tool_call|>: the grammar forces that
 // syntax, and the calls come back as OpenAI's with JSON arguments.
 describe("gemma4-tiny with Gemma 4's template", () => {
@@ -262,5 +286,37 @@ describe("stories260K with functionary v3.2's template", () => {
       }
     }
     assert.ok(seen.includes("get_time") && seen.includes("get_weather"), seen.join());
+  });
+});
+
+// gpt-oss writes each call as a message of its own (<|channel|>commentary to=functions.NAME ...
+// <|call|>, the ones after the first opened by <|start|>assistant): tool_choice required with
+// parallel_tool_calls gives several calls, each valid against its own tool; without, exactly one.
+// The reasoning budget keeps the analysis message short.
+describe("stories260K with gpt-oss's template", () => {
+  let go, cg;
+  before(async () => {
+    go = await startServer("stories260K.gguf", ["--chat-template-file", template("gpt-oss.jinja"), "--reasoning-budget", "4"]);
+    cg = new OpenAI({ baseURL: `${go.url}/v1`, apiKey: "none" });
+  });
+  after(async () => assert.equal((await go.stop()).code, 0));
+
+  test("tool_choice required: parallel calls when allowed, one when not", async () => {
+    const described = structuredClone(time);  // the template prints every tool's description
+    described.function.description = "The time in a zone";
+    const counts = [];
+    for (const seed of [1, 2, 5]) {
+      const body = { model: "m", messages: ask, tools: [weather, described], tool_choice: "required", max_tokens: 400, seed, temperature: 1 };
+      const c = (await cg.chat.completions.create({ ...body, parallel_tool_calls: true })).choices[0];
+      // a tiny model may go on writing calls until max_tokens (up to 8): the whole ones come back
+      assert.ok(["tool_calls", "length"].includes(c.finish_reason), JSON.stringify(c));
+      counts.push(c.message.tool_calls.length);
+      for (const call of c.message.tool_calls) {
+        if (call.function.name === "get_time") check_time_args(call.function.arguments);
+        else check_weather_args(call.function.arguments);
+      }
+      check_one_call((await cg.chat.completions.create({ ...body, parallel_tool_calls: false })).choices[0]);
+    }
+    assert.ok(counts.some((n) => n >= 2), `calls per answer: ${counts}`);
   });
 });

@@ -5,6 +5,10 @@
 // tokens a request asks to see.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/grammar/json_schema.h"
+#include "engine/grammar/token_mask.h"
 #include "engine/sched/reasoning_budget.h"
 #include "tests/engine/sched/sched_rig.h"
 
@@ -168,6 +172,64 @@ TEST(shown_special, a_requested_control_token_shows_its_text) {
         }
         EXPECT_EQ(test::text_of(test::drain(*stream)), shown ? "e<|call|>f" : "ef");
     }
+}
+
+// An end-of-generation control token shown as text that a grammar takes as text (gpt-oss's "<|call|>"
+// closing one of several forced calls) is text, and the grammar says whether the sequence ends: here
+// calls "a" each closed by <|call|> (70, an end of generation), up to two, joined by <|start|> (71).
+TEST(shown_special, an_end_token_the_grammar_takes_is_text) {
+    std::vector<std::string> pieces(100);
+    pieces[30] = "\"a\"";
+    pieces[71] = "<|start|>";
+    const gram::token_index vocab(pieces, {test::k_eos, 70});
+    gram::sequence_spec spec;
+    spec.item_suffix = "<|call|>";
+    spec.separator = "<|start|>";
+    spec.max_items = 2;
+    const auto calls = std::make_shared<gram::compiled_grammar>(
+        gram::grammar_from_sequence(nlohmann::ordered_json::parse(R"({"enum": ["a"]})"), spec, true));
+    const auto run = [&](const std::vector<int32_t>& draws, stream_event* done) {
+        test::rig_options o;
+        sched_config c = test::sched_rig::sc(o);
+        c.is_eog = [](int32_t t) { return t == test::k_eos || t == 70; };
+        c.token_piece = [&](int32_t t) { return pieces[static_cast<size_t>(t)]; };
+        c.special_piece = [](int32_t t) { return t == 70 ? std::string("<|call|>") : std::string(); };
+        kv_cache_manager kv(test::sched_rig::kv_cfg(o.n_blocks));
+        scheduler sched(c, kv);
+        auto s = std::make_unique<sequence>();
+        s->id = 1;
+        s->tokens = {10, 11};
+        s->n_prompt = 2;
+        s->max_tokens = 10;
+        s->smp = std::make_unique<sampler>(sampling_params{}, 100);
+        s->stream = std::make_shared<request_stream>(1, 100);
+        s->shown_special = {70};
+        s->gm = std::make_unique<gram::grammar_matcher>(calls, vocab);
+        s->gm->show_tokens({{70, "<|call|>"}});
+        auto stream = s->stream;
+        sched.add(std::move(s));
+        sched_output out;
+        std::vector<stream_event> events;
+        for (int32_t t : draws) {
+            step_plan p = sched.schedule();
+            sched.update(p, [&](size_t, sequence& seq, int32_t) {
+                if (!seq.gm->accept(t)) seq.grammar_stuck = true;  // as the engine's sample step
+                return scheduler::sampled{t, 0.0f, {}};
+            });
+            sched.take_output(out);
+            stream_output(out);
+            for (stream_event& ev : test::drain(*stream)) events.push_back(std::move(ev));
+        }
+        if (!events.empty() && events.back().what == stream_event::kind::done) *done = events.back();
+        return test::text_of(events);
+    };
+    stream_event done;
+    EXPECT_EQ(run({30, 70, 71, 30, 70}, &done), "\"a\"<|call|><|start|>\"a\"<|call|>");
+    EXPECT_EQ(done.what, stream_event::kind::done);
+    EXPECT_EQ(done.reason, finish_reason::stop);  // two calls: the grammar is done
+    done = {};
+    EXPECT_EQ(run({30, 70, test::k_eos}, &done), "\"a\"<|call|>");
+    EXPECT_EQ(done.reason, finish_reason::stop);  // one call, then the model's end
 }
 
 }  // namespace

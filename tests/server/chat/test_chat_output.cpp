@@ -281,12 +281,7 @@ TEST(ChatOutput, GptOssHarmony) {
                       "<|channel|>analysis<|message|>Look it up.<|end|><|start|>assistant to=functions.lookup"
                       "<|channel|>commentary json<|message|>{\"q\": \"x\"}<|call|>",
                       {"Look it up.", "", {{"lookup", R"({"q":"x"})"}}});
-    // reasoning_format none: the analysis message stays in the content as written
-    chat_parse_options inline_ = tools_on();
-    inline_.split_reasoning = false;
-    expect_all_splits(h, inline_,
-                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
-                      {"", "<|channel|>analysis<|message|>Hm.Hi.", {}});
+    // reasoning_format none: see GptOssInlineReasoning
     // the constrained answer's form (answer_grammar): analysis, the next header, the final channel
     expect_all_splits(h, {},
                       "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
@@ -301,12 +296,89 @@ TEST(ChatOutput, GptOssHarmony) {
                       {"Still thinking.", "", {{"f", R"({"k":2})"}}});
 }
 
+// reasoning_format none: the analysis message stays in the content as written, header and end marker
+// included, and the answer follows it without its own header, as llama-server (--jinja, reasoning
+// format none) gives it: "<|channel|>analysis<|message|>Hm.<|end|>Hi." for the first text below.
+TEST(ChatOutput, GptOssInlineReasoning) {
+    const chat_syntax h = family("<|channel|>");
+    chat_parse_options inline_ = tools_on();
+    inline_.split_reasoning = false;
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>final<|message|>Hi.",
+                      {"", "<|channel|>analysis<|message|>Hm.<|end|>Hi.", {}});
+    expect_all_splits(
+        h, inline_,
+        "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>analysis<|message|>More."
+        "<|end|><|start|>assistant<|channel|>final<|message|>Hi.<|return|>",
+        {"", "<|channel|>analysis<|message|>Hm.<|end|><|channel|>analysis<|message|>More.<|end|>Hi.", {}});
+    // the constrained answer's form; and a call after the analysis is still a call
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
+                      "{\"a\":1}",
+                      {"", "<|channel|>analysis<|message|>Think.<|end|>{\"a\":1}", {}});
+    expect_all_splits(h, inline_,
+                      "<|channel|>analysis<|message|>Call f.<|end|><|start|>assistant<|channel|>commentary "
+                      "to=functions.f <|constrain|>json<|message|>{\"k\": 2}<|call|>",
+                      {"", "<|channel|>analysis<|message|>Call f.<|end|>", {{"f", R"({"k":2})"}}});
+    // an unfinished analysis message: as far as it was written
+    expect_all_splits(h, inline_, "<|channel|>analysis<|message|>Hm, let",
+                      {"", "<|channel|>analysis<|message|>Hm, let", {}});
+    // a prompt that opened the analysis message: its text and end marker (the header is the prompt's)
+    inline_.reasoning_open = true;
+    expect_all_splits(h, inline_, "Still.<|end|><|start|>assistant<|channel|>final<|message|>Done.",
+                      {"", "Still.<|end|>Done.", {}});
+    // without tools a call message is text, kept as written too
+    chat_parse_options no_tools;
+    no_tools.split_reasoning = false;
+    expect_all_splits(h, no_tools,
+                      "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|channel|>commentary to=functions.f "
+                      "<|constrain|>json<|message|>{\"k\": 2}<|call|>",
+                      {"",
+                       "<|channel|>analysis<|message|>Hm.<|end|><|channel|>commentary to=functions.f <|constrain|>json"
+                       "<|message|>{\"k\": 2}<|call|>",
+                       {}});
+}
+
 TEST(ChatOutput, GenericJson) {
     const chat_syntax g = family("{{ messages }}");
     expect_all_splits(g, tools_on(), "{\"tool_call\": {\"name\": \"lookup\", \"arguments\": {\"q\": \"x\"}}}",
                       {"", "", {{"lookup", R"({"q":"x"})"}}});
     expect_all_splits(g, tools_on(), "{\"response\": \"hi\"}", {"", "{\"response\": \"hi\"}", {}});
     expect_all_splits(g, tools_on(), "Hi {there}", {"", "Hi {there}", {}});
+}
+
+// The content pushed so far, in random chunks (seed 0: whole), before the answer ends.
+std::string content_before_end(const chat_syntax& s, const chat_parse_options& o, const std::string& text,
+                               uint32_t seed) {
+    chat_output_parser p(s, o);
+    std::mt19937 rng(seed);
+    std::string content;
+    for (size_t i = 0, n = 0; i < text.size(); i += n) {
+        n = seed == 0 ? text.size() : 1 + rng() % 6;
+        content += p.push(std::string_view(text).substr(i, n)).content;
+    }
+    return content;
+}
+
+// With tools offered, a generic answer that opens like a call object streams as content once it
+// cannot be one (not an object, an object that is no call, text after the object), not at its end;
+// a call, and an object still open, wait.
+TEST(ChatOutput, GenericJsonStreamsWhatCannotBeACall) {
+    const chat_syntax g = family("{{ messages }}");
+    const std::string call = R"({"tool_call": {"name": "f", "arguments": {"q": 1}}})";
+    for (const std::string& text : {std::string("{there} once upon a time"), std::string(R"({"response": "hi"})"),
+                                    std::string(R"( {"response": "hi"} and more)"), call + " and more",
+                                    std::string(R"({"tool_call": {"name": "f", "arguments": [1]}})")}) {
+        expect_all_splits(g, tools_on(), text, {"", text, {}});
+        for (uint32_t seed = 0; seed < 50; ++seed)
+            ASSERT_EQ(content_before_end(g, tools_on(), text, seed), text) << "seed " << seed;
+    }
+    expect_all_splits(g, tools_on(), call, {"", "", {{"f", R"({"q":1})"}}});
+    // another key first is still a call
+    expect_all_splits(g, tools_on(), R"({"a": 0, "tool_call": {"name": "f", "arguments": {"q": 1}}})",
+                      {"", "", {{"f", R"({"q":1})"}}});
+    for (const std::string& text : {call, call.substr(0, 20), std::string(R"({"response": "hi)")})
+        for (uint32_t seed = 0; seed < 50; ++seed) ASSERT_EQ(content_before_end(g, tools_on(), text, seed), "");
 }
 
 // The shape a forced call is generated in (chat_syntax's tool_call_shape, which answer_grammar turns

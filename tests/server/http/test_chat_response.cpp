@@ -259,5 +259,48 @@ TEST(ChatResponse, GptOssAnswersAfterItsAnalysis) {
               b.codec->encode("<|end|><|start|>assistant", false, true));
 }
 
+// gpt-oss: forced parallel calls are consecutive messages, each after the first opened by the
+// assistant's role as harmony writes them; all come back as calls, whole and streamed.
+TEST(ChatResponse, GptOssForcedParallelCalls) {
+    const chat_syntax s = chat_syntax_detect("<|channel|>");
+    generation_request g = chat_request();
+    g.tools = nlohmann::ordered_json::parse(R"([
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+         "properties": {"a": {"type": "integer"}}, "required": ["a"]}}},
+        {"type": "function", "function": {"name": "g", "parameters": {"type": "object"}}}])");
+    g.tool_choice = "required";
+    const gram::reasoning_lead lead{s.think_start, s.think_end, false, s.think_next, ""};
+    const std::string one = "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\": 1}<|call|>";
+    const std::string two = "<|channel|>analysis<|message|>Both.<|end|><|start|>assistant" + one +
+                            "<|start|>assistant<|channel|>commentary to=functions.g <|constrain|>json<|message|>{}"
+                            "<|call|>";
+    g.parallel_tool_calls = true;
+    const auto parallel = tool_call_grammar(g, s, lead);
+    ASSERT_TRUE(parallel);
+    EXPECT_TRUE(grammar_accepts(*parallel, one));
+    EXPECT_TRUE(grammar_accepts(*parallel, two));
+    EXPECT_FALSE(grammar_accepts(*parallel, one + one));  // a later call opens its own message
+    g.parallel_tool_calls = false;
+    const auto single = tool_call_grammar(g, s, lead);
+    EXPECT_TRUE(grammar_accepts(*single, one));
+    EXPECT_FALSE(grammar_accepts(*single, two));
+
+    chat_parse_options o;
+    o.parse_tools = true;
+    test::fake_codec codec;
+    choice_output c(codec, 0, g);
+    c.set_parser(s, o);
+    for (size_t i = 0; i < two.size(); i += 3) c.consume(text_event(two.substr(i, 3)));
+    c.consume(done_event(finish_reason::stop));
+    const json r = response_json(meta, {c}, 3);
+    const json& calls = r["choices"][0]["message"]["tool_calls"];
+    ASSERT_EQ(calls.size(), 2u) << r.dump();
+    EXPECT_EQ(calls[0]["function"]["name"], "f");
+    EXPECT_EQ(calls[0]["function"]["arguments"], R"({"a":1})");
+    EXPECT_EQ(calls[1]["function"]["name"], "g");
+    EXPECT_EQ(calls[1]["function"]["arguments"], "{}");
+    EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+}
+
 }  // namespace
 }  // namespace tandem
