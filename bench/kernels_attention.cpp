@@ -1,10 +1,11 @@
-// Decode attention benchmark: one query (a GQA group) per KV head over a paged cache of ctx
-// positions, for every head of every layer, reading the cache in place against gathering it to f32
-// first. Prints the time of one pass (every KV row read once) and the KV bytes read per second. The
-// cache spans at least --mib MiB (default 128, more than the L3 cache, as a long context of a real
-// model does; a few MiB measure the arithmetic alone).
+// Attention benchmark over a paged cache of ctx positions, for every head of every layer: R query
+// rows per KV head (a GQA group each) at the last R positions, causal, as one attention_paged call,
+// as a decode step (R = 1), a verification (R = 2-8) or a prompt chunk (R = 32, the CPU backend's
+// chunk) does. Prints the time of one pass, the KV bytes read per second (each row read once per
+// call) and the (query head, key) pairs per second. The cache spans at least --mib MiB (default 128,
+// more than the L3 cache, as a long context of a real model does; a few MiB measure the arithmetic).
 // Usage: bench_attention [--threads N] [--types f16,q8_0,q4_0] [--ctx 512,2048,8192] [--head-dim 64]
-//                        [--group 1,4] [--mib 128]
+//                        [--group 1,4] [--rows 1,32] [--mib 128]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -57,33 +58,27 @@ cache make_cache(dtype t, int32_t ctx, int32_t hd, size_t min_bytes, std::mt1993
     return c;
 }
 
-// Seconds for one pass over every (layer, head), best of several: in place or through an f32 gather.
-double time_pass(const cache& c, int32_t ctx, int32_t n_group, bool in_place, thread_pool& pool) {
+// Seconds for one pass over every (layer, head), best of several.
+double time_pass(const cache& c, int32_t ctx, int32_t n_group, int32_t n_rows, thread_pool& pool) {
     const int64_t hd = c.kv.head_dim, n_items = static_cast<int64_t>(c.n_layers) * k_kv_heads;
-    std::vector<float> q(static_cast<size_t>(n_items * n_group * hd), 0.1f), out(q.size());
+    const int64_t width = n_rows * n_group * hd;
+    std::vector<float> q(static_cast<size_t>(n_items * width), 0.1f), out(q.size());
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     auto pass = [&] {
         pool.parallel_for(n_items, 1, [&](int64_t lo, int64_t hi) {
             thread_local attn_scratch scratch;
-            thread_local std::vector<float> keys, values;
+            thread_local std::vector<attn_query> queries;
             for (int64_t i = lo; i < hi; ++i) {
-                attn_query aq;
-                aq.q = q.data() + i * n_group * hd;
-                aq.out = out.data() + i * n_group * hd;
-                aq.n_group = n_group;
-                aq.k_begin = 0;
-                aq.k_end = ctx;
-                const auto layer = static_cast<int32_t>(i / k_kv_heads), head = static_cast<int32_t>(i % k_kv_heads);
-                if (in_place) {
-                    attention_paged(c.kv, layer, c.table.data(), head, std::span(&aq, 1), scale, scratch);
-                } else {
-                    const size_t need = static_cast<size_t>(ctx * hd);
-                    if (keys.size() < need) keys.resize(need), values.resize(need);
-                    if (scratch.scores.size() < static_cast<size_t>(n_group * ctx))
-                        scratch.scores.resize(static_cast<size_t>(n_group * ctx));
-                    kv_gather(c.kv, layer, c.table.data(), head, 0, ctx, keys.data(), values.data());
-                    attention_gathered(keys.data(), values.data(), 0, hd, aq, scale, scratch.scores.data());
+                queries.assign(static_cast<size_t>(n_rows), attn_query{});
+                for (int32_t r = 0; r < n_rows; ++r) {
+                    attn_query& aq = queries[static_cast<size_t>(r)];
+                    aq.q = q.data() + i * width + r * n_group * hd;
+                    aq.out = out.data() + i * width + r * n_group * hd;
+                    aq.n_group = n_group;
+                    aq.k_end = ctx - n_rows + r + 1;
                 }
+                const auto layer = static_cast<int32_t>(i / k_kv_heads), head = static_cast<int32_t>(i % k_kv_heads);
+                attention_paged(c.kv, layer, c.table.data(), head, queries, scale, scratch);
             }
         });
     };
@@ -105,8 +100,8 @@ int main(int argc, char** argv) {
     int32_t hd = 64;
     size_t mib = 128;
     std::vector<std::string> types{"f16", "q8_0", "q4_0"};
-    std::vector<int32_t> ctxs{512, 2048, 8192}, groups{1, 4};
-    CLI::App app("Decode attention over a paged KV cache: in place against gathered to f32");
+    std::vector<int32_t> ctxs{512, 2048, 8192}, groups{1, 4}, rows{1, 32};
+    CLI::App app("Attention over a paged KV cache: R causal query rows per KV head");
     app.add_option("--threads", n_threads, "Threads")->check(CLI::Range(1, 1024));
     app.add_option("--types", types, "KV types")->delimiter(',')->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
     app.add_option("--ctx", ctxs, "Context lengths (rounded down to whole blocks)")
@@ -114,12 +109,13 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(16, 1 << 20));
     app.add_option("--head-dim", hd, "Head dimension")->check(CLI::Range(8, 1024));
     app.add_option("--group", groups, "Query heads per KV head")->delimiter(',')->check(CLI::Range(1, 64));
+    app.add_option("--rows", rows, "Query rows per KV head and call")->delimiter(',')->check(CLI::Range(1, 4096));
     app.add_option("--mib", mib, "Least size of the cache in MiB")->check(CLI::Range(1, 1 << 16));
     CLI11_PARSE(app, argc, argv);
     thread_pool pool(n_threads);
     std::printf("cpu level %s, %d threads, head_dim %d, %d KV heads per layer\n", cpu_level_name(cpu_level_active()),
                 n_threads, hd, k_kv_heads);
-    std::printf("type   ctx    group | layers | gathered ms | in place ms | speed-up | in place GB/s of KV\n");
+    std::printf("type    ctx group  rows | layers |    pass ms | GB/s of KV | G pairs/s\n");
     std::mt19937 rng(7);
     for (const std::string& name : types) {
         const auto t = dtype_from_name(name);
@@ -132,10 +128,16 @@ int main(int argc, char** argv) {
             const cache c = make_cache(*t, ctx, hd, mib << 20, rng);
             const double kv_bytes = static_cast<double>(c.kv.block_bytes) * (ctx / k_block_size);
             for (const int32_t g : groups) {
-                const double gathered = time_pass(c, ctx, g, false, pool), in_place = time_pass(c, ctx, g, true, pool);
-                std::printf("%-5s %6d %6d | %6d | %11.3f | %11.3f | %7.2fx | %8.1f\n", name.c_str(), ctx, g, c.n_layers,
-                            gathered * 1e3, in_place * 1e3, gathered / in_place, kv_bytes / in_place / 1e9);
-                std::fflush(stdout);
+                for (const int32_t r : rows) {
+                    if (r > ctx) continue;
+                    const double sec = time_pass(c, ctx, g, r, pool);
+                    // Row i of R sees ctx - R + i + 1 keys.
+                    const double pairs = static_cast<double>(c.n_layers) * k_kv_heads * g *
+                                         (static_cast<double>(r) * (ctx - r) + r * (r + 1) / 2.0);
+                    std::printf("%-5s %6d %5d %5d | %6d | %10.3f | %10.1f | %9.2f\n", name.c_str(), ctx, g, r,
+                                c.n_layers, sec * 1e3, kv_bytes / sec / 1e9, pairs / sec / 1e9);
+                    std::fflush(stdout);
+                }
             }
         }
     }

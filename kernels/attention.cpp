@@ -1,9 +1,10 @@
-// Paged attention: scores over the visible keys, softmax, weighted sum of values, with K/V gathered
-// to f32 or read in place.
+// Paged attention, flash-style: block run by block run, scores, an online softmax and the weighted
+// sum of values, the rows read as stored; and the gather of a head's rows to f32 (tests).
 #include "kernels/attention.h"
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "common/check.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -16,32 +17,44 @@ namespace tandem {
 namespace {
 
 const cpu::attention_kernels& attention_ops() {
-    static const cpu::attention_kernels ref_ops{ref::attn_scores, op_softmax, ref::attn_accumulate};
+    static const cpu::attention_kernels ref_ops{ref::attn_scores, ref::attn_softmax_step, ref::attn_accumulate};
     const cpu::kernel_table* t = cpu::table_where([](const cpu::kernel_table& t) { return t.attention != nullptr; });
     return t ? *t->attention : ref_ops;
 }
 
-// The block runs of positions [begin, end) of one head's K rows (or V rows, v_part): calls
-// run(rows, first position, count) for each, after prefetching the run k_prefetch_runs blocks ahead. A block holds
-// every layer and head, so a head's runs are short (2 KiB for 16 f16 rows of 64) and far apart: the hardware
+// The block runs of positions [begin, end) of one head: calls run(K rows, V rows, first position,
+// count) for each, after prefetching the run k_prefetch_runs blocks ahead. A block holds every layer
+// and head, so a head's runs are short (2 KiB for 16 f16 rows of 64) and far apart: the hardware
 // prefetchers never get going, and each run would otherwise start with a full memory latency.
 template <class F>
 void for_block_runs(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
-                    int32_t begin, int32_t end, bool v_part, F&& run) {
+                    int32_t begin, int32_t end, F&& run) {
     constexpr int32_t k_prefetch_runs = 4;
-    const auto rows = [&](int32_t block, int32_t slot) {
-        return v_part ? kv.v_row(block, layer_slot, slot, kv_head) : kv.k_row(block, layer_slot, slot, kv_head);
-    };
+    const size_t run_bytes = static_cast<size_t>(kv.block_size) * kv.row_bytes;
     for (int32_t pos = begin; pos < end;) {
         const int32_t slot = pos % kv.block_size, n = std::min(end - pos, kv.block_size - slot);
         const int32_t ahead = pos / kv.block_size + k_prefetch_runs;
         if (ahead * kv.block_size < end) {
-            const uint8_t* p = rows(block_table[ahead], 0);
-            for (size_t off = 0; off < static_cast<size_t>(kv.block_size) * kv.row_bytes; off += 64)
+            const uint8_t* p = kv.k_row(block_table[ahead], layer_slot, 0, kv_head);
+            for (size_t off = 0; off < run_bytes; off += 64) {
                 __builtin_prefetch(p + off, 0, 3);
+                __builtin_prefetch(p + kv.part_bytes + off, 0, 3);
+            }
         }
-        run(rows(block_table[pos / kv.block_size], slot), pos, n);
+        const uint8_t* k = kv.k_row(block_table[pos / kv.block_size], layer_slot, slot, kv_head);
+        run(k, k + kv.part_bytes, pos, n);
         pos += n;
+    }
+}
+
+// x (n floats, n a multiple of 32) as 8-bit codes with one scale per 32: code = round(x / d), d = max |x| / 127.
+void quantize_query(const float* x, int64_t n, int8_t* codes, float* d) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+        d[b] = amax / 127.0f;
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; ++i) codes[b * 32 + i] = static_cast<int8_t>(std::nearbyint(x[b * 32 + i] * inv));
     }
 }
 
@@ -49,29 +62,12 @@ void for_block_runs(const kv_group_view& kv, int32_t layer_slot, const int32_t* 
 
 void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head, int32_t begin,
                int32_t end, float* k, float* v) {
-    // One head's rows within a block are contiguous (kv_layout.h): decode each block's run at once.
     const int64_t hd = kv.head_dim;
-    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, false,
-                   [&](const uint8_t* rows, int32_t pos, int32_t n) {
-                       dequantize_row(kv.type, rows, k + (pos - begin) * hd, n * hd);
+    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end,
+                   [&](const uint8_t* kr, const uint8_t* vr, int32_t pos, int32_t n) {
+                       dequantize_row(kv.type, kr, k + (pos - begin) * hd, n * hd);
+                       dequantize_row(kv.type, vr, v + (pos - begin) * hd, n * hd);
                    });
-    for_block_runs(kv, layer_slot, block_table, kv_head, begin, end, true,
-                   [&](const uint8_t* rows, int32_t pos, int32_t n) {
-                       dequantize_row(kv.type, rows, v + (pos - begin) * hd, n * hd);
-                   });
-}
-
-void attention_gathered(const float* k, const float* v, int32_t first, int64_t hd, const attn_query& q, float scale,
-                        float* scores) {
-    const cpu::attention_kernels& ops = attention_ops();
-    const int64_t skip = static_cast<int64_t>(q.k_begin - first) * hd, n_keys = q.k_end - q.k_begin;
-    for (int32_t g = 0; g < q.n_group; ++g) {
-        float* sg = scores + g * n_keys;
-        ops.scores(q.q + g * hd, k + skip, n_keys, hd, scale, sg);
-        ops.softmax(sg, n_keys);
-        std::fill(q.out + g * hd, q.out + (g + 1) * hd, 0.0f);
-        ops.accumulate(sg, v + skip, n_keys, hd, q.out + g * hd);
-    }
 }
 
 void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
@@ -79,46 +75,69 @@ void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t*
     if (queries.empty()) return;
     const cpu::attention_kernels& ops = attention_ops();
     const int64_t hd = kv.head_dim, n_group = queries.front().n_group;
+    const int64_t n_rows = static_cast<int64_t>(queries.size()) * n_group;
+    const bool coded = kv.type != dtype::f16;
     int32_t lo = INT32_MAX, hi = 0;
     for (const attn_query& q : queries) {
         TANDEM_CHECK(q.n_group == n_group);
         if (q.k_end > q.k_begin) lo = std::min(lo, q.k_begin), hi = std::max(hi, q.k_end);
-    }
-    const int64_t span = std::max(0, hi - lo);
-    scratch.rows.resize(static_cast<size_t>(kv.block_size * hd));
-    scratch.scores.resize(static_cast<size_t>(static_cast<int64_t>(queries.size()) * n_group * span));
-    float* rows = scratch.rows.data();
-    // Scores of query i, head g, for its visible positions from q.k_begin on.
-    const auto scores_of = [&](size_t i, int64_t g) {
-        return scratch.scores.data() + (static_cast<int64_t>(i) * n_group + g) * span;
-    };
-    // Calls f(i, q, a, b) for each query i that sees some of positions [pos, pos + n): [a, b).
-    const auto seeing = [&](int32_t pos, int32_t n, auto&& f) {
-        for (size_t i = 0; i < queries.size(); ++i) {
-            const int32_t a = std::max(pos, queries[i].k_begin), b = std::min(pos + n, queries[i].k_end);
-            if (a < b) f(i, queries[i], a, b);
-        }
-    };
-    // Each run is decoded once for every query and head that sees it.
-    for_block_runs(kv, layer_slot, block_table, kv_head, lo, hi, false, [&](const uint8_t* k, int32_t pos, int32_t n) {
-        dequantize_row(kv.type, k, rows, n * hd);
-        seeing(pos, n, [&](size_t i, const attn_query& q, int32_t a, int32_t b) {
-            for (int64_t g = 0; g < n_group; ++g)
-                ops.scores(q.q + g * hd, rows + (a - pos) * hd, b - a, hd, scale, scores_of(i, g) + (a - q.k_begin));
-        });
-    });
-    for (size_t i = 0; i < queries.size(); ++i) {
-        const attn_query& q = queries[i];
-        for (int64_t g = 0; g < n_group; ++g) ops.softmax(scores_of(i, g), std::max(0, q.k_end - q.k_begin));
         std::fill(q.out, q.out + n_group * hd, 0.0f);
     }
-    for_block_runs(kv, layer_slot, block_table, kv_head, lo, hi, true, [&](const uint8_t* v, int32_t pos, int32_t n) {
-        dequantize_row(kv.type, v, rows, n * hd);
-        seeing(pos, n, [&](size_t i, const attn_query& q, int32_t a, int32_t b) {
-            for (int64_t g = 0; g < n_group; ++g)
-                ops.accumulate(scores_of(i, g) + (a - q.k_begin), rows + (a - pos) * hd, b - a, hd, q.out + g * hd);
-        });
-    });
+    auto& rows = scratch.rows;
+    rows.clear();
+    for (const attn_query& q : queries) {
+        for (int64_t g = 0; g < n_group; ++g)
+            rows.push_back({q.q + g * hd, q.out + g * hd, q.k_begin, q.k_end, -INFINITY, 0.0f});
+    }
+    if (coded) {
+        scratch.codes.resize(static_cast<size_t>(n_rows * hd));
+        scratch.code_scales.resize(static_cast<size_t>(n_rows * hd / 32));
+        for (int64_t r = 0; r < n_rows; ++r)
+            quantize_query(rows[r].q, hd, scratch.codes.data() + r * hd, scratch.code_scales.data() + r * hd / 32);
+    }
+    const int64_t ns = kv.block_size;
+    scratch.scores.resize(static_cast<size_t>(cpu::k_attn_rows * ns));
+    float* s = scratch.scores.data();
+    for_block_runs(kv, layer_slot, block_table, kv_head, lo, hi,
+                   [&](const uint8_t* k, const uint8_t* v, int32_t pos, int32_t n) {
+                       // The rows that see this run, in tiles of rows that see the same positions [a, b) of it.
+                       for (int64_t r = 0; r < n_rows;) {
+                           const int32_t a = std::max(pos, rows[r].k_begin), b = std::min(pos + n, rows[r].k_end);
+                           if (a >= b) {
+                               r += n_group - r % n_group;  // the query's other heads see none of it either
+                               continue;
+                           }
+                           cpu::attn_row_q qs[cpu::k_attn_rows];
+                           float* outs[cpu::k_attn_rows];
+                           float c[cpu::k_attn_rows];
+                           int tile = 0;
+                           for (; tile < cpu::k_attn_rows && r + tile < n_rows; ++tile) {
+                               const attn_scratch::row& row = rows[r + tile];
+                               if (tile > 0 && (row.k_begin != rows[r].k_begin || row.k_end != rows[r].k_end) &&
+                                   (std::max(pos, row.k_begin) != a || std::min(pos + n, row.k_end) != b))
+                                   break;
+                               qs[tile].f = row.q;
+                               if (coded) {
+                                   qs[tile].c = scratch.codes.data() + (r + tile) * hd;
+                                   qs[tile].d = scratch.code_scales.data() + (r + tile) * hd / 32;
+                               }
+                               outs[tile] = row.out;
+                           }
+                           const size_t skip = static_cast<size_t>(a - pos) * kv.row_bytes;
+                           ops.scores(kv.type, qs, tile, k + skip, kv.row_bytes, b - a, hd, scale, s, ns);
+                           for (int t = 0; t < tile; ++t) {
+                               attn_scratch::row& row = rows[r + t];
+                               c[t] = ops.softmax_step(s + t * ns, b - a, &row.m, &row.l);
+                           }
+                           ops.accumulate(kv.type, s, ns, tile, v + skip, kv.row_bytes, b - a, hd, c, outs);
+                           r += tile;
+                       }
+                   });
+    for (const attn_scratch::row& row : rows) {
+        if (row.l <= 0.0f) continue;  // no visible keys: a zero output
+        const float inv = 1.0f / row.l;
+        for (int64_t d = 0; d < hd; ++d) row.out[d] *= inv;
+    }
 }
 
 void kv_write_token(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t pos,

@@ -1,9 +1,7 @@
 // Attention over the paged KV cache. The queries of a sequence that share one KV head (a decode
 // row, a verification's drafted rows or a prefill chunk, each with its GQA group of heads) read the
-// cache together, one block run at a time: each run is decoded once into a buffer that stays in L1
-// and serves every query that sees it, and no copy of the whole context is written. kv_gather and
-// attention_gathered do the same over a contiguous f32 copy, with the same result bit for bit
-// (the oracle in tests and the baseline in bench_attention).
+// cache together, one block run at a time, the rows read as stored and no copy of the context
+// written. kv_gather decodes a head's rows to f32 (with ref::attend, the tests' oracle).
 #pragma once
 
 #include <cstdint>
@@ -26,19 +24,26 @@ struct attn_query {
 void kv_gather(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head, int32_t begin,
                int32_t end, float* k, float* v);
 
-// One query over gathered rows; k/v row 0 holds position `first`. scores: n_group * (k_end - k_begin) floats.
-// The arithmetic per query is fixed (it does not depend on how many queries or rows were gathered).
-void attention_gathered(const float* k, const float* v, int32_t first, int64_t head_dim, const attn_query& q,
-                        float scale, float* scores);
-
 // Buffers attention_paged reuses from call to call (one per thread).
 struct attn_scratch {
-    std::vector<float> rows;    // one block run of K or V rows, decoded
-    std::vector<float> scores;  // (queries, n_group, positions the queries span)
+    struct row {  // one query head: where it reads and writes, its keys, its softmax's running max and sum
+        const float* q;
+        float* out;
+        int32_t k_begin, k_end;
+        float m, l;
+    };
+    std::vector<row> rows;
+    std::vector<float> scores;  // one block run's scores of a tile of rows
+    std::vector<int8_t> codes;  // per row: its 8-bit codes, for q8_0 / q4_0 K rows
+    std::vector<float> code_scales;
 };
 
 // The queries (all of one n_group) over their positions of kv_head, read through the block table one
-// block run at a time: for each query the same bits as kv_gather followed by attention_gathered.
+// block run at a time, flash-style: each run's K and V rows are read as stored, once for every query
+// row that sees them (up to four rows a pass), and the softmax is taken online, run by run. A query
+// row's result depends only on its own keys and where the runs begin (the block boundaries), never
+// on the other queries of the call (batch invariance). For q8_0 / q4_0 K a score is an integer dot
+// product of the K codes with the query rounded to 8 bits per 32 elements (as llama.cpp does).
 void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t* block_table, int32_t kv_head,
                      std::span<const attn_query> queries, float scale, attn_scratch& scratch);
 

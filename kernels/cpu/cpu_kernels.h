@@ -51,15 +51,31 @@ struct act_rows {
     }
 };
 
-// Attention over f32 K/V rows in three pieces, which attention.cpp runs over a whole gather or block
-// run by block run: the arithmetic of a score or of an output column is the same however the rows
-// are split.
+// One query row of attention as the kernels read it: hd floats, and for q8_0 / q4_0 K rows also as
+// 8-bit codes with one f32 scale per 32 elements, so that a score is an integer dot product per block.
+struct attn_row_q {
+    const float* f = nullptr;
+    const int8_t* c = nullptr;
+    const float* d = nullptr;
+};
+
+// Query rows per attention_kernels call (the rows of one call see the same keys).
+constexpr int k_attn_rows = 4;
+
+// Attention over one block run of the paged cache, read as it is stored (f16, q8_0 or q4_0 rows of
+// row_bytes, one after another), for up to k_attn_rows query rows, with the softmax taken online
+// (flash-style): the arithmetic of a score, a row's softmax or an output element is fixed by that
+// row's own keys and the run's bounds, whatever other rows share the call.
 struct attention_kernels {
-    // s[j] = scale * q . k_j for the n rows of k (hd floats each).
-    void (*scores)(const float* q, const float* k, int64_t n, int64_t hd, float scale, float* s);
-    void (*softmax)(float* x, int64_t n);  // in place
-    // out[d] += sum_j p[j] * v[j * hd + d]: one chain per column over the rows in order, taken up from out.
-    void (*accumulate)(const float* p, const float* v, int64_t n, int64_t hd, float* out);
+    // s[r * ns + j] = scale * q_r . k_j for j < n, r < n_rows.
+    void (*scores)(dtype t, const attn_row_q* q, int n_rows, const uint8_t* k, size_t row_bytes, int n, int64_t hd,
+                   float scale, float* s, int64_t ns);
+    // One row's softmax over a run, online: with m' = max(m, s_j), s_j = e^(s_j - m') in place,
+    // l = c * l + sum_j s_j and m = m'; returns c = e^(m - m'), the factor earlier terms shrink by.
+    float (*softmax_step)(float* s, int n, float* m, float* l);
+    // out_r[d] = c_r * out_r[d] + sum_j p[r * np + j] * v_j[d], one chain per element over j in order.
+    void (*accumulate)(dtype t, const float* p, int64_t np, int n_rows, const uint8_t* v, size_t row_bytes, int n,
+                       int64_t hd, const float* c, float* const* out);
 };
 
 // The activations of the feed-forward blocks and the logit softcap, elementwise: every element gets

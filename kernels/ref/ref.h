@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/types.h"
 
 namespace tandem::ref {
@@ -25,10 +26,13 @@ bool quantize_supported(dtype t);
 // y[r * n_out + o] = sum_i W[o][i] * x[r * n_in + i], exact (double accumulation).
 void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x, int64_t n_rows, float* y);
 
-// The pieces of attention (cpu::attention_kernels' contract): s[j] = scale * q . k_j over n rows of
-// hd floats; out[d] += sum_j p[j] * v[j * hd + d], one chain per column over the rows in order.
-void attn_scores(const float* q, const float* k, int64_t n, int64_t hd, float scale, float* s);
-void attn_accumulate(const float* p, const float* v, int64_t n, int64_t hd, float* out);
+// The pieces of attention, as cpu::attention_kernels: plain loops, K and V rows decoded to floats
+// (q8_0 / q4_0 K against the query's codes, in integers per block).
+void attn_scores(dtype t, const cpu::attn_row_q* q, int n_rows, const uint8_t* k, size_t row_bytes, int n, int64_t hd,
+                 float scale, float* s, int64_t ns);
+float attn_softmax_step(float* s, int n, float* m, float* l);
+void attn_accumulate(dtype t, const float* p, int64_t np, int n_rows, const uint8_t* v, size_t row_bytes, int n,
+                     int64_t hd, const float* c, float* const* out);
 
 // Attention of the n_group query heads q (n_group x hd) over n_keys K and V rows (n_keys x hd
 // each, all visible) into out (n_group x hd), in plain loops; scores: n_group * n_keys floats.
