@@ -142,6 +142,18 @@ TEST(reasoning_budget, a_round_of_drafts_is_cut_where_forcing_starts) {
     EXPECT_EQ(got, (std::vector<int32_t>{20, 21, k_end1, k_end2, 50}));
 }
 
+// Sequence 1 with a two-token prompt, up to max_tokens generated, a stream for its output.
+std::unique_ptr<sequence> two_token_prompt(int32_t max_tokens) {
+    auto s = std::make_unique<sequence>();
+    s->id = 1;
+    s->tokens = {10, 11};
+    s->n_prompt = 2;
+    s->max_tokens = max_tokens;
+    s->smp = std::make_unique<sampler>(sampling_params{}, 100);
+    s->stream = std::make_shared<request_stream>(1, 100);
+    return s;
+}
+
 // A control token (piece "" as the tokenizer gives it) shows its text only for a request that asks.
 TEST(shown_special, a_requested_control_token_shows_its_text) {
     test::rig_options o;
@@ -153,13 +165,7 @@ TEST(shown_special, a_requested_control_token_shows_its_text) {
         c.special_piece = [](int32_t t) { return t == 70 ? std::string("<|call|>") : std::string("?"); };
         kv_cache_manager kv(test::sched_rig::kv_cfg(o.n_blocks));
         scheduler sched(c, kv);
-        auto s = std::make_unique<sequence>();
-        s->id = 1;
-        s->tokens = {10, 11};
-        s->n_prompt = 2;
-        s->max_tokens = 3;
-        s->smp = std::make_unique<sampler>(sampling_params{}, 100);
-        s->stream = std::make_shared<request_stream>(1, 100);
+        auto s = two_token_prompt(3);
         if (shown) s->shown_special = {70};
         auto stream = s->stream;
         sched.add(std::move(s));
@@ -196,13 +202,7 @@ TEST(shown_special, an_end_token_the_grammar_takes_is_text) {
         c.special_piece = [](int32_t t) { return t == 70 ? std::string("<|call|>") : std::string(); };
         kv_cache_manager kv(test::sched_rig::kv_cfg(o.n_blocks));
         scheduler sched(c, kv);
-        auto s = std::make_unique<sequence>();
-        s->id = 1;
-        s->tokens = {10, 11};
-        s->n_prompt = 2;
-        s->max_tokens = 10;
-        s->smp = std::make_unique<sampler>(sampling_params{}, 100);
-        s->stream = std::make_shared<request_stream>(1, 100);
+        auto s = two_token_prompt(10);
         s->shown_special = {70};
         s->gm = std::make_unique<gram::grammar_matcher>(calls, vocab);
         s->gm->show_tokens({{70, "<|call|>"}});
