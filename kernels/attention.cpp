@@ -113,9 +113,7 @@ void attention_paged(const kv_group_view& kv, int32_t layer_slot, const int32_t*
                            int tile = 0;
                            for (; tile < cpu::k_attn_rows && r + tile < n_rows; ++tile) {
                                const attn_scratch::row& row = rows[r + tile];
-                               if (tile > 0 && (row.k_begin != rows[r].k_begin || row.k_end != rows[r].k_end) &&
-                                   (std::max(pos, row.k_begin) != a || std::min(pos + n, row.k_end) != b))
-                                   break;
+                               if (std::max(pos, row.k_begin) != a || std::min(pos + n, row.k_end) != b) break;
                                qs[tile].f = row.q;
                                if (coded) {
                                    qs[tile].c = scratch.codes.data() + (r + tile) * hd;

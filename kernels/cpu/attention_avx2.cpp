@@ -165,10 +165,12 @@ float softmax_step(float* s, int n, float* m, float* l) {
     for (; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
     float top = hmax(mv);
     for (int i = j; i < n; ++i) top = std::max(top, s[i]);
-    const __m256 tv = _mm256_set1_ps(top);
+    const __m256 tv = _mm256_set1_ps(top), drop = _mm256_set1_ps(k_attn_drop);
+    // e^x, or 0 where x < k_attn_drop.
+    const auto factor = [&](__m256 x) { return _mm256_and_ps(exp8(x), _mm256_cmp_ps(x, drop, _CMP_GE_OQ)); };
     __m256 sv = _mm256_setzero_ps();
     for (j = 0; j + 8 <= n; j += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), tv));
+        const __m256 e = factor(_mm256_sub_ps(_mm256_loadu_ps(s + j), tv));
         _mm256_storeu_ps(s + j, e);
         sv = _mm256_add_ps(sv, e);
     }
@@ -176,10 +178,10 @@ float softmax_step(float* s, int n, float* m, float* l) {
     if (j < n) {
         alignas(32) float t[8] = {};
         std::copy(s + j, s + n, t);
-        _mm256_store_ps(t, exp8(_mm256_sub_ps(_mm256_load_ps(t), tv)));
+        _mm256_store_ps(t, factor(_mm256_sub_ps(_mm256_load_ps(t), tv)));
         for (int i = j; i < n; ++i) sum += s[i] = t[i - j];
     }
-    const float c = std::exp(*m - top);
+    const float c = *m - top >= k_attn_drop ? std::exp(*m - top) : 0.0f;
     *m = top;
     *l = c * *l + sum;
     return c;

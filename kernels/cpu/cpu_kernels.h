@@ -59,6 +59,9 @@ struct attn_row_q {
     const float* d = nullptr;
 };
 
+// Softmax factors below e^k_attn_drop are taken as 0 (attention_kernels::softmax_step).
+constexpr float k_attn_drop = -40.0f;
+
 // Query rows per attention_kernels call (the rows of one call see the same keys).
 constexpr int k_attn_rows = 4;
 
@@ -72,6 +75,9 @@ struct attention_kernels {
                    float scale, float* s, int64_t ns);
     // One row's softmax over a run, online: with m' = max(m, s_j), s_j = e^(s_j - m') in place,
     // l = c * l + sum_j s_j and m = m'; returns c = e^(m - m'), the factor earlier terms shrink by.
+    // A factor below e^k_attn_drop is 0: such a term is far below a float's resolution next to the
+    // max's e^0 = 1, and scaled by a V block's scale it would be a subnormal, whose every FMA takes
+    // a microcode assist (q8_0 V decoding ran at 60% speed on a real model's peaked attention).
     float (*softmax_step)(float* s, int n, float* m, float* l);
     // out_r[d] = c_r * out_r[d] + sum_j p[r * np + j] * v_j[d], one chain per element over j in order.
     void (*accumulate)(dtype t, const float* p, int64_t np, int n_rows, const uint8_t* v, size_t row_bytes, int n,

@@ -72,9 +72,10 @@ void attn_scores(dtype t, const cpu::attn_row_q* q, int n_rows, const uint8_t* k
 float attn_softmax_step(float* s, int n, float* m, float* l) {
     float top = *m;
     for (int j = 0; j < n; ++j) top = std::max(top, s[j]);
-    const float c = std::exp(*m - top);
+    const auto factor = [](float x) { return x >= cpu::k_attn_drop ? std::exp(x) : 0.0f; };
+    const float c = factor(*m - top);
     float sum = 0.0f;
-    for (int j = 0; j < n; ++j) sum += s[j] = std::exp(s[j] - top);
+    for (int j = 0; j < n; ++j) sum += s[j] = factor(s[j] - top);
     *m = top;
     *l = c * *l + sum;
     return c;
