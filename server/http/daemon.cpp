@@ -70,9 +70,12 @@ served_model make_served_model(const server_config& cfg, std::unique_ptr<engine>
     b.codec = &eng->codec();
     auto [tmpl, origin] = load_template(cfg, sum);
     auto mu = std::make_shared<std::mutex>();
-    b.render_chat = [tmpl, mu](const nlohmann::ordered_json& ctx) {
+    if (!cfg.chat_template_date.empty()) b.chat_time = parse_local_time("chat_template_date", cfg.chat_template_date);
+    jinja::render_options options;
+    options.now = b.chat_time;
+    b.render_chat = [tmpl, mu, options](const nlohmann::ordered_json& ctx) {
         std::lock_guard lock(*mu);
-        return tmpl->render(ctx);
+        return tmpl->render(ctx, options);
     };
     b.caps = chat_template_detect(b.render_chat);
     b.vocab = vocab_of(*b.codec);

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -23,13 +25,14 @@ struct served_model {
     // Renders the chat template with a context (server/chat/chat_prompt.h builds it); throws
     // tandem::error on a template error (a 400 for that request).
     std::function<std::string(const nlohmann::ordered_json& ctx)> render_chat;
-    chat_template_caps caps;              // what the template renders (probed at load)
-    chat_vocab vocab;                     // bos/eos texts and whether encoding adds BOS
-    nlohmann::json chat_template_kwargs;  // the server's defaults (--chat-template-kwargs), or null
-    std::string model_name;               // shown to clients (the alias if set)
-    int32_t n_ctx = 0;                    // per-sequence context
-    std::string chat_template;            // the template source in force (GET /props)
-    std::string chat_template_origin;     // where it came from: "file", "model" or "fallback"
+    chat_template_caps caps;               // what the template renders (probed at load)
+    chat_vocab vocab;                      // bos/eos texts and whether encoding adds BOS
+    nlohmann::json chat_template_kwargs;   // the server's defaults (--chat-template-kwargs), or null
+    std::optional<std::time_t> chat_time;  // --chat-template-date: the "now" templates see; unset: the clock
+    std::string model_name;                // shown to clients (the alias if set)
+    int32_t n_ctx = 0;                     // per-sequence context
+    std::string chat_template;             // the template source in force (GET /props)
+    std::string chat_template_origin;      // where it came from: "file", "model" or "fallback"
 };
 
 struct server_state;

@@ -275,7 +275,8 @@ std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const gen
             out.push_back(p.is_tokens ? p.tokens : b.codec->encode(p.text, true, true));
         return out;
     }
-    const std::string text = chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs);
+    const std::string text = chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs,
+                                               b.chat_time.value_or(std::time(nullptr)));
     return {b.codec->encode(text, b.vocab.add_bos, true)};
 }
 

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -109,6 +110,33 @@ int64_t parse_byte_size(const std::string& key, const std::string& s) {
     return static_cast<int64_t>(bytes);
 }
 
+std::time_t parse_local_time(const std::string& key, const std::string& s) {
+    // The text must be a prefix of this shape ending after the day, the minutes or the seconds.
+    static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd";
+    bool fits = s.size() == 10 || s.size() == 16 || s.size() == 19;
+    for (size_t i = 0; fits && i < s.size(); ++i)
+        fits = shape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(s[i])) != 0 : s[i] == shape[i];
+    if (!fits) bad(key, s, "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS");
+    auto num = [&](size_t at, size_t len) { return std::stoi(s.substr(at, len)); };
+    std::tm tm{};
+    tm.tm_year = num(0, 4) - 1900;
+    tm.tm_mon = num(5, 2) - 1;
+    tm.tm_mday = num(8, 2);
+    if (s.size() >= 16) {
+        tm.tm_hour = num(11, 2);
+        tm.tm_min = num(14, 2);
+    }
+    if (s.size() == 19) tm.tm_sec = num(17, 2);
+    tm.tm_isdst = -1;
+    const std::tm given = tm;
+    const std::time_t t = std::mktime(&tm);
+    // mktime normalizes 2026-02-30 to March 2, and a time skipped by a DST change to another: refuse both.
+    if (t == -1 || tm.tm_year != given.tm_year || tm.tm_mon != given.tm_mon || tm.tm_mday != given.tm_mday ||
+        tm.tm_hour != given.tm_hour || tm.tm_min != given.tm_min || tm.tm_sec != given.tm_sec)
+        bad(key, s, "not a valid date and time");
+    return t;
+}
+
 namespace {
 
 #define INT_KEY(field, key, lo, hi) [](server_config& c, const std::string& v) { c.field = parse_int(key, v, lo, hi); }
@@ -134,6 +162,12 @@ std::vector<key_def> key_table() {
              const nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
              if (j.is_discarded() || !j.is_object()) bad("chat_template_kwargs", v, "expected a JSON object");
              c.chat_template_kwargs = v;
+         }},
+        {"chat-template-date", "",
+         "the date and time templates print (strftime_now, date_string), e.g. 2026-12-05; default: the clock", false,
+         [](server_config& c, const std::string& v) {
+             parse_local_time("chat_template_date", v);
+             c.chat_template_date = v;
          }},
         {"reasoning-format", "", "thinking as reasoning_content (auto, deepseek) or inline in content (none)", false,
          [](server_config& c, const std::string& v) {
@@ -360,6 +394,7 @@ std::string server_config_describe(const server_config& c) {
     std::ostringstream os;
     os << "model=" << c.model_path << " alias=" << (c.alias.empty() ? "(model name)" : c.alias)
        << " chat_template_file=" << (c.chat_template_file.empty() ? "(model's)" : c.chat_template_file)
+       << " chat_template_date=" << (c.chat_template_date.empty() ? "(clock)" : c.chat_template_date)
        << " reasoning_format=" << c.reasoning_format << " threads=" << c.n_threads << " device=" << c.device
        << " ctx_size=" << c.ctx_size << " parallel=" << c.parallel << " kv_type=" << c.kv_type
        << " kv_blocks=" << c.kv_blocks << " kv_memory=" << c.kv_memory << " max_queue=" << c.max_queue

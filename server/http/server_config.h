@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@ struct server_config {
     std::string alias;                      // model name shown to clients; empty: the model's name
     std::string chat_template_file;         // overrides the model's template; empty: the model's, else ChatML
     std::string chat_template_kwargs;       // a JSON object of template variables every chat request gets; "" none
+    std::string chat_template_date;         // "YYYY-MM-DD[THH:MM[:SS]]" (local time) templates see as now; "" the clock
     std::string reasoning_format = "auto";  // none: thinking stays in content; auto | deepseek: reasoning_content
     int32_t reasoning_budget = -1;          // reasoning tokens before the engine closes the block; -1: no limit
     int32_t n_threads = 0;                  // compute threads; 0: one per core
@@ -72,6 +74,10 @@ server_config server_config_parse(int argc, char** argv, const std::function<con
 
 // A byte count like 512M, 2G, 1.5GiB or 4096 (K/M/G/T are powers of 1024); throws naming `key`.
 int64_t parse_byte_size(const std::string& key, const std::string& text);
+
+// A local date and time like 2026-12-05, 2026-12-05T14:30 or 2026-12-05T14:30:15 as seconds since the
+// epoch (mktime: the wall clock of this process's time zone); throws naming `key`.
+std::time_t parse_local_time(const std::string& key, const std::string& text);
 
 // One line per key, secrets redacted; logged at start.
 std::string server_config_describe(const server_config& cfg);

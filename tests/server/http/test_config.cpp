@@ -1,6 +1,7 @@
 // Configuration: precedence flags > env > file > defaults, key spellings, byte sizes, and errors that
 // name the bad key.
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -121,6 +122,25 @@ TEST(Config, ByteSizes) {
     EXPECT_THROW(parse_byte_size("k", "12X"), error);
     EXPECT_THROW(parse_byte_size("k", "lots"), error);
     EXPECT_EQ(parse({"-m", "x", "--kv-memory", "2G"}).kv_memory, 2ll << 30);
+}
+
+// --chat-template-date is local wall-clock time: printed back through localtime it is what was given.
+TEST(Config, LocalTimes) {
+    auto text = [](std::time_t t) {
+        std::tm tm{};
+        localtime_r(&t, &tm);
+        char buf[32];
+        return std::string(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
+    };
+    EXPECT_EQ(text(parse_local_time("k", "2026-12-05")), "2026-12-05T00:00:00");
+    EXPECT_EQ(text(parse_local_time("k", "2024-02-29T23:59")), "2024-02-29T23:59:00");
+    EXPECT_EQ(text(parse_local_time("k", "1999-07-04T06:51:07")), "1999-07-04T06:51:07");
+    EXPECT_EQ(parse_local_time("k", "2026-12-06") - parse_local_time("k", "2026-12-05T00:00:01"), 86399);
+    for (const char* bad : {"2026-02-30", "2026-13-01", "2026-1-05", "2026-12-05T24:00", "2026-12-05 10:00",
+                            "2026-12-05T10:00:60", "2026-12-05T10:00:00Z", "+026-12-05", "", "today"})
+        EXPECT_THROW(parse_local_time("k", bad), error) << bad;
+    EXPECT_EQ(parse({"-m", "x", "--chat-template-date", "2026-12-05T06:51"}).chat_template_date, "2026-12-05T06:51");
+    EXPECT_NE(error_of({"-m", "x", "--chat-template-date", "5 Dec"}).find("'chat_template_date'"), std::string::npos);
 }
 
 TEST(Config, BadValuesNameTheKey) {
