@@ -82,8 +82,9 @@ chat_delta chat_output_parser::push(std::string_view text) {
     return out;
 }
 
-chat_delta chat_output_parser::finish() {
+chat_delta chat_output_parser::finish(bool cut) {
     chat_delta out;
+    cut_ = cut;
     run(true, out);
     if (pos_ < buf_.size()) emit_content(std::string_view(buf_).substr(pos_), out);  // nothing should be left
     pos_ = buf_.size();
@@ -221,6 +222,8 @@ bool chat_output_parser::take_section(std::string_view marker, bool final, chat_
     section_ = {};  // the section is decided: the next one starts afresh
     scan_.reset();
     mode_ = mode::content;
+    // (A malformed section fails while text still comes; one open at the end was cut short.)
+    if (sec.what != call_section::status::ok && final && keep_cut_calls(out)) return false;
     if (sec.what != call_section::status::ok) {  // not a call after all: the text stays content
         open_.clear();
         emit_content(marker_text, out);
@@ -235,6 +238,17 @@ bool chat_output_parser::take_section(std::string_view marker, bool final, chat_
 
 bool chat_output_parser::may_add_call(size_t j) const {
     return opts_.parallel_tool_calls || n_calls_ + static_cast<int32_t>(j) == 0;
+}
+
+bool chat_output_parser::keep_cut_calls(chat_delta& out) {
+    if (!cut_ || open_.empty()) return false;
+    for (open_call& o : open_) {
+        out.calls.push_back({call_id(static_cast<size_t>(n_calls_)), std::move(o.name), std::move(o.sent)});
+        ++n_calls_;
+    }
+    open_.clear();
+    pos_ = buf_.size();
+    return true;
 }
 
 // The section's j-th call begins in the stream (id and name) if it has not, and sends the argument
@@ -340,6 +354,10 @@ bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
         const std::string_view body = std::string_view(buf_).substr(pos_, end - pos_);
         if (!closed && !final) {
             stream_harmony_call(body, out);
+            return false;
+        }
+        if (!closed && !harmony_args_.bad && keep_cut_calls(out)) {
+            mode_ = mode::harmony_header;
             return false;
         }
         std::vector<call_head> heads;

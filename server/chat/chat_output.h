@@ -27,7 +27,7 @@ struct tool_call {
 // A streamed piece of a call: the first piece of each call has its id and name (and no arguments),
 // the next ones add argument text. The pieces of a call that completes add up to its arguments. A
 // call that turns out malformed after it began stops there: its text comes back as content and it
-// is not among the completed calls.
+// is not among the completed calls (a call the answer's cut ends is kept: see finish).
 struct tool_call_delta {
     int32_t index = 0;      // the call's place among the calls begun in this answer's stream
     std::string id, name;   // the first piece only
@@ -56,7 +56,11 @@ class chat_output_parser {
     chat_output_parser(chat_syntax syntax, chat_parse_options opts);
 
     chat_delta push(std::string_view text);
-    chat_delta finish();  // the answer ended: everything held back is decided
+    // The answer ended: everything held back is decided. `cut`: it ended at max_tokens or the
+    // context's end, not where the model stopped; calls streamed from an unfinished call section
+    // then stay calls with the arguments sent so far (as OpenAI returns a call cut by max_tokens,
+    // with finish_reason "length"), so the streamed and whole answers agree.
+    chat_delta finish(bool cut = false);
 
   private:
     enum class mode { start, reasoning, content_start, content, harmony_header, harmony_body };
@@ -79,7 +83,8 @@ class chat_output_parser {
     void stream_call(size_t j, const std::string& name, std::string_view args, chat_delta& out);
     void stream_harmony_call(std::string_view body, chat_delta& out);
     void complete_calls(std::vector<parsed_call>& calls, const std::vector<call_head>& heads, chat_delta& out);
-    bool may_add_call(size_t j) const;  // parallel_tool_calls: the section's j-th call is kept
+    bool may_add_call(size_t j) const;     // parallel_tool_calls: the section's j-th call is kept
+    bool keep_cut_calls(chat_delta& out);  // finish(cut) in a call section: its streamed calls stay
     void emit_content(std::string_view text, chat_delta& out);
     const std::string& call_id(size_t k);  // the answer's k-th call's id
 
@@ -91,6 +96,7 @@ class chat_output_parser {
     mode mode_ = mode::start;
     bool trim_content_ws_ = false;  // after reasoning or a call: the content's leading white space goes
     bool reasoning_started_ = false;
+    bool cut_ = false;     // finish(true)
     int32_t n_calls_ = 0;  // calls completed
     // The section's calls streamed before it is whole: their place in the stream, name, argument
     // text sent so far.

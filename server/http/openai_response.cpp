@@ -97,7 +97,7 @@ void choice_output::consume(const stream_event& ev) {
         add_logprob(ev);
         return;
     }
-    if (parser_) add_parsed(parser_->finish());
+    if (parser_) add_parsed(parser_->finish(ev.reason == finish_reason::length));
     timings_ = {ev.n_draft_tokens, ev.n_draft_accepted, ev.n_prompt_cached, ev.first_token_seconds,
                 ev.generation_seconds};
     switch (ev.reason) {

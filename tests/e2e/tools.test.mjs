@@ -133,6 +133,38 @@ test("streamed calls: the name first, then the arguments in several deltas; equa
   check_weather_args(whole.function.arguments);
 });
 
+// As OpenAI: a call max_tokens cuts short is still a call, its arguments as far as they were written,
+// finish_reason length; streamed, its deltas add up to the same call.
+test("a call cut by max_tokens stays a call, whole and streamed alike", async () => {
+  const body = { model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, seed: 9 };
+  const full = await client.chat.completions.create({ ...body, max_tokens: 300 });
+  const whole = full.choices[0].message.tool_calls[0];
+  const cut_body = { ...body, max_tokens: Math.floor(full.usage.completion_tokens * 0.8) };
+  const cut = (await client.chat.completions.create(cut_body)).choices[0];
+  assert.equal(cut.finish_reason, "length");
+  assert.equal(cut.message.tool_calls?.length, 1, JSON.stringify(cut.message));
+  const call = cut.message.tool_calls[0];
+  assert.equal(call.function.name, whole.function.name);
+  assert.ok(whole.function.arguments.startsWith(call.function.arguments), `${call.function.arguments} / ${whole.function.arguments}`);
+  assert.ok(call.function.arguments.length < whole.function.arguments.length);
+  let name = null, args = "", content = "", finish = null;
+  for await (const chunk of await client.chat.completions.create({ ...cut_body, stream: true })) {
+    const ch = chunk.choices[0];
+    if (!ch) continue;
+    for (const tc of ch.delta.tool_calls ?? []) {
+      assert.equal(tc.index, 0);
+      name ??= tc.function?.name;
+      args += tc.function?.arguments ?? "";
+    }
+    content += ch.delta.content ?? "";
+    if (ch.finish_reason) finish = ch.finish_reason;
+  }
+  assert.equal(name, call.function.name);
+  assert.equal(args, call.function.arguments);
+  assert.equal(content, cut.message.content ?? "");
+  assert.equal(finish, "length");
+});
+
 test("a tool round trip: the call and its result go back into the prompt, and the model answers", async () => {
   const r1 = await client.chat.completions.create({
     model: "m", messages: ask, tools: [weather], tool_choice: "required", parallel_tool_calls: false, max_tokens: 300, seed: 2,

@@ -74,9 +74,9 @@ void expect_streamed_as_completed(const std::map<int32_t, streamed>& st, const s
 }
 
 // Feeds `text` in pieces cut at random places (seed 0: whole). `n_pieces`: the argument pieces the
-// calls streamed in.
+// calls streamed in. `cut`: the answer ends at max_tokens (finish(true)).
 result parse(const chat_syntax& s, const chat_parse_options& o, const std::string& text, uint32_t seed,
-             int* n_pieces = nullptr) {
+             int* n_pieces = nullptr, bool cut = false) {
     chat_output_parser p(s, o);
     result r;
     std::vector<tool_call> calls;
@@ -94,7 +94,7 @@ result parse(const chat_syntax& s, const chat_parse_options& o, const std::strin
         take(p.push(std::string_view(text).substr(i, n)));
         i += n;
     }
-    take(p.finish());
+    take(p.finish(cut));
     expect_streamed_as_completed(st, calls);
     if (n_pieces) {
         *n_pieces = 0;
@@ -438,6 +438,59 @@ TEST(ChatOutput, StreamedCallThatBreaksIsDropped) {
     EXPECT_EQ(pieces.front().name, "f");  // begun in the stream before it broke
     EXPECT_EQ(pieces.front().index, 0);
     EXPECT_EQ(pieces.back().index, 1);
+}
+
+// An answer cut by max_tokens inside a call, at every byte: the calls streamed so far stay calls (their
+// pieces add up to their arguments: parse checks it), named as the whole call and with a prefix of its
+// arguments, the same for every chunk split; where no call was streamed yet, the text is content. When
+// the model itself stopped there, the unfinished call is text.
+TEST(ChatOutput, CutCallsStayCalls) {
+    struct sample {
+        chat_syntax syntax;
+        std::string before, call;
+    };
+    const std::vector<sample> samples = {
+        {hermes, "Let me check. ",
+         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": "
+         "[1, 2]}}\n</tool_call>"},
+        {family("[TOOL_CALLS]"), "",
+         "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 3}}]"},
+        {family("<|tool_call> <|channel>"), "Checking. ",
+         "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>,days:3}<tool_call|>"},
+        {family("<|channel|>"), "<|channel|>analysis<|message|>Call it.<|end|><|start|>assistant",
+         "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\", "
+         "\"days\": 3}<|call|>"},
+    };
+    for (const sample& s : samples) {
+        const result whole = parse(s.syntax, tools_on(), s.before + s.call, 0);
+        ASSERT_EQ(whole.calls.size(), 1u) << s.syntax.name;
+        const std::string answer = s.before + s.call;
+        int n_kept = 0;
+        for (size_t k = s.before.size(); k < answer.size(); ++k) {
+            const std::string text = answer.substr(0, k);
+            const result got = parse(s.syntax, tools_on(), text, 0, nullptr, true);
+            for (uint32_t seed = 1; seed < 12; ++seed) {
+                ASSERT_EQ(parse(s.syntax, tools_on(), text, seed, nullptr, true), got) << s.syntax.name << ": " << text;
+            }
+            const result stopped = parse(s.syntax, tools_on(), text, 0);
+            EXPECT_TRUE(stopped.calls.empty() || stopped == whole) << s.syntax.name << ": " << text;
+            if (got.calls.empty()) {
+                if (s.syntax.tools != tool_format::harmony) {
+                    EXPECT_EQ(got.content, text);
+                }
+                continue;
+            }
+            ++n_kept;
+            ASSERT_EQ(got.calls.size(), 1u) << text;
+            EXPECT_EQ(got.calls[0].name, whole.calls[0].name) << text;
+            EXPECT_TRUE(whole.calls[0].arguments.starts_with(got.calls[0].arguments))
+                << text << "\n -> " << got.calls[0].arguments;
+            EXPECT_EQ(got.reasoning, whole.reasoning) << text;
+            EXPECT_EQ(got.content, whole.content) << text;
+        }
+        // every cut inside the arguments keeps the call
+        EXPECT_GE(n_kept, static_cast<int>(whole.calls[0].arguments.size())) << s.syntax.name;
+    }
 }
 
 // Random answers built from every family's marker fragments, JSON pieces and text: for each family
