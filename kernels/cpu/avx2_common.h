@@ -18,6 +18,14 @@ namespace tandem::cpu {
 constexpr int k_max_rows = 4;
 constexpr size_t k_block_bytes = 256 << 10;
 
+// An empty asm that claims to change v: v is in a register at this point, and GCC cannot
+// reassociate a chain of integer adds across it. Without it, GCC rebuilds a tile's long
+// accumulations (8 maddubs per row, R rows) into trees whose leaves are all live at once, and a
+// many-row tile spills most of its registers to the stack.
+inline void pin(__m256i& v) {
+    asm("" : "+x"(v));
+}
+
 inline float h2f(uint16_t h) {
     return _cvtsh_ss(h);
 }

@@ -49,6 +49,7 @@ struct packed_q8_0 {
             for (int r = 0; r < R; ++r) {
                 const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(broadcast4(x[r] + 4 * c), w));
                 isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
+                pin(isum[r]);
             }
         }
     }
@@ -76,6 +77,7 @@ struct packed_q4_0 {
             for (int r = 0; r < R; ++r) {
                 s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(lo, broadcast4(x[r] + 4 * c)));
                 s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(hi, broadcast4(x[r] + 4 * c + 16)));
+                pin(s16[r]);
             }
         }
         const __m256i ones = _mm256_set1_epi16(1);
@@ -168,11 +170,16 @@ void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0,
                         u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
                     }
 #pragma GCC unroll 8
-                    for (int r = 0; r < R; ++r)
+                    for (int r = 0; r < R; ++r) {
                         s16[r] = _mm256_add_epi16(
                             s16[r], _mm256_maddubs_epi16(u, broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k)));
+                        pin(s16[r]);
+                    }
                 }
-                for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                for (int r = 0; r < R; ++r) {
+                    isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                    pin(isum[r]);
+                }
             }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
@@ -255,10 +262,15 @@ void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t 
                             const __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
                             const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
 #pragma GCC unroll 8
-                            for (int r = 0; r < R; ++r)
+                            for (int r = 0; r < R; ++r) {
                                 s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(x.q[r] + e)));
+                                if constexpr (R > 1) pin(s16[r]);
+                            }
                         }
-                        for (int r = 0; r < R; ++r) isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                        for (int r = 0; r < R; ++r) {
+                            isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                            if constexpr (R > 1) pin(isum[r]);
+                        }
                     }
                 }
             }
