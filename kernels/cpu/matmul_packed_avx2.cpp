@@ -347,6 +347,9 @@ inline __m256 load_row8(const uint16_t* p) {
     return _mm256_cvtph_ps(h);
 }
 
+// Weight bytes a float tile's group fetches ahead: at 512, a many-row step waited on DRAM (8 rows of
+// 768x2048: 0.27 ms, 0.20 at 2048; 16 rows 0.43 -> 0.35).
+constexpr int64_t k_float_prefetch = 2048;
 template <bool k_bf16, int G, int R>
 void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
     __m256 acc[G][R];
@@ -355,7 +358,8 @@ void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, 
     for (int64_t e = 0; e < n_in; ++e) {
         if (e % 4 == 0) {
             for (int g = 0; g < G; ++g)
-                _mm_prefetch(reinterpret_cast<const char*>(groups + g * 8 * n_in + 8 * e) + 512, _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(groups + g * 8 * n_in + 8 * e) + k_float_prefetch,
+                             _MM_HINT_T0);
         }
         __m256 w[G];
         for (int g = 0; g < G; ++g) w[g] = load_row8<k_bf16>(groups + g * 8 * n_in + 8 * e);
