@@ -24,8 +24,9 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
 bool matmul_packs(dtype wt, int64_t n_out, int64_t n_in);
 
 // How many consecutive activation elements share one 8-bit scale when matmul meets weights of type wt
-// at the active dispatch level (llama.cpp's q8_0 / q8_K: 32, or 256 for the K-quants at AVX2), or 0
-// where it computes in f32 (float weights, or the scalar level).
-int64_t matmul_act_block(dtype wt);
+// at the active dispatch level (llama.cpp's q8_0 / q8_K: 32, or 256 for the packed K-quants and the
+// K-quants at AVX2), or 0 where it computes in f32 (float weights, or the scalar level). `packed`: for
+// a packed copy of the weight (matmul_packs), which a lower level's packed kernel may read.
+int64_t matmul_act_block(dtype wt, bool packed = false);
 
 }  // namespace tandem

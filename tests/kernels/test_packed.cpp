@@ -88,7 +88,7 @@ TEST(Packed, ExactOnTheInt8Grid) {
             const int64_t n_out = 48, n_in = odd_n_in(t, 800, 5), n_rows = 6;
             const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
             const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            const std::vector<float> x = test::grid_acts(n_rows * n_in, matmul_act_block(t), rng);
+            const std::vector<float> x = test::grid_acts(n_rows * n_in, matmul_act_block(t, true), rng);
             std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
             ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
             matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
@@ -97,7 +97,20 @@ TEST(Packed, ExactOnTheInt8Grid) {
     }
 }
 
-// Real-valued activations: the error is the activations' 8-bit rounding, as on the unpacked path.
+// The highest level up to l whose unpacked matmul quantizes activations for t as the packed one does
+// at l (a level that borrows a lower level's packed kernel takes that level's encoding).
+cpu_level unpacked_peer(dtype t, cpu_level l) {
+    level_guard guard;
+    cpu_level_set(l);
+    const int64_t block = matmul_act_block(t, true);
+    for (cpu_level m = l;; m = static_cast<cpu_level>(static_cast<int>(m) - 1)) {
+        cpu_level_set(m);
+        if (matmul_act_block(t) == block || m == cpu_level::scalar) return m;
+    }
+}
+
+// Real-valued activations: the error is the activations' 8-bit rounding, as on the unpacked path
+// that encodes them the same way.
 TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
     test::seeded_rng rng;
     level_guard guard;
@@ -114,7 +127,9 @@ TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
                 std::vector<float> y(static_cast<size_t>(n_rows * n_out)), plain(y.size()), want(y.size());
                 ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
                 matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
+                cpu_level_set(unpacked_peer(t, l));
                 matmul(t, w.data(), n_out, n_in, x.data(), n_rows, plain.data(), pool);
+                cpu_level_set(l);
                 const double packed_err = nmse(y, want), plain_err = nmse(plain, want);
                 EXPECT_LE(packed_err, is_float(t) ? 1e-10 : 5e-4) << "rows " << n_rows;
                 EXPECT_LE(packed_err, 2 * plain_err + 1e-7) << "rows " << n_rows << " unpacked NMSE " << plain_err;
