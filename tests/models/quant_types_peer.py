@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The weight types beyond the golden files (q2_K, q3_K, the IQ types, q1_0, q2_0, tq1_0, tq2_0),
+"""Every weight type llama-quantize writes beyond the golden files' (F16, Q8_0, Q4_0, Q4_K_M): the K-quant
+mixes, the *_0 / *_1 types, BF16, F32, the IQ types, q1_0, q2_0, tq1_0 and tq2_0 (not MXFP4_MOE, which
+quantizes only MoE experts),
 checked against llama.cpp on files llama.cpp's own llama-quantize writes: for each type,
 the F16 llama-spm-tiny file is quantized, served by `llama-server` and by `tandem serve`, and the
 top log-probabilities of the first generated token of several prompts must agree (the same tokens,
@@ -17,11 +19,15 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from peer_tools import free_port, gguf_tensors, peer_libs, write_ones_imatrix  # noqa: E402
 
-# llama-quantize's type name -> the GGUF type id most of the file's matrices must then have.
-TYPES = {"Q2_K": 10, "Q3_K_M": 11, "IQ4_NL": 20, "IQ4_XS": 23, "Q1_0": 41, "Q2_0": 42, "TQ1_0": 34, "TQ2_0": 35,
-         "IQ2_XXS": 16, "IQ2_XS": 17, "IQ2_M": 22, "IQ3_XXS": 18, "IQ3_S": 21, "IQ1_S": 19, "IQ1_M": 29}
-# The codebook types, which llama-quantize writes (IQ1 / IQ2) only with an importance matrix.
-NEEDS_IMATRIX = {"IQ2_XXS", "IQ2_XS", "IQ2_M", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M"}
+# llama-quantize's type name -> the GGUF type id most of the file's matrices must then have (its mixes:
+# IQ2_S writes mostly iq2_xs on this model, IQ3_XS iq3_s and iq3_xxs).
+TYPES = {"Q2_K": 10, "Q2_K_S": 10, "Q3_K_S": 11, "Q3_K_M": 11, "Q3_K_L": 11, "Q4_K_S": 12, "Q5_K_S": 13,
+         "Q5_K_M": 13, "Q6_K": 14, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "BF16": 30, "F32": 0, "IQ4_NL": 20,
+         "IQ4_XS": 23, "Q1_0": 41, "Q2_0": 42, "TQ1_0": 34, "TQ2_0": 35, "IQ2_XXS": 16, "IQ2_XS": 17, "IQ2_S": 17,
+         "IQ2_M": 22, "IQ3_XXS": 18, "IQ3_XS": 21, "IQ3_S": 21, "IQ3_M": 21, "IQ1_S": 19, "IQ1_M": 29}
+# The types llama-quantize writes only with an importance matrix (Q2_K_S, the IQ1 / IQ2 codebooks; the
+# IQ3 ones get it too).
+NEEDS_IMATRIX = {"Q2_K_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ1_S", "IQ1_M"}
 PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
 TOP = 8          # log-probs compared per prompt
 TOLERANCE = 0.05  # nats; observed gaps are about 0.01
