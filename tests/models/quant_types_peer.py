@@ -27,7 +27,8 @@ TYPES = {"Q2_K": 10, "Q2_K_S": 10, "Q3_K_S": 11, "Q3_K_M": 11, "Q3_K_L": 11, "Q4
          "IQ2_M": 22, "IQ3_XXS": 18, "IQ3_XS": 21, "IQ3_S": 21, "IQ3_M": 21, "IQ1_S": 19, "IQ1_M": 29}
 # The types llama-quantize writes only with an importance matrix (Q2_K_S, the IQ1 / IQ2 codebooks; the
 # IQ3 ones get it too).
-NEEDS_IMATRIX = {"Q2_K_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ1_S", "IQ1_M"}
+NEEDS_IMATRIX = {"Q2_K_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ1_S",
+                 "IQ1_M"}
 PROMPTS = ["Hello, my name is", "The children walked to the river", "Héllo wörld 123", "Once upon a time"]
 TOP = 8          # log-probs compared per prompt
 TOLERANCE = 0.05  # nats; observed gaps are about 0.01
