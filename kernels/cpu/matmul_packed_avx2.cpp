@@ -26,11 +26,13 @@ inline __m256i broadcast4(const int8_t* x) {
     return _mm256_set1_epi32(v);
 }
 
-// The hardware prefetcher stops at 4 KiB pages: fetch the super-block tile two ahead explicitly.
+// The hardware prefetcher stops at 4 KiB pages: fetch the super-block tile two ahead explicitly, into
+// L2 (a tile's 19-27 lines at once overflow L1's fill buffers: into L1, 1-row q4_K / q6_K read 23 GB/s
+// on 2048x8192, into L2 24.5-25; llama-1b Q4_K_M's 1-row step 33.4 -> 34.1 tok/s).
 template <int64_t k_tile>
 inline void prefetch_tile_ahead(const uint8_t* tile) {
     for (int64_t off = 0; off < k_tile; off += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T1);
 }
 
 // q8_0: signed codes, through the sign trick (maddubs(|w|, sign(x, w)) == w * x); a pair of
