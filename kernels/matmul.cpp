@@ -98,7 +98,7 @@ const cpu::kernel_table* table_with(bool (*cpu::kernel_table::*has)(dtype), dtyp
 // scale per 256 where AVX-512's unpacked kernels take one per 32 (as the AVX2 level and llama.cpp's
 // q8_K do), and the packed float tiles replace AVX-512's unpacked float kernel. On an AVX-512 machine
 // (llama-110m, 2 threads, 1 / 4 / 16-row steps, tok/s) Q4_K_M went from 159 / 413 / 413 unpacked to
-// 225 / 539 / 669, F16 from 72 / 206 / 350 to 88 / 263 / 473.
+// 225 / 598 / 782, F16 from 72 / 206 / 350 to 103 / 249 / 491.
 const cpu::kernel_table* packed_table(dtype wt) {
     return cpu::table_where([&](const cpu::kernel_table& t) { return t.has_packed && t.has_packed(wt); });
 }

@@ -33,6 +33,10 @@ struct served_model {
     int32_t n_ctx = 0;                     // per-sequence context
     std::string chat_template;             // the template source in force (GET /props)
     std::string chat_template_origin;      // where it came from: "file", "model" or "fallback"
+
+    // The "now" a chat request's prompt is rendered at (render_chat's strftime_now reads chat_time
+    // itself).
+    std::time_t chat_now() const { return chat_time.value_or(std::time(nullptr)); }
 };
 
 struct server_state;

@@ -275,8 +275,7 @@ std::vector<std::vector<int32_t>> build_prompts(const served_model& b, const gen
             out.push_back(p.is_tokens ? p.tokens : b.codec->encode(p.text, true, true));
         return out;
     }
-    const std::string text = chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs,
-                                               b.chat_time.value_or(std::time(nullptr)));
+    const std::string text = chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs, b.chat_now());
     return {b.codec->encode(text, b.vocab.add_bos, true)};
 }
 

@@ -2,7 +2,6 @@
 // /detokenize, /apply-template.
 // Chat and completions bodies are validated here and generated in routes_generation.cpp.
 #include <array>
-#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -17,14 +16,6 @@ namespace net = boost::asio;
 using json = nlohmann::json;
 
 namespace {
-
-// A pinned template clock as --chat-template-date takes it (local time).
-std::string local_time_text(std::time_t t) {
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    return std::string(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
-}
 
 struct route {
     std::string_view path;
@@ -108,7 +99,7 @@ json props_json(const served_model& b, const server_config& cfg) {
             {"chat_template_source", b.chat_template_origin},
             {"chat_template_caps", chat_template_caps_json(b.caps)},
             {"chat_template_kwargs", b.chat_template_kwargs.is_object() ? b.chat_template_kwargs : json::object()},
-            {"chat_template_date", b.chat_time ? json(local_time_text(*b.chat_time)) : json(nullptr)},
+            {"chat_template_date", cfg.chat_template_date.empty() ? json(nullptr) : json(cfg.chat_template_date)},
             {"enable_thinking",
              b.chat_template_kwargs.is_object() ? b.chat_template_kwargs.value("enable_thinking", true) : true},
             {"add_bos", b.vocab.add_bos},
@@ -119,8 +110,7 @@ json props_json(const served_model& b, const server_config& cfg) {
 // llama-server's POST /apply-template: the chat request's prompt as text, not generated.
 json apply_template_json(const served_model& b, const server_config& cfg, const std::string& body) {
     const generation_request g = parse_chat_request(body, parse_limits{cfg.max_n});
-    return {{"prompt", chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs,
-                                         b.chat_time.value_or(std::time(nullptr)))}};
+    return {{"prompt", chat_prompt_build(b.render_chat, b.caps, b.vocab, g, b.chat_template_kwargs, b.chat_now())}};
 }
 
 json tokenize_json(const served_model& b, const std::string& body) {
