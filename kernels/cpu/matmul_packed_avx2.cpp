@@ -26,13 +26,78 @@ inline __m256i broadcast4(const int8_t* x) {
     return _mm256_set1_epi32(v);
 }
 
-// The hardware prefetcher stops at 4 KiB pages: fetch the super-block tile two ahead explicitly, into
-// L2 (a tile's 19-27 lines at once overflow L1's fill buffers: into L1, 1-row q4_K / q6_K read 23 GB/s
-// on 2048x8192, into L2 24.5-25; llama-1b Q4_K_M's 1-row step 33.4 -> 34.1 tok/s).
+// The hardware prefetcher stops at 4 KiB pages, so the K-quant tiles fetch the super-block tile two
+// ahead explicitly. A tile that reads one stream fetches the whole tile at once, into L2 (a tile's
+// 19-27 lines at once overflow L1's fill buffers: into L1, 1-row q4_K / q6_K read 23 GB/s on
+// 2048x8192, into L2 24.5-25). Tiles reading several streams (streams_of) spread the tile's lines over
+// the 8 sub-blocks, part p of 8 at sub-block p, into L1: with 4 streams, bunched into L2, 25.6 / 23.8
+// GB/s (q4_K 8192x2048 / q6_K 2048x8192); spread into L2 27.6 / 24.5; spread into L1 28.7 / 25.5.
 template <int64_t k_tile>
 inline void prefetch_tile_ahead(const uint8_t* tile) {
     for (int64_t off = 0; off < k_tile; off += 64)
         _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T1);
+}
+template <int64_t k_tile>
+inline void prefetch_part_ahead(const uint8_t* tile, int part) {
+    constexpr int64_t lines = (k_tile + 63) / 64, per = (lines + 7) / 8;
+    for (int64_t l = part * per; l < std::min(lines, (part + 1) * per); ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + 64 * l, _MM_HINT_T0);
+}
+
+// Weight streams a tile of R rows reads at once where it reads each weight byte once (n_rows up to
+// k_stream_rows): G groups far apart in the thread's range (matmul_groups). Few rows do little
+// arithmetic per weight byte, and a core reading one stream leaves DRAM idle between the hardware
+// prefetcher's runs. DRAM-cold matmuls (weights rotating through 1.3 GB, 2 threads, GB/s), 1 stream
+// -> 4: 1 row q4_0 8192x2048 24.3 -> 31.1, q8_0 26.1 -> 31.7, q4_K 23.0 -> 28.7, q6_K 2048x8192 23.0
+// -> 25.5 (the triad reads 28-29); 2 rows q4_K 20.8 -> 24.8, q8_0 22.9 -> 30.6. 2 streams gain less at
+// 1-2 rows and 8 no more; at 3-4 rows 2 streams (4 would spill the accumulators): q8_0 4 rows 19.1 ->
+// 23.4, q4_K 17.5 -> 18.5.
+constexpr int64_t k_stream_rows = 4;
+constexpr int streams_of(int64_t rows) {
+    return rows <= 2 ? 4 : rows <= k_stream_rows ? 2 : 1;
+}
+
+// G groups of 8 weight rows, `stride` groups apart (each nb tiles of P::k_tile bytes), against
+// activation rows r0..r0 + R - 1: y[r][8 * stride * g .. + 7]. P::block<R, G > 1>(tile, x, b, acc)
+// adds block b of one group (the flag: prefetch for several streams).
+template <class P, int R, int G>
+void tile_groups(const uint8_t* group, int64_t stride, int64_t nb, const act_q8& a, int64_t r0, float* y,
+                 int64_t n_out) {
+    const act_rows<R> x(a, r0);
+    const int64_t step = stride * nb * P::k_tile;
+    __m256 acc[G][R];
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < R; ++r) acc[g][r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int g = 0; g < G; ++g) P::template block<R, (G > 1)>(group + g * step + b * P::k_tile, x, b, acc[g]);
+    }
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * stride * g, acc[g][r]);
+}
+
+// q8_0 and q4_0: block b of one group of 8 weight rows against activation rows x, into acc[r]. Their
+// prefetch, a block's 3-5 lines 1 KiB ahead, is spread over the blocks for one stream or several.
+template <class P, int R>
+[[gnu::always_inline]] inline void block_acc(const uint8_t* tile, const act_rows<R>& x, int64_t b, __m256* acc) {
+    _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 64, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 128, _MM_HINT_T0);
+    if constexpr (P::k_tile > 192) {
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 192, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 256, _MM_HINT_T0);
+    }
+    const int8_t* xb[R];
+    for (int r = 0; r < R; ++r) xb[r] = x.q[r] + 32 * b;
+    __m256i isum[R];
+    P::template block_sums<R>(tile + 16, xb, isum);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+    const __m256 offset = _mm256_set1_ps(P::k_offset);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + b));
+        if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(x.s[r] + b), t);
+        acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
+    }
 }
 
 // q8_0: signed codes, through the sign trick (maddubs(|w|, sign(x, w)) == w * x); a pair of
@@ -59,8 +124,10 @@ struct packed_q8_0 {
     static constexpr int64_t k_block = 32;
     // Activation rows per register tile (16 rows of 768x2048: 0.247 ms at 4, 0.234 at 6).
     static constexpr int k_rows = 6;
-    template <int R>
-    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
+    template <int R, bool k_streamed>
+    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t b, __m256* acc) {
+        block_acc<packed_q8_0, R>(tile, x, b, acc);
+    }
 };
 
 // q4_0: unsigned nibbles u in [0, 15]; a pair reaches 2 * 15 * 127 = 3810, so the 8 chunks of a
@@ -89,49 +156,11 @@ struct packed_q4_0 {
     static constexpr float k_offset = -8.0f;
     static constexpr int64_t k_block = 32;
     static constexpr int k_rows = 6;  // 4: 156 GFLOP/s, 6: 164
-    template <int R>
-    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out);
-};
-
-// One group of 8 weight rows against activation rows r0..r0 + R - 1: y[r][o0 .. o0 + 7].
-template <class P, int R>
-void group_rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    const act_rows<R> x(a, r0);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-    const __m256 offset = _mm256_set1_ps(P::k_offset);
-    for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* tile = group + b * P::k_tile;
-        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 64, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 128, _MM_HINT_T0);
-        if constexpr (P::k_tile > 192) {
-            _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 192, _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(tile) + k_prefetch_bytes + 256, _MM_HINT_T0);
-        }
-        const int8_t* xb[R];
-        for (int r = 0; r < R; ++r) xb[r] = x.q[r] + 32 * b;
-        __m256i isum[R];
-        P::template block_sums<R>(tile + 16, xb, isum);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + b));
-            if constexpr (P::k_offset != 0.0f) t = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(x.s[r] + b), t);
-            acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
-        }
+    template <int R, bool k_streamed>
+    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t b, __m256* acc) {
+        block_acc<packed_q4_0, R>(tile, x, b, acc);
     }
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
-}
-
-template <int R>
-void packed_q8_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    group_rows<packed_q8_0, R>(group, nb, a, r0, y, n_out);
-}
-template <int R>
-void packed_q4_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-    group_rows<packed_q4_0, R>(group, nb, a, r0, y, n_out);
-}
+};
 
 // q4_K, one super-block of 8 rows at a time: per sub-block j, 8 runs of maddubs(nibbles, codes) sum in
 // int16 (at most 8 * 2 * 15 * 127 = 30480), then madd with the rows' six-bit scales (each int16 pair
@@ -140,66 +169,60 @@ void packed_q4_0::rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_
 // Activations have one scale per super-block (act_block 256).
 // q5_K (k_five) adds the 5th bits, interleaved as the nibbles after them (qh runs), and as its codes
 // reach 31 (a pair 2 * 31 * 127 = 7874) widens every 4 runs instead of 8.
-template <bool k_five, int R>
-void group_rows_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+template <bool k_five, int R, bool k_streamed>
+[[gnu::always_inline]] inline void k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
     constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
-    const act_rows<R> x(a, r0);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256i mask = _mm256_set1_epi8(0x0f);
-    for (int64_t sb = 0; sb < nb; ++sb) {
-        const uint8_t* tile = group + sb * k_tile;
-        prefetch_tile_ahead<k_tile>(tile);
-        __m256i isum[R] = {};
+    if constexpr (!k_streamed) prefetch_tile_ahead<k_tile>(tile);
+    __m256i isum[R] = {};
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {
-            const uint8_t* runs = tile + 160 + 256 * (j / 2);
-            const int shift = 4 * (j % 2);
-            // Row i's scale in both int16 halves of lane i.
-            const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j));
-            const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
+    for (int j = 0; j < 8; ++j) {
+        if constexpr (k_streamed) prefetch_part_ahead<k_tile>(tile, j);
+        const uint8_t* runs = tile + 160 + 256 * (j / 2);
+        const int shift = 4 * (j % 2);
+        // Row i's scale in both int16 halves of lane i.
+        const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j));
+        const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
 #pragma GCC unroll 2
-            for (int k0 = 0; k0 < 8; k0 += k_widen) {
-                __m256i s16[R];
-                for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+        for (int k0 = 0; k0 < 8; k0 += k_widen) {
+            __m256i s16[R];
+            for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 8
-                for (int k = k0; k < k0 + k_widen; ++k) {
-                    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
-                    __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
-                    if constexpr (k_five) {  // bit j of the qh byte, as 0x10
-                        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 1184 + 32 * k));
-                        const __m256i bit = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
-                        u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
-                    }
-#pragma GCC unroll 8
-                    for (int r = 0; r < R; ++r) {
-                        s16[r] = _mm256_add_epi16(
-                            s16[r], _mm256_maddubs_epi16(u, broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k)));
-                        pin(s16[r]);
-                    }
+            for (int k = k0; k < k0 + k_widen; ++k) {
+                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
+                if constexpr (k_five) {  // bit j of the qh byte, as 0x10
+                    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 1184 + 32 * k));
+                    const __m256i bit = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
+                    u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
                 }
+#pragma GCC unroll 8
                 for (int r = 0; r < R; ++r) {
-                    isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
-                    pin(isum[r]);
+                    s16[r] = _mm256_add_epi16(s16[r],
+                                              _mm256_maddubs_epi16(u, broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k)));
+                    pin(s16[r]);
                 }
             }
-        }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
-        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
-        __m256 mins[8];
-        for (int j = 0; j < 8; ++j)
-            mins[j] = _mm256_cvtepi32_ps(
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 96 + 8 * j))));
-        for (int r = 0; r < R; ++r) {
-            __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(x.s[r] + 8 * sb));
-            for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(x.s[r] + 8 * sb + j), m);
-            const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb));
-            acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
-            acc[r] = _mm256_fnmadd_ps(dmin, m, acc[r]);
+            for (int r = 0; r < R; ++r) {
+                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                pin(isum[r]);
+            }
         }
     }
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
+    __m256 mins[8];
+    for (int j = 0; j < 8; ++j)
+        mins[j] = _mm256_cvtepi32_ps(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 96 + 8 * j))));
+    for (int r = 0; r < R; ++r) {
+        __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(x.s[r] + 8 * sb));
+        for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(x.s[r] + 8 * sb + j), m);
+        const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb));
+        acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
+        acc[r] = _mm256_fnmadd_ps(dmin, m, acc[r]);
+    }
 }
 
 template <bool k_five>
@@ -207,9 +230,9 @@ struct packed_k {
     static constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 6;  // 16 rows of 768x2048, 4 -> 6: q4_K 0.156 -> 0.148 ms, q5_K 0.207 -> 0.191
-    template <int R>
-    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-        group_rows_k<k_five, R>(group, nb, a, r0, y, n_out);
+    template <int R, bool k_streamed>
+    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
+        k_super_block<k_five, R, k_streamed>(tile, x, sb, acc);
     }
 };
 using packed_q4_k = packed_k<false>;
@@ -220,100 +243,106 @@ using packed_q5_k = packed_k<true>;
 // most 2 * 63 * 127 = 16002, so two runs sum in int16), and each 16-element sub-block's pair of runs
 // widens through madd with the rows' signed scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
 // h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
-template <int R>
-void group_rows_q6_k(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
+template <int R, bool k_streamed>
+[[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
+                                                    __m256* acc) {
     constexpr int64_t k_tile = 8 * 210;
-    const act_rows<R> x(a, r0);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
-    for (int64_t sb = 0; sb < nb; ++sb) {
-        const uint8_t* tile = group + sb * k_tile;
-        prefetch_tile_ahead<k_tile>(tile);
-        __m256i isum[R] = {};
+    if constexpr (!k_streamed) prefetch_tile_ahead<k_tile>(tile);
+    __m256i isum[R] = {};
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; ++j) {
+        for (int j = 0; j < 4; ++j) {
+            if constexpr (k_streamed) prefetch_part_ahead<k_tile>(tile, 4 * h + j);
 #pragma GCC unroll 2
-                for (int kk = 0; kk < 2; ++kk) {
-                    // The 8 rows' scale of sub-block 8h + 2j + kk in both int16 halves of each lane.
-                    const __m128i s8 =
-                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * (8 * h + 2 * j + kk)));
-                    const __m256i sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
+            for (int kk = 0; kk < 2; ++kk) {
+                // The 8 rows' scale of sub-block 8h + 2j + kk in both int16 halves of each lane.
+                const __m128i s8 =
+                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * (8 * h + 2 * j + kk)));
+                const __m256i sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
 #pragma GCC unroll 2
-                    for (int pair = 0; pair < 2; ++pair) {
-                        __m256i s16[R];
-                        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+                for (int pair = 0; pair < 2; ++pair) {
+                    __m256i s16[R];
+                    for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 2
-                        for (int k = 4 * kk + 2 * pair; k < 4 * kk + 2 * pair + 2; ++k) {
-                            const uint8_t* run = tile + 144 + 96 * (8 * h + k);
-                            const __m256i src =
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 32 * (j % 2)));
-                            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 64));
-                            const __m256i lo =
-                                j < 2 ? _mm256_and_si256(src, low4) : _mm256_and_si256(_mm256_srli_epi16(src, 4), low4);
-                            __m256i hi;
-                            if (j == 0)
-                                hi = _mm256_slli_epi16(hb, 4);
-                            else if (j == 1)
-                                hi = _mm256_slli_epi16(hb, 2);
-                            else if (j == 2)
-                                hi = hb;
-                            else
-                                hi = _mm256_srli_epi16(hb, 2);
-                            const __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
-                            const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
+                    for (int k = 4 * kk + 2 * pair; k < 4 * kk + 2 * pair + 2; ++k) {
+                        const uint8_t* run = tile + 144 + 96 * (8 * h + k);
+                        const __m256i src = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 32 * (j % 2)));
+                        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 64));
+                        const __m256i lo =
+                            j < 2 ? _mm256_and_si256(src, low4) : _mm256_and_si256(_mm256_srli_epi16(src, 4), low4);
+                        __m256i hi;
+                        if (j == 0)
+                            hi = _mm256_slli_epi16(hb, 4);
+                        else if (j == 1)
+                            hi = _mm256_slli_epi16(hb, 2);
+                        else if (j == 2)
+                            hi = hb;
+                        else
+                            hi = _mm256_srli_epi16(hb, 2);
+                        const __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
+                        const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
 #pragma GCC unroll 8
-                            for (int r = 0; r < R; ++r) {
-                                s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(x.q[r] + e)));
-                                if constexpr (R > 1) pin(s16[r]);  // (the 1-row tile ran slower pinned)
-                            }
-                        }
                         for (int r = 0; r < R; ++r) {
-                            isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
-                            if constexpr (R > 1) pin(isum[r]);
+                            s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(q, broadcast4(x.q[r] + e)));
+                            if constexpr (R > 1) pin(s16[r]);  // (the 1-row tile ran slower pinned)
                         }
+                    }
+                    for (int r = 0; r < R; ++r) {
+                        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                        if constexpr (R > 1) pin(isum[r]);
                     }
                 }
             }
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
-        for (int r = 0; r < R; ++r) {
-            __m256 m = _mm256_setzero_ps();
-            for (int s = 0; s < 16; ++s) {
-                const __m256 scf = _mm256_cvtepi32_ps(
-                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * s))));
-                m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(x.h[r] + 16 * sb + s), m);
-            }
-            const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb),
-                                             _mm256_mul_ps(_mm256_set1_ps(-32.0f), m));
-            acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
-        }
     }
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out, acc[r]);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+    for (int r = 0; r < R; ++r) {
+        __m256 m = _mm256_setzero_ps();
+        for (int s = 0; s < 16; ++s) {
+            const __m256 scf = _mm256_cvtepi32_ps(
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * s))));
+            m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(x.h[r] + 16 * sb + s), m);
+        }
+        const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb),
+                                         _mm256_mul_ps(_mm256_set1_ps(-32.0f), m));
+        acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
+    }
 }
 
 struct packed_q6_k {
     static constexpr int64_t k_tile = 8 * 210;
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
-    template <int R>
-    static void rows(const uint8_t* group, int64_t nb, const act_q8& a, int64_t r0, float* y, int64_t n_out) {
-        group_rows_q6_k<R>(group, nb, a, r0, y, n_out);
+    template <int R, bool k_streamed>
+    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
+        q6_k_super_block<R, k_streamed>(tile, x, sb, acc);
     }
 };
 
-using tile_fn = void (*)(const uint8_t*, int64_t, const act_q8&, int64_t, float*, int64_t);
+using tile_fn = void (*)(const uint8_t*, int64_t, int64_t, const act_q8&, int64_t, float*, int64_t);
 
-// P::rows<R> for R = 1 .. P::k_rows, indexed by R - 1.
+// tile_groups<P, R, 1> for R = 1 .. P::k_rows, indexed by R - 1.
 template <class P, size_t... I>
 constexpr std::array<tile_fn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-    return {&P::template rows<static_cast<int>(I) + 1>...};
+    return {&tile_groups<P, static_cast<int>(I) + 1, 1>...};
 }
 template <class P>
 const std::array<tile_fn, P::k_rows>& tile_fns() {
     static constexpr auto fns = tile_table<P>(std::make_index_sequence<P::k_rows>{});
+    return fns;
+}
+
+// tile_groups<P, R, streams_of(R)> for R = 1 .. k_stream_rows (at most P::k_rows), indexed by R - 1.
+template <class P, size_t... I>
+constexpr std::array<tile_fn, sizeof...(I)> streamed_table(std::index_sequence<I...>) {
+    return {&tile_groups<P, static_cast<int>(I) + 1, streams_of(I + 1)>...};
+}
+template <class P>
+const auto& streamed_fns() {
+    static constexpr auto fns =
+        streamed_table<P>(std::make_index_sequence<std::min<int64_t>(P::k_rows, k_stream_rows)>{});
     return fns;
 }
 
@@ -322,16 +351,24 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
                    int64_t n_rows, float* y) {
     const int64_t nb = a.n_in / P::k_block;
     const int64_t group_bytes = nb * P::k_tile;
+    const int64_t g_begin = o_begin / 8, g_end = o_end / 8;
+    if (n_rows <= k_stream_rows && n_rows <= P::k_rows) {  // one tile of rows reads each weight byte once
+        const int64_t n_streams = streams_of(n_rows), run = (g_end - g_begin) / n_streams;
+        const tile_fn streamed = streamed_fns<P>()[n_rows - 1], single = tile_fns<P>()[n_rows - 1];
+        for (int64_t g = g_begin; g < g_begin + run; ++g)
+            streamed(packed + g * group_bytes, run, nb, a, 0, y + 8 * g, n_out);
+        for (int64_t g = g_begin + n_streams * run; g < g_end; ++g)
+            single(packed + g * group_bytes, 1, nb, a, 0, y + 8 * g, n_out);
+        return;
+    }
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
     const int64_t gb = std::max<int64_t>(1, static_cast<int64_t>(k_block_bytes) / group_bytes);
-    for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
-        const int64_t g1 = std::min(o_end / 8, g0 + gb);
+    for (int64_t g0 = g_begin; g0 < g_end; g0 += gb) {
+        const int64_t g1 = std::min(g_end, g0 + gb);
         for (int64_t r0 = 0; r0 < n_rows; r0 += P::k_rows) {
-            for (int64_t g = g0; g < g1; ++g) {
-                const uint8_t* group = packed + g * group_bytes;
-                float* yo = y + r0 * n_out + 8 * g;
-                tile_fns<P>()[std::min<int64_t>(P::k_rows, n_rows - r0) - 1](group, nb, a, r0, yo, n_out);
-            }
+            const tile_fn tile = tile_fns<P>()[std::min<int64_t>(P::k_rows, n_rows - r0) - 1];
+            for (int64_t g = g0; g < g1; ++g)
+                tile(packed + g * group_bytes, 1, nb, a, r0, y + r0 * n_out + 8 * g, n_out);
         }
     }
 }

@@ -142,7 +142,8 @@ TEST(Packed, BatchInvariant) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool one(1), two(2), three(3);
-    constexpr int64_t n_out = 72, n_rows = 38;
+    // 33 groups of 8 outputs: 1-4 rows read them in several streams (matmul_groups), also in 2-3 threads
+    constexpr int64_t n_out = 264, n_rows = 38;
     for (dtype t : k_packable) {
         const int64_t n_in = odd_n_in(t, 544, 3);
         for (cpu_level l : packing_levels(t)) {
@@ -154,7 +155,7 @@ TEST(Packed, BatchInvariant) {
             std::vector<float> all(static_cast<size_t>(n_rows * n_out));
             matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), one, p.data());
             for (thread_pool* pool : {&one, &two, &three}) {
-                for (int64_t n : {1, 2, 3, 5, 16, 33}) {
+                for (int64_t n : {1, 2, 3, 4, 5, 16, 33}) {
                     for (int64_t off : {int64_t{0}, int64_t{1}, n_rows - n}) {
                         std::vector<float> y(static_cast<size_t>(n * n_out));
                         matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
