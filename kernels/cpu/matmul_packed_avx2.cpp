@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/avx2_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -27,39 +28,33 @@ inline __m256i broadcast4(const int8_t* x) {
 }
 
 // The hardware prefetcher stops at 4 KiB pages, so the K-quant tiles fetch the super-block tile two
-// ahead explicitly. A tile that reads one stream fetches the whole tile at once, into L2 (a tile's
-// 19-27 lines at once overflow L1's fill buffers: into L1, 1-row q4_K / q6_K read 23 GB/s on
-// 2048x8192, into L2 24.5-25). Tiles reading several streams (streams_of) spread the tile's lines over
-// the 8 sub-blocks, part p of 8 at sub-block p, into L1: with 4 streams, bunched into L2, 25.6 / 23.8
-// GB/s (q4_K 8192x2048 / q6_K 2048x8192); spread into L2 27.6 / 24.5; spread into L1 28.7 / 25.5.
+// ahead explicitly, into L2 (a tile's 19-27 lines at once overflow L1's fill buffers: into L1, 1-row
+// q4_K / q6_K read 23 GB/s on 2048x8192, into L2 24.5-25). Several streams fetch the same way: on
+// Zen 3 (DRAM-cold 2048x8192, 2 threads, 1 row, 4 streams) spreading a tile's lines over its
+// sub-blocks into L1 took q4_K from 0.33 to 0.40 ms and q6_K from 0.56 to 0.76, bunched into L2 0.32.
 template <int64_t k_tile>
-inline void prefetch_tile_ahead(const uint8_t* tile) {
+[[gnu::always_inline]] inline void prefetch_tile_ahead(const uint8_t* tile) {
     for (int64_t off = 0; off < k_tile; off += 64)
         _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + off, _MM_HINT_T1);
 }
-template <int64_t k_tile>
-inline void prefetch_part_ahead(const uint8_t* tile, int part) {
-    constexpr int64_t lines = (k_tile + 63) / 64, per = (lines + 7) / 8;
-    for (int64_t l = part * per; l < std::min(lines, (part + 1) * per); ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(tile) + 2 * k_tile + 64 * l, _MM_HINT_T0);
-}
 
-// Weight streams a tile of R rows reads at once where it reads each weight byte once (n_rows up to
-// k_stream_rows): G groups far apart in the thread's range (matmul_groups). Few rows do little
-// arithmetic per weight byte, and a core reading one stream leaves DRAM idle between the hardware
-// prefetcher's runs. DRAM-cold matmuls (weights rotating through 1.3 GB, 2 threads, GB/s), 1 stream
-// -> 4: 1 row q4_0 8192x2048 24.3 -> 31.1, q8_0 26.1 -> 31.7, q4_K 23.0 -> 28.7, q6_K 2048x8192 23.0
-// -> 25.5 (the triad reads 28-29); 2 rows q4_K 20.8 -> 24.8, q8_0 22.9 -> 30.6. 2 streams gain less at
-// 1-2 rows and 8 no more; at 3-4 rows 2 streams (4 would spill the accumulators): q8_0 4 rows 19.1 ->
-// 23.4, q4_K 17.5 -> 18.5.
-constexpr int64_t k_stream_rows = 4;
+// Weight streams a tile of one or two activation rows reads at once (P::k_streams): groups far
+// apart in the thread's range (matmul_groups). Few rows do little arithmetic per weight byte, and a
+// core reading one stream leaves DRAM idle between the hardware prefetcher's runs. DRAM-cold
+// matmuls, 2 threads, 1 stream -> 4: on Intel (weights rotating through 1.3 GB, GB/s) 1 row q4_0
+// 8192x2048 24.3 -> 31.1, q8_0 26.1 -> 31.7, q4_K 23.0 -> 28.7; 2 rows q8_0 22.9 -> 30.6. On Zen 3
+// (bench_kernels, 8192x2048, ms, medians) 1 row q4_0 0.32 -> 0.20, q8_0 0.60 -> 0.50, q4_K 0.35 ->
+// 0.33; 2 rows q8_0 0.65 -> 0.49; but q5_K and q6_K lose there (q6_K 1 row 0.57 -> 0.74), and from 3
+// rows on 2 streams lose for every type (4 rows q4_K 0.39 -> 0.61, q4_0 0.43 -> 0.65).
+constexpr int64_t k_stream_rows = 2;
+template <class P>
 constexpr int streams_of(int64_t rows) {
-    return rows <= 2 ? 4 : rows <= k_stream_rows ? 2 : 1;
+    return rows <= k_stream_rows ? P::k_streams : 1;
 }
 
 // G groups of 8 weight rows, `stride` groups apart (each nb tiles of P::k_tile bytes), against
-// activation rows r0..r0 + R - 1: y[r][8 * stride * g .. + 7]. P::block<R, G > 1>(tile, x, b, acc)
-// adds block b of one group (the flag: prefetch for several streams).
+// activation rows r0..r0 + R - 1: y[r][8 * stride * g .. + 7]. P::block<R>(tile, x, b, acc) adds
+// block b of one group.
 template <class P, int R, int G>
 void tile_groups(const uint8_t* group, int64_t stride, int64_t nb, const act_q8& a, int64_t r0, float* y,
                  int64_t n_out) {
@@ -69,7 +64,7 @@ void tile_groups(const uint8_t* group, int64_t stride, int64_t nb, const act_q8&
     for (int g = 0; g < G; ++g)
         for (int r = 0; r < R; ++r) acc[g][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        for (int g = 0; g < G; ++g) P::template block<R, (G > 1)>(group + g * step + b * P::k_tile, x, b, acc[g]);
+        for (int g = 0; g < G; ++g) P::template block<R>(group + g * step + b * P::k_tile, x, b, acc[g]);
     }
     for (int g = 0; g < G; ++g)
         for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * stride * g, acc[g][r]);
@@ -124,7 +119,8 @@ struct packed_q8_0 {
     static constexpr int64_t k_block = 32;
     // Activation rows per register tile (16 rows of 768x2048: 0.247 ms at 4, 0.234 at 6).
     static constexpr int k_rows = 6;
-    template <int R, bool k_streamed>
+    static constexpr int k_streams = 4;  // at 1-2 rows (streams_of)
+    template <int R>
     [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t b, __m256* acc) {
         block_acc<packed_q8_0, R>(tile, x, b, acc);
     }
@@ -156,7 +152,8 @@ struct packed_q4_0 {
     static constexpr float k_offset = -8.0f;
     static constexpr int64_t k_block = 32;
     static constexpr int k_rows = 6;  // 4: 156 GFLOP/s, 6: 164
-    template <int R, bool k_streamed>
+    static constexpr int k_streams = 4;
+    template <int R>
     [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t b, __m256* acc) {
         block_acc<packed_q4_0, R>(tile, x, b, acc);
     }
@@ -169,16 +166,15 @@ struct packed_q4_0 {
 // Activations have one scale per super-block (act_block 256).
 // q5_K (k_five) adds the 5th bits, interleaved as the nibbles after them (qh runs), and as its codes
 // reach 31 (a pair 2 * 31 * 127 = 7874) widens every 4 runs instead of 8.
-template <bool k_five, int R, bool k_streamed>
+template <bool k_five, int R>
 [[gnu::always_inline]] inline void k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
     constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
     const __m256i mask = _mm256_set1_epi8(0x0f);
-    if constexpr (!k_streamed) prefetch_tile_ahead<k_tile>(tile);
+    prefetch_tile_ahead<k_tile>(tile);
     __m256i isum[R] = {};
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-        if constexpr (k_streamed) prefetch_part_ahead<k_tile>(tile, j);
         const uint8_t* runs = tile + 160 + 256 * (j / 2);
         const int shift = 4 * (j % 2);
         // Row i's scale in both int16 halves of lane i.
@@ -230,9 +226,10 @@ struct packed_k {
     static constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 6;  // 16 rows of 768x2048, 4 -> 6: q4_K 0.156 -> 0.148 ms, q5_K 0.207 -> 0.191
-    template <int R, bool k_streamed>
+    static constexpr int k_streams = k_five ? 1 : 4;
+    template <int R>
     [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
-        k_super_block<k_five, R, k_streamed>(tile, x, sb, acc);
+        k_super_block<k_five, R>(tile, x, sb, acc);
     }
 };
 using packed_q4_k = packed_k<false>;
@@ -243,18 +240,17 @@ using packed_q5_k = packed_k<true>;
 // most 2 * 63 * 127 = 16002, so two runs sum in int16), and each 16-element sub-block's pair of runs
 // widens through madd with the rows' signed scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
 // h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
-template <int R, bool k_streamed>
+template <int R>
 [[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                     __m256* acc) {
     constexpr int64_t k_tile = 8 * 210;
     const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
-    if constexpr (!k_streamed) prefetch_tile_ahead<k_tile>(tile);
+    prefetch_tile_ahead<k_tile>(tile);
     __m256i isum[R] = {};
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
-            if constexpr (k_streamed) prefetch_part_ahead<k_tile>(tile, 4 * h + j);
 #pragma GCC unroll 2
             for (int kk = 0; kk < 2; ++kk) {
                 // The 8 rows' scale of sub-block 8h + 2j + kk in both int16 halves of each lane.
@@ -315,9 +311,10 @@ struct packed_q6_k {
     static constexpr int64_t k_tile = 8 * 210;
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
-    template <int R, bool k_streamed>
+    static constexpr int k_streams = 1;
+    template <int R>
     [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
-        q6_k_super_block<R, k_streamed>(tile, x, sb, acc);
+        q6_k_super_block<R>(tile, x, sb, acc);
     }
 };
 
@@ -337,7 +334,7 @@ const std::array<tile_fn, P::k_rows>& tile_fns() {
 // tile_groups<P, R, streams_of(R)> for R = 1 .. k_stream_rows (at most P::k_rows), indexed by R - 1.
 template <class P, size_t... I>
 constexpr std::array<tile_fn, sizeof...(I)> streamed_table(std::index_sequence<I...>) {
-    return {&tile_groups<P, static_cast<int>(I) + 1, streams_of(I + 1)>...};
+    return {&tile_groups<P, static_cast<int>(I) + 1, streams_of<P>(I + 1)>...};
 }
 template <class P>
 const auto& streamed_fns() {
@@ -352,8 +349,8 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
     const int64_t nb = a.n_in / P::k_block;
     const int64_t group_bytes = nb * P::k_tile;
     const int64_t g_begin = o_begin / 8, g_end = o_end / 8;
-    if (n_rows <= k_stream_rows && n_rows <= P::k_rows) {  // one tile of rows reads each weight byte once
-        const int64_t n_streams = streams_of(n_rows), run = (g_end - g_begin) / n_streams;
+    if (streams_of<P>(n_rows) > 1) {  // one tile of rows reads each weight byte once
+        const int64_t n_streams = streams_of<P>(n_rows), run = (g_end - g_begin) / n_streams;
         const tile_fn streamed = streamed_fns<P>()[n_rows - 1], single = tile_fns<P>()[n_rows - 1];
         for (int64_t g = g_begin; g < g_begin + run; ++g)
             streamed(packed + g * group_bytes, run, nb, a, 0, y + 8 * g, n_out);
@@ -390,26 +387,39 @@ inline __m256 load_row8(const uint16_t* p) {
 // Weight bytes a float tile's group fetches ahead: at 512, a many-row step waited on DRAM (8 rows of
 // 768x2048: 0.27 ms, 0.20 at 2048; 16 rows 0.43 -> 0.35).
 constexpr int64_t k_float_prefetch = 2048;
+// x: the tile's R activation rows interleaved, element e of row r at x[R * e + r] (one row: as is).
 template <bool k_bf16, int G, int R>
 void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
-    __m256 acc[G][R];
+    // One dimension, and a loop without branches: with acc[G][R], or a prefetch every 4th element,
+    // GCC stored accumulators to the stack on every element.
+    __m256 acc[G * R];
     for (int g = 0; g < G; ++g)
-        for (int r = 0; r < R; ++r) acc[g][r] = _mm256_setzero_ps();
+        for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_setzero_ps();
     for (int64_t e = 0; e < n_in; ++e) {
-        if (e % 4 == 0) {
-            for (int g = 0; g < G; ++g)
-                _mm_prefetch(reinterpret_cast<const char*>(groups + g * 8 * n_in + 8 * e) + k_float_prefetch,
-                             _MM_HINT_T0);
-        }
-        __m256 w[G];
-        for (int g = 0; g < G; ++g) w[g] = load_row8<k_bf16>(groups + g * 8 * n_in + 8 * e);
-        for (int r = 0; r < R; ++r) {
-            const __m256 xb = _mm256_broadcast_ss(x + r * n_in + e);
-            for (int g = 0; g < G; ++g) acc[g][r] = _mm256_fmadd_ps(w[g], xb, acc[g][r]);
+        if constexpr (G > R) {  // the rows' broadcasts first: 8 groups' weights and 8 sums spill
+            __m256 xb[R];
+            for (int r = 0; r < R; ++r) xb[r] = _mm256_broadcast_ss(x + R * e + r);
+            for (int g = 0; g < G; ++g) {
+                const uint16_t* p = groups + g * 8 * n_in + 8 * e;
+                _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
+                const __m256 w = load_row8<k_bf16>(p);
+                for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_fmadd_ps(w, xb[r], acc[g * R + r]);
+            }
+        } else {
+            __m256 w[G];
+            for (int g = 0; g < G; ++g) {
+                const uint16_t* p = groups + g * 8 * n_in + 8 * e;
+                _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
+                w[g] = load_row8<k_bf16>(p);
+            }
+            for (int r = 0; r < R; ++r) {
+                const __m256 xb = _mm256_broadcast_ss(x + R * e + r);
+                for (int g = 0; g < G; ++g) acc[g * R + r] = _mm256_fmadd_ps(w[g], xb, acc[g * R + r]);
+            }
         }
     }
     for (int g = 0; g < G; ++g)
-        for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * g, acc[g][r]);
+        for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * g, acc[g * R + r]);
 }
 
 using float_tile_fn = void (*)(const uint16_t*, int64_t, const float*, float*, int64_t);
@@ -440,6 +450,22 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
     // Rows split into tiles of near-equal size (16 rows: two of 8, not 12 and 4).
     const int64_t n_tiles = (n_rows + k_float_rows - 1) / k_float_rows;
     const int64_t tile_rows = (n_rows + n_tiles - 1) / n_tiles;
+    // Each tile's rows interleaved (x_tiles: R * e + r from the tile's start at r0 * n_in), so a tile's
+    // broadcasts read one stream: its rows n_in apart map to the same L1 set when n_in * 4 is a multiple
+    // of 4 KiB, and 8 or 12 of them evict each other (Zen 3, 32 KiB 8-way L1).
+    const float* x_tiles = x;
+    if (tile_rows > 1) {
+        thread_local std::vector<float> interleaved;
+        if (interleaved.size() < static_cast<size_t>(n_rows * n_in))
+            interleaved.resize(static_cast<size_t>(n_rows * n_in));
+        for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
+            const int64_t nr = std::min(tile_rows, n_rows - r0);
+            float* dst = interleaved.data() + r0 * n_in;
+            for (int64_t r = 0; r < nr; ++r)
+                for (int64_t e = 0; e < n_in; ++e) dst[nr * e + r] = x[(r0 + r) * n_in + e];
+        }
+        x_tiles = interleaved.data();
+    }
     const auto* w = reinterpret_cast<const uint16_t*>(packed);
     const int64_t group_elems = 8 * n_in;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
@@ -451,11 +477,11 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
             const int64_t width = float_groups(nr);
             int64_t g = g0;
             for (; g + width <= g1; g += width)
-                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
-                                                  n_out);
+                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x_tiles + r0 * n_in,
+                                                  y + r0 * n_out + 8 * g, n_out);
             for (; g < g1; ++g)
-                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
-                                                    n_out);
+                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x_tiles + r0 * n_in,
+                                                    y + r0 * n_out + 8 * g, n_out);
         }
     }
 }

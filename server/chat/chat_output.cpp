@@ -330,14 +330,15 @@ bool chat_output_parser::step_harmony_header(bool final, chat_delta& out) {
         harmony_kind_ = opts_.split_reasoning ? body_kind::reasoning : body_kind::as_written;
     else
         harmony_kind_ = body_kind::content;
-    if (harmony_kind_ == body_kind::as_written) {
-        // Shown from its channel on, as llama-server shows it: "<|start|>assistant" only separates
-        // the messages (a recipient written there stays).
-        constexpr std::string_view role = "<|start|>assistant";
-        size_t from = i;
-        if (header.starts_with(role) && header.substr(role.size()).starts_with(k_channel)) from += role.size();
-        emit_content(std::string_view(buf_).substr(from, m + k_message.size() - from), out);
-    }
+    // Shown from its channel on, as llama-server shows it: "<|start|>assistant" only separates the
+    // messages (a recipient written there stays). A call keeps it until its body proves to be one.
+    constexpr std::string_view role = "<|start|>assistant";
+    size_t from = i;
+    if (header.starts_with(role) && header.substr(role.size()).starts_with(k_channel)) from += role.size();
+    const std::string_view written = std::string_view(buf_).substr(from, m + k_message.size() - from);
+    harmony_header_.clear();
+    if (harmony_kind_ == body_kind::as_written) emit_content(written, out);
+    if (harmony_kind_ == body_kind::call) harmony_header_ = written;
     pos_ = m + k_message.size();
     mode_ = mode::harmony_body;
     return true;
@@ -370,9 +371,11 @@ bool chat_output_parser::step_harmony_body(bool final, chat_delta& out) {
         if (!args.is_discarded() && args.is_object()) {
             std::vector<parsed_call> calls{{harmony_recipient_, args.dump()}};
             complete_calls(calls, heads, out);
-        } else {
+        } else {  // not a call: the message as written, header and end marker included
             open_.clear();
+            emit_content(harmony_header_, out);
             emit_content(body, out);
+            if (closed && hit.index < 3) emit_content(ends[hit.index], out);
         }
         pos_ = end;
     } else {

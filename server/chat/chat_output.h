@@ -112,6 +112,7 @@ class chat_output_parser {
     std::vector<std::string> ids_;  // by a completed call's place: a dropped call's id goes to the next
     body_kind harmony_kind_ = body_kind::content;
     std::string harmony_recipient_;
+    std::string harmony_header_;   // a call message's header as written, shown if its body is no call
     size_t harmony_searched_ = 0;  // the body's end markers are not in buf_ before this offset
     args_resume harmony_resume_;   // a call body's arguments as read so far (offsets from its start)
     args_rewrite harmony_args_;    // ... once whole or bad

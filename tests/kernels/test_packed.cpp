@@ -142,7 +142,7 @@ TEST(Packed, BatchInvariant) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool one(1), two(2), three(3);
-    // 33 groups of 8 outputs: 1-4 rows read them in several streams (matmul_groups), also in 2-3 threads
+    // 33 groups of 8 outputs: 1-2 rows read them in several streams (matmul_groups), also in 2-3 threads
     constexpr int64_t n_out = 264, n_rows = 38;
     for (dtype t : k_packable) {
         const int64_t n_in = odd_n_in(t, 544, 3);

@@ -287,6 +287,15 @@ TEST(ChatOutput, GptOssHarmony) {
                       "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>"
                       "{\"a\":1}",
                       {"Think.", "{\"a\":1}", {}});
+    // a call whose body is not a JSON object stays text as written, header and end marker included
+    expect_all_splits(
+        h, tools_on(),
+        "<|channel|>analysis<|message|>Call.<|end|><|start|>assistant<|channel|>commentary "
+        "to=functions.f <|constrain|>json<|message|>not json<|call|>",
+        {"Call.", "<|channel|>commentary to=functions.f <|constrain|>json<|message|>not json<|call|>", {}});
+    expect_all_splits(
+        h, tools_on(), "<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{\"k\": 2} extra<|call|>",
+        {"", "<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{\"k\": 2} extra<|call|>", {}});
     // a prompt that opened the analysis message: the answer starts inside it
     chat_parse_options open = tools_on();
     open.reasoning_open = true;
