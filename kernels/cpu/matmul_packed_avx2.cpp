@@ -424,9 +424,11 @@ void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, 
 
 using float_tile_fn = void (*)(const uint16_t*, int64_t, const float*, float*, int64_t);
 
-// Activation rows per float tile at most: 12 accumulator chains leave the FMA latency slack where 8
-// only just cover it (512 rows of 768x2048: 10.1 ms in tiles of 8, 9.1 in tiles of 12).
-constexpr int k_float_rows = 12;
+// Activation rows per float tile at most: 6 rows of 2 groups, 12 accumulator chains (8 only just
+// cover the FMA latency), 8 loads per 12 FMAs where 12 rows of 1 group take 13. Zen 3, 2 threads,
+// medians of 4 interleaved runs, 512 rows of 2048x2048 / 2048x768: 39.3 / 12.5 ms in tiles of 12 rows,
+// 32.4 / 10.3 in tiles of 6 (16 rows 1.09 / 0.39 -> 1.04 / 0.39).
+constexpr int k_float_rows = 6;
 
 // float_tile<G, R> for R = 1 .. k_float_rows and G = 1 or the widest G: 8 groups for 1 row, 4 for
 // 2, 2 up to 6 rows (8 to 12 chains).
@@ -447,12 +449,13 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
                          const float* x, int64_t n_rows, float* y) {
     static constexpr auto wide = float_wide<k_bf16>(std::make_index_sequence<k_float_rows>{});
     static constexpr auto single = float_single<k_bf16>(std::make_index_sequence<k_float_rows>{});
-    // Rows split into tiles of near-equal size (16 rows: two of 8, not 12 and 4).
+    // Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1).
     const int64_t n_tiles = (n_rows + k_float_rows - 1) / k_float_rows;
     const int64_t tile_rows = (n_rows + n_tiles - 1) / n_tiles;
     // Each tile's rows interleaved (x_tiles: R * e + r from the tile's start at r0 * n_in), so a tile's
     // broadcasts read one stream: its rows n_in apart map to the same L1 set when n_in * 4 is a multiple
-    // of 4 KiB, and 8 or 12 of them evict each other (Zen 3, 32 KiB 8-way L1).
+    // of 4 KiB, and with the weights' lines they evict each other (Zen 3, 32 KiB 8-way L1; measured
+    // with 12-row tiles, see the commit that added it).
     const float* x_tiles = x;
     if (tile_rows > 1) {
         thread_local std::vector<float> interleaved;
