@@ -117,9 +117,13 @@ struct kernel_table {
     // As matmul_q8 over a packed weight; o_begin and o_end are multiples of 8.
     void (*matmul_packed)(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out,
                           const act_q8& a, int64_t n_rows, float* y);
-    // As matmul_float over a packed float weight (f16, bf16); o_begin and o_end are multiples of 8.
+    // As matmul_float over a packed float weight (f16, bf16); o_begin and o_end are multiples of 8;
+    // x as arrange_packed_float_act wrote it.
     void (*matmul_packed_float)(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                                 int64_t n_out, const float* x, int64_t n_rows, float* y);
+    // n_rows rows of n_in floats into out (as many floats) in the order matmul_packed_float reads them:
+    // once per call, shared by the threads.
+    void (*arrange_packed_float_act)(const float* x, int64_t n_rows, int64_t n_in, float* out);
 };
 
 // The AVX2 float-weight matmul (float_matmul_avx2.cpp), as kernel_table::has_float / matmul_float.
@@ -134,6 +138,7 @@ void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_
 
 void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                               int64_t n_out, const float* x, int64_t n_rows, float* y);
+void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out);
 
 // y[i] = x[i] as f16, rounded to nearest even (F16C).
 void avx2_to_f16(const float* x, uint16_t* y, int64_t n);

@@ -684,7 +684,8 @@ const kernel_table* avx2_kernels() {
                                     avx2_activations(),
                                     avx2_has_packed,
                                     avx2_matmul_packed,
-                                    avx2_matmul_packed_float};
+                                    avx2_matmul_packed_float,
+                                    avx2_arrange_packed_float_act};
     return &table;
 }
 

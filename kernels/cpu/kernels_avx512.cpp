@@ -557,21 +557,12 @@ bool dequantize(dtype t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const kernel_table* avx512_kernels() {
-    static const kernel_table table{cpu_level::avx512,
-                                    8,
-                                    false,
-                                    has_q8,
-                                    quantize_act,
-                                    act_block,
-                                    matmul_q8,
-                                    has_float,
-                                    matmul_float,
-                                    dequantize,
-                                    nullptr,
+    static const kernel_table table{cpu_level::avx512, 8,         false,        has_q8,     quantize_act, act_block,
+                                    matmul_q8,         has_float, matmul_float, dequantize, nullptr,
                                     nullptr,  // attention, activations: AVX2's
                                     nullptr,
                                     nullptr,  // packed weights: AVX2's
-                                    nullptr};
+                                    nullptr,           nullptr};
     return &table;
 }
 

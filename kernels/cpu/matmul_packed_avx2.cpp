@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <vector>
 
 #include "kernels/cpu/avx2_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -444,31 +443,20 @@ constexpr std::array<float_tile_fn, sizeof...(I)> float_single(std::index_sequen
     return {&float_tile<k_bf16, 1, static_cast<int>(I) + 1>...};
 }
 
+// Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1): the rows per tile.
+int64_t float_tile_rows(int64_t n_rows) {
+    const int64_t n_tiles = (n_rows + k_float_rows - 1) / k_float_rows;
+    return (n_rows + n_tiles - 1) / n_tiles;
+}
+
+// x: each tile's rows interleaved (x[r0 * n_in + R * e + r] for the tile from row r0), as float_tile
+// reads them.
 template <bool k_bf16>
 void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
                          const float* x, int64_t n_rows, float* y) {
     static constexpr auto wide = float_wide<k_bf16>(std::make_index_sequence<k_float_rows>{});
     static constexpr auto single = float_single<k_bf16>(std::make_index_sequence<k_float_rows>{});
-    // Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1).
-    const int64_t n_tiles = (n_rows + k_float_rows - 1) / k_float_rows;
-    const int64_t tile_rows = (n_rows + n_tiles - 1) / n_tiles;
-    // Each tile's rows interleaved (x_tiles: R * e + r from the tile's start at r0 * n_in), so a tile's
-    // broadcasts read one stream: its rows n_in apart map to the same L1 set when n_in * 4 is a multiple
-    // of 4 KiB, and with the weights' lines they evict each other (Zen 3, 32 KiB 8-way L1; measured
-    // with 12-row tiles, see the commit that added it).
-    const float* x_tiles = x;
-    if (tile_rows > 1) {
-        thread_local std::vector<float> interleaved;
-        if (interleaved.size() < static_cast<size_t>(n_rows * n_in))
-            interleaved.resize(static_cast<size_t>(n_rows * n_in));
-        for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
-            const int64_t nr = std::min(tile_rows, n_rows - r0);
-            float* dst = interleaved.data() + r0 * n_in;
-            for (int64_t r = 0; r < nr; ++r)
-                for (int64_t e = 0; e < n_in; ++e) dst[nr * e + r] = x[(r0 + r) * n_in + e];
-        }
-        x_tiles = interleaved.data();
-    }
+    const int64_t tile_rows = float_tile_rows(n_rows);
     const auto* w = reinterpret_cast<const uint16_t*>(packed);
     const int64_t group_elems = 8 * n_in;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
@@ -480,11 +468,11 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
             const int64_t width = float_groups(nr);
             int64_t g = g0;
             for (; g + width <= g1; g += width)
-                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x_tiles + r0 * n_in,
-                                                  y + r0 * n_out + 8 * g, n_out);
+                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
+                                                  n_out);
             for (; g < g1; ++g)
-                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x_tiles + r0 * n_in,
-                                                    y + r0 * n_out + 8 * g, n_out);
+                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
+                                                    n_out);
         }
     }
 }
@@ -494,6 +482,19 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
 bool avx2_has_packed(dtype wt) {
     return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
            wt == dtype::f16 || wt == dtype::bf16;
+}
+
+// Each tile's rows interleaved, so a tile's broadcasts read one stream: rows n_in apart map to the
+// same L1 set when n_in * 4 is a multiple of 4 KiB, and with the weights' lines they evicted each other
+// (Zen 3, 32 KiB 8-way L1; 512 rows of 2048x2048 F16 in 12-row tiles: 110-150 ms -> 42-79).
+void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out) {
+    const int64_t tile_rows = float_tile_rows(n_rows);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
+        const int64_t nr = std::min(tile_rows, n_rows - r0);
+        float* dst = out + r0 * n_in;
+        for (int64_t r = 0; r < nr; ++r)
+            for (int64_t e = 0; e < n_in; ++e) dst[nr * e + r] = x[(r0 + r) * n_in + e];
+    }
 }
 
 void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
