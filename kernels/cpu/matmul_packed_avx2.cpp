@@ -372,8 +372,8 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
 // ---- f16 / bf16 weights, packed: one FMA chain per output over the elements in order ----
 //
 // Element e of 8 rows is one 16-byte load and conversion; each activation row's x[e], broadcast,
-// meets it in one FMA into that row's 8 outputs. G groups of 8 outputs x R rows per tile, G * R >= 8
-// where the outputs allow, so at least 8 independent chains hide the FMA latency even for one row.
+// meets it in one FMA into that row's 8 outputs. G groups of 8 outputs x R rows per tile: from 3 rows
+// on, 8 to 12 independent chains hide the FMA latency; 1 and 2 rows wait on memory, not on the chains.
 // Each output's sum is the same chain from zero whatever G, R and the split: batch invariant.
 
 template <bool k_bf16>
@@ -389,35 +389,46 @@ constexpr int64_t k_float_prefetch = 2048;
 // x: the tile's R activation rows interleaved, element e of row r at x[R * e + r] (one row: as is).
 template <bool k_bf16, int G, int R>
 void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
-    // One dimension, and a loop without branches: with acc[G][R], or a prefetch every 4th element,
-    // GCC stored accumulators to the stack on every element.
+    // One dimension, a loop without branches and every small loop unrolled before GCC scalarizes the
+    // arrays: with acc[G][R], a prefetch every 4th element, or (4 groups x 2 rows) without the unroll
+    // pragmas, GCC stored the accumulators to the stack on every element.
     __m256 acc[G * R];
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g)
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_setzero_ps();
     for (int64_t e = 0; e < n_in; ++e) {
-        if constexpr (G > R) {  // the rows' broadcasts first: 8 groups' weights and 8 sums spill
+        if constexpr (G > 2 * R) {  // the rows' broadcasts first (8 groups' weights and sums spilled)
             __m256 xb[R];
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) xb[r] = _mm256_broadcast_ss(x + R * e + r);
+#pragma GCC unroll 16
             for (int g = 0; g < G; ++g) {
                 const uint16_t* p = groups + g * 8 * n_in + 8 * e;
                 _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
                 const __m256 w = load_row8<k_bf16>(p);
+#pragma GCC unroll 16
                 for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_fmadd_ps(w, xb[r], acc[g * R + r]);
             }
         } else {
             __m256 w[G];
+#pragma GCC unroll 16
             for (int g = 0; g < G; ++g) {
                 const uint16_t* p = groups + g * 8 * n_in + 8 * e;
                 _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
                 w[g] = load_row8<k_bf16>(p);
             }
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const __m256 xb = _mm256_broadcast_ss(x + R * e + r);
+#pragma GCC unroll 16
                 for (int g = 0; g < G; ++g) acc[g * R + r] = _mm256_fmadd_ps(w[g], xb, acc[g * R + r]);
             }
         }
     }
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g)
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * g, acc[g * R + r]);
 }
 
@@ -429,18 +440,25 @@ using float_tile_fn = void (*)(const uint16_t*, int64_t, const float*, float*, i
 // 32.4 / 10.3 in tiles of 6 (16 rows 1.09 / 0.39 -> 1.04 / 0.39).
 constexpr int k_float_rows = 6;
 
-// float_tile<G, R> for R = 1 .. k_float_rows and G = 1 or the widest G: 8 groups for 1 row, 4 for
-// 2, 2 up to 6 rows (8 to 12 chains).
+// float_tile<G, R> for R = 1 .. k_float_rows and G up to the widest: 4 groups for 1 or 2 rows, 2 up to
+// 6 rows. One row reads 4 weight streams, not 8: a 1-row step of llama-1b F16 cost more than a 2-row
+// one with 8 (DRAM-cold bench_kernels, medians of 3 interleaved runs, 2048x2048 / 8192x2048 /
+// 2048x8192: 0.315 / 1.31 / 1.24 ms with 8 groups, 0.245 / 1.24 / 1.16 with 4).
 constexpr int float_groups(int64_t r) {
-    return r == 1 ? 8 : r == 2 ? 4 : r <= 6 ? 2 : 1;
+    return r <= 2 ? 4 : r <= 6 ? 2 : 1;
 }
-template <bool k_bf16, size_t... I>
-constexpr std::array<float_tile_fn, sizeof...(I)> float_wide(std::index_sequence<I...>) {
-    return {&float_tile<k_bf16, float_groups(I + 1), static_cast<int>(I) + 1>...};
+// The tiles of at most G_max groups, by rows: entry R - 1 has min(G_max, float_groups(R)) groups.
+template <bool k_bf16, int G_max, size_t... I>
+constexpr std::array<float_tile_fn, sizeof...(I)> float_tiles(std::index_sequence<I...>) {
+    return {&float_tile<k_bf16, std::min(G_max, float_groups(I + 1)), static_cast<int>(I) + 1>...};
 }
-template <bool k_bf16, size_t... I>
-constexpr std::array<float_tile_fn, sizeof...(I)> float_single(std::index_sequence<I...>) {
-    return {&float_tile<k_bf16, 1, static_cast<int>(I) + 1>...};
+// By log2 of the widest group count: a thread's groups run in the widest tiles, and what is left in
+// tiles of half as many (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and
+// then 4 single groups, each one FMA chain waiting on its latency).
+template <bool k_bf16>
+constexpr std::array<std::array<float_tile_fn, k_float_rows>, 3> float_tile_table() {
+    using rows = std::make_index_sequence<k_float_rows>;
+    return {float_tiles<k_bf16, 1>(rows{}), float_tiles<k_bf16, 2>(rows{}), float_tiles<k_bf16, 4>(rows{})};
 }
 
 // Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1): the rows per tile.
@@ -454,25 +472,25 @@ int64_t float_tile_rows(int64_t n_rows) {
 template <bool k_bf16>
 void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
                          const float* x, int64_t n_rows, float* y) {
-    static constexpr auto wide = float_wide<k_bf16>(std::make_index_sequence<k_float_rows>{});
-    static constexpr auto single = float_single<k_bf16>(std::make_index_sequence<k_float_rows>{});
+    static constexpr auto tiles = float_tile_table<k_bf16>();
     const int64_t tile_rows = float_tile_rows(n_rows);
     const auto* w = reinterpret_cast<const uint16_t*>(packed);
     const int64_t group_elems = 8 * n_in;
-    // Groups of weight rows stay in L2 while every tile of activation rows passes over them.
-    const int64_t gb = std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / (2 * group_elems));
+    // Groups of weight rows stay in L2 while every tile of activation rows passes over them; a whole
+    // number of the widest tiles.
+    const int64_t gb = std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / (2 * group_elems) / 4 * 4);
     for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
         const int64_t g1 = std::min(o_end / 8, g0 + gb);
         for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
             const int64_t nr = std::min(tile_rows, n_rows - r0);
-            const int64_t width = float_groups(nr);
             int64_t g = g0;
-            for (; g + width <= g1; g += width)
-                wide[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
-                                                  n_out);
-            for (; g < g1; ++g)
-                single[static_cast<size_t>(nr - 1)](w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g,
-                                                    n_out);
+            for (int wl = 2; wl >= 0; --wl) {
+                const int64_t width = std::min<int64_t>(int64_t{1} << wl, float_groups(nr));
+                if (width < (int64_t{1} << wl)) continue;  // the row count's widest is narrower
+                const float_tile_fn tile = tiles[static_cast<size_t>(wl)][static_cast<size_t>(nr - 1)];
+                for (; g + width <= g1; g += width)
+                    tile(w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
+            }
         }
     }
 }
