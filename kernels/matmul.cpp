@@ -17,7 +17,8 @@
 namespace tandem {
 namespace {
 
-constexpr int64_t k_row_grain = 16;  // weight rows per chunk, at least
+constexpr int64_t k_row_grain = 16;           // weight rows per chunk, at least
+constexpr int64_t k_arrange_grain = 1 << 15;  // activation floats per chunk of the arrangement, at least
 
 struct act_buffer {
     std::vector<uint8_t> q;
@@ -130,7 +131,10 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
         thread_local std::vector<float> arranged;  // grows to the largest call's activations, then reused
         if (arranged.size() < static_cast<size_t>(n_rows * n_in)) arranged.resize(static_cast<size_t>(n_rows * n_in));
         float* const xa = arranged.data();
-        kp->arrange_packed_float_act(x, n_rows, n_in, xa);
+        // Split by elements over the threads where there is enough to move (a prompt's rows; a
+        // 512-row llama-110m prompt spent 3% of its time arranging on one thread while the other waited).
+        pool.parallel_for(n_in, std::max<int64_t>(64, k_arrange_grain / n_rows),
+                          [&](int64_t b, int64_t e) { kp->arrange_packed_float_act(x, n_rows, n_in, xa, b, e); });
         pool.parallel_for(n_out / k_pack_rows, k_row_grain / k_pack_rows, [&](int64_t b, int64_t e) {
             kp->matmul_packed_float(wt, p, n_in, b * k_pack_rows, e * k_pack_rows, n_out, xa, n_rows, y);
         });

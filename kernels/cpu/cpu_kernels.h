@@ -121,9 +121,10 @@ struct kernel_table {
     // x as arrange_packed_float_act wrote it.
     void (*matmul_packed_float)(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                                 int64_t n_out, const float* x, int64_t n_rows, float* y);
-    // n_rows rows of n_in floats into out (as many floats) in the order matmul_packed_float reads them:
-    // once per call, shared by the threads.
-    void (*arrange_packed_float_act)(const float* x, int64_t n_rows, int64_t n_in, float* out);
+    // n_rows rows of n_in floats into out (as many floats) in the order matmul_packed_float reads them,
+    // elements [e_begin, e_end) of every row: once per call, shared by the threads.
+    void (*arrange_packed_float_act)(const float* x, int64_t n_rows, int64_t n_in, float* out, int64_t e_begin,
+                                     int64_t e_end);
 };
 
 // The AVX2 float-weight matmul (float_matmul_avx2.cpp), as kernel_table::has_float / matmul_float.
@@ -138,7 +139,8 @@ void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_
 
 void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                               int64_t n_out, const float* x, int64_t n_rows, float* y);
-void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out);
+void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out, int64_t e_begin,
+                                   int64_t e_end);
 
 // y[i] = x[i] as f16, rounded to nearest even (F16C).
 void avx2_to_f16(const float* x, uint16_t* y, int64_t n);

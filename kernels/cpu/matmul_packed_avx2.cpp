@@ -505,13 +505,14 @@ bool avx2_has_packed(dtype wt) {
 // Each tile's rows interleaved, so a tile's broadcasts read one stream: rows n_in apart map to the
 // same L1 set when n_in * 4 is a multiple of 4 KiB, and with the weights' lines they evicted each other
 // (Zen 3, 32 KiB 8-way L1; 512 rows of 2048x2048 F16 in 12-row tiles: 110-150 ms -> 42-79).
-void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out) {
+void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in, float* out, int64_t e_begin,
+                                   int64_t e_end) {
     const int64_t tile_rows = float_tile_rows(n_rows);
     for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
         const int64_t nr = std::min(tile_rows, n_rows - r0);
         float* dst = out + r0 * n_in;
         for (int64_t r = 0; r < nr; ++r)
-            for (int64_t e = 0; e < n_in; ++e) dst[nr * e + r] = x[(r0 + r) * n_in + e];
+            for (int64_t e = e_begin; e < e_end; ++e) dst[nr * e + r] = x[(r0 + r) * n_in + e];
     }
 }
 
