@@ -1,8 +1,10 @@
 // Decode steps measured on the runner itself, without the engine around it: the cost of a step of
 // 1..16 rows (one row per sequence, as continuous batching runs them), and the machine's memory
 // bandwidth in the same run, with the decode bound (every weight byte read once per step; of a token
-// table beside a separate output head, only the step's rows).
+// table beside a separate output head, only the step's rows). For float weights (F32 / F16 / BF16),
+// also the prompt bound: a prompt token's multiply-adds at the FMA peak of all threads together.
 // Usage: bench_steps -m FILE [-t N] [--kv-type f16] [--ctx 128] [--steps 16] [--rows 1,2,4,8,16]
+//                    [--prompt 512]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +19,7 @@
 #include "common/timing.h"
 #include "engine/runner.h"
 #include "kernels/dispatch.h"
+#include "kernels/fma_peak.h"
 #include "kernels/membw.h"
 
 namespace {
@@ -25,13 +28,30 @@ using namespace tandem;
 
 struct steps_options {
     std::string model, kv_type = "f16";
-    int32_t threads = 0, ctx = 128, steps = 16;
+    int32_t threads = 0, ctx = 128, steps = 16, prompt = 512;
     std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
 };
 
 // The triad's arrays: 256 MiB each. It runs several times through the bench, since the machine's
 // bandwidth varies by 2x from one second to the next.
 constexpr int64_t k_triad_floats = (256ll << 20) / 4;
+
+// Floating-point operations per token of an n_prompt-token prompt, when every layer weight (blk.*,
+// two dimensions) is F32, F16 or BF16: two per weight, and the attention's q.k and p.v over the
+// prompt's causal keys (half the prompt on average), from the query width of attn_q; 0 otherwise
+// (other types run int8 dot products, not FMAs). The output head is left out: a prompt computes
+// logits for its last token only, on both sides of peer_bench.
+double prompt_flops_per_token(const gguf::file& f, int32_t n_layer, int32_t n_prompt) {
+    double flops = 0;
+    int64_t q_width = 0;
+    for (const gguf::tensor_info& t : f.tensors()) {
+        if (!t.name.starts_with("blk.") || t.n_dims != 2) continue;
+        if (t.type != dtype::f32 && t.type != dtype::f16 && t.type != dtype::bf16) return 0;
+        flops += 2.0 * static_cast<double>(t.n_elements);
+        if (t.name == "blk.0.attn_q.weight") q_width = t.ne[1];
+    }
+    return flops + 4.0 * static_cast<double>(q_width) * (n_prompt + 1) / 2.0 * n_layer;
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -134,6 +154,14 @@ void bench_steps(const steps_options& o) {
         "decode bound %.1f tok/s (every weight byte read once per step: %.3f ms); the %d-row step runs at "
         "%.0f%% of it\n",
         1e3 / bound_ms, bound_ms, o.rows.front(), 100.0 * bound_ms / step_ms.front());
+    const double flops = prompt_flops_per_token(*rig.file, rig.run->anchor().info().n_layer, o.prompt);
+    if (flops > 0) {
+        const double gflops = fma_peak_gflops(pool, 5);
+        std::printf(
+            "prompt bound %.1f tok/s (a %d-token prompt: %.2f GFLOP a token at the FMA peak of %d threads "
+            "together, %.1f GFLOP/s)\n",
+            gflops * 1e9 / flops, o.prompt, flops / 1e9, pool.size(), gflops);
+    }
 }
 
 }  // namespace
@@ -153,6 +181,8 @@ int main(int argc, char** argv) {
     app.add_option("--rows", o.rows, "Row counts of the timed decode steps (the first is the cost's unit)")
         ->delimiter(',')
         ->check(CLI::Range(1, 4096));
+    app.add_option("--prompt", o.prompt, "Prompt tokens of the prompt bound (float weights)")
+        ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
     try {
         bench_steps(o);

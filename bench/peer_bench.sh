@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tandem beside llama.cpp on the same files, interleaved in one run: pp512 and tg128 (`tandem bench`
 # against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps against llama-bench
-# -p 1,2,4,8,16 -n 0) and the memory-bandwidth bound of tg, printed as one table of ratios. The rows
+# -p 1,2,4,8,16 -n 0), the memory-bandwidth bound of tg and, for float weights, the compute bound of
+# pp (bench_steps' FMA peak), printed as one table of ratios. The rows
 # of a step see CTX tokens of context on both sides (bench_steps --ctx, llama-bench -d); llama.cpp's
 # rows share one sequence's context where Tandem's are one sequence each, so Tandem's step also reads
 # N times the K/V.
@@ -22,7 +23,7 @@ while getopts "d:r:t:c:" opt; do
     r) rounds=$OPTARG ;;
     t) threads=$OPTARG ;;
     c) ctx=$OPTARG ;;
-    *) sed -n 12,14p "$0" >&2; exit 2 ;;
+    *) sed -n 14,16p "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -85,7 +86,8 @@ for c in "${cases[@]}"; do
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); if ($(NF-7) > 0) print c, "llama pp", $(NF-1); else print c, "llama tg", $(NF-1)}' >>"$results"
     "$steps" -m "$f" -t "$threads" --rows "$rows" --ctx "$ctx" --steps 5 2>/dev/null |
       awk -v c="$c" '/^  rows/ {sub(":", "", $2); print c, "tandem rows" $2, $5}
-        /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}' >>"$results"
+        /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}
+        /^prompt bound/ {sub(/^prompt bound /, ""); print c, "tandem pbound", $1}' >>"$results"
     llama_bench -m "$f" -p "$rows" -n 0 -d "$ctx" -r 3 |
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); print c, "llama rows" $(NF-7), $(NF-1)}' >>"$results"
   done
@@ -107,17 +109,20 @@ awk -v cases="${cases[*]}" -v rows="$rows" '
   { key = $1 " " $2 " " $3; vals[key] = vals[key] (key in vals ? " " : "") $4 }
   END {
     nr = split(rows, r, ",")
-    printf "| model | pp512 | tg128 | tg bound (tg %% of it) |"
+    printf "| model | pp512 | pp bound (Tandem / llama.cpp %% of it) | tg128 | tg bound (tg %% of it) |"
     for (i = 1; i <= nr; i++) printf " %s-row step |", r[i]
-    printf "\n|---|---|---|---|"
+    printf "\n|---|---|---|---|---|"
     for (i = 1; i <= nr; i++) printf "---|"
     printf "\n"
     nc = split(cases, cs, " ")
     for (k = 1; k <= nc; k++) {
       c = cs[k]; bound = median(c " tandem bound"); tg = median(c " tandem tg")
-      printf "| %s | %s | %s | %.1f (%.0f%%) |", c, cell(c, "pp"), cell(c, "tg"), bound, (bound > 0 ? 100 * tg / bound : 0)
+      pb = median(c " tandem pbound"); pt = median(c " tandem pp"); pl = median(c " llama pp")
+      pcell = pb > 0 ? sprintf("%.1f (%.0f%% / %.0f%%)", pb, 100 * pt / pb, 100 * pl / pb) : "n/a"
+      printf "| %s | %s | %s | %s | %.1f (%.0f%%) |", c, cell(c, "pp"), pcell, cell(c, "tg"), bound, (bound > 0 ? 100 * tg / bound : 0)
       for (i = 1; i <= nr; i++) printf " %s |", cell(c, "rows" r[i])
       printf "\n"
     }
-    print "Tandem / llama.cpp tok/s, median of the rounds; a ratio above 1 is Tandem ahead."
+    print "Tandem / llama.cpp tok/s, median of the rounds; a ratio above 1 is Tandem ahead. The pp bound (float"
+    print "weights only) is a prompt token'"'"'s multiply-adds at the FMA peak of all threads, measured in the run."
   }' "$results"
