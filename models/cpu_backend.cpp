@@ -251,12 +251,14 @@ void cpu_backend::attention(int32_t group, int32_t layer_slot, act q, act out, i
     const int64_t n_kv = kv.n_kv_heads, hd = kv.head_dim, n_group = n_heads / n_kv;
     TANDEM_CHECK(n_group * n_kv == n_heads && q.cols == n_heads * hd);
     // Work items: (sequence, KV head, chunk of up to k_chunk query rows), each one attention_paged
-    // call, which reads the block runs its queries see once for all of them.
+    // call, which reads the block runs its queries see once for all of them. A sequence's last chunks
+    // come first: they see the most keys, and the threads claim items in order, so the cheap ones are
+    // left to even out the end (a 512-token prompt's last claim held a quarter of the work).
     constexpr int64_t k_chunk = 32;
     attn_items_.clear();
     for (size_t s = 0; s < batch_->seqs.size(); ++s) {
         const int64_t r0 = seq_row0_[s], n = static_cast<int64_t>(batch_->seqs[s].tokens.size());
-        for (int64_t c = 0; c < n; c += k_chunk) {
+        for (int64_t c = (n - 1) / k_chunk * k_chunk; c >= 0; c -= k_chunk) {
             for (int64_t kh = 0; kh < n_kv; ++kh) attn_items_.push_back({r0 + c, r0 + std::min(n, c + k_chunk), kh, s});
         }
     }
