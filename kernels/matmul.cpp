@@ -127,14 +127,20 @@ void matmul(dtype wt, const void* w, int64_t n_out, int64_t n_in, const float* x
     if (kp && !kp->has_q8(wt)) {  // a packed float weight
         TANDEM_CHECK(n_out % k_pack_rows == 0 && n_in % pack_tile_elems(wt) == 0);
         const auto* p = static_cast<const uint8_t*>(packed);
-        // The caller's buffer, reached through xa: in the workers `arranged` would name their own.
-        thread_local std::vector<float> arranged;  // grows to the largest call's activations, then reused
-        if (arranged.size() < static_cast<size_t>(n_rows * n_in)) arranged.resize(static_cast<size_t>(n_rows * n_in));
-        float* const xa = arranged.data();
-        // Split by elements over the threads where there is enough to move (a prompt's rows; a
-        // 512-row llama-110m prompt spent 3% of its time arranging on one thread while the other waited).
-        pool.parallel_for(n_in, std::max<int64_t>(64, k_arrange_grain / n_rows),
-                          [&](int64_t b, int64_t e) { kp->arrange_packed_float_act(x, n_rows, n_in, xa, b, e); });
+        // One row is its own arrangement: a decode step reads x as it is. More rows go to the caller's
+        // buffer, reached through xa (in the workers `arranged` would name their own), split by elements
+        // over the threads where there is enough to move (a 512-row llama-110m prompt spent 3% of its
+        // time arranging on one thread while the other waited).
+        const float* xa = x;
+        if (n_rows > 1) {
+            thread_local std::vector<float> arranged;  // grows to the largest call's activations, then reused
+            if (arranged.size() < static_cast<size_t>(n_rows * n_in))
+                arranged.resize(static_cast<size_t>(n_rows * n_in));
+            float* const out = arranged.data();
+            pool.parallel_for(n_in, std::max<int64_t>(64, k_arrange_grain / n_rows),
+                              [&](int64_t b, int64_t e) { kp->arrange_packed_float_act(x, n_rows, n_in, out, b, e); });
+            xa = out;
+        }
         pool.parallel_for(n_out / k_pack_rows, k_row_grain / k_pack_rows, [&](int64_t b, int64_t e) {
             kp->matmul_packed_float(wt, p, n_in, b * k_pack_rows, e * k_pack_rows, n_out, xa, n_rows, y);
         });

@@ -122,7 +122,8 @@ struct kernel_table {
     void (*matmul_packed_float)(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                                 int64_t n_out, const float* x, int64_t n_rows, float* y);
     // n_rows rows of n_in floats into out (as many floats) in the order matmul_packed_float reads them,
-    // elements [e_begin, e_end) of every row: once per call, shared by the threads.
+    // elements [e_begin, e_end) of every row: once per call, shared by the threads. One row is read as
+    // it is.
     void (*arrange_packed_float_act)(const float* x, int64_t n_rows, int64_t n_in, float* out, int64_t e_begin,
                                      int64_t e_end);
 };

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <utility>
 
 #include "kernels/cpu/avx2_common.h"
@@ -391,39 +392,26 @@ template <bool k_bf16, int G, int R>
 void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
     // One dimension, a loop without branches and every small loop unrolled before GCC scalarizes the
     // arrays: with acc[G][R], a prefetch every 4th element, or (4 groups x 2 rows) without the unroll
-    // pragmas, GCC stored the accumulators to the stack on every element.
+    // pragmas, GCC stored the accumulators to the stack on every element. At most 4 weights, 12 sums
+    // and a broadcast: 16 registers.
     __m256 acc[G * R];
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g)
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_setzero_ps();
     for (int64_t e = 0; e < n_in; ++e) {
-        if constexpr (G > 2 * R) {  // the rows' broadcasts first (8 groups' weights and sums spilled)
-            __m256 xb[R];
+        __m256 w[G];
 #pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) xb[r] = _mm256_broadcast_ss(x + R * e + r);
+        for (int g = 0; g < G; ++g) {
+            const uint16_t* p = groups + g * 8 * n_in + 8 * e;
+            _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
+            w[g] = load_row8<k_bf16>(p);
+        }
 #pragma GCC unroll 16
-            for (int g = 0; g < G; ++g) {
-                const uint16_t* p = groups + g * 8 * n_in + 8 * e;
-                _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
-                const __m256 w = load_row8<k_bf16>(p);
+        for (int r = 0; r < R; ++r) {
+            const __m256 xb = _mm256_broadcast_ss(x + R * e + r);
 #pragma GCC unroll 16
-                for (int r = 0; r < R; ++r) acc[g * R + r] = _mm256_fmadd_ps(w, xb[r], acc[g * R + r]);
-            }
-        } else {
-            __m256 w[G];
-#pragma GCC unroll 16
-            for (int g = 0; g < G; ++g) {
-                const uint16_t* p = groups + g * 8 * n_in + 8 * e;
-                _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
-                w[g] = load_row8<k_bf16>(p);
-            }
-#pragma GCC unroll 16
-            for (int r = 0; r < R; ++r) {
-                const __m256 xb = _mm256_broadcast_ss(x + R * e + r);
-#pragma GCC unroll 16
-                for (int g = 0; g < G; ++g) acc[g * R + r] = _mm256_fmadd_ps(w[g], xb, acc[g * R + r]);
-            }
+            for (int g = 0; g < G; ++g) acc[g * R + r] = _mm256_fmadd_ps(w[g], xb, acc[g * R + r]);
         }
     }
 #pragma GCC unroll 16
@@ -452,8 +440,8 @@ template <bool k_bf16, int G_max, size_t... I>
 constexpr std::array<float_tile_fn, sizeof...(I)> float_tiles(std::index_sequence<I...>) {
     return {&float_tile<k_bf16, std::min(G_max, float_groups(I + 1)), static_cast<int>(I) + 1>...};
 }
-// By log2 of the widest group count: a thread's groups run in the widest tiles, and what is left in
-// tiles of half as many (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and
+// By log2 of the group count: a thread's groups run in the widest tiles, and what is left in tiles of
+// half as many (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and
 // then 4 single groups, each one FMA chain waiting on its latency).
 template <bool k_bf16>
 constexpr std::array<std::array<float_tile_fn, k_float_rows>, 3> float_tile_table() {
@@ -484,10 +472,9 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
         for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
             const int64_t nr = std::min(tile_rows, n_rows - r0);
             int64_t g = g0;
-            for (int wl = 2; wl >= 0; --wl) {
-                const int64_t width = std::min<int64_t>(int64_t{1} << wl, float_groups(nr));
-                if (width < (int64_t{1} << wl)) continue;  // the row count's widest is narrower
-                const float_tile_fn tile = tiles[static_cast<size_t>(wl)][static_cast<size_t>(nr - 1)];
+            for (int64_t width = float_groups(nr); width >= 1; width /= 2) {  // the widest, then halves
+                const float_tile_fn tile = tiles[static_cast<size_t>(std::countr_zero(static_cast<uint64_t>(width)))]
+                                                [static_cast<size_t>(nr - 1)];
                 for (; g + width <= g1; g += width)
                     tile(w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
             }

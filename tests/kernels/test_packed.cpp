@@ -122,7 +122,8 @@ TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
             const int64_t n_out = 64, n_in = 2048;
             const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
             const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            for (int64_t n_rows : {1, 3, 4, 9, 17}) {
+            // 17 and 40 rows: enough activations that the threads split their arrangement (float types)
+            for (int64_t n_rows : {1, 3, 4, 9, 17, 40}) {
                 const std::vector<float> x = test::random_acts(n_rows * n_in, rng, false);
                 std::vector<float> y(static_cast<size_t>(n_rows * n_out)), plain(y.size()), want(y.size());
                 ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
