@@ -1,10 +1,11 @@
 // Decode steps measured on the runner itself, without the engine around it: the cost of a step of
-// 1..16 rows (one row per sequence, as continuous batching runs them), and the machine's memory
+// 1..16 rows (one row per sequence, as continuous batching runs them; or, with --one-sequence, N
+// tokens of one sequence, as a verification or a prompt chunk runs them), and the machine's memory
 // bandwidth in the same run, with the decode bound (every weight byte read once per step; of a token
 // table beside a separate output head, only the step's rows). For float weights (F32 / F16 / BF16),
 // also the prompt bound: a prompt token's multiply-adds at the FMA peak of all threads together.
 // Usage: bench_steps -m FILE [-t N] [--kv-type f16] [--ctx 128] [--steps 16] [--rows 1,2,4,8,16]
-//                    [--prompt 512]
+//                    [--one-sequence] [--prompt 512]
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,7 @@ struct steps_options {
     std::string model, kv_type = "f16";
     int32_t threads = 0, ctx = 128, steps = 16, prompt = 512;
     std::vector<int32_t> rows{1, 2, 4, 8, 16};  // row counts of the timed decode steps
+    bool one_sequence = false;                  // a step's rows are tokens of one sequence, not one per sequence
 };
 
 // The triad's arrays: 256 MiB each. It runs several times through the bench, since the machine's
@@ -94,11 +97,28 @@ struct steps_rig {
             plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
             ss.push_back(&s);
         }
-        const auto t = steady_clock::now();
-        run->forward(plan, ss, *kv, false);
-        const double dt = seconds_since(t);
+        const double dt = timed_forward(plan, ss);
         for (sequence* s : ss) s->n_computed = static_cast<int64_t>(s->tokens.size());
         return dt;
+    }
+    // One step in which sequence 0 computes n_new random tokens after its n_computed, which it keeps:
+    // every such step sees the same context (llama-bench -p N -d CTX's work: one row of logits).
+    double chunk(int32_t n_new) {
+        sequence& s = seq(0);
+        s.tokens.resize(static_cast<size_t>(s.n_computed));
+        for (int32_t k = 0; k < n_new; ++k) s.tokens.push_back(static_cast<int32_t>(rng() % n_vocab));
+        if (!kv->allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
+            throw error("bench_steps: the KV cache is too small");
+        }
+        step_plan plan;
+        plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
+        sequence* ss[] = {&s};
+        return timed_forward(plan, ss);
+    }
+    double timed_forward(const step_plan& plan, std::span<sequence* const> ss) {
+        const auto t = steady_clock::now();
+        run->forward(plan, ss, *kv, false);
+        return seconds_since(t);
     }
 };
 
@@ -128,16 +148,23 @@ void bench_steps(const steps_options& o) {
                 cpu_level_name(cpu_level_active()), o.kv_type.c_str());
 
     std::vector<double> bandwidth{triad_gbps(pool, k_triad_floats, 5)};
-    std::printf("decode step with N rows (one per sequence, %d tokens of context each, median of %d steps):\n", o.ctx,
-                o.steps);
+    if (o.one_sequence) {
+        std::printf(
+            "step of N tokens of one sequence after %d tokens of context (logits of the last; median of %d "
+            "steps):\n",
+            o.ctx, o.steps);
+    } else {
+        std::printf("decode step with N rows (one per sequence, %d tokens of context each, median of %d steps):\n",
+                    o.ctx, o.steps);
+    }
     std::vector<double> step_ms;
     for (size_t i = 0; i < o.rows.size(); ++i) {
         if (i == o.rows.size() / 2) bandwidth.push_back(triad_gbps(pool, k_triad_floats, 5));
         const int32_t n = o.rows[i];
         rig.reset();
-        rig.step(n, o.ctx);
+        rig.step(o.one_sequence ? 1 : n, o.ctx);
         std::vector<double> times;
-        for (int k = 0; k < o.steps; ++k) times.push_back(rig.step(n, 1));
+        for (int k = 0; k < o.steps; ++k) times.push_back(o.one_sequence ? rig.chunk(n) : rig.step(n, 1));
         const double ms = median(times) * 1e3;
         step_ms.push_back(ms);
         std::printf("  rows %2d: %8.2f ms/step  %8.1f tok/s  cost %.2fx %d row%s\n", n, ms, n * 1e3 / ms,
@@ -181,6 +208,9 @@ int main(int argc, char** argv) {
     app.add_option("--rows", o.rows, "Row counts of the timed decode steps (the first is the cost's unit)")
         ->delimiter(',')
         ->check(CLI::Range(1, 4096));
+    app.add_flag("--one-sequence", o.one_sequence,
+                 "A step's N rows are N tokens of one sequence (a verification's or a prompt chunk's rows: "
+                 "llama-bench -p N -d CTX), not one row each of N sequences");
     app.add_option("--prompt", o.prompt, "Prompt tokens of the prompt bound (float weights)")
         ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);

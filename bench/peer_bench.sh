@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Tandem beside llama.cpp on the same files, interleaved in one run: pp512 and tg128 (`tandem bench`
-# against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps against llama-bench
-# -p 1,2,4,8,16 -n 0), the memory-bandwidth bound of tg and, for float weights, the compute bound of
-# pp (bench_steps' FMA peak), printed as one table of ratios. The rows
-# of a step see CTX tokens of context on both sides (bench_steps --ctx, llama-bench -d); llama.cpp's
-# rows share one sequence's context where Tandem's are one sequence each, so Tandem's step also reads
-# N times the K/V.
+# against `llama-bench`), the throughput of a 1/2/4/8/16-row step (bench_steps --one-sequence against
+# llama-bench -p 1,2,4,8,16 -n 0), the memory-bandwidth bound of tg and, for float weights, the
+# compute bound of pp (bench_steps' FMA peak), printed as one table of ratios. A step's N rows are N
+# tokens of one sequence after CTX tokens of context on both sides (bench_steps --ctx, llama-bench
+# -d), with logits for the last: the same work. The last column is Tandem's decode step of 16
+# streams (one row each of 16 sequences, as continuous batching runs them): more work than
+# llama-bench's 16-row step (16 rows of logits, 16 contexts of K/V), given beside it for scale.
 # Files are written by `tandem make-model` (the shapes of ../shared/bench/PEER.md, real llama-spm
 # vocabulary; types it cannot write, e.g. iq4_xs, q3_k_m or iq2_xxs, by llama-quantize from its F16
 # file, with an importance matrix of ones for the IQ1 / IQ2 / IQ3 types)
@@ -84,10 +85,12 @@ for c in "${cases[@]}"; do
       awk -v c="$c" '/^pp512:/ {print c, "tandem pp", $2} /^tg128:/ {print c, "tandem tg", $2}' >>"$results"
     llama_bench -m "$f" -p 512 -n 128 -r 1 |
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); if ($(NF-7) > 0) print c, "llama pp", $(NF-1); else print c, "llama tg", $(NF-1)}' >>"$results"
-    "$steps" -m "$f" -t "$threads" --rows "$rows" --ctx "$ctx" --steps 5 2>/dev/null |
+    "$steps" -m "$f" -t "$threads" --rows "$rows" --ctx "$ctx" --steps 5 --one-sequence 2>/dev/null |
       awk -v c="$c" '/^  rows/ {sub(":", "", $2); print c, "tandem rows" $2, $5}
         /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}
         /^prompt bound/ {sub(/^prompt bound /, ""); print c, "tandem pbound", $1}' >>"$results"
+    "$steps" -m "$f" -t "$threads" --rows 16 --ctx "$ctx" --steps 5 2>/dev/null |
+      awk -v c="$c" '/^  rows/ {print c, "tandem streams", $5}' >>"$results"
     llama_bench -m "$f" -p "$rows" -n 0 -d "$ctx" -r 3 |
       awk -F, -v c="$c" 'NR == 1 {next} {gsub(/"/, ""); print c, "llama rows" $(NF-7), $(NF-1)}' >>"$results"
   done
@@ -111,8 +114,9 @@ awk -v cases="${cases[*]}" -v rows="$rows" '
     nr = split(rows, r, ",")
     printf "| model | pp512 | pp bound (Tandem / llama.cpp %% of it) | tg128 | tg bound (tg %% of it) |"
     for (i = 1; i <= nr; i++) printf " %s-row step |", r[i]
+    printf " 16 streams (x llama.cpp 16-row) |"
     printf "\n|---|---|---|---|---|"
-    for (i = 1; i <= nr; i++) printf "---|"
+    for (i = 1; i <= nr + 1; i++) printf "---|"
     printf "\n"
     nc = split(cases, cs, " ")
     for (k = 1; k <= nc; k++) {
@@ -121,8 +125,11 @@ awk -v cases="${cases[*]}" -v rows="$rows" '
       pcell = pb > 0 ? sprintf("%.1f (%.0f%% / %.0f%%)", pb, 100 * pt / pb, 100 * pl / pb) : "n/a"
       printf "| %s | %s | %s | %s | %.1f (%.0f%%) |", c, cell(c, "pp"), pcell, cell(c, "tg"), bound, (bound > 0 ? 100 * tg / bound : 0)
       for (i = 1; i <= nr; i++) printf " %s |", cell(c, "rows" r[i])
-      printf "\n"
+      st = median(c " tandem streams"); sl = median(c " llama rows16")
+      printf " %s |\n", (st > 0 && sl > 0 ? sprintf("%.1f (%.2fx)", st, st / sl) : "n/a")
     }
     print "Tandem / llama.cpp tok/s, median of the rounds; a ratio above 1 is Tandem ahead. The pp bound (float"
     print "weights only) is a prompt token'"'"'s multiply-adds at the FMA peak of all threads, measured in the run."
+    print "An N-row step is N tokens of one sequence after the context, logits of the last, on both sides; 16"
+    print "streams is Tandem'"'"'s step of one row each of 16 sequences, every row with logits and its own context."
   }' "$results"
