@@ -46,30 +46,46 @@ inline float block_scale(const uint8_t* blk) {
     return h2f(d);
 }
 
-// Scores of R rows against K keys of f16: one FMA chain per (row, key) over 8-lane steps of hd.
+// Scores of R rows against K keys of f16: one FMA chain per (row, key) over 8-lane steps of hd, then
+// s = (sum + tail) * scale, tail the elements past hd's last multiple of 8, if any. A step loads its
+// R query vectors once into registers (as memory operands of every FMA, the loads outnumbered the
+// FMAs); K and R never change a score's arithmetic.
 template <int R, int K>
-void scores_f16(const attn_row_q* q, const uint8_t* k, size_t rb, int64_t hd, float scale, float* s, int64_t ns) {
+[[gnu::always_inline]] inline void scores_f16(const attn_row_q* q, const uint8_t* k, size_t rb, int64_t hd, float scale,
+                                              float* s, int64_t ns) {
     static_assert(R * K <= 8);
     __m256 acc[8];
     for (__m256& a : acc) a = _mm256_setzero_ps();
     const int64_t hd8 = hd / 8 * 8;
     for (int64_t d = 0; d < hd8; d += 8) {
+        __m256 qv[R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            qv[r] = _mm256_loadu_ps(q[r].f + d);
+            pin(qv[r]);
+        }
+#pragma GCC unroll 8
         for (int c = 0; c < K; ++c) {
             const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c * rb + 2 * d)));
-            for (int r = 0; r < R; ++r)
-                acc[r * K + c] = _mm256_fmadd_ps(_mm256_loadu_ps(q[r].f + d), kv, acc[r * K + c]);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) acc[r * K + c] = _mm256_fmadd_ps(qv[r], kv, acc[r * K + c]);
         }
     }
     alignas(32) float t[8];
     reduce8(acc, t);
-    for (int r = 0; r < R; ++r) {
-        for (int c = 0; c < K; ++c) {
-            const auto* kh = reinterpret_cast<const uint16_t*>(k + c * rb);
-            float tail = 0.0f;
-            for (int64_t d = hd8; d < hd; ++d) tail += q[r].f[d] * h2f(kh[d]);
-            s[r * ns + c] = (t[r * K + c] + tail) * scale;
+    if (hd8 < hd) {
+        for (int r = 0; r < R; ++r) {
+            for (int c = 0; c < K; ++c) {
+                const auto* kh = reinterpret_cast<const uint16_t*>(k + c * rb);
+                float tail = 0.0f;
+                for (int64_t d = hd8; d < hd; ++d) tail += q[r].f[d] * h2f(kh[d]);
+                t[r * K + c] += tail;
+            }
         }
     }
+    _mm256_store_ps(t, _mm256_mul_ps(_mm256_load_ps(t), _mm256_set1_ps(scale)));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) std::memcpy(s + r * ns, t + r * K, K * sizeof(float));
 }
 
 // The integer dot products of R rows' codes with K keys of q8_0 / q4_0, per 32-element block:
@@ -132,30 +148,26 @@ void scores_coded(const attn_row_q* q, const uint8_t* k, size_t rb, int n, int64
     }
 }
 
-using scores_fn = void (*)(const attn_row_q*, const uint8_t*, size_t, int64_t, float, float*, int64_t);
-
-void scores_f16_rows(const attn_row_q* q, int n_rows, const uint8_t* k, size_t rb, int n, int64_t hd, float scale,
-                     float* s, int64_t ns) {
-    // The kernels of R rows: a whole tile of 8 / R keys, and one key.
-    static constexpr scores_fn tiles[4][2] = {{scores_f16<1, 8>, scores_f16<1, 1>},
-                                              {scores_f16<2, 4>, scores_f16<2, 1>},
-                                              {scores_f16<3, 2>, scores_f16<3, 1>},
-                                              {scores_f16<4, 2>, scores_f16<4, 1>}};
-    const scores_fn tile = tiles[n_rows - 1][0], one = tiles[n_rows - 1][1];
-    const int per_tile = 8 / n_rows;
+// The scores of R rows against the n keys of a run: whole tiles of 8 / R keys, then one key at a time.
+template <int R>
+void scores_f16_run(const attn_row_q* q, const uint8_t* k, size_t rb, int n, int64_t hd, float scale, float* s,
+                    int64_t ns) {
+    constexpr int K = 8 / R;
     int j = 0;
-    for (; j + per_tile <= n; j += per_tile) tile(q, k + j * rb, rb, hd, scale, s + j, ns);
-    for (; j < n; ++j) one(q, k + j * rb, rb, hd, scale, s + j, ns);
+    for (; j + K <= n; j += K) scores_f16<R, K>(q, k + j * rb, rb, hd, scale, s + j, ns);
+    for (; j < n; ++j) scores_f16<R, 1>(q, k + j * rb, rb, hd, scale, s + j, ns);
 }
 
 using coded_fn = void (*)(const attn_row_q*, const uint8_t*, size_t, int, int64_t, float, float*, int64_t);
+
+constexpr coded_fn k_scores_f16[4] = {scores_f16_run<1>, scores_f16_run<2>, scores_f16_run<3>, scores_f16_run<4>};
 
 template <dtype T>
 constexpr coded_fn k_coded[4] = {scores_coded<T, 1>, scores_coded<T, 2>, scores_coded<T, 3>, scores_coded<T, 4>};
 
 void scores(dtype t, const attn_row_q* q, int n_rows, const uint8_t* k, size_t rb, int n, int64_t hd, float scale,
             float* s, int64_t ns) {
-    if (t == dtype::f16) return scores_f16_rows(q, n_rows, k, rb, n, hd, scale, s, ns);
+    if (t == dtype::f16) return k_scores_f16[n_rows - 1](q, k, rb, n, hd, scale, s, ns);
     (t == dtype::q8_0 ? k_coded<dtype::q8_0> : k_coded<dtype::q4_0>)[n_rows - 1](q, k, rb, n, hd, scale, s, ns);
 }
 

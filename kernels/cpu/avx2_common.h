@@ -25,6 +25,10 @@ constexpr size_t k_block_bytes = 256 << 10;
 inline void pin(__m256i& v) {
     asm("" : "+x"(v));
 }
+// The same for a float vector: it stays in a register, not folded back into every use as a load.
+inline void pin(__m256& v) {
+    asm("" : "+x"(v));
+}
 
 inline float h2f(uint16_t h) {
     return _cvtsh_ss(h);

@@ -166,8 +166,8 @@ TEST(Attention, PagedIsAttentionAndBatchInvariant) {
         ++n_levels;
         cpu_level_set(l);
         for (dtype t : {dtype::f16, dtype::q8_0, dtype::q4_0}) {
-            for (auto [hd, n_group] : {std::pair{40, 1}, std::pair{64, 4}, std::pair{64, 3}, std::pair{96, 1},
-                                       std::pair{128, 8}, std::pair{256, 1}}) {
+            for (auto [hd, n_group] : {std::pair{36, 2}, std::pair{40, 1}, std::pair{64, 4}, std::pair{64, 3},
+                                       std::pair{96, 1}, std::pair{128, 8}, std::pair{256, 1}}) {
                 if (hd % dtype_info_of(t).block_elems != 0) continue;
                 const int32_t n_kv_heads = 2, layer = 1, head = 1;
                 const random_cache c(t, 16, n_kv_heads, hd, 2, n_pos, rng);
