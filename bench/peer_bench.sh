@@ -88,7 +88,8 @@ for c in "${cases[@]}"; do
     "$steps" -m "$f" -t "$threads" --rows "$rows" --ctx "$ctx" --steps 5 --one-sequence 2>/dev/null |
       awk -v c="$c" '/^  rows/ {sub(":", "", $2); print c, "tandem rows" $2, $5}
         /^decode bound/ {sub(/^decode bound /, ""); print c, "tandem bound", $1}
-        /^prompt bound/ {sub(/^prompt bound /, ""); print c, "tandem pbound", $1}' >>"$results"
+        /^prompt bound/ {sub(/^prompt bound /, ""); print c, "tandem pbound", $1}
+        /^threads:/ {sub(/,$/, "", $4); print "all tandem level", $4}' >>"$results"
     "$steps" -m "$f" -t "$threads" --rows 16 --ctx "$ctx" --steps 5 2>/dev/null |
       awk -v c="$c" '/^  rows/ {print c, "tandem streams", $5}' >>"$results"
     llama_bench -m "$f" -p "$rows" -n 0 -d "$ctx" -r 3 |
@@ -130,6 +131,8 @@ awk -v cases="${cases[*]}" -v rows="$rows" '
     }
     print "Tandem / llama.cpp tok/s, median of the rounds; a ratio above 1 is Tandem ahead. The pp bound (float"
     print "weights only) is a prompt token'"'"'s multiply-adds at the FMA peak of all threads, measured in the run."
+    split(vals["all tandem level"], lv, " ")
+    printf "Tandem ran its %s kernels (TANDEM_CPU to choose); llama.cpp, those its build has (../shared/peer/README.md).\n", lv[1]
     print "An N-row step is N tokens of one sequence after the context, logits of the last, on both sides; 16"
     print "streams is Tandem'"'"'s step of one row each of 16 sequences, every row with logits and its own context."
   }' "$results"
