@@ -225,20 +225,28 @@ template <dtype T, int R, int V>
 void accumulate_tile(const float* w, int64_t w_row, int64_t w_block, const uint8_t* v, size_t rb, int n, int64_t d0,
                      const float* c, float* const* out) {
     static_assert(R * V <= 8);
+    // The small loops are unrolled so that the accumulators live in registers: without it, GCC kept
+    // the 4x2 tile's in memory and stored each one back after its every FMA.
     __m256 acc[R][V];
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
         for (int u = 0; u < V; ++u)
             acc[r][u] = _mm256_mul_ps(_mm256_loadu_ps(out[r] + d0 + 8 * u), _mm256_set1_ps(c[r]));
     }
     for (int j = 0; j < n; ++j) {
         const uint8_t* row = v + j * rb;
+#pragma GCC unroll 8
         for (int u = 0; u < V; ++u) {
             const __m256 x = v_codes8<T>(row, d0 + 8 * u);
             const float* wu = w + (d0 + 8 * u) / 32 * w_block + j;
+#pragma GCC unroll 4
             for (int r = 0; r < R; ++r) acc[r][u] = _mm256_fmadd_ps(_mm256_broadcast_ss(wu + r * w_row), x, acc[r][u]);
         }
     }
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
         for (int u = 0; u < V; ++u) _mm256_storeu_ps(out[r] + d0 + 8 * u, acc[r][u]);
     }
 }
