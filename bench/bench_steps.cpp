@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -97,28 +96,22 @@ struct steps_rig {
             plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
             ss.push_back(&s);
         }
-        const double dt = timed_forward(plan, ss);
+        const auto t = steady_clock::now();
+        run->forward(plan, ss, *kv, false);
+        const double dt = seconds_since(t);
         for (sequence* s : ss) s->n_computed = static_cast<int64_t>(s->tokens.size());
         return dt;
     }
-    // One step in which sequence 0 computes n_new random tokens after its n_computed, which it keeps:
-    // every such step sees the same context (llama-bench -p N -d CTX's work: one row of logits).
+    // A step in which sequence 0 computes n_new random tokens after its context, which it then keeps:
+    // every such step sees the same context and rewrites the same KV slots (llama-bench -p N -d CTX's
+    // work: one row of logits).
     double chunk(int32_t n_new) {
         sequence& s = seq(0);
-        s.tokens.resize(static_cast<size_t>(s.n_computed));
-        for (int32_t k = 0; k < n_new; ++k) s.tokens.push_back(static_cast<int32_t>(rng() % n_vocab));
-        if (!kv->allocate_slots(static_cast<int64_t>(s.id), static_cast<int64_t>(s.tokens.size()))) {
-            throw error("bench_steps: the KV cache is too small");
-        }
-        step_plan plan;
-        plan.items.push_back({s.id, s.n_computed, n_new, 0, true});
-        sequence* ss[] = {&s};
-        return timed_forward(plan, ss);
-    }
-    double timed_forward(const step_plan& plan, std::span<sequence* const> ss) {
-        const auto t = steady_clock::now();
-        run->forward(plan, ss, *kv, false);
-        return seconds_since(t);
+        const int64_t ctx = s.n_computed;
+        s.tokens.resize(static_cast<size_t>(ctx));
+        const double dt = step(1, n_new);
+        s.n_computed = ctx;
+        return dt;
     }
 };
 
