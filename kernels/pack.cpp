@@ -83,12 +83,13 @@ void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* 
     }
 }
 
-// f16 / bf16: element e of rows o..o+7 in row order, for every e.
-void pack_float_rows(const uint16_t* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint16_t* dst) {
+// f32 / f16 / bf16: element e of rows o..o+7 in row order, for every e.
+template <typename E>
+void pack_float_rows(const E* w, int64_t n_in, int64_t o_begin, int64_t o_end, E* dst) {
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
-        uint16_t* group = dst + o * n_in;
+        E* group = dst + o * n_in;
         for (int64_t e0 = 0; e0 < n_in; e0 += 8) {  // an 8 x 8 transpose at a time (n_in is a multiple of 8)
-            uint16_t t[k_pack_rows][8];
+            E t[k_pack_rows][8];
             for (int r = 0; r < k_pack_rows; ++r) std::memcpy(t[r], w + (o + r) * n_in + e0, sizeof t[r]);
             for (int e = 0; e < 8; ++e) {
                 for (int r = 0; r < k_pack_rows; ++r) group[(e0 + e) * k_pack_rows + r] = t[r][e];
@@ -97,24 +98,24 @@ void pack_float_rows(const uint16_t* w, int64_t n_in, int64_t o_begin, int64_t o
     }
 }
 
-bool is_float16(dtype t) {
-    return t == dtype::f16 || t == dtype::bf16;
+bool is_float(dtype t) {
+    return t == dtype::f32 || t == dtype::f16 || t == dtype::bf16;
 }
 
 }  // namespace
 
 bool pack_supported(dtype t) {
     return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k ||
-           is_float16(t);
+           is_float(t);
 }
 
 int64_t pack_tile_elems(dtype t) {
-    return is_float16(t) ? 8 : dtype_info_of(t).block_elems;
+    return is_float(t) ? 8 : dtype_info_of(t).block_elems;
 }
 
 size_t pack_tile_bytes(dtype t) {
     TANDEM_CHECK(pack_supported(t));
-    if (is_float16(t)) return k_pack_rows * 8 * 2;
+    if (is_float(t)) return k_pack_rows * 8 * dtype_info_of(t).block_bytes;
     return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
 }
 
@@ -126,7 +127,9 @@ void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t 
     TANDEM_CHECK(pack_supported(t) && n_in % pack_tile_elems(t) == 0);
     TANDEM_CHECK(o_begin % k_pack_rows == 0 && o_end % k_pack_rows == 0 && o_begin <= o_end);
     auto* d = static_cast<uint8_t*>(dst);
-    if (is_float16(t))
+    if (t == dtype::f32)
+        pack_float_rows(static_cast<const uint32_t*>(w), n_in, o_begin, o_end, static_cast<uint32_t*>(dst));
+    else if (is_float(t))
         pack_float_rows(static_cast<const uint16_t*>(w), n_in, o_begin, o_end, static_cast<uint16_t*>(dst));
     else if (t == dtype::q8_0)
         pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);

@@ -19,9 +19,9 @@
 //   144 and 32 bytes of unpacked scales, 2.8% more than the original).
 //   q5_K: as q4_K, then the qh bytes in 8 runs of 32 bytes, run k holding bytes 4k..4k+3 of each
 //   row (bit j of qh byte l: the 5th bit of element l of sub-block j) (1440-byte tiles, 2.3% more).
-//   f16, bf16 (n_in a multiple of 8): tiles of 8 elements, element e of the 8 rows in row order
-//   (16 bytes), so one load and conversion gives 8 outputs' weights for one activation element
-//   (128-byte tiles: exactly the original bytes).
+//   f32, f16, bf16 (n_in a multiple of 8): tiles of 8 elements, element e of the 8 rows in row order
+//   (32 or 16 bytes), so one load (and conversion) gives 8 outputs' weights for one activation
+//   element (256- or 128-byte tiles: exactly the original bytes).
 //   q6_K: the 8 rows' d (f16), the signed sub-block scales (byte 16 + 8s + row: the scale of
 //   elements 16s..16s+15), then for each half h (128 elements) and run k (0..7) 96 bytes: the rows'
 //   ql bytes 64h + 4k.. (low nibbles: elements 4k.., high: 64 + 4k..), ql bytes 64h + 32 + 4k..
@@ -40,7 +40,7 @@ constexpr int64_t k_pack_rows = 8;  // weight rows per interleaved group
 
 // Types with a packed layout (the layout exists whatever the level; matmul_packs asks the level).
 bool pack_supported(dtype t);
-// Elements of a row one tile covers (the block size; 8 for f16 and bf16).
+// Elements of a row one tile covers (the block size; 8 for the float types).
 int64_t pack_tile_elems(dtype t);
 // Bytes of one tile (8 rows x pack_tile_elems) of a packable type, and of a whole packed weight.
 size_t pack_tile_bytes(dtype t);

@@ -117,7 +117,7 @@ struct kernel_table {
     // As matmul_q8 over a packed weight; o_begin and o_end are multiples of 8.
     void (*matmul_packed)(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out,
                           const act_q8& a, int64_t n_rows, float* y);
-    // As matmul_float over a packed float weight (f16, bf16); o_begin and o_end are multiples of 8;
+    // As matmul_float over a packed float weight (f32, f16, bf16); o_begin and o_end are multiples of 8;
     // x as arrange_packed_float_act wrote it.
     void (*matmul_packed_float)(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                                 int64_t n_out, const float* x, int64_t n_rows, float* y);

@@ -370,17 +370,21 @@ void matmul_groups(const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_
     }
 }
 
-// ---- f16 / bf16 weights, packed: one FMA chain per output over the elements in order ----
+// ---- f32 / f16 / bf16 weights, packed: one FMA chain per output over the elements in order ----
 //
-// Element e of 8 rows is one 16-byte load and conversion; each activation row's x[e], broadcast,
-// meets it in one FMA into that row's 8 outputs. G groups of 8 outputs x R rows per tile: from 3 rows
-// on, 8 to 12 independent chains hide the FMA latency; 1 and 2 rows wait on memory, not on the chains.
-// Each output's sum is the same chain from zero whatever G, R and the split: batch invariant.
+// Element e of 8 rows is one 32-byte load (f32) or one 16-byte load and conversion; each activation row's x[e],
+// broadcast, meets it in one FMA into that row's 8 outputs. G groups of 8 outputs x R rows per tile: from 3 rows on, 8
+// to 12 independent chains hide the FMA latency; 1 and 2 rows wait on memory, not on the chains. Each output's sum is
+// the same chain from zero whatever G, R and the split: batch invariant.
 
-template <bool k_bf16>
-inline __m256 load_row8(const uint16_t* p) {
+template <dtype T>
+constexpr int64_t k_float_bytes = T == dtype::f32 ? 4 : 2;
+
+template <dtype T>
+inline __m256 load_row8(const uint8_t* p) {
+    if constexpr (T == dtype::f32) return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    if constexpr (k_bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    if constexpr (T == dtype::bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     return _mm256_cvtph_ps(h);
 }
 
@@ -388,8 +392,8 @@ inline __m256 load_row8(const uint16_t* p) {
 // 768x2048: 0.27 ms, 0.20 at 2048; 16 rows 0.43 -> 0.35).
 constexpr int64_t k_float_prefetch = 2048;
 // x: the tile's R activation rows interleaved, element e of row r at x[R * e + r] (one row: as is).
-template <bool k_bf16, int G, int R>
-void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
+template <dtype T, int G, int R>
+void float_tile(const uint8_t* groups, int64_t n_in, const float* x, float* y, int64_t n_out) {
     // One dimension, a loop without branches and every small loop unrolled before GCC scalarizes the
     // arrays: with acc[G][R], a prefetch every 4th element, or (4 groups x 2 rows) without the unroll
     // pragmas, GCC stored the accumulators to the stack on every element. At most 4 weights, 12 sums
@@ -403,9 +407,9 @@ void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, 
         __m256 w[G];
 #pragma GCC unroll 16
         for (int g = 0; g < G; ++g) {
-            const uint16_t* p = groups + g * 8 * n_in + 8 * e;
+            const uint8_t* p = groups + (g * 8 * n_in + 8 * e) * k_float_bytes<T>;
             _mm_prefetch(reinterpret_cast<const char*>(p) + k_float_prefetch, _MM_HINT_T0);
-            w[g] = load_row8<k_bf16>(p);
+            w[g] = load_row8<T>(p);
         }
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
@@ -420,7 +424,7 @@ void float_tile(const uint16_t* groups, int64_t n_in, const float* x, float* y, 
         for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * g, acc[g * R + r]);
 }
 
-using float_tile_fn = void (*)(const uint16_t*, int64_t, const float*, float*, int64_t);
+using float_tile_fn = void (*)(const uint8_t*, int64_t, const float*, float*, int64_t);
 
 // Activation rows per float tile at most: 6 rows of 2 groups, 12 accumulator chains (8 only just
 // cover the FMA latency), 8 loads per 12 FMAs where 12 rows of 1 group take 13. Zen 3, 2 threads,
@@ -436,17 +440,17 @@ constexpr int float_groups(int64_t r) {
     return r <= 2 ? 4 : r <= 6 ? 2 : 1;
 }
 // The tiles of at most G_max groups, by rows: entry R - 1 has min(G_max, float_groups(R)) groups.
-template <bool k_bf16, int G_max, size_t... I>
+template <dtype T, int G_max, size_t... I>
 constexpr std::array<float_tile_fn, sizeof...(I)> float_tiles(std::index_sequence<I...>) {
-    return {&float_tile<k_bf16, std::min(G_max, float_groups(I + 1)), static_cast<int>(I) + 1>...};
+    return {&float_tile<T, std::min(G_max, float_groups(I + 1)), static_cast<int>(I) + 1>...};
 }
 // By log2 of the group count: a thread's groups run in the widest tiles, and what is left in tiles of
 // half as many (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and
 // then 4 single groups, each one FMA chain waiting on its latency).
-template <bool k_bf16>
+template <dtype T>
 constexpr std::array<std::array<float_tile_fn, k_float_rows>, 3> float_tile_table() {
     using rows = std::make_index_sequence<k_float_rows>;
-    return {float_tiles<k_bf16, 1>(rows{}), float_tiles<k_bf16, 2>(rows{}), float_tiles<k_bf16, 4>(rows{})};
+    return {float_tiles<T, 1>(rows{}), float_tiles<T, 2>(rows{}), float_tiles<T, 4>(rows{})};
 }
 
 // Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1): the rows per tile.
@@ -457,16 +461,15 @@ int64_t float_tile_rows(int64_t n_rows) {
 
 // x: each tile's rows interleaved (x[r0 * n_in + R * e + r] for the tile from row r0), as float_tile
 // reads them.
-template <bool k_bf16>
+template <dtype T>
 void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end, int64_t n_out,
                          const float* x, int64_t n_rows, float* y) {
-    static constexpr auto tiles = float_tile_table<k_bf16>();
+    static constexpr auto tiles = float_tile_table<T>();
     const int64_t tile_rows = float_tile_rows(n_rows);
-    const auto* w = reinterpret_cast<const uint16_t*>(packed);
-    const int64_t group_elems = 8 * n_in;
+    const int64_t group_bytes = 8 * n_in * k_float_bytes<T>;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them; a whole
     // number of the widest tiles.
-    const int64_t gb = std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / (2 * group_elems) / 4 * 4);
+    const int64_t gb = std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / group_bytes / 4 * 4);
     for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
         const int64_t g1 = std::min(o_end / 8, g0 + gb);
         for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
@@ -476,7 +479,7 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
                 const float_tile_fn tile = tiles[static_cast<size_t>(std::countr_zero(static_cast<uint64_t>(width)))]
                                                 [static_cast<size_t>(nr - 1)];
                 for (; g + width <= g1; g += width)
-                    tile(w + g * group_elems, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
+                    tile(packed + g * group_bytes, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
             }
         }
     }
@@ -486,7 +489,7 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
 
 bool avx2_has_packed(dtype wt) {
     return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
-           wt == dtype::f16 || wt == dtype::bf16;
+           wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
 }
 
 // Each tile's rows interleaved, so a tile's broadcasts read one stream: rows n_in apart map to the
@@ -505,10 +508,12 @@ void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in,
 
 void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                               int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    if (wt == dtype::bf16)
-        matmul_float_groups<true>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
+    if (wt == dtype::f32)
+        matmul_float_groups<dtype::f32>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
+    else if (wt == dtype::bf16)
+        matmul_float_groups<dtype::bf16>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
     else
-        matmul_float_groups<false>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
+        matmul_float_groups<dtype::f16>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,

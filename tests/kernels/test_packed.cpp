@@ -21,7 +21,7 @@ namespace {
 using test::level_guard;
 
 constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q4_k, dtype::q5_k,
-                                dtype::q6_k, dtype::f16,  dtype::bf16};
+                                dtype::q6_k, dtype::f16,  dtype::bf16, dtype::f32};
 
 bool is_float(dtype t) {
     return dtype_info_of(t).block_elems == 1;
