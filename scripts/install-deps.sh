@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
       libboost-dev libasio-dev nlohmann-json3-dev libspdlog-dev libpcre2-dev
-      libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev curl
+      libcli11-dev libtomlplusplus-dev libsystemd-dev libutf8proc-dev libgtest-dev libbenchmark-dev libopenblas-dev curl
       dpkg-dev lintian init-system-helpers systemd man-db strace nginx python3-yaml zlib1g-dev chromium
       libvulkan-dev glslc mesa-vulkan-drivers)
 missing=()
