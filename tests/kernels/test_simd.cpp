@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "kernels/blocks.h"
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
@@ -225,6 +226,43 @@ TEST(Simd, MatmulQuantizedNmseOnLargeShape) {
         EXPECT_LE(stats.nmse(), 3e-4);
         std::printf("  %s NMSE %.2e, err^2 / rounding variance %.2f\n", std::string(dtype_info_of(t).name).c_str(),
                     stats.nmse(), stats.mean_ratio());
+    }
+}
+
+// MXFP4's E8M0 scales over the exponents a finite weight can have, the subnormal 2^-128 and 2^-127
+// (e = 0, 1) included, which random_weights' narrow range never draws: row e has every block at e.
+TEST(Simd, Mxfp4EveryExponent) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool pool(2);
+    const int64_t n_out = 248, n_in = 64, n_rows = 2;  // e up to 247: 12 * 2^(247 - 128) stays finite
+    std::vector<uint8_t> w = random_weights(dtype::mxfp4, n_out, n_in, rng);
+    const size_t row_bytes = dtype_row_bytes(dtype::mxfp4, n_in);
+    for (int64_t o = 0; o < n_out; ++o)
+        for (size_t b = 0; b < row_bytes; b += sizeof(block_mxfp4))
+            w[static_cast<size_t>(o) * row_bytes + b] = static_cast<uint8_t>(o);
+    const std::vector<float> x = random_acts(n_rows * n_in, rng, false);
+    std::vector<float> wf(static_cast<size_t>(n_out * n_in)), want(static_cast<size_t>(n_rows * n_out));
+    for (int64_t o = 0; o < n_out; ++o)
+        ref::dequantize_row(dtype::mxfp4, &w[static_cast<size_t>(o) * row_bytes], &wf[static_cast<size_t>(o * n_in)],
+                            n_in);
+    ref::matmul(dtype::mxfp4, w.data(), n_out, n_in, x.data(), n_rows, want.data());
+    for (cpu_level l : levels()) {
+        cpu_level_set(l);
+        SCOPED_TRACE(cpu_level_name(l));
+        std::vector<float> y(want.size());
+        matmul(dtype::mxfp4, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool);
+        for (int64_t r = 0; r < n_rows; ++r) {
+            for (int64_t o = 0; o < n_out; ++o) {
+                double mag = 0;  // the int8 activations' rounding is at most ~1% of sum |w x|
+                for (int64_t i = 0; i < n_in; ++i)
+                    mag += std::fabs(static_cast<double>(wf[static_cast<size_t>(o * n_in + i)]) *
+                                     x[static_cast<size_t>(r * n_in + i)]);
+                const size_t k = static_cast<size_t>(r * n_out + o);
+                ASSERT_LE(std::fabs(static_cast<double>(y[k]) - want[k]), 0.02 * mag)
+                    << "e = " << o << ", row " << r << " y " << y[k] << " want " << want[k];
+            }
+        }
     }
 }
 
