@@ -26,12 +26,12 @@ inline int hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(t);
 }
 
-// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int: the K-quants and
-// the IQ codebook types): their activations take one scale per super-block, as llama.cpp's q8_K,
-// stored in each of its 8 blocks.
+// Weight types whose kernel sums each 256-element super-block in integers (row_q8_int: the K-quants,
+// tq1_0, tq2_0 and the IQ codebook types): their activations take one scale per super-block, as
+// llama.cpp's q8_K, stored in each of its 8 blocks.
 bool super_block_scale(dtype wt) {
     return wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
-           iq_codebook_type(wt);
+           wt == dtype::tq1_0 || wt == dtype::tq2_0 || iq_codebook_type(wt);
 }
 
 int64_t act_block(dtype wt) {
@@ -323,6 +323,66 @@ struct group_low_k {
 using group_q2_k = group_low_k<block_q2_k>;
 using group_q3_k = group_low_k<block_q3_k>;
 
+// tq1_0's base-3 digits as unsigned codes 0..2 (value code - 1): digit n of byte b is
+// ((b * 3^n) mod 256) * 3 / 256, for the multiplier 3^n in the same byte of mult.
+inline __m256i tq1_digits(__m256i b, __m256i mult) {
+    const __m256i low = _mm256_set1_epi16(0x00ff), three = _mm256_set1_epi16(3);
+    const auto digit = [&](__m256i v, __m256i m) {  // bytes in the low halves of 16-bit lanes
+        const __m256i q = _mm256_and_si256(_mm256_mullo_epi16(v, m), low);
+        return _mm256_srli_epi16(_mm256_mullo_epi16(q, three), 8);
+    };
+    const __m256i even = digit(_mm256_and_si256(b, low), _mm256_and_si256(mult, low));
+    const __m256i odd = digit(_mm256_srli_epi16(b, 8), _mm256_srli_epi16(mult, 8));
+    return _mm256_or_si256(even, _mm256_slli_epi16(odd, 8));
+}
+
+// tq1_0: steps 0-4 are digit n of qs[0..31]; steps 5 and 6 digits 0, 1 and 2, 3 of qs[32..47] (16
+// elements each), step 7 digit 4 of qs[32..47] then the 16 elements of qh (element 240 + 4n + m:
+// digit n of qh[m]). Scale 1 and mins d, as tq2_0.
+struct group_tq1_0 {
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false, k_signs = false;
+    static constexpr int64_t k_group_bytes = sizeof(block_tq1_0);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_tq1_0& b = reinterpret_cast<const block_tq1_0*>(row)[g];
+        const __m256i one16 = _mm256_set1_epi16(1);
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+        const __m128i c16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 32));
+        const __m256i c = _mm256_broadcastsi128_si256(c16);
+        constexpr int8_t k_pow3[5] = {1, 3, 9, 27, 81};
+#pragma GCC unroll 5
+        for (int n = 0; n < 5; ++n) step(n, tq1_digits(a, _mm256_set1_epi8(k_pow3[n])), one16);
+        step(5, tq1_digits(c, _mm256_setr_m128i(_mm_set1_epi8(1), _mm_set1_epi8(3))), one16);
+        step(6, tq1_digits(c, _mm256_setr_m128i(_mm_set1_epi8(9), _mm_set1_epi8(27))), one16);
+        const __m256i last = _mm256_setr_m128i(c16, _mm_set1_epi32(static_cast<int>(load_u32(b.qh))));
+        const __m256i last_mult =
+            _mm256_setr_m128i(_mm_set1_epi8(81), _mm_setr_epi8(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
+        step(7, tq1_digits(last, last_mult), one16);
+        const float d = h2f(b.d);
+        return {d, {_mm256_set1_ps(d), _mm256_setzero_ps()}};
+    }
+};
+
+// tq2_0: step 4h + l takes bits 2l, 2l + 1 of qs[32h + m] for its element m, as the unsigned code u
+// in 0..2 of the value d * (u - 1): scale 1 for every step, and mins d per step.
+struct group_tq2_0 {
+    static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false, k_signs = false;
+    static constexpr int64_t k_group_bytes = sizeof(block_tq2_0);
+    template <class F>
+    static k_tail group(const uint8_t* row, int64_t g, F&& step) {
+        const block_tq2_0& b = reinterpret_cast<const block_tq2_0*>(row)[g];
+        const __m256i mask2 = _mm256_set1_epi8(3), one16 = _mm256_set1_epi16(1);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+#pragma GCC unroll 4
+            for (int l = 0; l < 4; ++l) step(4 * h + l, _mm256_and_si256(_mm256_srli_epi16(q, 2 * l), mask2), one16);
+        }
+        const float d = h2f(b.d);
+        return {d, {_mm256_set1_ps(d), _mm256_setzero_ps()}};
+    }
+};
+
 // iq4_nl, iq4_xs and mxfp4: a nibble indexes a 16-entry table of signed codes (one byte shuffle),
 // taken by the signed path of row_q8 as q8_0's codes are; only the scales differ.
 inline __m256i table_codes(const int8_t* table, const uint8_t* qs) {
@@ -504,6 +564,10 @@ bool with_decoder(dtype wt, F&& f) {
             return f(group_q2_k{}), true;
         case dtype::q3_k:
             return f(group_q3_k{}), true;
+        case dtype::tq1_0:
+            return f(group_tq1_0{}), true;
+        case dtype::tq2_0:
+            return f(group_tq2_0{}), true;
         case dtype::iq4_nl:
             return f(group_iq4_nl{}), true;
         case dtype::iq4_xs:
