@@ -295,8 +295,7 @@ struct group_low_k {
             mn8 = _mm_and_si128(_mm_srli_epi16(sb, 4), mask4);
             mscale = h2f(b.dmin);
         }
-        alignas(32) int16_t sc[16];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(sc8));
+        const __m256i s16 = _mm256_cvtepi8_epi16(sc8);  // scales 0-7 in the low lane, 8-15 in the high
         const __m256 ms = _mm256_set1_ps(mscale);
         const k_tail tail{d,
                           {_mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(mn8))),
@@ -307,6 +306,7 @@ struct group_low_k {
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+            const __m256i sh = _mm256_permute4x64_epi64(s16, h == 0 ? 0x44 : 0xee);  // half h's in both lanes
 #pragma GCC unroll 4
             for (int j = 0; j < 4; ++j) {
                 __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), mask3);
@@ -314,7 +314,12 @@ struct group_low_k {
                     const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
                     u = _mm256_or_si256(u, _mm256_slli_epi16(hb, 2));
                 }
-                step(4 * h + j, u, scales_of_step(sc, 4 * h + j));
+                // Scale 2j of the half on elements 0-15 (low lane), 2j + 1 on 16-31, from registers (an
+                // array on the stack and two broadcasts a step were a third of q2_K's instructions).
+                const __m256i pick =
+                    _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>((4 * j + 1) << 8 | 4 * j)),
+                                      _mm_set1_epi16(static_cast<int16_t>((4 * j + 3) << 8 | (4 * j + 2))));
+                step(4 * h + j, u, _mm256_shuffle_epi8(sh, pick));
             }
         }
         return tail;
