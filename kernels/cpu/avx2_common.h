@@ -104,9 +104,4 @@ struct k_tail {
     __m256 m[2];
 };
 
-// The int16 scales of one step of a 16-scale super-block: chunk 2s on elements 0-15, 2s + 1 on 16-31.
-inline __m256i scales_of_step(const int16_t* sc, int s) {
-    return _mm256_setr_m128i(_mm_set1_epi16(sc[2 * s]), _mm_set1_epi16(sc[2 * s + 1]));
-}
-
 }  // namespace tandem::cpu
