@@ -303,10 +303,13 @@ struct group_low_k {
         const __m256i mask3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
         __m256i hm = _mm256_setzero_si256();
         if constexpr (k_q3) hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
+        // Half h's scales in both lanes (chosen outside the loop: the permute needs an immediate even when
+        // the loop is not unrolled, as at -O1).
+        const __m256i halves[2] = {_mm256_permute4x64_epi64(s16, 0x44), _mm256_permute4x64_epi64(s16, 0xee)};
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
-            const __m256i sh = _mm256_permute4x64_epi64(s16, h == 0 ? 0x44 : 0xee);  // half h's in both lanes
+            const __m256i sh = halves[h];
 #pragma GCC unroll 4
             for (int j = 0; j < 4; ++j) {
                 __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), mask3);
