@@ -48,10 +48,22 @@ inline __m256i iq_points8(const uint64_t* grid, int i0, int i1, int i2, int i3) 
                               static_cast<int64_t>(grid[i2]), static_cast<int64_t>(grid[i3]));
 }
 
-// The int16 scales 2s + 1 of elements 0-15 (low nibble of b) and 16-31 (high nibble).
-inline __m256i iq_nibble_scales(uint8_t b) {
-    return _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (b & 0xf) + 1)),
-                             _mm_set1_epi16(static_cast<int16_t>(2 * (b >> 4) + 1)));
+// Scales of 16 elements as nibbles, one byte per step (iq2_xs, iq2_s: step j's elements 0-15 take the
+// low nibble of byte j, 16-31 the high one): the 16 values 2s + 1 as int16, in step order, once per
+// super-block; iq_nibble_scales then picks a step's two with one byte shuffle (a pair of broadcasts and
+// an insert per step were the slowest part of these decoders).
+inline __m256i iq_nibble_scales16(const uint8_t* bytes8) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes8));
+    const __m128i mask4 = _mm_set1_epi8(0x0f);
+    const __m128i nibbles = _mm_unpacklo_epi8(_mm_and_si128(b, mask4), _mm_and_si128(_mm_srli_epi16(b, 4), mask4));
+    const __m256i s = _mm256_cvtepu8_epi16(nibbles);  // lane 2j: low nibble of byte j, 2j + 1: high
+    return _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_set1_epi16(1));
+}
+// The int16 scales of step j from iq_nibble_scales16: lanes 0-7 (elements 0-15) its first, 8-15 its
+// second. The pair is dword j, broadcast by a variable permute (j need not be a compile-time constant).
+inline __m256i iq_nibble_scales(__m256i s16, int j) {
+    const __m256i pair = _mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j));
+    return _mm256_shuffle_epi8(pair, _mm256_setr_m128i(_mm_set1_epi16(0x0100), _mm_set1_epi16(0x0302)));
 }
 
 // A step's code magnitudes, its int16 scales (lanes 0-7: elements 0-15, lanes 8-15: elements 16-31)
@@ -72,7 +84,8 @@ struct iq_group {
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
-        for (int j = 0; j < 8; ++j) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {  // unrolled: j is a constant in decode, and GCC shares its per-block work
             const iq_step s = Impl::decode(b, j);
             step(j, s.magnitudes, s.scales, s.signs);
         }
@@ -96,8 +109,8 @@ struct group_iq2_xs : iq_group<block_iq2_xs, group_iq2_xs> {
         const uint16_t* q = b.qs + 4 * j;
         uint32_t patterns = 0;
         for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
-        return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), iq_nibble_scales(b.scales[j]),
-                iq_pattern_signs(patterns)};
+        return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
+                iq_nibble_scales(iq_nibble_scales16(b.scales), j), iq_pattern_signs(patterns)};
     }
 };
 
@@ -108,7 +121,7 @@ struct group_iq2_s : iq_group<block_iq2_s, group_iq2_s> {
         const int h = b.qh[j];
         const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6, q[2] | (h & 0x30) << 4,
                                        q[3] | (h & 0xc0) << 2);
-        return {mag, iq_nibble_scales(b.scales[j]), iq_bit_signs(load_u32(b.qs + 32 + 4 * j))};
+        return {mag, iq_nibble_scales(iq_nibble_scales16(b.scales), j), iq_bit_signs(load_u32(b.qs + 32 + 4 * j))};
     }
 };
 
