@@ -64,7 +64,11 @@ void tile_groups(const uint8_t* group, int64_t stride, int64_t nb, const act_q8&
     for (int g = 0; g < G; ++g)
         for (int r = 0; r < R; ++r) acc[g][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        for (int g = 0; g < G; ++g) P::template block<R>(group + g * step + b * P::k_tile, x, b, acc[g]);
+        if constexpr (requires { P::template blocks<R, G>(group, step, x, b, acc); }) {
+            P::template blocks<R, G>(group + b * P::k_tile, step, x, b, acc);
+        } else {
+            for (int g = 0; g < G; ++g) P::template block<R>(group + g * step + b * P::k_tile, x, b, acc[g]);
+        }
     }
     for (int g = 0; g < G; ++g)
         for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * n_out + 8 * stride * g, acc[g][r]);
@@ -166,58 +170,71 @@ struct packed_q4_0 {
 // Activations have one scale per super-block (act_block 256).
 // q5_K (k_five) adds the 5th bits, interleaved as the nibbles after them (qh runs), and as its codes
 // reach 31 (a pair 2 * 31 * 127 = 7874) widens every 4 runs instead of 8.
-template <bool k_five, int R>
-[[gnu::always_inline]] inline void k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
+template <bool k_five, int R, int G>
+[[gnu::always_inline]] inline void k_super_blocks(const uint8_t* tile, int64_t step, const act_rows<R>& x, int64_t sb,
+                                                  __m256 (*acc)[R]) {
     constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
     constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
     const __m256i mask = _mm256_set1_epi8(0x0f);
-    prefetch_tile_ahead<k_tile>(tile);
-    __m256i isum[R] = {};
+    for (int g = 0; g < G; ++g) prefetch_tile_ahead<k_tile>(tile + g * step);
+    __m256i isum[G][R] = {};
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-        const uint8_t* runs = tile + 160 + 256 * (j / 2);
+        const int64_t runs = 160 + 256 * (j / 2);
         const int shift = 4 * (j % 2);
-        // Row i's scale in both int16 halves of lane i.
-        const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 32 + 8 * j));
-        const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
 #pragma GCC unroll 2
         for (int k0 = 0; k0 < 8; k0 += k_widen) {
-            __m256i s16[R];
-            for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+            __m256i s16[G][R];
+            for (int g = 0; g < G; ++g)
+                for (int r = 0; r < R; ++r) s16[g][r] = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int k = k0; k < k0 + k_widen; ++k) {
-                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * k));
-                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
-                if constexpr (k_five) {  // bit j of the qh byte, as 0x10
-                    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 1184 + 32 * k));
-                    const __m256i bit = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
-                    u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
-                }
+                // The same 4 activation codes meet every group's run: broadcast once for all G.
+                __m256i xr[R];
+                for (int r = 0; r < R; ++r) xr[r] = broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k);
+#pragma GCC unroll 4
+                for (int g = 0; g < G; ++g) {
+                    const uint8_t* t = tile + g * step;
+                    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + runs + 32 * k));
+                    __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, shift), mask);
+                    if constexpr (k_five) {  // bit j of the qh byte, as 0x10
+                        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 1184 + 32 * k));
+                        const __m256i bit = j <= 4 ? _mm256_slli_epi16(hb, 4 - j) : _mm256_srli_epi16(hb, j - 4);
+                        u = _mm256_or_si256(u, _mm256_and_si256(bit, _mm256_set1_epi8(0x10)));
+                    }
 #pragma GCC unroll 8
-                for (int r = 0; r < R; ++r) {
-                    s16[r] = _mm256_add_epi16(s16[r],
-                                              _mm256_maddubs_epi16(u, broadcast4(x.q[r] + 256 * sb + 32 * j + 4 * k)));
-                    pin(s16[r]);
+                    for (int r = 0; r < R; ++r) {
+                        s16[g][r] = _mm256_add_epi16(s16[g][r], _mm256_maddubs_epi16(u, xr[r]));
+                        pin(s16[g][r]);
+                    }
                 }
             }
-            for (int r = 0; r < R; ++r) {
-                isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
-                pin(isum[r]);
+            for (int g = 0; g < G; ++g) {
+                // Row i's scale in both int16 halves of lane i.
+                const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + g * step + 32 + 8 * j));
+                const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
+                for (int r = 0; r < R; ++r) {
+                    isum[g][r] = _mm256_add_epi32(isum[g][r], _mm256_madd_epi16(s16[g][r], sc));
+                    pin(isum[g][r]);
+                }
             }
         }
     }
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
-    __m256 mins[8];
-    for (int j = 0; j < 8; ++j)
-        mins[j] = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 96 + 8 * j))));
-    for (int r = 0; r < R; ++r) {
-        __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(x.s[r] + 8 * sb));
-        for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(x.s[r] + 8 * sb + j), m);
-        const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb));
-        acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
-        acc[r] = _mm256_fnmadd_ps(dmin, m, acc[r]);
+    for (int g = 0; g < G; ++g) {
+        const uint8_t* t = tile + g * step;
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16)));
+        __m256 mins[8];
+        for (int j = 0; j < 8; ++j)
+            mins[j] = _mm256_cvtepi32_ps(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 96 + 8 * j))));
+        for (int r = 0; r < R; ++r) {
+            __m256 m = _mm256_mul_ps(mins[0], _mm256_broadcast_ss(x.s[r] + 8 * sb));
+            for (int j = 1; j < 8; ++j) m = _mm256_fmadd_ps(mins[j], _mm256_broadcast_ss(x.s[r] + 8 * sb + j), m);
+            const __m256 tt = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[g][r]), _mm256_broadcast_ss(x.d[r] + 8 * sb));
+            acc[g][r] = _mm256_fmadd_ps(d, tt, acc[g][r]);
+            acc[g][r] = _mm256_fnmadd_ps(dmin, m, acc[g][r]);
+        }
     }
 }
 
@@ -227,9 +244,12 @@ struct packed_k {
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 6;  // 16 rows of 768x2048, 4 -> 6: q4_K 0.156 -> 0.148 ms, q5_K 0.207 -> 0.191
     static constexpr int k_streams = k_five ? 1 : 4;
-    template <int R>
-    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
-        k_super_block<k_five, R>(tile, x, sb, acc);
+    // Block sb of G groups `step` bytes apart, interleaved run by run: each broadcast of activation
+    // codes serves every group.
+    template <int R, int G>
+    [[gnu::always_inline]] static void blocks(const uint8_t* tile, int64_t step, const act_rows<R>& x, int64_t sb,
+                                              __m256 (*acc)[R]) {
+        k_super_blocks<k_five, R, G>(tile, step, x, sb, acc);
     }
 };
 using packed_q4_k = packed_k<false>;

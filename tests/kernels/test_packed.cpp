@@ -85,14 +85,20 @@ TEST(Packed, ExactOnTheInt8Grid) {
         for (cpu_level l : packing_levels(t)) {
             cpu_level_set(l);
             SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
-            const int64_t n_out = 48, n_in = odd_n_in(t, 800, 5), n_rows = 6;
-            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
-            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            const std::vector<float> x = test::grid_acts(n_rows * n_in, matmul_act_block(t, true), rng);
-            std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
-            ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
-            matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
-            EXPECT_LE(nmse(y, want), 1e-11);
+            // 512 outputs: a thread's chunk holds enough groups of 8 rows for the 1- and 2-row tiles
+            // to read several weight streams at once (matmul_groups); 48 outputs: a chunk too short for it.
+            const int64_t n_in = odd_n_in(t, 800, 5);
+            for (int64_t n_out : {48, 512}) {
+                const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+                const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+                for (int64_t n_rows : {1, 2, 6}) {
+                    const std::vector<float> x = test::grid_acts(n_rows * n_in, matmul_act_block(t, true), rng);
+                    std::vector<float> y(static_cast<size_t>(n_rows * n_out)), want(y.size());
+                    ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
+                    matmul(t, w.data(), n_out, n_in, x.data(), n_rows, y.data(), pool, p.data());
+                    EXPECT_LE(nmse(y, want), 1e-11) << n_out << " outputs, " << n_rows << " rows";
+                }
+            }
         }
     }
 }
