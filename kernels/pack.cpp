@@ -64,9 +64,15 @@ void pack_tile(const block_q6_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
         for (int h = 0; h < 2; ++h) {
             for (int k = 0; k < 8; ++k) {
                 uint8_t* run = tile + 144 + 96 * (8 * h + k) + 4 * r;
-                std::memcpy(run, x.ql + 64 * h + 4 * k, 4);
-                std::memcpy(run + 32, x.ql + 64 * h + 32 + 4 * k, 4);
-                std::memcpy(run + 64, x.qh + 32 * h + 4 * k, 4);
+                for (int e = 0; e < 4; ++e) {
+                    const int l = 4 * k + e;  // the 6-bit codes of elements l, l + 32, l + 64, l + 96 of the half
+                    const int lo = x.ql[64 * h + l], hi = x.ql[64 * h + 32 + l], top = x.qh[32 * h + l];
+                    const int v0 = (lo & 0xf) | (top & 3) << 4, v1 = (hi & 0xf) | (top >> 2 & 3) << 4;
+                    const int v2 = lo >> 4 | (top >> 4 & 3) << 4, v3 = hi >> 4 | (top >> 6 & 3) << 4;
+                    run[e] = static_cast<uint8_t>(v0 | (v3 & 3) << 6);
+                    run[32 + e] = static_cast<uint8_t>(v1 | (v3 >> 2 & 3) << 6);
+                    run[64 + e] = static_cast<uint8_t>(v2 | (v3 >> 4) << 6);
+                }
             }
         }
     }

@@ -23,10 +23,12 @@
 //   (32 or 16 bytes), so one load (and conversion) gives 8 outputs' weights for one activation
 //   element (256- or 128-byte tiles: exactly the original bytes).
 //   q6_K: the 8 rows' d (f16), the signed sub-block scales (byte 16 + 8s + row: the scale of
-//   elements 16s..16s+15), then for each half h (128 elements) and run k (0..7) 96 bytes: the rows'
-//   ql bytes 64h + 4k.. (low nibbles: elements 4k.., high: 64 + 4k..), ql bytes 64h + 32 + 4k..
-//   (elements 32 + 4k.., 96 + 4k..) and qh bytes 32h + 4k.. (their top two bits, 2 bits each in that
-//   order), each 4 bytes per row (1680-byte tiles: exactly 8 blocks of 210).
+//   elements 16s..16s+15), then for each half h (128 elements) and run k (0..7) 96 bytes, three
+//   parts of 32 (4 bytes per row each) holding the 6-bit codes v0..v3 of elements l, 32 + l, 64 + l,
+//   96 + l of the half (l = 4k..4k+3) whole: part 0 byte v0 | (bits 0-1 of v3) << 6, part 1 v1 |
+//   (bits 2-3 of v3) << 6, part 2 v2 | (bits 4-5 of v3) << 6, so v0..v2 are one mask away and v3
+//   three shifts and masks (the original nibbles and 2-bit fields took 17 operations for the four)
+//   (1680-byte tiles: exactly 8 blocks of 210).
 #pragma once
 
 #include <cstddef>

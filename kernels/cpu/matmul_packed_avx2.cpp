@@ -255,8 +255,9 @@ struct packed_k {
 using packed_q4_k = packed_k<false>;
 using packed_q5_k = packed_k<true>;
 
-// q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits: a nibble of ql and two bits
-// of qh (pack.h), assembled per run; q in [0, 63] meets the activation codes in maddubs (a pair at
+// q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits, held whole in a byte for
+// three of a run's four steps and spread over the top bits of the three for the fourth (pack.h); q in
+// [0, 63] meets the activation codes in maddubs (a pair at
 // most 2 * 63 * 127 = 16002, so two runs sum in int16), and each 16-element sub-block's pair of runs
 // widens through madd with the rows' signed scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
 // h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
@@ -264,7 +265,8 @@ template <int R>
 [[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                     __m256* acc) {
     constexpr int64_t k_tile = 8 * 210;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), top2 = _mm256_set1_epi8(0x30);
+    const __m256i low6 = _mm256_set1_epi8(0x3f), bits01 = _mm256_set1_epi8(0x03), bits23 = _mm256_set1_epi8(0x0c),
+                  bits45 = _mm256_set1_epi8(0x30);
     prefetch_tile_ahead<k_tile>(tile);
     __m256i isum[R] = {};
 #pragma GCC unroll 2
@@ -283,21 +285,18 @@ template <int R>
                     for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 2
                     for (int k = 4 * kk + 2 * pair; k < 4 * kk + 2 * pair + 2; ++k) {
-                        const uint8_t* run = tile + 144 + 96 * (8 * h + k);
-                        const __m256i src = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 32 * (j % 2)));
-                        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(run + 64));
-                        const __m256i lo =
-                            j < 2 ? _mm256_and_si256(src, low4) : _mm256_and_si256(_mm256_srli_epi16(src, 4), low4);
-                        __m256i hi;
-                        if (j == 0)
-                            hi = _mm256_slli_epi16(hb, 4);
-                        else if (j == 1)
-                            hi = _mm256_slli_epi16(hb, 2);
-                        else if (j == 2)
-                            hi = hb;
-                        else
-                            hi = _mm256_srli_epi16(hb, 2);
-                        const __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hi, top2));
+                        const __m256i* run = reinterpret_cast<const __m256i*>(tile + 144 + 96 * (8 * h + k));
+                        __m256i q;
+                        if (j < 3) {
+                            q = _mm256_and_si256(_mm256_loadu_si256(run + j), low6);
+                        } else {  // v3's bits from the top of each part (shifts in 16-bit lanes, then masks)
+                            const __m256i p0 = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(run), 6), bits01);
+                            const __m256i p1 =
+                                _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(run + 1), 4), bits23);
+                            const __m256i p2 =
+                                _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(run + 2), 2), bits45);
+                            q = _mm256_or_si256(_mm256_or_si256(p0, p1), p2);
+                        }
                         const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
 #pragma GCC unroll 8
                         for (int r = 0; r < R; ++r) {
