@@ -49,9 +49,9 @@ inline __m256i iq_points8(const uint64_t* grid, int i0, int i1, int i2, int i3) 
 }
 
 // Scales of 16 elements as nibbles, one byte per step (iq2_xs, iq2_s: step j's elements 0-15 take the
-// low nibble of byte j, 16-31 the high one): the 16 values 2s + 1 as int16, in step order, once per
-// super-block; iq_nibble_scales then picks a step's two with one byte shuffle (a pair of broadcasts and
-// an insert per step were the slowest part of these decoders).
+// low nibble of byte j, 16-31 the high one): the 16 values 2s + 1 as int16, in step order, made once per
+// super-block (their block_state); iq_nibble_scales then picks a step's two with one byte shuffle (a pair
+// of broadcasts and an insert per step were the slowest part of these decoders).
 inline __m256i iq_nibble_scales16(const uint8_t* bytes8) {
     const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes8));
     const __m128i mask4 = _mm_set1_epi8(0x0f);
@@ -76,17 +76,21 @@ inline __m256i iq_scale16(int scale) {
     return _mm256_set1_epi16(static_cast<int16_t>(scale));
 }
 
-// The super-block decoder of block type B: Impl::decode(b, j) gives step j, Impl::d(b) the float D.
+// The super-block decoder of block type B: Impl::block_state(b) is what every step shares (nothing
+// unless Impl says otherwise), Impl::decode(b, state, j) gives step j, Impl::d(b) the float D.
 template <class B, class Impl>
 struct iq_group {
     static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = false, k_signs = true;
     static constexpr int64_t k_group_bytes = sizeof(B);
+    struct no_state {};
+    static no_state block_state(const B&) { return {}; }
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
+        const auto state = Impl::block_state(b);
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {  // unrolled: j is a constant in decode, and GCC shares its per-block work
-            const iq_step s = Impl::decode(b, j);
+        for (int j = 0; j < 8; ++j) {  // unrolled: j is a constant in decode
+            const iq_step s = Impl::decode(b, state, j);
             step(j, s.magnitudes, s.scales, s.signs);
         }
         return {Impl::d(b), {_mm256_setzero_ps(), _mm256_setzero_ps()}};
@@ -95,7 +99,7 @@ struct iq_group {
 
 struct group_iq2_xxs : iq_group<block_iq2_xxs, group_iq2_xxs> {
     static float d(const block_iq2_xxs& b) { return h2f(b.d) * 0.125f; }
-    static iq_step decode(const block_iq2_xxs& b, int j) {
+    static iq_step decode(const block_iq2_xxs& b, no_state, int j) {
         const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * j);
         const uint32_t aux = load_u32(q + 4);
         return {iq_points8(k_iq2xxs_grid, q[0], q[1], q[2], q[3]), iq_scale16(static_cast<int>(2 * (aux >> 28) + 1)),
@@ -105,23 +109,25 @@ struct group_iq2_xxs : iq_group<block_iq2_xxs, group_iq2_xxs> {
 
 struct group_iq2_xs : iq_group<block_iq2_xs, group_iq2_xs> {
     static float d(const block_iq2_xs& b) { return h2f(b.d) * 0.125f; }
-    static iq_step decode(const block_iq2_xs& b, int j) {
+    static __m256i block_state(const block_iq2_xs& b) { return iq_nibble_scales16(b.scales); }
+    static iq_step decode(const block_iq2_xs& b, __m256i scales16, int j) {
         const uint16_t* q = b.qs + 4 * j;
         uint32_t patterns = 0;
         for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
-        return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
-                iq_nibble_scales(iq_nibble_scales16(b.scales), j), iq_pattern_signs(patterns)};
+        return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), iq_nibble_scales(scales16, j),
+                iq_pattern_signs(patterns)};
     }
 };
 
 struct group_iq2_s : iq_group<block_iq2_s, group_iq2_s> {
     static float d(const block_iq2_s& b) { return h2f(b.d) * 0.125f; }
-    static iq_step decode(const block_iq2_s& b, int j) {
+    static __m256i block_state(const block_iq2_s& b) { return iq_nibble_scales16(b.scales); }
+    static iq_step decode(const block_iq2_s& b, __m256i scales16, int j) {
         const uint8_t* q = b.qs + 4 * j;
         const int h = b.qh[j];
         const __m256i mag = iq_points8(k_iq2s_grid, q[0] | (h & 3) << 8, q[1] | (h & 0xc) << 6, q[2] | (h & 0x30) << 4,
                                        q[3] | (h & 0xc0) << 2);
-        return {mag, iq_nibble_scales(iq_nibble_scales16(b.scales), j), iq_bit_signs(load_u32(b.qs + 32 + 4 * j))};
+        return {mag, iq_nibble_scales(scales16, j), iq_bit_signs(load_u32(b.qs + 32 + 4 * j))};
     }
 };
 
@@ -134,7 +140,7 @@ inline __m256i iq_points4(const uint32_t* grid, I&& index) {
 
 struct group_iq3_xxs : iq_group<block_iq3_xxs, group_iq3_xxs> {
     static float d(const block_iq3_xxs& b) { return h2f(b.d) * 0.25f; }
-    static iq_step decode(const block_iq3_xxs& b, int j) {
+    static iq_step decode(const block_iq3_xxs& b, no_state, int j) {
         const uint8_t* q = b.qs + 8 * j;
         const uint32_t aux = load_u32(b.qs + 64 + 4 * j);
         return {iq_points4(k_iq3xxs_grid, [&](int m) { return q[m]; }),
@@ -144,7 +150,7 @@ struct group_iq3_xxs : iq_group<block_iq3_xxs, group_iq3_xxs> {
 
 struct group_iq3_s : iq_group<block_iq3_s, group_iq3_s> {
     static float d(const block_iq3_s& b) { return h2f(b.d); }
-    static iq_step decode(const block_iq3_s& b, int j) {
+    static iq_step decode(const block_iq3_s& b, no_state, int j) {
         const uint8_t* q = b.qs + 8 * j;
         const int h = b.qh[j];
         const __m256i mag = iq_points4(k_iq3s_grid, [&](int m) { return q[m] | ((h >> m) & 1) << 8; });
@@ -167,7 +173,7 @@ inline __m256i iq1_neg(bool n0, bool n1, bool n2, bool n3) {
 
 struct group_iq1_s : iq_group<block_iq1_s, group_iq1_s> {
     static float d(const block_iq1_s& b) { return h2f(b.d) * 0.125f; }
-    static iq_step decode(const block_iq1_s& b, int j) {
+    static iq_step decode(const block_iq1_s& b, no_state, int j) {
         const uint8_t* q = b.qs + 4 * j;
         const int h = b.qh[j];
         const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
@@ -188,7 +194,7 @@ struct group_iq1_m : iq_group<block_iq1_m, group_iq1_m> {
                                          (word(b, 3) & 0xf000))) *
                0.125f;
     }
-    static iq_step decode(const block_iq1_m& b, int j) {
+    static iq_step decode(const block_iq1_m& b, no_state, int j) {
         const uint8_t* q = b.qs + 4 * j;
         const int h0 = b.qh[2 * j], h1 = b.qh[2 * j + 1];
         const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h0 & 7) << 8, q[1] | (h0 & 0x70) << 4,

@@ -257,9 +257,9 @@ using packed_q5_k = packed_k<true>;
 
 // q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits, held whole in a byte for
 // three of a run's four steps and spread over the top bits of the three for the fourth (pack.h); q in
-// [0, 63] meets the activation codes in maddubs (a pair at
-// most 2 * 63 * 127 = 16002, so two runs sum in int16), and each 16-element sub-block's pair of runs
-// widens through madd with the rows' signed scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
+// [0, 63] meets the activation codes in maddubs (a pair at most 2 * 63 * 127 = 16002, so two runs sum
+// in int16), and each 16-element sub-block's pair of runs widens through madd with the rows' signed
+// scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
 // h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
 template <int R>
 [[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
