@@ -59,8 +59,9 @@ inline __m256i iq_nibble_scales16(const uint8_t* bytes8) {
     const __m256i s = _mm256_cvtepu8_epi16(nibbles);  // lane 2j: low nibble of byte j, 2j + 1: high
     return _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_set1_epi16(1));
 }
-// The int16 scales of step j from iq_nibble_scales16: lanes 0-7 (elements 0-15) its first, 8-15 its
-// second. The pair is dword j, broadcast by a variable permute (j need not be a compile-time constant).
+// The int16 scales of step j from iq_nibble_scales16 (or group_iq1_m's block_state): lanes 0-7
+// (elements 0-15) its first, 8-15 its second. The pair is dword j, broadcast by a variable permute (j
+// need not be a compile-time constant).
 inline __m256i iq_nibble_scales(__m256i s16, int j) {
     const __m256i pair = _mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j));
     return _mm256_shuffle_epi8(pair, _mm256_setr_m128i(_mm_set1_epi16(0x0100), _mm_set1_epi16(0x0302)));
@@ -93,6 +94,7 @@ struct iq_group {
             const iq_step s = Impl::decode(b, state, j);
             step(j, s.magnitudes, s.scales, s.signs);
         }
+        if constexpr (requires { Impl::mins(b); }) return {Impl::d(b), {Impl::mins(b), _mm256_setzero_ps()}};
         return {Impl::d(b), {_mm256_setzero_ps(), _mm256_setzero_ps()}};
     }
 };
@@ -167,10 +169,10 @@ inline iq_step iq1_step(__m256i points, __m256i neg, __m256i scales) {
     return {_mm256_abs_epi8(codes), scales, codes};
 }
 
-inline __m256i iq1_neg(bool n0, bool n1, bool n2, bool n3) {
-    return _mm256_setr_epi64x(-int64_t{n0}, -int64_t{n1}, -int64_t{n2}, -int64_t{n3});
-}
-
+// iq1_s splits its codes 8 * point +- 1: the points (bytes -1, 0, 1) are the signs of a step whose
+// magnitudes are all 1 and whose scale is 8 (2s + 1), and the offsets, one sign per 32 elements, meet
+// the activations' block sums in the tail as mins (D (2s + 1) for a negative offset, minus that for a
+// positive one): a step takes a sign, a maddubs and a madd, where whole codes took four more.
 struct group_iq1_s : iq_group<block_iq1_s, group_iq1_s> {
     static float d(const block_iq1_s& b) { return h2f(b.d) * 0.125f; }
     static iq_step decode(const block_iq1_s& b, no_state, int j) {
@@ -178,8 +180,16 @@ struct group_iq1_s : iq_group<block_iq1_s, group_iq1_s> {
         const int h = b.qh[j];
         const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h & 7) << 8, q[1] | (h & 0x38) << 5,
                                           q[2] | (h & 0x1c0) << 2, q[3] | (h & 0xe00) >> 1);
-        const bool neg = (h & 0x8000) != 0;
-        return iq1_step(points, iq1_neg(neg, neg, neg, neg), iq_scale16(2 * ((h >> 12) & 7) + 1));
+        return {_mm256_set1_epi8(1), iq_scale16(8 * (2 * ((h >> 12) & 7) + 1)), points};
+    }
+    static __m256 mins(const block_iq1_s& b) {
+        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
+        const __m256i scale =
+            _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(v, 12), _mm256_set1_epi32(7)), 1),
+                            _mm256_set1_epi32(1));
+        const __m256i positive = _mm256_slli_epi32(_mm256_andnot_si256(v, _mm256_set1_epi32(0x8000)), 16);
+        const __m256 m = _mm256_mul_ps(_mm256_set1_ps(d(b)), _mm256_cvtepi32_ps(scale));
+        return _mm256_xor_ps(m, _mm256_castsi256_ps(positive));  // sign bit set where the offset is +1/8
     }
 };
 
@@ -194,16 +204,29 @@ struct group_iq1_m : iq_group<block_iq1_m, group_iq1_m> {
                                          (word(b, 3) & 0xf000))) *
                0.125f;
     }
-    static iq_step decode(const block_iq1_m& b, no_state, int j) {
+    // The 16 scales as 2s + 1 in int16 lanes, for iq_nibble_scales (step j's pair is lanes 2j, 2j + 1):
+    // scale k is bits 3(k % 4) .. 3(k % 4) + 2 of word k / 4, moved to bits 13-15 by a multiply and
+    // shifted down (AVX2 has no per-lane 16-bit shift).
+    static __m256i block_state(const block_iq1_m& b) {
+        const __m256i words = _mm256_broadcastsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales)));
+        const __m256i w = _mm256_shuffle_epi8(words, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 4,
+                                                                      5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7));
+        const __m256i s =
+            _mm256_srli_epi16(_mm256_mullo_epi16(w, _mm256_setr_epi16(1 << 13, 1 << 10, 1 << 7, 1 << 4, 1 << 13,
+                                                                      1 << 10, 1 << 7, 1 << 4, 1 << 13, 1 << 10, 1 << 7,
+                                                                      1 << 4, 1 << 13, 1 << 10, 1 << 7, 1 << 4)),
+                              13);
+        return _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_set1_epi16(1));
+    }
+    static iq_step decode(const block_iq1_m& b, __m256i scales16, int j) {
         const uint8_t* q = b.qs + 4 * j;
         const int h0 = b.qh[2 * j], h1 = b.qh[2 * j + 1];
         const __m256i points = iq_points8(k_iq1s_grid, q[0] | (h0 & 7) << 8, q[1] | (h0 & 0x70) << 4,
                                           q[2] | (h1 & 7) << 8, q[3] | (h1 & 0x70) << 4);
-        const __m256i neg = iq1_neg(h0 & 8, h0 & 0x80, h1 & 8, h1 & 0x80);
-        const int s = word(b, j / 2) >> (6 * (j % 2));
-        return iq1_step(points, neg,
-                        _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)),
-                                          _mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1))));
+        // Point l's offset sign is bit 3 or 7 of h0 or h1: one compare for the four.
+        const __m256i signs = _mm256_setr_epi64x(0x8, 0x80, 0x800, 0x8000);
+        const __m256i neg = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(h0 | h1 << 8), signs), signs);
+        return iq1_step(points, neg, iq_nibble_scales(scales16, j));
     }
 };
 

@@ -444,13 +444,16 @@ struct group_iq4_xs {
     template <class S, class F, class M>
     static void group(const uint8_t* row, int64_t g, int64_t, S&& scales, F&& step, M&&) {
         const block_iq4_xs& b = reinterpret_cast<const block_iq4_xs*>(row)[g];
-        const float d = h2f(b.d);
-        alignas(32) float ws[8];
-        for (int j = 0; j < 8; ++j) {
-            const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0xf) | (((b.scales_h >> (2 * j)) & 3) << 4);
-            ws[j] = d * static_cast<float>(ls - 32);
-        }
-        scales(_mm256_load_ps(ws));
+        // Scale j: nibble j of scales_l (low nibble first) and bits 2j, 2j + 1 of scales_h above it, all
+        // eight at once by per-lane shifts (decoded one by one in scalar code they were a third of the time).
+        const __m256i lo = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b.scales_l))),
+                                             _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+        const __m256i hi =
+            _mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+        const __m256i ls = _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi32(0xf)),
+                                           _mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(3)), 4));
+        scales(
+            _mm256_mul_ps(_mm256_set1_ps(h2f(b.d)), _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, _mm256_set1_epi32(32)))));
         for_steps(8, [&](int64_t j) { step(j, table_codes(k_iq4nl_values, b.qs + 16 * j)); });
     }
 };
