@@ -175,6 +175,38 @@ TEST(Packed, BatchInvariant) {
     }
 }
 
+// A prompt of 256 rows or more reads f16 / bf16 weights widened to f32 a block at a time
+// (matmul_packed_avx2.cpp): every row must still equal the same row computed alone or in a few rows,
+// which read the weights as stored.
+TEST(Packed, WidenedFloatPromptsAreBatchInvariant) {
+    test::seeded_rng rng;
+    level_guard guard;
+    thread_pool one(1), two(2);
+    constexpr int64_t n_out = 264, n_rows = 300;  // 33 groups: the last runs in a 1-group tile
+    for (dtype t : {dtype::f16, dtype::bf16}) {
+        const int64_t n_in = odd_n_in(t, 544, 3);
+        for (cpu_level l : packing_levels(t)) {
+            cpu_level_set(l);
+            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
+            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+            const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
+            for (thread_pool* pool : {&one, &two}) {
+                std::vector<float> all(static_cast<size_t>(n_rows * n_out));
+                matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), *pool, p.data());
+                for (int64_t n : {1, 5}) {
+                    for (int64_t off : {int64_t{0}, int64_t{137}, n_rows - n}) {
+                        std::vector<float> y(static_cast<size_t>(n * n_out));
+                        matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
+                        EXPECT_EQ(std::memcmp(y.data(), all.data() + off * n_out, y.size() * sizeof(float)), 0)
+                            << n << " rows from " << off << ", " << pool->size() << " threads";
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST(Packed, RangesPackTheSameAsOnePass) {
     test::seeded_rng rng;
     for (dtype t : k_packable) {
