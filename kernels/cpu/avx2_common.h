@@ -96,12 +96,16 @@ inline __m256i bit_bytes(uint32_t bits) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
-// The float parts of a K-quant super-block (the int8 matmul's super-block decoders, k_int_sums): d
-// scales the integer sum; the output loses m[0][j] * s[8g + j] (mins per 32 elements, q4_K / q5_K)
-// or, with k_half_mins (q6_K, per 16), m[0][c] * h[16g + c] + m[1][c] * h[16g + 8 + c].
+// The rest of a K-quant super-block after its steps (the int8 matmul's super-block decoders,
+// k_int_sums): d scales the integer sum; the output loses m[j] * s[8g + j] (float mins per 32
+// elements: q4_K, q5_K, the ternary types, iq1_s) or, with k_half_mins (q2_K, q3_K, q6_K: mins per 16
+// elements), the integer sum loses mins16[c] * hs[16g + c] (k_mins_in_d: mins16 are in units of d,
+// as q3_K's 4 * scale and q6_K's 32 * scale are), or the output loses dmin * d_x * that sum (q2_K).
 struct k_tail {
     float d;
-    __m256 m[2];
+    __m256 m;
+    __m256i mins16;
+    float dmin;
 };
 
 }  // namespace tandem::cpu

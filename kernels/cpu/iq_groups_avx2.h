@@ -94,8 +94,8 @@ struct iq_group {
             const iq_step s = Impl::decode(b, state, j);
             step(j, s.magnitudes, s.scales, s.signs);
         }
-        if constexpr (requires { Impl::mins(b); }) return {Impl::d(b), {Impl::mins(b), _mm256_setzero_ps()}};
-        return {Impl::d(b), {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+        if constexpr (requires { Impl::mins(b); }) return {Impl::d(b), Impl::mins(b), _mm256_setzero_si256(), 0.0f};
+        return {Impl::d(b), _mm256_setzero_ps(), _mm256_setzero_si256(), 0.0f};
     }
 };
 

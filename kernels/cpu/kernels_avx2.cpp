@@ -43,6 +43,7 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
     float* d = a.d + r * a.d_stride;
     float* s = a.s + r * a.s_stride;
     float* h = a.h + r * a.h_stride;
+    int16_t* hs = a.hs + r * a.h_stride;
     const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
     const int64_t per_scale = super_block_scale(a.wt) ? 8 : 1;  // blocks
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -65,12 +66,15 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
             s[b] = d[b] * static_cast<float>(sum0 + sum1);
             h[2 * b] = d[b] * static_cast<float>(sum0);
             h[2 * b + 1] = d[b] * static_cast<float>(sum1);
+            hs[2 * b] = static_cast<int16_t>(sum0);
+            hs[2 * b + 1] = static_cast<int16_t>(sum1);
         }
     }
     std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (nb_pad - nb)));
     std::fill(d + nb, d + a.d_stride, 0.0f);
     std::fill(s + nb, s + a.s_stride, 0.0f);
     std::fill(h + 2 * nb, h + a.h_stride, 0.0f);
+    std::fill(hs + 2 * nb, hs + a.h_stride, int16_t{0});
 }
 
 // ---- int8 matmul: weight decoders by group of 8 steps (256 elements) ----
@@ -211,7 +215,7 @@ struct group_k {
             step(2 * c + 1, hi, scale_of_step(s16, 2 * c + 1));
         }
         const __m256 mins = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(mn64))));
-        return {h2f(b.d), {_mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), mins), _mm256_setzero_ps()}};
+        return {h2f(b.d), _mm256_mul_ps(_mm256_set1_ps(h2f(b.dmin)), mins), _mm256_setzero_si256(), 0.0f};
     }
 };
 using group_q4_k = group_k<block_q4_k, false>;
@@ -222,6 +226,7 @@ using group_q5_k = group_k<block_q5_k, true>;
 // activations' half sums.
 struct group_q6_k {
     static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true, k_signs = false;
+    static constexpr bool k_mins_in_d = true;
     static constexpr int64_t k_group_bytes = sizeof(block_q6_k);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
@@ -252,12 +257,7 @@ struct group_q6_k {
                 step(4 * h + j, _mm256_or_si256(lo[j], hb[j]), _mm256_shuffle_epi8(s16, pick));
             }
         }
-        const float d = h2f(b.d);
-        const __m256 d32 = _mm256_set1_ps(32.0f * d);
-        const auto mins8 = [&](int h) {
-            return _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc_half[h])));
-        };
-        return {d, {mins8(0), mins8(1)}};
+        return {h2f(b.d), _mm256_setzero_ps(), _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5), 0.0f};
     }
 };
 
@@ -267,16 +267,16 @@ struct group_q6_k {
 template <class B>
 struct group_low_k {
     static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true, k_signs = false;
+    static constexpr bool k_mins_in_d = std::is_same_v<B, block_q3_k>;
     static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
-        constexpr bool k_q3 = std::is_same_v<B, block_q3_k>;
-        const float d = h2f(b.d);
+        constexpr bool k_q3 = k_mins_in_d;
         const __m128i mask4 = _mm_set1_epi8(0x0f);
-        // The 16 scales (int16, for the steps) and the mins (floats, per 16 elements).
-        __m128i sc8, mn8;  // 16 bytes each: signed scales and codes of the mins
-        float mscale;
+        // The 16 scales and mins (int16, per 16 elements: q3_K's are 4 times its scales, in units of d).
+        __m256i s16, m16;
+        float dmin = 0.0f;
         if constexpr (k_q3) {  // unpack_q3_k_scales on vectors: low nibbles of bytes 0-7 then their high
             // nibbles; bits 2(i / 4), 2(i / 4) + 1 of byte 8 + i % 4 above them; minus 32
             const __m128i lo8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales));
@@ -286,20 +286,16 @@ struct group_low_k {
             __m128i hi = _mm_blend_epi32(h4, _mm_srli_epi32(h4, 2), 0x2);
             hi = _mm_blend_epi32(hi, _mm_srli_epi32(h4, 4), 0x4);
             hi = _mm_and_si128(_mm_blend_epi32(hi, _mm_srli_epi32(h4, 6), 0x8), _mm_set1_epi8(3));
-            sc8 = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
-            mn8 = sc8;  // the mins are 4 d times the scales
-            mscale = 4.0f * d;
+            s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32)));
+            m16 = _mm256_slli_epi16(s16, 2);
         } else {
             const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
-            sc8 = _mm_and_si128(sb, mask4);
-            mn8 = _mm_and_si128(_mm_srli_epi16(sb, 4), mask4);
-            mscale = h2f(b.dmin);
+            s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sb, mask4));
+            m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb, 4), mask4));
+            dmin = h2f(b.dmin);
         }
-        const __m256i s16 = _mm256_cvtepi8_epi16(sc8);  // scales 0-7 in the low lane, 8-15 in the high
-        const __m256 ms = _mm256_set1_ps(mscale);
-        const k_tail tail{d,
-                          {_mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(mn8))),
-                           _mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(mn8, 8))))}};
+        // s16: scales 0-7 in the low lane, 8-15 in the high.
+        const k_tail tail{h2f(b.d), _mm256_setzero_ps(), m16, dmin};
         const __m256i mask3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
         __m256i hm = _mm256_setzero_si256();
         if constexpr (k_q3) hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
@@ -370,7 +366,7 @@ struct group_tq1_0 {
             _mm256_setr_m128i(_mm_set1_epi8(81), _mm_setr_epi8(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
         step(7, tq1_digits(last, last_mult), one16);
         const float d = h2f(b.d);
-        return {d, {_mm256_set1_ps(d), _mm256_setzero_ps()}};
+        return {d, _mm256_set1_ps(d), _mm256_setzero_si256(), 0.0f};
     }
 };
 
@@ -391,7 +387,7 @@ struct group_tq2_0 {
             for (int l = 0; l < 4; ++l) step(4 * h + l, _mm256_and_si256(_mm256_srli_epi16(q, 2 * l), mask2), one16);
         }
         const float d = h2f(b.d);
-        return {d, {_mm256_set1_ps(d), _mm256_setzero_ps()}};
+        return {d, _mm256_set1_ps(d), _mm256_setzero_si256(), 0.0f};
     }
 };
 
@@ -529,7 +525,6 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
     static_assert(D::k_unsigned,
                   "maddubs takes the weight codes as its unsigned operand (signs go on the activations)");
     const act_rows<R> xr(a, r0);
-    const float* const* xm = D::k_half_mins ? xr.h : xr.s;  // the activation sums the mins meet
     __m256 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < nb / 8; ++g) {
@@ -558,14 +553,20 @@ void row_q8_int(const uint8_t* w, int64_t nb, const act_q8& a, int64_t r0, float
         const __m256 d = _mm256_set1_ps(tail.d);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, _mm256_broadcast_ss(xr.d[r] + k0)),
-                                     acc[r]);
-            if constexpr (D::k_half_mins) {
-                acc[r] = _mm256_fnmadd_ps(tail.m[0], _mm256_loadu_ps(xm[r] + 2 * k0), acc[r]);
-                acc[r] = _mm256_fnmadd_ps(tail.m[1], _mm256_loadu_ps(xm[r] + 2 * k0 + 8), acc[r]);
+            const __m256 dx = _mm256_broadcast_ss(xr.d[r] + k0);
+            if constexpr (D::k_half_mins) {  // mins per 16 elements against the integer half sums
+                const __m256i mins = _mm256_madd_epi16(
+                    tail.mins16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.hs[r] + 2 * k0)));
+                if constexpr (D::k_mins_in_d) {
+                    isum[r] = _mm256_sub_epi32(isum[r], mins);
+                } else {
+                    acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(_mm256_set1_ps(tail.dmin), dx),
+                                              acc[r]);
+                }
             } else {
-                acc[r] = _mm256_fnmadd_ps(tail.m[0], _mm256_loadu_ps(xm[r] + k0), acc[r]);
+                acc[r] = _mm256_fnmadd_ps(tail.m, _mm256_loadu_ps(xr.s[r] + k0), acc[r]);
             }
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_mul_ps(d, dx), acc[r]);
         }
     }
     for (int r = 0; r < R; ++r) y[r * n_out] = hsum(acc[r]);
@@ -712,10 +713,12 @@ void dequantize_groups(const uint8_t* row, int64_t n, float* y) {
             const k_tail tail = D::group(row, g, step);
             for (int64_t j = 0; j < n_steps; ++j) scale[j] = _mm256_mul_ps(scale[j], _mm256_set1_ps(0.5f * tail.d));
             if constexpr (D::k_half_mins) {
-                _mm256_store_ps(mins, tail.m[0]);
-                _mm256_store_ps(mins + 8, tail.m[1]);
+                const __m256 ms = _mm256_set1_ps(D::k_mins_in_d ? tail.d : tail.dmin);
+                const __m128i lo = _mm256_castsi256_si128(tail.mins16), hi = _mm256_extracti128_si256(tail.mins16, 1);
+                _mm256_store_ps(mins, _mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(lo))));
+                _mm256_store_ps(mins + 8, _mm256_mul_ps(ms, _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(hi))));
             } else {
-                mins_per_step(tail.m[0]);
+                mins_per_step(tail.m);
             }
         } else {
             __m256 ws8 = _mm256_setzero_ps();
