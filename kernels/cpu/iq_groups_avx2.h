@@ -32,10 +32,14 @@ constexpr auto k_iq_sign_bytes = [] {
     return t;
 }();
 
-// The signs of 4 groups of 8 from the 4 seven-bit patterns at bits 0, 7, 14 and 21 of bits.
+// The signs of 4 groups of 8 from their seven-bit patterns.
+inline __m256i iq_pattern_signs(int p0, int p1, int p2, int p3) {
+    const auto m = [&](int p) { return static_cast<int64_t>(k_iq_sign_bytes.v[p]); };
+    return _mm256_setr_epi64x(m(p0), m(p1), m(p2), m(p3));
+}
+// The same from the 4 patterns at bits 0, 7, 14 and 21 of bits.
 inline __m256i iq_pattern_signs(uint32_t bits) {
-    const auto m = [&](int l) { return static_cast<int64_t>(k_iq_sign_bytes.v[(bits >> (7 * l)) & 127]); };
-    return _mm256_setr_epi64x(m(0), m(1), m(2), m(3));
+    return iq_pattern_signs(bits & 127, (bits >> 7) & 127, (bits >> 14) & 127, (bits >> 21) & 127);
 }
 
 // The signs of 32 elements stored one bit each (set: negative), as +-1 bytes.
@@ -114,10 +118,8 @@ struct group_iq2_xs : iq_group<block_iq2_xs, group_iq2_xs> {
     static __m256i block_state(const block_iq2_xs& b) { return iq_nibble_scales16(b.scales); }
     static iq_step decode(const block_iq2_xs& b, __m256i scales16, int j) {
         const uint16_t* q = b.qs + 4 * j;
-        uint32_t patterns = 0;
-        for (int l = 0; l < 4; ++l) patterns |= static_cast<uint32_t>(q[l] >> 9) << (7 * l);
         return {iq_points8(k_iq2xs_grid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), iq_nibble_scales(scales16, j),
-                iq_pattern_signs(patterns)};
+                iq_pattern_signs(q[0] >> 9, q[1] >> 9, q[2] >> 9, q[3] >> 9)};
     }
 };
 
