@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -145,34 +146,39 @@ TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
     }
 }
 
+// For type t at every level that packs it, in every pool: each run of n rows (n in counts; from row 0,
+// from row mid and the last n) equals, bit for bit, those rows of one call over all n_rows.
+void expect_batch_invariant(dtype t, int64_t n_out, int64_t n_rows, std::initializer_list<thread_pool*> pools,
+                            std::initializer_list<int64_t> counts, int64_t mid, test::seeded_rng& rng) {
+    const int64_t n_in = odd_n_in(t, 544, 3);
+    for (cpu_level l : packing_levels(t)) {
+        cpu_level_set(l);
+        SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
+        const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
+        const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
+        const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
+        for (thread_pool* pool : pools) {
+            std::vector<float> all(static_cast<size_t>(n_rows * n_out));
+            matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), *pool, p.data());
+            for (int64_t n : counts) {
+                for (int64_t off : {int64_t{0}, mid, n_rows - n}) {
+                    std::vector<float> y(static_cast<size_t>(n * n_out));
+                    matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
+                    EXPECT_EQ(std::memcmp(y.data(), all.data() + off * n_out, y.size() * sizeof(float)), 0)
+                        << n << " rows from " << off << ", " << pool->size() << " threads";
+                }
+            }
+        }
+    }
+}
+
 TEST(Packed, BatchInvariant) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool one(1), two(2), three(3);
     // 33 groups of 8 outputs: 1-2 rows read them in several streams (matmul_groups), also in 2-3 threads
-    constexpr int64_t n_out = 264, n_rows = 38;
-    for (dtype t : k_packable) {
-        const int64_t n_in = odd_n_in(t, 544, 3);
-        for (cpu_level l : packing_levels(t)) {
-            cpu_level_set(l);
-            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
-            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
-            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
-            std::vector<float> all(static_cast<size_t>(n_rows * n_out));
-            matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), one, p.data());
-            for (thread_pool* pool : {&one, &two, &three}) {
-                for (int64_t n : {1, 2, 3, 4, 5, 16, 33}) {
-                    for (int64_t off : {int64_t{0}, int64_t{1}, n_rows - n}) {
-                        std::vector<float> y(static_cast<size_t>(n * n_out));
-                        matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
-                        EXPECT_EQ(std::memcmp(y.data(), all.data() + off * n_out, y.size() * sizeof(float)), 0)
-                            << n << " rows from " << off << ", " << pool->size() << " threads";
-                    }
-                }
-            }
-        }
-    }
+    for (dtype t : k_packable)
+        expect_batch_invariant(t, 264, 38, {&one, &two, &three}, {1, 2, 3, 4, 5, 16, 33}, 1, rng);
 }
 
 // A prompt of 256 rows or more reads f16 / bf16 weights widened to f32 a block at a time
@@ -182,29 +188,8 @@ TEST(Packed, WidenedFloatPromptsAreBatchInvariant) {
     test::seeded_rng rng;
     level_guard guard;
     thread_pool one(1), two(2);
-    constexpr int64_t n_out = 264, n_rows = 300;  // 33 groups: the last runs in a 1-group tile
-    for (dtype t : {dtype::f16, dtype::bf16}) {
-        const int64_t n_in = odd_n_in(t, 544, 3);
-        for (cpu_level l : packing_levels(t)) {
-            cpu_level_set(l);
-            SCOPED_TRACE(std::string(cpu_level_name(l)) + " " + std::string(dtype_info_of(t).name));
-            const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
-            const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            const std::vector<float> x = test::random_acts(n_rows * n_in, rng);
-            for (thread_pool* pool : {&one, &two}) {
-                std::vector<float> all(static_cast<size_t>(n_rows * n_out));
-                matmul(t, w.data(), n_out, n_in, x.data(), n_rows, all.data(), *pool, p.data());
-                for (int64_t n : {1, 5}) {
-                    for (int64_t off : {int64_t{0}, int64_t{137}, n_rows - n}) {
-                        std::vector<float> y(static_cast<size_t>(n * n_out));
-                        matmul(t, w.data(), n_out, n_in, x.data() + off * n_in, n, y.data(), *pool, p.data());
-                        EXPECT_EQ(std::memcmp(y.data(), all.data() + off * n_out, y.size() * sizeof(float)), 0)
-                            << n << " rows from " << off << ", " << pool->size() << " threads";
-                    }
-                }
-            }
-        }
-    }
+    // 33 groups: the last runs in a 1-group tile
+    for (dtype t : {dtype::f16, dtype::bf16}) expect_batch_invariant(t, 264, 300, {&one, &two}, {1, 5}, 137, rng);
 }
 
 TEST(Packed, RangesPackTheSameAsOnePass) {
