@@ -260,8 +260,8 @@ using packed_q5_k = packed_k<true>;
 // three of a run's four steps and spread over the top bits of the three for the fourth (pack.h); q in
 // [0, 63] meets the activation codes in maddubs (a pair at most 2 * 63 * 127 = 16002, so two runs sum
 // in int16), and each 16-element sub-block's pair of runs widens through madd with the rows' signed
-// scales. Then y += d_w * (d_x * sum - 32 * sum_s sc_s *
-// h_x[s]), h_x[s] = d_x * (sum of the codes of elements 16s..16s+15).
+// scales. The mins come off that integer sum exactly, 32 * sum_s sc_s * hs_x[s] with hs_x[s] the sum of the
+// activation codes of elements 16s..16s+15 (two sub-blocks a madd), and y += d_w * d_x * sum.
 template <int R>
 [[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                     __m256* acc) {
@@ -313,17 +313,27 @@ template <int R>
             }
         }
     }
+    // The 8 rows' scales of sub-blocks 2p and 2p + 1 interleaved as int16 (lanes 2o, 2o + 1: row o's pair),
+    // to meet the pair of half sums in one madd.
+    __m256i sc_pairs[8];
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; ++p) {
+        const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 16 * p));
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 24 + 16 * p));
+        sc_pairs[p] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b));
+    }
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
     for (int r = 0; r < R; ++r) {
-        __m256 m = _mm256_setzero_ps();
-        for (int s = 0; s < 16; ++s) {
-            const __m256 scf = _mm256_cvtepi32_ps(
-                _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * s))));
-            m = _mm256_fmadd_ps(scf, _mm256_broadcast_ss(x.h[r] + 16 * sb + s), m);
+        __m256i m = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) {
+            const __m256i hs = _mm256_set1_epi32(static_cast<int>(
+                load_u32(reinterpret_cast<const uint8_t*>(x.hs[r] + 16 * sb + 2 * p))));  // half sums 2p, 2p + 1
+            m = _mm256_add_epi32(m, _mm256_madd_epi16(sc_pairs[p], hs));
         }
-        const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_broadcast_ss(x.d[r] + 8 * sb),
-                                         _mm256_mul_ps(_mm256_set1_ps(-32.0f), m));
-        acc[r] = _mm256_fmadd_ps(d, t, acc[r]);
+        const __m256i sum = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(m, 5));
+        acc[r] =
+            _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcast_ss(x.d[r] + 8 * sb)), acc[r]);
     }
 }
 
