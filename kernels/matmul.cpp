@@ -22,7 +22,7 @@ constexpr int64_t k_arrange_grain = 1 << 15;  // activation floats per chunk of 
 
 struct act_buffer {
     std::vector<uint8_t> q;
-    std::vector<float> d, s, h;
+    std::vector<float> d, s;
     std::vector<int16_t> hs;
 };
 
@@ -46,7 +46,6 @@ void matmul_int8(const cpu::kernel_table& k, dtype wt, const uint8_t* w, size_t 
     a.s = need(buf.s, n_rows * a.s_stride);
     if (k.half_sums) {
         a.h_stride = 2 * nb_groups;
-        a.h = need(buf.h, n_rows * a.h_stride);
         a.hs = need(buf.hs, n_rows * a.h_stride);
     }
     pool.parallel_for(n_rows, 1, [&](int64_t b, int64_t e) {

@@ -20,14 +20,13 @@ namespace tandem::cpu {
 // blocks). wt: the weight type the rows will meet.
 // (For the *_0 / *_1 types one scale per 64 elements was tried: no measurable gain, as their weight
 // scales still need a float step per 32 elements, and 2-5x the NMSE with outliers.)
-// Where the table asks for half_sums, h[r * h_stride + c] = scale * sum of the codes of elements
-// 16c..16c+15 (for q6_K, whose scales change every 16 elements), and hs[r * h_stride + c] the sum itself
-// (an integer within +-2032: for the integer mins of q2_K, q3_K and q6_K), zero up to h_stride.
+// Where the table asks for half_sums, hs[r * h_stride + c] = the sum of the codes of elements 16c..16c+15,
+// an integer within +-2032 (the mins of q2_K, q3_K and q6_K, whose scales change every 16 elements, meet
+// these in integers), zero up to h_stride.
 struct act_q8 {
     uint8_t* q = nullptr;
     float* d = nullptr;
     float* s = nullptr;
-    float* h = nullptr;
     int16_t* hs = nullptr;
     int64_t h_stride = 0;
     int64_t n_in = 0, n_pad = 0;  // n_pad: n_in rounded up to 64
@@ -36,20 +35,18 @@ struct act_q8 {
 };
 
 // The pointers of R consecutive activation rows of a, from row r0: codes, scales, block sums and
-// half sums (null where a has none).
+// integer half sums (null where a has none).
 template <int R>
 struct act_rows {
     const int8_t* q[R];
     const float* d[R];
     const float* s[R];
-    const float* h[R];
     const int16_t* hs[R];
     act_rows(const act_q8& a, int64_t r0) {
         for (int r = 0; r < R; ++r) {
             q[r] = reinterpret_cast<const int8_t*>(a.q + (r0 + r) * a.n_pad);
             d[r] = a.d + (r0 + r) * a.d_stride;
             s[r] = a.s + (r0 + r) * a.s_stride;
-            h[r] = a.h ? a.h + (r0 + r) * a.h_stride : nullptr;
             hs[r] = a.hs ? a.hs + (r0 + r) * a.h_stride : nullptr;
         }
     }
@@ -100,7 +97,7 @@ struct activation_kernels {
 struct kernel_table {
     cpu_level level;
     int d_per_block;           // scale floats stored per 32-element activation block
-    bool half_sums;            // quantize_act fills act_q8::h and act_q8::hs
+    bool half_sums;            // quantize_act fills act_q8::hs
     bool (*has_q8)(dtype wt);  // weight types with an int8 kernel (activations through quantize_act)
     void (*quantize_act)(const float* x, const act_q8& a, int64_t r);  // row r of a from x (n_in floats)
     int64_t (*act_block)(dtype wt);  // elements that share one activation scale, for weights of type wt

@@ -42,7 +42,6 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
     auto* q = reinterpret_cast<int8_t*>(a.q + r * a.n_pad);
     float* d = a.d + r * a.d_stride;
     float* s = a.s + r * a.s_stride;
-    float* h = a.h + r * a.h_stride;
     int16_t* hs = a.hs + r * a.h_stride;
     const int64_t nb = a.n_in / 32, nb_pad = a.n_pad / 32;
     const int64_t per_scale = super_block_scale(a.wt) ? 8 : 1;  // blocks
@@ -64,8 +63,6 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
             d[b] = amax / 127.0f;
             const int sum0 = hsum_i32(_mm256_add_epi32(i[0], i[1])), sum1 = hsum_i32(_mm256_add_epi32(i[2], i[3]));
             s[b] = d[b] * static_cast<float>(sum0 + sum1);
-            h[2 * b] = d[b] * static_cast<float>(sum0);
-            h[2 * b + 1] = d[b] * static_cast<float>(sum1);
             hs[2 * b] = static_cast<int16_t>(sum0);
             hs[2 * b + 1] = static_cast<int16_t>(sum1);
         }
@@ -73,7 +70,6 @@ void quantize_act(const float* x, const act_q8& a, int64_t r) {
     std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (nb_pad - nb)));
     std::fill(d + nb, d + a.d_stride, 0.0f);
     std::fill(s + nb, s + a.s_stride, 0.0f);
-    std::fill(h + 2 * nb, h + a.h_stride, 0.0f);
     std::fill(hs + 2 * nb, hs + a.h_stride, int16_t{0});
 }
 
