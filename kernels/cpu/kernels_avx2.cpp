@@ -263,12 +263,12 @@ struct group_q6_k {
 template <class B>
 struct group_low_k {
     static constexpr bool k_unsigned = true, k_int_sums = true, k_half_mins = true, k_signs = false;
-    static constexpr bool k_mins_in_d = std::is_same_v<B, block_q3_k>;
+    static constexpr bool k_q3 = std::is_same_v<B, block_q3_k>;
+    static constexpr bool k_mins_in_d = k_q3;  // q3_K's mins are 4 * its scales; q2_K's have their own dmin
     static constexpr int64_t k_group_bytes = sizeof(B);
     template <class F>
     static k_tail group(const uint8_t* row, int64_t g, F&& step) {
         const B& b = reinterpret_cast<const B*>(row)[g];
-        constexpr bool k_q3 = k_mins_in_d;
         const __m128i mask4 = _mm_set1_epi8(0x0f);
         // The 16 scales and mins (int16, per 16 elements: q3_K's are 4 times its scales, in units of d).
         __m256i s16, m16;

@@ -129,8 +129,11 @@ TEST(Packed, NearTheReferenceAsTheUnpackedPath) {
             const int64_t n_out = 64, n_in = 2048;
             const std::vector<uint8_t> w = test::random_weights(t, n_out, n_in, rng);
             const std::vector<uint8_t> p = packed_copy(t, w, n_out, n_in);
-            // 17 and 40 rows: enough activations that the threads split their arrangement (float types)
-            for (int64_t n_rows : {1, 3, 4, 9, 17, 40}) {
+            // 17 and 40 rows: enough activations that the threads split their arrangement (float types);
+            // 260 rows: a prompt, whose f16 / bf16 weights are widened to f32 before the tiles read them
+            std::vector<int64_t> row_counts = {1, 3, 4, 9, 17, 40};
+            if (is_float(t)) row_counts.push_back(260);
+            for (int64_t n_rows : row_counts) {
                 const std::vector<float> x = test::random_acts(n_rows * n_in, rng, false);
                 std::vector<float> y(static_cast<size_t>(n_rows * n_out)), plain(y.size()), want(y.size());
                 ref::matmul(t, w.data(), n_out, n_in, x.data(), n_rows, want.data());
