@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <utility>
 #include <vector>
 
@@ -462,25 +461,28 @@ using float_tile_fn = void (*)(const uint8_t*, int64_t, const float*, float*, in
 // 32.4 / 10.3 in tiles of 6 (16 rows 1.09 / 0.39 -> 1.04 / 0.39).
 constexpr int k_float_rows = 6;
 
-// float_tile<G, R> for R = 1 .. k_float_rows and G up to the widest: 4 groups for 1 or 2 rows, 2 up to
-// 6 rows. One row reads 4 weight streams, not 8: a 1-row step of llama-1b F16 cost more than a 2-row
-// one with 8 (DRAM-cold bench_kernels, medians of 3 interleaved runs, 2048x2048 / 8192x2048 /
-// 2048x8192: 0.315 / 1.31 / 1.24 ms with 8 groups, 0.245 / 1.24 / 1.16 with 4).
+// float_tile<G, R> for R = 1 .. k_float_rows and G up to the widest: 4 groups for 1 or 2 rows, 3 for 3 or 4
+// rows, 2 for 5 or 6, so that from 4 rows on 10 to 12 chains hide the FMA latency. 4 rows of 2 groups, 8
+// chains, waited on it (F16, 2 threads, 3 interleaved runs, 8192x2048 / 2048x8192: 7 rows 1.98-2.07 /
+// 1.98-2.17 ms -> 1.75-1.92 / 1.66-1.67, 8 rows 2.04-2.13 / 2.04-2.07 -> 1.88-2.07 / 1.84-1.91). One row
+// reads 4 weight streams, not 8: a 1-row step of llama-1b F16 cost more than a 2-row one with 8 (DRAM-cold
+// bench_kernels, medians of 3 interleaved runs, 2048x2048 / 8192x2048 / 2048x8192: 0.315 / 1.31 / 1.24 ms
+// with 8 groups, 0.245 / 1.24 / 1.16 with 4).
 constexpr int float_groups(int64_t r) {
-    return r <= 2 ? 4 : r <= 6 ? 2 : 1;
+    return r <= 2 ? 4 : r <= 4 ? 3 : r <= 6 ? 2 : 1;
 }
-// The tiles of at most G_max groups, by rows: entry R - 1 has min(G_max, float_groups(R)) groups.
-template <dtype T, int G_max, size_t... I>
+// The tiles of G groups, by rows: entry R - 1 has min(G, float_groups(R)) groups.
+template <dtype T, int G, size_t... I>
 constexpr std::array<float_tile_fn, sizeof...(I)> float_tiles(std::index_sequence<I...>) {
-    return {&float_tile<T, std::min(G_max, float_groups(I + 1)), static_cast<int>(I) + 1>...};
+    return {&float_tile<T, std::min(G, float_groups(I + 1)), static_cast<int>(I) + 1>...};
 }
-// By log2 of the group count: a thread's groups run in the widest tiles, and what is left in tiles of
-// half as many (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and
-// then 4 single groups, each one FMA chain waiting on its latency).
+// By group count, then rows: a thread's groups run in the widest tiles, and what is left in one tile
+// as wide as that (a 768-output matmul's chunk of 12 groups of one row ran 8 groups wide and then 4
+// single groups, each one FMA chain waiting on its latency).
 template <dtype T>
-constexpr std::array<std::array<float_tile_fn, k_float_rows>, 3> float_tile_table() {
+constexpr std::array<std::array<float_tile_fn, k_float_rows>, 4> float_tile_table() {
     using rows = std::make_index_sequence<k_float_rows>;
-    return {float_tiles<T, 1>(rows{}), float_tiles<T, 2>(rows{}), float_tiles<T, 4>(rows{})};
+    return {float_tiles<T, 1>(rows{}), float_tiles<T, 2>(rows{}), float_tiles<T, 3>(rows{}), float_tiles<T, 4>(rows{})};
 }
 
 // Rows split into tiles of near-equal size (13 rows: 5, 5 and 3, not 6, 6 and 1): the rows per tile.
@@ -499,13 +501,15 @@ void block_row_tiles(const uint8_t* block, int64_t n_groups, int64_t n_in, const
     const int64_t group_bytes = 8 * n_in * k_float_bytes<T>;
     for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
         const int64_t nr = std::min(tile_rows, n_rows - r0);
+        const auto rows = static_cast<size_t>(nr - 1);
+        const int64_t width = float_groups(nr);
         int64_t g = 0;
-        for (int64_t width = float_groups(nr); width >= 1; width /= 2) {  // the widest, then halves
-            const float_tile_fn tile =
-                tiles[static_cast<size_t>(std::countr_zero(static_cast<uint64_t>(width)))][static_cast<size_t>(nr - 1)];
-            for (; g + width <= n_groups; g += width)
-                tile(block + g * group_bytes, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
-        }
+        for (; g + width <= n_groups; g += width)
+            tiles[static_cast<size_t>(width - 1)][rows](block + g * group_bytes, n_in, x + r0 * n_in,
+                                                        y + r0 * n_out + 8 * g, n_out);
+        if (g < n_groups)  // what is left, in one tile
+            tiles[static_cast<size_t>(n_groups - g - 1)][rows](block + g * group_bytes, n_in, x + r0 * n_in,
+                                                               y + r0 * n_out + 8 * g, n_out);
     }
 }
 
@@ -526,9 +530,10 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
     const int64_t group_bytes = 8 * n_in * k_float_bytes<T>;
     const bool widen = T != dtype::f32 && n_rows >= k_widen_rows;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them: a whole
-    // number of the widest tiles (widened: of the 2-group tiles that many rows run in).
-    const int64_t gb = widen ? std::max<int64_t>(2, static_cast<int64_t>(k_block_bytes) / (8 * n_in * 4) / 2 * 2)
-                             : std::max<int64_t>(8, static_cast<int64_t>(k_block_bytes) / group_bytes / 4 * 4);
+    // number of the first tiles' width, 8 groups at least unless widened.
+    const int64_t width = float_groups(float_tile_rows(n_rows));
+    const int64_t fit = static_cast<int64_t>(k_block_bytes) / (widen ? 8 * n_in * 4 : group_bytes);  // groups
+    const int64_t gb = std::max<int64_t>(widen ? width : 8 / width * width, fit / width * width);
     thread_local std::vector<float> wide;  // one block widened (grows to the largest, then reused)
     for (int64_t g0 = o_begin / 8; g0 < o_end / 8; g0 += gb) {
         const int64_t n_groups = std::min(o_end / 8, g0 + gb) - g0;
