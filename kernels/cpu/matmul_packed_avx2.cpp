@@ -501,15 +501,12 @@ void block_row_tiles(const uint8_t* block, int64_t n_groups, int64_t n_in, const
     const int64_t group_bytes = 8 * n_in * k_float_bytes<T>;
     for (int64_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
         const int64_t nr = std::min(tile_rows, n_rows - r0);
-        const auto rows = static_cast<size_t>(nr - 1);
-        const int64_t width = float_groups(nr);
-        int64_t g = 0;
-        for (; g + width <= n_groups; g += width)
-            tiles[static_cast<size_t>(width - 1)][rows](block + g * group_bytes, n_in, x + r0 * n_in,
-                                                        y + r0 * n_out + 8 * g, n_out);
-        if (g < n_groups)  // what is left, in one tile
-            tiles[static_cast<size_t>(n_groups - g - 1)][rows](block + g * group_bytes, n_in, x + r0 * n_in,
-                                                               y + r0 * n_out + 8 * g, n_out);
+        // The widest tiles, then what is left in one tile.
+        for (int64_t g = 0, width = 0; g < n_groups; g += width) {
+            width = std::min<int64_t>(float_groups(nr), n_groups - g);
+            tiles[static_cast<size_t>(width - 1)][static_cast<size_t>(nr - 1)](
+                block + g * group_bytes, n_in, x + r0 * n_in, y + r0 * n_out + 8 * g, n_out);
+        }
     }
 }
 
@@ -530,7 +527,7 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
     const int64_t group_bytes = 8 * n_in * k_float_bytes<T>;
     const bool widen = T != dtype::f32 && n_rows >= k_widen_rows;
     // Groups of weight rows stay in L2 while every tile of activation rows passes over them: a whole
-    // number of the first tiles' width, 8 groups at least unless widened.
+    // number of the first tiles' width, and unless widened at least the whole tiles that fit in 8 groups.
     const int64_t width = float_groups(float_tile_rows(n_rows));
     const int64_t fit = static_cast<int64_t>(k_block_bytes) / (widen ? 8 * n_in * 4 : group_bytes);  // groups
     const int64_t gb = std::max<int64_t>(widen ? width : 8 / width * width, fit / width * width);
