@@ -19,6 +19,8 @@ constexpr dtype dtype_of() {
     if constexpr (std::is_same_v<B, block_q4_0>) return dtype::q4_0;
     if constexpr (std::is_same_v<B, block_q6_k>) return dtype::q6_k;
     if constexpr (std::is_same_v<B, block_q5_k>) return dtype::q5_k;
+    if constexpr (std::is_same_v<B, block_q2_k>) return dtype::q2_k;
+    if constexpr (std::is_same_v<B, block_q3_k>) return dtype::q3_k;
     return dtype::q4_k;
 }
 
@@ -78,6 +80,32 @@ void pack_tile(const block_q6_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     }
 }
 
+void pack_tile(const block_q2_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+    for (int r = 0; r < k_pack_rows; ++r) {
+        const block_q2_k& x = rows[r][b];
+        std::memcpy(tile + 2 * r, &x.d, 2);
+        std::memcpy(tile + 16 + 2 * r, &x.dmin, 2);
+        for (int s = 0; s < 16; ++s) tile[32 + 8 * s + r] = x.scales[s];
+        for (int h = 0; h < 2; ++h) {
+            for (int k = 0; k < 8; ++k) std::memcpy(tile + 160 + 32 * (8 * h + k) + 4 * r, x.qs + 32 * h + 4 * k, 4);
+        }
+    }
+}
+
+void pack_tile(const block_q3_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
+    for (int r = 0; r < k_pack_rows; ++r) {
+        const block_q3_k& x = rows[r][b];
+        std::memcpy(tile + 2 * r, &x.d, 2);
+        int sc[16];
+        unpack_q3_k_scales(x.scales, sc);
+        for (int s = 0; s < 16; ++s) tile[16 + 8 * s + r] = static_cast<uint8_t>(static_cast<int8_t>(sc[s]));
+        for (int h = 0; h < 2; ++h) {
+            for (int k = 0; k < 8; ++k) std::memcpy(tile + 144 + 32 * (8 * h + k) + 4 * r, x.qs + 32 * h + 4 * k, 4);
+        }
+        for (int k = 0; k < 8; ++k) std::memcpy(tile + 656 + 32 * k + 4 * r, x.hmask + 4 * k, 4);
+    }
+}
+
 template <class B>
 void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* dst) {
     const size_t tile = pack_tile_bytes(dtype_of<B>());
@@ -111,8 +139,8 @@ bool is_float(dtype t) {
 }  // namespace
 
 bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k ||
-           is_float(t);
+    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q2_k || t == dtype::q3_k || t == dtype::q4_k ||
+           t == dtype::q5_k || t == dtype::q6_k || is_float(t);
 }
 
 int64_t pack_tile_elems(dtype t) {
@@ -122,7 +150,8 @@ int64_t pack_tile_elems(dtype t) {
 size_t pack_tile_bytes(dtype t) {
     TANDEM_CHECK(pack_supported(t));
     if (is_float(t)) return k_pack_rows * 8 * dtype_info_of(t).block_bytes;
-    return k_pack_rows * dtype_info_of(t).block_bytes + (t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
+    return k_pack_rows * dtype_info_of(t).block_bytes +
+           (t == dtype::q3_k || t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
 }
 
 size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in) {
@@ -141,6 +170,10 @@ void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t 
         pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
     else if (t == dtype::q4_0)
         pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
+    else if (t == dtype::q2_k)
+        pack_rows(static_cast<const block_q2_k*>(w), n_in / 256, o_begin, o_end, d);
+    else if (t == dtype::q3_k)
+        pack_rows(static_cast<const block_q3_k*>(w), n_in / 256, o_begin, o_end, d);
     else if (t == dtype::q4_k)
         pack_rows(static_cast<const block_q4_k*>(w), n_in / 256, o_begin, o_end, d);
     else if (t == dtype::q5_k)

@@ -29,6 +29,15 @@
 //   (bits 2-3 of v3) << 6, part 2 v2 | (bits 4-5 of v3) << 6, so v0..v2 are one mask away and v3
 //   three shifts and masks (the original nibbles and 2-bit fields took 17 operations for the four)
 //   (1680-byte tiles: exactly 8 blocks of 210).
+//   q2_K: the 8 rows' d, then their dmin (f16), the scale bytes as stored (byte 32 + 8s + row:
+//   sub-block s's scale in the low nibble, its min in the high), then for each half h and run k
+//   (0..7) 32 bytes, byte 4 * row + e holding qs[32h + 4k + e] of that row, whose bits 2j, 2j + 1
+//   are the code of element 128h + 32j + 4k + e (672-byte tiles: exactly 8 blocks of 84).
+//   q3_K: the 8 rows' d (f16), their signed scales unpacked to bytes (byte 16 + 8s + row: sub-block
+//   s, minus 32 already taken), the 2-bit codes' runs as q2_K's from byte 144, then the hmask bytes in
+//   8 runs of 32, run k holding bytes 4k..4k+3 of each row (bit 4h + j of hmask byte l: the third bit
+//   of element 128h + 32j + l) (912-byte tiles: 8 blocks of 110 and 32 bytes of unpacked scales, 3.6%
+//   more).
 #pragma once
 
 #include <cstddef>

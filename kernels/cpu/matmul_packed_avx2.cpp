@@ -361,6 +361,118 @@ struct packed_q6_k {
     }
 };
 
+// q2_K and q3_K, one super-block of 8 rows at a time: quarter j of half h is the 8 runs of the half
+// shifted by 2j, each run's 2-bit codes (q3_K: with the third bit from its hmask run, codes to 7; a pair
+// at most 2 * 7 * 127 = 1778) meeting the activation codes in maddubs; runs 0-3 (sub-block 8h + 2j) and
+// 4-7 (8h + 2j + 1) sum in int16 apart and widen through madd with the rows' scales. The mins come off
+// in integers as q6_K's do, m = sum_s min_s * hs_x[s], with q2_K's 4-bit mins, or q3_K's offset of 4:
+// y += d_x * (d_w * sum - dmin_w * m) (q2_K), y += d_x * d_w * (sum - 4 * sum_s scale_s * hs_x[s]) (q3_K).
+template <bool k_q3, int R>
+[[gnu::always_inline]] inline void low_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
+                                                     __m256* acc) {
+    constexpr int64_t k_tile = k_q3 ? 8 * 110 + 32 : 8 * 84;
+    constexpr int64_t k_scales = k_q3 ? 16 : 32, k_runs = k_q3 ? 144 : 160, k_hmask = 656;
+    constexpr bool k_spread = R <= k_stream_rows;  // the prefetch as q4_K's (prefetch_ahead)
+    const __m256i mask2 = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
+    const __m128i mask4 = _mm_set1_epi8(0x0f);
+    if constexpr (!k_spread) prefetch_tile_ahead<k_tile>(tile);
+    __m256i isum[R] = {};
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; ++half) {
+                // The 8 rows' scale of sub-block 8h + 2j + half in both int16 halves of each lane.
+                __m128i s8 =
+                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 8 * (8 * h + 2 * j + half)));
+                __m256i sc;
+                if constexpr (k_q3) {
+                    sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
+                } else {
+                    s8 = _mm_and_si128(s8, mask4);
+                    sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
+                }
+                __m256i s16[R];
+                for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int k = 4 * half; k < 4 * half + 4; ++k) {
+                    // Memory order, a third of a line apart or closer: every line of the tile 1 KiB ahead.
+                    if constexpr (k_spread)
+                        if (j % 2 == 0) prefetch_ahead(tile + (16 * h + 8 * (j / 2) + k) * k_tile / 32);
+                    const __m256i v =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + k_runs + 32 * (8 * h + k)));
+                    __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), mask2);
+                    if constexpr (k_q3) {  // bit 4h + j of the hmask byte, as 4
+                        const __m256i hm =
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + k_hmask + 32 * k));
+                        const int bit = 4 * h + j;
+                        const __m256i at2 = bit >= 2 ? _mm256_srli_epi16(hm, bit - 2) : _mm256_slli_epi16(hm, 2 - bit);
+                        u = _mm256_or_si256(u, _mm256_and_si256(at2, bit2));
+                    }
+                    const int64_t e = 256 * sb + 128 * h + 32 * j + 4 * k;
+#pragma GCC unroll 8
+                    for (int r = 0; r < R; ++r) {
+                        s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(u, broadcast4(x.q[r] + e)));
+                        pin(s16[r]);
+                    }
+                }
+                for (int r = 0; r < R; ++r) {
+                    isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(s16[r], sc));
+                    pin(isum[r]);
+                }
+            }
+        }
+    }
+    __m256i m[R] = {};
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; ++p) {
+        // The 8 rows' mins (q3_K: scales) of sub-blocks 2p and 2p + 1 interleaved as int16 (lanes 2o,
+        // 2o + 1: row o's pair).
+        __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 16 * p));
+        __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 8 + 16 * p));
+        __m256i mins;
+        if constexpr (k_q3) {
+            mins = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(lo, hi));
+        } else {
+            lo = _mm_and_si128(_mm_srli_epi16(lo, 4), mask4);
+            hi = _mm_and_si128(_mm_srli_epi16(hi, 4), mask4);
+            mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(lo, hi));
+        }
+        for (int r = 0; r < R; ++r) {
+            const __m256i hs = _mm256_set1_epi32(static_cast<int>(
+                load_u32(reinterpret_cast<const uint8_t*>(x.hs[r] + 16 * sb + 2 * p))));  // half sums 2p, 2p + 1
+            m[r] = _mm256_add_epi32(m[r], _mm256_madd_epi16(mins, hs));
+        }
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+    for (int r = 0; r < R; ++r) {
+        const __m256 dx = _mm256_broadcast_ss(x.d[r] + 8 * sb);
+        if constexpr (k_q3) {
+            const __m256i sum = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(m[r], 2));
+            acc[r] = _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), dx), acc[r]);
+        } else {
+            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
+            acc[r] = _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), dx), acc[r]);
+            acc[r] = _mm256_fnmadd_ps(dmin, _mm256_mul_ps(_mm256_cvtepi32_ps(m[r]), dx), acc[r]);
+        }
+    }
+}
+
+template <bool k_q3>
+struct packed_low_k {
+    static constexpr int64_t k_tile = k_q3 ? 8 * 110 + 32 : 8 * 84;
+    static constexpr int64_t k_block = 256;
+    static constexpr int k_rows = 4;
+    static constexpr int k_streams = 4;
+    template <int R>
+    [[gnu::always_inline]] static void block(const uint8_t* tile, const act_rows<R>& x, int64_t sb, __m256* acc) {
+        low_k_super_block<k_q3, R>(tile, x, sb, acc);
+    }
+};
+using packed_q2_k = packed_low_k<false>;
+using packed_q3_k = packed_low_k<true>;
+
 using tile_fn = void (*)(const uint8_t*, int64_t, int64_t, const act_q8&, int64_t, float*, int64_t);
 
 // tile_groups<P, R, 1> for R = 1 .. P::k_rows, indexed by R - 1.
@@ -565,8 +677,8 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q4_k || wt == dtype::q5_k || wt == dtype::q6_k ||
-           wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
+    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k ||
+           wt == dtype::q5_k || wt == dtype::q6_k || wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
 }
 
 // Each tile's rows interleaved, so a tile's broadcasts read one stream: rows n_in apart map to the
@@ -599,6 +711,10 @@ void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_
         matmul_groups<packed_q8_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else if (wt == dtype::q4_0)
         matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else if (wt == dtype::q2_k)
+        matmul_groups<packed_q2_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    else if (wt == dtype::q3_k)
+        matmul_groups<packed_q3_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else if (wt == dtype::q4_k)
         matmul_groups<packed_q4_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
     else if (wt == dtype::q5_k)

@@ -21,8 +21,8 @@ namespace {
 
 using test::level_guard;
 
-constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q4_k, dtype::q5_k,
-                                dtype::q6_k, dtype::f16,  dtype::bf16, dtype::f32};
+constexpr dtype k_packable[] = {dtype::q8_0, dtype::q4_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,
+                                dtype::q5_k, dtype::q6_k, dtype::f16,  dtype::bf16, dtype::f32};
 
 bool is_float(dtype t) {
     return dtype_info_of(t).block_elems == 1;
@@ -71,7 +71,7 @@ TEST(Packed, AvailableWhereTheIsaHasAKernel) {
         cpu_level_set(cpu_level::avx2);
         EXPECT_TRUE(matmul_packs(dtype::q4_0, 64, 64));
         EXPECT_FALSE(matmul_packs(dtype::q4_0, 60, 64)) << "rows not a multiple of 8";
-        EXPECT_FALSE(matmul_packs(dtype::q3_k, 64, 256)) << "no packed layout";
+        EXPECT_FALSE(matmul_packs(dtype::iq4_xs, 64, 256)) << "no packed layout";
     }
 }
 
