@@ -397,7 +397,7 @@ template <bool k_q3, int R>
                 for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 4
                 for (int k = 4 * half; k < 4 * half + 4; ++k) {
-                    // Memory order, a third of a line apart or closer: every line of the tile 1 KiB ahead.
+                    // Memory order, 21 (q2_K) or 28 (q3_K) bytes apart: each line of the tile 1 KiB ahead 2-3 times.
                     if constexpr (k_spread)
                         if (j % 2 == 0) prefetch_ahead(tile + (16 * h + 8 * (j / 2) + k) * k_tile / 32);
                     const __m256i v =
