@@ -44,7 +44,8 @@ template <int64_t k_tile>
 // ahead of it into L1: one prefetch per 32 bytes read, each line asked for 4 times (q4_0's prefetch asks
 // for a third of its lines twice). Time 0.85x (a line asked for once: 0.96x), within 5% of q4_0's;
 // llama-1b Q4_K_M bench_steps, 12 interleaved pairs, 1-row step 28.4 -> 26.2 ms, 2-row (8 pairs)
-// 30.3 -> 26.3 ms. q6_K's single stream ran slower this way (1 row 1.18x, 2 rows 1.10x).
+// 30.3 -> 26.3 ms. q2_K and q3_K tiles of 1-2 rows prefetch the same way; q6_K's single stream ran
+// slower this way (1 row 1.18x, 2 rows 1.10x) and keeps the prefetch above.
 [[gnu::always_inline]] inline void prefetch_ahead(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p) + k_prefetch_bytes, _MM_HINT_T0);
 }
@@ -269,6 +270,29 @@ struct packed_k {
 using packed_q4_k = packed_k<false>;
 using packed_q5_k = packed_k<true>;
 
+// For each activation row r, m[r] = sum_s c_s * hs_x[s] over a super-block's 16 sub-blocks, for the 8 weight
+// rows at once: pairs[p] holds the rows' int16 coefficients c of sub-blocks 2p and 2p + 1 interleaved (lanes
+// 2o, 2o + 1: row o's pair), so one madd meets two half sums. The mins of q2_K and the offsets of q3_K and q6_K.
+template <int R>
+[[gnu::always_inline]] inline void half_sum_products(const __m256i (&pairs)[8], const act_rows<R>& x, int64_t sb,
+                                                     __m256i* m) {
+    for (int r = 0; r < R; ++r) {
+        m[r] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) {
+            const __m256i hs = _mm256_set1_epi32(static_cast<int>(
+                load_u32(reinterpret_cast<const uint8_t*>(x.hs[r] + 16 * sb + 2 * p))));  // half sums 2p, 2p + 1
+            m[r] = _mm256_add_epi32(m[r], _mm256_madd_epi16(pairs[p], hs));
+        }
+    }
+}
+// half_sum_products' pair p from signed bytes, 8 rows a sub-block (byte 8s + row of s8).
+inline __m256i signed_byte_pair(const uint8_t* s8, int p) {
+    const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s8 + 16 * p));
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s8 + 16 * p + 8));
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b));
+}
+
 // q6_K, one super-block of 8 rows at a time. Code e of a row is 6 bits, held whole in a byte for
 // three of a run's four steps and spread over the top bits of the three for the fourth (pack.h); q in
 // [0, 63] meets the activation codes in maddubs (a pair at most 2 * 63 * 127 = 16002, so two runs sum
@@ -326,25 +350,13 @@ template <int R>
             }
         }
     }
-    // The 8 rows' scales of sub-blocks 2p and 2p + 1 interleaved as int16 (lanes 2o, 2o + 1: row o's pair),
-    // to meet the pair of half sums in one madd.
-    __m256i sc_pairs[8];
+    __m256i sc_pairs[8], m[R];
 #pragma GCC unroll 8
-    for (int p = 0; p < 8; ++p) {
-        const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 16 * p));
-        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 24 + 16 * p));
-        sc_pairs[p] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b));
-    }
+    for (int p = 0; p < 8; ++p) sc_pairs[p] = signed_byte_pair(tile + 16, p);
+    half_sum_products<R>(sc_pairs, x, sb, m);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
     for (int r = 0; r < R; ++r) {
-        __m256i m = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int p = 0; p < 8; ++p) {
-            const __m256i hs = _mm256_set1_epi32(static_cast<int>(
-                load_u32(reinterpret_cast<const uint8_t*>(x.hs[r] + 16 * sb + 2 * p))));  // half sums 2p, 2p + 1
-            m = _mm256_add_epi32(m, _mm256_madd_epi16(sc_pairs[p], hs));
-        }
-        const __m256i sum = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(m, 5));
+        const __m256i sum = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(m[r], 5));
         acc[r] =
             _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcast_ss(x.d[r] + 8 * sb)), acc[r]);
     }
@@ -367,11 +379,14 @@ struct packed_q6_k {
 // 4-7 (8h + 2j + 1) sum in int16 apart and widen through madd with the rows' scales. The mins come off
 // in integers as q6_K's do, m = sum_s min_s * hs_x[s], with q2_K's 4-bit mins, or q3_K's offset of 4:
 // y += d_x * (d_w * sum - dmin_w * m) (q2_K), y += d_x * d_w * (sum - 4 * sum_s scale_s * hs_x[s]) (q3_K).
+constexpr int64_t low_k_tile(bool q3) {
+    return q3 ? 8 * 110 + 32 : 8 * 84;  // pack.h
+}
 template <bool k_q3, int R>
 [[gnu::always_inline]] inline void low_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                      __m256* acc) {
-    constexpr int64_t k_tile = k_q3 ? 8 * 110 + 32 : 8 * 84;
-    constexpr int64_t k_scales = k_q3 ? 16 : 32, k_runs = k_q3 ? 144 : 160, k_hmask = 656;
+    constexpr int64_t k_tile = low_k_tile(k_q3);
+    constexpr int64_t k_scales = k_q3 ? 16 : 32, k_runs = k_scales + 128, k_hmask = k_runs + 512;
     constexpr bool k_spread = R <= k_stream_rows;  // the prefetch as q4_K's (prefetch_ahead)
     const __m256i mask2 = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
     const __m128i mask4 = _mm_set1_epi8(0x0f);
@@ -424,35 +439,29 @@ template <bool k_q3, int R>
             }
         }
     }
-    __m256i m[R] = {};
+    // The mins (q3_K: the scales, for its offset) of sub-block pairs, as half_sum_products takes them.
+    __m256i pairs[8], m[R];
 #pragma GCC unroll 8
     for (int p = 0; p < 8; ++p) {
-        // The 8 rows' mins (q3_K: scales) of sub-blocks 2p and 2p + 1 interleaved as int16 (lanes 2o,
-        // 2o + 1: row o's pair).
-        __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 16 * p));
-        __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 8 + 16 * p));
-        __m256i mins;
         if constexpr (k_q3) {
-            mins = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(lo, hi));
-        } else {
-            lo = _mm_and_si128(_mm_srli_epi16(lo, 4), mask4);
-            hi = _mm_and_si128(_mm_srli_epi16(hi, 4), mask4);
-            mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(lo, hi));
-        }
-        for (int r = 0; r < R; ++r) {
-            const __m256i hs = _mm256_set1_epi32(static_cast<int>(
-                load_u32(reinterpret_cast<const uint8_t*>(x.hs[r] + 16 * sb + 2 * p))));  // half sums 2p, 2p + 1
-            m[r] = _mm256_add_epi32(m[r], _mm256_madd_epi16(mins, hs));
+            pairs[p] = signed_byte_pair(tile + k_scales, p);
+        } else {  // the high nibbles
+            const __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 16 * p));
+            const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 8 + 16 * p));
+            pairs[p] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(lo, 4), mask4),
+                                                              _mm_and_si128(_mm_srli_epi16(hi, 4), mask4)));
         }
     }
+    half_sum_products<R>(pairs, x, sb, m);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile)));
+    const __m256 dmin =
+        k_q3 ? _mm256_setzero_ps() : _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
     for (int r = 0; r < R; ++r) {
         const __m256 dx = _mm256_broadcast_ss(x.d[r] + 8 * sb);
         if constexpr (k_q3) {
             const __m256i sum = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(m[r], 2));
             acc[r] = _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), dx), acc[r]);
         } else {
-            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 16)));
             acc[r] = _mm256_fmadd_ps(d, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[r]), dx), acc[r]);
             acc[r] = _mm256_fnmadd_ps(dmin, _mm256_mul_ps(_mm256_cvtepi32_ps(m[r]), dx), acc[r]);
         }
@@ -461,7 +470,7 @@ template <bool k_q3, int R>
 
 template <bool k_q3>
 struct packed_low_k {
-    static constexpr int64_t k_tile = k_q3 ? 8 * 110 + 32 : 8 * 84;
+    static constexpr int64_t k_tile = low_k_tile(k_q3);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
     static constexpr int k_streams = 4;
