@@ -14,17 +14,6 @@ namespace {
 // holds element i (low nibble) and element i + 16 (high nibble), which is where pack.h puts chunks
 // c and c + 4 for i = 4c + e.
 template <class B>
-constexpr dtype dtype_of() {
-    if constexpr (std::is_same_v<B, block_q8_0>) return dtype::q8_0;
-    if constexpr (std::is_same_v<B, block_q4_0>) return dtype::q4_0;
-    if constexpr (std::is_same_v<B, block_q6_k>) return dtype::q6_k;
-    if constexpr (std::is_same_v<B, block_q5_k>) return dtype::q5_k;
-    if constexpr (std::is_same_v<B, block_q2_k>) return dtype::q2_k;
-    if constexpr (std::is_same_v<B, block_q3_k>) return dtype::q3_k;
-    return dtype::q4_k;
-}
-
-template <class B>
 void pack_tile(const B* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     constexpr int k_runs = sizeof(B::qs) / 4;
     for (int r = 0; r < k_pack_rows; ++r) std::memcpy(tile + 2 * r, &rows[r][b].d, 2);
@@ -106,22 +95,26 @@ void pack_tile(const block_q3_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
     }
 }
 
-template <class B>
-void pack_rows(const B* w, int64_t nb, int64_t o_begin, int64_t o_end, uint8_t* dst) {
-    const size_t tile = pack_tile_bytes(dtype_of<B>());
+// Rows [o_begin, o_end) of a weight of blocks B, T's tiles (pack_tile above) one after another.
+template <dtype T, class B>
+void pack_rows(const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint8_t* dst) {
+    constexpr size_t tile = pack_tile_bytes(T);
+    static_assert(tile >= k_pack_rows * sizeof(B), "a tile holds its 8 blocks");
+    const int64_t nb = n_in / dtype_info_of(T).block_elems;
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
         const B* rows[k_pack_rows];
-        for (int r = 0; r < k_pack_rows; ++r) rows[r] = w + (o + r) * nb;
+        for (int r = 0; r < k_pack_rows; ++r) rows[r] = static_cast<const B*>(w) + (o + r) * nb;
         uint8_t* group = dst + static_cast<size_t>(o / k_pack_rows * nb) * tile;
         for (int64_t b = 0; b < nb; ++b) pack_tile(rows, b, group + static_cast<size_t>(b) * tile);
     }
 }
 
-// f32 / f16 / bf16: element e of rows o..o+7 in row order, for every e.
+// f32 / f16 / bf16 (elements of E's size): element e of rows o..o+7 in row order, for every e.
 template <typename E>
-void pack_float_rows(const E* w, int64_t n_in, int64_t o_begin, int64_t o_end, E* dst) {
+void pack_float_rows(const void* weight, int64_t n_in, int64_t o_begin, int64_t o_end, uint8_t* dst) {
+    const auto* w = static_cast<const E*>(weight);
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
-        E* group = dst + o * n_in;
+        E* group = reinterpret_cast<E*>(dst) + o * n_in;
         for (int64_t e0 = 0; e0 < n_in; e0 += 8) {  // an 8 x 8 transpose at a time (n_in is a multiple of 8)
             E t[k_pack_rows][8];
             for (int r = 0; r < k_pack_rows; ++r) std::memcpy(t[r], w + (o + r) * n_in + e0, sizeof t[r]);
@@ -132,54 +125,52 @@ void pack_float_rows(const E* w, int64_t n_in, int64_t o_begin, int64_t o_end, E
     }
 }
 
+// The packed types, each with its packer: a new one is its pack_tile_bytes in pack.h and a line here.
+struct packer {
+    dtype type;
+    void (*pack)(const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint8_t* dst);
+};
+constexpr packer k_packers[] = {
+    {dtype::f32, pack_float_rows<uint32_t>},           {dtype::f16, pack_float_rows<uint16_t>},
+    {dtype::bf16, pack_float_rows<uint16_t>},          {dtype::q8_0, pack_rows<dtype::q8_0, block_q8_0>},
+    {dtype::q4_0, pack_rows<dtype::q4_0, block_q4_0>}, {dtype::q2_k, pack_rows<dtype::q2_k, block_q2_k>},
+    {dtype::q3_k, pack_rows<dtype::q3_k, block_q3_k>}, {dtype::q4_k, pack_rows<dtype::q4_k, block_q4_k>},
+    {dtype::q5_k, pack_rows<dtype::q5_k, block_q5_k>}, {dtype::q6_k, pack_rows<dtype::q6_k, block_q6_k>},
+};
+
+constexpr const packer* find_packer(dtype t) {
+    for (const packer& p : k_packers)
+        if (p.type == t) return &p;
+    return nullptr;
+}
+
+// pack.h's sizes and this table name the same types (dtype values are below 64).
+constexpr bool packers_match_sizes() {
+    for (uint32_t v = 0; v < 64; ++v)
+        if (pack_supported(static_cast<dtype>(v)) != (find_packer(static_cast<dtype>(v)) != nullptr)) return false;
+    return true;
+}
+static_assert(packers_match_sizes(), "every type with a pack_tile_bytes has a packer, and only those");
+
 bool is_float(dtype t) {
     return t == dtype::f32 || t == dtype::f16 || t == dtype::bf16;
 }
 
 }  // namespace
 
-bool pack_supported(dtype t) {
-    return t == dtype::q8_0 || t == dtype::q4_0 || t == dtype::q2_k || t == dtype::q3_k || t == dtype::q4_k ||
-           t == dtype::q5_k || t == dtype::q6_k || is_float(t);
-}
-
 int64_t pack_tile_elems(dtype t) {
     return is_float(t) ? 8 : dtype_info_of(t).block_elems;
 }
 
-size_t pack_tile_bytes(dtype t) {
-    TANDEM_CHECK(pack_supported(t));
-    if (is_float(t)) return k_pack_rows * 8 * dtype_info_of(t).block_bytes;
-    return k_pack_rows * dtype_info_of(t).block_bytes +
-           (t == dtype::q3_k || t == dtype::q4_k || t == dtype::q5_k ? 32 : 0);
-}
-
 size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in) {
+    TANDEM_CHECK(pack_supported(t));
     return pack_tile_bytes(t) * static_cast<size_t>(n_out / k_pack_rows * (n_in / pack_tile_elems(t)));
 }
 
 void pack_weight(dtype t, const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, void* dst) {
     TANDEM_CHECK(pack_supported(t) && n_in % pack_tile_elems(t) == 0);
     TANDEM_CHECK(o_begin % k_pack_rows == 0 && o_end % k_pack_rows == 0 && o_begin <= o_end);
-    auto* d = static_cast<uint8_t*>(dst);
-    if (t == dtype::f32)
-        pack_float_rows(static_cast<const uint32_t*>(w), n_in, o_begin, o_end, static_cast<uint32_t*>(dst));
-    else if (is_float(t))
-        pack_float_rows(static_cast<const uint16_t*>(w), n_in, o_begin, o_end, static_cast<uint16_t*>(dst));
-    else if (t == dtype::q8_0)
-        pack_rows(static_cast<const block_q8_0*>(w), n_in / 32, o_begin, o_end, d);
-    else if (t == dtype::q4_0)
-        pack_rows(static_cast<const block_q4_0*>(w), n_in / 32, o_begin, o_end, d);
-    else if (t == dtype::q2_k)
-        pack_rows(static_cast<const block_q2_k*>(w), n_in / 256, o_begin, o_end, d);
-    else if (t == dtype::q3_k)
-        pack_rows(static_cast<const block_q3_k*>(w), n_in / 256, o_begin, o_end, d);
-    else if (t == dtype::q4_k)
-        pack_rows(static_cast<const block_q4_k*>(w), n_in / 256, o_begin, o_end, d);
-    else if (t == dtype::q5_k)
-        pack_rows(static_cast<const block_q5_k*>(w), n_in / 256, o_begin, o_end, d);
-    else
-        pack_rows(static_cast<const block_q6_k*>(w), n_in / 256, o_begin, o_end, d);
+    find_packer(t)->pack(w, n_in, o_begin, o_end, static_cast<uint8_t*>(dst));
 }
 
 }  // namespace tandem

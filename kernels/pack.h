@@ -49,12 +49,41 @@ namespace tandem {
 
 constexpr int64_t k_pack_rows = 8;  // weight rows per interleaved group
 
+// Bytes of one tile (8 rows x pack_tile_elems) of each type with a packed layout, as described above;
+// 0 for the others. The one place these sizes are written: pack.cpp and the kernels read them here.
+constexpr size_t pack_tile_bytes(dtype t) {
+    switch (t) {
+        case dtype::f32:
+            return k_pack_rows * 8 * 4;
+        case dtype::f16:
+        case dtype::bf16:
+            return k_pack_rows * 8 * 2;
+        case dtype::q8_0:
+            return k_pack_rows * 34;
+        case dtype::q4_0:
+            return k_pack_rows * 18;
+        case dtype::q2_k:
+            return k_pack_rows * 84;
+        case dtype::q3_k:
+            return k_pack_rows * 110 + 32;
+        case dtype::q4_k:
+            return k_pack_rows * 144 + 32;
+        case dtype::q5_k:
+            return k_pack_rows * 176 + 32;
+        case dtype::q6_k:
+            return k_pack_rows * 210;
+        default:
+            return 0;
+    }
+}
+
 // Types with a packed layout (the layout exists whatever the level; matmul_packs asks the level).
-bool pack_supported(dtype t);
+constexpr bool pack_supported(dtype t) {
+    return pack_tile_bytes(t) != 0;
+}
 // Elements of a row one tile covers (the block size; 8 for the float types).
 int64_t pack_tile_elems(dtype t);
-// Bytes of one tile (8 rows x pack_tile_elems) of a packable type, and of a whole packed weight.
-size_t pack_tile_bytes(dtype t);
+// Bytes of a whole packed weight.
 size_t pack_bytes(dtype t, int64_t n_out, int64_t n_in);
 
 // Writes the packed layout of w (n_out x n_in of type t, n_out a multiple of k_pack_rows) to dst,

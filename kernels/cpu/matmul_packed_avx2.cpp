@@ -114,7 +114,8 @@ template <class P, int R>
 // q8_0: signed codes, through the sign trick (maddubs(|w|, sign(x, w)) == w * x); a pair of
 // products can reach 2 * 128 * 127, so each maddubs is widened to int32 at once.
 struct packed_q8_0 {
-    static constexpr int64_t k_tile = 8 * 34;
+    static constexpr dtype k_type = dtype::q8_0;
+    static constexpr int64_t k_tile = pack_tile_bytes(k_type);
     template <int R>
     static void block_sums(const uint8_t* codes, const int8_t* const* x, __m256i* isum) {
         const __m256i ones = _mm256_set1_epi16(1);
@@ -145,7 +146,8 @@ struct packed_q8_0 {
 // q4_0: unsigned nibbles u in [0, 15]; a pair reaches 2 * 15 * 127 = 3810, so the 8 chunks of a
 // block sum in int16 (at most 30480) and widen once.
 struct packed_q4_0 {
-    static constexpr int64_t k_tile = 8 * 18;
+    static constexpr dtype k_type = dtype::q4_0;
+    static constexpr int64_t k_tile = pack_tile_bytes(k_type);
     template <int R>
     static void block_sums(const uint8_t* codes, const int8_t* const* x, __m256i* isum) {
         const __m256i mask = _mm256_set1_epi8(0x0f);
@@ -185,7 +187,7 @@ struct packed_q4_0 {
 template <bool k_five, int R, int G>
 [[gnu::always_inline]] inline void k_super_blocks(const uint8_t* tile, int64_t step, const act_rows<R>& x, int64_t sb,
                                                   __m256 (*acc)[R]) {
-    constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
+    constexpr int64_t k_tile = pack_tile_bytes(k_five ? dtype::q5_k : dtype::q4_k);
     constexpr int k_widen = k_five ? 4 : 8;  // runs summed in int16 before madd
     const __m256i mask = _mm256_set1_epi8(0x0f);
     constexpr bool k_spread = !k_five && R <= k_stream_rows;  // the prefetch, see above
@@ -255,7 +257,8 @@ template <bool k_five, int R, int G>
 
 template <bool k_five>
 struct packed_k {
-    static constexpr int64_t k_tile = 8 * 144 + 32 + (k_five ? 256 : 0);
+    static constexpr dtype k_type = k_five ? dtype::q5_k : dtype::q4_k;
+    static constexpr int64_t k_tile = pack_tile_bytes(k_type);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 6;  // 16 rows of 768x2048, 4 -> 6: q4_K 0.156 -> 0.148 ms, q5_K 0.207 -> 0.191
     static constexpr int k_streams = k_five ? 1 : 4;
@@ -302,7 +305,7 @@ inline __m256i signed_byte_pair(const uint8_t* s8, int p) {
 template <int R>
 [[gnu::always_inline]] inline void q6_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                     __m256* acc) {
-    constexpr int64_t k_tile = 8 * 210;
+    constexpr int64_t k_tile = pack_tile_bytes(dtype::q6_k);
     const __m256i low6 = _mm256_set1_epi8(0x3f), bits01 = _mm256_set1_epi8(0x03), bits23 = _mm256_set1_epi8(0x0c),
                   bits45 = _mm256_set1_epi8(0x30);
     prefetch_tile_ahead<k_tile>(tile);
@@ -363,7 +366,8 @@ template <int R>
 }
 
 struct packed_q6_k {
-    static constexpr int64_t k_tile = 8 * 210;
+    static constexpr dtype k_type = dtype::q6_k;
+    static constexpr int64_t k_tile = pack_tile_bytes(k_type);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
     static constexpr int k_streams = 1;
@@ -379,13 +383,10 @@ struct packed_q6_k {
 // 4-7 (8h + 2j + 1) sum in int16 apart and widen through madd with the rows' scales. The mins come off
 // in integers as q6_K's do, m = sum_s min_s * hs_x[s], with q2_K's 4-bit mins, or q3_K's offset of 4:
 // y += d_x * (d_w * sum - dmin_w * m) (q2_K), y += d_x * d_w * (sum - 4 * sum_s scale_s * hs_x[s]) (q3_K).
-constexpr int64_t low_k_tile(bool q3) {
-    return q3 ? 8 * 110 + 32 : 8 * 84;  // pack.h
-}
 template <bool k_q3, int R>
 [[gnu::always_inline]] inline void low_k_super_block(const uint8_t* tile, const act_rows<R>& x, int64_t sb,
                                                      __m256* acc) {
-    constexpr int64_t k_tile = low_k_tile(k_q3);
+    constexpr int64_t k_tile = pack_tile_bytes(k_q3 ? dtype::q3_k : dtype::q2_k);
     constexpr int64_t k_scales = k_q3 ? 16 : 32, k_runs = k_scales + 128, k_hmask = k_runs + 512;
     constexpr bool k_spread = R <= k_stream_rows;  // the prefetch as q4_K's (prefetch_ahead)
     const __m256i mask2 = _mm256_set1_epi8(3), bit2 = _mm256_set1_epi8(4);
@@ -470,7 +471,8 @@ template <bool k_q3, int R>
 
 template <bool k_q3>
 struct packed_low_k {
-    static constexpr int64_t k_tile = low_k_tile(k_q3);
+    static constexpr dtype k_type = k_q3 ? dtype::q3_k : dtype::q2_k;
+    static constexpr int64_t k_tile = pack_tile_bytes(k_type);
     static constexpr int64_t k_block = 256;
     static constexpr int k_rows = 4;
     static constexpr int k_streams = 4;
@@ -683,11 +685,40 @@ void matmul_float_groups(const uint8_t* packed, int64_t n_in, int64_t o_begin, i
     }
 }
 
+// The packed kernels, one entry per type: a new packed type is its layout in pack.h (pack_tile_bytes,
+// pack.cpp's packers) and one line here.
+template <class F>
+struct packed_kernel {
+    dtype type;
+    F run;
+};
+using int8_run = void (*)(const uint8_t*, int64_t, int64_t, int64_t, const act_q8&, int64_t, float*);
+using float_run = void (*)(const uint8_t*, int64_t, int64_t, int64_t, int64_t, const float*, int64_t, float*);
+template <class... P>
+constexpr std::array<packed_kernel<int8_run>, sizeof...(P)> int8_kernels() {
+    return {packed_kernel<int8_run>{P::k_type, &matmul_groups<P>}...};
+}
+constexpr auto k_packed_int8 =
+    int8_kernels<packed_q8_0, packed_q4_0, packed_q2_k, packed_q3_k, packed_q4_k, packed_q5_k, packed_q6_k>();
+constexpr std::array<packed_kernel<float_run>, 3> k_packed_float = {{{dtype::f32, &matmul_float_groups<dtype::f32>},
+                                                                     {dtype::f16, &matmul_float_groups<dtype::f16>},
+                                                                     {dtype::bf16, &matmul_float_groups<dtype::bf16>}}};
+
+static_assert(std::ranges::all_of(k_packed_int8, [](const auto& k) { return pack_supported(k.type); }) &&
+                  std::ranges::all_of(k_packed_float, [](const auto& k) { return pack_supported(k.type); }),
+              "each kernel reads a layout of pack.h");
+
+template <class F, size_t N>
+const packed_kernel<F>* find_packed(const std::array<packed_kernel<F>, N>& kernels, dtype wt) {
+    for (const auto& k : kernels)
+        if (k.type == wt) return &k;
+    return nullptr;
+}
+
 }  // namespace
 
 bool avx2_has_packed(dtype wt) {
-    return wt == dtype::q8_0 || wt == dtype::q4_0 || wt == dtype::q2_k || wt == dtype::q3_k || wt == dtype::q4_k ||
-           wt == dtype::q5_k || wt == dtype::q6_k || wt == dtype::f32 || wt == dtype::f16 || wt == dtype::bf16;
+    return find_packed(k_packed_int8, wt) || find_packed(k_packed_float, wt);
 }
 
 // Each tile's rows interleaved, so a tile's broadcasts read one stream: rows n_in apart map to the
@@ -706,30 +737,12 @@ void avx2_arrange_packed_float_act(const float* x, int64_t n_rows, int64_t n_in,
 
 void avx2_matmul_packed_float(dtype wt, const uint8_t* packed, int64_t n_in, int64_t o_begin, int64_t o_end,
                               int64_t n_out, const float* x, int64_t n_rows, float* y) {
-    if (wt == dtype::f32)
-        matmul_float_groups<dtype::f32>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
-    else if (wt == dtype::bf16)
-        matmul_float_groups<dtype::bf16>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
-    else
-        matmul_float_groups<dtype::f16>(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
+    find_packed(k_packed_float, wt)->run(packed, n_in, o_begin, o_end, n_out, x, n_rows, y);
 }
 
 void avx2_matmul_packed(dtype wt, const uint8_t* packed, int64_t o_begin, int64_t o_end, int64_t n_out, const act_q8& a,
                         int64_t n_rows, float* y) {
-    if (wt == dtype::q8_0)
-        matmul_groups<packed_q8_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else if (wt == dtype::q4_0)
-        matmul_groups<packed_q4_0>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else if (wt == dtype::q2_k)
-        matmul_groups<packed_q2_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else if (wt == dtype::q3_k)
-        matmul_groups<packed_q3_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else if (wt == dtype::q4_k)
-        matmul_groups<packed_q4_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else if (wt == dtype::q5_k)
-        matmul_groups<packed_q5_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
-    else
-        matmul_groups<packed_q6_k>(packed, o_begin, o_end, n_out, a, n_rows, y);
+    find_packed(k_packed_int8, wt)->run(packed, o_begin, o_end, n_out, a, n_rows, y);
 }
 
 }  // namespace tandem::cpu
