@@ -99,7 +99,7 @@ void pack_tile(const block_q3_k* rows[k_pack_rows], int64_t b, uint8_t* tile) {
 template <dtype T, class B>
 void pack_rows(const void* w, int64_t n_in, int64_t o_begin, int64_t o_end, uint8_t* dst) {
     constexpr size_t tile = pack_tile_bytes(T);
-    static_assert(tile >= k_pack_rows * sizeof(B), "a tile holds its 8 blocks");
+    static_assert(tile == k_pack_rows * sizeof(B) || tile == k_pack_rows * sizeof(B) + 32, "pack.h's size of T");
     const int64_t nb = n_in / dtype_info_of(T).block_elems;
     for (int64_t o = o_begin; o < o_end; o += k_pack_rows) {
         const B* rows[k_pack_rows];

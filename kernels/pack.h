@@ -43,14 +43,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/blocks.h"
 #include "kernels/types.h"
 
 namespace tandem {
 
 constexpr int64_t k_pack_rows = 8;  // weight rows per interleaved group
 
-// Bytes of one tile (8 rows x pack_tile_elems) of each type with a packed layout, as described above;
-// 0 for the others. The one place these sizes are written: pack.cpp and the kernels read them here.
+// Bytes of one tile (8 rows x pack_tile_elems) of each type with a packed layout, as described above
+// (8 blocks, plus 32 bytes where the scales are unpacked); 0 for the others. The one place these sizes
+// are written: pack.cpp and the kernels read them here.
 constexpr size_t pack_tile_bytes(dtype t) {
     switch (t) {
         case dtype::f32:
@@ -59,19 +61,19 @@ constexpr size_t pack_tile_bytes(dtype t) {
         case dtype::bf16:
             return k_pack_rows * 8 * 2;
         case dtype::q8_0:
-            return k_pack_rows * 34;
+            return k_pack_rows * sizeof(block_q8_0);
         case dtype::q4_0:
-            return k_pack_rows * 18;
+            return k_pack_rows * sizeof(block_q4_0);
         case dtype::q2_k:
-            return k_pack_rows * 84;
+            return k_pack_rows * sizeof(block_q2_k);
         case dtype::q3_k:
-            return k_pack_rows * 110 + 32;
+            return k_pack_rows * sizeof(block_q3_k) + 32;
         case dtype::q4_k:
-            return k_pack_rows * 144 + 32;
+            return k_pack_rows * sizeof(block_q4_k) + 32;
         case dtype::q5_k:
-            return k_pack_rows * 176 + 32;
+            return k_pack_rows * sizeof(block_q5_k) + 32;
         case dtype::q6_k:
-            return k_pack_rows * 210;
+            return k_pack_rows * sizeof(block_q6_k);
         default:
             return 0;
     }

@@ -64,6 +64,14 @@ constexpr int streams_of(int64_t rows) {
     return rows <= k_stream_rows ? P::k_streams : 1;
 }
 
+// The 8 rows' scale bytes of one sub-block (s8's low 8 bytes, row order) as int16, row i's in both halves
+// of lane i: the madd operand that scales that sub-block's int16 pair sums, signed or unsigned bytes.
+template <bool k_signed>
+inline __m256i row_scales16(__m128i s8) {
+    const __m128i twice = _mm_unpacklo_epi8(s8, s8);
+    return k_signed ? _mm256_cvtepi8_epi16(twice) : _mm256_cvtepu8_epi16(twice);
+}
+
 // G groups of 8 weight rows, `stride` groups apart (each nb tiles of P::k_tile bytes), against
 // activation rows r0..r0 + R - 1: y[r][8 * stride * g .. + 7]. P::block<R>(tile, x, b, acc) adds
 // block b of one group.
@@ -227,9 +235,8 @@ template <bool k_five, int R, int G>
                 }
             }
             for (int g = 0; g < G; ++g) {
-                // Row i's scale in both int16 halves of lane i.
-                const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + g * step + 32 + 8 * j));
-                const __m256i sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
+                const __m256i sc = row_scales16<false>(
+                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + g * step + 32 + 8 * j)));
                 for (int r = 0; r < R; ++r) {
                     isum[g][r] = _mm256_add_epi32(isum[g][r], _mm256_madd_epi16(s16[g][r], sc));
                     pin(isum[g][r]);
@@ -316,10 +323,8 @@ template <int R>
         for (int j = 0; j < 4; ++j) {
 #pragma GCC unroll 2
             for (int kk = 0; kk < 2; ++kk) {
-                // The 8 rows' scale of sub-block 8h + 2j + kk in both int16 halves of each lane.
-                const __m128i s8 =
-                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * (8 * h + 2 * j + kk)));
-                const __m256i sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
+                const __m256i sc = row_scales16<true>(
+                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + 16 + 8 * (8 * h + 2 * j + kk))));
 #pragma GCC unroll 2
                 for (int pair = 0; pair < 2; ++pair) {
                     __m256i s16[R];
@@ -399,16 +404,10 @@ template <bool k_q3, int R>
         for (int j = 0; j < 4; ++j) {
 #pragma GCC unroll 2
             for (int half = 0; half < 2; ++half) {
-                // The 8 rows' scale of sub-block 8h + 2j + half in both int16 halves of each lane.
-                __m128i s8 =
+                // Sub-block 8h + 2j + half's scales (q2_K: the low nibbles).
+                const __m128i s8 =
                     _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tile + k_scales + 8 * (8 * h + 2 * j + half)));
-                __m256i sc;
-                if constexpr (k_q3) {
-                    sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s8, s8));
-                } else {
-                    s8 = _mm_and_si128(s8, mask4);
-                    sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s8, s8));
-                }
+                const __m256i sc = k_q3 ? row_scales16<true>(s8) : row_scales16<false>(_mm_and_si128(s8, mask4));
                 __m256i s16[R];
                 for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 4

@@ -99,6 +99,10 @@ order=$(grep -oE '^(STATUS=loading|READY=1|WATCHDOG=1|STOPPING=1)' "$tmp/notify.
     cat "$tmp/notify.log"
     fail "sd_notify messages out of order: $order"
 }
+# After STOPPING=1 only watchdog pings (no second READY=1, no loading).
+late=$(grep -oE '^(STATUS=loading|READY=1|WATCHDOG=1|STOPPING=1)' "$tmp/notify.log" | sed -n '/^STOPPING=1$/,$p' |
+    grep -vx -e STOPPING=1 -e WATCHDOG=1 || true)
+[ -z "$late" ] || { cat "$tmp/notify.log"; fail "after STOPPING=1: $late"; }
 echo "sd_notify: $(grep -c . "$tmp/notify.log") messages: $order"
 
 /usr/bin/python3 - "$tmp/trace" "$src/packaging/tandem.service" <<'PY'
